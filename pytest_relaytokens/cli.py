@@ -1,0 +1,34 @@
+"""The ``relaytokens`` command: ``serve`` (the loopback fakes) and ``verify`` (cassettes)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relaytokens", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    from .transports import serve
+
+    serve.add_arguments(sub.add_parser("serve", help="run the UCWA and Relay fakes on 127.0.0.1"))
+    from .cassettes import verify
+
+    verify.add_arguments(sub.add_parser("verify", help="check cassettes: schema, secrets, format"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from .transports import serve
+
+        return serve.run(args)
+    from .cassettes import verify
+
+    return verify.run(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The injectable clock every fake, factory and fixture reads.
+
+It follows the wall clock as seen through :mod:`datetime` (so time-machine and freezegun
+travel moves it too) plus an offset that :meth:`Clock.advance` and :meth:`Clock.set` change.
+It never touches :func:`time.monotonic`, so event loops are unaffected.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+
+__all__ = ["Clock"]
+
+UTC = _dt.timezone.utc
+
+
+def _system_now() -> _dt.datetime:
+    # Looked up through the module at call time so freezegun/time-machine patches apply.
+    return _dt.datetime.now(UTC)
+
+
+class Clock:
+    """A UTC clock: ``now()``, ``advance(seconds | timedelta)``, ``set(datetime)``.
+
+    ``frozen=True`` stops it flowing: ``now()`` returns the same instant until moved.
+    """
+
+    def __init__(self, start: _dt.datetime | None = None, *, frozen: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._frozen = frozen
+        self._offset = _dt.timedelta(0)
+        self._frozen_at = _system_now()
+        if start is not None:
+            self.set(start)
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def now(self) -> _dt.datetime:
+        """The current instant, timezone-aware UTC, millisecond precision."""
+        base = self._frozen_at if self._frozen else _system_now()
+        value = base + self._offset
+        return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+    def now_ms(self) -> int:
+        """The current instant as epoch milliseconds."""
+        now = self.now()
+        return int(now.timestamp()) * 1000 + now.microsecond // 1000
+
+    def advance(self, delta: float | _dt.timedelta) -> _dt.datetime:
+        """Move the clock forward (or back, with a negative value) and return the new now."""
+        if not isinstance(delta, _dt.timedelta):
+            if isinstance(delta, bool) or not isinstance(delta, (int, float)):
+                raise TypeError(f"advance() takes seconds or a timedelta, got {delta!r}")
+            delta = _dt.timedelta(seconds=delta)
+        with self._lock:
+            self._offset += delta
+        return self.now()
+
+    def set(self, when: _dt.datetime) -> None:
+        """Jump to ``when`` (naive datetimes are taken as UTC)."""
+        if not isinstance(when, _dt.datetime):
+            raise TypeError(f"set() takes a datetime, got {when!r}")
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        base = self._frozen_at if self._frozen else _system_now()
+        with self._lock:
+            self._offset = when.astimezone(UTC) - base
+
+    def freeze(self) -> None:
+        """Stop the clock at its current instant."""
+        now = self.now()
+        with self._lock:
+            self._frozen = True
+            self._frozen_at = now
+            self._offset = _dt.timedelta(0)
+
+    def __repr__(self) -> str:
+        return f"Clock(now={self.now().isoformat()}, frozen={self._frozen})"

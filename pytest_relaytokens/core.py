@@ -1,0 +1,383 @@
+"""The transport-free core shared by every fake and every transport.
+
+A fake service is anything with ``handle(FakeRequest) -> FakeResponse``. Transports
+(responses, httpx, the loopback server, recording) only convert to and from these two types.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import http
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .clock import Clock
+
+__all__ = [
+    "Exchange",
+    "FakeRequest",
+    "FakeResponse",
+    "FakeRouter",
+    "FakeService",
+    "Fault",
+    "FaultPlan",
+    "RequestLog",
+]
+
+
+def _lower_pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return tuple((str(k), str(v)) for k, v in items)
+
+
+@dataclass(frozen=True)
+class FakeRequest:
+    """One HTTP request as a fake sees it. ``url`` is absolute (scheme, host, path, query)."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    @classmethod
+    def build(cls, method: str, url: str,
+              headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+              body: bytes | str | None = None) -> FakeRequest:
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return cls(method.upper(), url, _lower_pairs(headers), body or b"")
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The first header of that name (case-insensitive)."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return default
+
+    def header_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [v for k, v in self.headers if k.lower() == lname]
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.url).query, keep_blank_values=True)
+
+    def query_value(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def form(self) -> dict[str, list[str]]:
+        """The body parsed as ``application/x-www-form-urlencoded``."""
+        return parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+@dataclass
+class FakeResponse:
+    """One HTTP response. ``headers`` is a list so a header may repeat (``WWW-Authenticate``).
+
+    ``delay`` (seconds) and ``drop_connection`` are instructions to the transport: wait before
+    answering, or close the connection without answering (transports raise their library's
+    connection error).
+    """
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    delay: float = 0.0
+    drop_connection: bool = False
+
+    @property
+    def reason(self) -> str:
+        try:
+            return http.HTTPStatus(self.status).phrase
+        except ValueError:
+            return "Unknown"
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return default
+
+    def header_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [v for k, v in self.headers if k.lower() == lname]
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("Content-Type") or "").split(";")[0].strip().lower()
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+    def copy(self) -> FakeResponse:
+        return FakeResponse(self.status, list(self.headers), self.body, self.delay,
+                            self.drop_connection)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One entry of a request log: what was asked, with which credential, what was answered.
+
+    ``credential`` names the kind of credential the fake accepted or rejected
+    (``"bearer"``, ``"basic"``, ``"accesstoken-query"``, ``"x-access-token"``,
+    ``"seamaccesstoken"``) or is ``None``. ``expected`` is False for a request no route of
+    the fake matched (an unknown path); ``injected`` is True when the answer came from an
+    armed fault.
+    """
+
+    request: FakeRequest
+    response: FakeResponse
+    at: _dt.datetime
+    service: str
+    credential: str | None = None
+    expected: bool = True
+    injected: bool = False
+
+    def __repr__(self) -> str:
+        flag = "" if self.expected else " UNEXPECTED"
+        return (f"<{self.service} {self.request.method} {self.request.path} -> "
+                f"{self.response.status}{flag}>")
+
+
+class RequestLog:
+    """A thread-safe, append-only list of :class:`Exchange` for assertions."""
+
+    def __init__(self) -> None:
+        self._items: list[Exchange] = []
+        self._lock = threading.Lock()
+
+    def append(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._items.append(exchange)
+
+    def __iter__(self) -> Iterator[Exchange]:
+        with self._lock:
+            return iter(list(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> Exchange:
+        return self._items[index]
+
+    @property
+    def unexpected(self) -> list[Exchange]:
+        return [e for e in self if not e.expected]
+
+    def matching(self, method: str | None = None, path: str | None = None) -> list[Exchange]:
+        """Exchanges whose method equals ``method`` and whose path contains ``path``."""
+        return [e for e in self
+                if (method is None or e.request.method == method.upper())
+                and (path is None or path in e.request.path)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+Responder = Callable[[FakeRequest], FakeResponse]
+
+
+@dataclass
+class Fault:
+    """An armed fault: answer with ``respond(request)`` (or pass through when it is None),
+    after ``delay`` seconds, or drop the connection.
+
+    ``times`` is how many matching requests it applies to (None: always); ``path`` a
+    regular expression searched in the request path; ``method`` an HTTP method.
+    """
+
+    respond: Responder | None = None
+    times: int | None = 1
+    path: str | None = None
+    method: str | None = None
+    delay: float = 0.0
+    drop_connection: bool = False
+    label: str = "fault"
+
+    def matches(self, request: FakeRequest) -> bool:
+        if self.method is not None and request.method != self.method.upper():
+            return False
+        return self.path is None or re.search(self.path, request.path) is not None
+
+
+class FaultPlan:
+    """Armed faults, consulted in arming order before a fake answers normally."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def arm(self, fault: Fault) -> Fault:
+        if fault.times is not None and fault.times < 1:
+            raise ValueError(f"times must be a positive number of requests or None, got {fault.times!r}")
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def take(self, request: FakeRequest) -> Fault | None:
+        """The first fault that matches ``request``, consuming one of its uses."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(request):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self._faults.remove(fault)
+                    return fault
+        return None
+
+    @property
+    def armed(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+
+class FakeService:
+    """Base of the stateful fakes: locking, fault injection and the request log.
+
+    Subclasses set ``name`` and ``base_url`` and implement :meth:`dispatch`, returning the
+    response, the credential kind used (or None) and whether a route matched.
+    """
+
+    name = "fake"
+
+    def __init__(self, *, base_url: str, clock: Clock | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock or Clock()
+        self.log = RequestLog()
+        self.faults = FaultPlan()
+        self._lock = threading.RLock()
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    def dispatch(self, request: FakeRequest) -> tuple[FakeResponse, str | None, bool]:
+        raise NotImplementedError
+
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        """Answer one request: an armed fault first, else the service's own behaviour."""
+        fault = self.faults.take(request)
+        injected = False
+        credential: str | None = None
+        expected = True
+        if fault is not None and (fault.respond is not None or fault.drop_connection):
+            injected = True
+            if fault.respond is not None:
+                response = fault.respond(request)
+            else:
+                response = FakeResponse(0)
+        else:
+            with self._lock:
+                response, credential, expected = self.dispatch(request)
+        if fault is not None:
+            response = response.copy()
+            response.delay = max(response.delay, fault.delay)
+            response.drop_connection = response.drop_connection or fault.drop_connection
+        self.log.append(Exchange(request, response, self.clock.now(), self.name, credential,
+                                 expected, injected))
+        return response
+
+    # Fault helpers shared by both fakes -------------------------------------------------
+    def arm(self, respond: Responder | None = None, *, times: int | None = 1,
+            path: str | None = None, method: str | None = None, delay: float = 0.0,
+            drop_connection: bool = False, label: str = "fault") -> Fault:
+        """Arm a raw fault (see :class:`Fault`)."""
+        return self.faults.arm(Fault(respond, times, path, method, delay, drop_connection, label))
+
+    def arm_delay(self, seconds: float, *, times: int | None = 1, path: str | None = None) -> Fault:
+        """Answer normally, but only after ``seconds``."""
+        return self.arm(None, times=times, path=path, delay=seconds, label=f"delay {seconds}s")
+
+    def arm_drop(self, *, times: int | None = 1, path: str | None = None) -> Fault:
+        """Close the connection without answering."""
+        return self.arm(None, times=times, path=path, drop_connection=True, label="drop")
+
+    def arm_sequence(self, responders: Iterable[Responder | None], *,
+                     path: str | None = None) -> list[Fault]:
+        """One fault per request in order; ``None`` in the sequence means answer normally."""
+        armed = []
+        for responder in responders:
+            if responder is None:
+                armed.append(self.arm(lambda r: self.dispatch(r)[0], times=1, path=path,
+                                      label="pass"))
+            else:
+                armed.append(self.arm(responder, times=1, path=path))
+        return armed
+
+
+class FakeRouter:
+    """Routes each request to the fake whose base URL host matches; 502-free: an unknown
+    host is a programming error of the test and raises :class:`LookupError`."""
+
+    def __init__(self, services: Iterable[FakeService] = ()) -> None:
+        self.services: list[FakeService] = list(services)
+
+    def add(self, service: FakeService) -> None:
+        self.services.append(service)
+
+    def service_for(self, request: FakeRequest) -> FakeService | None:
+        host = request.host.lower()
+        for service in self.services:
+            if service.host.lower() == host:
+                return service
+        return None
+
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        service = self.service_for(request)
+        if service is None:
+            raise LookupError(f"no fake serves host {request.host!r} "
+                              f"(known: {', '.join(s.host for s in self.services)})")
+        return service.handle(request)
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """How fakes and factories set token lifetimes (driven by the expiry markers).
+
+    - ``already_expired``: every token handed out or issued expired one minute before issue.
+    - ``lifetime``: tokens expire this long after issue (overrides the service default).
+    - ``never_expires``: Relay tokens get ``expirationDate: null`` (duration -1).
+    - ``server_skew``: the fake server's clock runs this far ahead of (negative: behind)
+      the shared clock the client reads.
+    """
+
+    already_expired: bool = False
+    lifetime: _dt.timedelta | None = None
+    never_expires: bool = False
+    server_skew: _dt.timedelta = _dt.timedelta(0)
+
+    def expiry(self, issued_at: _dt.datetime, default: _dt.timedelta | None) -> _dt.datetime | None:
+        """When a token issued at ``issued_at`` expires (None: never)."""
+        if self.already_expired:
+            return issued_at - _dt.timedelta(minutes=1)
+        if self.lifetime is not None:
+            return issued_at + self.lifetime
+        if self.never_expires or default is None:
+            return None
+        return issued_at + default
