@@ -265,6 +265,8 @@ class FakeService:
     """
 
     name = "fake"
+    #: Whether the plugin fails the test at teardown on requests no route matched.
+    fail_on_unexpected: bool = True
 
     def __init__(self, *, base_url: str, clock: Clock | None = None) -> None:
         self.base_url = base_url.rstrip("/")

@@ -1,0 +1,432 @@
+"""The pytest plugin: options, markers, hooks and fixtures only.
+
+Everything heavy (pydantic models, faker, responses, httpx, vcrpy) is imported inside the
+fixtures that need it, so loading this module in every pytest run costs next to nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .markers import MARKERS, MarkerSettings, read_markers
+from .settings import OPTIONS, RunState, derive_seed, get_option
+
+if TYPE_CHECKING:
+    from faker import Faker
+
+    from .clock import Clock
+    from .core import FakeResponse, TokenPolicy
+    from .relay.catalogue import RelayErrorEntry
+    from .relay.models import RelayAccessToken
+    from .relay.service import RelayService
+    from .transports.server import LoopbackServer
+    from .ucwa.catalogue import UcwaErrorEntry
+    from .ucwa.models import MediaRelayAccessToken
+    from .ucwa.service import UcwaService
+    from .ucwa.wire import UcwaQuirks
+
+STATE_KEY = pytest.StashKey[RunState]()
+SETTINGS_KEY = pytest.StashKey[MarkerSettings]()
+ERROR_PROPERTY = "relaytokens_error"
+USED_PROPERTY = "relaytokens_used"
+
+
+# ---------------------------------------------------------------------------- options
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("relaytokens", "fake UCWA and Relay token APIs (pytest-relaytokens)")
+    for name, (help_text, default, choices) in OPTIONS.items():
+        flag = f"--relaytokens-{name.replace('_', '-')}"
+        suffix = f" (ini: relaytokens_{name}; default: {default})"
+        group.addoption(flag, dest=f"relaytokens_{name}", default=None,
+                        choices=list(choices) if choices else None,
+                        metavar=name.upper() if not choices else None,
+                        help=help_text + suffix)
+        parser.addini(f"relaytokens_{name}", help_text, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS.values():
+        config.addinivalue_line("markers", line)
+    config.stash[STATE_KEY] = RunState.from_config(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker gets the controller's run seed."""
+    node.workerinput["relaytokens_seed"] = node.config.stash[STATE_KEY].run_seed
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    state = config.stash[STATE_KEY]
+    return f"relaytokens: run seed {state.run_seed} (reproduce with --relaytokens-seed={state.run_seed})"
+
+
+# ---------------------------------------------------------------------------- collection
+_OUR_MARKERS = frozenset(MARKERS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Validate every relaytokens marker now, so a wrong argument stops the run early."""
+    for item in items:
+        if any(m.name in _OUR_MARKERS for m in item.iter_markers()):
+            item.stash[SETTINGS_KEY] = read_markers(item)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Fan ``ucwa_error`` and ``relay_error`` out over every catalogued error."""
+    wanted = [n for n in ("ucwa_error", "relay_error") if n in metafunc.fixturenames]
+    if not wanted:
+        return
+    from .selection import select_errors
+
+    marker = metafunc.definition.get_closest_marker("relaytokens_errors")
+    selectors: tuple[str, ...] | None
+    if marker is not None:
+        selectors = tuple(str(a) for a in marker.args)
+    else:
+        option = get_option(metafunc.config, "errors")
+        selectors = tuple(s.strip() for s in option.split(",") if s.strip()) if option else None
+    for name in wanted:
+        api = name.split("_")[0]
+        try:
+            entries = select_errors(api, selectors)
+        except LookupError as exc:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+        metafunc.parametrize(name, entries, ids=[e.id for e in entries], indirect=True)
+
+
+# ---------------------------------------------------------------------------- reporting
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and any(k == USED_PROPERTY for k, _ in item.user_properties):
+        state = item.config.stash[STATE_KEY]
+        funcargs = getattr(item, "funcargs", {})
+        seed = funcargs.get("relaytokens_seed", derive_seed(state.run_seed, item.nodeid))
+        report.sections.append((
+            "relaytokens",
+            f"test seed {seed} from run seed {state.run_seed}; reproduce with "
+            f"--relaytokens-seed={state.run_seed} (and -p randomly -p 'randomly_seed' as before)",
+        ))
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "teardown":
+        return
+    state = _state_from_report(report)
+    if state is None:
+        return
+    for key, value in report.user_properties:
+        if key == USED_PROPERTY:
+            state.used = True
+        elif key == ERROR_PROPERTY:
+            api, _, error_id = str(value).partition(":")
+            state.exercised.setdefault(api, set()).add(error_id)
+
+
+_CONFIG: list[pytest.Config] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG[:] = [session.config]
+
+
+def _state_from_report(report: pytest.TestReport) -> RunState | None:
+    return _CONFIG[0].stash.get(STATE_KEY, None) if _CONFIG else None
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or not state.used:
+        return
+    from .report import build_report, render_terminal, write_json
+
+    report = build_report(state.exercised)
+    terminalreporter.write_sep("-", "relaytokens error coverage")
+    for line in render_terminal(report, verbose=config.get_verbosity() > 0):
+        terminalreporter.write_line(line)
+    path = get_option(config, "report")
+    if path:
+        write_json(report, path)
+        terminalreporter.write_line(f"relaytokens: error-coverage report written to {path}")
+
+
+# ---------------------------------------------------------------------------- helpers
+def _settings(request: pytest.FixtureRequest) -> MarkerSettings:
+    return request.node.stash.get(SETTINGS_KEY, None) or MarkerSettings()
+
+
+def _mark_used(request: pytest.FixtureRequest) -> None:
+    props = request.node.user_properties
+    if (USED_PROPERTY, True) not in props:
+        props.append((USED_PROPERTY, True))
+
+
+def _record_error(request: pytest.FixtureRequest, api: str, error_id: str) -> None:
+    _mark_used(request)
+    request.node.user_properties.append((ERROR_PROPERTY, f"{api}:{error_id}"))
+
+
+@pytest.fixture(autouse=True)
+def _relaytokens_marker_activation(request: pytest.FixtureRequest) -> None:
+    """A relaytokens marker alone activates the fakes it needs (cheap no-op otherwise)."""
+    settings = request.node.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        return
+    _mark_used(request)
+    if settings.ucwa_errors:
+        request.getfixturevalue("ucwa_api")
+    if settings.relay_errors:
+        request.getfixturevalue("relay_api")
+
+
+# ---------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def relaytokens_seed(request: pytest.FixtureRequest) -> int:
+    """This test's seed for every fake and factory: derived from the run seed and the test id.
+
+    Same run seed, same tokens, whatever the order or xdist worker. Set the run seed with
+    ``--relaytokens-seed`` (or ini ``relaytokens_seed``), or override this fixture in a conftest.
+    """
+    return derive_seed(request.config.stash[STATE_KEY].run_seed, request.node.nodeid)
+
+
+@pytest.fixture
+def relaytokens_clock() -> Clock:
+    """The clock every fake and factory reads: ``now()``, ``advance(seconds)``, ``set(dt)``.
+
+    It follows the wall clock through :mod:`datetime`, so time-machine or freezegun travel
+    moves it (and expires tokens) too; ``advance``/``set`` move only this clock.
+    """
+    from .clock import Clock
+
+    return Clock()
+
+
+@pytest.fixture
+def relaytokens_token_policy(request: pytest.FixtureRequest) -> TokenPolicy:
+    """The token lifetime rules the expiry markers ask for (a :class:`TokenPolicy`)."""
+    from .core import TokenPolicy
+
+    settings = _settings(request)
+    return TokenPolicy(settings.already_expired, settings.lifetime, settings.never_expires,
+                       settings.server_skew)
+
+
+@pytest.fixture
+def relaytokens_ucwa_format(request: pytest.FixtureRequest) -> str:
+    """The default UCWA representation, ``"json"`` or ``"xml"`` (option/ini; a
+    ``ucwa_format`` marker still wins over an override of this fixture)."""
+    return get_option(request.config, "ucwa_format") or "json"
+
+
+@pytest.fixture
+def relaytokens_ucwa_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
+    """The UCWA wire quirks (``UcwaQuirks``) from options/ini; ``ucwa_quirks`` markers win."""
+    from .ucwa.wire import UcwaQuirks
+
+    return UcwaQuirks(uri_key=get_option(request.config, "uri_key") or "Uri",  # type: ignore[arg-type]
+                      timestamps=get_option(request.config, "timestamps") or "utc_ms")  # type: ignore[arg-type]
+
+
+def _effective_format(request: pytest.FixtureRequest) -> str:
+    return _settings(request).ucwa_format or request.getfixturevalue("relaytokens_ucwa_format")
+
+
+def _effective_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
+    import dataclasses
+
+    quirks: UcwaQuirks = request.getfixturevalue("relaytokens_ucwa_quirks")
+    overrides = _settings(request).ucwa_quirks
+    return dataclasses.replace(quirks, **overrides) if overrides else quirks  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def relaytokens_faker(relaytokens_seed: int) -> Faker:
+    """A Faker seeded with this test's seed, with the ``RelayTokensProvider`` added
+    (``fake.ucwa_media_relay_access_token()``, ``fake.relay_access_token()``, ...)."""
+    from faker import Faker
+
+    from .fakedata import RelayTokensProvider
+
+    fake = Faker()
+    fake.seed_instance(relaytokens_seed)
+    fake.add_provider(RelayTokensProvider)
+    return fake
+
+
+@pytest.fixture
+def ucwa_token(request: pytest.FixtureRequest, relaytokens_seed: int, relaytokens_clock: Clock,
+               relaytokens_token_policy: TokenPolicy) -> MediaRelayAccessToken:
+    """A realistic UCWA ``MediaRelayAccessToken`` (480 minutes, valid from now on the clock,
+    or as the expiry markers say)."""
+    from .backends import ucwa_token_for
+
+    _mark_used(request)
+    return ucwa_token_for(request, relaytokens_seed, relaytokens_clock, relaytokens_token_policy)
+
+
+@pytest.fixture
+def ucwa_token_response(request: pytest.FixtureRequest, ucwa_token: MediaRelayAccessToken
+                        ) -> FakeResponse:
+    """The full HTTP response (``status``, ``headers``, ``body`` bytes) of a
+    ``GET .../mediaRelayAccessToken`` for ``ucwa_token``, in the chosen format and quirks."""
+    from .backends import ucwa_token_response_for
+
+    return ucwa_token_response_for(request, ucwa_token, _effective_format(request),
+                                   _effective_quirks(request))
+
+
+@pytest.fixture
+def relay_access_token(request: pytest.FixtureRequest, relaytokens_seed: int,
+                       relaytokens_clock: Clock, relaytokens_token_policy: TokenPolicy
+                       ) -> RelayAccessToken:
+    """A realistic Relay ``RelayAccessToken`` (two weeks, or as the expiry markers say)."""
+    from .backends import relay_token_for
+
+    _mark_used(request)
+    return relay_token_for(request, relaytokens_seed, relaytokens_clock, relaytokens_token_policy)
+
+
+@pytest.fixture
+def _relaytokens_transports(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """One responses mock and httpx patch shared by ``ucwa_api`` and ``relay_api``."""
+    from .activation import Activation
+
+    with Activation() as activation:
+        yield activation
+
+
+def _check_unexpected(request: pytest.FixtureRequest, service: Any, fixture: str) -> None:
+    unexpected = service.log.unexpected
+    if not unexpected or not service.fail_on_unexpected:
+        return
+    if get_option(request.config, "allow_unexpected") == "true":
+        return
+    listed = "\n".join(f"  {e.request.method} {e.request.url} -> {e.response.status}"
+                       for e in unexpected)
+    pytest.fail(
+        f"{fixture}: the fake received {len(unexpected)} request(s) it did not expect:\n{listed}\n"
+        f"To allow them set `{fixture}.fail_on_unexpected = False` in the test, or run with "
+        "--relaytokens-allow-unexpected=true (ini relaytokens_allow_unexpected = true).",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def ucwa_api(request: pytest.FixtureRequest, relaytokens_seed: int, relaytokens_clock: Clock,
+             relaytokens_token_policy: TokenPolicy, _relaytokens_transports: Any
+             ) -> Iterator[UcwaService]:
+    """The stateful UCWA fake, serving ``requests`` and ``httpx`` calls to its ``base_url``
+    for this test: ``credentials``, ``log``, ``arm_error(...)``, ``token_url()``.
+
+    The test fails at teardown on requests no route of the fake matched.
+    """
+    from .ucwa.service import UcwaService
+
+    _mark_used(request)
+    service = UcwaService(clock=relaytokens_clock, seed=relaytokens_seed,
+                          policy=relaytokens_token_policy, quirks=_effective_quirks(request))
+    for code, subcode, times in _settings(request).ucwa_errors:
+        service.arm_error(code, subcode, times=times)
+        _record_error(request, "ucwa", _ucwa_id(code, subcode))
+    _relaytokens_transports.add(service)
+    yield service
+    _check_unexpected(request, service, "ucwa_api")
+
+
+@pytest.fixture
+def relay_api(request: pytest.FixtureRequest, relaytokens_seed: int, relaytokens_clock: Clock,
+              relaytokens_token_policy: TokenPolicy, _relaytokens_transports: Any
+              ) -> Iterator[RelayService]:
+    """The stateful Relay fake, serving ``requests`` and ``httpx`` calls to its ``base_url``
+    for this test: ``credentials``, ``log``, ``issue_token(...)``, ``arm_error(...)``.
+
+    The test fails at teardown on requests no route of the fake matched.
+    """
+    from .relay.service import RelayService
+
+    _mark_used(request)
+    service = RelayService(clock=relaytokens_clock, seed=relaytokens_seed ^ 0x5A5A,
+                           policy=relaytokens_token_policy)
+    for name, times in _settings(request).relay_errors:
+        service.arm_error(name, times=times)
+        _record_error(request, "relay", _relay_id(name))
+    _relaytokens_transports.add(service)
+    yield service
+    _check_unexpected(request, service, "relay_api")
+
+
+def _ucwa_id(code: str, subcode: str | None) -> str:
+    from .ucwa.catalogue import lookup_ucwa_error
+
+    return lookup_ucwa_error(code, subcode).id
+
+
+def _relay_id(name: str) -> str:
+    from .relay.catalogue import lookup_relay_error
+
+    return lookup_relay_error(name).id
+
+
+@pytest.fixture
+def relaytokens_server(request: pytest.FixtureRequest, relaytokens_seed: int,
+                       relaytokens_clock: Clock, relaytokens_token_policy: TokenPolicy
+                       ) -> Iterator[LoopbackServer]:
+    """A real HTTP/1.1 server on 127.0.0.1 (ephemeral port) serving both fakes, for clients in
+    subprocesses or other languages: ``url``, ``ucwa`` and ``relay`` (the services, with their
+    ``credentials``). Stopped after the test."""
+    from .transports.server import LoopbackServer, PathRouter
+    from .relay.service import RelayService
+    from .ucwa.service import UcwaService
+
+    _mark_used(request)
+    ucwa = UcwaService(clock=relaytokens_clock, seed=relaytokens_seed,
+                       policy=relaytokens_token_policy, quirks=_effective_quirks(request))
+    relay = RelayService(clock=relaytokens_clock, seed=relaytokens_seed ^ 0x5A5A,
+                         policy=relaytokens_token_policy)
+    server = LoopbackServer(PathRouter([("/api/", relay)], default=ucwa))
+    server.start()
+    server.ucwa = ucwa  # type: ignore[attr-defined]
+    server.relay = relay  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ucwa_error(request: pytest.FixtureRequest) -> UcwaErrorEntry:
+    """Each catalogued UCWA error in turn (ids like ``409-Conflict-TooManyGroups``), armed on
+    ``ucwa_api`` for every ``mediaRelayAccessToken`` request. Filter with the
+    ``relaytokens_errors`` marker or ``--relaytokens-errors``."""
+    entry: UcwaErrorEntry = getattr(request, "param", None)  # type: ignore[assignment]
+    if entry is None:
+        raise pytest.UsageError("ucwa_error is parametrized by the plugin; request it directly "
+                                "as a test argument")
+    service = request.getfixturevalue("ucwa_api")
+    service.arm_error(entry.id, times=None, path=r"mediaRelayAccessToken$")
+    _record_error(request, "ucwa", entry.id)
+    return entry
+
+
+@pytest.fixture
+def relay_error(request: pytest.FixtureRequest) -> RelayErrorEntry:
+    """Each catalogued Relay error in turn (ids like ``401-BadCredentialsException``), armed
+    on ``relay_api`` for every ``POST /api/auth/accesstokens``. Filter with the
+    ``relaytokens_errors`` marker or ``--relaytokens-errors``."""
+    entry: RelayErrorEntry = getattr(request, "param", None)  # type: ignore[assignment]
+    if entry is None:
+        raise pytest.UsageError("relay_error is parametrized by the plugin; request it directly "
+                                "as a test argument")
+    service = request.getfixturevalue("relay_api")
+    service.arm_error(entry.name, times=None, path=r"^/api/auth/accesstokens$")
+    _record_error(request, "relay", entry.id)
+    return entry

@@ -1,0 +1,171 @@
+"""Seeded, fast factories of realistic Relay values (no Faker on the hot path).
+
+Same seed (and same clock reading) gives the same objects. Shapes follow reference §5:
+32-character ``[0-9a-v]`` access tokens, UUIDv4-like 32-hex Seam tokens, MongoDB ObjectIds
+whose first 8 hex digits are the creation second, epoch-ms dates, two-week default lifetime
+(one day for Zero Touch pairing-code tokens).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import random
+from typing import Any
+
+from ..clock import Clock
+from ..core import TokenPolicy
+from .models import (
+    ROLE_PAIRINGCODE,
+    ROLE_READONLY,
+    ROLE_READWRITE,
+    RelayAccessToken,
+    RelayEnterprise,
+    datetime_from_ms,
+)
+
+__all__ = [
+    "ACCESS_TOKEN_ALPHABET",
+    "DEFAULT_LIFETIME",
+    "PAIRING_LIFETIME",
+    "RelayTokenFactory",
+]
+
+ACCESS_TOKEN_ALPHABET = "0123456789abcdefghijklmnopqrstuv"
+DEFAULT_LIFETIME = _dt.timedelta(milliseconds=1_209_600_000)
+PAIRING_LIFETIME = _dt.timedelta(milliseconds=86_400_000)
+DEFAULT_ROLES = (ROLE_READONLY, ROLE_READWRITE)
+
+_HEX = "0123456789abcdef"
+_ENTERPRISE_BASES = (
+    "acme", "globex", "initech", "contoso", "fabrikam", "northwind", "tailspin", "wingtip",
+    "litware", "adatum", "proseware", "woodgrove", "lucerne", "humongous", "alpine", "bluesky",
+    "cascade", "summit", "harbor", "redwood",
+)
+_ENTERPRISE_SUFFIXES = ("", "", "corp", "labs", "health", "bank", "edu", "group", "media")
+_CLIENT_NAMES = (
+    "My Client App", "my_relay_client_app", "Relay Dashboard", "Room Scheduler",
+    "calendar-sync", "Crestron Panel", "Zero Touch Onboarding", "Helpdesk Console",
+    "provisioning-script", "relay-cli", "Endpoint Monitor", "Failure Reporter",
+)
+_TOKEN_FIELDS = frozenset(RelayAccessToken.model_fields)
+_ENTERPRISE_FIELDS = frozenset(RelayEnterprise.model_fields)
+
+
+def _check_overrides(overrides: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise TypeError(f"unknown {what} field(s) {unknown}; valid: {sorted(allowed)}")
+
+
+class RelayTokenFactory:
+    """Builds :class:`RelayAccessToken` and :class:`RelayEnterprise` objects and raw values.
+
+    ``seed`` is an int or a :class:`random.Random`; ``clock`` (default: a flowing
+    :class:`Clock`) gives creation dates; ``policy`` sets every token's expiry and the server
+    skew added to creation dates.
+    """
+
+    def __init__(self, seed: int | random.Random = 0, clock: Clock | None = None,
+                 policy: TokenPolicy | None = None) -> None:
+        self.rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+        self.clock = clock or Clock()
+        self.policy = policy or TokenPolicy()
+        base, suffix = self._enterprise_parts()
+        self.enterprise_name = base + suffix
+        self.enterprise_label = " ".join(p.capitalize() for p in (base, suffix) if p)
+        self._enterprise_base = base
+
+    # raw values --------------------------------------------------------------------------
+    def access_token_string(self) -> str:
+        """32 lower-case base-32 characters (``[0-9a-v]``), like ``i0gni52qmhtdsht5pvpu68dv96gqvil6``."""
+        return "".join(self.rng.choices(ACCESS_TOKEN_ALPHABET, k=32))
+
+    def seam_token(self) -> str:
+        """32 hex characters shaped like ``uuid4().hex`` (13th is ``4``, 17th in ``89ab``)."""
+        value = self.rng.getrandbits(128)
+        value &= ~(0xF000 << 64)
+        value |= 0x4000 << 64
+        value &= ~(0xC000 << 48)
+        value |= 0x8000 << 48
+        return f"{value:032x}"
+
+    def object_id(self, at: _dt.datetime | None = None) -> str:
+        """A 24-hex MongoDB ObjectId; the first 8 hex digits are ``at`` (default now) in seconds.
+
+        Three in four carry ``e4b0`` at hex positions 9-12, like most documented ids.
+        """
+        when = self.server_now() if at is None else at
+        seconds = int(when.timestamp()) & 0xFFFFFFFF
+        machine = "e4b0" if self.rng.random() < 0.75 else "".join(self.rng.choices(_HEX, k=4))
+        return f"{seconds:08x}{machine}{self.rng.getrandbits(48):012x}"
+
+    def pairing_code(self) -> str:
+        """A Zero Touch pairing code: six digits (the real format is not documented)."""
+        return f"{self.rng.randrange(1_000_000):06d}"
+
+    def client_name(self) -> str:
+        return self.rng.choice(_CLIENT_NAMES)
+
+    def server_now(self) -> _dt.datetime:
+        """The clock reading plus the policy's server skew."""
+        return self.clock.now() + self.policy.server_skew
+
+    # models -----------------------------------------------------------------------------
+    def build(self, **overrides: Any) -> RelayAccessToken:
+        """A token as ``POST /api/auth/accesstokens`` returns it; any field may be overridden.
+
+        The expiry follows the policy: two weeks by default, one day when ``roles`` holds
+        ``ROLE_PAIRINGCODE`` (then the pairing fields are filled in too).
+        """
+        _check_overrides(overrides, _TOKEN_FIELDS, "RelayAccessToken")
+        creation = overrides.get("creation_date", self.server_now())
+        if isinstance(creation, int) and not isinstance(creation, bool):
+            creation = datetime_from_ms(creation)
+        roles = list(overrides.get("roles", DEFAULT_ROLES))
+        pairing = ROLE_PAIRINGCODE in roles
+        data: dict[str, Any] = {
+            "access_token": self.access_token_string(),
+            "client_name": self.client_name() if self.rng.random() < 0.6 else None,
+            "creation_date": creation,
+            "enterprise_name": self.enterprise_name,
+            "roles": roles,
+        }
+        if "expiration_date" not in overrides and isinstance(creation, _dt.datetime):
+            lifetime = PAIRING_LIFETIME if pairing else DEFAULT_LIFETIME
+            data["expiration_date"] = self.policy.expiry(creation, lifetime)
+        else:
+            data["expiration_date"] = None
+        if pairing:
+            data["pairing_code_id"] = self.object_id()
+            data["pairing_code_endpoint_id"] = self.object_id()
+        data.update(overrides)
+        return RelayAccessToken.model_validate(data)
+
+    def build_pairing(self, **overrides: Any) -> RelayAccessToken:
+        """A Zero Touch token: ``[ROLE_PAIRINGCODE]``, one day, pairing ids set."""
+        overrides.setdefault("roles", [ROLE_PAIRINGCODE])
+        return self.build(**overrides)
+
+    def build_never_expiring(self, **overrides: Any) -> RelayAccessToken:
+        """A ``duration=-1`` token (``expirationDate: null``)."""
+        overrides.setdefault("expiration_date", None)
+        return self.build(**overrides)
+
+    def build_enterprise(self, **overrides: Any) -> RelayEnterprise:
+        """The factory's Enterprise as ``GET /api/enterprises/self`` returns it."""
+        _check_overrides(overrides, _ENTERPRISE_FIELDS, "RelayEnterprise")
+        created = self.server_now() - _dt.timedelta(days=self.rng.randrange(30, 3000))
+        data: dict[str, Any] = {
+            "id": self.object_id(created),
+            "name": self.enterprise_name,
+            "label": self.enterprise_label,
+            "password": None,
+            "tags": [],
+            "public_key": None,
+            "point_of_contact": f"relay-admin@{self._enterprise_base}.com",
+        }
+        data.update(overrides)
+        return RelayEnterprise.model_validate(data)
+
+    def _enterprise_parts(self) -> tuple[str, str]:
+        return self.rng.choice(_ENTERPRISE_BASES), self.rng.choice(_ENTERPRISE_SUFFIXES)

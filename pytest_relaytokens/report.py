@@ -1,0 +1,56 @@
+"""The error-coverage report: which documented errors a suite exercised and which it never did."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["build_report", "render_terminal", "write_json"]
+
+
+def build_report(exercised: Mapping[str, set[str]]) -> dict[str, Any]:
+    """Counts and lists per API, grouped the way the catalogues group their entries."""
+    from .relay.catalogue import RELAY_ERRORS
+    from .ucwa.catalogue import UCWA_ERRORS
+
+    report: dict[str, Any] = {}
+    for api, entries in (("ucwa", UCWA_ERRORS), ("relay", RELAY_ERRORS)):
+        seen = exercised.get(api, set())
+        groups: dict[str, dict[str, list[str]]] = {}
+        for entry in entries:
+            group = str(getattr(entry, "group", "documented" if not entry.inferred else "inferred"))
+            bucket = groups.setdefault(group, {"exercised": [], "missing": []})
+            bucket["exercised" if entry.id in seen else "missing"].append(entry.id)
+        total = len(entries)
+        done = sum(1 for e in entries if e.id in seen)
+        report[api] = {"total": total, "exercised": done, "groups": groups}
+    return report
+
+
+def render_terminal(report: Mapping[str, Any], verbose: bool) -> list[str]:
+    """The terminal summary lines: a compact table, then what was never exercised."""
+    lines = [f"{'api':<6} {'group':<22} {'exercised':>9} {'total':>6}"]
+    for api in ("ucwa", "relay"):
+        data = report[api]
+        for group, bucket in data["groups"].items():
+            count = len(bucket["exercised"])
+            total = count + len(bucket["missing"])
+            lines.append(f"{api:<6} {group:<22} {count:>9} {total:>6}")
+        lines.append(f"{api:<6} {'(all)':<22} {data['exercised']:>9} {data['total']:>6}")
+    for api in ("ucwa", "relay"):
+        missing = [i for b in report[api]["groups"].values() for i in b["missing"]]
+        if not missing:
+            continue
+        shown = missing if verbose or len(missing) <= 8 else [*missing[:8], f"... {len(missing) - 8} more (-v lists all)"]
+        lines.append(f"{api} never exercised: {', '.join(shown)}")
+    return lines
+
+
+def write_json(report: Mapping[str, Any], path: str | Path) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(target)

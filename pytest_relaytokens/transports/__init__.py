@@ -1,0 +1,125 @@
+"""Transports: adapters that let real HTTP clients talk to the fakes.
+
+Every transport wraps a *target*: any object with ``handle(FakeRequest) -> FakeResponse``
+(a :class:`~pytest_relaytokens.core.FakeService`, a :class:`~pytest_relaytokens.core.FakeRouter`
+or a :class:`PathRouter`). Importing this package is cheap; ``responses`` and ``httpx`` load
+only with their own modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..core import FakeRequest, FakeResponse
+
+__all__ = [
+    "FakeTransport",
+    "LoopbackServer",
+    "PathRouter",
+    "Target",
+    "activate_responses",
+    "patch_httpx",
+    "target_hosts",
+]
+
+_LAZY: dict[str, str] = {
+    "activate_responses": "pytest_relaytokens.transports.responses_transport",
+    "FakeTransport": "pytest_relaytokens.transports.httpx_transport",
+    "patch_httpx": "pytest_relaytokens.transports.httpx_transport",
+    "LoopbackServer": "pytest_relaytokens.transports.server",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .httpx_transport import FakeTransport, patch_httpx
+    from .responses_transport import activate_responses
+    from .server import LoopbackServer
+
+
+@runtime_checkable
+class Target(Protocol):
+    """Anything a transport can serve: ``handle(FakeRequest) -> FakeResponse``."""
+
+    def handle(self, request: FakeRequest) -> FakeResponse: ...
+
+
+class PathRouter:
+    """Route by path prefix, first match wins, else ``default`` (else a plain 404).
+
+    ``PathRouter([("/api/", relay)], default=ucwa)`` serves both fakes on one port.
+    """
+
+    def __init__(self, routes: Iterable[tuple[str, Target]] = (),
+                 default: Target | None = None) -> None:
+        self.routes: list[tuple[str, Target]] = list(routes)
+        self.default = default
+
+    def target_for(self, request: FakeRequest) -> Target | None:
+        path = request.path
+        for prefix, target in self.routes:
+            if path.startswith(prefix):
+                return target
+        return self.default
+
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        target = self.target_for(request)
+        if target is None:
+            return FakeResponse(404, [("Content-Type", "text/plain; charset=utf-8")],
+                                f"no fake serves {request.path}\n".encode())
+        return target.handle(request)
+
+
+def target_hosts(target: object) -> list[str]:
+    """The hosts (``netloc``) a target serves: a service's ``host``, a router's services'
+    hosts, a :class:`PathRouter`'s routes'. Raises ``ValueError`` when none can be found."""
+    hosts: list[str] = []
+
+    def collect(obj: object) -> None:
+        if isinstance(obj, PathRouter):
+            for _, sub in obj.routes:
+                collect(sub)
+            if obj.default is not None:
+                collect(obj.default)
+            return
+        services = getattr(obj, "services", None)
+        if isinstance(services, list):
+            for sub in services:
+                collect(sub)
+            return
+        host = getattr(obj, "host", None)
+        if isinstance(host, str) and host and host not in hosts:
+            hosts.append(host)
+
+    collect(target)
+    if not hosts:
+        raise ValueError(f"cannot tell which hosts {target!r} serves; pass hosts=[...]")
+    return hosts
+
+
+def host_pattern(hosts: Iterable[str]) -> str:
+    """A regex (no anchors) matching ``host`` or ``host:port`` for each host; a host given
+    with a port matches that port only, one without matches any port."""
+    parts = []
+    for host in hosts:
+        host = host.strip().lower()
+        if not host:
+            continue
+        name, sep, port = host.rpartition(":")
+        if sep and port.isdigit() and not name.endswith(":"):
+            parts.append(re.escape(host))
+        else:
+            parts.append(re.escape(host) + r"(?::\d+)?")
+    if not parts:
+        raise ValueError("hosts is empty")
+    return "(?:" + "|".join(parts) + ")"
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,109 @@
+"""Serve a fake to ``httpx`` clients: a transport, or a patch of httpx's own transports."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from unittest import mock
+
+import anyio
+import httpx
+
+from ..core import FakeRequest, FakeResponse
+from . import Target, host_pattern, target_hosts
+
+__all__ = ["FakeTransport", "patch_httpx", "to_fake_request", "to_httpx_response"]
+
+
+def to_fake_request(request: httpx.Request, body: bytes) -> FakeRequest:
+    """An ``httpx.Request`` (whose body was read) as a :class:`FakeRequest`."""
+    headers = tuple((k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in request.headers.raw)
+    return FakeRequest(request.method.upper(), str(request.url), headers, body)
+
+
+def to_httpx_response(response: FakeResponse, request: httpx.Request) -> httpx.Response:
+    """A :class:`FakeResponse` as an ``httpx.Response`` (repeated headers kept)."""
+    return httpx.Response(
+        response.status,
+        headers=list(response.headers),
+        content=response.body,
+        request=request,
+        extensions={"http_version": b"HTTP/1.1",
+                    "reason_phrase": response.reason.encode("ascii", "replace")},
+    )
+
+
+def _dropped(request: httpx.Request) -> httpx.ConnectError:
+    return httpx.ConnectError(
+        f"connection to {request.url} closed without a response (fake drop_connection)",
+        request=request)
+
+
+class FakeTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """An httpx transport answering every request from ``target``; use it with
+    ``httpx.Client(transport=...)`` or ``httpx.AsyncClient(transport=...)``."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.target.handle(to_fake_request(request, request.read()))
+        if response.delay > 0:
+            time.sleep(response.delay)
+        if response.drop_connection:
+            raise _dropped(request)
+        return to_httpx_response(response, request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.target.handle(to_fake_request(request, await request.aread()))
+        if response.delay > 0:
+            await anyio.sleep(response.delay)  # asyncio.sleep on asyncio, works on trio too
+        if response.drop_connection:
+            raise _dropped(request)
+        return to_httpx_response(response, request)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+@contextmanager
+def patch_httpx(target: Target, hosts: Iterable[str] | None = None) -> Iterator[FakeTransport]:
+    """Patch ``httpx.HTTPTransport`` and ``httpx.AsyncHTTPTransport`` so requests to
+    ``hosts`` (default: the target's services' hosts) are answered by ``target``; every other
+    host goes through the original transport method (the real network, a loopback server).
+
+    Clients built with their own ``transport=`` are not affected. Yields the
+    :class:`FakeTransport` doing the answering.
+    """
+    host_list = list(hosts) if hosts is not None else target_hosts(target)
+    matcher = re.compile(host_pattern(host_list) + r"\Z", re.IGNORECASE)
+    fake = FakeTransport(target)
+    real_sync = httpx.HTTPTransport.handle_request
+    real_async = httpx.AsyncHTTPTransport.handle_async_request
+
+    def ours(request: httpx.Request) -> bool:
+        return matcher.match(request.url.netloc.decode("ascii", "replace")) is not None
+
+    def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if ours(request):
+            return fake.handle_request(request)
+        return real_sync(self, request)
+
+    async def handle_async_request(self: httpx.AsyncHTTPTransport,
+                                   request: httpx.Request) -> httpx.Response:
+        if ours(request):
+            return await fake.handle_async_request(request)
+        return await real_async(self, request)
+
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(httpx.HTTPTransport, "handle_request",
+                                              handle_request))
+        stack.enter_context(mock.patch.object(httpx.AsyncHTTPTransport,
+                                              "handle_async_request", handle_async_request))
+        yield fake

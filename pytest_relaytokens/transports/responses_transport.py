@@ -1,0 +1,103 @@
+"""Serve a fake to ``requests`` through the ``responses`` library."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+import responses
+
+from ..core import FakeRequest, FakeResponse
+from . import Target, host_pattern, target_hosts
+
+__all__ = ["activate_responses", "to_fake_request"]
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_Result = tuple[int, list[tuple[str, str]], bytes] | Exception
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _body_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read"):
+        return _body_bytes(body.read())
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    if isinstance(body, Iterable):  # a generator: requests would send it chunked
+        return b"".join(_body_bytes(chunk) for chunk in body)
+    raise TypeError(f"cannot read a request body of type {type(body).__name__}")
+
+
+def to_fake_request(request: requests.PreparedRequest) -> FakeRequest:
+    """A ``requests.PreparedRequest`` as a :class:`FakeRequest` (absolute URL, headers in
+    order, body bytes)."""
+    headers = tuple((_text(k), _text(v)) for k, v in request.headers.items())
+    return FakeRequest(str(request.method or "GET").upper(), str(request.url), headers,
+                       _body_bytes(request.body))
+
+
+def _callback(target: Target) -> Any:
+    def respond(request: requests.PreparedRequest) -> _Result:
+        response: FakeResponse = target.handle(to_fake_request(request))
+        if response.delay > 0:
+            time.sleep(response.delay)
+        if response.drop_connection:
+            return requests.exceptions.ConnectionError(
+                f"connection to {request.url} closed without a response (fake drop_connection)",
+                request=request)
+        # A list of pairs keeps repeated headers (two WWW-Authenticate): responses extends
+        # an HTTPHeaderDict with it, so ``resp.raw.headers.getlist(name)`` sees each one.
+        return response.status, list(response.headers), response.body
+
+    return respond
+
+
+@contextmanager
+def activate_responses(target: Target, hosts: Iterable[str] | None = None, *,
+                       mock: responses.RequestsMock | None = None,
+                       passthrough_unmatched: bool = True) -> Iterator[responses.RequestsMock]:
+    """Serve ``target`` to every ``requests`` call for ``hosts`` (default: the hosts the
+    target's services declare), any method, any path.
+
+    Requests to other hosts really go out when ``passthrough_unmatched`` is true (the loopback
+    server keeps working); otherwise ``responses`` refuses them with ``ConnectionError``.
+    With ``mock`` given, the callbacks are added to it (started if it is not active) and
+    removed again on exit; else a fresh ``RequestsMock`` is started and stopped.
+    """
+    host_list = list(hosts) if hosts is not None else target_hosts(target)
+    url = re.compile(r"^https?://" + host_pattern(host_list) + r"(?:[/?#]|$)", re.IGNORECASE)
+    owned = mock is None
+    rmock = responses.RequestsMock(assert_all_requests_are_fired=False) if mock is None else mock
+    was_active = getattr(rmock, "_patcher", None) is not None
+    saved_passthru = tuple(rmock.passthru_prefixes)
+    callback = _callback(target)
+    registered = [rmock.add_callback(method, url, callback=callback, content_type=None)
+                  for method in _METHODS]
+    if passthrough_unmatched:
+        rmock.add_passthru(re.compile(r"^(?!" + url.pattern[1:] + r")", re.IGNORECASE))
+    if not was_active:
+        rmock.start()
+    try:
+        yield rmock
+    finally:
+        if not was_active:
+            rmock.stop(allow_assert=False)
+        for added in registered:
+            with contextlib.suppress(Exception):  # already reset by its owner
+                rmock.remove(added)
+        rmock.passthru_prefixes = saved_passthru
+        if owned:
+            rmock.reset()

@@ -1,0 +1,504 @@
+"""Render and parse UCWA bodies: the token in JSON and XML, and error (``reason``) bodies.
+
+JSON uses the docs sample's layout (``"key" : value``, two-space indent, ``\\/Date(ms)\\/``);
+``pretty=False`` gives a compact document. XML uses ``<resource>``/``<property>`` exactly as
+the docs sample. Parsers are tolerant (``Uri``/``uri``, any timestamp form, one embedded relay
+or a list, missing addresses) and raise :class:`WireFormatError` on anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from xml.etree.ElementTree import Element, ParseError
+from xml.sax.saxutils import escape, quoteattr
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
+from pydantic import BaseModel, ValidationError
+
+from ..errors import WireFormatError
+from .models import MediaRelay, MediaRelayAccessToken, UcwaErrorBody
+from .timestamps import format_iso, format_ms_date, parse_timestamp
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_XML_DEPTH",
+    "UCWA_NS",
+    "UcwaQuirks",
+    "dump_json",
+    "dump_xml",
+    "parse",
+    "parse_error",
+    "parse_json",
+    "parse_xml",
+    "render",
+    "render_error",
+    "render_json",
+    "render_xml",
+    "token_resource",
+]
+
+UCWA_NS = "http://schemas.microsoft.com/rtc/2012/03/ucwa"
+MAX_BODY_BYTES = 1 << 20
+MAX_XML_DEPTH = 32
+XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
+Format = Literal["json", "xml"]
+
+
+@dataclass(frozen=True)
+class UcwaQuirks:
+    """How a rendered token looks where servers (or the docs) may differ.
+
+    - ``uri_key``: ``"Uri"`` as in both docs samples, or ``"uri"`` as in the property table.
+    - ``timestamps`` (JSON only; XML is always ISO 8601): ``"utc_ms"`` ``\\/Date(ms)\\/``,
+      ``"ms_offset"`` ``\\/Date(ms-0700)\\/``, ``"iso"`` an ISO 8601 string.
+    - ``offset``: the local UTC offset used by ISO timestamps and the ``ms_offset`` suffix.
+    """
+
+    uri_key: Literal["Uri", "uri"] = "Uri"
+    timestamps: Literal["utc_ms", "ms_offset", "iso"] = "utc_ms"
+    offset: str = "-07:00"
+
+
+_DEFAULT_QUIRKS = UcwaQuirks()
+
+
+# ---------------------------------------------------------------------------------------
+# Generic resource documents (dicts in the JSON shape) -> JSON / XML text
+# ---------------------------------------------------------------------------------------
+
+_MS_DATE_JSON = re.compile(r'"/Date\((-?\d+(?:[+-]\d{4})?)\)/"')
+
+
+def dump_json(document: Mapping[str, Any], *, pretty: bool = True) -> bytes:
+    """A resource dict as UCWA JSON: the docs layout, ``/Date()/`` slashes escaped as ``\\/``."""
+    if pretty:
+        text = json.dumps(document, indent=2, separators=(",", " : "), ensure_ascii=False)
+    else:
+        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return _MS_DATE_JSON.sub(r'"\\/Date(\1)\\/"', text).encode("utf-8")
+
+
+def _xml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return escape(str(value))
+
+
+def _xml_lines(document: Mapping[str, Any], indent: int, *, root: bool) -> list[str]:
+    pad = "  " * indent
+    links = dict(document.get("_links") or {})
+    self_link = links.pop("self", None)
+    attrs = f" rel={quoteattr(str(document.get('rel', '')))}"
+    if isinstance(self_link, Mapping) and self_link.get("href") is not None:
+        attrs += f" href={quoteattr(str(self_link['href']))}"
+    if root:
+        attrs += f' xmlns="{UCWA_NS}"'
+    lines = [f"{pad}<resource{attrs}>"]
+    inner = "  " * (indent + 1)
+    for key, value in document.items():
+        if key in ("_links", "_embedded"):
+            continue
+        if isinstance(value, list):
+            lines.append(f"{inner}<propertyList name={quoteattr(key)}>")
+            lines.extend(f"{inner}  <item>{_xml_value(v)}</item>" for v in value)
+            lines.append(f"{inner}</propertyList>")
+        elif value is not None:
+            lines.append(f"{inner}<property name={quoteattr(key)}>{_xml_value(value)}</property>")
+    for rel, link in links.items():
+        for item in link if isinstance(link, list) else [link]:
+            extra = "".join(f" {k}={quoteattr(str(v))}" for k, v in item.items() if k != "href")
+            lines.append(
+                f"{inner}<link rel={quoteattr(rel)} href={quoteattr(str(item['href']))}{extra} />"
+            )
+    for embedded in (document.get("_embedded") or {}).values():
+        for item in embedded if isinstance(embedded, list) else [embedded]:
+            lines.extend(_xml_lines(item, indent + 1, root=False))
+    lines.append(f"{pad}</resource>")
+    return lines
+
+
+def dump_xml(document: Mapping[str, Any]) -> bytes:
+    """A resource dict (JSON shape) as UCWA XML: ``<resource>``, ``<property>``, ``<link>``."""
+    return "\n".join([XML_DECLARATION, *_xml_lines(document, 0, root=True)]).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------
+# Token rendering
+# ---------------------------------------------------------------------------------------
+
+
+def _relay_resource(relay: MediaRelay) -> dict[str, Any]:
+    doc: dict[str, Any] = {"rel": "mediaRelay"}
+    for key in ("host", "ipv4", "ipv6"):
+        value = getattr(relay, key)
+        if value is not None:
+            doc[key] = value
+    doc["location"] = relay.location
+    doc["tcpPort"] = relay.tcp_port
+    doc["udpPort"] = relay.udp_port
+    if relay.href is not None:
+        doc["_links"] = {"self": {"href": relay.href}}
+    return doc
+
+
+def token_resource(
+    token: MediaRelayAccessToken, quirks: UcwaQuirks = _DEFAULT_QUIRKS, fmt: Format = "json"
+) -> dict[str, Any]:
+    """The token as a resource dict in JSON shape (what :func:`render` serialises)."""
+    if fmt == "xml" or quirks.timestamps == "iso":
+        valid_until = format_iso(token.valid_until, quirks.offset, token.valid_until_ticks)
+    elif quirks.timestamps == "ms_offset":
+        valid_until = format_ms_date(token.valid_until, quirks.offset)
+    else:
+        valid_until = format_ms_date(token.valid_until)
+    doc: dict[str, Any] = {"rel": "mediaRelayAccessToken", "duration": token.duration}
+    if token.uri is not None:
+        doc[quirks.uri_key] = token.uri
+    doc["password"] = token.password
+    doc["userName"] = token.user_name
+    doc["validUntil"] = valid_until
+    if token.href is not None:
+        doc["_links"] = {"self": {"href": token.href}}
+    if token.media_relays:
+        doc["_embedded"] = {"mediaRelay": [_relay_resource(r) for r in token.media_relays]}
+    return doc
+
+
+def render_json(
+    token: MediaRelayAccessToken, quirks: UcwaQuirks = _DEFAULT_QUIRKS, *, pretty: bool = True
+) -> bytes:
+    """The token as UCWA JSON (the docs sample's layout unless ``pretty=False``)."""
+    return dump_json(token_resource(token, quirks, "json"), pretty=pretty)
+
+
+def render_xml(token: MediaRelayAccessToken, quirks: UcwaQuirks = _DEFAULT_QUIRKS) -> bytes:
+    """The token as UCWA XML, laid out like the docs sample."""
+    return dump_xml(token_resource(token, quirks, "xml"))
+
+
+def render(
+    token: MediaRelayAccessToken, fmt: Format = "json", quirks: UcwaQuirks = _DEFAULT_QUIRKS
+) -> bytes:
+    """The token in ``fmt`` (``"json"`` or ``"xml"``)."""
+    if fmt == "xml":
+        return render_xml(token, quirks)
+    if fmt == "json":
+        return render_json(token, quirks)
+    raise ValueError(f"fmt must be 'json' or 'xml', got {fmt!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing helpers
+# ---------------------------------------------------------------------------------------
+
+
+def _text(data: bytes | str, source: str | None) -> str:
+    if isinstance(data, str):
+        size = len(data.encode("utf-8", "surrogatepass"))
+    elif isinstance(data, (bytes, bytearray)):
+        size = len(data)
+    else:
+        raise WireFormatError("body must be bytes or str", value=type(data).__name__, source=source)
+    if size > MAX_BODY_BYTES:
+        raise WireFormatError(
+            f"body of {size} bytes is over the {MAX_BODY_BYTES}-byte limit", source=source
+        )
+    if isinstance(data, str):
+        return data
+    try:
+        return bytes(data).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise WireFormatError(
+            f"body is not UTF-8 ({exc.reason})",
+            value=bytes(data[max(0, exc.start - 10) : exc.start + 10]),
+            source=source,
+        ) from None
+
+
+def _load_json(data: bytes | str, source: str | None) -> Any:
+    text = _text(data, source)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WireFormatError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            value=text[max(0, exc.pos - 20) : exc.pos + 20],
+            source=source,
+        ) from None
+    except RecursionError:
+        raise WireFormatError("JSON nested too deeply", source=source) from None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _load_xml(data: bytes | str, source: str | None) -> Element:
+    text = _text(data, source)
+    try:
+        root = SafeET.fromstring(text, forbid_dtd=True)
+    except defusedxml.DefusedXmlException as exc:
+        raise WireFormatError(f"refused unsafe XML ({type(exc).__name__})", source=source) from None
+    except ParseError as exc:
+        raise WireFormatError(f"invalid XML: {exc}", value=text[:80], source=source) from None
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > MAX_XML_DEPTH:
+            raise WireFormatError(
+                f"XML nested deeper than {MAX_XML_DEPTH} levels",
+                field=_local(element.tag),
+                source=source,
+            )
+        stack.extend((child, depth + 1) for child in element)
+    return root
+
+
+def _validation_error(
+    exc: ValidationError, prefix: str, raw: Mapping[str, Any], source: str | None
+) -> WireFormatError:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    field = ".".join([prefix, *loc] if prefix else loc) or prefix or None
+    value = error.get("input")
+    if error["type"] == "missing":
+        return WireFormatError("required field is missing", field=field, source=source)
+    return WireFormatError(
+        error["msg"], field=field, value=value if value is not None else raw, source=source
+    )
+
+
+def _validate(model: type[BaseModel], raw: dict[str, Any], prefix: str, source: str | None) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise _validation_error(exc, prefix, raw, source) from None
+
+
+def _href(links: object) -> str | None:
+    if isinstance(links, Mapping):
+        self_link = links.get("self")
+        if isinstance(self_link, list) and self_link:
+            self_link = self_link[0]
+        if isinstance(self_link, Mapping) and isinstance(self_link.get("href"), str):
+            return str(self_link["href"])
+    return None
+
+
+def _relay_from_json(raw: object, field: str, source: str | None) -> MediaRelay:
+    if not isinstance(raw, Mapping):
+        raise WireFormatError("expected a mediaRelay object", field=field, value=raw, source=source)
+    values = {
+        k: v
+        for k, v in raw.items()
+        if k in ("host", "ipv4", "ipv6", "location", "tcpPort", "udpPort")
+    }
+    values["href"] = _href(raw.get("_links"))
+    relay: MediaRelay = _validate(MediaRelay, values, field, source)
+    return relay
+
+
+def _token_from_values(
+    values: dict[str, Any], relays: list[MediaRelay], source: str | None
+) -> MediaRelayAccessToken:
+    if "validUntil" not in values:
+        raise WireFormatError("required field is missing", field="validUntil", source=source)
+    valid_until, ticks = parse_timestamp(values["validUntil"], field="validUntil", source=source)
+    values["validUntil"] = valid_until
+    values["mediaRelay"] = relays
+    token: MediaRelayAccessToken = _validate(MediaRelayAccessToken, values, "", source)
+    token._set_ticks(ticks)
+    return token
+
+
+def parse_json(data: bytes | str, source: str | None = None) -> MediaRelayAccessToken:
+    """A ``mediaRelayAccessToken`` JSON body as a model (tolerant of the known quirks)."""
+    doc = _load_json(data, source)
+    if not isinstance(doc, dict):
+        raise WireFormatError("expected a JSON object", value=doc, source=source)
+    values: dict[str, Any] = {
+        k: doc[k] for k in ("duration", "password", "userName", "validUntil") if k in doc
+    }
+    for key in ("Uri", "uri", "URI"):
+        if key in doc:
+            values["uri"] = doc[key]
+            break
+    values["href"] = _href(doc.get("_links"))
+    embedded = doc.get("_embedded") or {}
+    if not isinstance(embedded, Mapping):
+        raise WireFormatError(
+            "expected an object", field="_embedded", value=embedded, source=source
+        )
+    raw_relays = embedded.get("mediaRelay", [])
+    relays: list[MediaRelay] = []
+    if isinstance(raw_relays, list):
+        for index, raw in enumerate(raw_relays):
+            relays.append(_relay_from_json(raw, f"_embedded.mediaRelay[{index}]", source))
+    elif raw_relays is not None:
+        relays.append(_relay_from_json(raw_relays, "_embedded.mediaRelay", source))
+    return _token_from_values(values, relays, source)
+
+
+def _properties(element: Element) -> dict[str, str]:
+    return {
+        str(child.get("name")): (child.text or "")
+        for child in element
+        if _local(child.tag) == "property" and child.get("name") is not None
+    }
+
+
+def parse_xml(data: bytes | str, source: str | None = None) -> MediaRelayAccessToken:
+    """A ``mediaRelayAccessToken`` XML body (``<resource>`` form) as a model."""
+    root = _load_xml(data, source)
+    if _local(root.tag) != "resource":
+        raise WireFormatError(
+            "expected a <resource> root element",
+            field="resource",
+            value=_local(root.tag),
+            source=source,
+        )
+    props = _properties(root)
+    values: dict[str, Any] = {
+        k: props[k] for k in ("duration", "password", "userName", "validUntil") if k in props
+    }
+    for key in ("Uri", "uri", "URI"):
+        if key in props:
+            values["uri"] = props[key]
+            break
+    values["href"] = root.get("href")
+    relays: list[MediaRelay] = []
+    nested = [
+        child
+        for child in root
+        if _local(child.tag) == "resource" and child.get("rel") == "mediaRelay"
+    ]
+    for index, child in enumerate(nested):
+        field = f"resource[mediaRelay][{index}]"
+        raw: dict[str, Any] = {
+            k: v
+            for k, v in _properties(child).items()
+            if k in ("host", "ipv4", "ipv6", "location", "tcpPort", "udpPort")
+        }
+        raw["href"] = child.get("href")
+        relays.append(_validate(MediaRelay, raw, field, source))
+    return _token_from_values(values, relays, source)
+
+
+def _sniff(data: bytes | str, content_type: str | None) -> Format:
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype.endswith("xml"):
+        return "xml"
+    if ctype.endswith("json"):
+        return "json"
+    head = (
+        data[:64].decode("utf-8", "replace")
+        if isinstance(data, (bytes, bytearray))
+        else str(data)[:64]
+    ).lstrip("\ufeff \t\r\n")
+    return "xml" if head.startswith("<") else "json"
+
+
+def parse(
+    data: bytes | str, content_type: str | None = None, source: str | None = None
+) -> MediaRelayAccessToken:
+    """A token body in either format, chosen by ``content_type`` or by sniffing."""
+    if _sniff(data, content_type) == "xml":
+        return parse_xml(data, source)
+    return parse_json(data, source)
+
+
+# ---------------------------------------------------------------------------------------
+# Error bodies
+# ---------------------------------------------------------------------------------------
+
+_REASON_OPEN = (
+    '<reason xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    f'xmlns="{UCWA_NS}">'
+)
+
+
+def _bag_xml(name: str, bag: Mapping[str, str] | None) -> str:
+    if not bag:
+        return f"  <{name} />"
+    items = "".join(
+        f"<property name={quoteattr(k)}>{escape(str(v))}</property>" for k, v in bag.items()
+    )
+    return f"  <{name}>{items}</{name}>"
+
+
+def render_error(body: UcwaErrorBody, fmt: Format = "json", *, pretty: bool = False) -> bytes:
+    """An error body: JSON ``{"code","subcode"?,"message"?,...}`` or XML ``<reason>``."""
+    if fmt == "json":
+        doc: dict[str, Any] = {"code": body.code}
+        if body.subcode is not None:
+            doc["subcode"] = body.subcode
+        if body.message is not None:
+            doc["message"] = body.message
+        if body.link is not None:
+            doc["link"] = body.link
+        if body.parameters is not None:
+            doc["parameters"] = body.parameters
+        if body.debug_info is not None:
+            doc["debugInfo"] = body.debug_info
+        return dump_json(doc, pretty=pretty)
+    if fmt != "xml":
+        raise ValueError(f"fmt must be 'json' or 'xml', got {fmt!r}")
+    lines = [XML_DECLARATION, _REASON_OPEN, f"  <code>{escape(body.code)}</code>"]
+    if body.subcode is not None:
+        lines.append(f"  <subcode>{escape(body.subcode)}</subcode>")
+    if body.message is not None:
+        lines.append(f"  <message>{escape(body.message)}</message>")
+    if body.link is not None:
+        lines.append(f"  <link href={quoteattr(body.link)} />")
+    lines.append(_bag_xml("debugInfo", body.debug_info))
+    lines.append(_bag_xml("parameters", body.parameters))
+    lines.append("</reason>")
+    return "\n".join(lines).encode("utf-8")
+
+
+def _bag_from_xml(element: Element | None) -> dict[str, str] | None:
+    if element is None or len(element) == 0:
+        return None
+    return {str(child.get("name") or _local(child.tag)): (child.text or "") for child in element}
+
+
+def parse_error(
+    data: bytes | str, content_type: str | None = None, source: str | None = None
+) -> UcwaErrorBody:
+    """A UCWA error body (JSON object or XML ``<reason>``) as :class:`UcwaErrorBody`."""
+    if _sniff(data, content_type) == "xml":
+        root = _load_xml(data, source)
+        if _local(root.tag) not in ("reason", "error"):
+            raise WireFormatError(
+                "expected a <reason> root element",
+                field="reason",
+                value=_local(root.tag),
+                source=source,
+            )
+        children = {_local(child.tag): child for child in root}
+        raw: dict[str, Any] = {
+            k: (children[k].text or "") for k in ("code", "subcode", "message") if k in children
+        }
+        if "link" in children:
+            raw["link"] = children["link"].get("href") or children["link"].text
+        raw["debugInfo"] = _bag_from_xml(children.get("debugInfo"))
+        raw["parameters"] = _bag_from_xml(children.get("parameters"))
+    else:
+        doc = _load_json(data, source)
+        if not isinstance(doc, dict):
+            raise WireFormatError("expected a JSON object", value=doc, source=source)
+        raw = dict(doc)
+        link = raw.get("link")
+        if isinstance(link, Mapping):
+            raw["link"] = link.get("href")
+        for bag in ("debugInfo", "parameters"):
+            if isinstance(raw.get(bag), Mapping):
+                raw[bag] = {str(k): str(v) for k, v in raw[bag].items()}
+    body: UcwaErrorBody = _validate(UcwaErrorBody, raw, "", source)
+    return body
