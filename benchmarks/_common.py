@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -26,13 +28,18 @@ __all__ = [
     "Row",
     "Settings",
     "Skip",
+    "guarded",
     "interleave",
+    "interleave_many",
     "missing",
+    "plugin_has_fixture",
     "plugin_installed",
     "pytest_command",
     "pytest_env",
+    "rate",
     "run_pytest",
     "throwaway_suite",
+    "timed",
 ]
 
 
@@ -46,6 +53,12 @@ class Settings:
 
     quick: bool = False
     full: bool = False
+    ambient: bool = False
+
+    @property
+    def isolated(self) -> bool:
+        """Suite benchmarks load only the plugins they need unless ``--ambient`` is given."""
+        return not self.ambient
 
     @property
     def calls(self) -> int:
@@ -134,15 +147,39 @@ def interleave(
     Each callable returns one measurement (a duration or a rate). One unmeasured warm-up
     round fills import caches, bytecode caches and connection pools for both sides alike.
     """
+    first, second = interleave_many([ours, baseline], repeats, warmup=warmup)
+    return first, second
+
+
+def interleave_many(
+    actions: list[Callable[[], float]], repeats: int, *, warmup: bool = True
+) -> list[float]:
+    """Like :func:`interleave` for any number of sides, run round-robin."""
     if warmup:
-        ours()
-        baseline()
-    ours_values: list[float] = []
-    baseline_values: list[float] = []
+        for action in actions:
+            action()
+    values: list[list[float]] = [[] for _ in actions]
     for _ in range(max(1, repeats)):
-        ours_values.append(ours())
-        baseline_values.append(baseline())
-    return statistics.median(ours_values), statistics.median(baseline_values)
+        for action, measured in zip(actions, values, strict=True):
+            measured.append(action())
+    return [statistics.median(measured) for measured in values]
+
+
+def guarded(name: str, make_rows: Callable[[], list[Row]]) -> list[Row]:
+    """``make_rows()``, or one row saying why it was skipped or failed, so siblings still run."""
+    try:
+        return make_rows()
+    except Skip as exc:
+        return [Row(name, skipped=str(exc))]
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return [Row(name, error=f"{type(exc).__name__}: {first}"[:200])]
+
+
+def rate(count: int, action: Callable[[], object]) -> float:
+    """``count`` divided by the seconds ``action()`` took: operations per second."""
+    return count / timed(action)
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -157,28 +194,32 @@ def timed(action: Callable[[], object]) -> float:
 
 def plugin_installed() -> bool:
     """True when the ``pytest11`` entry point ``relaytokens`` is installed for this interpreter."""
-    return any(
-        ep.name == "relaytokens" for ep in importlib.metadata.entry_points(group="pytest11")
-    )
+    return any(ep.name == "relaytokens" for ep in importlib.metadata.entry_points(group="pytest11"))
 
 
-def pytest_env() -> dict[str, str]:
-    """The environment for a pytest subprocess: the repo importable, no stray pytest options."""
+def pytest_env(*, isolated: bool = False) -> dict[str, str]:
+    """The environment for a pytest subprocess: the repo importable, no stray pytest options.
+
+    ``isolated`` turns plugin autoloading off, so only plugins named with ``-p`` load.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     paths = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env["PYTHONHASHSEED"] = "0"
+    if isolated:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return env
 
 
-def pytest_command(ours: bool, *extra: str) -> list[str]:
+def pytest_command(ours: bool, *extra: str, isolated: bool = False) -> list[str]:
     """``python -m pytest`` with the plugin loaded (``ours``) or not (the baseline).
 
     Installed: the entry point loads it, the baseline adds ``-p no:relaytokens``.
-    Not installed: ours adds ``-p pytest_relaytokens.plugin``, the baseline adds nothing.
+    Not installed (or ``isolated``, where nothing autoloads): ours adds
+    ``-p pytest_relaytokens.plugin``, the baseline adds nothing.
     """
     command = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", "-q"]
-    if plugin_installed():
+    if plugin_installed() and not isolated:
         if not ours:
             command += ["-p", "no:relaytokens"]
     elif ours:
@@ -186,14 +227,16 @@ def pytest_command(ours: bool, *extra: str) -> list[str]:
     return [*command, *extra]
 
 
-def run_pytest(suite: Path, ours: bool, *extra: str, timeout: float = 600) -> float:
+def run_pytest(
+    suite: Path, ours: bool, *extra: str, isolated: bool = False, timeout: float = 900
+) -> float:
     """Run the suite and return its wall time in seconds; fail loudly if pytest failed."""
-    command = pytest_command(ours, *extra)
+    command = pytest_command(ours, *extra, isolated=isolated)
     start = time.perf_counter()
     done = subprocess.run(
         command,
         cwd=suite,
-        env=pytest_env(),
+        env=pytest_env(isolated=isolated),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -201,6 +244,11 @@ def run_pytest(suite: Path, ours: bool, *extra: str, timeout: float = 600) -> fl
     )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
+        absent = re.search(
+            r"No module named '(pytest_relaytokens[\w.]*)'", done.stdout + done.stderr
+        )
+        if absent:
+            raise Skip(f"{absent.group(1)} not available yet")
         tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
         raise RuntimeError(
             f"pytest exited {done.returncode} in {suite.name} ({' '.join(command[3:])}):\n"
@@ -213,8 +261,8 @@ def plugin_has_fixture(name: str) -> None:
     """Raise :class:`Skip` unless ``pytest_relaytokens.plugin`` exists and defines ``name``."""
     path = REPO_ROOT / "pytest_relaytokens" / "plugin.py"
     if not path.exists():
-        missing("pytest_relaytokens.plugin")
-    if not path.exists() or f"def {name}(" not in path.read_text(encoding="utf-8"):
+        raise Skip("pytest_relaytokens/plugin.py not available yet")
+    if name and not re.search(rf"\b{name}\b", path.read_text(encoding="utf-8")):
         raise Skip(f"plugin fixture {name} not available yet")
 
 
@@ -239,7 +287,8 @@ def throwaway_suite(
         indented = textwrap.indent(textwrap.dedent(body).strip() or "pass", "    ")
         for start in range(0, tests, per_file):
             lines = [
-                f"def test_{n}({args}):\n{indented}\n\n" for n in range(start, min(tests, start + per_file))
+                f"def test_{n}({args}):\n{indented}\n\n"
+                for n in range(start, min(tests, start + per_file))
             ]
             (root / f"test_bench_{start // per_file:03d}.py").write_text(
                 "".join(lines), encoding="utf-8"
@@ -247,4 +296,3 @@ def throwaway_suite(
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
-

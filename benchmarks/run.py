@@ -1,6 +1,6 @@
 """Run the pytest-relaytokens benchmarks against their baselines and print a table.
 
-    python benchmarks/run.py [--quick | --full] [--json PATH] [--only NAME ...] [--list]
+    python benchmarks/run.py [--quick | --full] [--ambient] [--json PATH] [--only NAME ...] [--list]
 
 Every figure is the median of interleaved runs (ours, baseline, ours, baseline...) and every
 ratio is ours / baseline measured in the same run. Installs nothing: the ``bench`` extra
@@ -97,7 +97,7 @@ def table(rows: list[Row]) -> str:
         if line[0] == "---":
             out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
         else:
-            cells = (cell.ljust(width) for cell, width in zip(line, widths))
+            cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
             out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
@@ -107,12 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes, one pair (smoke test)")
     size.add_argument("--full", action="store_true", help="also the 20,000-test scale run")
+    parser.add_argument(
+        "--ambient",
+        action="store_true",
+        help="suite benchmarks autoload every installed pytest plugin (default: only ours)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     parser.add_argument("--list", action="store_true", help="list the benchmark names and exit")
     args = parser.parse_args(argv)
 
-    settings = Settings(quick=args.quick, full=args.full)
+    settings = Settings(quick=args.quick, full=args.full, ambient=args.ambient)
     benchmarks = load_benchmarks()
     names = [b.name if isinstance(b, Benchmark) else b[0] for b in benchmarks]
     if args.list:
@@ -121,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         unknown = sorted(set(args.only) - set(names))
         if unknown:
-            parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(names)}")
-        benchmarks = [b for b, n in zip(benchmarks, names) if n in args.only]
+            parser.error(
+                f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(names)}"
+            )
+        benchmarks = [b for b, n in zip(benchmarks, names, strict=True) if n in args.only]
 
     started = time.perf_counter()
     rows: list[Row] = []
@@ -140,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     print(
         f"\n{mode} run, {elapsed:.0f}s, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, plugin {'installed' if plugin_installed() else 'loaded with -p'}"
+        f"{os.cpu_count()} CPUs, plugin {'installed' if plugin_installed() else 'loaded with -p'}, "
+        f"suite benchmarks with {'every installed plugin' if args.ambient else 'only ours'}"
     )
     if args.json:
         payload = {
@@ -151,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "plugin_installed": plugin_installed(),
+            "suite_plugins": "ambient" if args.ambient else "isolated",
             "rows": [row.as_dict() for row in rows],
         }
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

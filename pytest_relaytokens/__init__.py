@@ -40,7 +40,33 @@ _EXPORTS: dict[str, str] = {
     "RelayTokensProvider": "pytest_relaytokens.fakedata",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "RELAY_ERRORS",
+    "UCWA_ERRORS",
+    "Clock",
+    "FakeRequest",
+    "FakeResponse",
+    "MediaRelay",
+    "MediaRelayAccessToken",
+    "RelayAccessToken",
+    "RelayEnterprise",
+    "RelayErrorBody",
+    "RelayErrorEntry",
+    "RelayService",
+    "RelayTokenFactory",
+    "RelayTokensError",
+    "RelayTokensProvider",
+    "TokenPolicy",
+    "UcwaErrorBody",
+    "UcwaErrorEntry",
+    "UcwaQuirks",
+    "UcwaService",
+    "UcwaTokenFactory",
+    "WireFormatError",
+    "__version__",
+    "lookup_relay_error",
+    "lookup_ucwa_error",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .clock import Clock

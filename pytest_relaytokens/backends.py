@@ -15,26 +15,31 @@ if TYPE_CHECKING:
 
 __all__ = ["relay_token_for", "ucwa_token_for", "ucwa_token_response_for"]
 
-UCWA_CONTENT_TYPES = {"json": "application/json; charset=utf-8",
-                      "xml": "application/xml; charset=utf-8"}
+UCWA_CONTENT_TYPES = {
+    "json": "application/json; charset=utf-8",
+    "xml": "application/xml; charset=utf-8",
+}
 
 
-def ucwa_token_for(request: pytest.FixtureRequest, seed: int, clock: Clock,
-                   policy: TokenPolicy) -> MediaRelayAccessToken:
+def ucwa_token_for(
+    request: pytest.FixtureRequest, seed: int, clock: Clock, policy: TokenPolicy
+) -> MediaRelayAccessToken:
     from .ucwa.factories import UcwaTokenFactory
 
     return UcwaTokenFactory(seed, clock, policy).build()
 
 
-def relay_token_for(request: pytest.FixtureRequest, seed: int, clock: Clock,
-                    policy: TokenPolicy) -> RelayAccessToken:
+def relay_token_for(
+    request: pytest.FixtureRequest, seed: int, clock: Clock, policy: TokenPolicy
+) -> RelayAccessToken:
     from .relay.factories import RelayTokenFactory
 
     return RelayTokenFactory(seed, clock, policy).build()
 
 
-def ucwa_token_response_for(request: pytest.FixtureRequest, token: MediaRelayAccessToken,
-                            fmt: str, quirks: UcwaQuirks) -> FakeResponse:
+def ucwa_token_response_for(
+    request: pytest.FixtureRequest, token: MediaRelayAccessToken, fmt: str, quirks: UcwaQuirks
+) -> FakeResponse:
     from .core import FakeResponse
     from .ucwa.wire import render
 

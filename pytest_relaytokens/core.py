@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 
-def _lower_pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+def _lower_pairs(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[tuple[str, str], ...]:
     items = headers.items() if isinstance(headers, Mapping) else headers
     return tuple((str(k), str(v)) for k, v in items)
 
@@ -44,9 +46,13 @@ class FakeRequest:
     body: bytes = b""
 
     @classmethod
-    def build(cls, method: str, url: str,
-              headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
-              body: bytes | str | None = None) -> FakeRequest:
+    def build(
+        cls,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        body: bytes | str | None = None,
+    ) -> FakeRequest:
         if isinstance(body, str):
             body = body.encode("utf-8")
         return cls(method.upper(), url, _lower_pairs(headers), body or b"")
@@ -130,8 +136,9 @@ class FakeResponse:
         return json.loads(self.body)
 
     def copy(self) -> FakeResponse:
-        return FakeResponse(self.status, list(self.headers), self.body, self.delay,
-                            self.drop_connection)
+        return FakeResponse(
+            self.status, list(self.headers), self.body, self.delay, self.drop_connection
+        )
 
 
 @dataclass(frozen=True)
@@ -155,8 +162,10 @@ class Exchange:
 
     def __repr__(self) -> str:
         flag = "" if self.expected else " UNEXPECTED"
-        return (f"<{self.service} {self.request.method} {self.request.path} -> "
-                f"{self.response.status}{flag}>")
+        return (
+            f"<{self.service} {self.request.method} {self.request.path} -> "
+            f"{self.response.status}{flag}>"
+        )
 
 
 class RequestLog:
@@ -186,9 +195,12 @@ class RequestLog:
 
     def matching(self, method: str | None = None, path: str | None = None) -> list[Exchange]:
         """Exchanges whose method equals ``method`` and whose path contains ``path``."""
-        return [e for e in self
-                if (method is None or e.request.method == method.upper())
-                and (path is None or path in e.request.path)]
+        return [
+            e
+            for e in self
+            if (method is None or e.request.method == method.upper())
+            and (path is None or path in e.request.path)
+        ]
 
     def clear(self) -> None:
         with self._lock:
@@ -230,7 +242,9 @@ class FaultPlan:
 
     def arm(self, fault: Fault) -> Fault:
         if fault.times is not None and fault.times < 1:
-            raise ValueError(f"times must be a positive number of requests or None, got {fault.times!r}")
+            raise ValueError(
+                f"times must be a positive number of requests or None, got {fault.times!r}"
+            )
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -290,10 +304,7 @@ class FakeService:
         expected = True
         if fault is not None and (fault.respond is not None or fault.drop_connection):
             injected = True
-            if fault.respond is not None:
-                response = fault.respond(request)
-            else:
-                response = FakeResponse(0)
+            response = fault.respond(request) if fault.respond is not None else FakeResponse(0)
         else:
             with self._lock:
                 response, credential, expected = self.dispatch(request)
@@ -301,14 +312,23 @@ class FakeService:
             response = response.copy()
             response.delay = max(response.delay, fault.delay)
             response.drop_connection = response.drop_connection or fault.drop_connection
-        self.log.append(Exchange(request, response, self.clock.now(), self.name, credential,
-                                 expected, injected))
+        self.log.append(
+            Exchange(request, response, self.clock.now(), self.name, credential, expected, injected)
+        )
         return response
 
     # Fault helpers shared by both fakes -------------------------------------------------
-    def arm(self, respond: Responder | None = None, *, times: int | None = 1,
-            path: str | None = None, method: str | None = None, delay: float = 0.0,
-            drop_connection: bool = False, label: str = "fault") -> Fault:
+    def arm(
+        self,
+        respond: Responder | None = None,
+        *,
+        times: int | None = 1,
+        path: str | None = None,
+        method: str | None = None,
+        delay: float = 0.0,
+        drop_connection: bool = False,
+        label: str = "fault",
+    ) -> Fault:
         """Arm a raw fault (see :class:`Fault`)."""
         return self.faults.arm(Fault(respond, times, path, method, delay, drop_connection, label))
 
@@ -320,14 +340,16 @@ class FakeService:
         """Close the connection without answering."""
         return self.arm(None, times=times, path=path, drop_connection=True, label="drop")
 
-    def arm_sequence(self, responders: Iterable[Responder | None], *,
-                     path: str | None = None) -> list[Fault]:
+    def arm_sequence(
+        self, responders: Iterable[Responder | None], *, path: str | None = None
+    ) -> list[Fault]:
         """One fault per request in order; ``None`` in the sequence means answer normally."""
         armed = []
         for responder in responders:
             if responder is None:
-                armed.append(self.arm(lambda r: self.dispatch(r)[0], times=1, path=path,
-                                      label="pass"))
+                armed.append(
+                    self.arm(lambda r: self.dispatch(r)[0], times=1, path=path, label="pass")
+                )
             else:
                 armed.append(self.arm(responder, times=1, path=path))
         return armed
@@ -353,8 +375,10 @@ class FakeRouter:
     def handle(self, request: FakeRequest) -> FakeResponse:
         service = self.service_for(request)
         if service is None:
-            raise LookupError(f"no fake serves host {request.host!r} "
-                              f"(known: {', '.join(s.host for s in self.services)})")
+            raise LookupError(
+                f"no fake serves host {request.host!r} "
+                f"(known: {', '.join(s.host for s in self.services)})"
+            )
         return service.handle(request)
 
 

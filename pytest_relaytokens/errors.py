@@ -17,8 +17,14 @@ class WireFormatError(RelayTokensError, ValueError):
     (a file name, ``cassette x.yaml interaction 3``) when known.
     """
 
-    def __init__(self, message: str, *, field: str | None = None, value: object = None,
-                 source: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        value: object = None,
+        source: str | None = None,
+    ) -> None:
         self.field = field
         self.value = value
         self.source = source

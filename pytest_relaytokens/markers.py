@@ -37,8 +37,9 @@ MARKERS: dict[str, str] = {
     "default to.",
     "ucwa_quirks": 'ucwa_quirks(uri_key="Uri"|"uri", timestamps="utc_ms"|"ms_offset"|"iso"): '
     "the UCWA wire quirks used for rendering.",
-    "relaytokens_errors": 'relaytokens_errors(*selectors): keep only these rows in the ucwa_error / '
-    'relay_error fan-out ("5xx", "409", "mediaRelayAccessToken", "generic", an error name or id).',
+    "relaytokens_errors": "relaytokens_errors(*selectors): keep only these rows in the "
+    'ucwa_error / relay_error fan-out ("5xx", "409", "mediaRelayAccessToken", "generic", '
+    "an error name or id).",
     "relaytokens_backend": 'relaytokens_backend("fake" | "replay" | "live"): where this test\'s '
     "token fixtures come from.",
     "relaytokens_cassette": "relaytokens_cassette(path): the cassette file this test replays "
@@ -64,8 +65,12 @@ class MarkerSettings:
 
     @property
     def any_token_policy(self) -> bool:
-        return (self.already_expired or self.lifetime is not None or self.never_expires
-                or bool(self.server_skew))
+        return (
+            self.already_expired
+            or self.lifetime is not None
+            or self.never_expires
+            or bool(self.server_skew)
+        )
 
 
 def _fail(item: pytest.Item, marker: str, problem: str, valid: str) -> pytest.UsageError:
@@ -74,13 +79,18 @@ def _fail(item: pytest.Item, marker: str, problem: str, valid: str) -> pytest.Us
     )
 
 
-def _bind(item: pytest.Item, mark: pytest.Mark, names: tuple[str, ...], required: int
-          ) -> dict[str, Any]:
+def _bind(
+    item: pytest.Item, mark: pytest.Mark, names: tuple[str, ...], required: int
+) -> dict[str, Any]:
     """Bind a marker's positional and keyword arguments to ``names``."""
     if len(mark.args) > len(names):
-        raise _fail(item, mark.name, f"takes at most {len(names)} arguments, got {len(mark.args)}",
-                    ", ".join(names))
-    bound: dict[str, Any] = dict(zip(names, mark.args))
+        raise _fail(
+            item,
+            mark.name,
+            f"takes at most {len(names)} arguments, got {len(mark.args)}",
+            ", ".join(names),
+        )
+    bound: dict[str, Any] = dict(zip(names, mark.args, strict=False))
     for key, value in mark.kwargs.items():
         if key not in names:
             raise _fail(item, mark.name, f"unknown keyword argument {key!r}", ", ".join(names))
@@ -97,11 +107,19 @@ def _seconds(item: pytest.Item, marker: str, value: Any, *, allow_negative: bool
     if isinstance(value, _dt.timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(item, marker, f"seconds must be a number, got {value!r}",
-                    "a number of seconds or a timedelta")
+        raise _fail(
+            item,
+            marker,
+            f"seconds must be a number, got {value!r}",
+            "a number of seconds or a timedelta",
+        )
     if not allow_negative and value < 0:
-        raise _fail(item, marker, f"seconds must not be negative, got {value!r}",
-                    "a number of seconds >= 0 or a timedelta")
+        raise _fail(
+            item,
+            marker,
+            f"seconds must not be negative, got {value!r}",
+            "a number of seconds >= 0 or a timedelta",
+        )
     return float(value)
 
 
@@ -109,8 +127,12 @@ def _times(item: pytest.Item, marker: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(item, marker, f"times must be a positive integer or None, got {value!r}",
-                    "None (always) or 1, 2, ...")
+        raise _fail(
+            item,
+            marker,
+            f"times must be a positive integer or None, got {value!r}",
+            "None (always) or 1, 2, ...",
+        )
     return value
 
 
@@ -127,18 +149,24 @@ def read_markers(item: pytest.Item) -> MarkerSettings:
         settings.already_expired = True
     mark = item.get_closest_marker("token_expires_in")
     if mark is not None:
-        seconds = _seconds(item, mark.name, _bind(item, mark, ("seconds",), 1)["seconds"],
-                           allow_negative=False)
+        seconds = _seconds(
+            item, mark.name, _bind(item, mark, ("seconds",), 1)["seconds"], allow_negative=False
+        )
         settings.lifetime = _dt.timedelta(seconds=seconds)
     if item.get_closest_marker("token_never_expires") is not None:
         settings.never_expires = True
     if settings.already_expired and (settings.lifetime is not None or settings.never_expires):
-        raise _fail(item, "token_expired", "cannot be combined with token_expires_in or "
-                    "token_never_expires", "one expiry marker per test")
+        raise _fail(
+            item,
+            "token_expired",
+            "cannot be combined with token_expires_in or token_never_expires",
+            "one expiry marker per test",
+        )
     mark = item.get_closest_marker("token_clock_skew")
     if mark is not None:
-        seconds = _seconds(item, mark.name, _bind(item, mark, ("seconds",), 1)["seconds"],
-                           allow_negative=True)
+        seconds = _seconds(
+            item, mark.name, _bind(item, mark, ("seconds",), 1)["seconds"], allow_negative=True
+        )
         settings.server_skew = _dt.timedelta(seconds=seconds)
 
     for mark in item.iter_markers("ucwa_error"):
@@ -158,8 +186,9 @@ def read_markers(item: pytest.Item) -> MarkerSettings:
     mark = item.get_closest_marker("ucwa_quirks")
     if mark is not None:
         if mark.args:
-            raise _fail(item, mark.name, "takes keyword arguments only",
-                        "uri_key=..., timestamps=...")
+            raise _fail(
+                item, mark.name, "takes keyword arguments only", "uri_key=..., timestamps=..."
+            )
         args = _bind(item, mark, ("uri_key", "timestamps", "offset"), 0)
         if "uri_key" in args:
             _choice(item, mark.name, "uri_key", args["uri_key"], URI_KEYS)
@@ -171,8 +200,12 @@ def read_markers(item: pytest.Item) -> MarkerSettings:
     mark = item.get_closest_marker("relaytokens_errors")
     if mark is not None:
         if not mark.args or mark.kwargs:
-            raise _fail(item, mark.name, "needs one or more selectors as positional arguments",
-                        '"4xx", "5xx", "409", a group, an error name or id')
+            raise _fail(
+                item,
+                mark.name,
+                "needs one or more selectors as positional arguments",
+                '"4xx", "5xx", "409", a group, an error name or id',
+            )
         settings.error_selectors = tuple(str(a) for a in mark.args)
     mark = item.get_closest_marker("relaytokens_backend")
     if mark is not None:
@@ -182,8 +215,12 @@ def read_markers(item: pytest.Item) -> MarkerSettings:
     if mark is not None:
         path = _bind(item, mark, ("path",), 1)["path"]
         if not isinstance(path, str) or not path:
-            raise _fail(item, mark.name, f"path must be a non-empty string, got {path!r}",
-                        "a relative or absolute .yaml path")
+            raise _fail(
+                item,
+                mark.name,
+                f"path must be a non-empty string, got {path!r}",
+                "a relative or absolute .yaml path",
+            )
         settings.cassette = path
     return settings
 
@@ -192,8 +229,9 @@ def _check_offset(item: pytest.Item, marker: str, value: Any) -> None:
     import re
 
     if not isinstance(value, str) or not re.fullmatch(r"[+-]\d\d:\d\d", value):
-        raise _fail(item, marker, f"offset must look like '-07:00', got {value!r}",
-                    "'+hh:mm' or '-hh:mm'")
+        raise _fail(
+            item, marker, f"offset must look like '-07:00', got {value!r}", "'+hh:mm' or '-hh:mm'"
+        )
 
 
 def _check_ucwa_error(item: pytest.Item, code: Any, subcode: Any) -> None:

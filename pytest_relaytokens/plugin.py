@@ -40,10 +40,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, (help_text, default, choices) in OPTIONS.items():
         flag = f"--relaytokens-{name.replace('_', '-')}"
         suffix = f" (ini: relaytokens_{name}; default: {default})"
-        group.addoption(flag, dest=f"relaytokens_{name}", default=None,
-                        choices=list(choices) if choices else None,
-                        metavar=name.upper() if not choices else None,
-                        help=help_text + suffix)
+        group.addoption(
+            flag,
+            dest=f"relaytokens_{name}",
+            default=None,
+            choices=list(choices) if choices else None,
+            metavar=name.upper() if not choices else None,
+            help=help_text + suffix,
+        )
         parser.addini(f"relaytokens_{name}", help_text, default=None)
 
 
@@ -61,7 +65,8 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     state = config.stash[STATE_KEY]
-    return f"relaytokens: run seed {state.run_seed} (reproduce with --relaytokens-seed={state.run_seed})"
+    seed = state.run_seed
+    return f"relaytokens: run seed {seed} (reproduce with --relaytokens-seed={seed})"
 
 
 # ---------------------------------------------------------------------------- collection
@@ -100,18 +105,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 # ---------------------------------------------------------------------------- reporting
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed and any(k == USED_PROPERTY for k, _ in item.user_properties):
         state = item.config.stash[STATE_KEY]
         funcargs = getattr(item, "funcargs", {})
         seed = funcargs.get("relaytokens_seed", derive_seed(state.run_seed, item.nodeid))
-        report.sections.append((
-            "relaytokens",
-            f"test seed {seed} from run seed {state.run_seed}; reproduce with "
-            f"--relaytokens-seed={state.run_seed} (and -p randomly -p 'randomly_seed' as before)",
-        ))
+        report.sections.append(
+            (
+                "relaytokens",
+                f"test seed {seed} from run seed {state.run_seed}; reproduce with "
+                f"--relaytokens-seed={state.run_seed}",
+            )
+        )
     return report
 
 
@@ -216,8 +224,9 @@ def relaytokens_token_policy(request: pytest.FixtureRequest) -> TokenPolicy:
     from .core import TokenPolicy
 
     settings = _settings(request)
-    return TokenPolicy(settings.already_expired, settings.lifetime, settings.never_expires,
-                       settings.server_skew)
+    return TokenPolicy(
+        settings.already_expired, settings.lifetime, settings.never_expires, settings.server_skew
+    )
 
 
 @pytest.fixture
@@ -232,8 +241,10 @@ def relaytokens_ucwa_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
     """The UCWA wire quirks (``UcwaQuirks``) from options/ini; ``ucwa_quirks`` markers win."""
     from .ucwa.wire import UcwaQuirks
 
-    return UcwaQuirks(uri_key=get_option(request.config, "uri_key") or "Uri",  # type: ignore[arg-type]
-                      timestamps=get_option(request.config, "timestamps") or "utc_ms")  # type: ignore[arg-type]
+    return UcwaQuirks(
+        uri_key=get_option(request.config, "uri_key") or "Uri",  # type: ignore[arg-type]
+        timestamps=get_option(request.config, "timestamps") or "utc_ms",
+    )  # type: ignore[arg-type]
 
 
 def _effective_format(request: pytest.FixtureRequest) -> str:
@@ -263,8 +274,12 @@ def relaytokens_faker(relaytokens_seed: int) -> Faker:
 
 
 @pytest.fixture
-def ucwa_token(request: pytest.FixtureRequest, relaytokens_seed: int, relaytokens_clock: Clock,
-               relaytokens_token_policy: TokenPolicy) -> MediaRelayAccessToken:
+def ucwa_token(
+    request: pytest.FixtureRequest,
+    relaytokens_seed: int,
+    relaytokens_clock: Clock,
+    relaytokens_token_policy: TokenPolicy,
+) -> MediaRelayAccessToken:
     """A realistic UCWA ``MediaRelayAccessToken`` (480 minutes, valid from now on the clock,
     or as the expiry markers say)."""
     from .backends import ucwa_token_for
@@ -274,20 +289,25 @@ def ucwa_token(request: pytest.FixtureRequest, relaytokens_seed: int, relaytoken
 
 
 @pytest.fixture
-def ucwa_token_response(request: pytest.FixtureRequest, ucwa_token: MediaRelayAccessToken
-                        ) -> FakeResponse:
+def ucwa_token_response(
+    request: pytest.FixtureRequest, ucwa_token: MediaRelayAccessToken
+) -> FakeResponse:
     """The full HTTP response (``status``, ``headers``, ``body`` bytes) of a
     ``GET .../mediaRelayAccessToken`` for ``ucwa_token``, in the chosen format and quirks."""
     from .backends import ucwa_token_response_for
 
-    return ucwa_token_response_for(request, ucwa_token, _effective_format(request),
-                                   _effective_quirks(request))
+    return ucwa_token_response_for(
+        request, ucwa_token, _effective_format(request), _effective_quirks(request)
+    )
 
 
 @pytest.fixture
-def relay_access_token(request: pytest.FixtureRequest, relaytokens_seed: int,
-                       relaytokens_clock: Clock, relaytokens_token_policy: TokenPolicy
-                       ) -> RelayAccessToken:
+def relay_access_token(
+    request: pytest.FixtureRequest,
+    relaytokens_seed: int,
+    relaytokens_clock: Clock,
+    relaytokens_token_policy: TokenPolicy,
+) -> RelayAccessToken:
     """A realistic Relay ``RelayAccessToken`` (two weeks, or as the expiry markers say)."""
     from .backends import relay_token_for
 
@@ -310,8 +330,9 @@ def _check_unexpected(request: pytest.FixtureRequest, service: Any, fixture: str
         return
     if get_option(request.config, "allow_unexpected") == "true":
         return
-    listed = "\n".join(f"  {e.request.method} {e.request.url} -> {e.response.status}"
-                       for e in unexpected)
+    listed = "\n".join(
+        f"  {e.request.method} {e.request.url} -> {e.response.status}" for e in unexpected
+    )
     pytest.fail(
         f"{fixture}: the fake received {len(unexpected)} request(s) it did not expect:\n{listed}\n"
         f"To allow them set `{fixture}.fail_on_unexpected = False` in the test, or run with "
@@ -321,9 +342,13 @@ def _check_unexpected(request: pytest.FixtureRequest, service: Any, fixture: str
 
 
 @pytest.fixture
-def ucwa_api(request: pytest.FixtureRequest, relaytokens_seed: int, relaytokens_clock: Clock,
-             relaytokens_token_policy: TokenPolicy, _relaytokens_transports: Any
-             ) -> Iterator[UcwaService]:
+def ucwa_api(
+    request: pytest.FixtureRequest,
+    relaytokens_seed: int,
+    relaytokens_clock: Clock,
+    relaytokens_token_policy: TokenPolicy,
+    _relaytokens_transports: Any,
+) -> Iterator[UcwaService]:
     """The stateful UCWA fake, serving ``requests`` and ``httpx`` calls to its ``base_url``
     for this test: ``credentials``, ``log``, ``arm_error(...)``, ``token_url()``.
 
@@ -332,8 +357,12 @@ def ucwa_api(request: pytest.FixtureRequest, relaytokens_seed: int, relaytokens_
     from .ucwa.service import UcwaService
 
     _mark_used(request)
-    service = UcwaService(clock=relaytokens_clock, seed=relaytokens_seed,
-                          policy=relaytokens_token_policy, quirks=_effective_quirks(request))
+    service = UcwaService(
+        clock=relaytokens_clock,
+        seed=relaytokens_seed,
+        policy=relaytokens_token_policy,
+        quirks=_effective_quirks(request),
+    )
     for code, subcode, times in _settings(request).ucwa_errors:
         service.arm_error(code, subcode, times=times)
         _record_error(request, "ucwa", _ucwa_id(code, subcode))
@@ -343,9 +372,13 @@ def ucwa_api(request: pytest.FixtureRequest, relaytokens_seed: int, relaytokens_
 
 
 @pytest.fixture
-def relay_api(request: pytest.FixtureRequest, relaytokens_seed: int, relaytokens_clock: Clock,
-              relaytokens_token_policy: TokenPolicy, _relaytokens_transports: Any
-              ) -> Iterator[RelayService]:
+def relay_api(
+    request: pytest.FixtureRequest,
+    relaytokens_seed: int,
+    relaytokens_clock: Clock,
+    relaytokens_token_policy: TokenPolicy,
+    _relaytokens_transports: Any,
+) -> Iterator[RelayService]:
     """The stateful Relay fake, serving ``requests`` and ``httpx`` calls to its ``base_url``
     for this test: ``credentials``, ``log``, ``issue_token(...)``, ``arm_error(...)``.
 
@@ -354,8 +387,9 @@ def relay_api(request: pytest.FixtureRequest, relaytokens_seed: int, relaytokens
     from .relay.service import RelayService
 
     _mark_used(request)
-    service = RelayService(clock=relaytokens_clock, seed=relaytokens_seed ^ 0x5A5A,
-                           policy=relaytokens_token_policy)
+    service = RelayService(
+        clock=relaytokens_clock, seed=relaytokens_seed ^ 0x5A5A, policy=relaytokens_token_policy
+    )
     for name, times in _settings(request).relay_errors:
         service.arm_error(name, times=times)
         _record_error(request, "relay", _relay_id(name))
@@ -377,21 +411,29 @@ def _relay_id(name: str) -> str:
 
 
 @pytest.fixture
-def relaytokens_server(request: pytest.FixtureRequest, relaytokens_seed: int,
-                       relaytokens_clock: Clock, relaytokens_token_policy: TokenPolicy
-                       ) -> Iterator[LoopbackServer]:
+def relaytokens_server(
+    request: pytest.FixtureRequest,
+    relaytokens_seed: int,
+    relaytokens_clock: Clock,
+    relaytokens_token_policy: TokenPolicy,
+) -> Iterator[LoopbackServer]:
     """A real HTTP/1.1 server on 127.0.0.1 (ephemeral port) serving both fakes, for clients in
     subprocesses or other languages: ``url``, ``ucwa`` and ``relay`` (the services, with their
     ``credentials``). Stopped after the test."""
-    from .transports.server import LoopbackServer, PathRouter
     from .relay.service import RelayService
+    from .transports.server import LoopbackServer, PathRouter
     from .ucwa.service import UcwaService
 
     _mark_used(request)
-    ucwa = UcwaService(clock=relaytokens_clock, seed=relaytokens_seed,
-                       policy=relaytokens_token_policy, quirks=_effective_quirks(request))
-    relay = RelayService(clock=relaytokens_clock, seed=relaytokens_seed ^ 0x5A5A,
-                         policy=relaytokens_token_policy)
+    ucwa = UcwaService(
+        clock=relaytokens_clock,
+        seed=relaytokens_seed,
+        policy=relaytokens_token_policy,
+        quirks=_effective_quirks(request),
+    )
+    relay = RelayService(
+        clock=relaytokens_clock, seed=relaytokens_seed ^ 0x5A5A, policy=relaytokens_token_policy
+    )
     server = LoopbackServer(PathRouter([("/api/", relay)], default=ucwa))
     server.start()
     server.ucwa = ucwa  # type: ignore[attr-defined]
@@ -409,8 +451,9 @@ def ucwa_error(request: pytest.FixtureRequest) -> UcwaErrorEntry:
     ``relaytokens_errors`` marker or ``--relaytokens-errors``."""
     entry: UcwaErrorEntry = getattr(request, "param", None)  # type: ignore[assignment]
     if entry is None:
-        raise pytest.UsageError("ucwa_error is parametrized by the plugin; request it directly "
-                                "as a test argument")
+        raise pytest.UsageError(
+            "ucwa_error is parametrized by the plugin; request it directly as a test argument"
+        )
     service = request.getfixturevalue("ucwa_api")
     service.arm_error(entry.id, times=None, path=r"mediaRelayAccessToken$")
     _record_error(request, "ucwa", entry.id)
@@ -424,8 +467,9 @@ def relay_error(request: pytest.FixtureRequest) -> RelayErrorEntry:
     ``relaytokens_errors`` marker or ``--relaytokens-errors``."""
     entry: RelayErrorEntry = getattr(request, "param", None)  # type: ignore[assignment]
     if entry is None:
-        raise pytest.UsageError("relay_error is parametrized by the plugin; request it directly "
-                                "as a test argument")
+        raise pytest.UsageError(
+            "relay_error is parametrized by the plugin; request it directly as a test argument"
+        )
     service = request.getfixturevalue("relay_api")
     service.arm_error(entry.name, times=None, path=r"^/api/auth/accesstokens$")
     _record_error(request, "relay", entry.id)

@@ -43,7 +43,11 @@ def render_terminal(report: Mapping[str, Any], verbose: bool) -> list[str]:
         missing = [i for b in report[api]["groups"].values() for i in b["missing"]]
         if not missing:
             continue
-        shown = missing if verbose or len(missing) <= 8 else [*missing[:8], f"... {len(missing) - 8} more (-v lists all)"]
+        shown = (
+            missing
+            if verbose or len(missing) <= 8
+            else [*missing[:8], f"... {len(missing) - 8} more (-v lists all)"]
+        )
         lines.append(f"{api} never exercised: {', '.join(shown)}")
     return lines
 

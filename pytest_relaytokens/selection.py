@@ -41,17 +41,25 @@ def select_errors(api: str, selectors: Sequence[str] | None) -> list[Any]:
         selector = raw.strip()
         if _STATUS_CLASS.match(selector) or _STATUS.match(selector):
             statuses.append(selector.lower())
-        elif selector in {"mediaRelayAccessToken", "generic", "resource", "auth", "documented",
-                          "inferred"}:
+        elif selector in {
+            "mediaRelayAccessToken",
+            "generic",
+            "resource",
+            "auth",
+            "documented",
+            "inferred",
+        }:
             groups.append(selector)
         else:
             names.append(selector)
     for name in names:
         if not any(_name_matches(e, name) for a in ("ucwa", "relay") for e in _entries(a)):
-            raise LookupError(f"relaytokens errors selector {name!r} matches no catalogued "
-                              "error; use a status (409), a class (5xx), a group "
-                              "(mediaRelayAccessToken, generic, resource, auth, documented, "
-                              "inferred), an error name or an id")
+            raise LookupError(
+                f"relaytokens errors selector {name!r} matches no catalogued "
+                "error; use a status (409), a class (5xx), a group "
+                "(mediaRelayAccessToken, generic, resource, auth, documented, "
+                "inferred), an error name or an id"
+            )
 
     def keep(entry: Any) -> bool:
         if statuses and not any(_status_matches(entry.status, s) for s in statuses):
@@ -78,5 +86,10 @@ def _group_matches(entry: Any, group: str) -> bool:
 
 
 def _name_matches(entry: Any, name: str) -> bool:
-    candidates = {entry.id, entry.name, getattr(entry, "code", None), getattr(entry, "subcode", None)}
+    candidates = {
+        entry.id,
+        entry.name,
+        getattr(entry, "code", None),
+        getattr(entry, "subcode", None),
+    }
     return name in candidates

@@ -16,29 +16,61 @@ __all__ = ["OPTIONS", "RunState", "derive_seed", "get_option"]
 
 # name -> (help, default, choices)
 OPTIONS: dict[str, tuple[str, str | None, tuple[str, ...] | None]] = {
-    "seed": ("run seed for every fake and factory (default: pytest-randomly's seed or a fresh "
-             "random one, printed for failing tests)", None, None),
+    "seed": (
+        "run seed for every fake and factory (default: pytest-randomly's seed or a fresh "
+        "random one, printed for failing tests)",
+        None,
+        None,
+    ),
     "ucwa_format": ("default UCWA representation: json or xml", "json", ("json", "xml")),
-    "uri_key": ("UCWA uri property spelling: Uri (as the samples) or uri (as the table)",
-                "Uri", ("Uri", "uri")),
-    "timestamps": ("UCWA JSON timestamp form: utc_ms, ms_offset or iso", "utc_ms",
-                   ("utc_ms", "ms_offset", "iso")),
-    "errors": ("comma-separated selectors limiting the ucwa_error/relay_error fan-out "
-               "(4xx, 5xx, 409, mediaRelayAccessToken, generic, resource, auth, names, ids)",
-               None, None),
+    "uri_key": (
+        "UCWA uri property spelling: Uri (as the samples) or uri (as the table)",
+        "Uri",
+        ("Uri", "uri"),
+    ),
+    "timestamps": (
+        "UCWA JSON timestamp form: utc_ms, ms_offset or iso",
+        "utc_ms",
+        ("utc_ms", "ms_offset", "iso"),
+    ),
+    "errors": (
+        "comma-separated selectors limiting the ucwa_error/relay_error fan-out "
+        "(4xx, 5xx, 409, mediaRelayAccessToken, generic, resource, auth, names, ids)",
+        None,
+        None,
+    ),
     "report": ("write the error-coverage report as JSON to this path", None, None),
-    "allow_unexpected": ("do not fail tests at teardown on requests the fakes did not expect "
-                         "(true/false)", "false", ("true", "false")),
-    "backend": ("where token fixtures come from: fake, replay (cassettes) or live", "fake",
-                ("fake", "replay", "live")),
-    "record_mode": ("cassette record mode: none, once, new_episodes, all, rewrite", "none",
-                    ("none", "once", "new_episodes", "all", "rewrite")),
-    "cassette_dir": ("folder for per-test cassettes (default: <test module dir>/cassettes)",
-                     None, None),
-    "rebase_expiry": ("on replay, re-base recorded token expiry to now instead of pinning the "
-                      "clock to the recording time (true/false)", "false", ("true", "false")),
-    "unused_cassettes": ("report cassettes under the cassette folders that no test used "
-                         "(true/false)", "false", ("true", "false")),
+    "allow_unexpected": (
+        "do not fail tests at teardown on requests the fakes did not expect (true/false)",
+        "false",
+        ("true", "false"),
+    ),
+    "backend": (
+        "where token fixtures come from: fake, replay (cassettes) or live",
+        "fake",
+        ("fake", "replay", "live"),
+    ),
+    "record_mode": (
+        "cassette record mode: none, once, new_episodes, all, rewrite",
+        "none",
+        ("none", "once", "new_episodes", "all", "rewrite"),
+    ),
+    "cassette_dir": (
+        "folder for per-test cassettes (default: <test module dir>/cassettes)",
+        None,
+        None,
+    ),
+    "rebase_expiry": (
+        "on replay, re-base recorded token expiry to now instead of pinning the "
+        "clock to the recording time (true/false)",
+        "false",
+        ("true", "false"),
+    ),
+    "unused_cassettes": (
+        "report cassettes under the cassette folders that no test used (true/false)",
+        "false",
+        ("true", "false"),
+    ),
 }
 
 

@@ -99,15 +99,32 @@ _LISTENER = "527ca9e2776a7e02dd2e15fe"
 _ENDPOINT = "550c9289e4b0c0c6485f4cfa"
 
 
-def _inferred(name: str, status: int, message: str, details: dict[str, Any], note: str,
-              extra_headers: tuple[tuple[str, str], ...] = ()) -> RelayErrorEntry:
-    return RelayErrorEntry(name, status, java_hash_code(name), message, details, inferred=True,
-                           source="inferred", note=note, extra_headers=extra_headers)
+def _inferred(
+    name: str,
+    status: int,
+    message: str,
+    details: dict[str, Any],
+    note: str,
+    extra_headers: tuple[tuple[str, str], ...] = (),
+) -> RelayErrorEntry:
+    return RelayErrorEntry(
+        name,
+        status,
+        java_hash_code(name),
+        message,
+        details,
+        inferred=True,
+        source="inferred",
+        note=note,
+        extra_headers=extra_headers,
+    )
 
 
 RELAY_ERRORS: tuple[RelayErrorEntry, ...] = (
     RelayErrorEntry(
-        "AuthenticationFailed", 502, 1780355652,
+        "AuthenticationFailed",
+        502,
+        1780355652,
         "Authentication failed from Board Room (10.20.30.40); "
         "check the Endpoint's username and password.",
         {
@@ -122,74 +139,112 @@ RELAY_ERRORS: tuple[RelayErrorEntry, ...] = (
         },
     ),
     RelayErrorEntry(
-        "BadCommand", 500, 47328961,
+        "BadCommand",
+        500,
+        47328961,
         "The Listener Service rejected the command Dial.",
-        {"commandName": "Dial", "causes": ["Unsupported command for TANDBERG_HTTP"],
-         "listenerServiceId": _LISTENER},
+        {
+            "commandName": "Dial",
+            "causes": ["Unsupported command for TANDBERG_HTTP"],
+            "listenerServiceId": _LISTENER,
+        },
     ),
     RelayErrorEntry(
-        "BadCredentialsException", 401, 1285563821, "Not Authorized.",
+        "BadCredentialsException",
+        401,
+        1285563821,
+        "Not Authorized.",
         {"errorMessage": "Not Authorized.", "errorCode": 1285563821},
         note="errorDetails values inferred (keys documented)",
     ),
     RelayErrorEntry(
-        "CalendarServerException", 502, 187263818,
+        "CalendarServerException",
+        502,
+        187263818,
         "The calendar server could not be reached.",
-        {"calendarId": "board-room@corp.com",
-         "message": "Calendar server answered 503 Service Unavailable"},
+        {
+            "calendarId": "board-room@corp.com",
+            "message": "Calendar server answered 503 Service Unavailable",
+        },
     ),
     RelayErrorEntry(
-        "CommandTimedOut", 504, 1331991805,
+        "CommandTimedOut",
+        504,
+        1331991805,
         "The Listener Service did not answer the command Dial in time.",
-        {"commandName": "Dial", "causes": ["No response within 30000 ms"],
-         "listenerServiceId": _LISTENER},
+        {
+            "commandName": "Dial",
+            "causes": ["No response within 30000 ms"],
+            "listenerServiceId": _LISTENER,
+        },
     ),
     RelayErrorEntry(
-        "DuplicateCalendarId", 400, 1782937294,
+        "DuplicateCalendarId",
+        400,
+        1782937294,
         "Another Endpoint already uses this calendar id.",
-        {"message": "Calendar id board-room@corp.com is already in use",
-         "causeMessage": "E11000 duplicate key error index: relay.endpoints.$calendarId_1"},
+        {
+            "message": "Calendar id board-room@corp.com is already in use",
+            "causeMessage": "E11000 duplicate key error index: relay.endpoints.$calendarId_1",
+        },
     ),
     RelayErrorEntry(
-        "ListenerOffline", 503, 208581637, "The Listener Service is offline.",
+        "ListenerOffline",
+        503,
+        208581637,
+        "The Listener Service is offline.",
         {"listenerServiceId": _LISTENER},
-        inferred=True, source="reference §3 (S11 README)",
+        inferred=True,
+        source="reference §3 (S11 README)",
         note="HTTP status 503 inferred (only seen inside a Failure record)",
     ),
     _inferred(
-        "EncryptionUpdated", 409,
+        "EncryptionUpdated",
+        409,
         "The Enterprise's encryption key was updated; re-encrypt Endpoint passwords.",
         {"enterpriseId": "53aa2cafe4b044cc59538612", "message": "Public key changed"},
         "listed in S5 but cut off: status 409, code, message and details inferred",
     ),
     _inferred(
-        "AccessTokenNotFound", 404, "Access token not found.",
+        "AccessTokenNotFound",
+        404,
+        "Access token not found.",
         {"accessToken": "i0gni52qmhtdsht5pvpu68dv96gqvil6"},
         "auth.getAccessToken documents a 404 without its body",
     ),
     _inferred(
-        "TooManyRequests", 429, "Rate limit exceeded: keep below 2 requests per second.",
+        "TooManyRequests",
+        429,
+        "Rate limit exceeded: keep below 2 requests per second.",
         {"limit": 2, "period": "1s"},
         "429 documented (S6); name, code, body and Retry-After inferred",
         extra_headers=(("Retry-After", "1"),),
     ),
     _inferred(
-        "AccessDeniedException", 403, "Access is denied.",
+        "AccessDeniedException",
+        403,
+        "Access is denied.",
         {"requiredRole": "ROLE_READWRITE", "roles": ["ROLE_READONLY"]},
         "a 403 for too-weak roles is not documented",
     ),
     _inferred(
-        "InvalidParameter", 400, "Invalid value for parameter 'duration'.",
+        "InvalidParameter",
+        400,
+        "Invalid value for parameter 'duration'.",
         {"parameter": "duration", "value": "-2"},
         "validation of duration/roles/code is not documented",
     ),
     _inferred(
-        "ResourceNotFound", 404, "No resource at /api/unknown.",
+        "ResourceNotFound",
+        404,
+        "No resource at /api/unknown.",
         {"path": "/api/unknown"},
         "the envelope for unknown paths is not documented",
     ),
     _inferred(
-        "MethodNotAllowed", 405, "Request method 'DELETE' not supported.",
+        "MethodNotAllowed",
+        405,
+        "Request method 'DELETE' not supported.",
         {"method": "DELETE", "path": "/api/auth/accesstokens"},
         "the envelope for unsupported methods is not documented",
     ),

@@ -37,15 +37,41 @@ DEFAULT_ROLES = (ROLE_READONLY, ROLE_READWRITE)
 
 _HEX = "0123456789abcdef"
 _ENTERPRISE_BASES = (
-    "acme", "globex", "initech", "contoso", "fabrikam", "northwind", "tailspin", "wingtip",
-    "litware", "adatum", "proseware", "woodgrove", "lucerne", "humongous", "alpine", "bluesky",
-    "cascade", "summit", "harbor", "redwood",
+    "acme",
+    "globex",
+    "initech",
+    "contoso",
+    "fabrikam",
+    "northwind",
+    "tailspin",
+    "wingtip",
+    "litware",
+    "adatum",
+    "proseware",
+    "woodgrove",
+    "lucerne",
+    "humongous",
+    "alpine",
+    "bluesky",
+    "cascade",
+    "summit",
+    "harbor",
+    "redwood",
 )
 _ENTERPRISE_SUFFIXES = ("", "", "corp", "labs", "health", "bank", "edu", "group", "media")
 _CLIENT_NAMES = (
-    "My Client App", "my_relay_client_app", "Relay Dashboard", "Room Scheduler",
-    "calendar-sync", "Crestron Panel", "Zero Touch Onboarding", "Helpdesk Console",
-    "provisioning-script", "relay-cli", "Endpoint Monitor", "Failure Reporter",
+    "My Client App",
+    "my_relay_client_app",
+    "Relay Dashboard",
+    "Room Scheduler",
+    "calendar-sync",
+    "Crestron Panel",
+    "Zero Touch Onboarding",
+    "Helpdesk Console",
+    "provisioning-script",
+    "relay-cli",
+    "Endpoint Monitor",
+    "Failure Reporter",
 )
 _TOKEN_FIELDS = frozenset(RelayAccessToken.model_fields)
 _ENTERPRISE_FIELDS = frozenset(RelayEnterprise.model_fields)
@@ -65,8 +91,12 @@ class RelayTokenFactory:
     skew added to creation dates.
     """
 
-    def __init__(self, seed: int | random.Random = 0, clock: Clock | None = None,
-                 policy: TokenPolicy | None = None) -> None:
+    def __init__(
+        self,
+        seed: int | random.Random = 0,
+        clock: Clock | None = None,
+        policy: TokenPolicy | None = None,
+    ) -> None:
         self.rng = seed if isinstance(seed, random.Random) else random.Random(seed)
         self.clock = clock or Clock()
         self.policy = policy or TokenPolicy()
@@ -77,7 +107,7 @@ class RelayTokenFactory:
 
     # raw values --------------------------------------------------------------------------
     def access_token_string(self) -> str:
-        """32 lower-case base-32 characters (``[0-9a-v]``), like ``i0gni52qmhtdsht5pvpu68dv96gqvil6``."""
+        """32 lower-case base-32 characters (``[0-9a-v]``), as in the S3 example."""
         return "".join(self.rng.choices(ACCESS_TOKEN_ALPHABET, k=32))
 
     def seam_token(self) -> str:

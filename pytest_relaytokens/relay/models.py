@@ -171,4 +171,3 @@ def _now(now: _dt.datetime | None) -> _dt.datetime:
     if now is None:
         return _dt.datetime.now(UTC)
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-

@@ -8,6 +8,8 @@ between); optional fields appear only when set or when a parsed document carried
 
 from __future__ import annotations
 
+import datetime as _dt
+import enum
 import json
 from typing import Any, TypeVar
 
@@ -47,9 +49,6 @@ def render_json(document: Any, indent: int | None = None) -> bytes:
 
 
 def _wire_value(value: Any) -> Any:
-    import datetime as _dt
-    import enum
-
     if isinstance(value, _dt.datetime):
         return datetime_to_ms(value)
     if isinstance(value, enum.Enum):
@@ -146,9 +145,7 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts)
 
 
-def _validate(
-    model: type[M], document: Any, what: str, source: str | None, prefix: str = ""
-) -> M:
+def _validate(model: type[M], document: Any, what: str, source: str | None, prefix: str = "") -> M:
     if not isinstance(document, dict):
         raise WireFormatError(
             f"expected a JSON object for {what}, got {type(document).__name__}",

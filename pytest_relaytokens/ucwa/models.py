@@ -11,6 +11,7 @@ import datetime as _dt
 from typing import Any, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -50,8 +51,20 @@ class MediaRelay(BaseModel):
     ipv4: str | None = None
     ipv6: str | None = None
     location: RelayLocation
-    tcp_port: int = Field(-1, alias="tcpPort", ge=-1, le=65535)
-    udp_port: int = Field(-1, alias="udpPort", ge=-1, le=65535)
+    tcp_port: int = Field(
+        default=-1,
+        validation_alias=AliasChoices("tcp_port", "tcpPort"),
+        serialization_alias="tcpPort",
+        ge=-1,
+        le=65535,
+    )
+    udp_port: int = Field(
+        default=-1,
+        validation_alias=AliasChoices("udp_port", "udpPort"),
+        serialization_alias="udpPort",
+        ge=-1,
+        le=65535,
+    )
     href: str | None = None
 
     @field_validator("location", mode="before")
@@ -73,12 +86,20 @@ class MediaRelayAccessToken(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     duration: int
-    uri: str | None = Field(None, alias="uri")
+    uri: str | None = Field(default=None, validation_alias=AliasChoices("uri", "Uri", "URI"))
     password: str
-    user_name: str = Field(alias="userName")
-    valid_until: _dt.datetime = Field(alias="validUntil")
+    user_name: str = Field(
+        validation_alias=AliasChoices("user_name", "userName"), serialization_alias="userName"
+    )
+    valid_until: _dt.datetime = Field(
+        validation_alias=AliasChoices("valid_until", "validUntil"), serialization_alias="validUntil"
+    )
     href: str | None = None
-    media_relays: list[MediaRelay] = Field(default_factory=list, alias="mediaRelay")
+    media_relays: list[MediaRelay] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("media_relays", "mediaRelay"),
+        serialization_alias="mediaRelay",
+    )
 
     _ticks: int = PrivateAttr(0)
     _ticks_for: _dt.datetime | None = PrivateAttr(None)
@@ -150,6 +171,10 @@ class UcwaErrorBody(BaseModel):
     code: str
     subcode: str | None = None
     message: str | None = None
-    debug_info: dict[str, str] | None = Field(None, alias="debugInfo")
+    debug_info: dict[str, str] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("debug_info", "debugInfo"),
+        serialization_alias="debugInfo",
+    )
     parameters: dict[str, str] | None = None
     link: str | None = None

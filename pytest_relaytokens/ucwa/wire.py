@@ -33,8 +33,10 @@ __all__ = [
     "dump_xml",
     "parse",
     "parse_error",
+    "parse_input",
     "parse_json",
     "parse_xml",
+    "relay_resource",
     "render",
     "render_error",
     "render_json",
@@ -132,7 +134,8 @@ def dump_xml(document: Mapping[str, Any]) -> bytes:
 # ---------------------------------------------------------------------------------------
 
 
-def _relay_resource(relay: MediaRelay) -> dict[str, Any]:
+def relay_resource(relay: MediaRelay) -> dict[str, Any]:
+    """One relay as a ``mediaRelay`` resource dict in JSON shape."""
     doc: dict[str, Any] = {"rel": "mediaRelay"}
     for key in ("host", "ipv4", "ipv6"):
         value = getattr(relay, key)
@@ -165,7 +168,7 @@ def token_resource(
     if token.href is not None:
         doc["_links"] = {"self": {"href": token.href}}
     if token.media_relays:
-        doc["_embedded"] = {"mediaRelay": [_relay_resource(r) for r in token.media_relays]}
+        doc["_embedded"] = {"mediaRelay": [relay_resource(r) for r in token.media_relays]}
     return doc
 
 
@@ -387,6 +390,22 @@ def parse_xml(data: bytes | str, source: str | None = None) -> MediaRelayAccessT
         raw["href"] = child.get("href")
         relays.append(_validate(MediaRelay, raw, field, source))
     return _token_from_values(values, relays, source)
+
+
+def parse_input(
+    data: bytes | str, content_type: str | None, source: str | None = None
+) -> dict[str, Any] | None:
+    """A POST/PUT body as a flat dict (JSON object, or XML ``<property>`` children);
+    None when the content type is neither JSON nor XML."""
+    ctype = (content_type or "application/json").split(";")[0].strip().lower()
+    if ctype.endswith("json"):
+        doc = _load_json(data or b"{}", source)
+        if not isinstance(doc, dict):
+            raise WireFormatError("expected a JSON object", value=doc, source=source)
+        return doc
+    if ctype.endswith("xml"):
+        return dict(_properties(_load_xml(data, source)))
+    return None
 
 
 def _sniff(data: bytes | str, content_type: str | None) -> Format:

@@ -1,0 +1,39 @@
+"""1. Start-up: a one-test suite with the plugin loaded vs without it.
+
+Two rows: with every plugin installed in the environment autoloading (the issue's figure:
+``-p no:relaytokens`` for the baseline), and with autoloading off so that only our plugin is
+loaded (the stricter view: the baseline is bare pytest, so the ratio is not diluted by other
+plugins' import time).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from _common import (
+    Benchmark,
+    Row,
+    Settings,
+    interleave,
+    plugin_has_fixture,
+    run_pytest,
+    throwaway_suite,
+)
+
+
+def run(settings: Settings) -> list[Row]:
+    plugin_has_fixture("")
+    repeats = 1 if settings.quick else 7
+    rows = []
+    with throwaway_suite(1, "assert True") as suite:
+        for isolated, label in ((False, "installed plugins"), (True, "only ours")):
+            ours, base = interleave(
+                partial(run_pytest, suite, True, isolated=isolated),
+                partial(run_pytest, suite, False, isolated=isolated),
+                repeats,
+            )
+            rows.append(Row(f"start-up, 1 test ({label})", "s", ours, base, "<= 1.03"))
+    return rows
+
+
+BENCHMARK = Benchmark("startup", "start-up", run)

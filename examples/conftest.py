@@ -1,0 +1,1 @@
+"""The example downstream suite: ``tokenclient`` tested with pytest-relaytokens."""

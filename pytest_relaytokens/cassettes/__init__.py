@@ -1,0 +1,59 @@
+"""Safe cassettes: redaction, leak scan, atomic vcrpy persister, fast replay, verify.
+
+Importing this package is cheap; the names below load their modules (and vcrpy) on use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "Redactor": "redaction",
+    "is_placeholder": "redaction",
+    "Finding": "secrets",
+    "SecretLeakError": "secrets",
+    "scan": "secrets",
+    "Cassette": "storage",
+    "CassetteError": "storage",
+    "CassetteStore": "storage",
+    "load_interactions": "storage",
+    "ReplayService": "replay",
+    "cassette_path_for": "recording",
+    "record": "recording",
+}
+
+__all__ = [
+    "Cassette",
+    "CassetteError",
+    "CassetteStore",
+    "Finding",
+    "Redactor",
+    "ReplayService",
+    "SecretLeakError",
+    "cassette_path_for",
+    "is_placeholder",
+    "load_interactions",
+    "record",
+    "scan",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .recording import cassette_path_for, record
+    from .redaction import Redactor, is_placeholder
+    from .replay import ReplayService
+    from .secrets import Finding, SecretLeakError, scan
+    from .storage import Cassette, CassetteError, CassetteStore, load_interactions
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,127 @@
+"""Record and replay through vcrpy with our redactor and persister."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from .redaction import SECRET_QUERY_PARAMS, Redactor
+from .storage import CassetteError, CassetteStore
+
+__all__ = ["MATCH_ON", "RecordMode", "cassette_path_for", "make_vcr", "record"]
+
+RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
+MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _query_without_secrets(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: queries equal once secret parameter values are ignored."""
+
+    def key(request: Any) -> list[tuple[str, str]]:
+        return sorted((k, "" if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in request.query)
+
+    if key(r1) != key(r2):
+        raise AssertionError(f"{key(r1)} != {key(r2)} (secret query values ignored)")
+
+
+def make_vcr(
+    redactor: Redactor,
+    extra_patterns: Iterable[str | re.Pattern[str]] = (),
+    *,
+    record_mode: str = "once",
+) -> Any:
+    """A ``vcr.VCR`` wired to ``redactor`` and a :class:`CassetteStore` bound to it."""
+    import vcr
+
+    recorder = vcr.VCR(
+        record_mode=record_mode,
+        match_on=MATCH_ON,
+        decode_compressed_response=True,
+        before_record_request=redactor.redact_request,
+        before_record_response=redactor.redact_response,
+    )
+    recorder.register_matcher("query", _query_without_secrets)
+    recorder.register_persister(CassetteStore.bind(redactor, extra_patterns))
+    return recorder
+
+
+@contextlib.contextmanager
+def record(
+    cassette_path: str | os.PathLike[str],
+    *,
+    mode: RecordMode = "once",
+    redactor: Redactor | None = None,
+    extra_patterns: Iterable[str | re.Pattern[str]] = (),
+    allow_playback_repeats: bool = False,
+) -> Iterator[Any]:
+    """Use a cassette through vcrpy, redacted and scanned before anything is written.
+
+    ``mode`` is a vcrpy record mode, or ``"rewrite"``: record everything afresh into a
+    temporary file next to the cassette and replace the old cassette only once the new
+    one is written and the block finished without an exception. Yields vcrpy's cassette.
+    """
+    if mode not in get_args(RecordMode):
+        raise ValueError(f"unknown record mode {mode!r}; valid: {', '.join(get_args(RecordMode))}")
+    path = Path(cassette_path)
+    redactor = redactor if redactor is not None else Redactor()
+    patterns = tuple(extra_patterns)
+    if mode == "none" and not path.is_file():
+        raise CassetteError(
+            path,
+            "cassette not found and the record mode is 'none' (nothing "
+            "may be recorded); record it first with "
+            "`pytest --relaytokens-record-mode=once`",
+        )
+    if mode != "rewrite":
+        recorder = make_vcr(redactor, patterns, record_mode=mode)
+        with recorder.use_cassette(
+            str(path), allow_playback_repeats=allow_playback_repeats
+        ) as cassette:
+            yield cassette
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.rewrite-{os.getpid()}{path.suffix}")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    recorder = make_vcr(redactor, patterns, record_mode="all")
+    try:
+        with recorder.use_cassette(
+            str(temporary), allow_playback_repeats=allow_playback_repeats
+        ) as cassette:
+            yield cassette
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+    if temporary.is_file():
+        os.replace(temporary, path)
+
+
+def _sanitise(name: str) -> str:
+    base, bracket, params = name.partition("[")
+    cleaned = _SAFE.sub("_", base).strip("._") or "test"
+    if bracket:
+        cleaned += "-" + (_SAFE.sub("_", params.rstrip("]")).strip("._") or "_")
+    if cleaned != name.replace("[", "-").rstrip("]") or len(cleaned) > 120:
+        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+        cleaned = f"{cleaned[:110]}-{digest}"
+    return cleaned
+
+
+def cassette_path_for(
+    test_module_path: str | os.PathLike[str],
+    test_name: str,
+    cassette_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """``<module dir>/cassettes/<module stem>/<test name>.yaml`` (``cassette_dir`` replaces
+    ``<module dir>/cassettes``). Parametrize ids are made file-safe; when that changes
+    them, a short hash keeps distinct ids distinct."""
+    module = Path(test_module_path)
+    base = Path(cassette_dir) if cassette_dir is not None else module.parent / "cassettes"
+    return base / module.stem / f"{_sanitise(test_name)}.yaml"

@@ -1,0 +1,246 @@
+"""``relaytokens verify PATH...``: cassettes load safely, bodies parse, no secrets remain.
+
+One line per finding, ``path: interaction N: field: problem``; exit 0 when clean, 1 on
+any finding, 2 on a usage error (a path that does not exist, no cassette found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from ..errors import RelayTokensError
+from .secrets import find_unredacted, scan
+from .storage import CassetteError, parse_cassette
+
+__all__ = ["Problem", "add_arguments", "check_cassette", "run"]
+
+_SUFFIXES = (".yaml", ".yml")
+_INTERACTION = re.compile(r"^interaction (\d+) (.*)$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One verify finding; ``interaction`` is None for file-level problems."""
+
+    path: str
+    interaction: int | None
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        where = "-" if self.interaction is None else str(self.interaction)
+        return f"{self.path}: interaction {where}: {self.field}: {self.problem}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="cassette files or directories (searched for *.yaml, *.yml)",
+    )
+    parser.add_argument(
+        "--pattern",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="also report text matching this regular expression (repeatable)",
+    )
+    parser.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="also report this literal value, raw or re-encoded (repeatable)",
+    )
+    parser.add_argument(
+        "--no-schema", action="store_true", help="skip parsing response bodies into the models"
+    )
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not isinstance(headers, dict):
+        return None
+    for key, values in headers.items():
+        if str(key).lower() == name:
+            if isinstance(values, list):
+                return str(values[0]) if values else None
+            return str(values)
+    return None
+
+
+def _parser_for(path: str, status: int, content_type: str) -> tuple[str, str] | None:
+    """(module, function) to check a body with, or None when we have no model for it."""
+    is_ucwa = "/ucwa/" in path or path.endswith("/mediaRelayAccessToken")
+    is_relay = path.startswith("/api/")
+    if status >= 400:
+        if is_ucwa and ("json" in content_type or "xml" in content_type):
+            return "pytest_relaytokens.ucwa.wire", "parse_error"
+        if is_relay and "json" in content_type:
+            return "pytest_relaytokens.relay.wire", "parse_error"
+        return None
+    if status >= 300 or status == 204:
+        return None
+    if path.endswith("/mediaRelayAccessToken"):
+        return "pytest_relaytokens.ucwa.wire", "parse"
+    if path.rstrip("/") == "/api/auth/accesstokens" or path.startswith("/api/auth/accesstokens/"):
+        return "pytest_relaytokens.relay.wire", "parse_token"
+    if path.rstrip("/") == "/api/enterprises/self":
+        return "pytest_relaytokens.relay.wire", "parse_enterprise"
+    return None
+
+
+def _call(
+    module: str,
+    function: str,
+    body: bytes,
+    content_type: str,
+    source: str,
+    warn: Callable[[str], None],
+) -> None:
+    try:
+        parse: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    except (ImportError, AttributeError) as error:
+        warn(f"cannot check schema with {module}.{function}: {error}")
+        return
+    if module.endswith("ucwa.wire"):
+        parse(body, content_type or None, source=source)
+    else:
+        parse(body, source=source)
+
+
+def _schema_problems(
+    label: str, interactions: list[Any], warn: Callable[[str], None]
+) -> Iterator[Problem]:
+    for index, interaction in enumerate(interactions):
+        request, response = interaction["request"], interaction["response"]
+        path = urlsplit(str(request.get("uri", ""))).path
+        status = int(response["status"]["code"])
+        content_type = (_header(response.get("headers"), "content-type") or "").lower()
+        choice = _parser_for(path, status, content_type)
+        if choice is None:
+            continue
+        body = response["body"].get("string") or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        try:
+            _call(*choice, body, content_type, f"{label} interaction {index}", warn)
+        except RelayTokensError as error:
+            field = getattr(error, "field", None) or "body"
+            yield Problem(
+                label, index, f"response.body.{field}", f"schema drift ({choice[1]}): {error}"
+            )
+        except Exception as error:  # a parser bug must not hide the other findings
+            yield Problem(
+                label,
+                index,
+                "response.body",
+                f"{choice[1]} failed: {type(error).__name__}: {error}",
+            )
+
+
+def _split_where(where: str) -> tuple[int | None, str]:
+    match = _INTERACTION.match(where)
+    if match:
+        return int(match.group(1)), match.group(2)
+    return None, where
+
+
+def check_cassette(
+    path: Path,
+    *,
+    patterns: Sequence[str] = (),
+    secrets: Sequence[str] = (),
+    schema: bool = True,
+    warn: Callable[[str], None] = lambda message: None,
+) -> list[Problem]:
+    """Every problem of one cassette file."""
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        return [Problem(label, None, "format", f"not UTF-8 text ({error.reason})")]
+    except OSError as error:
+        return [Problem(label, None, "file", f"cannot read: {error.strerror or error}")]
+    try:
+        data = parse_cassette(text, path)
+    except CassetteError as error:
+        where = f" (line {error.line}, column {error.column})" if error.line is not None else ""
+        return [Problem(label, None, "format", f"{error.problem}{where}")]
+    problems: list[Problem] = []
+    if schema:
+        problems.extend(_schema_problems(label, data["interactions"], warn))
+    for finding in find_unredacted(data):
+        index, field = _split_where(finding.where)
+        problems.append(Problem(label, index, field, f"secret not redacted ({finding.excerpt})"))
+    for finding in scan(text, secrets, patterns):
+        index, field = _split_where(finding.where)
+        problems.append(Problem(label, index, field, f"{finding.kind} ({finding.excerpt})"))
+    return problems
+
+
+def _cassette_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+    return [path]
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Check every cassette named by ``args.paths``; the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    patterns: list[str] = list(getattr(args, "pattern", []) or [])
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            print(f"relaytokens verify: error: bad --pattern {pattern!r}: {error}", file=err)
+            return 2
+    files: list[Path] = []
+    for raw in args.paths:
+        path = Path(raw)
+        if not path.exists():
+            print(f"relaytokens verify: error: no such file or directory: {raw}", file=err)
+            return 2
+        files.extend(_cassette_files(path))
+    if not files:
+        print(
+            "relaytokens verify: error: no cassettes (*.yaml, *.yml) found under "
+            f"{', '.join(map(str, args.paths))}",
+            file=err,
+        )
+        return 2
+    warned: set[str] = set()
+
+    def warn(message: str) -> None:
+        if message not in warned:
+            warned.add(message)
+            print(f"relaytokens verify: warning: {message}", file=err)
+
+    count = 0
+    for file in files:
+        for problem in check_cassette(
+            file,
+            patterns=patterns,
+            secrets=list(getattr(args, "secret", []) or []),
+            schema=not getattr(args, "no_schema", False),
+            warn=warn,
+        ):
+            print(problem, file=out)
+            count += 1
+    print(f"relaytokens verify: {len(files)} cassette(s), {count} finding(s)", file=err)
+    return 1 if count else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="relaytokens verify", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,842 @@
+"""Every UCWA error a ``mediaRelayAccessToken`` client may meet, as ready-made responses.
+
+Groups: ``mediaRelayAccessToken`` (the 5 rows of the token page), ``generic`` (the 17
+generic synchronous errors, plus the HTTP-status-table codes no other row covers),
+``resource`` (the remaining per-resource triples) and ``auth`` (the bearer 401).
+``inferred=True`` marks a status/code/subcode the reference could not confirm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..core import FakeResponse
+from .models import UcwaErrorBody
+from .wire import render_error
+
+__all__ = [
+    "ERROR_CODES",
+    "ERROR_SUBCODES",
+    "HTTP_STATUS_CODES",
+    "UCWA_ERRORS",
+    "UcwaErrorEntry",
+    "lookup_ucwa_error",
+    "ucwa_headers",
+    "unauthorized_response",
+]
+
+Group = Literal["mediaRelayAccessToken", "generic", "resource", "auth"]
+
+#: ErrorCode enum, reference §3.4 (20 members).
+ERROR_CODES: frozenset[str] = frozenset(
+    [
+        "BadRequest",
+        "Conflict",
+        "EntityTooLarge",
+        "ExchangeServiceFailure",
+        "Forbidden",
+        "GatewayTimeout",
+        "Gone",
+        "Informational",
+        "LocalFailure",
+        "MethodNotAllowed",
+        "NotAcceptable",
+        "NotFound",
+        "PreconditionFailed",
+        "PreconditionRequired",
+        "RemoteFailure",
+        "ServiceFailure",
+        "ServiceUnavailable",
+        "Timeout",
+        "TooManyRequests",
+        "UnsupportedMediaType",
+    ]
+)
+
+#: ErrorSubcode enum, reference §3.5 (81 members).
+ERROR_SUBCODES: frozenset[str] = frozenset(
+    [
+        "AlreadyExists",
+        "AnonymousNotAllowed",
+        "AnotherOperationPending",
+        "APIVersionNotSupported",
+        "ApplicationNotFound",
+        "AttendeeNotAllowed",
+        "AutoAccepted",
+        "Busy",
+        "CallbackUriUnreachable",
+        "CallTerminated",
+        "Canceled",
+        "ConnectedElsewhere",
+        "ConversationNotFound",
+        "Declined",
+        "Demoted",
+        "Denied",
+        "DerivedConversation",
+        "DeserializationFailure",
+        "DestinationNotFound",
+        "DialoutNotAllowed",
+        "DoNotDisturb",
+        "Ejected",
+        "Ended",
+        "EscalationFailed",
+        "ExchangeTimeout",
+        "Expired",
+        "FederationRequired",
+        "Forwarded",
+        "InactiveApplicationExpired",
+        "InsufficientBandwidth",
+        "InvalidMediaDescription",
+        "InviteesOnly",
+        "IPv6NotSupported",
+        "LimitExceeded",
+        "LisServiceUnavailable",
+        "MakeMeAvailableRequired",
+        "MediaEncryptionMismatch",
+        "MediaEncryptionNotSupported",
+        "MediaEncryptionRequired",
+        "MediaFailure",
+        "MediaFallback",
+        "MediaNegotiationFailure",
+        "MediaNegotiationTimeOut",
+        "MigrationInProgress",
+        "Missed",
+        "ModalityNotSupported",
+        "NewContentSharer",
+        "NoDelegatesConfigured",
+        "NoLocationFound",
+        "NormalizationFailed",
+        "NotAcceptable",
+        "NotAllowed",
+        "NoTeamMembersConfigured",
+        "OperationNotSupported",
+        "ParameterValidationFailure",
+        "PGetReplaced",
+        "PhoneNumberConflict",
+        "ProvisioningDataUnavailable",
+        "PstnCallFailed",
+        "Redirected",
+        "Removed",
+        "Replaced",
+        "RepliedWithOtherModality",
+        "SessionSwitched",
+        "TemporarilyUnavailable",
+        "ThreadIdAlreadyExists",
+        "Timeout",
+        "TooManyApplications",
+        "TooManyContacts",
+        "TooManyConversations",
+        "TooManyGroups",
+        "TooManyLobbyParticipants",
+        "TooManyOnlineMeetings",
+        "TooManyParticipants",
+        "TransferDeclined",
+        "Transferred",
+        "TransferTargetDeclined",
+        "Unavailable",
+        "Unreachable",
+        "UnsupportedMediaType",
+        "UserAgentNotAllowed",
+    ]
+)
+
+#: The HTTP status table of reference §3.2 (status -> code as spelled there).
+HTTP_STATUS_CODES: dict[int, str] = {
+    400: "BadRequest",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    408: "ClientTimeout",
+    409: "Conflict",
+    410: "Gone",
+    412: "PreConditionFailed",
+    413: "EntityTooLarge",
+    415: "UnsupportedMediaType",
+    428: "PreConditionRequired",
+    429: "TooManyRequests",
+    500: "ServiceFailure",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+
+DEFAULT_FQDN = "fe1.contoso.com"
+_RETRY = "An error occurred. Please retry. If the problem persists, contact your support team."
+
+
+def ucwa_headers(content_type: str, fqdn: str = DEFAULT_FQDN) -> list[tuple[str, str]]:
+    """The headers a UCWA front end (IIS/ASP.NET) puts on its responses."""
+    return [
+        ("Cache-Control", "no-cache"),
+        ("Pragma", "no-cache"),
+        ("Content-Type", content_type),
+        ("Expires", "-1"),
+        ("Server", "Microsoft-IIS/7.5"),
+        ("X-MS-UcwaVersion", "1.7"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-MS-Server-Fqdn", fqdn),
+        ("X-AspNet-Version", "4.0.30319"),
+        ("X-Powered-By", "ASP.NET"),
+    ]
+
+
+@dataclass(frozen=True)
+class UcwaErrorEntry:
+    """One documented UCWA error and how the fake answers it."""
+
+    name: str
+    status: int
+    code: str
+    subcode: str | None
+    message: str
+    description: str
+    group: Group
+    inferred: bool
+    source: str
+
+    @property
+    def id(self) -> str:
+        """``"409-Conflict-TooManyGroups"``; without a subcode ``"400-BadRequest"``."""
+        parts = [str(self.status), self.code] + ([self.subcode] if self.subcode else [])
+        return "-".join(parts)
+
+    def body_model(self) -> UcwaErrorBody:
+        return UcwaErrorBody(code=self.code, subcode=self.subcode, message=self.message)
+
+    def response(
+        self, fmt: Literal["json", "xml"] = "json", fqdn: str = DEFAULT_FQDN
+    ) -> FakeResponse:
+        """The full HTTP response (the IIS 401 page for the ``auth`` entry)."""
+        if self.group == "auth":
+            return unauthorized_response(fqdn=fqdn)
+        ctype = (
+            "application/xml; charset=utf-8" if fmt == "xml" else "application/json; charset=utf-8"
+        )
+        return FakeResponse(
+            self.status, ucwa_headers(ctype, fqdn), render_error(self.body_model(), fmt)
+        )
+
+
+def _e(
+    name: str,
+    status: int,
+    code: str,
+    subcode: str | None,
+    message: str,
+    description: str,
+    group: Group,
+    source: str,
+    inferred: bool = False,
+) -> UcwaErrorEntry:
+    return UcwaErrorEntry(
+        name, status, code, subcode, message, description, group, inferred, source
+    )
+
+
+_M: Group = "mediaRelayAccessToken"
+_G: Group = "generic"
+_R: Group = "resource"
+
+UCWA_ERRORS: tuple[UcwaErrorEntry, ...] = (
+    # --- mediaRelayAccessToken page, reference §1.5 (5 rows) ---------------------------
+    _e(
+        "ServiceFailure",
+        500,
+        "ServiceFailure",
+        "InvalidExchangeServerVersion",
+        "Your Exchange mailbox has moved to a version that does not support this feature.",
+        "Invalid Exchange server version: the mailbox moved to an unsupported version.",
+        _M,
+        "ucwa.md §1.5",
+    ),
+    _e(
+        "Conflict",
+        409,
+        "Conflict",
+        "AlreadyExists",
+        "The requested resource already exists. Please wait and try again.",
+        "The resource already exists.",
+        _M,
+        "ucwa.md §1.5, §4.2",
+    ),
+    _e(
+        "Conflict",
+        409,
+        "Conflict",
+        "TooManyGroups",
+        "You have reached the maximum number of groups. Please remove a group and try again.",
+        "Too many groups.",
+        _M,
+        "ucwa.md §1.5",
+    ),
+    _e(
+        "Conflict",
+        409,
+        "Conflict",
+        None,
+        "This service, resource or API is not supported.",
+        "Unsupported service/resource/API (docs subcode 'None': subcode omitted on the wire).",
+        _M,
+        "ucwa.md §1.5",
+        inferred=True,
+    ),
+    _e(
+        "Gone",
+        410,
+        "Gone",
+        "CannotRedirect",
+        "The request cannot be redirected because no backup pool is configured.",
+        "Cannot redirect: no backup pool configured.",
+        _M,
+        "ucwa.md §1.5",
+    ),
+    # --- generic synchronous errors, reference §3.1/§3.3 (17 names) --------------------
+    _e(
+        "ApplicationNotFound",
+        404,
+        "NotFound",
+        "ApplicationNotFound",
+        _RETRY,
+        "The application resource does not exist (expired or deleted).",
+        _G,
+        "ucwa.md §3.3, §4.2",
+    ),
+    _e(
+        "BadRequest",
+        400,
+        "BadRequest",
+        None,
+        "The request is invalid. Please check what you entered and try again.",
+        "The request as a whole is wrong (e.g. malformed JSON/XML).",
+        _G,
+        "ucwa.md §3.3",
+    ),
+    _e(
+        "DeserializationFailure",
+        400,
+        "BadRequest",
+        "DeserializationFailure",
+        "The request body could not be read. Please check its format and try again.",
+        "The body could not be deserialized (bad format or invalid characters).",
+        _G,
+        "ucwa.md §3.3",
+        inferred=True,
+    ),
+    _e(
+        "EntityTooLarge",
+        413,
+        "EntityTooLarge",
+        None,
+        "The request is too large.",
+        "The request entity is too large.",
+        _G,
+        "ucwa.md §3.3",
+    ),
+    _e(
+        "ExchangeServiceFailure",
+        502,
+        "ExchangeServiceFailure",
+        None,
+        "The Exchange service could not be reached. Please try again later.",
+        "Exchange connectivity failure (slow or malformed Exchange reply).",
+        _G,
+        "ucwa.md §3.3",
+        inferred=True,
+    ),
+    _e(
+        "InactiveApplicationExpired",
+        404,
+        "NotFound",
+        "InactiveApplicationExpired",
+        _RETRY,
+        "The application expired because it was inactive.",
+        _G,
+        "ucwa.md §3.3",
+        inferred=True,
+    ),
+    _e(
+        "MethodNotAllowed",
+        405,
+        "MethodNotAllowed",
+        None,
+        "The requested method is not supported on this resource.",
+        "HTTP method not supported on this resource.",
+        _G,
+        "ucwa.md §3.3",
+    ),
+    _e(
+        "MobileApplicationNoLongerAllowed",
+        403,
+        "Forbidden",
+        "UserAgentNotAllowed",
+        "You are no longer allowed to use mobile applications. Contact your support team.",
+        "The user is no longer authorised to use mobile applications.",
+        _G,
+        "ucwa.md §3.3",
+        inferred=True,
+    ),
+    _e(
+        "ParameterValidationFailure",
+        400,
+        "BadRequest",
+        "ParameterValidationFailure",
+        "Please check what you entered and try again.",
+        "A parameter value is invalid.",
+        _G,
+        "ucwa.md §3.3, §4.2",
+    ),
+    _e(
+        "PreconditionFailed",
+        412,
+        "PreconditionFailed",
+        None,
+        "The resource has changed since it was last read. Please refresh and try again.",
+        "The If-Match precondition was not met (stale ETag).",
+        _G,
+        "ucwa.md §3.3",
+        inferred=True,
+    ),
+    _e(
+        "PreconditionRequired",
+        428,
+        "PreconditionRequired",
+        None,
+        "This operation requires an If-Match precondition.",
+        "The operation needs an If-Match header.",
+        _G,
+        "ucwa.md §3.3",
+        inferred=True,
+    ),
+    _e(
+        "ResourceNotFound",
+        404,
+        "NotFound",
+        None,
+        "The requested resource could not be found.",
+        "The resource does not exist.",
+        _G,
+        "ucwa.md §3.3",
+        inferred=True,
+    ),
+    _e(
+        "ServiceFailure",
+        500,
+        "ServiceFailure",
+        None,
+        _RETRY,
+        "Internal server error.",
+        _G,
+        "ucwa.md §3.3",
+    ),
+    _e(
+        "ServiceTimeout",
+        504,
+        "Timeout",
+        None,
+        "The operation timed out. Please try again.",
+        "Internal server error: a remote service timed out.",
+        _G,
+        "ucwa.md §3.3",
+        inferred=True,
+    ),
+    _e(
+        "TooManyApplications",
+        409,
+        "Conflict",
+        "TooManyApplications",
+        "You have too many applications signed in. Please sign out of one and try again.",
+        "The user has too many applications.",
+        _G,
+        "ucwa.md §3.3",
+        inferred=True,
+    ),
+    _e(
+        "UnsupportedMediaType",
+        415,
+        "UnsupportedMediaType",
+        None,
+        "The content type of the request is not supported.",
+        "The request's Content-Type is not supported.",
+        _G,
+        "ucwa.md §3.3",
+    ),
+    _e(
+        "VersionNotSupported",
+        404,
+        "NotFound",
+        "APIVersionNotSupported",
+        "The requested version is not supported.",
+        "The requested (minimum resource) version is not supported.",
+        _G,
+        "ucwa.md §3.3 (Versioning)",
+    ),
+    # --- HTTP status table codes no row above covers, reference §3.2 ---------------------
+    _e(
+        "ClientTimeout",
+        408,
+        "ClientTimeout",
+        None,
+        "The request timed out before it was completely received.",
+        "The client took too long to send the request.",
+        _G,
+        "ucwa.md §3.2",
+    ),
+    _e(
+        "ServiceUnavailable",
+        503,
+        "ServiceUnavailable",
+        None,
+        "The service is temporarily unavailable. Please try again later.",
+        "The service is temporarily unavailable.",
+        _G,
+        "ucwa.md §3.2",
+    ),
+    _e(
+        "NotAcceptable",
+        406,
+        "NotAcceptable",
+        None,
+        "The requested representation is not available. Use application/json or application/xml.",
+        "No representation matches the Accept header.",
+        _G,
+        "ucwa.md §3.4 (ErrorCode enum)",
+        inferred=True,
+    ),
+    # --- remaining per-resource triples, reference §3.6 -----------------------------------
+    _e(
+        "BadRequest",
+        400,
+        "BadRequest",
+        "NormalizationFailed",
+        "The phone number could not be normalized. Please check it and try again.",
+        "Phone-number normalisation failed.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Conflict",
+        409,
+        "Conflict",
+        "LimitExceeded",
+        "You have reached the maximum number of contacts.",
+        "Contact limit (default 250) exceeded.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Conflict",
+        409,
+        "Conflict",
+        "MakeMeAvailableRequired",
+        "You must be signed in for presence (makeMeAvailable) to do this.",
+        "makeMeAvailable must be called first.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Conflict",
+        409,
+        "Conflict",
+        "NoDelegatesConfigured",
+        "No delegates are configured.",
+        "No delegates configured.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Conflict",
+        409,
+        "Conflict",
+        "NoTeamMembersConfigured",
+        "No team members are configured.",
+        "No team members configured.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Conflict",
+        409,
+        "Conflict",
+        "TooManyOnlineMeetings",
+        "You have reached the maximum number of meetings.",
+        "Meeting limit reached.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Forbidden",
+        403,
+        "Forbidden",
+        "AnonymousNotAllowed",
+        "Anonymous users are not allowed to do this.",
+        "Anonymous user can't do this.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Forbidden",
+        403,
+        "Forbidden",
+        "LimitExceeded",
+        "You have reached the maximum number of subscriptions.",
+        "Subscription limit exceeded.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Forbidden",
+        403,
+        "Forbidden",
+        "NoDelegatesConfigured",
+        "No delegates are configured.",
+        "No delegates configured.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Forbidden",
+        403,
+        "Forbidden",
+        "NoTeamMembersConfigured",
+        "No team members are configured.",
+        "No team members configured.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Forbidden",
+        403,
+        "Forbidden",
+        None,
+        "You don't have permission to do this.",
+        "Not permitted.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Forbidden",
+        403,
+        "Forbidden",
+        "OperationNotSupported",
+        "This operation is not supported.",
+        "Operation not supported (e.g. delegator group membership unavailable).",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Forbidden",
+        403,
+        "Forbidden",
+        "TooManyContacts",
+        "The distribution group has too many members.",
+        "Distribution group too large.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "GatewayTimeout",
+        504,
+        "GatewayTimeout",
+        None,
+        "The gateway timed out. Please try again.",
+        "Gateway timeout.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "Gone",
+        410,
+        "Gone",
+        None,
+        "The requested resource is no longer available.",
+        "Gone.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "NotFound",
+        404,
+        "NotFound",
+        "DestinationNotFound",
+        "The destination could not be found.",
+        "Destination (e.g. meeting) not found.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "ServiceFailure",
+        500,
+        "ServiceFailure",
+        "CallbackChannelError",
+        "The event channel could not be reached.",
+        "Remote event channel unreachable.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "ServiceFailure",
+        500,
+        "ServiceFailure",
+        "MigrationInProgress",
+        "Your contact list is being migrated. Please try again later.",
+        "Contact-list migration in progress.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "ServiceFailure",
+        500,
+        "ServiceFailure",
+        "ProvisioningDataUnavailable",
+        "Your policies could not be retrieved. Please try again later.",
+        "Policies couldn't be fetched.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    _e(
+        "TooManyRequests",
+        429,
+        "TooManyRequests",
+        None,
+        "There are too many outstanding requests. Please try again later.",
+        "Too many outstanding HTTP operations.",
+        _R,
+        "ucwa.md §3.6",
+    ),
+    # --- authentication, reference §6.1 / §6.3 ------------------------------------------
+    _e(
+        "Unauthorized",
+        401,
+        "Unauthorized",
+        None,
+        "401 - Unauthorized: Access is denied due to invalid credentials.",
+        "Missing, unknown or expired bearer token: IIS 401 with Bearer and MsRtcOAuth challenges.",
+        "auth",
+        "ucwa.md §6.1, §6.3",
+        inferred=True,
+    ),
+)
+
+_BY_ID: dict[str, UcwaErrorEntry] = {e.id.lower(): e for e in UCWA_ERRORS}
+if len(_BY_ID) != len(UCWA_ERRORS):  # pragma: no cover - guarded by the tests
+    raise RuntimeError("UCWA error ids are not unique")
+
+_GROUP_RANK = {"generic": 0, "mediaRelayAccessToken": 1, "resource": 2, "auth": 3}
+
+
+def _norm(value: str | None) -> str | None:
+    if value is None or value.strip().lower() in ("", "none", "null"):
+        return None
+    return value.strip().lower()
+
+
+def lookup_ucwa_error(code_or_name: str | int, subcode: str | None = None) -> UcwaErrorEntry:
+    """An entry by id (``"409-Conflict-TooManyGroups"``), generic name
+    (``"ApplicationNotFound"``), code (+ subcode), subcode alone or HTTP status.
+
+    Codes are matched case-insensitively, so the §3.2 spellings (``PreConditionFailed``)
+    work. Raises :class:`LookupError` listing the valid values.
+    """
+    key = str(code_or_name).strip().lower()
+    sub = _norm(subcode)
+    if key in _BY_ID and subcode is None:
+        return _BY_ID[key]
+    ranked = sorted(UCWA_ERRORS, key=lambda e: _GROUP_RANK[e.group])
+
+    def first(cond: object) -> UcwaErrorEntry | None:
+        return next((e for e in ranked if cond(e)), None)  # type: ignore[operator]
+
+    candidates = [
+        first(lambda e: e.code.lower() == key and _norm(e.subcode) == sub),
+        first(lambda e: e.name.lower() == key and _norm(e.subcode) == sub)
+        if sub is not None
+        else first(lambda e: e.name.lower() == key and e.group == "generic"),
+        first(lambda e: e.name.lower() == key) if sub is None else None,
+        first(lambda e: _norm(e.subcode) == key) if sub is None else None,
+        first(lambda e: str(e.status) == key and _norm(e.subcode) == sub),
+    ]
+    for entry in candidates:
+        if entry is not None:
+            return entry
+    names = sorted({e.name for e in UCWA_ERRORS} | {e.code for e in UCWA_ERRORS})
+    wanted = f"{code_or_name!r}" + (f" with subcode {subcode!r}" if subcode is not None else "")
+    subs = sorted(
+        {
+            e.subcode
+            for e in UCWA_ERRORS
+            if e.subcode and (e.code.lower() == key or e.name.lower() == key)
+        }
+    )
+    hint = f" Subcodes for {code_or_name!r}: {', '.join(subs)}." if subs else ""
+    raise LookupError(
+        f"no UCWA error {wanted}.{hint} Valid names and codes: {', '.join(names)}."
+        f" Valid ids: {', '.join(e.id for e in UCWA_ERRORS)}."
+    )
+
+
+_IIS_401 = """<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" \
+"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml">
+<head>
+<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"/>
+<title>401 - Unauthorized: Access is denied due to invalid credentials.</title>
+<style type="text/css">
+<!--
+body{margin:0;font-size:.7em;font-family:Verdana, Arial, Helvetica, sans-serif;background:#EEEEEE;}
+fieldset{padding:0 15px 10px 15px;}
+h1{font-size:2.4em;margin:0;color:#FFF;}
+h2{font-size:1.7em;margin:0;color:#CC0000;}
+h3{font-size:1.2em;margin:10px 0 0 0;color:#000000;}
+#header{width:96%;margin:0 0 0 0;padding:6px 2% 6px 2%;font-family:"trebuchet MS", Verdana, \
+sans-serif;color:#FFF;
+background-color:#555555;}
+#content{margin:0 0 0 2%;position:relative;}
+.content-container{background:#FFF;width:96%;margin-top:8px;padding:10px;position:relative;}
+-->
+</style>
+</head>
+<body>
+<div id="header"><h1>Server Error</h1></div>
+<div id="content">
+ <div class="content-container"><fieldset>
+  <h2>401 - Unauthorized: Access is denied due to invalid credentials.</h2>
+  <h3>You do not have permission to view this directory or page using the credentials that \
+you supplied.</h3>
+ </fieldset></div>
+</div>
+</body>
+</html>
+"""
+
+
+def _domain(fqdn: str) -> str:
+    host = fqdn.split(":")[0]
+    labels = host.split(".")
+    return ".".join(labels[1:]) if len(labels) > 2 else host
+
+
+def unauthorized_response(
+    fqdn: str = DEFAULT_FQDN, webticket_url: str | None = None
+) -> FakeResponse:
+    """The 401 a UCWA front end sends without a valid bearer: IIS HTML page plus the
+    ``Bearer`` and ``MsRtcOAuth`` challenges (all keys clients regex for are present)."""
+    href = webticket_url or f"https://{fqdn}/WebTicket/oauthtoken"
+    headers = [
+        ("Cache-Control", "private"),
+        ("Content-Type", "text/html"),
+        ("Server", "Microsoft-IIS/7.5"),
+        (
+            "WWW-Authenticate",
+            f'Bearer trusted_issuers="00000002-0000-0ff1-ce00-000000000000@{_domain(fqdn)}", '
+            'client_id="00000004-0000-0ff1-ce00-000000000000"',
+        ),
+        (
+            "WWW-Authenticate",
+            f'MsRtcOAuth href="{href}",grant_type="urn:microsoft.rtc:windows,'
+            'urn:microsoft.rtc:anonmeeting,password"',
+        ),
+        ("X-MS-Server-Fqdn", fqdn.split(":")[0]),
+        ("X-Powered-By", "ASP.NET"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    return FakeResponse(401, headers, _IIS_401.encode("utf-8"))

@@ -1,0 +1,131 @@
+"""Options, ini keys and their precedence; the error fan-out and its filters; the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+FORMAT_PROBE = """
+def test_format(ucwa_token_response):
+    print("FORMAT", "xml" if ucwa_token_response.body.startswith(b"<") else "json")
+"""
+
+
+def _format(result: pytest.RunResult) -> str:
+    return next(ln.split()[1] for ln in result.outlines if ln.startswith("FORMAT"))
+
+
+def test_precedence_ini_cli_conftest_marker(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p pytest_relaytokens.plugin -p no:randomly\n"
+                     "relaytokens_ucwa_format = xml\n")
+    pytester.makepyfile(FORMAT_PROBE)
+    assert _format(pytester.runpytest("-s")) == "xml"  # ini
+    assert _format(pytester.runpytest("-s", "--relaytokens-ucwa-format=json")) == "json"  # cli
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture\ndef relaytokens_ucwa_format():\n    return 'xml'\n"
+    )
+    assert _format(pytester.runpytest("-s", "--relaytokens-ucwa-format=json")) == "xml"  # conftest
+    pytester.makepyfile(
+        "import pytest\n\n@pytest.mark.ucwa_format('json')\n" + FORMAT_PROBE.lstrip()
+    )
+    assert _format(pytester.runpytest("-s", "--relaytokens-ucwa-format=xml")) == "json"  # marker
+
+
+def test_error_fanout_runs_one_body_per_catalogued_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import requests
+        from pytest_relaytokens import UCWA_ERRORS
+
+        def test_ucwa(ucwa_api, ucwa_error):
+            r = requests.get(ucwa_api.token_url(),
+                             headers={"Authorization": "Bearer " + ucwa_api.credentials.bearer})
+            assert r.status_code == ucwa_error.status
+            if ucwa_error.status != 401:
+                assert r.json()["code"] == ucwa_error.code
+
+        def test_relay(relay_api, relay_error):
+            r = requests.post(relay_api.base_url + "/api/auth/accesstokens",
+                              auth=(relay_api.credentials.username, relay_api.credentials.password))
+            assert r.status_code == relay_error.status
+            assert r.json()["errorName"] == relay_error.name
+        """
+    )
+    from pytest_relaytokens import RELAY_ERRORS, UCWA_ERRORS
+
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=len(UCWA_ERRORS) + len(RELAY_ERRORS))
+    result.stdout.fnmatch_lines(["*test_ucwa?409-Conflict-TooManyGroups? PASSED*",
+                                 "*test_relay?401-BadCredentialsException? PASSED*"])
+
+
+def test_fanout_filters_by_marker_and_option(pytester: pytest.Pytester) -> None:
+    from pytest_relaytokens import UCWA_ERRORS
+
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.relaytokens_errors("mediaRelayAccessToken")
+        def test_specific(ucwa_error):
+            assert ucwa_error.group == "mediaRelayAccessToken"
+
+        def test_option(ucwa_error):
+            assert 500 <= ucwa_error.status < 600
+        """
+    )
+    result = pytester.runpytest("--relaytokens-errors=5xx")
+    fives = sum(1 for e in UCWA_ERRORS if e.status >= 500)
+    result.assert_outcomes(passed=5 + fives)
+    bad = pytester.runpytest("--relaytokens-errors=NoSuchError")
+    bad.stdout.fnmatch_lines(["*selector 'NoSuchError' matches no catalogued error*"])
+    assert bad.ret != 0
+
+
+def test_error_coverage_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.relaytokens_errors("mediaRelayAccessToken")
+        def test_fanout(ucwa_error, ucwa_api):
+            pass
+
+        @pytest.mark.relay_error("BadCredentialsException")
+        def test_marker():
+            pass
+        """
+    )
+    report = pytester.path / "out" / "coverage.json"
+    result = pytester.runpytest(f"--relaytokens-report={report}")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*relaytokens error coverage*", "ucwa *(all)*5 *",
+                                 "relay *(all)*1 *", "*ucwa never exercised:*"])
+    data = json.loads(report.read_text())
+    assert data["ucwa"]["exercised"] == 5 and data["relay"]["exercised"] == 1
+    assert "401-BadCredentialsException" in data["relay"]["groups"]["documented"]["exercised"] or \
+        any("401-BadCredentialsException" in g["exercised"] for g in data["relay"]["groups"].values())
+
+
+def test_report_silent_when_plugin_unused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert "relaytokens error coverage" not in result.stdout.str()
+
+
+def test_report_merges_xdist_workers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.relaytokens_errors("mediaRelayAccessToken")
+        def test_fanout(ucwa_error, ucwa_token):
+            print(ucwa_token.user_name)
+        """
+    )
+    report = pytester.path / "coverage.json"
+    result = pytester.runpytest("-n", "2", f"--relaytokens-report={report}")
+    result.assert_outcomes(passed=5)
+    assert json.loads(report.read_text())["ucwa"]["exercised"] == 5

@@ -1,0 +1,166 @@
+"""Markers: expiry, clock skew, errors, format and quirks, scoping and usage errors."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_markers_are_registered_with_help(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    for name in ("token_expired:", "token_expires_in(seconds)", "token_never_expires:",
+                 "token_clock_skew(seconds)", "ucwa_error(code, subcode=None, times=None)",
+                 "relay_error(name, times=None)", "ucwa_format(", "ucwa_quirks(",
+                 "relaytokens_errors("):
+        result.stdout.fnmatch_lines([f"@pytest.mark.{name}*"])
+
+
+def test_token_expired(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest, requests
+
+        @pytest.mark.token_expired
+        def test_fixtures(ucwa_token, relay_access_token, relaytokens_clock):
+            now = relaytokens_clock.now()
+            assert ucwa_token.is_expired(now) and relay_access_token.is_expired(now)
+
+        @pytest.mark.token_expired
+        def test_fakes_refuse_their_own_credentials(relay_api, ucwa_api):
+            r = requests.get(relay_api.base_url + "/api/enterprises/self",
+                             headers={"X-Access-Token": relay_api.credentials.access_token})
+            assert r.status_code == 401 and r.json()["errorName"] == "BadCredentialsException"
+            u = requests.get(ucwa_api.token_url(), headers={
+                "Authorization": "Bearer " + ucwa_api.credentials.bearer})
+            assert u.status_code == 401
+            assert len(u.raw.headers.getlist("WWW-Authenticate")) == 2
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_token_expires_in_walks_across_the_boundary(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest, requests
+
+        @pytest.mark.token_expires_in(30)
+        def test_cross(relay_api, relaytokens_clock, relay_access_token):
+            assert relay_access_token.remaining(relaytokens_clock.now()).total_seconds() == 30
+            token = relay_api.credentials.access_token
+            url = relay_api.base_url + "/api/enterprises/self"
+            assert requests.get(url, params={"accesstoken": token}).status_code == 200
+            relaytokens_clock.advance(29)
+            assert requests.get(url, params={"accesstoken": token}).status_code == 200
+            relaytokens_clock.advance(2)
+            assert requests.get(url, params={"accesstoken": token}).status_code == 401
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_never_expires_and_clock_skew(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest, requests
+
+        @pytest.mark.token_never_expires
+        def test_never(relay_access_token, relay_api):
+            assert relay_access_token.expiration_date is None
+            assert relay_access_token.remaining() is None
+            r = requests.post(relay_api.base_url + "/api/auth/accesstokens",
+                              auth=(relay_api.credentials.username, relay_api.credentials.password))
+            assert r.json()["expirationDate"] is None
+
+        @pytest.mark.token_clock_skew(300)
+        def test_skew(relay_api, relaytokens_clock):
+            r = requests.post(relay_api.base_url + "/api/auth/accesstokens",
+                              auth=(relay_api.credentials.username, relay_api.credentials.password))
+            created_ms = r.json()["creationDate"]
+            assert created_ms - relaytokens_clock.now_ms() == 300_000
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_error_markers_alone_activate_the_fakes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest, requests
+
+        @pytest.mark.relay_error("CommandTimedOut")
+        def test_relay():
+            r = requests.post("https://relay.bluejeans.com/api/auth/accesstokens")
+            assert r.status_code == 504
+            assert set(r.json()) == {"errorCode", "errorName", "errorMessage", "errorDetails"}
+
+        @pytest.mark.ucwa_error("Conflict", "TooManyGroups", times=1)
+        def test_ucwa_once(ucwa_api):
+            headers = {"Authorization": "Bearer " + ucwa_api.credentials.bearer}
+            first = requests.get(ucwa_api.token_url(), headers=headers)
+            assert first.status_code == 409
+            assert first.json() == {"code": "Conflict", "subcode": "TooManyGroups",
+                                    "message": first.json()["message"]}
+            assert requests.get(ucwa_api.token_url(), headers=headers).status_code == 200
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_narrower_marker_wins(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.ucwa_format("xml")
+
+        def test_module(ucwa_token_response):
+            assert ucwa_token_response.body.startswith(b"<?xml")
+
+        @pytest.mark.ucwa_format("json")
+        class TestClass:
+            def test_class(self, ucwa_token_response):
+                assert ucwa_token_response.body.startswith(b"{")
+
+            @pytest.mark.ucwa_format("xml")
+            def test_method(self, ucwa_token_response):
+                assert ucwa_token_response.body.startswith(b"<?xml")
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [
+        ('ucwa_error("Nope")', "@pytest.mark.ucwa_error: unknown UCWA error 'Nope'; valid values: *409-Conflict-TooManyGroups*"),
+        ('relay_error("Nope")', "@pytest.mark.relay_error: unknown Relay error 'Nope'; valid values: *BadCredentialsException*"),
+        ("token_expires_in(-5)", "@pytest.mark.token_expires_in: seconds must not be negative, got -5*"),
+        ('token_expires_in("soon")', "@pytest.mark.token_expires_in: seconds must be a number*"),
+        ('ucwa_format("yaml")', "@pytest.mark.ucwa_format: unknown format 'yaml'; valid values: 'json', 'xml'"),
+        ('ucwa_quirks(uri_key="URI")', "@pytest.mark.ucwa_quirks: unknown uri_key 'URI'; valid values: 'Uri', 'uri'"),
+        ('ucwa_quirks(colour="red")', "@pytest.mark.ucwa_quirks: unknown keyword argument 'colour'*"),
+        ('relay_error("BadCredentialsException", times=0)', "@pytest.mark.relay_error: times must be a positive integer*"),
+    ],
+)
+def test_wrong_marker_arguments_are_usage_errors(pytester: pytest.Pytester, marker: str,
+                                                 expected: str) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.{marker}
+        def test_wrong():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: *::test_wrong: {expected}"])
+
+
+def test_option_with_bad_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p pytest_relaytokens.plugin -p no:randomly\n"
+                     "relaytokens_ucwa_format = yaml\n")
+    pytester.makepyfile("def test_a(ucwa_token_response):\n    pass\n")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["*relaytokens_ucwa_format: unknown value 'yaml'; valid values: json, xml*"])

@@ -1,0 +1,225 @@
+"""The UCWA error catalogue is complete against the reference tables and answers realistically."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_relaytokens.ucwa import wire
+from pytest_relaytokens.ucwa.catalogue import (
+    ERROR_CODES,
+    ERROR_SUBCODES,
+    UCWA_ERRORS,
+    lookup_ucwa_error,
+    unauthorized_response,
+)
+
+# Typed from /work/shared/reference/ucwa.md, independently of the catalogue.
+TOKEN_PAGE_ROWS = [  # §1.5: (Error, HTTP, Subcode)
+    ("ServiceFailure", 500, "InvalidExchangeServerVersion"),
+    ("Conflict", 409, "AlreadyExists"),
+    ("Conflict", 409, "TooManyGroups"),
+    ("Conflict", 409, "None"),
+    ("Gone", 410, "CannotRedirect"),
+]
+GENERIC_NAMES = [
+    "ApplicationNotFound",
+    "BadRequest",
+    "DeserializationFailure",
+    "EntityTooLarge",
+    "ExchangeServiceFailure",
+    "InactiveApplicationExpired",
+    "MethodNotAllowed",
+    "MobileApplicationNoLongerAllowed",
+    "ParameterValidationFailure",
+    "PreconditionFailed",
+    "PreconditionRequired",
+    "ResourceNotFound",
+    "ServiceFailure",
+    "ServiceTimeout",
+    "TooManyApplications",
+    "UnsupportedMediaType",
+    "VersionNotSupported",
+]
+CONFIRMED_GENERIC = {  # §3.3 rows marked CONFIRMED: name -> (HTTP, code, subcode)
+    "ApplicationNotFound": (404, "NotFound", "ApplicationNotFound"),
+    "BadRequest": (400, "BadRequest", None),
+    "ParameterValidationFailure": (400, "BadRequest", "ParameterValidationFailure"),
+    "EntityTooLarge": (413, "EntityTooLarge", None),
+    "MethodNotAllowed": (405, "MethodNotAllowed", None),
+    "UnsupportedMediaType": (415, "UnsupportedMediaType", None),
+    "ServiceFailure": (500, "ServiceFailure", None),
+    "VersionNotSupported": (404, "NotFound", "APIVersionNotSupported"),
+}
+UNCONFIRMED_GENERIC = {
+    "DeserializationFailure",
+    "ResourceNotFound",
+    "ServiceTimeout",
+    "ExchangeServiceFailure",
+    "InactiveApplicationExpired",
+    "TooManyApplications",
+    "MobileApplicationNoLongerAllowed",
+    "PreconditionFailed",
+    "PreconditionRequired",
+}
+HTTP_TABLE = {
+    400: "BadRequest",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    408: "ClientTimeout",
+    409: "Conflict",
+    410: "Gone",
+    412: "PreConditionFailed",
+    413: "EntityTooLarge",
+    415: "UnsupportedMediaType",
+    428: "PreConditionRequired",
+    429: "TooManyRequests",
+    500: "ServiceFailure",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+RESOURCE_TRIPLES = """BadRequest 400 None|BadRequest 400 NormalizationFailed|
+BadRequest 400 ParameterValidationFailure|Conflict 409 AlreadyExists|Conflict 409 LimitExceeded|
+Conflict 409 MakeMeAvailableRequired|Conflict 409 NoDelegatesConfigured|
+Conflict 409 NoTeamMembersConfigured|Conflict 409 None|Conflict 409 TooManyGroups|
+Conflict 409 TooManyOnlineMeetings|Forbidden 403 AnonymousNotAllowed|Forbidden 403 LimitExceeded|
+Forbidden 403 NoDelegatesConfigured|Forbidden 403 NoTeamMembersConfigured|Forbidden 403 None|
+Forbidden 403 OperationNotSupported|Forbidden 403 TooManyContacts|GatewayTimeout 504 None|
+Gone 410 CannotRedirect|Gone 410 None|NotFound 404 DestinationNotFound|NotFound 404 None|
+ServiceFailure 500 CallbackChannelError|ServiceFailure 500 InvalidExchangeServerVersion|
+ServiceFailure 500 MigrationInProgress|ServiceFailure 500 ProvisioningDataUnavailable|
+TooManyRequests 429 None"""
+
+
+def _triples() -> list[tuple[str, int, str | None]]:
+    out = []
+    for row in RESOURCE_TRIPLES.replace("\n", "").split("|"):
+        code, status, sub = row.split()
+        out.append((code, int(status), None if sub == "None" else sub))
+    return out
+
+
+def _present(code: str, status: int, subcode: str | None) -> bool:
+    return any((e.code, e.status, e.subcode) == (code, status, subcode) for e in UCWA_ERRORS)
+
+
+def test_token_page_rows_are_all_there_in_their_group() -> None:
+    group = [e for e in UCWA_ERRORS if e.group == "mediaRelayAccessToken"]
+    assert len(group) == 5
+    expected = {(n, s, None if sub == "None" else sub) for n, s, sub in TOKEN_PAGE_ROWS}
+    assert {(e.name, e.status, e.subcode) for e in group} == expected
+    assert lookup_ucwa_error("Conflict", "None").inferred  # subcode omitted: our choice
+
+
+def test_every_generic_name_has_an_entry_and_unconfirmed_ones_are_labelled() -> None:
+    generic = {e.name: e for e in UCWA_ERRORS if e.group == "generic"}
+    assert set(GENERIC_NAMES) <= set(generic)
+    for name, (status, code, subcode) in CONFIRMED_GENERIC.items():
+        entry = generic[name]
+        assert (entry.status, entry.code, entry.subcode) == (status, code, subcode)
+    for name in UNCONFIRMED_GENERIC:
+        assert generic[name].inferred, name
+
+
+def test_every_per_resource_triple_is_covered() -> None:
+    triples = _triples()
+    assert len(triples) == 28  # the reference says 29, but its table has 28 rows
+    missing = [t for t in triples if not _present(*t)]
+    assert missing == []
+
+
+def test_every_http_status_table_code_is_look_up_able() -> None:
+    for status, code in HTTP_TABLE.items():
+        entry = lookup_ucwa_error(code)
+        assert entry.status == status, code
+        assert lookup_ucwa_error(str(status)).status == status
+
+
+def test_codes_and_subcodes_are_documented_spellings() -> None:
+    assert len(ERROR_CODES) == 20 and len(ERROR_SUBCODES) == 81
+    extra_subcodes = {"CannotRedirect", "InvalidExchangeServerVersion", "CallbackChannelError"}
+    for entry in UCWA_ERRORS:
+        if entry.group == "auth":
+            continue
+        assert entry.code in ERROR_CODES | {"ClientTimeout"}, entry.id
+        assert entry.subcode is None or entry.subcode in ERROR_SUBCODES | extra_subcodes
+
+
+def test_ids_are_unique_and_shaped() -> None:
+    ids = [e.id for e in UCWA_ERRORS]
+    assert len(ids) == len(set(ids))
+    assert "409-Conflict-TooManyGroups" in ids and "400-BadRequest" in ids
+    assert all(e.message and e.description and e.source for e in UCWA_ERRORS)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected_id"),
+    [
+        (("Conflict", "TooManyGroups"), "409-Conflict-TooManyGroups"),
+        (("ApplicationNotFound",), "404-NotFound-ApplicationNotFound"),
+        (("409-Conflict-TooManyGroups",), "409-Conflict-TooManyGroups"),
+        (("Conflict",), "409-Conflict"),
+        (("conflict", "alreadyexists"), "409-Conflict-AlreadyExists"),
+        (("BadRequest",), "400-BadRequest"),
+        (("PreConditionFailed",), "412-PreconditionFailed"),
+        (("TooManyGroups",), "409-Conflict-TooManyGroups"),
+        (("Unauthorized",), "401-Unauthorized"),
+        ((404,), "404-NotFound"),
+    ],
+)
+def test_lookup(args: tuple[str, ...], expected_id: str) -> None:
+    assert lookup_ucwa_error(*args).id == expected_id
+
+
+@pytest.mark.parametrize("args", [("Nope",), ("Conflict", "Nope"), ("ApplicationNotFound", "X")])
+def test_unknown_lookup_lists_valid_values(args: tuple[str, ...]) -> None:
+    with pytest.raises(LookupError) as info:
+        lookup_ucwa_error(*args)
+    assert "409-Conflict-TooManyGroups" in str(info.value)
+    assert "ApplicationNotFound" in str(info.value)
+
+
+@pytest.mark.parametrize("entry", [e for e in UCWA_ERRORS if e.group != "auth"], ids=lambda e: e.id)
+def test_every_entry_renders_both_formats(entry: object) -> None:
+    from pytest_relaytokens.ucwa.catalogue import UcwaErrorEntry
+
+    assert isinstance(entry, UcwaErrorEntry)
+    for fmt, ctype in (("json", "application/json"), ("xml", "application/xml")):
+        response = entry.response(fmt, fqdn="fe9.fabrikam.com")  # type: ignore[arg-type]
+        assert response.status == entry.status
+        assert response.header("Content-Type") == f"{ctype}; charset=utf-8"
+        assert response.header("X-MS-Server-Fqdn") == "fe9.fabrikam.com"
+        for name in (
+            "Cache-Control",
+            "Pragma",
+            "Expires",
+            "Server",
+            "X-AspNet-Version",
+            "X-Powered-By",
+            "X-Content-Type-Options",
+            "X-MS-UcwaVersion",
+        ):
+            assert response.header(name), name
+        assert (
+            wire.parse_error(response.body, response.header("Content-Type")) == entry.body_model()
+        )
+    body = entry.response("json").json()
+    assert body["code"] == entry.code
+    assert ("subcode" in body) == (entry.subcode is not None)
+
+
+def test_unauthorized_response_carries_both_challenges_and_iis_page() -> None:
+    response = unauthorized_response(
+        fqdn="fe1.contoso.com", webticket_url="https://lyncweb.contoso.com/WebTicket/oauthtoken"
+    )
+    assert response.status == 401 and response.content_type == "text/html"
+    bearer, msrtc = response.header_all("WWW-Authenticate")
+    assert bearer.startswith("Bearer ")
+    assert 'trusted_issuers="00000002-0000-0ff1-ce00-000000000000@contoso.com"' in bearer
+    assert 'client_id="00000004-0000-0ff1-ce00-000000000000"' in bearer
+    assert msrtc == (
+        'MsRtcOAuth href="https://lyncweb.contoso.com/WebTicket/oauthtoken",'
+        'grant_type="urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"'
+    )
+    assert b"401 - Unauthorized: Access is denied due to invalid credentials." in response.body
+    assert lookup_ucwa_error("Unauthorized").response().status == 401

@@ -1,0 +1,114 @@
+"""UCWA factories: seeded, realistic, policy-aware; output round-trips in every quirk."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import random
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_relaytokens.clock import Clock
+from pytest_relaytokens.core import TokenPolicy
+from pytest_relaytokens.ucwa import wire
+from pytest_relaytokens.ucwa.factories import UcwaTokenFactory
+
+UTC = dt.timezone.utc
+START = dt.datetime(2024, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
+
+
+def frozen() -> Clock:
+    return Clock(START, frozen=True)
+
+
+def test_same_seed_same_objects_and_different_seed_differs() -> None:
+    a = UcwaTokenFactory(42, frozen()).build()
+    b = UcwaTokenFactory(42, frozen()).build()
+    c = UcwaTokenFactory(43, frozen()).build()
+    assert a == b and a != c
+    assert UcwaTokenFactory(random.Random(5)).bearer_token() == UcwaTokenFactory(5).bearer_token()
+
+
+def test_realistic_values() -> None:
+    factory = UcwaTokenFactory(1, frozen())
+    token = factory.build()
+    assert token.duration == 480
+    assert token.valid_until == START + dt.timedelta(minutes=480)
+    assert len(token.user_name) == 76 and token.user_name.startswith("AgAAJ")
+    assert token.user_name.endswith("=") and not token.user_name.endswith("==")
+    raw = base64.b64decode(token.user_name)
+    assert len(raw) == 56 and raw[:4] == b"\x02\x00\x00\x24"
+    assert len(token.password) == 28 and token.password.endswith("=")
+    assert token.uri is not None and re.fullmatch(r"sip:[a-z]+\.[a-z]+@[a-z]+\.com", token.uri)
+    relay = token.media_relays[0]
+    assert (relay.location, relay.tcp_port, relay.udp_port) == ("Internet", 443, 3478)
+    assert relay.ipv4 is not None and relay.ipv4.startswith("203.0.113.")
+    assert relay.ipv6 is not None and relay.ipv6.startswith("2001:db8:")
+    assert relay.host is not None and "edge" in relay.host
+    assert token.href is not None and token.href.endswith("/communication/mediaRelayAccessToken")
+    assert relay.href == token.href.replace("mediaRelayAccessToken", "mediaRelay")
+    bearer = factory.bearer_token()
+    assert bearer.startswith("cwt=AAEB") and len(bearer) > 200
+    assert re.fullmatch(r"cwt=[A-Za-z0-9_-]+", bearer)
+    assert re.fullmatch(r"1\d{11}", factory.application_id())
+
+
+def test_overrides_use_field_names_and_unknown_ones_are_rejected() -> None:
+    factory = UcwaTokenFactory(2, frozen())
+    token = factory.build(duration=10, uri=None, user_name="u")
+    assert token.duration == 10 and token.uri is None and token.user_name == "u"
+    assert token.valid_until == START + dt.timedelta(minutes=10)
+    assert factory.build_relay(location="Intranet", tcp_port=-1).tcp_port == -1
+    with pytest.raises(TypeError, match="valid fields: duration"):
+        factory.build(userName="x")
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (TokenPolicy(already_expired=True), START - dt.timedelta(minutes=1)),
+        (TokenPolicy(lifetime=dt.timedelta(minutes=5)), START + dt.timedelta(minutes=5)),
+        (
+            TokenPolicy(server_skew=dt.timedelta(seconds=30)),
+            START + dt.timedelta(minutes=480, seconds=30),
+        ),
+        (TokenPolicy(never_expires=True), START + dt.timedelta(days=180)),
+    ],
+)
+def test_policy_sets_valid_until(policy: TokenPolicy, expected: dt.datetime) -> None:
+    token = UcwaTokenFactory(3, frozen(), policy).build()
+    assert token.valid_until == expected
+    assert token.is_expired(START) == (expected <= START)
+
+
+def test_remaining_may_be_negative() -> None:
+    token = UcwaTokenFactory(3, frozen(), TokenPolicy(already_expired=True)).build()
+    assert token.remaining(START) == dt.timedelta(minutes=-1)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    start_ms=st.integers(0, 4_102_444_800_000),
+    uri_key=st.sampled_from(["Uri", "uri"]),
+    stamps=st.sampled_from(["utc_ms", "ms_offset", "iso"]),
+    offset=st.sampled_from(["-07:00", "+05:30", "Z", "+00:00"]),
+    fmt=st.sampled_from(["json", "xml"]),
+    pretty=st.booleans(),
+)
+def test_factory_output_round_trips_in_every_quirk(
+    seed: int, start_ms: int, uri_key: str, stamps: str, offset: str, fmt: str, pretty: bool
+) -> None:
+    clock = Clock(dt.datetime.fromtimestamp(start_ms / 1000, UTC), frozen=True)
+    token = UcwaTokenFactory(seed, clock).build()
+    quirks = wire.UcwaQuirks(uri_key=uri_key, timestamps=stamps, offset=offset)  # type: ignore[arg-type]
+    if fmt == "json":
+        body = wire.render_json(token, quirks, pretty=pretty)
+        assert wire.parse(body, "application/json") == token
+    else:
+        body = wire.render_xml(token, quirks)
+        assert wire.parse(body) == token
+    assert wire.parse(body, source="x") == token

@@ -1,0 +1,334 @@
+"""UCWA wire formats: the docs samples round-trip byte for byte; parsers are tolerant but safe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from pytest_relaytokens.errors import WireFormatError
+from pytest_relaytokens.ucwa import timestamps, wire
+from pytest_relaytokens.ucwa.models import (
+    MediaRelay,
+    MediaRelayAccessToken,
+    RelayLocation,
+    UcwaErrorBody,
+)
+
+UTC = dt.timezone.utc
+
+# Re-typed verbatim from the docs page (seed): JSON and XML response bodies.
+SEED_JSON = """{
+  "rel" : "mediaRelayAccessToken",
+  "duration" : 3,
+  "Uri" : "samplevalue",
+  "password" : "samplevalue",
+  "userName" : "samplevalue",
+  "validUntil" : "\\/Date(1474932027265)\\/",
+  "_links" : {
+    "self" : {
+      "href" : "/ucwa/v1/applications/192/mediaRelayAccessToken"
+    }
+  },
+  "_embedded" : {
+    "mediaRelay" : [
+      {
+        "rel" : "mediaRelay",
+        "host" : "samplevalue",
+        "ipv4" : "samplevalue",
+        "ipv6" : "samplevalue",
+        "location" : "Internet",
+        "tcpPort" : 82,
+        "udpPort" : 23,
+        "_links" : {
+          "self" : {
+            "href" : "/ucwa/v1/applications/192/communication/mediaRelay"
+          }
+        }
+      }
+    ]
+  }
+}"""
+
+SEED_XML = """<?xml version="1.0" encoding="utf-8"?>
+<resource rel="mediaRelayAccessToken" href="/ucwa/v1/applications/192/mediaRelayAccessToken" \
+xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa">
+  <property name="rel">mediaRelayAccessToken</property>
+  <property name="duration">31</property>
+  <property name="Uri">samplevalue</property>
+  <property name="password">samplevalue</property>
+  <property name="userName">samplevalue</property>
+  <property name="validUntil">2016-09-26T16:20:27.2948002-07:00</property>
+  <resource rel="mediaRelay" href="/ucwa/v1/applications/192/communication/mediaRelay">
+    <property name="rel">mediaRelay</property>
+    <property name="host">samplevalue</property>
+    <property name="ipv4">samplevalue</property>
+    <property name="ipv6">samplevalue</property>
+    <property name="location">Intranet</property>
+    <property name="tcpPort">15</property>
+    <property name="udpPort">51</property>
+  </resource>
+</resource>"""
+
+
+def seed_token(
+    duration: int, location: RelayLocation, tcp: int, udp: int, valid_until: str
+) -> MediaRelayAccessToken:
+    relay = MediaRelay(
+        host="samplevalue",
+        ipv4="samplevalue",
+        ipv6="samplevalue",
+        location=location,
+        tcp_port=tcp,
+        udp_port=udp,
+        href="/ucwa/v1/applications/192/communication/mediaRelay",
+    )
+    return MediaRelayAccessToken.model_validate(
+        {
+            "duration": duration,
+            "uri": "samplevalue",
+            "password": "samplevalue",
+            "user_name": "samplevalue",
+            "valid_until": valid_until,
+            "href": "/ucwa/v1/applications/192/mediaRelayAccessToken",
+            "media_relays": [relay],
+        }
+    )
+
+
+def test_json_seed_values_render_the_seed_document_byte_for_byte() -> None:
+    token = seed_token(3, "Internet", 82, 23, "/Date(1474932027265)/")
+    assert wire.render_json(token, wire.UcwaQuirks(uri_key="Uri")).decode() == SEED_JSON
+
+
+def test_xml_seed_values_render_the_seed_document_byte_for_byte() -> None:
+    token = seed_token(31, "Intranet", 15, 51, "2016-09-26T16:20:27.2948002-07:00")
+    assert wire.render_xml(token, wire.UcwaQuirks(offset="-07:00")).decode() == SEED_XML
+
+
+def test_json_seed_parses_to_its_values_and_back() -> None:
+    token = wire.parse_json(SEED_JSON)
+    assert token.duration == 3 and token.uri == "samplevalue"
+    assert token.valid_until == dt.datetime(2016, 9, 26, 23, 20, 27, 265000, tzinfo=UTC)
+    assert token.media_relays[0].tcp_port == 82 and token.media_relays[0].location == "Internet"
+    assert wire.render_json(token).decode() == SEED_JSON
+    assert json.loads(wire.render_json(token, pretty=False)) == json.loads(SEED_JSON)
+    assert b"\\/Date(1474932027265)\\/" in wire.render_json(token, pretty=False)
+
+
+def test_xml_seed_parses_keeping_the_seventh_digit() -> None:
+    token = wire.parse(SEED_XML.encode(), "application/xml")
+    assert token.duration == 31 and token.media_relays[0].location == "Intranet"
+    assert token.valid_until == dt.datetime(2016, 9, 26, 23, 20, 27, 294800, tzinfo=UTC)
+    assert token.valid_until_ticks == 2
+    assert wire.render_xml(token).decode() == SEED_XML
+    changed = token.model_copy(update={"valid_until": token.valid_until + dt.timedelta(1)})
+    assert changed.valid_until_ticks == 0  # the stored digit belongs to the old instant
+
+
+def test_parse_sniffs_format_and_honours_content_type() -> None:
+    assert wire.parse(SEED_JSON).duration == 3
+    assert wire.parse(SEED_XML).duration == 31
+    assert wire.parse(SEED_JSON, "application/vnd.microsoft.com.ucwa+json").duration == 3
+
+
+@pytest.mark.parametrize("uri_key", ["Uri", "uri"])
+@pytest.mark.parametrize("stamps", ["utc_ms", "ms_offset", "iso"])
+def test_quirks_change_the_rendering_but_parse_back_equal(uri_key: str, stamps: str) -> None:
+    token = wire.parse_json(SEED_JSON)
+    quirks = wire.UcwaQuirks(uri_key=uri_key, timestamps=stamps)  # type: ignore[arg-type]
+    body = wire.render_json(token, quirks)
+    assert f'"{uri_key}" : "samplevalue"'.encode() in body
+    assert wire.parse_json(body) == token
+    assert wire.parse_xml(wire.render_xml(token, quirks)) == token
+
+
+def test_timestamp_quirk_shapes() -> None:
+    token = wire.parse_json(SEED_JSON)
+    offset = wire.render_json(token, wire.UcwaQuirks(timestamps="ms_offset"))
+    assert b'"\\/Date(1474932027265-0700)\\/"' in offset
+    iso = wire.render_json(token, wire.UcwaQuirks(timestamps="iso", offset="+01:00"))
+    assert b'"2016-09-27T00:20:27.2650000+01:00"' in iso
+
+
+def test_parser_tolerates_single_embedded_relay_and_missing_addresses() -> None:
+    doc = json.loads(SEED_JSON)
+    relay = doc["_embedded"]["mediaRelay"][0]
+    del relay["ipv4"], relay["ipv6"], relay["tcpPort"]
+    relay["location"] = "internet"
+    doc["_embedded"]["mediaRelay"] = relay
+    doc["uri"] = doc.pop("Uri")
+    token = wire.parse_json(json.dumps(doc))
+    assert token.uri == "samplevalue"
+    assert token.media_relays[0].ipv4 is None and token.media_relays[0].tcp_port == -1
+    assert token.media_relays[0].location == "Internet"
+    del doc["_embedded"], doc["_links"]
+    bare = wire.parse_json(json.dumps(doc))
+    assert bare.media_relays == [] and bare.href is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "quoted"),
+    [
+        (
+            '{"duration": 3, "password": "p", "userName": "u", "validUntil": "/Date(12x)/"}',
+            "validUntil",
+            "/Date(12x)/",
+        ),
+        (
+            '{"duration": 3, "password": "p", "userName": "u",'
+            ' "validUntil": "2016-13-40T00:00:00Z"}',
+            "validUntil",
+            "2016-13-40T00:00:00Z",
+        ),
+        (
+            '{"duration": "soon", "password": "p", "userName": "u", "validUntil": "/Date(1)/"}',
+            "duration",
+            "soon",
+        ),
+        ('{"duration": 3, "userName": "u", "validUntil": "/Date(1)/"}', "password", None),
+        (
+            '{"duration": 3, "password": "p", "userName": "u", "validUntil": "/Date(1)/",'
+            ' "_embedded": {"mediaRelay": [{"location": "Moon", "tcpPort": 1}]}}',
+            "_embedded.mediaRelay[0].location",
+            "Moon",
+        ),
+        (
+            '{"duration": 3, "password": "p", "userName": "u", "validUntil": "/Date(1)/",'
+            ' "_embedded": {"mediaRelay": [{"location": "All", "udpPort": 70000}]}}',
+            "_embedded.mediaRelay[0].udpPort",
+            "70000",
+        ),
+    ],
+)
+def test_bad_fields_raise_wire_format_error_naming_field_and_value(
+    body: str, field: str, quoted: str | None
+) -> None:
+    with pytest.raises(WireFormatError) as info:
+        wire.parse_json(body, source="case.json")
+    assert info.value.field == field
+    assert "case.json" in str(info.value)
+    if quoted is not None:
+        assert quoted in str(info.value)
+
+
+@pytest.mark.parametrize("body", ["", "{", "[1, 2]", b"\xff\xfe{}", "null"])
+def test_malformed_json_raises_wire_format_error(body: str | bytes) -> None:
+    with pytest.raises(WireFormatError):
+        wire.parse_json(body)
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<resource rel="mediaRelayAccessToken"><property name="password">&lol3;</property></resource>"""
+EXTERNAL_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<resource rel="mediaRelayAccessToken"><property name="password">&xxe;</property></resource>"""
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY])
+def test_hostile_xml_is_refused_with_wire_format_error(body: str) -> None:
+    with pytest.raises(WireFormatError, match="unsafe XML"):
+        wire.parse_xml(body)
+    with pytest.raises(WireFormatError):
+        wire.parse_error(body, "application/xml")
+
+
+def test_deep_and_huge_bodies_are_refused() -> None:
+    deep = "<resource>" * 100 + "</resource>" * 100
+    with pytest.raises(WireFormatError, match="deeper"):
+        wire.parse_xml(deep)
+    huge = b'{"password": "' + b"a" * (wire.MAX_BODY_BYTES + 1) + b'"}'
+    with pytest.raises(WireFormatError, match="limit"):
+        wire.parse_json(huge)
+    with pytest.raises(WireFormatError, match="invalid XML"):
+        wire.parse_xml("<resource><property>")
+
+
+def test_error_bodies_round_trip_in_both_formats() -> None:
+    body = UcwaErrorBody(
+        code="BadRequest",
+        subcode="ParameterValidationFailure",
+        message="Please check what you entered and try again.",
+        debug_info={"diagnosticsCode": "2"},
+    )
+    for fmt in ("json", "xml"):
+        rendered = wire.render_error(body, fmt)
+        assert wire.parse_error(rendered) == body
+    bare = UcwaErrorBody(code="Conflict")
+    assert wire.render_error(bare) == b'{"code":"Conflict"}'
+    assert wire.parse_error(wire.render_error(bare, "xml"), "application/xml") == bare
+
+
+def test_docs_xml_error_sample_parses() -> None:
+    sample = """<?xml version="1.0" encoding="utf-8"?>
+<reason xmlns:xsd="http://www.w3.org/2001/XMLSchema"
+        xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+        xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa">
+  <code>Conflict</code>
+  <subcode>AlreadyExists</subcode>
+  <message>The requested resource already exists. Please wait and try again.</message>
+  <debugInfo />
+  <parameters />
+</reason>"""
+    body = wire.parse_error(sample)
+    assert (body.code, body.subcode) == ("Conflict", "AlreadyExists")
+    assert body.debug_info is None and body.parameters is None
+    with pytest.raises(WireFormatError, match="code"):
+        wire.parse_error('{"subcode": "AlreadyExists"}')
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_ms"),
+    [
+        ("/Date(1474932027265)/", 1474932027265),
+        ("\\/Date(1474932027265)\\/", 1474932027265),
+        ("/Date(1474932027265+0100)/", 1474932027265),
+        ("/Date(-1000-0700)/", -1000),
+    ],
+)
+def test_ms_dates_ignore_the_informational_offset(text: str, expected_ms: int) -> None:
+    parsed = timestamps.parse_ms_date(text)
+    assert parsed == dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(milliseconds=expected_ms)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "ticks"),
+    [
+        ("2016-09-26T16:20:27.2948002-07:00", dt.datetime(2016, 9, 26, 23, 20, 27, 294800), 2),
+        ("2016-09-26T23:20:27Z", dt.datetime(2016, 9, 26, 23, 20, 27), 0),
+        ("2016-09-26T23:20:27.5+0000", dt.datetime(2016, 9, 26, 23, 20, 27, 500000), 0),
+        ("2016-09-26T23:20:27.123456789", dt.datetime(2016, 9, 26, 23, 20, 27, 123456), 7),
+    ],
+)
+def test_iso_parsing_forms(text: str, expected: dt.datetime, ticks: int) -> None:
+    assert timestamps.parse_iso(text) == (expected.replace(tzinfo=UTC), ticks)
+
+
+def test_iso_formatting_pads_to_seven_digits() -> None:
+    when = dt.datetime(2016, 9, 26, 23, 20, 27, 294800, tzinfo=UTC)
+    assert timestamps.format_iso(when) == "2016-09-26T16:20:27.2948000-07:00"
+    assert timestamps.format_iso(when, "Z") == "2016-09-26T23:20:27.2948000Z"
+    assert timestamps.format_ms_date(when, "+05:30") == "/Date(1474932027294+0530)/"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/Date()/",
+        "Date(123)",
+        "/Date(12a)/",
+        "/Date(1+2500)/",
+        "yesterday",
+        "2016-09-26",
+        "2016-09-26T25:00:00Z",
+        "2016-09-26T10:00:00+99:00",
+    ],
+)
+def test_malformed_timestamps_name_the_field_and_quote_the_value(text: str) -> None:
+    with pytest.raises(WireFormatError) as info:
+        timestamps.parse_timestamp(text, field="validUntil", source="s")
+    assert info.value.field == "validUntil"
+    assert repr(text) in str(info.value)
