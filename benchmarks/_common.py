@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 __all__ = [
     "REPO_ROOT",
+    "SUITE_TIMES",
     "Benchmark",
     "Row",
     "Settings",
@@ -31,6 +33,7 @@ __all__ = [
     "guarded",
     "interleave",
     "interleave_many",
+    "interleave_rates",
     "missing",
     "plugin_has_fixture",
     "plugin_installed",
@@ -41,6 +44,10 @@ __all__ = [
     "throwaway_suite",
     "timed",
 ]
+
+
+#: Suite timings shared between benchmarks of one run: (fixture, size, isolated) -> (ours, bare).
+SUITE_TIMES: dict[tuple[str, int, bool], tuple[float, float]] = {}
 
 
 class Skip(Exception):
@@ -67,8 +74,8 @@ class Settings:
 
     @property
     def repeats(self) -> int:
-        """Interleaved pairs for in-process benchmarks."""
-        return 1 if self.quick else 5
+        """Interleaved rounds for in-process benchmarks."""
+        return 1 if self.quick else 3
 
     @property
     def suite_repeats(self) -> int:
@@ -163,6 +170,16 @@ def interleave_many(
         for action, measured in zip(actions, values, strict=True):
             measured.append(action())
     return [statistics.median(measured) for measured in values]
+
+
+def interleave_rates(
+    sides: list[Callable[[int], float]], count: int, repeats: int, *, warm: int = 50
+) -> list[float]:
+    """Medians of ``side(count)`` for each side, run round-robin ``repeats`` times, after one
+    unmeasured ``side(warm)`` each (imports, caches, connection pools)."""
+    for side in sides:
+        side(warm)
+    return interleave_many([partial(side, count) for side in sides], repeats, warmup=False)
 
 
 def guarded(name: str, make_rows: Callable[[], list[Row]]) -> list[Row]:

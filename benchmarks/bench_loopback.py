@@ -13,13 +13,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from _common import Benchmark, Row, Settings, guarded, interleave, missing, rate
+from _common import Benchmark, Row, Settings, guarded, interleave_rates, missing, rate
 
 GOAL = ">= 2.0"
 THREADS = 8
 
 
-def hammer(url: str, headers: dict[str, str], calls: int, threads: int) -> Callable[[], float]:
+def hammer(url: str, headers: dict[str, str], threads: int) -> Callable[[int], float]:
     """A measurement: ``calls`` GETs split over ``threads`` sessions, in calls per second."""
     import requests
 
@@ -30,7 +30,7 @@ def hammer(url: str, headers: dict[str, str], calls: int, threads: int) -> Calla
                 if status != 200:
                     failures.append(status)
 
-    def measure() -> float:
+    def measure(calls: int) -> float:
         failures: list[int] = []
         share = calls // threads
         workers = [
@@ -58,9 +58,8 @@ def rows(settings: Settings) -> list[Row]:
     from pytest_httpserver import HTTPServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
-    from pytest_relaytokens.ucwa.service import UcwaService
-
     from pytest_relaytokens.transports.server import LoopbackServer
+    from pytest_relaytokens.ucwa.service import UcwaService
 
     service: Any = UcwaService(seed=1)
     headers = {
@@ -69,7 +68,6 @@ def rows(settings: Settings) -> list[Row]:
     }
     path = service.token_path()
     calls = settings.calls
-    repeats = min(settings.repeats, 3)
     out = []
     with LoopbackServer(service) as ours_server:
         ours_url = ours_server.url + path
@@ -84,10 +82,11 @@ def rows(settings: Settings) -> list[Row]:
         try:
             theirs_url = theirs_server.url_for(path)
             for threads in (1, THREADS):
-                mine, theirs = interleave(
-                    hammer(ours_url, headers, calls, threads),
-                    hammer(theirs_url, headers, calls, threads),
-                    repeats,
+                mine, theirs = interleave_rates(
+                    [hammer(ours_url, headers, threads), hammer(theirs_url, headers, threads)],
+                    calls,
+                    settings.repeats,
+                    warm=10 * threads,
                 )
                 who = "one Session" if threads == 1 else f"{threads} threads"
                 out.append(

@@ -4,14 +4,14 @@
 in a raw ``responses.RequestsMock``. ``httpx``: the fake through ``patch_httpx`` (what
 ``ucwa_api`` uses) and through ``FakeTransport`` vs a static ``respx`` route. Each side makes
 its calls from one client (``requests.Session`` / ``httpx.Client``), created inside the timing
-together with the mock, and checks every status.
+together with the fake and the mock, and checks every status.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from _common import Benchmark, Row, Settings, guarded, interleave, missing, rate
+from _common import Benchmark, Row, Settings, guarded, interleave_rates, missing, rate
 
 GOAL = ">= 0.8"
 
@@ -49,10 +49,10 @@ def requests_rows(settings: Settings) -> list[Row]:
 
     from pytest_relaytokens.transports.responses_transport import activate_responses
 
-    calls = settings.calls
     body, content_type = reference_body()
+    _, url, headers = make_service()
 
-    def ours() -> float:
+    def ours(calls: int) -> float:
         def work() -> None:
             service, url, headers = make_service()
             with activate_responses(service, [service.host]), requests.Session() as session:
@@ -61,9 +61,7 @@ def requests_rows(settings: Settings) -> list[Row]:
 
         return rate(calls, work)
 
-    def baseline() -> float:
-        _, url, headers = make_service()
-
+    def baseline(calls: int) -> float:
         def work() -> None:
             with responses.RequestsMock() as mock, requests.Session() as session:
                 mock.add(responses.GET, url, body=body, content_type=content_type)
@@ -72,7 +70,8 @@ def requests_rows(settings: Settings) -> list[Row]:
 
         return rate(calls, work)
 
-    mine, theirs = interleave(ours, baseline, settings.repeats)
+    calls = settings.calls
+    mine, theirs = interleave_rates([ours, baseline], calls, settings.repeats)
     return [
         Row(
             f"requests: {calls:,} GETs, UcwaService vs static responses",
@@ -92,10 +91,10 @@ def httpx_rows(settings: Settings) -> list[Row]:
 
     from pytest_relaytokens.transports.httpx_transport import FakeTransport, patch_httpx
 
-    calls = settings.calls
     body, content_type = reference_body()
+    _, url, headers = make_service()
 
-    def patched() -> float:
+    def patched(calls: int) -> float:
         def work() -> None:
             service, url, headers = make_service()
             with patch_httpx(service, [service.host]), httpx.Client() as client:
@@ -104,7 +103,7 @@ def httpx_rows(settings: Settings) -> list[Row]:
 
         return rate(calls, work)
 
-    def transport() -> float:
+    def transport(calls: int) -> float:
         def work() -> None:
             service, url, headers = make_service()
             with httpx.Client(transport=FakeTransport(service)) as client:
@@ -113,9 +112,7 @@ def httpx_rows(settings: Settings) -> list[Row]:
 
         return rate(calls, work)
 
-    def baseline() -> float:
-        _, url, headers = make_service()
-
+    def baseline(calls: int) -> float:
         def work() -> None:
             with respx.mock(assert_all_called=False) as router, httpx.Client() as client:
                 router.get(url).respond(200, content=body, headers={"Content-Type": content_type})
@@ -124,19 +121,26 @@ def httpx_rows(settings: Settings) -> list[Row]:
 
         return rate(calls, work)
 
-    rows = []
-    for label, ours in (("patch_httpx", patched), ("FakeTransport", transport)):
-        mine, theirs = interleave(ours, baseline, settings.repeats)
-        rows.append(
-            Row(
-                f"httpx: {calls:,} GETs, UcwaService via {label} vs static respx",
-                "calls/s",
-                mine,
-                theirs,
-                GOAL,
-            )
-        )
-    return rows
+    calls = settings.calls
+    via_patch, theirs, via_transport = interleave_rates(
+        [patched, baseline, transport], calls, settings.repeats
+    )
+    return [
+        Row(
+            f"httpx: {calls:,} GETs, UcwaService via patch_httpx vs static respx",
+            "calls/s",
+            via_patch,
+            theirs,
+            GOAL,
+        ),
+        Row(
+            f"httpx: {calls:,} GETs, UcwaService via FakeTransport vs static respx",
+            "calls/s",
+            via_transport,
+            theirs,
+            GOAL,
+        ),
+    ]
 
 
 def run(settings: Settings) -> list[Row]:

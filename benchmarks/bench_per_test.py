@@ -7,6 +7,7 @@ the plugin adds: loading, its hooks, its autouse fixture and the token fixture i
 from __future__ import annotations
 
 from _common import (
+    SUITE_TIMES,
     Benchmark,
     Row,
     Settings,
@@ -42,6 +43,7 @@ def run(settings: Settings) -> list[Row]:
             settings.suite_repeats,
             warmup=False,
         )
+    SUITE_TIMES["ucwa_token", size, iso] = (ucwa_s, bare_s)
     return [
         Row(f"per-test: {size:,} tests with ucwa_token vs bare", "s", ucwa_s, bare_s, "<= 1.3"),
         Row(

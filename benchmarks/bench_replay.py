@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _common import REPO_ROOT, Benchmark, Row, Settings, guarded, interleave, missing, rate
+from _common import REPO_ROOT, Benchmark, Row, Settings, guarded, interleave_rates, missing, rate
 
 GOAL = ">= 2.0"
 
@@ -55,9 +55,9 @@ def recorded_interaction() -> Iterator[tuple[Path, str, dict[str, str]]]:
     missing("pytest_relaytokens.ucwa.service", "pytest_relaytokens.transports.server")
     import requests
     import vcr
-    from pytest_relaytokens.ucwa.service import UcwaService
 
     from pytest_relaytokens.transports.server import LoopbackServer
+    from pytest_relaytokens.ucwa.service import UcwaService
 
     service: Any = UcwaService(seed=1)
     headers = {
@@ -89,7 +89,7 @@ def rows(settings: Settings) -> list[Row]:
     source = "shipped" if shipped else "recorded"
     with recorded_interaction() if shipped is None else _given(shipped) as (path, uri, headers):
 
-        def ours() -> float:
+        def ours(calls: int) -> float:
             def work() -> None:
                 replay: Any = ReplayService(path)
                 with activate_responses(replay, [replay.host]), requests.Session() as session:
@@ -98,7 +98,7 @@ def rows(settings: Settings) -> list[Row]:
 
             return rate(calls, work)
 
-        def baseline() -> float:
+        def baseline(calls: int) -> float:
             def work() -> None:
                 tape = vcr.VCR(record_mode="none")
                 cassette = tape.use_cassette(str(path), allow_playback_repeats=True)
@@ -108,7 +108,7 @@ def rows(settings: Settings) -> list[Row]:
 
             return rate(calls, work)
 
-        mine, theirs = interleave(ours, baseline, min(settings.repeats, 3))
+        mine, theirs = interleave_rates([ours, baseline], calls, settings.repeats)
     return [
         Row(
             f"replay: {calls:,} replays ({source} cassette), ReplayService vs vcrpy",

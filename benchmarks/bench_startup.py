@@ -23,7 +23,7 @@ from _common import (
 
 def run(settings: Settings) -> list[Row]:
     plugin_has_fixture("")
-    repeats = 1 if settings.quick else 7
+    repeats = 1 if settings.quick else 5
     rows = []
     with throwaway_suite(1, "assert True") as suite:
         for isolated, label in ((False, "installed plugins"), (True, "only ours")):

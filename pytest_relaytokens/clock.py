@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
+from time import monotonic as _real_monotonic  # bound now: later patches of time.* don't apply
 
 __all__ = ["Clock"]
 
@@ -23,14 +24,20 @@ def _system_now() -> _dt.datetime:
 class Clock:
     """A UTC clock: ``now()``, ``advance(seconds | timedelta)``, ``set(datetime)``.
 
-    ``frozen=True`` stops it flowing: ``now()`` returns the same instant until moved.
+    ``frozen=True`` stops it flowing: ``now()`` returns the same instant until moved, except
+    that a jump of the wall clock that real elapsed time does not explain (time-machine or
+    freezegun travel, half a second or more) moves it by the same amount.
     """
+
+    TRAVEL_THRESHOLD = _dt.timedelta(seconds=0.5)
 
     def __init__(self, start: _dt.datetime | None = None, *, frozen: bool = False) -> None:
         self._lock = threading.Lock()
         self._frozen = frozen
         self._offset = _dt.timedelta(0)
         self._frozen_at = _system_now()
+        self._anchor_wall = self._frozen_at
+        self._anchor_mono = _real_monotonic()
         if start is not None:
             self.set(start)
 
@@ -38,10 +45,18 @@ class Clock:
     def frozen(self) -> bool:
         return self._frozen
 
+    def _travel(self) -> _dt.timedelta:
+        """How far the wall clock was moved by something other than the passing of time."""
+        elapsed = _dt.timedelta(seconds=_real_monotonic() - self._anchor_mono)
+        jump = _system_now() - self._anchor_wall - elapsed
+        return jump if abs(jump) >= self.TRAVEL_THRESHOLD else _dt.timedelta(0)
+
+    def _base(self) -> _dt.datetime:
+        return self._frozen_at + self._travel() if self._frozen else _system_now()
+
     def now(self) -> _dt.datetime:
         """The current instant, timezone-aware UTC, millisecond precision."""
-        base = self._frozen_at if self._frozen else _system_now()
-        value = base + self._offset
+        value = self._base() + self._offset
         return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
 
     def now_ms(self) -> int:
@@ -65,7 +80,7 @@ class Clock:
             raise TypeError(f"set() takes a datetime, got {when!r}")
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        base = self._frozen_at if self._frozen else _system_now()
+        base = self._base()
         with self._lock:
             self._offset = when.astimezone(UTC) - base
 
@@ -74,7 +89,7 @@ class Clock:
         now = self.now()
         with self._lock:
             self._frozen = True
-            self._frozen_at = now
+            self._frozen_at = now - self._travel()
             self._offset = _dt.timedelta(0)
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .markers import MARKERS, MarkerSettings, read_markers
-from .settings import OPTIONS, RunState, derive_seed, get_option
+from .settings import OPTIONS, RunState, clock_start, derive_seed, get_option
 
 if TYPE_CHECKING:
     from faker import Faker
@@ -202,20 +202,22 @@ def relaytokens_seed(request: pytest.FixtureRequest) -> int:
 
     Same run seed, same tokens, whatever the order or xdist worker. Set the run seed with
     ``--relaytokens-seed`` (or ini ``relaytokens_seed``), or override this fixture in a conftest.
+    With ``--relaytokens-start`` fixed too, tokens are identical byte for byte.
     """
     return derive_seed(request.config.stash[STATE_KEY].run_seed, request.node.nodeid)
 
 
 @pytest.fixture
-def relaytokens_clock() -> Clock:
+def relaytokens_clock(request: pytest.FixtureRequest) -> Clock:
     """The clock every fake and factory reads: ``now()``, ``advance(seconds)``, ``set(dt)``.
 
-    It follows the wall clock through :mod:`datetime`, so time-machine or freezegun travel
-    moves it (and expires tokens) too; ``advance``/``set`` move only this clock.
+    Frozen at the test's start: it moves only with ``advance``/``set``, or when time-machine or
+    freezegun travel moves the wall clock (tokens then expire with the travelled time). It never
+    touches the event loop's monotonic clock.
     """
     from .clock import Clock
 
-    return Clock()
+    return Clock(clock_start(request.config), frozen=True)
 
 
 @pytest.fixture

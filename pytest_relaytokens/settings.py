@@ -6,13 +6,14 @@ matching fixture < a marker on the test, class or module.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import random
 from dataclasses import dataclass, field
 
 import pytest
 
-__all__ = ["OPTIONS", "RunState", "derive_seed", "get_option"]
+__all__ = ["OPTIONS", "RunState", "clock_start", "derive_seed", "get_option"]
 
 # name -> (help, default, choices)
 OPTIONS: dict[str, tuple[str, str | None, tuple[str, ...] | None]] = {
@@ -22,6 +23,8 @@ OPTIONS: dict[str, tuple[str, str | None, tuple[str, ...] | None]] = {
         None,
         None,
     ),
+    "start": ("the instant relaytokens_clock starts at in every test: 'now' or an ISO 8601 "
+              "datetime (with the seed, makes tokens identical run after run)", "now", None),
     "ucwa_format": ("default UCWA representation: json or xml", "json", ("json", "xml")),
     "uri_key": (
         "UCWA uri property spelling: Uri (as the samples) or uri (as the table)",
@@ -92,6 +95,21 @@ def get_option(config: pytest.Config, name: str) -> str | None:
             f"unknown value {value!r}; valid values: {', '.join(choices)}"
         )
     return value
+
+
+def clock_start(config: pytest.Config) -> _dt.datetime | None:
+    """The configured clock start (None: now), validated."""
+    value = get_option(config, "start")
+    if value is None or value == "now":
+        return None
+    try:
+        start = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise pytest.UsageError(
+            f"relaytokens: --relaytokens-start / ini relaytokens_start: {value!r} is not 'now' "
+            "or an ISO 8601 datetime such as 2026-01-01T09:00:00Z"
+        ) from None
+    return start if start.tzinfo else start.replace(tzinfo=_dt.timezone.utc)
 
 
 def derive_seed(run_seed: int, nodeid: str) -> int:

@@ -3,33 +3,36 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 FORMAT_PROBE = """
-def test_format(ucwa_token_response):
-    print("FORMAT", "xml" if ucwa_token_response.body.startswith(b"<") else "json")
+def test_format(ucwa_token_response, pytestconfig):
+    out = pytestconfig.rootpath / "format.txt"
+    out.write_text("xml" if ucwa_token_response.body.startswith(b"<") else "json")
 """
 
 
-def _format(result: pytest.RunResult) -> str:
-    return next(ln.split()[1] for ln in result.outlines if ln.startswith("FORMAT"))
+def _format(pytester: pytest.Pytester, *args: str) -> str:
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+    return (pytester.path / "format.txt").read_text()
 
 
 def test_precedence_ini_cli_conftest_marker(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\naddopts = -p pytest_relaytokens.plugin -p no:randomly\n"
                      "relaytokens_ucwa_format = xml\n")
     pytester.makepyfile(FORMAT_PROBE)
-    assert _format(pytester.runpytest("-s")) == "xml"  # ini
-    assert _format(pytester.runpytest("-s", "--relaytokens-ucwa-format=json")) == "json"  # cli
+    assert _format(pytester) == "xml"  # ini
+    assert _format(pytester, "--relaytokens-ucwa-format=json") == "json"  # cli beats ini
     pytester.makeconftest(
         "import pytest\n\n@pytest.fixture\ndef relaytokens_ucwa_format():\n    return 'xml'\n"
     )
-    assert _format(pytester.runpytest("-s", "--relaytokens-ucwa-format=json")) == "xml"  # conftest
+    assert _format(pytester, "--relaytokens-ucwa-format=json") == "xml"  # conftest beats cli
     pytester.makepyfile(
-        "import pytest\n\n@pytest.mark.ucwa_format('json')\n" + FORMAT_PROBE.lstrip()
+        "import pytest\n\npytestmark = pytest.mark.ucwa_format('json')\n" + FORMAT_PROBE
     )
-    assert _format(pytester.runpytest("-s", "--relaytokens-ucwa-format=xml")) == "json"  # marker
+    assert _format(pytester, "--relaytokens-ucwa-format=xml") == "json"  # marker beats all
 
 
 def test_error_fanout_runs_one_body_per_catalogued_error(pytester: pytest.Pytester) -> None:

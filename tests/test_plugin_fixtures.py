@@ -59,18 +59,31 @@ def test_ucwa_token_response_in_both_formats(pytester: pytest.Pytester) -> None:
 def test_same_seed_same_tokens_and_seed_printed_on_failure(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
+        import os
+
         def test_show(ucwa_token, relay_access_token):
-            print("TOKENS", ucwa_token.user_name, relay_access_token.access_token)
+            with open(os.environ["TOKENS_OUT"], "w") as out:
+                out.write(ucwa_token.user_name + " " + relay_access_token.access_token)
             assert False
         """
     )
-    first = pytester.runpytest("--relaytokens-seed=1234", "-s")
-    second = pytester.runpytest("--relaytokens-seed=1234", "-s")
-    other = pytester.runpytest("--relaytokens-seed=99", "-s")
-    line = [ln for ln in first.outlines if ln.startswith("TOKENS")]
-    assert line and line == [ln for ln in second.outlines if ln.startswith("TOKENS")]
-    assert line != [ln for ln in other.outlines if ln.startswith("TOKENS")]
-    first.stdout.fnmatch_lines(["*relaytokens*", "*--relaytokens-seed=1234*"])
+
+    def tokens(*args: str) -> tuple[str, pytest.RunResult]:
+        out = pytester.path / "tokens.txt"
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("TOKENS_OUT", str(out))
+            result = pytester.runpytest(*args)
+        return out.read_text(), result
+
+    start = "--relaytokens-start=2026-01-05T09:30:00Z"
+    first, result = tokens("--relaytokens-seed=1234", start)
+    assert tokens("--relaytokens-seed=1234", start)[0] == first
+    assert tokens("--relaytokens-seed=99", start)[0] != first
+    # without a fixed start, the time-independent parts still repeat
+    assert tokens("--relaytokens-seed=1234")[0].split()[1] == first.split()[1]
+    result.stdout.fnmatch_lines(["*- relaytokens -*", "*test seed * from run seed 1234; "
+                                 "reproduce with --relaytokens-seed=1234*"])
+    result.stdout.fnmatch_lines(["relaytokens: run seed 1234 *"])
 
 
 def test_seed_fixture_overridable_in_conftest(pytester: pytest.Pytester) -> None:
@@ -181,8 +194,11 @@ def test_loopback_server_fixture(pytester: pytest.Pytester) -> None:
 
 def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fixtures")
+    lines = result.outlines
     for name in ("relaytokens_clock", "relaytokens_seed", "relaytokens_faker", "ucwa_token",
                  "ucwa_token_response", "relay_access_token", "ucwa_api", "relay_api",
-                 "relaytokens_server", "ucwa_error", "relay_error"):
-        result.stdout.fnmatch_lines([f"{name}*", "    *"])
-    assert "no docstring available" not in result.stdout.str().split("relaytokens")[-1]
+                 "relaytokens_server", "ucwa_error", "relay_error", "relaytokens_token_policy",
+                 "relaytokens_ucwa_format", "relaytokens_ucwa_quirks"):
+        index = next(i for i, ln in enumerate(lines) if ln.split(" ")[0] == name)
+        assert "no docstring available" not in lines[index + 1], name
+        assert lines[index + 1].startswith("    "), name

@@ -71,6 +71,11 @@ class PathRouter:
         return target.handle(request)
 
 
+def bodiless_status(status: int) -> bool:
+    """Statuses whose responses never carry a body (1xx, 204, 304)."""
+    return status < 200 or status in (204, 304)
+
+
 def target_hosts(target: object) -> list[str]:
     """The hosts (``netloc``) a target serves: a service's ``host``, a router's services'
     hosts, a :class:`PathRouter`'s routes'. Raises ``ValueError`` when none can be found."""
@@ -98,6 +103,15 @@ def target_hosts(target: object) -> list[str]:
     return hosts
 
 
+def strip_port(host: str) -> str:
+    """``host:port`` -> ``host`` (``[::1]:80`` -> ``[::1]``); a host without port unchanged."""
+    name, sep, port = host.rpartition(":")
+    bracketed = name.startswith("[") and name.endswith("]")
+    if sep and port.isdigit() and (bracketed or ":" not in name):
+        return name
+    return host
+
+
 def host_pattern(hosts: Iterable[str]) -> str:
     """A regex (no anchors) matching ``host`` or ``host:port`` for each host; a host given
     with a port matches that port only, one without matches any port."""
@@ -106,8 +120,7 @@ def host_pattern(hosts: Iterable[str]) -> str:
         host = host.strip().lower()
         if not host:
             continue
-        name, sep, port = host.rpartition(":")
-        if sep and port.isdigit() and not name.endswith(":"):
+        if strip_port(host) != host:
             parts.append(re.escape(host))
         else:
             parts.append(re.escape(host) + r"(?::\d+)?")

@@ -12,7 +12,7 @@ import anyio
 import httpx
 
 from ..core import FakeRequest, FakeResponse
-from . import Target, host_pattern, target_hosts
+from . import Target, bodiless_status, host_pattern, target_hosts
 
 __all__ = ["FakeTransport", "patch_httpx", "to_fake_request", "to_httpx_response"]
 
@@ -29,7 +29,9 @@ def to_httpx_response(response: FakeResponse, request: httpx.Request) -> httpx.R
     return httpx.Response(
         response.status,
         headers=list(response.headers),
-        content=response.body,
+        content=b""
+        if request.method == "HEAD" or bodiless_status(response.status)
+        else response.body,
         request=request,
         extensions={"http_version": b"HTTP/1.1",
                     "reason_phrase": response.reason.encode("ascii", "replace")},

@@ -13,7 +13,7 @@ import requests
 import responses
 
 from ..core import FakeRequest, FakeResponse
-from . import Target, host_pattern, target_hosts
+from . import Target, bodiless_status, host_pattern, strip_port, target_hosts
 
 __all__ = ["activate_responses", "to_fake_request"]
 
@@ -60,7 +60,8 @@ def _callback(target: Target) -> Any:
                 request=request)
         # A list of pairs keeps repeated headers (two WWW-Authenticate): responses extends
         # an HTTPHeaderDict with it, so ``resp.raw.headers.getlist(name)`` sees each one.
-        return response.status, list(response.headers), response.body
+        body = b"" if request.method == "HEAD" or bodiless_status(response.status) else response.body
+        return response.status, list(response.headers), body
 
     return respond
 
@@ -86,8 +87,10 @@ def activate_responses(target: Target, hosts: Iterable[str] | None = None, *,
     callback = _callback(target)
     registered = [rmock.add_callback(method, url, callback=callback, content_type=None)
                   for method in _METHODS]
-    if passthrough_unmatched:
-        rmock.add_passthru(re.compile(r"^(?!" + url.pattern[1:] + r")", re.IGNORECASE))
+    if passthrough_unmatched:  # everything but the fake's hosts (on any port) really goes out
+        any_port = host_pattern(strip_port(h) for h in host_list)
+        rmock.add_passthru(re.compile(r"^(?!https?://" + any_port + r"(?:[/?#]|$))",
+                                      re.IGNORECASE))
     if not was_active:
         rmock.start()
     try:

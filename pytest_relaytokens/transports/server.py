@@ -19,13 +19,14 @@ from types import TracebackType
 from typing import BinaryIO, cast
 
 from ..core import FakeRequest, FakeResponse
-from . import PathRouter, Target
+from . import PathRouter, Target, bodiless_status
 
 __all__ = ["LoopbackServer", "PathRouter"]
 
 MAX_REQUEST_LINE = 8192
 MAX_HEADER_BYTES = 65536
 MAX_HEADERS = 100
+MAX_HEADER_LINE = 16384
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
 MAX_CONNECTIONS = 1000
@@ -33,6 +34,9 @@ MAX_CONNECTIONS = 1000
 _METHOD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _STATUS_LINES: dict[int, bytes] = {}
 _SKIP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+# Initials of the headers the parser looks at: Content-Length, Transfer-Encoding, Connection,
+# Host, Expect.
+_SPECIAL_INITIALS = frozenset("cCtThHeE")
 
 
 class _HttpError(Exception):
@@ -310,19 +314,29 @@ class LoopbackServer:
         chunked = False
         host_header = ""
         expect_continue = False
+        readline = rfile.readline
         while True:
-            raw = self._readline(rfile, MAX_HEADER_BYTES, 431)
-            if raw in (b"\r\n", b"\n"):
+            try:
+                raw = readline(MAX_HEADER_LINE + 1)
+            except TimeoutError:
+                raise _HttpError(408, "request timeout") from None
+            if raw == b"\r\n" or raw == b"\n":
                 break
+            if raw[-1:] != b"\n":
+                if len(raw) > MAX_HEADER_LINE:
+                    raise _HttpError(431, "request header fields too large")
+                raise _HttpError(400, "incomplete request")
             total += len(raw)
             if total > MAX_HEADER_BYTES or len(headers) >= MAX_HEADERS:
                 raise _HttpError(431, "request header fields too large")
             name_b, colon, value_b = raw.partition(b":")
-            if not colon or not name_b or name_b != name_b.strip() or name_b[:1] in b" \t":
+            if not colon or not name_b or name_b[-1:] in b" \t" or name_b[:1] in b" \t":
                 raise _HttpError(400, "malformed header line")
             name = name_b.decode("latin-1")
             value = value_b.strip().decode("latin-1")
             headers.append((name, value))
+            if name[0] not in _SPECIAL_INITIALS:
+                continue
             lname = name.lower()
             if lname == "content-length":
                 if not value.isdigit() or (content_length is not None
@@ -431,7 +445,7 @@ class LoopbackServer:
             out.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
         if not has_date:
             out.append(b"Date: " + self._dates.get() + b"\r\n")
-        no_body = response.status in (204, 304) or 100 <= response.status < 200
+        no_body = bodiless_status(response.status)
         if not no_body:
             out.append(b"Content-Length: %d\r\n" % len(body))
         if not keep_alive:
