@@ -19,7 +19,7 @@ from .ucwa.models import MediaRelay, MediaRelayAccessToken
 __all__ = ["RelayTokensProvider"]
 
 
-class RelayTokensProvider(BaseProvider):  # type: ignore[misc]
+class RelayTokensProvider(BaseProvider):
     """Faker methods for UCWA media relay tokens and Relay access tokens."""
 
     def _ucwa(self) -> UcwaTokenFactory:

@@ -243,10 +243,11 @@ def relaytokens_ucwa_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
     """The UCWA wire quirks (``UcwaQuirks``) from options/ini; ``ucwa_quirks`` markers win."""
     from .ucwa.wire import UcwaQuirks
 
-    return UcwaQuirks(
-        uri_key=get_option(request.config, "uri_key") or "Uri",  # type: ignore[arg-type]
-        timestamps=get_option(request.config, "timestamps") or "utc_ms",
-    )  # type: ignore[arg-type]
+    options: dict[str, Any] = {
+        "uri_key": get_option(request.config, "uri_key") or "Uri",
+        "timestamps": get_option(request.config, "timestamps") or "utc_ms",
+    }
+    return UcwaQuirks(**options)
 
 
 def _effective_format(request: pytest.FixtureRequest) -> str:

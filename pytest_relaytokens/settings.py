@@ -23,8 +23,12 @@ OPTIONS: dict[str, tuple[str, str | None, tuple[str, ...] | None]] = {
         None,
         None,
     ),
-    "start": ("the instant relaytokens_clock starts at in every test: 'now' or an ISO 8601 "
-              "datetime (with the seed, makes tokens identical run after run)", "now", None),
+    "start": (
+        "the instant relaytokens_clock starts at in every test: 'now' or an ISO 8601 "
+        "datetime (with the seed, makes tokens identical run after run)",
+        "now",
+        None,
+    ),
     "ucwa_format": ("default UCWA representation: json or xml", "json", ("json", "xml")),
     "uri_key": (
         "UCWA uri property spelling: Uri (as the samples) or uri (as the table)",

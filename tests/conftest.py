@@ -2,7 +2,28 @@ from __future__ import annotations
 
 import pytest
 
+# pytester's in-process runs drop every module first imported inside them; importing the
+# heavy ones here keeps each inner run fast instead of re-importing them every time.
+import faker  # noqa: F401
+import hypothesis  # noqa: F401
+import pytest_relaytokens.plugin  # noqa: F401
+import pytest_relaytokens.relay.service  # noqa: F401
+import pytest_relaytokens.transports.server  # noqa: F401
+import pytest_relaytokens.ucwa.service  # noqa: F401
+import requests  # noqa: F401
+import responses  # noqa: F401
+
 pytest_plugins = ["pytester"]
+
+
+def _installed() -> bool:
+    from importlib.metadata import entry_points
+
+    return any(ep.value == "pytest_relaytokens.plugin" for ep in entry_points(group="pytest11"))
+
+
+#: How inner pytest runs load the plugin: by its entry point when installed, else by ``-p``.
+LOAD_PLUGIN = "" if _installed() else "-p pytest_relaytokens.plugin"
 
 
 @pytest.fixture
@@ -11,6 +32,7 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     pytest-randomly/xdist interference unless a test asks for them."""
     pytester.makeini(
         "[pytest]\n"
-        "addopts = -p pytest_relaytokens.plugin -p no:randomly -p no:cacheprovider\n"
+        f"addopts = {LOAD_PLUGIN} -p no:randomly -p no:cacheprovider -p no:faker\n"
+        "filterwarnings = ignore::pytest.PytestAssertRewriteWarning\n"
     )
     return pytester

@@ -20,8 +20,7 @@ def _format(pytester: pytest.Pytester, *args: str) -> str:
 
 
 def test_precedence_ini_cli_conftest_marker(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\naddopts = -p pytest_relaytokens.plugin -p no:randomly\n"
-                     "relaytokens_ucwa_format = xml\n")
+    pytester.makeini((pytester.path / "tox.ini").read_text() + "\nrelaytokens_ucwa_format = xml\n")
     pytester.makepyfile(FORMAT_PROBE)
     assert _format(pytester) == "xml"  # ini
     assert _format(pytester, "--relaytokens-ucwa-format=json") == "json"  # cli beats ini

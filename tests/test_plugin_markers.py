@@ -159,8 +159,7 @@ def test_wrong_marker_arguments_are_usage_errors(pytester: pytest.Pytester, mark
 
 
 def test_option_with_bad_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\naddopts = -p pytest_relaytokens.plugin -p no:randomly\n"
-                     "relaytokens_ucwa_format = yaml\n")
+    pytester.makeini((pytester.path / "tox.ini").read_text() + "\nrelaytokens_ucwa_format = yaml\n")
     pytester.makepyfile("def test_a(ucwa_token_response):\n    pass\n")
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*relaytokens_ucwa_format: unknown value 'yaml'; valid values: json, xml*"])

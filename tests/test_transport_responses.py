@@ -60,8 +60,9 @@ def other_server() -> Iterator[tuple[LoopbackServer, EchoService]]:
 
 def test_get_status_body_query_and_headers(echo: EchoService) -> None:
     with activate_responses(echo):
-        r = requests.get(f"https://{HOST}/echo", params={"a": "1", "b": ["x", "y"]},
-                         headers={"X-Test": "yes"})
+        r = requests.get(
+            f"https://{HOST}/echo", params={"a": "1", "b": ["x", "y"]}, headers={"X-Test": "yes"}
+        )
     assert r.status_code == 200
     doc = r.json()
     assert doc["method"] == "GET"
@@ -75,7 +76,9 @@ def test_repeated_response_headers_survive(echo: EchoService) -> None:
     with activate_responses(echo):
         r = requests.get(f"https://{HOST}/echo")
     assert r.raw.headers.getlist("WWW-Authenticate") == [
-        'Bearer trusted_issuers="x"', 'MsRtcOAuth href="https://h/WebTicket/oauthtoken"']
+        'Bearer trusted_issuers="x"',
+        'MsRtcOAuth href="https://h/WebTicket/oauthtoken"',
+    ]
     # requests joins repeated headers the way it does for a real server
     assert r.headers["www-authenticate"].count(", ") == 1
     assert r.headers["Content-Type"] == "application/json"
@@ -126,7 +129,8 @@ def test_drop_connection_raises_connection_error(echo: EchoService) -> None:
 
 
 def test_other_hosts_reach_the_real_loopback_server(
-        echo: EchoService, other_server: tuple[LoopbackServer, EchoService]) -> None:
+    echo: EchoService, other_server: tuple[LoopbackServer, EchoService]
+) -> None:
     server, real = other_server
     with activate_responses(echo):
         r = requests.get(server.url + "/echo?via=socket")
@@ -137,11 +141,14 @@ def test_other_hosts_reach_the_real_loopback_server(
 
 
 def test_no_passthrough_refuses_other_hosts(
-        echo: EchoService, other_server: tuple[LoopbackServer, EchoService]) -> None:
+    echo: EchoService, other_server: tuple[LoopbackServer, EchoService]
+) -> None:
     server, real = other_server
-    with activate_responses(echo, passthrough_unmatched=False):
-        with pytest.raises(requests.exceptions.ConnectionError):
-            requests.get(server.url + "/echo")
+    with (
+        activate_responses(echo, passthrough_unmatched=False),
+        pytest.raises(requests.exceptions.ConnectionError),
+    ):
+        requests.get(server.url + "/echo")
     assert len(real.log) == 0
 
 
@@ -178,7 +185,8 @@ def test_existing_mock_keeps_its_own_registrations(echo: EchoService) -> None:
 
 
 def test_patch_is_removed_on_exit(
-        echo: EchoService, other_server: tuple[LoopbackServer, EchoService]) -> None:
+    echo: EchoService, other_server: tuple[LoopbackServer, EchoService]
+) -> None:
     server, real = other_server
     with activate_responses(echo):
         pass

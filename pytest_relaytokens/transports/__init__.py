@@ -51,8 +51,9 @@ class PathRouter:
     ``PathRouter([("/api/", relay)], default=ucwa)`` serves both fakes on one port.
     """
 
-    def __init__(self, routes: Iterable[tuple[str, Target]] = (),
-                 default: Target | None = None) -> None:
+    def __init__(
+        self, routes: Iterable[tuple[str, Target]] = (), default: Target | None = None
+    ) -> None:
         self.routes: list[tuple[str, Target]] = list(routes)
         self.default = default
 
@@ -66,8 +67,11 @@ class PathRouter:
     def handle(self, request: FakeRequest) -> FakeResponse:
         target = self.target_for(request)
         if target is None:
-            return FakeResponse(404, [("Content-Type", "text/plain; charset=utf-8")],
-                                f"no fake serves {request.path}\n".encode())
+            return FakeResponse(
+                404,
+                [("Content-Type", "text/plain; charset=utf-8")],
+                f"no fake serves {request.path}\n".encode(),
+            )
         return target.handle(request)
 
 

@@ -19,8 +19,7 @@ __all__ = ["FakeTransport", "patch_httpx", "to_fake_request", "to_httpx_response
 
 def to_fake_request(request: httpx.Request, body: bytes) -> FakeRequest:
     """An ``httpx.Request`` (whose body was read) as a :class:`FakeRequest`."""
-    headers = tuple((k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in request.headers.raw)
+    headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw)
     return FakeRequest(request.method.upper(), str(request.url), headers, body)
 
 
@@ -33,15 +32,18 @@ def to_httpx_response(response: FakeResponse, request: httpx.Request) -> httpx.R
         if request.method == "HEAD" or bodiless_status(response.status)
         else response.body,
         request=request,
-        extensions={"http_version": b"HTTP/1.1",
-                    "reason_phrase": response.reason.encode("ascii", "replace")},
+        extensions={
+            "http_version": b"HTTP/1.1",
+            "reason_phrase": response.reason.encode("ascii", "replace"),
+        },
     )
 
 
 def _dropped(request: httpx.Request) -> httpx.ConnectError:
     return httpx.ConnectError(
         f"connection to {request.url} closed without a response (fake drop_connection)",
-        request=request)
+        request=request,
+    )
 
 
 class FakeTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -97,15 +99,20 @@ def patch_httpx(target: Target, hosts: Iterable[str] | None = None) -> Iterator[
             return fake.handle_request(request)
         return real_sync(self, request)
 
-    async def handle_async_request(self: httpx.AsyncHTTPTransport,
-                                   request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(
+        self: httpx.AsyncHTTPTransport, request: httpx.Request
+    ) -> httpx.Response:
         if ours(request):
             return await fake.handle_async_request(request)
         return await real_async(self, request)
 
     with ExitStack() as stack:
-        stack.enter_context(mock.patch.object(httpx.HTTPTransport, "handle_request",
-                                              handle_request))
-        stack.enter_context(mock.patch.object(httpx.AsyncHTTPTransport,
-                                              "handle_async_request", handle_async_request))
+        stack.enter_context(
+            mock.patch.object(httpx.HTTPTransport, "handle_request", handle_request)
+        )
+        stack.enter_context(
+            mock.patch.object(
+                httpx.AsyncHTTPTransport, "handle_async_request", handle_async_request
+            )
+        )
         yield fake

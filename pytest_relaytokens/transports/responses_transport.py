@@ -45,8 +45,9 @@ def to_fake_request(request: requests.PreparedRequest) -> FakeRequest:
     """A ``requests.PreparedRequest`` as a :class:`FakeRequest` (absolute URL, headers in
     order, body bytes)."""
     headers = tuple((_text(k), _text(v)) for k, v in request.headers.items())
-    return FakeRequest(str(request.method or "GET").upper(), str(request.url), headers,
-                       _body_bytes(request.body))
+    return FakeRequest(
+        str(request.method or "GET").upper(), str(request.url), headers, _body_bytes(request.body)
+    )
 
 
 def _callback(target: Target) -> Any:
@@ -57,19 +58,26 @@ def _callback(target: Target) -> Any:
         if response.drop_connection:
             return requests.exceptions.ConnectionError(
                 f"connection to {request.url} closed without a response (fake drop_connection)",
-                request=request)
+                request=request,
+            )
         # A list of pairs keeps repeated headers (two WWW-Authenticate): responses extends
         # an HTTPHeaderDict with it, so ``resp.raw.headers.getlist(name)`` sees each one.
-        body = b"" if request.method == "HEAD" or bodiless_status(response.status) else response.body
+        body = (
+            b"" if request.method == "HEAD" or bodiless_status(response.status) else response.body
+        )
         return response.status, list(response.headers), body
 
     return respond
 
 
 @contextmanager
-def activate_responses(target: Target, hosts: Iterable[str] | None = None, *,
-                       mock: responses.RequestsMock | None = None,
-                       passthrough_unmatched: bool = True) -> Iterator[responses.RequestsMock]:
+def activate_responses(
+    target: Target,
+    hosts: Iterable[str] | None = None,
+    *,
+    mock: responses.RequestsMock | None = None,
+    passthrough_unmatched: bool = True,
+) -> Iterator[responses.RequestsMock]:
     """Serve ``target`` to every ``requests`` call for ``hosts`` (default: the hosts the
     target's services declare), any method, any path.
 
@@ -85,12 +93,12 @@ def activate_responses(target: Target, hosts: Iterable[str] | None = None, *,
     was_active = getattr(rmock, "_patcher", None) is not None
     saved_passthru = tuple(rmock.passthru_prefixes)
     callback = _callback(target)
-    registered = [rmock.add_callback(method, url, callback=callback, content_type=None)
-                  for method in _METHODS]
+    registered = [
+        rmock.add_callback(method, url, callback=callback, content_type=None) for method in _METHODS
+    ]
     if passthrough_unmatched:  # everything but the fake's hosts (on any port) really goes out
         any_port = host_pattern(strip_port(h) for h in host_list)
-        rmock.add_passthru(re.compile(r"^(?!https?://" + any_port + r"(?:[/?#]|$))",
-                                      re.IGNORECASE))
+        rmock.add_passthru(re.compile(r"^(?!https?://" + any_port + r"(?:[/?#]|$))", re.IGNORECASE))
     if not was_active:
         rmock.start()
     try:

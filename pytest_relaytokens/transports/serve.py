@@ -22,19 +22,39 @@ RELAY_PREFIX = "/api/"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``relaytokens serve``."""
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1; others need --allow-remote)")
-    parser.add_argument("--port", type=int, default=0,
-                        help="port to bind (default 0: any free port)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the fakes' generated credentials and tokens (default 0)")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="allow binding a non-loopback address (the fakes accept the "
-                             "printed credentials from anyone who can reach the port)")
-    parser.add_argument("--once-ready-file", metavar="PATH", default=None,
-                        help="write the base URL to PATH once the server accepts requests")
-    parser.add_argument("--max-seconds", type=float, default=None, metavar="N",
-                        help="stop by itself after N seconds (exit status 0)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; others need --allow-remote)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="port to bind (default 0: any free port)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the fakes' generated credentials and tokens (default 0)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding a non-loopback address (the fakes accept the "
+        "printed credentials from anyone who can reach the port)",
+    )
+    parser.add_argument(
+        "--once-ready-file",
+        metavar="PATH",
+        default=None,
+        help="write the base URL to PATH once the server accepts requests",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        metavar="N",
+        help="stop by itself after N seconds (exit status 0)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
 
 
@@ -82,33 +102,35 @@ class _LoggingTarget:
 def _banner(url: str, ucwa: object, relay: object, ucwa_token_path: str) -> str:
     u = getattr(ucwa, "credentials")  # noqa: B009 - typed loosely: services load lazily
     r = getattr(relay, "credentials")  # noqa: B009
-    return "\n".join([
-        f"relaytokens fakes listening on {url}",
-        "",
-        f"UCWA   {url}",
-        f"  token:        POST {url}/WebTicket/oauthtoken  "
-        f"(grant_type=password&username={u.username}&password={u.password})",
-        f"  user:         {u.username}",
-        f"  password:     {u.password}",
-        f"  bearer:       Authorization: Bearer {u.bearer}",
-        f"  application:  {u.application_id}",
-        f"  relay token:  GET {url}{ucwa_token_path}",
-        "",
-        f"Relay  {url}/api",
-        f"  token:        POST {url}/api/auth/accesstokens  (Basic {r.username}:{r.password})",
-        f"  user:         {r.username}",
-        f"  password:     {r.password}",
-        f"  seam token:   {r.seam_token}  (POST /api/auth/accesstokens?seamaccesstoken=...)",
-        f"  access token: {r.access_token}  (X-Access-Token header or ?accesstoken=)",
-        "",
-        "Try:",
-        f"  curl -s {url}{ucwa_token_path} -H 'Authorization: Bearer {u.bearer}'",
-        f"  curl -s -X POST -u '{r.username}:{r.password}' {url}/api/auth/accesstokens",
-        f"  curl -s {url}/api/enterprises/self -H 'X-Access-Token: {r.access_token}'",
-        "",
-        "Ctrl-C stops the server.",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"relaytokens fakes listening on {url}",
+            "",
+            f"UCWA   {url}",
+            f"  token:        POST {url}/WebTicket/oauthtoken  "
+            f"(grant_type=password&username={u.username}&password={u.password})",
+            f"  user:         {u.username}",
+            f"  password:     {u.password}",
+            f"  bearer:       Authorization: Bearer {u.bearer}",
+            f"  application:  {u.application_id}",
+            f"  relay token:  GET {url}{ucwa_token_path}",
+            "",
+            f"Relay  {url}/api",
+            f"  token:        POST {url}/api/auth/accesstokens  (Basic {r.username}:{r.password})",
+            f"  user:         {r.username}",
+            f"  password:     {r.password}",
+            f"  seam token:   {r.seam_token}  (POST /api/auth/accesstokens?seamaccesstoken=...)",
+            f"  access token: {r.access_token}  (X-Access-Token header or ?accesstoken=)",
+            "",
+            "Try:",
+            f"  curl -s {url}{ucwa_token_path} -H 'Authorization: Bearer {u.bearer}'",
+            f"  curl -s -X POST -u '{r.username}:{r.password}' {url}/api/auth/accesstokens",
+            f"  curl -s {url}/api/enterprises/self -H 'X-Access-Token: {r.access_token}'",
+            "",
+            "Ctrl-C stops the server.",
+            "",
+        ]
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -116,8 +138,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     host: str = args.host
     if not _is_loopback(host) and not args.allow_remote:
-        sys.stderr.write(f"relaytokens serve: refusing to bind {host!r}: the fakes hand out "
-                         "working credentials to anyone; pass --allow-remote to do it anyway\n")
+        sys.stderr.write(
+            f"relaytokens serve: refusing to bind {host!r}: the fakes hand out "
+            "working credentials to anyone; pass --allow-remote to do it anyway\n"
+        )
         return 2
     from ..clock import Clock
     from ..relay.service import RelayService
@@ -136,11 +160,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         clock = Clock()
         ucwa = UcwaService(base_url=server.url, clock=clock, seed=args.seed)
+        ucwa.application_idle_lifetime = None  # the printed application id keeps working
         relay = RelayService(base_url=server.url, clock=clock, seed=args.seed)
         router.routes = [(RELAY_PREFIX, relay)]
         router.default = ucwa
-        stream.write(_banner(server.url, ucwa, relay,
-                             ucwa.token_path(ucwa.credentials.application_id)))
+        stream.write(
+            _banner(server.url, ucwa, relay, ucwa.token_path(ucwa.credentials.application_id))
+        )
         stream.flush()
         if args.once_ready_file:
             Path(args.once_ready_file).write_text(server.url + "\n", encoding="utf-8")

@@ -90,9 +90,16 @@ class LoopbackServer:
     500 answers and are kept in ``errors``.
     """
 
-    def __init__(self, target: Target, host: str = "127.0.0.1", port: int = 0, *,
-                 timeout: float = DEFAULT_TIMEOUT, max_body: int = MAX_BODY_BYTES,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
+    def __init__(
+        self,
+        target: Target,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_body: int = MAX_BODY_BYTES,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self.target = target
         self.host = host
         self.port = port
@@ -147,9 +154,9 @@ class LoopbackServer:
         self._use_host_header = not _is_loopback(self.host)
         self._wake_r, self._wake_w = socket.socketpair()
         self._stopping.clear()
-        self._accept_thread = threading.Thread(target=self._accept_loop,
-                                               name=f"relaytokens-accept-{self.port}",
-                                               daemon=True)
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop, name=f"relaytokens-accept-{self.port}", daemon=True
+        )
         self._accept_thread.start()
         return self
 
@@ -180,8 +187,12 @@ class LoopbackServer:
     def __enter__(self) -> LoopbackServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     @property
@@ -230,8 +241,12 @@ class LoopbackServer:
                 if len(self._connections) >= self.max_connections:
                     self._refuse(conn)
                     continue
-                thread = threading.Thread(target=self._serve_connection, args=(conn,),
-                                          name=f"relaytokens-conn-{self.port}", daemon=True)
+                thread = threading.Thread(
+                    target=self._serve_connection,
+                    args=(conn,),
+                    name=f"relaytokens-conn-{self.port}",
+                    daemon=True,
+                )
                 self._connections[conn] = thread
             thread.start()
 
@@ -275,8 +290,7 @@ class LoopbackServer:
                     conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
 
-    def _readline(self, rfile: BinaryIO, limit: int, status: int,
-                  first: bool = False) -> bytes:
+    def _readline(self, rfile: BinaryIO, limit: int, status: int, first: bool = False) -> bytes:
         try:
             line = rfile.readline(limit + 1)
         except TimeoutError:
@@ -284,8 +298,10 @@ class LoopbackServer:
                 raise _Closed() from None
             raise _HttpError(408, "request timeout") from None
         if len(line) > limit:
-            raise _HttpError(status, "request line too long" if status == 414
-                             else "request header fields too large")
+            raise _HttpError(
+                status,
+                "request line too long" if status == 414 else "request header fields too large",
+            )
         if not line.endswith(b"\n"):
             if first and not line:
                 raise _Closed()
@@ -339,8 +355,9 @@ class LoopbackServer:
                 continue
             lname = name.lower()
             if lname == "content-length":
-                if not value.isdigit() or (content_length is not None
-                                           and int(value) != content_length):
+                if not value.isdigit() or (
+                    content_length is not None and int(value) != content_length
+                ):
                     raise _HttpError(400, "bad Content-Length")
                 content_length = int(value)
             elif lname == "transfer-encoding":
@@ -378,8 +395,11 @@ class LoopbackServer:
             response = self.target.handle(FakeRequest(method, url, tuple(headers), body))
         except Exception as error:  # the target is broken: answer 500, keep serving
             self.errors.append(error)
-            response = FakeResponse(500, [("Content-Type", "text/plain; charset=utf-8")],
-                                    f"fake raised {type(error).__name__}: {error}\n".encode())
+            response = FakeResponse(
+                500,
+                [("Content-Type", "text/plain; charset=utf-8")],
+                f"fake raised {type(error).__name__}: {error}\n".encode(),
+            )
         if response.delay > 0 and self._stopping.wait(response.delay):
             raise _Closed()
         if response.drop_connection or self._stopping.is_set():
@@ -458,10 +478,15 @@ class LoopbackServer:
     def _error_bytes(self, status: int, message: str) -> bytes:
         reason = FakeResponse(status).reason
         body = f"{status} {reason}: {message}\n".encode()
-        return (_status_line(status, reason)
-                + b"Content-Type: text/plain; charset=utf-8\r\n"
-                + b"Content-Length: %d\r\nConnection: close\r\n" % len(body)
-                + b"Date: " + self._dates.get() + b"\r\n\r\n" + body)
+        return (
+            _status_line(status, reason)
+            + b"Content-Type: text/plain; charset=utf-8\r\n"
+            + b"Content-Length: %d\r\nConnection: close\r\n" % len(body)
+            + b"Date: "
+            + self._dates.get()
+            + b"\r\n\r\n"
+            + body
+        )
 
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::\d{1,5})?\Z|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?\Z")

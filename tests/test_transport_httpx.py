@@ -1,0 +1,171 @@
+"""The httpx transport and the httpx patch: sync and async clients reach a fake."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pytest_relaytokens.core import FakeRequest, FakeResponse, FakeRouter, FakeService
+from pytest_relaytokens.transports.httpx_transport import FakeTransport, patch_httpx
+from pytest_relaytokens.transports.server import LoopbackServer
+
+HOST = "echo.example.test"
+URL = f"https://{HOST}"
+
+
+class EchoService(FakeService):
+    """Answers ``/echo`` with what it received, and two WWW-Authenticate headers."""
+
+    name = "echo"
+
+    def __init__(self, base_url: str = URL) -> None:
+        super().__init__(base_url=base_url)
+
+    def dispatch(self, request: FakeRequest) -> tuple[FakeResponse, str | None, bool]:
+        if request.path.startswith("/status/"):
+            return FakeResponse(int(request.path.rsplit("/", 1)[1])), None, True
+        doc = {
+            "method": request.method,
+            "url": request.url,
+            "query": request.query,
+            "headers": [list(h) for h in request.headers],
+            "body": request.body.decode("latin-1"),
+        }
+        headers = [
+            ("Content-Type", "application/json"),
+            ("WWW-Authenticate", 'Bearer trusted_issuers="x"'),
+            ("WWW-Authenticate", 'MsRtcOAuth href="https://h/WebTicket/oauthtoken"'),
+        ]
+        return FakeResponse(200, headers, json.dumps(doc).encode()), None, True
+
+
+CHALLENGES = ['Bearer trusted_issuers="x"', 'MsRtcOAuth href="https://h/WebTicket/oauthtoken"']
+
+
+@pytest.fixture
+def echo() -> EchoService:
+    return EchoService()
+
+
+@pytest.fixture
+def other_server() -> Iterator[tuple[LoopbackServer, EchoService]]:
+    service = EchoService("http://127.0.0.1")
+    with LoopbackServer(service) as server:
+        yield server, service
+
+
+def test_sync_client(echo: EchoService) -> None:
+    with httpx.Client(transport=FakeTransport(echo), base_url=URL) as client:
+        r = client.post(
+            "/echo", params={"a": "1"}, data={"grant_type": "password"}, headers={"X-Test": "yes"}
+        )
+        assert client.get("/status/418").status_code == 418
+        head = client.head("/echo")
+    assert r.status_code == 200
+    assert r.reason_phrase == "OK"
+    doc = r.json()
+    assert doc["method"] == "POST"
+    assert doc["url"] == f"{URL}/echo?a=1"
+    assert doc["body"] == "grant_type=password"
+    assert ["x-test", "yes"] in [[k.lower(), v] for k, v in doc["headers"]]
+    assert r.headers.get_list("www-authenticate") == CHALLENGES
+    assert head.status_code == 200 and head.content == b""
+
+
+def test_async_client(echo: EchoService) -> None:
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=FakeTransport(echo), base_url=URL) as client:
+            return await client.put("/echo?x=2", content=b"raw")
+
+    r = asyncio.run(go())
+    assert r.json()["body"] == "raw" and r.json()["query"] == {"x": ["2"]}
+    assert r.headers.get_list("WWW-Authenticate") == CHALLENGES
+
+
+def test_delay_sync_and_async(echo: EchoService) -> None:
+    echo.arm_delay(0.15, times=2)
+    start = time.perf_counter()
+    httpx.Client(transport=FakeTransport(echo)).get(f"{URL}/echo")
+    assert time.perf_counter() - start >= 0.15
+
+    async def go() -> float:
+        async with httpx.AsyncClient(transport=FakeTransport(echo)) as client:
+            begin = time.perf_counter()
+            # the delay must not block the event loop: a concurrent sleep finishes first
+            order: list[str] = []
+
+            async def slow() -> None:
+                await client.get(f"{URL}/echo")
+                order.append("request")
+
+            async def fast() -> None:
+                await asyncio.sleep(0.01)
+                order.append("sleep")
+
+            await asyncio.gather(slow(), fast())
+            assert order == ["sleep", "request"]
+            return time.perf_counter() - begin
+
+    assert asyncio.run(go()) >= 0.15
+
+
+def test_drop_raises_connect_error(echo: EchoService) -> None:
+    echo.arm_drop(times=2)
+    with pytest.raises(httpx.ConnectError, match="drop_connection"):
+        httpx.Client(transport=FakeTransport(echo)).get(f"{URL}/echo")
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=FakeTransport(echo)) as client:
+            await client.get(f"{URL}/echo")
+
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(go())
+
+
+def test_patch_serves_fake_hosts_and_passes_others(
+    echo: EchoService, other_server: tuple[LoopbackServer, EchoService]
+) -> None:
+    server, real = other_server
+    with patch_httpx(echo):
+        fake = httpx.get(f"{URL}/echo?a=b")
+        live = httpx.get(f"{server.url}/echo?via=socket")
+
+        async def go() -> tuple[httpx.Response, httpx.Response]:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(f"{URL}/echo"), await client.get(f"{server.url}/echo"))
+
+        afake, alive = asyncio.run(go())
+    assert fake.json()["query"] == {"a": ["b"]}
+    assert fake.headers.get_list("WWW-Authenticate") == CHALLENGES
+    assert live.json()["url"] == f"{server.url}/echo?via=socket"
+    assert afake.status_code == alive.status_code == 200
+    assert len(echo.log) == 2 and len(real.log) == 2
+
+
+def test_patch_delay_and_drop(echo: EchoService) -> None:
+    echo.arm_drop()
+    with patch_httpx(echo), pytest.raises(httpx.ConnectError):
+        httpx.get(f"{URL}/echo")
+    echo.arm_delay(0.1)
+    with patch_httpx(echo):
+        start = time.perf_counter()
+        assert httpx.get(f"{URL}/echo").status_code == 200
+    assert time.perf_counter() - start >= 0.1
+
+
+def test_patch_is_restored_and_hosts_respected(echo: EchoService) -> None:
+    original_sync = httpx.HTTPTransport.handle_request
+    original_async = httpx.AsyncHTTPTransport.handle_async_request
+    a, b = EchoService("https://a.example.test"), EchoService("https://b.example.test:8443")
+    with patch_httpx(FakeRouter([a, b])):
+        assert httpx.HTTPTransport.handle_request is not original_sync
+        assert httpx.get("https://A.example.test/echo").status_code == 200
+        assert httpx.get("https://b.example.test:8443/echo").status_code == 200
+    assert httpx.HTTPTransport.handle_request is original_sync
+    assert httpx.AsyncHTTPTransport.handle_async_request is original_async
+    assert len(a.log) == 1 and len(b.log) == 1
