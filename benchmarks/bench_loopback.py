@@ -85,7 +85,7 @@ def rows(settings: Settings) -> list[Row]:
                 mine, theirs = interleave_rates(
                     [hammer(ours_url, headers, threads), hammer(theirs_url, headers, threads)],
                     calls,
-                    settings.repeats,
+                    min(settings.repeats, 2),
                     warm=10 * threads,
                 )
                 who = "one Session" if threads == 1 else f"{threads} threads"

@@ -45,10 +45,10 @@ def run(settings: Settings) -> list[Row]:
         )
     SUITE_TIMES["ucwa_token", size, iso] = (ucwa_s, bare_s)
     return [
-        Row(f"per-test: {size:,} tests with ucwa_token vs bare", "s", ucwa_s, bare_s, "<= 1.3"),
+        Row(f"per-test: {size:,} tests with ucwa_token vs bare", "s CPU", ucwa_s, bare_s, "<= 1.3"),
         Row(
             f"per-test: {size:,} tests with relay_access_token vs bare",
-            "s",
+            "s CPU",
             relay_s,
             bare_s,
             "<= 1.3",

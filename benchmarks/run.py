@@ -66,7 +66,7 @@ def fmt_value(value: float | None, unit: str) -> str:
         return ""
     if unit.endswith("/s"):
         return f"{value:,.0f} {unit}"
-    if unit == "ms/test":
+    if unit.endswith("/test"):
         return f"{value:.3f} {unit}"
     return f"{value:.3f} {unit}".strip()
 

@@ -1,4 +1,5 @@
-"""The ``relaytokens`` command: ``serve`` (the loopback fakes) and ``verify`` (cassettes)."""
+"""The ``relaytokens`` command: ``serve`` (the loopback fakes), ``verify`` (cassettes) and
+``record-library`` (the shipped cassettes)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .cassettes import verify
 
     verify.add_arguments(sub.add_parser("verify", help="check cassettes: schema, secrets, format"))
+    from . import library
+
+    library.add_arguments(
+        sub.add_parser("record-library", help="re-record the shipped cassette library")
+    )
     return parser
 
 
@@ -25,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .transports import serve
 
         return serve.run(args)
+    if args.command == "record-library":
+        from . import library
+
+        return library.run(args)
     from .cassettes import verify
 
     return verify.run(args)

@@ -6,7 +6,10 @@ fixtures that need it, so loading this module in every pytest run costs next to 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -129,8 +132,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     state = _state_from_report(report)
     if state is None:
         return
+    state.modules.add(report.nodeid.split("::", 1)[0])
     for key, value in report.user_properties:
-        if key == USED_PROPERTY:
+        if key == "relaytokens_cassette":
+            state.cassettes_used.add(str(value))
+        elif key == USED_PROPERTY:
             state.used = True
         elif key == ERROR_PROPERTY:
             api, _, error_id = str(value).partition(":")
@@ -152,7 +158,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if hasattr(config, "workerinput"):
         return
     state = config.stash.get(STATE_KEY, None)
-    if state is None or not state.used:
+    if state is None:
+        return
+    if get_option(config, "unused_cassettes") == "true":
+        _report_unused_cassettes(terminalreporter, config, state)
+    if not state.used:
         return
     from .report import build_report, render_terminal, write_json
 
@@ -166,7 +176,37 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"relaytokens: error-coverage report written to {path}")
 
 
+def _report_unused_cassettes(terminalreporter: Any, config: pytest.Config, state: RunState) -> None:
+    folder = get_option(config, "cassette_dir")
+    roots: set[Path] = set()
+    for module in state.modules:
+        path = config.rootpath / module
+        base = config.rootpath / folder if folder else path.parent / "cassettes"
+        roots.add(base / path.stem)
+    files = sorted(
+        str(f.resolve()) for root in roots if root.is_dir() for f in root.rglob("*.y*ml")
+    )
+    unused = [f for f in files if f not in state.cassettes_used]
+    terminalreporter.write_sep("-", "relaytokens unused cassettes")
+    if not unused:
+        terminalreporter.write_line(f"every one of {len(files)} cassette(s) was used")
+    for name in unused:
+        terminalreporter.write_line(f"unused: {name}")
+
+
 # ---------------------------------------------------------------------------- helpers
+@contextlib.contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Our own errors (missing cassette, bad environment, corrupt file) fail the test with
+    their message alone, never a traceback from deep inside the plugin."""
+    from .errors import RelayTokensError
+
+    try:
+        yield
+    except RelayTokensError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 def _settings(request: pytest.FixtureRequest) -> MarkerSettings:
     return request.node.stash.get(SETTINGS_KEY, None) or MarkerSettings()
 
@@ -263,6 +303,49 @@ def _effective_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
 
 
 @pytest.fixture
+def relaytokens_backend(request: pytest.FixtureRequest) -> str:
+    """Where token and API fixtures come from: ``"fake"`` (default), ``"replay"`` (cassettes)
+    or ``"live"`` (``RELAYTOKENS_*`` environment variables). A ``relaytokens_backend`` marker
+    wins over an override of this fixture."""
+    return get_option(request.config, "backend") or "fake"
+
+
+@pytest.fixture
+def relaytokens_cassette(request: pytest.FixtureRequest) -> Path:
+    """This test's cassette file: the ``relaytokens_cassette`` marker, else
+    ``<test module dir>/cassettes/<module>/<test name>.yaml`` (``--relaytokens-cassette-dir``)."""
+    from .backends import cassette_path
+
+    return cassette_path(request)
+
+
+@pytest.fixture
+def _relaytokens_recording(
+    request: pytest.FixtureRequest, relaytokens_cassette: Path
+) -> Iterator[None]:
+    """Live backend: record this test's exchanges into its cassette (unless mode is none)."""
+    from .settings import get_option
+
+    mode = get_option(request.config, "record_mode") or "none"
+    if mode == "none":
+        yield
+        return
+    from .backends import ENVIRONMENT
+    from .cassettes.recording import record
+    from .cassettes.redaction import Redactor
+
+    secrets = [
+        os.environ[name]
+        for api in ENVIRONMENT.values()
+        for key, name in api.items()
+        if key != "url" and key != "username" and os.environ.get(name)
+    ]
+    request.node.user_properties.append(("relaytokens_cassette", str(relaytokens_cassette)))
+    with record(relaytokens_cassette, mode=mode, redactor=Redactor(extra_secrets=secrets)):  # type: ignore[arg-type]
+        yield
+
+
+@pytest.fixture
 def relaytokens_faker(relaytokens_seed: int) -> Faker:
     """A Faker seeded with this test's seed, with the ``RelayTokensProvider`` added
     (``fake.ucwa_media_relay_access_token()``, ``fake.relay_access_token()``, ...)."""
@@ -288,7 +371,10 @@ def ucwa_token(
     from .backends import ucwa_token_for
 
     _mark_used(request)
-    return ucwa_token_for(request, relaytokens_seed, relaytokens_clock, relaytokens_token_policy)
+    with _clear_errors():
+        return ucwa_token_for(
+            request, relaytokens_seed, relaytokens_clock, relaytokens_token_policy
+        )
 
 
 @pytest.fixture
@@ -299,9 +385,10 @@ def ucwa_token_response(
     ``GET .../mediaRelayAccessToken`` for ``ucwa_token``, in the chosen format and quirks."""
     from .backends import ucwa_token_response_for
 
-    return ucwa_token_response_for(
-        request, ucwa_token, _effective_format(request), _effective_quirks(request)
-    )
+    with _clear_errors():
+        return ucwa_token_response_for(
+            request, ucwa_token, _effective_format(request), _effective_quirks(request)
+        )
 
 
 @pytest.fixture
@@ -315,7 +402,10 @@ def relay_access_token(
     from .backends import relay_token_for
 
     _mark_used(request)
-    return relay_token_for(request, relaytokens_seed, relaytokens_clock, relaytokens_token_policy)
+    with _clear_errors():
+        return relay_token_for(
+            request, relaytokens_seed, relaytokens_clock, relaytokens_token_policy
+        )
 
 
 @pytest.fixture
@@ -357,15 +447,17 @@ def ucwa_api(
 
     The test fails at teardown on requests no route of the fake matched.
     """
-    from .ucwa.service import UcwaService
-
     _mark_used(request)
-    service = UcwaService(
-        clock=relaytokens_clock,
-        seed=relaytokens_seed,
-        policy=relaytokens_token_policy,
-        quirks=_effective_quirks(request),
-    )
+    service = _api_service(request, "ucwa", relaytokens_clock, relaytokens_token_policy)
+    if service is None:
+        from .ucwa.service import UcwaService
+
+        service = UcwaService(
+            clock=relaytokens_clock,
+            seed=relaytokens_seed,
+            policy=relaytokens_token_policy,
+            quirks=_effective_quirks(request),
+        )
     for code, subcode, times in _settings(request).ucwa_errors:
         service.arm_error(code, subcode, times=times)
         _record_error(request, "ucwa", _ucwa_id(code, subcode))
@@ -387,18 +479,48 @@ def relay_api(
 
     The test fails at teardown on requests no route of the fake matched.
     """
-    from .relay.service import RelayService
-
     _mark_used(request)
-    service = RelayService(
-        clock=relaytokens_clock, seed=relaytokens_seed ^ 0x5A5A, policy=relaytokens_token_policy
-    )
+    service = _api_service(request, "relay", relaytokens_clock, relaytokens_token_policy)
+    if service is None:
+        from .relay.service import RelayService
+
+        service = RelayService(
+            clock=relaytokens_clock,
+            seed=relaytokens_seed ^ 0x5A5A,
+            policy=relaytokens_token_policy,
+        )
     for name, times in _settings(request).relay_errors:
         service.arm_error(name, times=times)
         _record_error(request, "relay", _relay_id(name))
     _relaytokens_transports.add(service)
     yield service
     _check_unexpected(request, service, "relay_api")
+
+
+def _api_service(
+    request: pytest.FixtureRequest, api: str, clock: Clock, policy: TokenPolicy
+) -> Any:
+    """The replay or live stand-in for a fake (None on the fake backend)."""
+    from .backends import api_service, backend_of
+
+    backend = backend_of(request)
+    if backend == "fake":
+        return None
+    settings = _settings(request)
+    if (
+        settings.ucwa_errors
+        or settings.relay_errors
+        or "ucwa_error" in request.fixturenames
+        or ("relay_error" in request.fixturenames)
+    ):
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: error markers and the ucwa_error/relay_error fan-out arm "
+            f"the fakes, so they need the fake backend (this test runs on {backend!r}); mark it "
+            '@pytest.mark.relaytokens_backend("fake")'
+        )
+    with _clear_errors():
+        return api_service(request, api, clock, policy)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _ucwa_id(code: str, subcode: str | None) -> str:

@@ -131,6 +131,7 @@ class RunState:
     exercised: dict[str, set[str]] = field(default_factory=lambda: {"ucwa": set(), "relay": set()})
     used: bool = False
     cassettes_used: set[str] = field(default_factory=set)
+    modules: set[str] = field(default_factory=set)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> RunState:

@@ -18,6 +18,14 @@ import requests
 from pytest_relaytokens.transports import serve
 
 ROOT = Path(__file__).resolve().parents[1]
+# ``serve`` alone, without the rest of the CLI (``test_serve_stops_by_itself`` covers the CLI).
+SERVE_ONLY = (
+    "import argparse, sys\n"
+    "from pytest_relaytokens.transports import serve\n"
+    "parser = argparse.ArgumentParser()\n"
+    "serve.add_arguments(parser)\n"
+    "sys.exit(serve.run(parser.parse_args(sys.argv[1:])))\n"
+)
 
 
 def _value(text: str, label: str) -> str:
@@ -41,9 +49,8 @@ def test_serve_subprocess_prints_working_credentials(tmp_path: Path) -> None:
         proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "pytest_relaytokens.cli",
-                "serve",
+                "-c",
+                SERVE_ONLY,
                 "--seed",
                 "7",
                 "--max-seconds",

@@ -101,7 +101,12 @@ def render_error(error: RelayErrorBody, indent: int | None = None) -> bytes:
 
 def _load(data: bytes | str, source: str | None) -> Any:
     if isinstance(data, str):
-        raw = data.encode("utf-8")
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise WireFormatError(
+                f"body is not valid Unicode ({exc.reason} at index {exc.start})", source=source
+            ) from None
     elif isinstance(data, (bytes, bytearray, memoryview)):
         raw = bytes(data)
     else:
@@ -133,6 +138,8 @@ def _load(data: bytes | str, source: str | None) -> Any:
         ) from None
     except RecursionError:
         raise WireFormatError("JSON nested too deeply", source=source) from None
+    except ValueError as exc:  # e.g. an integer over the int-string conversion limit
+        raise WireFormatError(f"malformed JSON: {exc}", source=source) from None
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

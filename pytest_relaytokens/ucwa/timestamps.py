@@ -38,6 +38,8 @@ def _fail(message: str, text: object, field: str, source: str | None) -> WireFor
 
 def parse_offset(text: str) -> _dt.timezone:
     """``-07:00``, ``-0700``, ``+01:00`` or ``Z`` as a fixed :class:`datetime.timezone`."""
+    if not isinstance(text, str):
+        raise _fail("expected a UTC offset string like -07:00 or Z", text, "offset", None)
     match = _OFFSET.fullmatch(text.strip())
     if match is None:
         raise _fail("not a UTC offset like -07:00 or Z", text, "offset", None)
@@ -114,7 +116,10 @@ def parse_iso(
         local = _dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
     except ValueError as exc:
         raise _fail(f"impossible date ({exc})", text, field, source) from None
-    return local.astimezone(UTC), ticks
+    try:
+        return local.astimezone(UTC), ticks
+    except OverflowError:
+        raise _fail("date out of range once converted to UTC", text, field, source) from None
 
 
 def format_iso(value: _dt.datetime, offset: str = "-07:00", ticks: int = 0) -> str:

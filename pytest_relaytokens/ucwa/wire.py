@@ -217,7 +217,7 @@ def _text(data: bytes | str, source: str | None) -> str:
         return bytes(data).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise WireFormatError(
-            f"body is not UTF-8 ({exc.reason})",
+            f"body is not UTF-8 ({exc.reason} at byte {exc.start})",
             value=bytes(data[max(0, exc.start - 10) : exc.start + 10]),
             source=source,
         ) from None
@@ -235,6 +235,8 @@ def _load_json(data: bytes | str, source: str | None) -> Any:
         ) from None
     except RecursionError:
         raise WireFormatError("JSON nested too deeply", source=source) from None
+    except ValueError as exc:  # e.g. an integer over the int-string conversion limit
+        raise WireFormatError(f"invalid JSON: {exc}", source=source) from None
 
 
 def _local(tag: str) -> str:
@@ -249,6 +251,8 @@ def _load_xml(data: bytes | str, source: str | None) -> Element:
         raise WireFormatError(f"refused unsafe XML ({type(exc).__name__})", source=source) from None
     except ParseError as exc:
         raise WireFormatError(f"invalid XML: {exc}", value=text[:80], source=source) from None
+    except UnicodeError as exc:  # a str holding lone surrogates cannot be encoded
+        raise WireFormatError(f"body is not valid Unicode ({exc})", source=source) from None
     stack = [(root, 1)]
     while stack:
         element, depth = stack.pop()

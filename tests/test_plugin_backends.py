@@ -1,0 +1,177 @@
+"""One test body, three backends: fake, live (recorded, against a loopback stand-in), replay."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from pytest_relaytokens.clock import Clock
+from pytest_relaytokens.relay.service import RelayService
+from pytest_relaytokens.transports.server import LoopbackServer, PathRouter
+from pytest_relaytokens.ucwa.service import UcwaService
+
+BODY = """
+import requests
+
+def test_flow(relay_api, relay_access_token, relaytokens_clock):
+    creds = relay_api.credentials
+    created = requests.post(relay_api.base_url + "/api/auth/accesstokens",
+                            auth=(creds.username, creds.password))
+    assert created.status_code == 200
+    token = created.json()["accessToken"]
+    me = requests.get(relay_api.base_url + "/api/enterprises/self",
+                      headers={"X-Access-Token": token})
+    assert me.status_code == 200 and me.json()["name"]
+    assert not relay_access_token.is_expired(relaytokens_clock.now())
+"""
+
+
+@pytest.fixture
+def live_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
+    """A loopback server standing in for live UCWA and Relay servers."""
+    clock = Clock()
+    ucwa = UcwaService(clock=clock, seed=11)
+    relay = RelayService(clock=clock, seed=12)
+    with LoopbackServer(PathRouter([("/api/", relay)], default=ucwa)) as server:
+        server.ucwa, server.relay = ucwa, relay  # type: ignore[attr-defined]
+        monkeypatch.setenv("RELAYTOKENS_RELAY_URL", server.url)
+        monkeypatch.setenv("RELAYTOKENS_RELAY_USERNAME", relay.credentials.username)
+        monkeypatch.setenv("RELAYTOKENS_RELAY_PASSWORD", relay.credentials.password)
+        monkeypatch.setenv("RELAYTOKENS_UCWA_URL", server.url)
+        monkeypatch.setenv("RELAYTOKENS_UCWA_USERNAME", ucwa.credentials.username)
+        monkeypatch.setenv("RELAYTOKENS_UCWA_PASSWORD", ucwa.credentials.password)
+        yield server
+
+
+def test_same_body_on_fake_live_and_replay(pytester: pytest.Pytester,
+                                           live_server: LoopbackServer) -> None:
+    pytester.makepyfile(test_backends=BODY)
+    pytester.runpytest().assert_outcomes(passed=1)  # fake
+    pytester.runpytest("--relaytokens-backend=live").assert_outcomes(passed=1)
+    cassette = pytester.path / "cassettes" / "test_backends" / "test_flow.yaml"
+    assert not cassette.exists()  # live without a record mode records nothing
+
+    result = pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=once")
+    result.assert_outcomes(passed=1)
+    text = cassette.read_text()
+    relay = live_server.relay  # type: ignore[attr-defined]
+    assert "relaytokens:" in text and "recorded_at" in text
+    issued = [t.access_token for t in relay.issued_tokens]
+    for secret in [relay.credentials.password, *issued]:
+        assert secret not in text
+    assert relay.credentials.basic_authorization.split()[1] not in text
+
+    live_server.stop()  # offline from here on
+    replay = pytester.runpytest("--relaytokens-backend=replay")
+    replay.assert_outcomes(passed=1)
+
+
+def test_replay_weeks_later_keeps_tokens_valid(pytester: pytest.Pytester,
+                                               live_server: LoopbackServer) -> None:
+    import time_machine
+
+    pytester.makepyfile(test_backends=BODY)
+    three_weeks_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(weeks=3)
+    with time_machine.travel(three_weeks_ago):  # recorded then: its tokens expired a week ago
+        pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=once"
+                           ).assert_outcomes(passed=1)
+    live_server.stop()
+    cassette = pytester.path / "cassettes" / "test_backends" / "test_flow.yaml"
+    assert str(three_weeks_ago.date()) in cassette.read_text()
+    pytester.makepyfile(
+        test_later="""
+        import datetime as dt
+        import pytest, requests
+
+        @pytest.mark.relaytokens_cassette("cassettes/test_backends/test_flow.yaml")
+        def test_later(relay_api, relay_access_token, relaytokens_clock):
+            now = relaytokens_clock.now()
+            print("NOW", now)
+            assert not relay_access_token.is_expired(now)
+            token = requests.post(relay_api.base_url + "/api/auth/accesstokens").json()
+            assert token["creationDate"] <= relaytokens_clock.now_ms() < token["expirationDate"]
+        """
+    )
+    pytester.runpytest("--relaytokens-backend=replay", "test_later.py").assert_outcomes(passed=1)
+    pytester.runpytest("--relaytokens-backend=replay", "test_later.py",
+                       "--relaytokens-rebase-expiry=true").assert_outcomes(passed=1)
+
+
+def test_replay_without_cassette_says_which_file_and_how_to_record(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_backends=BODY)
+    result = pytester.runpytest("--relaytokens-backend=replay")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "*replay backend: no cassette at *cassettes/test_backends/test_flow.yaml*",
+        "*--relaytokens-backend=live --relaytokens-record-mode=once*",
+    ])
+
+
+def test_live_without_environment_names_the_variables(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("URL", "USERNAME", "PASSWORD"):
+        monkeypatch.delenv(f"RELAYTOKENS_RELAY_{name}", raising=False)
+    pytester.makepyfile(test_backends=BODY)
+    result = pytester.runpytest("--relaytokens-backend=live")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*RELAYTOKENS_RELAY_URL, RELAYTOKENS_RELAY_USERNAME*"])
+
+
+def test_error_markers_need_the_fake_backend(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.relaytokens_backend("replay")
+        @pytest.mark.relay_error("BadCredentialsException")
+        def test_a(relay_api):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*need the fake backend*"])
+
+
+def test_unused_cassettes_are_reported(pytester: pytest.Pytester,
+                                       live_server: LoopbackServer) -> None:
+    pytester.makepyfile(test_backends=BODY)
+    pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=once"
+                       ).assert_outcomes(passed=1)
+    stale = pytester.path / "cassettes" / "test_backends" / "test_removed.yaml"
+    stale.write_text((stale.parent / "test_flow.yaml").read_text())
+    result = pytester.runpytest("--relaytokens-backend=replay",
+                                "--relaytokens-unused-cassettes=true")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*relaytokens unused cassettes*", "unused: *test_removed.yaml"])
+    assert "test_flow.yaml" not in "\n".join(
+        ln for ln in result.outlines if ln.startswith("unused:"))
+
+
+@pytest.mark.parametrize("marker", ["token_expired", "token_expires_in(60)"])
+def test_expiry_markers_apply_on_replay(pytester: pytest.Pytester,
+                                        live_server: LoopbackServer, marker: str) -> None:
+    pytester.makepyfile(test_backends=BODY)
+    pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=once"
+                       ).assert_outcomes(passed=1)
+    pytester.makepyfile(
+        test_marked=f"""
+        import datetime as dt
+        import pytest
+
+        @pytest.mark.{marker}
+        @pytest.mark.relaytokens_cassette("cassettes/test_backends/test_flow.yaml")
+        def test_token(relay_access_token, relaytokens_clock):
+            now = relaytokens_clock.now()
+            if "{marker}" == "token_expired":
+                assert relay_access_token.is_expired(now)
+            else:
+                assert relay_access_token.remaining(now) == dt.timedelta(seconds=60)
+        """
+    )
+    live_server.stop()
+    pytester.runpytest("--relaytokens-backend=replay", "test_marked.py").assert_outcomes(passed=1)
