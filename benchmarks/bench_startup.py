@@ -23,15 +23,15 @@ from _common import (
 
 def run(settings: Settings) -> list[Row]:
     plugin_has_fixture("")
-    repeats = 1 if settings.quick else 4
     rows = []
     with throwaway_suite(1, "assert True") as suite:
         run_pytest(suite, True, "--co")  # bytecode of the suite and the plugin, for both sides
-        for isolated, label in ((False, "installed plugins"), (True, "only ours")):
+        # Rounds: a run with every installed plugin takes ~3 s here, one with only ours ~0.4 s.
+        for isolated, label, rounds in ((False, "installed plugins", 3), (True, "only ours", 5)):
             ours, base = interleave(
                 partial(run_pytest, suite, True, isolated=isolated),
                 partial(run_pytest, suite, False, isolated=isolated),
-                repeats,
+                1 if settings.quick else rounds,
                 warmup=False,
             )
             rows.append(Row(f"start-up, 1 test ({label})", "s CPU", ours, base, "<= 1.03"))

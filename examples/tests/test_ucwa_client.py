@@ -61,11 +61,15 @@ def test_client_parses_every_quirk(ucwa_token_response, ucwa_token):
 def test_bearer_expiry_makes_the_client_sign_in_again(ucwa_api, relaytokens_clock):
     client = make_client(ucwa_api, relaytokens_clock)
     client.media_relay_credentials()
+    before = len(ucwa_api.log)
     relaytokens_clock.advance(dt.timedelta(hours=9))  # bearer (8 h) and token (8 h) expired
     client.media_relay_credentials()
-    statuses = [e.response.status for e in ucwa_api.log]
-    assert 401 in statuses[-4:]
-    assert statuses[-1] == 200
+    after = [(e.request.path.rsplit("/", 1)[-1], e.response.status)
+             for e in list(ucwa_api.log)[before:]]
+    assert after[0] == ("mediaRelayAccessToken", 401)  # expired bearer
+    assert ("oauthtoken", 200) in after  # signed in again
+    assert ("mediaRelayAccessToken", 404) in after  # the idle application expired too
+    assert after[-1] == ("mediaRelayAccessToken", 200)
 
 
 @pytest.mark.token_expires_in(120)

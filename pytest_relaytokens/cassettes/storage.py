@@ -106,6 +106,9 @@ def _yaml_error(path: Path, error: yaml.YAMLError) -> CassetteError:
         return CassetteError(
             path, f"invalid YAML: {problem}", line=mark.line + 1, column=mark.column + 1
         )
+    position = getattr(error, "position", None)  # reader errors (bad characters) have no mark
+    if isinstance(position, int):
+        return CassetteError(path, f"invalid YAML: {problem} (at character {position})")
     return CassetteError(path, f"invalid YAML: {problem}")
 
 

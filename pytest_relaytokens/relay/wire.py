@@ -139,7 +139,7 @@ def _load(data: bytes | str, source: str | None) -> Any:
     except RecursionError:
         raise WireFormatError("JSON nested too deeply", source=source) from None
     except ValueError as exc:  # e.g. an integer over the int-string conversion limit
-        raise WireFormatError(f"malformed JSON: {exc}", source=source) from None
+        raise WireFormatError(f"malformed JSON body: {exc}", source=source) from None
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -236,7 +236,7 @@ def _load_json(data: bytes | str, source: str | None) -> Any:
     except RecursionError:
         raise WireFormatError("JSON nested too deeply", source=source) from None
     except ValueError as exc:  # e.g. an integer over the int-string conversion limit
-        raise WireFormatError(f"invalid JSON: {exc}", source=source) from None
+        raise WireFormatError(f"invalid JSON body: {exc}", source=source) from None
 
 
 def _local(tag: str) -> str:
