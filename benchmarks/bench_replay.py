@@ -1,11 +1,11 @@
 """5. Replay: GETs of one cassette interaction through ``ReplayService`` vs raw vcrpy.
 
-The cassette is a shipped one from ``cassettes/`` (the first ``GET`` answered 200, preferring the
-UCWA ``mediaRelayAccessToken``); when none is shipped yet, one is recorded first with vcrpy
-against ``LoopbackServer(UcwaService)`` in a temporary directory. Ours: ``ReplayService`` served to
-``requests`` by ``activate_responses``. Baseline: ``vcr.VCR(record_mode="none").use_cassette(path,
-allow_playback_repeats=True)``. Both load the cassette inside the timing (once), then make the
-calls from one ``requests.Session``.
+The cassette is a shipped one from ``cassettes/`` (a ``GET`` always answered 200, preferring
+the UCWA ``mediaRelayAccessToken`` and small cassettes); when none is shipped yet, one is
+recorded first with vcrpy against ``LoopbackServer(UcwaService)`` in a temporary directory.
+Ours: ``ReplayService`` served to ``requests`` by ``activate_responses``. Baseline:
+``vcr.VCR(record_mode="none").use_cassette(path, allow_playback_repeats=True)``. Both load the
+cassette inside the timing (once), then make the calls from one ``requests.Session``.
 """
 
 from __future__ import annotations
@@ -22,30 +22,38 @@ GOAL = ">= 2.0"
 
 
 def shipped_interaction() -> tuple[Path, str, dict[str, str]] | None:
-    """(cassette, uri, request headers) of the best shipped GET interaction answered 200."""
+    """(cassette, uri, request headers) of the best shipped interaction to replay.
+
+    It must be a ``GET`` whose every recording in its cassette (same URI and Accept) was answered
+    200, so that repeats keep answering 200; the UCWA token and small cassettes come first.
+    """
     import yaml
 
-    candidates: list[tuple[int, Path, str, dict[str, str]]] = []
+    candidates: list[tuple[int, int, Path, str, dict[str, str]]] = []
     folder = REPO_ROOT / "cassettes"
     for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            items = data.get("interactions", []) if isinstance(data, dict) else []
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
-        for item in (data or {}).get("interactions", []) if isinstance(data, dict) else []:
+        statuses: dict[tuple[str, str, str], set[object]] = {}
+        for item in items:
             request, response = item.get("request", {}), item.get("response", {})
-            if request.get("method") != "GET" or response.get("status", {}).get("code") != 200:
-                continue
-            headers = {
-                str(k): str(v[0] if isinstance(v, list) else v)
-                for k, v in (request.get("headers") or {}).items()
-                if k.lower() == "accept" and v
-            }
-            rank = 0 if "mediaRelayAccessToken" in request["uri"] else 1
-            candidates.append((rank, path, str(request["uri"]), headers))
+            accept = next(
+                (v for k, v in (request.get("headers") or {}).items() if k.lower() == "accept"), ""
+            )
+            accept = str(accept[0] if isinstance(accept, list) and accept else accept or "")
+            key = (str(request.get("method")), str(request.get("uri")), accept)
+            statuses.setdefault(key, set()).add(response.get("status", {}).get("code"))
+        for (method, uri, accept), codes in statuses.items():
+            if method == "GET" and codes == {200}:
+                rank = 0 if "mediaRelayAccessToken" in uri else 1
+                headers = {"Accept": accept} if accept else {}
+                candidates.append((rank, len(items), path, uri, headers))
     if not candidates:
         return None
-    _, path, uri, headers = min(candidates, key=lambda c: c[0])
+    _, _, path, uri, headers = min(candidates, key=lambda c: (c[0], c[1], str(c[2])))
     return path, uri, headers
 
 
@@ -86,7 +94,7 @@ def rows(settings: Settings) -> list[Row]:
 
     calls = settings.calls
     shipped = shipped_interaction()
-    source = "shipped" if shipped else "recorded"
+    source = f"shipped {shipped[0].relative_to(REPO_ROOT / 'cassettes')}" if shipped else "recorded"
     with recorded_interaction() if shipped is None else _given(shipped) as (path, uri, headers):
 
         def ours(calls: int) -> float:
@@ -94,7 +102,12 @@ def rows(settings: Settings) -> list[Row]:
                 replay: Any = ReplayService(path)
                 with activate_responses(replay, [replay.host]), requests.Session() as session:
                     for _ in range(calls):
-                        assert session.get(uri, headers=headers).status_code == 200
+                        answer = session.get(uri, headers=headers)
+                        if answer.status_code != 200:
+                            raise RuntimeError(
+                                f"ReplayService answered {answer.status_code} for {uri} from "
+                                f"{path.name}: {answer.text[:200]}"
+                            )
 
             return rate(calls, work)
 
@@ -111,7 +124,7 @@ def rows(settings: Settings) -> list[Row]:
         mine, theirs = interleave_rates([ours, baseline], calls, settings.repeats)
     return [
         Row(
-            f"replay: {calls:,} replays ({source} cassette), ReplayService vs vcrpy",
+            f"replay: {calls:,} replays ({source}), ReplayService vs vcrpy",
             "calls/s",
             mine,
             theirs,

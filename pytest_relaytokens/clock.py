@@ -25,8 +25,8 @@ class Clock:
     """A UTC clock: ``now()``, ``advance(seconds | timedelta)``, ``set(datetime)``.
 
     ``frozen=True`` stops it flowing: ``now()`` returns the same instant until moved, except
-    that a jump of the wall clock that real elapsed time does not explain (time-machine or
-    freezegun travel, half a second or more) moves it by the same amount.
+    while the wall clock has jumped by more than real elapsed time explains (time-machine or
+    freezegun travel of half a second or more) it follows the travelled wall clock.
     """
 
     TRAVEL_THRESHOLD = _dt.timedelta(seconds=0.5)
@@ -52,7 +52,11 @@ class Clock:
         return jump if abs(jump) >= self.TRAVEL_THRESHOLD else _dt.timedelta(0)
 
     def _base(self) -> _dt.datetime:
-        return self._frozen_at + self._travel() if self._frozen else _system_now()
+        if not self._frozen:
+            return _system_now()
+        if self._travel():  # travelling: follow the travelled wall clock from the frozen point
+            return _system_now() + (self._frozen_at - self._anchor_wall)
+        return self._frozen_at
 
     def now(self) -> _dt.datetime:
         """The current instant, timezone-aware UTC, millisecond precision."""
@@ -89,7 +93,9 @@ class Clock:
         now = self.now()
         with self._lock:
             self._frozen = True
-            self._frozen_at = now - self._travel()
+            self._frozen_at = now
+            self._anchor_wall = _system_now()
+            self._anchor_mono = _real_monotonic()
             self._offset = _dt.timedelta(0)
 
     def __repr__(self) -> str:

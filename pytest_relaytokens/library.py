@@ -141,9 +141,7 @@ class Recording:
     extra_secrets: list[str] = field(default_factory=list)
 
     # UCWA ------------------------------------------------------------------------------
-    def call(
-        self, method: str, url: str, status: int, **kwargs: Any
-    ) -> requests.Response:
+    def call(self, method: str, url: str, status: int, **kwargs: Any) -> requests.Response:
         """Send a request and insist on ``status`` (a wrong fake must not be recorded)."""
         response = self.http.request(method, url, timeout=10, **kwargs)
         if response.status_code != status:
@@ -172,7 +170,9 @@ class Recording:
         headers = {"Accept": accept}
         if bearer is not None:
             headers["Authorization"] = f"Bearer {bearer}"
-        return self.call("GET", self.url + (path or self.ucwa.token_path()), status, headers=headers)
+        return self.call(
+            "GET", self.url + (path or self.ucwa.token_path()), status, headers=headers
+        )
 
     # Relay -----------------------------------------------------------------------------
     def relay_create(
@@ -180,8 +180,10 @@ class Recording:
         status: int = 200,
         *,
         basic: tuple[str, str] | None = None,
-        **query: str,
+        query: dict[str, str] | None = None,
     ) -> requests.Response:
+        """``POST /api/auth/accesstokens`` with ``query``; Basic unless a Seam token is given."""
+        query = query or {}
         creds = self.relay.credentials
         use_basic = basic if basic is not None else (creds.username, creds.password)
         auth = None if "seamaccesstoken" in query else use_basic
@@ -285,17 +287,17 @@ def _relay_basic(rec: Recording) -> None:
 
 
 def _relay_seam(rec: Recording) -> None:
-    rec.relay_create(seamaccesstoken=rec.relay.credentials.seam_token)
+    rec.relay_create(query={"seamaccesstoken": rec.relay.credentials.seam_token})
 
 
 def _relay_pairing(rec: Recording) -> None:
     creds = rec.relay.credentials
-    rec.relay_create(seamaccesstoken=creds.seam_token, code=creds.pairing_code)
+    rec.relay_create(query={"seamaccesstoken": creds.seam_token, "code": creds.pairing_code})
 
 
 def _relay_query(**query: str) -> Drive:
     def drive(rec: Recording) -> None:
-        rec.relay_create(**query)
+        rec.relay_create(query=query)
 
     return drive
 
@@ -371,6 +373,18 @@ def _build() -> dict[str, Scenario]:
             UcwaQuirks(timestamps="iso"),
         ),
         Scenario(
+            "ucwa/token-json-uri-ms_offset",
+            'Both quirks: the lower-case "uri" key and /Date(ms-0700)/ timestamps.',
+            _token_flow(JSON),
+            UcwaQuirks(uri_key="uri", timestamps="ms_offset"),
+        ),
+        Scenario(
+            "ucwa/token-json-uri-iso",
+            'Both quirks: the lower-case "uri" key and ISO 8601 timestamps.',
+            _token_flow(JSON),
+            UcwaQuirks(uri_key="uri", timestamps="iso"),
+        ),
+        Scenario(
             "ucwa/token-xml-uri",
             'As ucwa/token-xml, the user URI under the lower-case "uri" property.',
             _token_flow(XML),
@@ -418,7 +432,8 @@ def _build() -> dict[str, Scenario]:
     items += [
         Scenario(
             "relay/token-basic",
-            "POST /api/auth/accesstokens with Basic credentials: two-week READONLY+READWRITE token.",
+            "POST /api/auth/accesstokens with Basic credentials: a two-week READONLY and "
+            "READWRITE token.",
             _relay_basic,
         ),
         Scenario(
@@ -459,8 +474,7 @@ def _build() -> dict[str, Scenario]:
         ),
         Scenario(
             "relay/bad-credentials",
-            "POST /api/auth/accesstokens with a wrong Basic password: 401 "
-            "BadCredentialsException.",
+            "POST /api/auth/accesstokens with a wrong Basic password: 401 BadCredentialsException.",
             _relay_bad_credentials,
         ),
         Scenario(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 # pytester's in-process runs drop every module first imported inside them; importing the
@@ -36,3 +38,17 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
         "filterwarnings = ignore::pytest.PytestAssertRewriteWarning\n"
     )
     return pytester
+
+
+_REAL_HTTP_CONNECTION = __import__("http.client").client.HTTPConnection
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_vcr_patch() -> Iterator[None]:
+    """Fail the test that leaves vcrpy's (or anyone's) patch of http.client behind."""
+    import http.client
+
+    yield
+    if http.client.HTTPConnection is not _REAL_HTTP_CONNECTION:
+        http.client.HTTPConnection = _REAL_HTTP_CONNECTION  # type: ignore[misc]
+        pytest.fail("this test left http.client.HTTPConnection patched", pytrace=False)

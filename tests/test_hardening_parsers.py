@@ -10,6 +10,7 @@ of the module (run with ``-s``) for the README's Reliability section.
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import re
 import time
@@ -102,7 +103,7 @@ CASSETTE = (
     "  response:\n"
     "    status: {code: 200, message: OK}\n"
     "    headers: {Content-Type: [application/json]}\n"
-    "    body: {string: '{\"id\": \"527ca9e2776a7e02dd2e15fe\"}'}\n"
+    '    body: {string: \'{"id": "527ca9e2776a7e02dd2e15fe"}\'}\n'
     "relaytokens: {version: 1, recorded_at: '2024-05-01T12:00:00+00:00'}\n"
 )
 
@@ -227,9 +228,10 @@ def _json_case(data: st.DataObject) -> None:
     bodies, parsers = JSON_PARSERS[name]
     body = data.draw(st.sampled_from(bodies))
     if data.draw(st.booleans()):
-        mutated: bytes | str = json.dumps(_mutate_json(data, json.loads(body)))
+        text = json.dumps(_mutate_json(data, json.loads(body)))
+        mutated: bytes | str = text
         if data.draw(st.booleans()):
-            mutated = mutated.encode("utf-8", "surrogatepass")
+            mutated = text.encode("utf-8", "surrogatepass")
     else:
         mutated = _mutate_bytes(data, body)
     for parser in parsers:
@@ -281,12 +283,10 @@ def test_every_parser_survives_random_input(raw: bytes | str) -> None:
     for name, parser in ALL_PARSERS:
         _run(f"random {name}", parser, raw)
     for ctype in ("application/xml", "application/json", "text/plain"):
-        _run("random ucwa.wire.parse(content_type)", lambda d: ucwa_wire.parse(d, ctype), raw)
-        _run(
-            "random ucwa.wire.parse_error(content_type)",
-            lambda d: ucwa_wire.parse_error(d, ctype),
-            raw,
-        )
+        by_type = functools.partial(ucwa_wire.parse, content_type=ctype)
+        _run("random ucwa.wire.parse(content_type)", by_type, raw)
+        error_by_type = functools.partial(ucwa_wire.parse_error, content_type=ctype)
+        _run("random ucwa.wire.parse_error(content_type)", error_by_type, raw)
 
 
 TIMESTAMP_TEXT = st.one_of(
@@ -341,14 +341,14 @@ def test_xml_parsers_survive_mutated_valid_bodies(data: st.DataObject) -> None:
     _xml_case(data)
 
 
-HEAVY_FUZZ = settings(FUZZ, max_examples=3000)
+HEAVY_FUZZ = settings(FUZZ, max_examples=1500)
 
 
 @pytest.mark.heavy
 @HEAVY_FUZZ
 @given(data=st.data())
 def test_heavy_mutation_fuzz(data: st.DataObject) -> None:
-    """The same mutations, ten times as many cases, across JSON, XML and cassettes."""
+    """The same mutations, five times as many cases, across JSON, XML and cassettes."""
     kind = data.draw(st.sampled_from(["json", "xml", "cassette"]))
     if kind == "json":
         _json_case(data)
@@ -382,7 +382,7 @@ def test_load_interactions_survives_files(
 def test_load_interactions_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_bytes(b"interactions: [\n  - {request: \xff")
-    with pytest.raises(CassetteError, match="broken.yaml"):
+    with pytest.raises(CassetteError, match=r"broken\.yaml"):
         load_interactions(path)
     with pytest.raises(CassetteError, match="no such cassette file"):
         load_interactions(tmp_path / "missing.yaml")

@@ -141,7 +141,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
 
 def test_no_credential_of_the_recording_fakes_ships(recorded: tuple[Path, set[str]]) -> None:
     _, secrets = recorded
-    assert len(secrets) >= 15
+    # Fresh fakes with one seed: Basic and Seam logins, pre-issued and issued tokens, the
+    # WebTicket password, bearers, MRAS credentials, and the made-up wrong ones.
+    assert len(secrets) >= 12
     for path in SHIPPED:
         text = path.read_text(encoding="utf-8")
         assert scan(text, secrets) == [], path
@@ -211,11 +213,11 @@ def test_replay_serves_the_ucwa_token_scenarios(name: str) -> None:
     assert ("xml" in (content_type or "")) == ("-xml" in name)
     assert token.valid_until == RECORDED_AT + _dt.timedelta(minutes=token.duration)
     assert token.media_relays
-    if name.endswith("-uri"):
+    if "-uri" in name:
         assert b'"uri"' in body or b'name="uri"' in body
-    if name.endswith("-iso"):
+    if "-iso" in name:
         assert b"/Date(" not in body
-    if name.endswith("-ms_offset"):
+    if "-ms_offset" in name:
         assert b"-0700)" in body
 
 
@@ -253,7 +255,10 @@ def test_replay_serves_enterprise_self(by: str) -> None:
 
 
 def test_bearer_scenarios_hold_the_401_challenges() -> None:
-    for name, statuses in (("ucwa/bearer-401", [401, 401]), ("ucwa/bearer-expired", [200, 200, 401])):
+    for name, statuses in (
+        ("ucwa/bearer-401", [401, 401]),
+        ("ucwa/bearer-expired", [200, 200, 401]),
+    ):
         interactions = load_interactions(scenario_path(name)).interactions
         assert [resp["status"]["code"] for _, resp in interactions] == statuses, name
         challenges = interactions[-1][1]["headers"]["WWW-Authenticate"]
