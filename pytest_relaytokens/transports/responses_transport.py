@@ -70,6 +70,10 @@ def _callback(target: Target) -> Any:
     return respond
 
 
+#: Mocks started by :func:`activate_responses`, innermost last.
+_ACTIVE: list[responses.RequestsMock] = []
+
+
 @contextmanager
 def activate_responses(
     target: Target,
@@ -84,13 +88,18 @@ def activate_responses(
     Requests to other hosts really go out when ``passthrough_unmatched`` is true (the loopback
     server keeps working); otherwise ``responses`` refuses them with ``ConnectionError``.
     With ``mock`` given, the callbacks are added to it (started if it is not active) and
-    removed again on exit; else a fresh ``RequestsMock`` is started and stopped.
+    removed again on exit; inside another ``activate_responses`` block they join that block's
+    mock (so several fakes compose); else a fresh ``RequestsMock`` is started and stopped.
     """
     host_list = list(hosts) if hosts is not None else target_hosts(target)
     url = re.compile(r"^https?://" + host_pattern(host_list) + r"(?:[/?#]|$)", re.IGNORECASE)
+    if mock is None and _ACTIVE:  # nested activations share one mock, so fakes compose
+        mock = _ACTIVE[-1]
     owned = mock is None
     rmock = responses.RequestsMock(assert_all_requests_are_fired=False) if mock is None else mock
     was_active = getattr(rmock, "_patcher", None) is not None
+    if owned:
+        _ACTIVE.append(rmock)
     saved_passthru = tuple(rmock.passthru_prefixes)
     callback = _callback(target)
     registered = [
@@ -111,4 +120,5 @@ def activate_responses(
                 rmock.remove(added)
         rmock.passthru_prefixes = saved_passthru
         if owned:
+            _ACTIVE.remove(rmock)
             rmock.reset()

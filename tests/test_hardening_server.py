@@ -1,0 +1,418 @@
+"""Hardening: the loopback server survives hostile and broken clients, holds a mixed load
+without losing a request or a token, stops within a second and leaves nothing behind."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pytest
+
+from pytest_relaytokens.core import FakeResponse
+from pytest_relaytokens.relay.service import RelayService
+from pytest_relaytokens.relay.wire import parse_token
+from pytest_relaytokens.transports import PathRouter
+from pytest_relaytokens.transports.server import LoopbackServer
+from pytest_relaytokens.ucwa.service import UcwaService
+from pytest_relaytokens.ucwa.wire import parse_json
+
+LINUX = sys.platform.startswith("linux")
+
+
+@dataclass
+class Stack:
+    ucwa: UcwaService
+    relay: RelayService
+    server: LoopbackServer
+    threads_before: set[threading.Thread] = field(default_factory=set)
+    fds_before: int = 0
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return "127.0.0.1", self.server.port
+
+    def requests_logged(self) -> int:
+        return len(self.ucwa.log) + len(self.relay.log)
+
+
+def _fd_count() -> int:
+    return len(os.listdir("/proc/self/fd")) if LINUX else 0
+
+
+def _settle(check: Callable[[], bool], timeout: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    ucwa, relay = UcwaService(seed=1), RelayService(seed=2)
+    threads, fds = set(threading.enumerate()), _fd_count()
+    server = LoopbackServer(PathRouter([("/api/", relay)], default=ucwa), timeout=2.0)
+    built = Stack(ucwa, relay, server.start(), threads, fds)
+    try:
+        yield built
+    finally:
+        server.stop()
+    assert server.errors == []
+    _assert_nothing_left(built)
+
+
+def _assert_nothing_left(stack: Stack) -> None:
+    assert stack.server.threads == []
+    assert _settle(lambda: set(threading.enumerate()) <= stack.threads_before), [
+        t.name for t in set(threading.enumerate()) - stack.threads_before
+    ]
+    if LINUX:
+        assert _settle(lambda: _fd_count() <= stack.fds_before), (
+            f"{_fd_count()} fds open after stop, {stack.fds_before} before"
+        )
+
+
+def _basic(relay: RelayService) -> dict[str, str]:
+    return {"Authorization": relay.credentials.basic_authorization}
+
+
+def _request(
+    stack: Stack,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    conn: http.client.HTTPConnection | None = None,
+) -> tuple[int, bytes]:
+    own = conn is None
+    connection = conn or http.client.HTTPConnection(*stack.address, timeout=5)
+    try:
+        connection.request(method, path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        if own:
+            connection.close()
+
+
+def _still_serves(stack: Stack) -> None:
+    """A normal request on a fresh connection is answered, and quickly."""
+    started = time.monotonic()
+    status, body = _request(
+        stack,
+        "GET",
+        stack.ucwa.token_path(),
+        {"Authorization": f"Bearer {stack.ucwa.credentials.bearer}"},
+    )
+    assert status == 200, body[:200]
+    assert parse_json(body).password
+    status, body = _request(stack, "POST", "/api/auth/accesstokens", _basic(stack.relay))
+    assert status == 200, body[:200]
+    assert time.monotonic() - started < 1.0
+
+
+def _raw(stack: Stack, payload: bytes, *, half_close: bool = True) -> bytes:
+    """Send ``payload`` on a raw socket and read whatever comes back until close."""
+    with socket.create_connection(stack.address, timeout=5) as sock:
+        sock.sendall(payload)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+FAULTS: dict[str, tuple[bytes, bytes | None]] = {
+    # name: (bytes sent, expected status line prefix or None for a silent close)
+    "garbage": (bytes(range(256)) * 16, b"HTTP/1.1 400"),
+    "binary request line": (
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+        b"HTTP/1.1 400",
+    ),
+    "truncated headers": (
+        b"GET /ucwa/oauth/v1/applications HTTP/1.1\r\nHost: x\r\nAcc",
+        b"HTTP/1.1 400",
+    ),
+    "truncated body": (
+        b"POST /api/auth/accesstokens HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort",
+        b"HTTP/1.1 400",
+    ),
+    "truncated chunked body": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc",
+        b"HTTP/1.1 400",
+    ),
+    "bad chunk size": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 400",
+    ),
+    "request line only, then close": (b"GET / HTTP/1.1\r\n", b"HTTP/1.1 400"),
+    "empty connection": (b"", None),
+    "oversized request line": (b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n\r\n", b"HTTP/1.1 414"),
+    "oversized header line": (
+        b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 40_000 + b"\r\n\r\n",
+        b"HTTP/1.1 431",
+    ),
+    "too many headers": (
+        b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(500)) + b"\r\n",
+        b"HTTP/1.1 431",
+    ),
+    "headers over 64 KiB": (
+        b"GET / HTTP/1.1\r\n"
+        + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 9000) for i in range(90))
+        + b"\r\n",
+        b"HTTP/1.1 431",
+    ),
+    "huge Content-Length": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
+        b"HTTP/1.1 413",
+    ),
+    "negative Content-Length": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        b"HTTP/1.1 400",
+    ),
+    "conflicting Content-Length": (
+        b"POST /api/endpoints HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"HTTP/1.1 400",
+    ),
+    "smuggling CL+TE": (
+        b"POST /api/endpoints HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 400",
+    ),
+    "bad version": (b"GET / HTTP/9.9\r\n\r\n", b"HTTP/1.1 505"),
+    "header without colon": (b"GET / HTTP/1.1\r\nnocolon\r\n\r\n", b"HTTP/1.1 400"),
+    "NUL in target": (b"GET /\x00/x HTTP/1.1\r\n\r\n", None),
+    "bad percent-encoding and unicode": (
+        "GET /ucwa/oauth/v1/applications/%ZZ/\u00e9 HTTP/1.1\r\n\r\n".encode(),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_fault_does_not_stop_the_server(stack: Stack, name: str) -> None:
+    payload, expected = FAULTS[name]
+    answer = _raw(stack, payload)
+    if expected is not None:
+        assert answer.startswith(expected), answer[:120]
+    else:  # any well-formed answer or a silent close
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 "), answer[:120]
+    _still_serves(stack)
+
+
+def test_pipelined_garbage_after_a_good_request_is_isolated(stack: Stack) -> None:
+    bearer = stack.ucwa.credentials.bearer
+    good = (
+        f"GET {stack.ucwa.token_path()} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {bearer}\r\n\r\n"
+    ).encode()
+    answer = _raw(stack, good + b"\x00\x01garbage\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b"HTTP/1.1 400" in answer
+    _still_serves(stack)
+
+
+def test_slow_and_idle_clients_do_not_block_others(stack: Stack) -> None:
+    request = b"GET /autodiscover/autodiscoverservice.svc/root HTTP/1.1\r\nHost: x\r\n\r\n"
+    slow = [socket.create_connection(stack.address, timeout=5) for _ in range(12)]
+    idle = [socket.create_connection(stack.address, timeout=5) for _ in range(12)]
+    try:
+        for index in range(len(request) // 2):  # every slow client sends half, a byte at a time
+            for sock in slow:
+                sock.sendall(request[index : index + 1])
+            if index % 8 == 0:
+                _still_serves(stack)
+        for sock in slow:
+            sock.sendall(request[len(request) // 2 :])
+        for sock in slow:
+            sock.settimeout(5)
+            assert sock.recv(64).startswith(b"HTTP/1.1 200")
+        _still_serves(stack)
+        # The idle ones are timed out (server timeout 2 s) and closed without an answer.
+        for sock in idle:
+            assert sock.recv(64) == b""
+    finally:
+        for sock in slow + idle:
+            sock.close()
+    _still_serves(stack)
+
+
+def _arm_big(stack: Stack, size: int = 32 << 20) -> None:
+    body = b"x" * size
+    stack.ucwa.arm(
+        lambda request: FakeResponse(200, [("Content-Type", "application/octet-stream")], body),
+        times=None,
+        path=r"^/big$",
+    )
+
+
+def test_client_that_stops_reading_a_large_response(stack: Stack) -> None:
+    _arm_big(stack)
+    stuck = []
+    for _ in range(3):
+        sock = socket.create_connection(stack.address, timeout=5)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        stuck.append(sock)
+    try:
+        assert sock.recv(16).startswith(b"HTTP/1.1 200")
+        for _ in range(5):
+            _still_serves(stack)
+        # The server's write timeout (2 s) frees the stuck connections; others never waited.
+        assert _settle(lambda: len(stack.server.threads) <= 1, timeout=5.0)
+    finally:
+        for sock in stuck:
+            sock.close()
+    _still_serves(stack)
+
+
+def test_stop_within_a_second_with_requests_in_flight() -> None:
+    threads, fds = set(threading.enumerate()), _fd_count()
+    ucwa, relay = UcwaService(seed=3), RelayService(seed=4)
+    server = LoopbackServer(PathRouter([("/api/", relay)], default=ucwa), timeout=10.0).start()
+    stack = Stack(ucwa, relay, server, threads, fds)
+    relay.arm_delay(30.0, times=None, path="^/api/enterprises/self$")
+    _arm_big(stack)
+    outcomes: list[str] = []
+
+    def slow_request() -> None:
+        try:
+            _request(stack, "GET", "/api/enterprises/self", _basic(relay))
+            outcomes.append("answered")
+        except (http.client.HTTPException, OSError):
+            outcomes.append("closed")
+
+    clients = [threading.Thread(target=slow_request) for _ in range(8)]
+    for client in clients:
+        client.start()
+    stuck = socket.create_connection(stack.address, timeout=5)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+    dribble = socket.create_connection(stack.address, timeout=5)
+    dribble.sendall(b"GET / HTTP/1.1\r\nHo")
+    try:
+        assert _settle(lambda: len(relay.log) == 8 and len(ucwa.log) == 1, timeout=5.0)
+        started = time.monotonic()
+        server.stop()
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.0, f"stop() took {elapsed:.2f}s"
+        for client in clients:
+            client.join(5)
+        assert outcomes == ["closed"] * 8
+        assert server.threads == []
+        assert server.errors == []
+    finally:
+        stuck.close()
+        dribble.close()
+        server.stop()
+    _assert_nothing_left(stack)
+
+
+def test_restart_cycles_leave_nothing_behind() -> None:
+    threads, fds = set(threading.enumerate()), _fd_count()
+    ucwa, relay = UcwaService(seed=5), RelayService(seed=6)
+    for _ in range(20):
+        with LoopbackServer(PathRouter([("/api/", relay)], default=ucwa)) as server:
+            stack = Stack(ucwa, relay, server)
+            _still_serves(stack)
+    _assert_nothing_left(Stack(ucwa, relay, server, threads, fds))
+
+
+# Load ---------------------------------------------------------------------------------------
+
+THREADS = 16
+PER_THREAD = 250
+
+
+@dataclass
+class _Received:
+    relay_tokens: list[str] = field(default_factory=list)
+    ucwa_tokens: list[tuple[str, str]] = field(default_factory=list)
+    enterprise_ok: int = 0
+    responses: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def _client(stack: Stack, index: int) -> _Received:
+    got = _Received()
+    ucwa_headers = {"Authorization": f"Bearer {stack.ucwa.credentials.bearer}"}
+    if index % 2:
+        ucwa_headers["Accept"] = "application/xml"
+    basic = _basic(stack.relay)
+    conn = http.client.HTTPConnection(*stack.address, timeout=10)
+    try:
+        for i in range(PER_THREAD):
+            kind = (i + index) % 3
+            if kind == 0:
+                status, body = _request(stack, "POST", "/api/auth/accesstokens", basic, conn)
+                if status == 200:
+                    got.relay_tokens.append(parse_token(body).access_token)
+            elif kind == 1:
+                status, body = _request(stack, "GET", stack.ucwa.token_path(), ucwa_headers, conn)
+                if status == 200:
+                    from pytest_relaytokens.ucwa.wire import parse
+
+                    token = parse(body, "xml" if index % 2 else "json")
+                    got.ucwa_tokens.append((token.user_name, token.password))
+            else:
+                mine = (
+                    got.relay_tokens[-1]
+                    if got.relay_tokens
+                    else stack.relay.credentials.access_token
+                )
+                status, body = _request(
+                    stack, "GET", "/api/enterprises/self", {"X-Access-Token": mine}, conn
+                )
+                if status == 200:
+                    got.enterprise_ok += 1
+                    assert json.loads(body)["name"] == stack.relay.enterprise.name
+            got.responses += 1
+            if status != 200:
+                got.failures.append(f"{kind}: {status} {body[:100]!r}")
+    finally:
+        conn.close()
+    return got
+
+
+@pytest.mark.heavy
+def test_mixed_load_loses_no_request_and_no_token(stack: Stack) -> None:
+    relay_before = len(stack.relay.issued_tokens)
+    started = time.monotonic()
+    with ThreadPoolExecutor(THREADS) as pool:
+        results = list(pool.map(lambda i: _client(stack, i), range(THREADS)))
+    elapsed = time.monotonic() - started
+    sent = THREADS * PER_THREAD
+    assert [f for r in results for f in r.failures] == []
+    assert sum(r.responses for r in results) == sent
+    assert stack.requests_logged() == sent
+    assert all(e.response.status == 200 for e in [*stack.ucwa.log, *stack.relay.log])
+    # Relay: every token a client received is in the store, and nothing else was issued.
+    received = [t for r in results for t in r.relay_tokens]
+    issued = [t.access_token for t in stack.relay.issued_tokens[relay_before:]]
+    assert len(received) == len(set(received)) == len(issued)
+    assert set(received) == set(issued)
+    assert all(stack.relay.lookup_token(t) is not None for t in received)
+    # UCWA: one issued token per token response, the same credentials the clients saw.
+    got_ucwa = [t for r in results for t in r.ucwa_tokens]
+    assert sorted(got_ucwa) == sorted((t.user_name, t.password) for t in stack.ucwa.issued_tokens)
+    assert sum(r.enterprise_ok for r in results) == len(
+        stack.relay.log.matching("GET", "/api/enterprises/self")
+    )
+    print(
+        f"\nloopback load: {sent} requests from {THREADS} threads in {elapsed:.2f}s "
+        f"({sent / elapsed:.0f} req/s), {len(received)} Relay + {len(got_ucwa)} UCWA tokens"
+    )
