@@ -504,7 +504,7 @@ SCENARIOS: dict[str, Scenario] = _build()
 def library_root() -> Path:
     """``pytest_relaytokens/library`` when the wheel carries it, else the source tree's
     top-level ``cassettes/``."""
-    packaged = Path(__file__).parent / "library"
+    packaged = Path(__file__).parent / "cassette_library"
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "cassettes"

@@ -61,7 +61,9 @@ def test_quick_run_writes_valid_json(
         assert {*HEADER[1:], "name", "unit", "skipped", "error"} <= set(row)
         assert row["error"] is None, row
         if row["skipped"] is None:
-            assert row["ours"] > 0 and row["baseline"] > 0, row
+            assert isinstance(row["ours"], float) and isinstance(row["baseline"], float), row
+            if "marginal" not in row["name"]:  # a difference of two short timings may be < 0
+                assert row["ours"] > 0 and row["baseline"] > 0, row
             assert row["ratio"] == pytest.approx(row["ours"] / row["baseline"])
             assert row["name"] in done.stdout
         else:

@@ -190,7 +190,8 @@ FAULTS: dict[str, tuple[bytes, bytes | None]] = {
         b"HTTP/1.1 400",
     ),
     "smuggling CL+TE": (
-        b"POST /api/endpoints HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /api/endpoints HTTP/1.1\r\nContent-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         b"HTTP/1.1 400",
     ),
     "bad version": (b"GET / HTTP/9.9\r\n\r\n", b"HTTP/1.1 505"),

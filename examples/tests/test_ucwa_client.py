@@ -117,3 +117,15 @@ def test_any_client_over_a_real_socket(relaytokens_server):
                         ucwa.credentials.username, ucwa.credentials.password, session=session,
                         now=ucwa.clock.now)
     assert client.media_relay_credentials().relays
+
+
+@pytest.mark.relaytokens_backend("replay")
+@pytest.mark.relaytokens_cassette("library:ucwa/full-flow")
+def test_the_same_client_against_a_recorded_server(ucwa_api, relaytokens_clock):
+    """Replay: the shipped recording of a full sign-in and token fetch, offline, with the
+    clock pinned to when it was recorded so the recorded token is still valid."""
+    client = UcwaClient(ucwa_api.base_url + "/autodiscover/autodiscoverservice.svc/root",
+                        "anyone", "anything", now=relaytokens_clock.now)
+    creds = client.media_relay_credentials()
+    assert not creds.expired(relaytokens_clock.now())
+    assert ucwa_api.log[-1].request.path.endswith("/mediaRelayAccessToken")

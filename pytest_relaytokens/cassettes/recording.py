@@ -52,6 +52,20 @@ def make_vcr(
 
 
 @contextlib.contextmanager
+def _use_cassette(recorder: Any, path: Path, allow_playback_repeats: bool) -> Iterator[Any]:
+    """``recorder.use_cassette``, but vcrpy's patches are undone even when saving raises
+    (vcrpy skips its unpatching when the persister fails, e.g. with SecretLeakError)."""
+    context = recorder.use_cassette(str(path), allow_playback_repeats=allow_playback_repeats)
+    try:
+        with context as cassette:
+            yield cassette
+    finally:
+        finish = getattr(context, "_CassetteContextDecorator__finish", None)
+        if finish is not None:  # still patched: close the generator holding the patches
+            finish.close()
+
+
+@contextlib.contextmanager
 def record(
     cassette_path: str | os.PathLike[str],
     *,
@@ -80,9 +94,7 @@ def record(
         )
     if mode != "rewrite":
         recorder = make_vcr(redactor, patterns, record_mode=mode)
-        with recorder.use_cassette(
-            str(path), allow_playback_repeats=allow_playback_repeats
-        ) as cassette:
+        with _use_cassette(recorder, path, allow_playback_repeats) as cassette:
             yield cassette
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,9 +103,7 @@ def record(
         temporary.unlink()
     recorder = make_vcr(redactor, patterns, record_mode="all")
     try:
-        with recorder.use_cassette(
-            str(temporary), allow_playback_repeats=allow_playback_repeats
-        ) as cassette:
+        with _use_cassette(recorder, temporary, allow_playback_repeats) as cassette:
             yield cassette
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

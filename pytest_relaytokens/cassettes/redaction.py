@@ -17,7 +17,7 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import unescape as xml_unescape
 
@@ -299,6 +299,9 @@ class Redactor:
         if not sep:
             return pair
         stripped = value.strip().strip('"')
+        decoded = unquote(stripped)
+        if decoded != stripped:  # a percent-encoded cookie: its decoded form is the secret too
+            self.placeholder_for(decoded)
         return name + sep + value.replace(stripped, self.placeholder_for(stripped), 1)
 
     def redact_params(self, encoded: str, names: Iterable[str]) -> str:
