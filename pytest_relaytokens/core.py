@@ -304,7 +304,8 @@ class FakeService:
         expected = True
         if fault is not None and (fault.respond is not None or fault.drop_connection):
             injected = True
-            response = fault.respond(request) if fault.respond is not None else FakeResponse(0)
+            with self._lock:  # responders may read or change the service's state
+                response = fault.respond(request) if fault.respond is not None else FakeResponse(0)
         else:
             with self._lock:
                 response, credential, expected = self.dispatch(request)
