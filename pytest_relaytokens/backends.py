@@ -73,13 +73,15 @@ class BackendError(RelayTokensError):
 # ---------------------------------------------------------------------------- settings
 def backend_of(request: pytest.FixtureRequest) -> str:
     from .markers import MarkerSettings
-    from .plugin import SETTINGS_KEY
+    from .plugin import SETTINGS_KEY, STATE_KEY, _overridden
 
     settings: MarkerSettings | None = request.node.stash.get(SETTINGS_KEY, None)
     if settings is not None and settings.backend is not None:
         return settings.backend
-    value: str = request.getfixturevalue("relaytokens_backend")
-    return value
+    if _overridden(request, "relaytokens_backend"):
+        value: str = request.getfixturevalue("relaytokens_backend")
+        return value
+    return request.config.stash[STATE_KEY].backend
 
 
 def cassette_path(request: pytest.FixtureRequest) -> Path:

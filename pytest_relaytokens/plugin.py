@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,7 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS.values():
         config.addinivalue_line("markers", line)
-    config.stash[STATE_KEY] = RunState.from_config(config)
+    state = config.stash[STATE_KEY] = RunState.from_config(config)
+    state.backend = get_option(config, "backend") or "fake"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -77,10 +79,22 @@ _OUR_MARKERS = frozenset(MARKERS)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Validate every relaytokens marker now, so a wrong argument stops the run early."""
+    """Validate every relaytokens marker now, so a wrong argument stops the run early, and
+    let a marker alone activate the fake it arms (no autouse fixture in every test)."""
     for item in items:
-        if any(m.name in _OUR_MARKERS for m in item.iter_markers()):
-            item.stash[SETTINGS_KEY] = read_markers(item)
+        if not any(m.name in _OUR_MARKERS for m in item.iter_markers()):
+            continue
+        settings = item.stash[SETTINGS_KEY] = read_markers(item)
+        item.user_properties.append((USED_PROPERTY, True))
+        names = getattr(item, "fixturenames", None)
+        if names is None:
+            continue
+        for needed, wanted in (
+            ("ucwa_api", settings.ucwa_errors),
+            ("relay_api", settings.relay_errors),
+        ):
+            if wanted and needed not in names:
+                names.append(needed)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -207,32 +221,86 @@ def _clear_errors() -> Iterator[None]:
         pytest.fail(str(exc), pytrace=False)
 
 
+_OVERRIDES_KEY = pytest.StashKey[frozenset[str]]()
+_OVERRIDABLE = (
+    "relaytokens_seed",
+    "relaytokens_clock",
+    "relaytokens_token_policy",
+    "relaytokens_backend",
+    "relaytokens_ucwa_format",
+    "relaytokens_ucwa_quirks",
+)
+
+
+_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[str, frozenset[str]]]()
+
+
+def _overridden(request: pytest.FixtureRequest, name: str) -> bool:
+    """Whether a conftest, the test module or its class defines fixture ``name`` itself.
+
+    Lets the hot path skip a fixture lookup when nobody overrides the default; both answers
+    are computed once (per session, per module or class) and cached.
+    """
+    config = request.config
+    found = config.stash.get(_OVERRIDES_KEY, None)
+    if found is None:
+        this = sys.modules[__name__]
+        found = frozenset(
+            n
+            for plugin in config.pluginmanager.get_plugins()
+            if plugin is not this
+            for n in _OVERRIDABLE
+            if hasattr(plugin, n)
+        )
+        config.stash[_OVERRIDES_KEY] = found
+    if name in found:
+        return True
+    parent = request.node.parent
+    if parent is None:
+        return False
+    local = config.stash.setdefault(_LOCAL_OVERRIDES_KEY, {})
+    names = local.get(parent.nodeid)
+    if names is None:
+        holders = [
+            getattr(node, "obj", None)
+            for node in parent.listchain()
+            if isinstance(node, (pytest.Module, pytest.Class))
+        ]
+        names = local[parent.nodeid] = frozenset(
+            n for n in _OVERRIDABLE for obj in holders if obj is not None and hasattr(obj, n)
+        )
+    return name in names
+
+
+def _policy(request: pytest.FixtureRequest) -> TokenPolicy:
+    if _overridden(request, "relaytokens_token_policy"):
+        value: TokenPolicy = request.getfixturevalue("relaytokens_token_policy")
+        return value
+    from .core import TokenPolicy
+
+    settings = _settings(request)
+    return TokenPolicy(
+        settings.already_expired, settings.lifetime, settings.never_expires, settings.server_skew
+    )
+
+
 def _settings(request: pytest.FixtureRequest) -> MarkerSettings:
     return request.node.stash.get(SETTINGS_KEY, None) or MarkerSettings()
 
 
+_USED_KEY = pytest.StashKey[bool]()
+
+
 def _mark_used(request: pytest.FixtureRequest) -> None:
-    props = request.node.user_properties
-    if (USED_PROPERTY, True) not in props:
-        props.append((USED_PROPERTY, True))
+    node = request.node
+    if not node.stash.get(_USED_KEY, False):
+        node.stash[_USED_KEY] = True
+        node.user_properties.append((USED_PROPERTY, True))
 
 
 def _record_error(request: pytest.FixtureRequest, api: str, error_id: str) -> None:
     _mark_used(request)
     request.node.user_properties.append((ERROR_PROPERTY, f"{api}:{error_id}"))
-
-
-@pytest.fixture(autouse=True)
-def _relaytokens_marker_activation(request: pytest.FixtureRequest) -> None:
-    """A relaytokens marker alone activates the fakes it needs (cheap no-op otherwise)."""
-    settings = request.node.stash.get(SETTINGS_KEY, None)
-    if settings is None:
-        return
-    _mark_used(request)
-    if settings.ucwa_errors:
-        request.getfixturevalue("ucwa_api")
-    if settings.relay_errors:
-        request.getfixturevalue("relay_api")
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -247,6 +315,31 @@ def relaytokens_seed(request: pytest.FixtureRequest) -> int:
     return derive_seed(request.config.stash[STATE_KEY].run_seed, request.node.nodeid)
 
 
+_CLOCK_KEY = pytest.StashKey["Clock"]()
+
+
+def _seed_for(request: pytest.FixtureRequest) -> int:
+    """This test's seed without a fixture lookup unless someone overrides the fixture."""
+    if _overridden(request, "relaytokens_seed"):
+        value: int = request.getfixturevalue("relaytokens_seed")
+        return value
+    return derive_seed(request.config.stash[STATE_KEY].run_seed, request.node.nodeid)
+
+
+def _clock_for(request: pytest.FixtureRequest) -> Clock:
+    """This test's one clock, shared by the fixture and everything built from it."""
+    if _overridden(request, "relaytokens_clock"):
+        value: Clock = request.getfixturevalue("relaytokens_clock")
+        return value
+    node = request.node
+    clock: Clock | None = node.stash.get(_CLOCK_KEY, None)
+    if clock is None:
+        from .clock import Clock
+
+        clock = node.stash[_CLOCK_KEY] = Clock(clock_start(request.config), frozen=True)
+    return clock
+
+
 @pytest.fixture
 def relaytokens_clock(request: pytest.FixtureRequest) -> Clock:
     """The clock every fake and factory reads: ``now()``, ``advance(seconds)``, ``set(dt)``.
@@ -255,9 +348,13 @@ def relaytokens_clock(request: pytest.FixtureRequest) -> Clock:
     freezegun travel moves the wall clock (tokens then expire with the travelled time). It never
     touches the event loop's monotonic clock.
     """
-    from .clock import Clock
+    node = request.node
+    clock: Clock | None = node.stash.get(_CLOCK_KEY, None)
+    if clock is None:
+        from .clock import Clock
 
-    return Clock(clock_start(request.config), frozen=True)
+        clock = node.stash[_CLOCK_KEY] = Clock(clock_start(request.config), frozen=True)
+    return clock
 
 
 @pytest.fixture
@@ -360,21 +457,14 @@ def relaytokens_faker(relaytokens_seed: int) -> Faker:
 
 
 @pytest.fixture
-def ucwa_token(
-    request: pytest.FixtureRequest,
-    relaytokens_seed: int,
-    relaytokens_clock: Clock,
-    relaytokens_token_policy: TokenPolicy,
-) -> MediaRelayAccessToken:
+def ucwa_token(request: pytest.FixtureRequest) -> MediaRelayAccessToken:
     """A realistic UCWA ``MediaRelayAccessToken`` (480 minutes, valid from now on the clock,
     or as the expiry markers say)."""
     from .backends import ucwa_token_for
 
     _mark_used(request)
     with _clear_errors():
-        return ucwa_token_for(
-            request, relaytokens_seed, relaytokens_clock, relaytokens_token_policy
-        )
+        return ucwa_token_for(request, _seed_for(request), _clock_for(request), _policy(request))
 
 
 @pytest.fixture
@@ -392,20 +482,13 @@ def ucwa_token_response(
 
 
 @pytest.fixture
-def relay_access_token(
-    request: pytest.FixtureRequest,
-    relaytokens_seed: int,
-    relaytokens_clock: Clock,
-    relaytokens_token_policy: TokenPolicy,
-) -> RelayAccessToken:
+def relay_access_token(request: pytest.FixtureRequest) -> RelayAccessToken:
     """A realistic Relay ``RelayAccessToken`` (two weeks, or as the expiry markers say)."""
     from .backends import relay_token_for
 
     _mark_used(request)
     with _clear_errors():
-        return relay_token_for(
-            request, relaytokens_seed, relaytokens_clock, relaytokens_token_policy
-        )
+        return relay_token_for(request, _seed_for(request), _clock_for(request), _policy(request))
 
 
 @pytest.fixture

@@ -132,6 +132,7 @@ class RunState:
     used: bool = False
     cassettes_used: set[str] = field(default_factory=set)
     modules: set[str] = field(default_factory=set)
+    backend: str = "fake"
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> RunState:
