@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -53,6 +54,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             help=help_text + suffix,
         )
         parser.addini(f"relaytokens_{name}", help_text, default=None)
+    group.addoption(
+        "--relaytokens-secret-pattern",
+        dest="relaytokens_secret_patterns",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="an extra secret pattern: recording redacts its matches and refuses to write a "
+        "cassette still matching it (repeatable; ini: relaytokens_secret_patterns, one per line)",
+    )
+    parser.addini(
+        "relaytokens_secret_patterns",
+        "extra secret patterns (regular expressions), one per line",
+        type="linelist",
+        default=[],
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,6 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     state = config.stash[STATE_KEY] = RunState.from_config(config)
     state.backend = get_option(config, "backend") or "fake"
+    _secret_patterns(config)  # a bad pattern stops the run before any test
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -437,9 +454,32 @@ def _relaytokens_recording(
         for key, name in api.items()
         if key != "url" and key != "username" and os.environ.get(name)
     ]
+    patterns = _secret_patterns(request.config)
     request.node.user_properties.append(("relaytokens_cassette", str(relaytokens_cassette)))
-    with record(relaytokens_cassette, mode=mode, redactor=Redactor(extra_secrets=secrets)):  # type: ignore[arg-type]
+    with (
+        _clear_errors(),
+        record(
+            relaytokens_cassette,
+            mode=mode,  # type: ignore[arg-type]
+            redactor=Redactor(extra_secrets=secrets, extra_patterns=patterns),
+            extra_patterns=patterns,
+        ),
+    ):
         yield
+
+
+def _secret_patterns(config: pytest.Config) -> list[re.Pattern[str]]:
+    from_cli = config.getoption("relaytokens_secret_patterns", None) or []
+    raw = [*config.getini("relaytokens_secret_patterns"), *from_cli]
+    patterns = []
+    for text in raw:
+        try:
+            patterns.append(re.compile(text))
+        except re.error as exc:
+            raise pytest.UsageError(
+                f"relaytokens: secret pattern {text!r} is not a valid regular expression: {exc}"
+            ) from None
+    return patterns
 
 
 @pytest.fixture

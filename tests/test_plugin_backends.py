@@ -175,3 +175,19 @@ def test_expiry_markers_apply_on_replay(pytester: pytest.Pytester,
     )
     live_server.stop()
     pytester.runpytest("--relaytokens-backend=replay", "test_marked.py").assert_outcomes(passed=1)
+
+
+def test_user_secret_patterns_never_reach_the_cassette(pytester: pytest.Pytester,
+                                                       live_server: LoopbackServer) -> None:
+    pytester.makepyfile(test_backends=BODY)
+    enterprise = live_server.relay.credentials.enterprise_name  # type: ignore[attr-defined]
+    pytester.makeini((pytester.path / "tox.ini").read_text()
+                     + f"\nrelaytokens_secret_patterns =\n    {enterprise}\n")
+    pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=once"
+                       ).assert_outcomes(passed=1)
+    text = (pytester.path / "cassettes" / "test_backends" / "test_flow.yaml").read_text()
+    assert enterprise not in text
+    bad = pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=all",
+                             "--relaytokens-secret-pattern=(unclosed")
+    assert bad.ret != 0
+    bad.stdout.fnmatch_lines(["*secret pattern '(unclosed' is not a valid regular expression*"])
