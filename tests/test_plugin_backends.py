@@ -190,4 +190,4 @@ def test_user_secret_patterns_never_reach_the_cassette(pytester: pytest.Pytester
     bad = pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=all",
                              "--relaytokens-secret-pattern=(unclosed")
     assert bad.ret != 0
-    bad.stdout.fnmatch_lines(["*secret pattern '(unclosed' is not a valid regular expression*"])
+    bad.stderr.fnmatch_lines(["*secret pattern '(unclosed' is not a valid regular expression*"])
