@@ -36,6 +36,19 @@ def _lower_pairs(
     return tuple((str(k), str(v)) for k, v in items)
 
 
+def _first_header(headers: Iterable[tuple[str, str]], name: str, default: str | None) -> str | None:
+    lname = name.lower()
+    for key, value in headers:
+        if key.lower() == lname:
+            return value
+    return default
+
+
+def _all_headers(headers: Iterable[tuple[str, str]], name: str) -> list[str]:
+    lname = name.lower()
+    return [v for k, v in headers if k.lower() == lname]
+
+
 @dataclass(frozen=True)
 class FakeRequest:
     """One HTTP request as a fake sees it. ``url`` is absolute (scheme, host, path, query)."""
@@ -59,15 +72,11 @@ class FakeRequest:
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first header of that name (case-insensitive)."""
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return default
+        return _first_header(self.headers, name, default)
 
     def header_all(self, name: str) -> list[str]:
-        lname = name.lower()
-        return [v for k, v in self.headers if k.lower() == lname]
+        """Every header of that name, in order."""
+        return _all_headers(self.headers, name)
 
     @property
     def path(self) -> str:
@@ -113,15 +122,12 @@ class FakeResponse:
             return "Unknown"
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return default
+        """The first header of that name (case-insensitive)."""
+        return _first_header(self.headers, name, default)
 
     def header_all(self, name: str) -> list[str]:
-        lname = name.lower()
-        return [v for k, v in self.headers if k.lower() == lname]
+        """Every header of that name, in order."""
+        return _all_headers(self.headers, name)
 
     @property
     def content_type(self) -> str:

@@ -293,6 +293,10 @@ def _policy(request: pytest.FixtureRequest) -> TokenPolicy:
     if _overridden(request, "relaytokens_token_policy"):
         value: TokenPolicy = request.getfixturevalue("relaytokens_token_policy")
         return value
+    return _marker_policy(request)
+
+
+def _marker_policy(request: pytest.FixtureRequest) -> TokenPolicy:
     from .core import TokenPolicy
 
     settings = _settings(request)
@@ -348,6 +352,10 @@ def _clock_for(request: pytest.FixtureRequest) -> Clock:
     if _overridden(request, "relaytokens_clock"):
         value: Clock = request.getfixturevalue("relaytokens_clock")
         return value
+    return _own_clock(request)
+
+
+def _own_clock(request: pytest.FixtureRequest) -> Clock:
     node = request.node
     clock: Clock | None = node.stash.get(_CLOCK_KEY, None)
     if clock is None:
@@ -365,24 +373,13 @@ def relaytokens_clock(request: pytest.FixtureRequest) -> Clock:
     freezegun travel moves the wall clock (tokens then expire with the travelled time). It never
     touches the event loop's monotonic clock.
     """
-    node = request.node
-    clock: Clock | None = node.stash.get(_CLOCK_KEY, None)
-    if clock is None:
-        from .clock import Clock
-
-        clock = node.stash[_CLOCK_KEY] = Clock(clock_start(request.config), frozen=True)
-    return clock
+    return _own_clock(request)
 
 
 @pytest.fixture
 def relaytokens_token_policy(request: pytest.FixtureRequest) -> TokenPolicy:
     """The token lifetime rules the expiry markers ask for (a :class:`TokenPolicy`)."""
-    from .core import TokenPolicy
-
-    settings = _settings(request)
-    return TokenPolicy(
-        settings.already_expired, settings.lifetime, settings.never_expires, settings.server_skew
-    )
+    return _marker_policy(request)
 
 
 @pytest.fixture

@@ -212,6 +212,12 @@ def _text(data: bytes | str, source: str | None) -> str:
             f"body of {size} bytes is over the {MAX_BODY_BYTES}-byte limit", source=source
         )
     if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError as exc:  # lone surrogates: no server could have sent them
+            raise WireFormatError(
+                f"body is not valid Unicode ({exc.reason} at index {exc.start})", source=source
+            ) from None
         return data
     try:
         return bytes(data).decode("utf-8-sig")
