@@ -2,18 +2,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pytest
-
 # pytester's in-process runs drop every module first imported inside them; importing the
 # heavy ones here keeps each inner run fast instead of re-importing them every time.
 import faker  # noqa: F401
 import hypothesis  # noqa: F401
-import pytest_relaytokens.plugin  # noqa: F401
-import pytest_relaytokens.relay.service  # noqa: F401
-import pytest_relaytokens.transports.server  # noqa: F401
-import pytest_relaytokens.ucwa.service  # noqa: F401
+import pytest
 import requests  # noqa: F401
 import responses  # noqa: F401
+
+import pytest_relaytokens.plugin
+import pytest_relaytokens.relay.service
+import pytest_relaytokens.transports.server
+import pytest_relaytokens.ucwa.service  # noqa: F401
 
 pytest_plugins = ["pytester"]
 

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import time_machine
+
 from pytest_relaytokens.clock import Clock
 from pytest_relaytokens.core import FakeRequest, FakeResponse, FakeRouter, FakeService, TokenPolicy
 
@@ -59,7 +60,9 @@ def test_token_policy_expiry_rules() -> None:
     two_weeks = dt.timedelta(weeks=2)
     assert TokenPolicy().expiry(now, two_weeks) == now + two_weeks
     assert TokenPolicy(already_expired=True).expiry(now, two_weeks) < now
-    assert TokenPolicy(lifetime=dt.timedelta(seconds=5)).expiry(now, two_weeks) == now + dt.timedelta(seconds=5)
+    assert TokenPolicy(lifetime=dt.timedelta(seconds=5)).expiry(
+        now, two_weeks
+    ) == now + dt.timedelta(seconds=5)
     assert TokenPolicy(never_expires=True).expiry(now, two_weeks) is None
 
 
@@ -109,7 +112,7 @@ def test_router_by_host_and_unknown_host() -> None:
     router = FakeRouter([a, b])
     router.handle(FakeRequest.build("GET", "https://b.test/known"))
     assert len(a.log) == 0 and len(b.log) == 1
-    with pytest.raises(LookupError, match="no fake serves host 'c.test'"):
+    with pytest.raises(LookupError, match=r"no fake serves host .c\.test."):
         router.handle(FakeRequest.build("GET", "https://c.test/"))
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+
 from pytest_relaytokens.clock import Clock
 from pytest_relaytokens.relay.service import RelayService
 from pytest_relaytokens.transports.server import LoopbackServer, PathRouter
@@ -44,8 +45,9 @@ def live_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
         yield server
 
 
-def test_same_body_on_fake_live_and_replay(pytester: pytest.Pytester,
-                                           live_server: LoopbackServer) -> None:
+def test_same_body_on_fake_live_and_replay(
+    pytester: pytest.Pytester, live_server: LoopbackServer
+) -> None:
     pytester.makepyfile(test_backends=BODY)
     pytester.runpytest().assert_outcomes(passed=1)  # fake
     pytester.runpytest("--relaytokens-backend=live").assert_outcomes(passed=1)
@@ -67,15 +69,17 @@ def test_same_body_on_fake_live_and_replay(pytester: pytest.Pytester,
     replay.assert_outcomes(passed=1)
 
 
-def test_replay_weeks_later_keeps_tokens_valid(pytester: pytest.Pytester,
-                                               live_server: LoopbackServer) -> None:
+def test_replay_weeks_later_keeps_tokens_valid(
+    pytester: pytest.Pytester, live_server: LoopbackServer
+) -> None:
     import time_machine
 
     pytester.makepyfile(test_backends=BODY)
     three_weeks_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(weeks=3)
     with time_machine.travel(three_weeks_ago):  # recorded then: its tokens expired a week ago
-        pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=once"
-                           ).assert_outcomes(passed=1)
+        pytester.runpytest(
+            "--relaytokens-backend=live", "--relaytokens-record-mode=once"
+        ).assert_outcomes(passed=1)
     live_server.stop()
     cassette = pytester.path / "cassettes" / "test_backends" / "test_flow.yaml"
     assert str(three_weeks_ago.date()) in cassette.read_text()
@@ -94,8 +98,9 @@ def test_replay_weeks_later_keeps_tokens_valid(pytester: pytest.Pytester,
         """
     )
     pytester.runpytest("--relaytokens-backend=replay", "test_later.py").assert_outcomes(passed=1)
-    pytester.runpytest("--relaytokens-backend=replay", "test_later.py",
-                       "--relaytokens-rebase-expiry=true").assert_outcomes(passed=1)
+    pytester.runpytest(
+        "--relaytokens-backend=replay", "test_later.py", "--relaytokens-rebase-expiry=true"
+    ).assert_outcomes(passed=1)
 
 
 def test_replay_without_cassette_says_which_file_and_how_to_record(
@@ -104,10 +109,12 @@ def test_replay_without_cassette_says_which_file_and_how_to_record(
     pytester.makepyfile(test_backends=BODY)
     result = pytester.runpytest("--relaytokens-backend=replay")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([
-        "*replay backend: no cassette at *cassettes/test_backends/test_flow.yaml*",
-        "*--relaytokens-backend=live --relaytokens-record-mode=once*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*replay backend: no cassette at *cassettes/test_backends/test_flow.yaml*",
+            "*--relaytokens-backend=live --relaytokens-record-mode=once*",
+        ]
+    )
 
 
 def test_live_without_environment_names_the_variables(
@@ -137,27 +144,33 @@ def test_error_markers_need_the_fake_backend(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*need the fake backend*"])
 
 
-def test_unused_cassettes_are_reported(pytester: pytest.Pytester,
-                                       live_server: LoopbackServer) -> None:
+def test_unused_cassettes_are_reported(
+    pytester: pytest.Pytester, live_server: LoopbackServer
+) -> None:
     pytester.makepyfile(test_backends=BODY)
-    pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=once"
-                       ).assert_outcomes(passed=1)
+    pytester.runpytest(
+        "--relaytokens-backend=live", "--relaytokens-record-mode=once"
+    ).assert_outcomes(passed=1)
     stale = pytester.path / "cassettes" / "test_backends" / "test_removed.yaml"
     stale.write_text((stale.parent / "test_flow.yaml").read_text())
-    result = pytester.runpytest("--relaytokens-backend=replay",
-                                "--relaytokens-unused-cassettes=true")
+    result = pytester.runpytest(
+        "--relaytokens-backend=replay", "--relaytokens-unused-cassettes=true"
+    )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*relaytokens unused cassettes*", "unused: *test_removed.yaml"])
     assert "test_flow.yaml" not in "\n".join(
-        ln for ln in result.outlines if ln.startswith("unused:"))
+        ln for ln in result.outlines if ln.startswith("unused:")
+    )
 
 
 @pytest.mark.parametrize("marker", ["token_expired", "token_expires_in(60)"])
-def test_expiry_markers_apply_on_replay(pytester: pytest.Pytester,
-                                        live_server: LoopbackServer, marker: str) -> None:
+def test_expiry_markers_apply_on_replay(
+    pytester: pytest.Pytester, live_server: LoopbackServer, marker: str
+) -> None:
     pytester.makepyfile(test_backends=BODY)
-    pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=once"
-                       ).assert_outcomes(passed=1)
+    pytester.runpytest(
+        "--relaytokens-backend=live", "--relaytokens-record-mode=once"
+    ).assert_outcomes(passed=1)
     pytester.makepyfile(
         test_marked=f"""
         import datetime as dt
@@ -177,17 +190,24 @@ def test_expiry_markers_apply_on_replay(pytester: pytest.Pytester,
     pytester.runpytest("--relaytokens-backend=replay", "test_marked.py").assert_outcomes(passed=1)
 
 
-def test_user_secret_patterns_never_reach_the_cassette(pytester: pytest.Pytester,
-                                                       live_server: LoopbackServer) -> None:
+def test_user_secret_patterns_never_reach_the_cassette(
+    pytester: pytest.Pytester, live_server: LoopbackServer
+) -> None:
     pytester.makepyfile(test_backends=BODY)
     enterprise = live_server.relay.credentials.enterprise_name  # type: ignore[attr-defined]
-    pytester.makeini((pytester.path / "tox.ini").read_text()
-                     + f"\nrelaytokens_secret_patterns =\n    {enterprise}\n")
-    pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=once"
-                       ).assert_outcomes(passed=1)
+    pytester.makeini(
+        (pytester.path / "tox.ini").read_text()
+        + f"\nrelaytokens_secret_patterns =\n    {enterprise}\n"
+    )
+    pytester.runpytest(
+        "--relaytokens-backend=live", "--relaytokens-record-mode=once"
+    ).assert_outcomes(passed=1)
     text = (pytester.path / "cassettes" / "test_backends" / "test_flow.yaml").read_text()
     assert enterprise not in text
-    bad = pytester.runpytest("--relaytokens-backend=live", "--relaytokens-record-mode=all",
-                             "--relaytokens-secret-pattern=(unclosed")
+    bad = pytester.runpytest(
+        "--relaytokens-backend=live",
+        "--relaytokens-record-mode=all",
+        "--relaytokens-secret-pattern=(unclosed",
+    )
     assert bad.ret != 0
     bad.stderr.fnmatch_lines(["*secret pattern '(unclosed' is not a valid regular expression*"])

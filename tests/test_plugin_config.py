@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -58,8 +57,12 @@ def test_error_fanout_runs_one_body_per_catalogued_error(pytester: pytest.Pytest
 
     result = pytester.runpytest("-v")
     result.assert_outcomes(passed=len(UCWA_ERRORS) + len(RELAY_ERRORS))
-    result.stdout.fnmatch_lines(["*test_ucwa?409-Conflict-TooManyGroups? PASSED*",
-                                 "*test_relay?401-BadCredentialsException? PASSED*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_ucwa?409-Conflict-TooManyGroups? PASSED*",
+            "*test_relay?401-BadCredentialsException? PASSED*",
+        ]
+    )
 
 
 def test_fanout_filters_by_marker_and_option(pytester: pytest.Pytester) -> None:
@@ -102,12 +105,21 @@ def test_error_coverage_report(pytester: pytest.Pytester) -> None:
     report = pytester.path / "out" / "coverage.json"
     result = pytester.runpytest(f"--relaytokens-report={report}")
     result.assert_outcomes(passed=6)
-    result.stdout.fnmatch_lines(["*relaytokens error coverage*", "ucwa *(all)*5 *",
-                                 "relay *(all)*1 *", "*ucwa never exercised:*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*relaytokens error coverage*",
+            "ucwa *(all)*5 *",
+            "relay *(all)*1 *",
+            "*ucwa never exercised:*",
+        ]
+    )
     data = json.loads(report.read_text())
     assert data["ucwa"]["exercised"] == 5 and data["relay"]["exercised"] == 1
-    assert "401-BadCredentialsException" in data["relay"]["groups"]["documented"]["exercised"] or \
-        any("401-BadCredentialsException" in g["exercised"] for g in data["relay"]["groups"].values())
+    assert "401-BadCredentialsException" in data["relay"]["groups"]["documented"][
+        "exercised"
+    ] or any(
+        "401-BadCredentialsException" in g["exercised"] for g in data["relay"]["groups"].values()
+    )
 
 
 def test_report_silent_when_plugin_unused(pytester: pytest.Pytester) -> None:

@@ -81,8 +81,12 @@ def test_same_seed_same_tokens_and_seed_printed_on_failure(pytester: pytest.Pyte
     assert tokens("--relaytokens-seed=99", start)[0] != first
     # without a fixed start, the time-independent parts still repeat
     assert tokens("--relaytokens-seed=1234")[0].split()[1] == first.split()[1]
-    result.stdout.fnmatch_lines(["*- relaytokens -*", "*test seed * from run seed 1234; "
-                                 "reproduce with --relaytokens-seed=1234*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*- relaytokens -*",
+            "*test seed * from run seed 1234; reproduce with --relaytokens-seed=1234*",
+        ]
+    )
     result.stdout.fnmatch_lines(["relaytokens: run seed 1234 *"])
 
 
@@ -162,11 +166,13 @@ def test_unexpected_requests_fail_at_teardown_with_opt_out(pytester: pytest.Pyte
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines([
-        "*relay_api: the fake received 1 request(s) it did not expect:*",
-        "*GET https://relay.bluejeans.com/api/nowhere -> 404*",
-        "*fail_on_unexpected = False*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*relay_api: the fake received 1 request(s) it did not expect:*",
+            "*GET https://relay.bluejeans.com/api/nowhere -> 404*",
+            "*fail_on_unexpected = False*",
+        ]
+    )
     pytester.runpytest("--relaytokens-allow-unexpected=true").assert_outcomes(passed=2)
 
 
@@ -195,10 +201,22 @@ def test_loopback_server_fixture(pytester: pytest.Pytester) -> None:
 def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fixtures")
     lines = result.outlines
-    for name in ("relaytokens_clock", "relaytokens_seed", "relaytokens_faker", "ucwa_token",
-                 "ucwa_token_response", "relay_access_token", "ucwa_api", "relay_api",
-                 "relaytokens_server", "ucwa_error", "relay_error", "relaytokens_token_policy",
-                 "relaytokens_ucwa_format", "relaytokens_ucwa_quirks"):
+    for name in (
+        "relaytokens_clock",
+        "relaytokens_seed",
+        "relaytokens_faker",
+        "ucwa_token",
+        "ucwa_token_response",
+        "relay_access_token",
+        "ucwa_api",
+        "relay_api",
+        "relaytokens_server",
+        "ucwa_error",
+        "relay_error",
+        "relaytokens_token_policy",
+        "relaytokens_ucwa_format",
+        "relaytokens_ucwa_quirks",
+    ):
         index = next(i for i, ln in enumerate(lines) if ln.split(" ")[0] == name)
         assert "no docstring available" not in lines[index + 1], name
         assert lines[index + 1].startswith("    "), name

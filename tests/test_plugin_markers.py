@@ -7,10 +7,17 @@ import pytest
 
 def test_markers_are_registered_with_help(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    for name in ("token_expired:", "token_expires_in(seconds)", "token_never_expires:",
-                 "token_clock_skew(seconds)", "ucwa_error(code, subcode=None, times=None)",
-                 "relay_error(name, times=None)", "ucwa_format(", "ucwa_quirks(",
-                 "relaytokens_errors("):
+    for name in (
+        "token_expired:",
+        "token_expires_in(seconds)",
+        "token_never_expires:",
+        "token_clock_skew(seconds)",
+        "ucwa_error(code, subcode=None, times=None)",
+        "relay_error(name, times=None)",
+        "ucwa_format(",
+        "ucwa_quirks(",
+        "relaytokens_errors(",
+    ):
         result.stdout.fnmatch_lines([f"@pytest.mark.{name}*"])
 
 
@@ -132,18 +139,40 @@ def test_narrower_marker_wins(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("marker", "expected"),
     [
-        ('ucwa_error("Nope")', "@pytest.mark.ucwa_error: unknown UCWA error 'Nope'; valid values: *409-Conflict-TooManyGroups*"),
-        ('relay_error("Nope")', "@pytest.mark.relay_error: unknown Relay error 'Nope'; valid values: *BadCredentialsException*"),
-        ("token_expires_in(-5)", "@pytest.mark.token_expires_in: seconds must not be negative, got -5*"),
+        (
+            'ucwa_error("Nope")',
+            "@pytest.mark.ucwa_error: unknown UCWA error 'Nope'; valid values: *409-Conflict-TooManyGroups*",
+        ),
+        (
+            'relay_error("Nope")',
+            "@pytest.mark.relay_error: unknown Relay error 'Nope'; valid values: *BadCredentialsException*",
+        ),
+        (
+            "token_expires_in(-5)",
+            "@pytest.mark.token_expires_in: seconds must not be negative, got -5*",
+        ),
         ('token_expires_in("soon")', "@pytest.mark.token_expires_in: seconds must be a number*"),
-        ('ucwa_format("yaml")', "@pytest.mark.ucwa_format: unknown format 'yaml'; valid values: 'json', 'xml'"),
-        ('ucwa_quirks(uri_key="URI")', "@pytest.mark.ucwa_quirks: unknown uri_key 'URI'; valid values: 'Uri', 'uri'"),
-        ('ucwa_quirks(colour="red")', "@pytest.mark.ucwa_quirks: unknown keyword argument 'colour'*"),
-        ('relay_error("BadCredentialsException", times=0)', "@pytest.mark.relay_error: times must be a positive integer*"),
+        (
+            'ucwa_format("yaml")',
+            "@pytest.mark.ucwa_format: unknown format 'yaml'; valid values: 'json', 'xml'",
+        ),
+        (
+            'ucwa_quirks(uri_key="URI")',
+            "@pytest.mark.ucwa_quirks: unknown uri_key 'URI'; valid values: 'Uri', 'uri'",
+        ),
+        (
+            'ucwa_quirks(colour="red")',
+            "@pytest.mark.ucwa_quirks: unknown keyword argument 'colour'*",
+        ),
+        (
+            'relay_error("BadCredentialsException", times=0)',
+            "@pytest.mark.relay_error: times must be a positive integer*",
+        ),
     ],
 )
-def test_wrong_marker_arguments_are_usage_errors(pytester: pytest.Pytester, marker: str,
-                                                 expected: str) -> None:
+def test_wrong_marker_arguments_are_usage_errors(
+    pytester: pytest.Pytester, marker: str, expected: str
+) -> None:
     pytester.makepyfile(
         f"""
         import pytest
@@ -162,4 +191,6 @@ def test_option_with_bad_value_is_a_usage_error(pytester: pytest.Pytester) -> No
     pytester.makeini((pytester.path / "tox.ini").read_text() + "\nrelaytokens_ucwa_format = yaml\n")
     pytester.makepyfile("def test_a(ucwa_token_response):\n    pass\n")
     result = pytester.runpytest()
-    result.stdout.fnmatch_lines(["*relaytokens_ucwa_format: unknown value 'yaml'; valid values: json, xml*"])
+    result.stdout.fnmatch_lines(
+        ["*relaytokens_ucwa_format: unknown value 'yaml'; valid values: json, xml*"]
+    )

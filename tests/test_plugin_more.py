@@ -23,7 +23,9 @@ def _quirks(pytester: pytest.Pytester, *args: str) -> str:
 def test_quirk_options_ini_conftest_and_marker(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(QUIRKS_PROBE)
     assert _quirks(pytester) == "Uri ms"
-    assert _quirks(pytester, "--relaytokens-uri-key=uri", "--relaytokens-timestamps=iso") == "uri iso"
+    assert (
+        _quirks(pytester, "--relaytokens-uri-key=uri", "--relaytokens-timestamps=iso") == "uri iso"
+    )
     pytester.makeconftest(
         "import pytest\nfrom pytest_relaytokens import UcwaQuirks\n\n"
         "@pytest.fixture\ndef relaytokens_ucwa_quirks():\n"

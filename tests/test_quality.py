@@ -23,15 +23,15 @@ def test_py_typed_ships() -> None:
 
 
 def test_mypy_strict_clean() -> None:
-    result = subprocess.run([*_tool("mypy"), "--strict", "pytest_relaytokens"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [*_tool("mypy"), "--strict", "pytest_relaytokens"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("args", [["check"], ["format", "--check"]], ids=["check", "format"])
 def test_ruff_clean(args: list[str]) -> None:
-    result = subprocess.run([*_tool("ruff"), *args, "pytest_relaytokens"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run([*_tool("ruff"), *args, "."], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -156,14 +156,25 @@ def test_same_seed_gives_identical_answers_on_every_transport(
         relay = relay_service.RelayService(clock=Clock(start, frozen=True), seed=9)
         ucwa = ucwa_service.UcwaService(clock=Clock(start, frozen=True), seed=9)
         send_relay, send_ucwa = connect(kind, relay), connect(kind, ucwa)
-        created = send_relay("POST", "/api/auth/accesstokens",
-                             auth=(relay.credentials.username, relay.credentials.password))
-        me = send_relay("GET", "/api/enterprises/self",
-                        headers={"X-Access-Token": created.body["accessToken"]})
-        token = send_ucwa("GET", ucwa.token_path(),
-                          headers={"Authorization": f"Bearer {ucwa.credentials.bearer}"})
-        xml = send_ucwa("GET", ucwa.token_path(), headers={
-            "Authorization": f"Bearer {ucwa.credentials.bearer}", "Accept": "application/xml"})
+        created = send_relay(
+            "POST",
+            "/api/auth/accesstokens",
+            auth=(relay.credentials.username, relay.credentials.password),
+        )
+        me = send_relay(
+            "GET", "/api/enterprises/self", headers={"X-Access-Token": created.body["accessToken"]}
+        )
+        token = send_ucwa(
+            "GET", ucwa.token_path(), headers={"Authorization": f"Bearer {ucwa.credentials.bearer}"}
+        )
+        xml = send_ucwa(
+            "GET",
+            ucwa.token_path(),
+            headers={
+                "Authorization": f"Bearer {ucwa.credentials.bearer}",
+                "Accept": "application/xml",
+            },
+        )
         answers[kind] = [(r.status, r.body) for r in (created, me, token, xml)]
     first = answers[TRANSPORTS[0]]
     assert [status for status, _ in first] == [200, 200, 200, 200]

@@ -12,8 +12,7 @@ from tokenclient import AsyncRelayClient, RelayClient, RelayError
 
 def make_client(relay_api, clock, **kwargs) -> RelayClient:
     creds = relay_api.credentials
-    return RelayClient(relay_api.base_url, creds.username, creds.password, now=clock.now,
-                       **kwargs)
+    return RelayClient(relay_api.base_url, creds.username, creds.password, now=clock.now, **kwargs)
 
 
 def test_token_then_enterprise_by_header(relay_api, relaytokens_clock):
@@ -80,8 +79,12 @@ def test_every_server_error_is_reported(relay_api, relay_error, relaytokens_cloc
 def test_async_httpx_client(relay_api):
     async def run() -> dict:
         async with httpx.AsyncClient() as http:
-            client = AsyncRelayClient(relay_api.base_url, relay_api.credentials.username,
-                                      relay_api.credentials.password, client=http)
+            client = AsyncRelayClient(
+                relay_api.base_url,
+                relay_api.credentials.username,
+                relay_api.credentials.password,
+                client=http,
+            )
             return await client.enterprise()
 
     assert asyncio.run(run())["name"] == relay_api.credentials.enterprise_name

@@ -64,8 +64,9 @@ def test_bearer_expiry_makes_the_client_sign_in_again(ucwa_api, relaytokens_cloc
     before = len(ucwa_api.log)
     relaytokens_clock.advance(dt.timedelta(hours=9))  # bearer (8 h) and token (8 h) expired
     client.media_relay_credentials()
-    after = [(e.request.path.rsplit("/", 1)[-1], e.response.status)
-             for e in list(ucwa_api.log)[before:]]
+    after = [
+        (e.request.path.rsplit("/", 1)[-1], e.response.status) for e in list(ucwa_api.log)[before:]
+    ]
     assert after[0] == ("mediaRelayAccessToken", 401)  # expired bearer
     assert ("oauthtoken", 200) in after  # signed in again
     assert ("mediaRelayAccessToken", 404) in after  # the idle application expired too
@@ -88,13 +89,17 @@ def test_server_clock_behind_the_client(ucwa_api, relaytokens_clock):
 
 
 @pytest.mark.relaytokens_errors("mediaRelayAccessToken")
-def test_every_documented_token_error_surfaces_as_ucwa_error(ucwa_api, ucwa_error,
-                                                             relaytokens_clock):
+def test_every_documented_token_error_surfaces_as_ucwa_error(
+    ucwa_api, ucwa_error, relaytokens_clock
+):
     client = make_client(ucwa_api, relaytokens_clock)
     with pytest.raises(UcwaError) as raised:
         client.media_relay_credentials()
     assert (raised.value.status, raised.value.code, raised.value.subcode) == (
-        ucwa_error.status, ucwa_error.code, ucwa_error.subcode)
+        ucwa_error.status,
+        ucwa_error.code,
+        ucwa_error.subcode,
+    )
 
 
 @pytest.mark.ucwa_error("ServiceFailure", "InvalidExchangeServerVersion", times=1)
@@ -113,9 +118,13 @@ def test_token_fixture_is_realistic(ucwa_token, relaytokens_faker):
 def test_any_client_over_a_real_socket(relaytokens_server):
     ucwa = relaytokens_server.ucwa
     session = requests.Session()
-    client = UcwaClient(relaytokens_server.url + "/autodiscover/autodiscoverservice.svc/root",
-                        ucwa.credentials.username, ucwa.credentials.password, session=session,
-                        now=ucwa.clock.now)
+    client = UcwaClient(
+        relaytokens_server.url + "/autodiscover/autodiscoverservice.svc/root",
+        ucwa.credentials.username,
+        ucwa.credentials.password,
+        session=session,
+        now=ucwa.clock.now,
+    )
     assert client.media_relay_credentials().relays
 
 
@@ -124,8 +133,12 @@ def test_any_client_over_a_real_socket(relaytokens_server):
 def test_the_same_client_against_a_recorded_server(ucwa_api, relaytokens_clock):
     """Replay: the shipped recording of a full sign-in and token fetch, offline, with the
     clock pinned to when it was recorded so the recorded token is still valid."""
-    client = UcwaClient(ucwa_api.base_url + "/autodiscover/autodiscoverservice.svc/root",
-                        "anyone", "anything", now=relaytokens_clock.now)
+    client = UcwaClient(
+        ucwa_api.base_url + "/autodiscover/autodiscoverservice.svc/root",
+        "anyone",
+        "anything",
+        now=relaytokens_clock.now,
+    )
     creds = client.media_relay_credentials()
     assert not creds.expired(relaytokens_clock.now())
     assert ucwa_api.log[-1].request.path.endswith("/mediaRelayAccessToken")

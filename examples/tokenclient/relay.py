@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import requests
@@ -32,9 +33,16 @@ def _expiry(body: dict[str, Any]) -> dt.datetime | None:
 class RelayClient:
     """A ``requests`` client of the Relay API."""
 
-    def __init__(self, base_url: str, username: str, password: str, *,
-                 session: requests.Session | None = None, in_query: bool = False,
-                 now: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        session: requests.Session | None = None,
+        in_query: bool = False,
+        now: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = (username, password)
         self.session = session or requests.Session()
@@ -44,8 +52,13 @@ class RelayClient:
         self.expires_at: dt.datetime | None = None
         self.refreshes = 0
 
-    def create_token(self, *, roles: str | None = None, duration_ms: int | None = None,
-                     client_name: str | None = "tokenclient") -> dict[str, Any]:
+    def create_token(
+        self,
+        *,
+        roles: str | None = None,
+        duration_ms: int | None = None,
+        client_name: str | None = "tokenclient",
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {}
         if roles:
             params["roles"] = roles
@@ -53,8 +66,9 @@ class RelayClient:
             params["duration"] = duration_ms
         if client_name:
             params["clientname"] = client_name
-        response = self.session.post(f"{self.base_url}/api/auth/accesstokens", params=params,
-                                     auth=self.auth)
+        response = self.session.post(
+            f"{self.base_url}/api/auth/accesstokens", params=params, auth=self.auth
+        )
         if response.status_code != 200:
             raise _error(response)
         body: dict[str, Any] = response.json()
@@ -89,16 +103,16 @@ class RelayClient:
 class AsyncRelayClient:
     """An ``httpx.AsyncClient`` client of the Relay API."""
 
-    def __init__(self, base_url: str, username: str, password: str,
-                 client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, base_url: str, username: str, password: str, client: httpx.AsyncClient | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = (username, password)
         self.client = client or httpx.AsyncClient()
         self.token: str | None = None
 
     async def create_token(self) -> dict[str, Any]:
-        response = await self.client.post(f"{self.base_url}/api/auth/accesstokens",
-                                          auth=self.auth)
+        response = await self.client.post(f"{self.base_url}/api/auth/accesstokens", auth=self.auth)
         if response.status_code != 200:
             raise _error(response)
         body: dict[str, Any] = response.json()
@@ -108,12 +122,15 @@ class AsyncRelayClient:
     async def enterprise(self) -> dict[str, Any]:
         if self.token is None:
             await self.create_token()
-        response = await self.client.get(f"{self.base_url}/api/enterprises/self",
-                                         headers={"X-Access-Token": self.token or ""})
+        response = await self.client.get(
+            f"{self.base_url}/api/enterprises/self", headers={"X-Access-Token": self.token or ""}
+        )
         if response.status_code == 401:
             await self.create_token()
-            response = await self.client.get(f"{self.base_url}/api/enterprises/self",
-                                             headers={"X-Access-Token": self.token or ""})
+            response = await self.client.get(
+                f"{self.base_url}/api/enterprises/self",
+                headers={"X-Access-Token": self.token or ""},
+            )
         if response.status_code != 200:
             raise _error(response)
         result: dict[str, Any] = response.json()

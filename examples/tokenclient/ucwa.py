@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
 from urllib.parse import urljoin
 
 import requests
@@ -48,10 +48,13 @@ def parse_token(body: bytes, content_type: str) -> MediaRelayCredentials:
             ({p.get("name"): p.text or "" for p in r.findall(f"{NS}property")})
             for r in root.findall(f"{NS}resource")
         ]
-        relay_list = [(r.get("host", ""), int(r.get("tcpPort", -1)), int(r.get("udpPort", -1)))
-                      for r in relays]
-        return MediaRelayCredentials(props["userName"], props["password"],
-                                     parse_ucwa_date(props["validUntil"]), relay_list)
+        relay_list = [
+            (r.get("host", ""), int(r.get("tcpPort", -1)), int(r.get("udpPort", -1)))
+            for r in relays
+        ]
+        return MediaRelayCredentials(
+            props["userName"], props["password"], parse_ucwa_date(props["validUntil"]), relay_list
+        )
     import json
 
     data = json.loads(body)
@@ -59,7 +62,9 @@ def parse_token(body: bytes, content_type: str) -> MediaRelayCredentials:
     if isinstance(embedded, dict):
         embedded = [embedded]
     return MediaRelayCredentials(
-        data["userName"], data["password"], parse_ucwa_date(data["validUntil"]),
+        data["userName"],
+        data["password"],
+        parse_ucwa_date(data["validUntil"]),
         [(r.get("host", ""), r.get("tcpPort", -1), r.get("udpPort", -1)) for r in embedded],
     )
 
@@ -67,9 +72,16 @@ def parse_token(body: bytes, content_type: str) -> MediaRelayCredentials:
 class UcwaClient:
     """Gets media relay credentials from a UCWA server, caching them until they expire."""
 
-    def __init__(self, autodiscover_url: str, username: str, password: str, *,
-                 session: requests.Session | None = None, accept: str = "application/json",
-                 now: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        autodiscover_url: str,
+        username: str,
+        password: str,
+        *,
+        session: requests.Session | None = None,
+        accept: str = "application/json",
+        now: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.autodiscover_url = autodiscover_url
         self.username, self.password = username, password
         self.session = session or requests.Session()
@@ -89,13 +101,16 @@ class UcwaClient:
         if challenge.status_code != 401:
             raise UcwaError(challenge.status_code, "ExpectedChallenge", None)
         values = challenge.raw.headers.getlist("WWW-Authenticate") if challenge.raw else []
-        href = next((m.group(1) for v in values
-                     if (m := re.search(r'MsRtcOAuth\s+href="?([^",]+)"?', v))), None)
+        href = next(
+            (m.group(1) for v in values if (m := re.search(r'MsRtcOAuth\s+href="?([^",]+)"?', v))),
+            None,
+        )
         if href is None:
             raise UcwaError(401, "NoChallenge", None)
-        grant = self.session.post(href, data={"grant_type": "password",
-                                              "username": self.username,
-                                              "password": self.password})
+        grant = self.session.post(
+            href,
+            data={"grant_type": "password", "username": self.username, "password": self.password},
+        )
         if grant.status_code != 200:
             raise UcwaError(grant.status_code, grant.json().get("error"), None)
         self.bearer = grant.json()["access_token"]
@@ -108,10 +123,15 @@ class UcwaClient:
         user = self.session.get(self._user_url, headers=self._auth_headers("application/json"))
         self._raise_for_ucwa(user)
         apps_url = urljoin(self._user_url, user.json()["_links"]["applications"]["href"])
-        app = self.session.post(apps_url, json={"UserAgent": "tokenclient/1.0",
-                                                "EndpointId": "a917c6f4-976c-4cf3-847d-cdfffa28ccdf",
-                                                "Culture": "en-US"},
-                                headers=self._auth_headers("application/json"))
+        app = self.session.post(
+            apps_url,
+            json={
+                "UserAgent": "tokenclient/1.0",
+                "EndpointId": "a917c6f4-976c-4cf3-847d-cdfffa28ccdf",
+                "Culture": "en-US",
+            },
+            headers=self._auth_headers("application/json"),
+        )
         self._raise_for_ucwa(app)
         links = app.json()["_embedded"]["communication"]["_links"]
         self.token_url = urljoin(apps_url, links["mediaRelayAccessToken"]["href"])
