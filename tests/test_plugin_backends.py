@@ -211,3 +211,15 @@ def test_user_secret_patterns_never_reach_the_cassette(
     )
     assert bad.ret != 0
     bad.stderr.fnmatch_lines(["*secret pattern '(unclosed' is not a valid regular expression*"])
+
+
+def test_corrupt_cassette_fails_with_file_and_problem(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_backends=BODY)
+    cassette = pytester.path / "cassettes" / "test_backends" / "test_flow.yaml"
+    cassette.parent.mkdir(parents=True)
+    cassette.write_text("interactions:\n- request: {method: GET\n  uri: [unclosed\n")
+    result = pytester.runpytest("--relaytokens-backend=replay")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*test_flow.yaml:3:6: invalid YAML*"])
+    assert "During handling" not in result.stdout.str()
+    assert "yaml.scanner" not in result.stdout.str()
