@@ -111,8 +111,8 @@ def test_replay_without_cassette_says_which_file_and_how_to_record(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*replay backend: no cassette at *cassettes/test_backends/test_flow.yaml*",
-            "*--relaytokens-backend=live --relaytokens-record-mode=once*",
+            "*replay backend: no cassette at *cassettes/test_backends/test_flow.yaml. Record it "
+            "*--relaytokens-backend=live --relaytokens-record-mode=once*"
         ]
     )
 
