@@ -26,6 +26,7 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "RequestLog",
+    "Responder",
 ]
 
 
@@ -347,18 +348,26 @@ class FakeService:
         """Close the connection without answering."""
         return self.arm(None, times=times, path=path, drop_connection=True, label="drop")
 
+    def error_responder(self, name: str) -> Responder:
+        """A responder answering with the catalogue error ``name`` (an id or a name)."""
+        raise LookupError(f"{type(self).__name__} has no error catalogue (asked for {name!r})")
+
     def arm_sequence(
-        self, responders: Iterable[Responder | None], *, path: str | None = None
+        self, steps: Iterable[Responder | str | None], *, path: str | None = None
     ) -> list[Fault]:
-        """One fault per request in order; ``None`` in the sequence means answer normally."""
+        """One fault per request, in order. A step is a responder, a catalogue error id or name
+        (``"401-BadCredentialsException"``), or ``None`` to answer normally; e.g. an expired
+        token's 401 and then success, for a client's refresh flow."""
         armed = []
-        for responder in responders:
-            if responder is None:
+        for step in steps:
+            if step is None:
                 armed.append(
                     self.arm(lambda r: self.dispatch(r)[0], times=1, path=path, label="pass")
                 )
+            elif isinstance(step, str):
+                armed.append(self.arm(self.error_responder(step), times=1, path=path, label=step))
             else:
-                armed.append(self.arm(responder, times=1, path=path))
+                armed.append(self.arm(step, times=1, path=path))
         return armed
 
 

@@ -220,3 +220,28 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
         index = next(i for i, ln in enumerate(lines) if ln.split(" ")[0] == name)
         assert "no docstring available" not in lines[index + 1], name
         assert lines[index + 1].startswith("    "), name
+
+
+def test_error_sequence_for_refresh_flows(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_ucwa(ucwa_api):
+            ucwa_api.arm_sequence(["401-Unauthorized", None, "503-ServiceUnavailable"])
+            headers = {"Authorization": "Bearer " + ucwa_api.credentials.bearer}
+            statuses = [requests.get(ucwa_api.token_url(), headers=headers).status_code
+                        for _ in range(4)]
+            assert statuses == [401, 200, 503, 200]
+            assert [e.injected for e in ucwa_api.log] == [True, True, True, False]
+
+        def test_relay(relay_api):
+            relay_api.arm_sequence(["BadCredentialsException", None], path="^/api/enterprises")
+            url = relay_api.base_url + "/api/enterprises/self"
+            token = relay_api.credentials.access_token
+            first = requests.get(url, headers={"X-Access-Token": token})
+            assert first.status_code == 401 and first.json()["errorCode"] == 1285563821
+            assert requests.get(url, headers={"X-Access-Token": token}).status_code == 200
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock
-from ..core import FakeRequest, FakeResponse, FakeService, Fault, TokenPolicy
+from ..core import FakeRequest, FakeResponse, FakeService, Fault, Responder, TokenPolicy
 from .catalogue import json_headers, lookup_relay_error
 from .factories import DEFAULT_LIFETIME, PAIRING_LIFETIME, RelayTokenFactory
 from .models import (
@@ -160,11 +160,16 @@ class RelayService(FakeService):
                 sorted(set(roles or (ROLE_READONLY, ROLE_READWRITE))), duration_ms, client_name
             )
 
+    def error_responder(self, name: str) -> Responder:
+        """A responder answering with the catalogue error ``name`` (a name or an id)."""
+        entry = lookup_relay_error(name)
+        return lambda request: entry.response(when=self.server_now())
+
     def arm_error(self, name: str, *, times: int | None = 1, path: str | None = None) -> Fault:
         """Answer the next ``times`` matching requests with the catalogue error ``name``."""
         entry = lookup_relay_error(name)
         return self.arm(
-            lambda request: entry.response(when=self.server_now()),
+            self.error_responder(entry.id),
             times=times,
             path=path,
             label=f"relay error {entry.id}",

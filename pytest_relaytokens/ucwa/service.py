@@ -16,7 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ..clock import Clock
-from ..core import FakeRequest, FakeResponse, FakeService, Fault, TokenPolicy
+from ..core import FakeRequest, FakeResponse, FakeService, Fault, Responder, TokenPolicy
 from ..errors import WireFormatError
 from .catalogue import lookup_ucwa_error, ucwa_headers, unauthorized_response
 from .factories import UcwaTokenFactory
@@ -194,18 +194,24 @@ class UcwaService(FakeService):
         ``mediaRelayAccessToken`` resource only (``path=""`` hits every path).
         """
         entry = lookup_ucwa_error(code_or_name, subcode)
+        return self.arm(
+            self.error_responder(entry.id),
+            times=times,
+            path=TOKEN_PATH_PATTERN if path is None else path,
+            label=f"ucwa {entry.id}",
+        )
+
+    def error_responder(self, name: str, subcode: str | None = None) -> Responder:
+        """A responder answering with catalogue error ``name`` (id, generic name or code) in
+        the format the request negotiated; the auth entry answers the bearer 401."""
+        entry = lookup_ucwa_error(name, subcode)
 
         def respond(request: FakeRequest) -> FakeResponse:
             if entry.group == "auth":
                 return self._unauthorized(request)
             return entry.response(self._negotiate(request) or "json", fqdn=self.fqdn)
 
-        return self.arm(
-            respond,
-            times=times,
-            path=TOKEN_PATH_PATTERN if path is None else path,
-            label=f"ucwa {entry.id}",
-        )
+        return respond
 
     def arm_unauthorized(self, times: int | None = 1, *, path: str | None = None) -> Fault:
         """Answer with the bearer 401 (both challenges) as if the token had been revoked."""
