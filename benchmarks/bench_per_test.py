@@ -1,7 +1,7 @@
 """2. Per-test cost: 2,000 tests taking ``ucwa_token`` (or ``relay_access_token``) vs bare tests.
 
 The baseline is the same number of bare tests without the plugin, so the ratio counts everything
-the plugin adds: loading, its hooks, its autouse fixture and the token fixture itself.
+the plugin adds: loading, its hooks and the token fixture itself.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def xdist_rows(settings: Settings) -> list[Row]:
     missing("xdist", "requests")
     plugin_has_fixture("ucwa_api")
     iso = settings.isolated
-    tests, calls = (40, 5) if settings.quick else (300, 10)
+    tests, calls = (40, 5) if settings.quick else (900, 10)
     body = XDIST_BODY.format(calls=calls)
     extra = ("-p", "xdist.plugin") if iso else ()
     with throwaway_suite(tests, body, args="ucwa_api, session", conftest=XDIST_CONFTEST) as suite:
