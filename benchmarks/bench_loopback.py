@@ -25,6 +25,7 @@ def hammer(url: str, headers: dict[str, str], threads: int) -> Callable[[int], f
 
     def one_thread(count: int, failures: list[int]) -> None:
         with requests.Session() as session:
+            session.trust_env = False  # loopback: no proxy lookups (the same client for both)
             for _ in range(count):
                 status = session.get(url, headers=headers).status_code
                 if status != 200:
