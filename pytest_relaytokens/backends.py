@@ -72,13 +72,13 @@ class BackendError(RelayTokensError):
 
 # ---------------------------------------------------------------------------- settings
 def backend_of(request: pytest.FixtureRequest) -> str:
+    from .context import SETTINGS_KEY, STATE_KEY, overridden
     from .markers import MarkerSettings
-    from .plugin import SETTINGS_KEY, STATE_KEY, _overridden
 
     settings: MarkerSettings | None = request.node.stash.get(SETTINGS_KEY, None)
     if settings is not None and settings.backend is not None:
         return settings.backend
-    if _overridden(request, "relaytokens_backend"):
+    if overridden(request, "relaytokens_backend"):
         value: str = request.getfixturevalue("relaytokens_backend")
         return value
     return request.config.stash[STATE_KEY].backend
@@ -87,8 +87,8 @@ def backend_of(request: pytest.FixtureRequest) -> str:
 def cassette_path(request: pytest.FixtureRequest) -> Path:
     """This test's cassette: the ``relaytokens_cassette`` marker, else the per-test file."""
     from .cassettes.recording import cassette_path_for
+    from .context import SETTINGS_KEY
     from .markers import MarkerSettings
-    from .plugin import SETTINGS_KEY
     from .settings import get_option
 
     settings: MarkerSettings | None = request.node.stash.get(SETTINGS_KEY, None)
@@ -287,12 +287,12 @@ def _ucwa_response(
     cached: FakeResponse | None = request.node.stash.get(UCWA_RESPONSE_KEY, None)
     if cached is not None:
         return cached
-    from .plugin import _effective_format, _effective_quirks
+    from .context import effective_format, effective_quirks
 
-    fmt = _effective_format(request)
+    fmt = effective_format(request)
     if backend == "replay":
         cassette = _load(
-            request, _library_or_own(request, _ucwa_scenario(fmt, _effective_quirks(request)))
+            request, _library_or_own(request, _ucwa_scenario(fmt, effective_quirks(request)))
         )
         _pin_clock(request, clock, cassette)
         response = retime(

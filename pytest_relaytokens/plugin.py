@@ -6,18 +6,38 @@ fixtures that need it, so loading this module in every pytest run costs next to 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .markers import MARKERS, MarkerSettings, read_markers
-from .settings import OPTIONS, RunState, clock_start, derive_seed, get_option
+from .context import (
+    ERROR_PROPERTY,
+    SETTINGS_KEY,
+    STATE_KEY,
+    USED_PROPERTY,
+    api_service_for,
+    check_unexpected,
+    clear_errors,
+    clock_for,
+    effective_format,
+    effective_quirks,
+    mark_used,
+    marker_policy,
+    marker_settings,
+    own_clock,
+    record_error,
+    relay_error_id,
+    report_unused_cassettes,
+    secret_patterns,
+    seed_for,
+    token_policy,
+    ucwa_error_id,
+)
+from .markers import MARKERS, read_markers
+from .settings import OPTIONS, RunState, derive_seed, get_option
 
 if TYPE_CHECKING:
     from faker import Faker
@@ -33,13 +53,7 @@ if TYPE_CHECKING:
     from .ucwa.service import UcwaService
     from .ucwa.wire import UcwaQuirks
 
-STATE_KEY = pytest.StashKey[RunState]()
-SETTINGS_KEY = pytest.StashKey[MarkerSettings]()
-ERROR_PROPERTY = "relaytokens_error"
-USED_PROPERTY = "relaytokens_used"
 
-
-# ---------------------------------------------------------------------------- options
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("relaytokens", "fake UCWA and Relay token APIs (pytest-relaytokens)")
     for name, (help_text, default, choices) in OPTIONS.items():
@@ -76,7 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     state = config.stash[STATE_KEY] = RunState.from_config(config)
     state.backend = get_option(config, "backend") or "fake"
-    _secret_patterns(config)  # a bad pattern stops the run before any test
+    secret_patterns(config)  # a bad pattern stops the run before any test
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -91,7 +105,6 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"relaytokens: run seed {seed} (reproduce with --relaytokens-seed={seed})"
 
 
-# ---------------------------------------------------------------------------- collection
 _OUR_MARKERS = frozenset(MARKERS)
 
 
@@ -137,7 +150,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(name, entries, ids=[e.id for e in entries], indirect=True)
 
 
-# ---------------------------------------------------------------------------- reporting
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -174,6 +186,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             state.exercised.setdefault(api, set()).add(error_id)
 
 
+#: The session's config: ``pytest_runtest_logreport`` is not handed one (xdist replays worker
+#: reports on the controller through it).
 _CONFIG: list[pytest.Config] = []
 
 
@@ -192,7 +206,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if state is None:
         return
     if get_option(config, "unused_cassettes") == "true":
-        _report_unused_cassettes(terminalreporter, config, state)
+        report_unused_cassettes(terminalreporter, config, state)
     if not state.used:
         return
     from .report import build_report, render_terminal, write_json
@@ -207,130 +221,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"relaytokens: error-coverage report written to {path}")
 
 
-def _report_unused_cassettes(terminalreporter: Any, config: pytest.Config, state: RunState) -> None:
-    folder = get_option(config, "cassette_dir")
-    roots: set[Path] = set()
-    for module in state.modules:
-        path = config.rootpath / module
-        base = config.rootpath / folder if folder else path.parent / "cassettes"
-        roots.add(base / path.stem)
-    files = sorted(
-        str(f.resolve()) for root in roots if root.is_dir() for f in root.rglob("*.y*ml")
-    )
-    unused = [f for f in files if f not in state.cassettes_used]
-    terminalreporter.write_sep("-", "relaytokens unused cassettes")
-    if not unused:
-        terminalreporter.write_line(f"every one of {len(files)} cassette(s) was used")
-    for name in unused:
-        terminalreporter.write_line(f"unused: {name}")
-
-
-# ---------------------------------------------------------------------------- helpers
-@contextlib.contextmanager
-def _clear_errors() -> Iterator[None]:
-    """Our own errors (missing cassette, bad environment, corrupt file) fail the test with
-    their message alone, never a traceback from deep inside the plugin."""
-    from .errors import RelayTokensError
-
-    try:
-        yield
-    except RelayTokensError as exc:
-        message = str(exc)
-    else:
-        return
-    try:
-        pytest.fail(message, pytrace=False)
-    except pytest.fail.Exception as failed:
-        raise failed from None  # the message alone: no "during handling" chain
-
-
-_OVERRIDES_KEY = pytest.StashKey[frozenset[str]]()
-_OVERRIDABLE = (
-    "relaytokens_seed",
-    "relaytokens_clock",
-    "relaytokens_token_policy",
-    "relaytokens_backend",
-    "relaytokens_ucwa_format",
-    "relaytokens_ucwa_quirks",
-)
-
-
-_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[str, frozenset[str]]]()
-
-
-def _overridden(request: pytest.FixtureRequest, name: str) -> bool:
-    """Whether a conftest, the test module or its class defines fixture ``name`` itself.
-
-    Lets the hot path skip a fixture lookup when nobody overrides the default; both answers
-    are computed once (per session, per module or class) and cached.
-    """
-    config = request.config
-    found = config.stash.get(_OVERRIDES_KEY, None)
-    if found is None:
-        this = sys.modules[__name__]
-        found = frozenset(
-            n
-            for plugin in config.pluginmanager.get_plugins()
-            if plugin is not this
-            for n in _OVERRIDABLE
-            if hasattr(plugin, n)
-        )
-        config.stash[_OVERRIDES_KEY] = found
-    if name in found:
-        return True
-    parent = request.node.parent
-    if parent is None:
-        return False
-    local = config.stash.setdefault(_LOCAL_OVERRIDES_KEY, {})
-    names = local.get(parent.nodeid)
-    if names is None:
-        holders = [
-            getattr(node, "obj", None)
-            for node in parent.listchain()
-            if isinstance(node, (pytest.Module, pytest.Class))
-        ]
-        names = local[parent.nodeid] = frozenset(
-            n for n in _OVERRIDABLE for obj in holders if obj is not None and hasattr(obj, n)
-        )
-    return name in names
-
-
-def _policy(request: pytest.FixtureRequest) -> TokenPolicy:
-    if _overridden(request, "relaytokens_token_policy"):
-        value: TokenPolicy = request.getfixturevalue("relaytokens_token_policy")
-        return value
-    return _marker_policy(request)
-
-
-def _marker_policy(request: pytest.FixtureRequest) -> TokenPolicy:
-    from .core import TokenPolicy
-
-    settings = _settings(request)
-    return TokenPolicy(
-        settings.already_expired, settings.lifetime, settings.never_expires, settings.server_skew
-    )
-
-
-def _settings(request: pytest.FixtureRequest) -> MarkerSettings:
-    return request.node.stash.get(SETTINGS_KEY, None) or MarkerSettings()
-
-
-_USED_KEY = pytest.StashKey[bool]()
-
-
-def _mark_used(request: pytest.FixtureRequest) -> None:
-    node = request.node
-    if not node.stash.get(_USED_KEY, False):
-        node.stash[_USED_KEY] = True
-        node.user_properties.append((USED_PROPERTY, True))
-
-
-def _record_error(request: pytest.FixtureRequest, api: str, error_id: str) -> None:
-    _mark_used(request)
-    request.node.user_properties.append((ERROR_PROPERTY, f"{api}:{error_id}"))
-
-
-# ---------------------------------------------------------------------------- fixtures
 @pytest.fixture
 def relaytokens_seed(request: pytest.FixtureRequest) -> int:
     """This test's seed for every fake and factory: derived from the run seed and the test id.
@@ -342,35 +232,6 @@ def relaytokens_seed(request: pytest.FixtureRequest) -> int:
     return derive_seed(request.config.stash[STATE_KEY].run_seed, request.node.nodeid)
 
 
-_CLOCK_KEY = pytest.StashKey["Clock"]()
-
-
-def _seed_for(request: pytest.FixtureRequest) -> int:
-    """This test's seed without a fixture lookup unless someone overrides the fixture."""
-    if _overridden(request, "relaytokens_seed"):
-        value: int = request.getfixturevalue("relaytokens_seed")
-        return value
-    return derive_seed(request.config.stash[STATE_KEY].run_seed, request.node.nodeid)
-
-
-def _clock_for(request: pytest.FixtureRequest) -> Clock:
-    """This test's one clock, shared by the fixture and everything built from it."""
-    if _overridden(request, "relaytokens_clock"):
-        value: Clock = request.getfixturevalue("relaytokens_clock")
-        return value
-    return _own_clock(request)
-
-
-def _own_clock(request: pytest.FixtureRequest) -> Clock:
-    node = request.node
-    clock: Clock | None = node.stash.get(_CLOCK_KEY, None)
-    if clock is None:
-        from .clock import Clock
-
-        clock = node.stash[_CLOCK_KEY] = Clock(clock_start(request.config), frozen=True)
-    return clock
-
-
 @pytest.fixture
 def relaytokens_clock(request: pytest.FixtureRequest) -> Clock:
     """The clock every fake and factory reads: ``now()``, ``advance(seconds)``, ``set(dt)``.
@@ -379,13 +240,13 @@ def relaytokens_clock(request: pytest.FixtureRequest) -> Clock:
     freezegun travel moves the wall clock (tokens then expire with the travelled time). It never
     touches the event loop's monotonic clock.
     """
-    return _own_clock(request)
+    return own_clock(request)
 
 
 @pytest.fixture
 def relaytokens_token_policy(request: pytest.FixtureRequest) -> TokenPolicy:
     """The token lifetime rules the expiry markers ask for (a :class:`TokenPolicy`)."""
-    return _marker_policy(request)
+    return marker_policy(request)
 
 
 @pytest.fixture
@@ -405,18 +266,6 @@ def relaytokens_ucwa_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
         "timestamps": get_option(request.config, "timestamps") or "utc_ms",
     }
     return UcwaQuirks(**options)
-
-
-def _effective_format(request: pytest.FixtureRequest) -> str:
-    return _settings(request).ucwa_format or request.getfixturevalue("relaytokens_ucwa_format")
-
-
-def _effective_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
-    import dataclasses
-
-    quirks: UcwaQuirks = request.getfixturevalue("relaytokens_ucwa_quirks")
-    overrides = _settings(request).ucwa_quirks
-    return dataclasses.replace(quirks, **overrides) if overrides else quirks  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -457,10 +306,10 @@ def _relaytokens_recording(
         for key, name in api.items()
         if key != "url" and key != "username" and os.environ.get(name)
     ]
-    patterns = _secret_patterns(request.config)
+    patterns = secret_patterns(request.config)
     request.node.user_properties.append(("relaytokens_cassette", str(relaytokens_cassette)))
     with (
-        _clear_errors(),
+        clear_errors(),
         record(
             relaytokens_cassette,
             mode=mode,  # type: ignore[arg-type]
@@ -469,20 +318,6 @@ def _relaytokens_recording(
         ),
     ):
         yield
-
-
-def _secret_patterns(config: pytest.Config) -> list[re.Pattern[str]]:
-    from_cli = config.getoption("relaytokens_secret_patterns", None) or []
-    raw = [*config.getini("relaytokens_secret_patterns"), *from_cli]
-    patterns = []
-    for text in raw:
-        try:
-            patterns.append(re.compile(text))
-        except re.error as exc:
-            raise pytest.UsageError(
-                f"relaytokens: secret pattern {text!r} is not a valid regular expression: {exc}"
-            ) from None
-    return patterns
 
 
 @pytest.fixture
@@ -505,9 +340,9 @@ def ucwa_token(request: pytest.FixtureRequest) -> MediaRelayAccessToken:
     or as the expiry markers say)."""
     from .backends import ucwa_token_for
 
-    _mark_used(request)
-    with _clear_errors():
-        return ucwa_token_for(request, _seed_for(request), _clock_for(request), _policy(request))
+    mark_used(request)
+    with clear_errors():
+        return ucwa_token_for(request, seed_for(request), clock_for(request), token_policy(request))
 
 
 @pytest.fixture
@@ -518,9 +353,9 @@ def ucwa_token_response(
     ``GET .../mediaRelayAccessToken`` for ``ucwa_token``, in the chosen format and quirks."""
     from .backends import ucwa_token_response_for
 
-    with _clear_errors():
+    with clear_errors():
         return ucwa_token_response_for(
-            request, ucwa_token, _effective_format(request), _effective_quirks(request)
+            request, ucwa_token, effective_format(request), effective_quirks(request)
         )
 
 
@@ -529,9 +364,11 @@ def relay_access_token(request: pytest.FixtureRequest) -> RelayAccessToken:
     """A realistic Relay ``RelayAccessToken`` (two weeks, or as the expiry markers say)."""
     from .backends import relay_token_for
 
-    _mark_used(request)
-    with _clear_errors():
-        return relay_token_for(request, _seed_for(request), _clock_for(request), _policy(request))
+    mark_used(request)
+    with clear_errors():
+        return relay_token_for(
+            request, seed_for(request), clock_for(request), token_policy(request)
+        )
 
 
 @pytest.fixture
@@ -541,23 +378,6 @@ def _relaytokens_transports(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     with Activation() as activation:
         yield activation
-
-
-def _check_unexpected(request: pytest.FixtureRequest, service: Any, fixture: str) -> None:
-    unexpected = service.log.unexpected
-    if not unexpected or not service.fail_on_unexpected:
-        return
-    if get_option(request.config, "allow_unexpected") == "true":
-        return
-    listed = "\n".join(
-        f"  {e.request.method} {e.request.url} -> {e.response.status}" for e in unexpected
-    )
-    pytest.fail(
-        f"{fixture}: the fake received {len(unexpected)} request(s) it did not expect:\n{listed}\n"
-        f"To allow them set `{fixture}.fail_on_unexpected = False` in the test, or run with "
-        "--relaytokens-allow-unexpected=true (ini relaytokens_allow_unexpected = true).",
-        pytrace=False,
-    )
 
 
 @pytest.fixture
@@ -573,8 +393,8 @@ def ucwa_api(
 
     The test fails at teardown on requests no route of the fake matched.
     """
-    _mark_used(request)
-    service = _api_service(request, "ucwa", relaytokens_clock, relaytokens_token_policy)
+    mark_used(request)
+    service = api_service_for(request, "ucwa", relaytokens_clock, relaytokens_token_policy)
     if service is None:
         from .ucwa.service import UcwaService
 
@@ -582,14 +402,14 @@ def ucwa_api(
             clock=relaytokens_clock,
             seed=relaytokens_seed,
             policy=relaytokens_token_policy,
-            quirks=_effective_quirks(request),
+            quirks=effective_quirks(request),
         )
-    for code, subcode, times in _settings(request).ucwa_errors:
+    for code, subcode, times in marker_settings(request).ucwa_errors:
         service.arm_error(code, subcode, times=times)
-        _record_error(request, "ucwa", _ucwa_id(code, subcode))
+        record_error(request, "ucwa", ucwa_error_id(code, subcode))
     _relaytokens_transports.add(service)
     yield service
-    _check_unexpected(request, service, "ucwa_api")
+    check_unexpected(request, service, "ucwa_api")
 
 
 @pytest.fixture
@@ -605,8 +425,8 @@ def relay_api(
 
     The test fails at teardown on requests no route of the fake matched.
     """
-    _mark_used(request)
-    service = _api_service(request, "relay", relaytokens_clock, relaytokens_token_policy)
+    mark_used(request)
+    service = api_service_for(request, "relay", relaytokens_clock, relaytokens_token_policy)
     if service is None:
         from .relay.service import RelayService
 
@@ -615,50 +435,12 @@ def relay_api(
             seed=relaytokens_seed ^ 0x5A5A,
             policy=relaytokens_token_policy,
         )
-    for name, times in _settings(request).relay_errors:
+    for name, times in marker_settings(request).relay_errors:
         service.arm_error(name, times=times)
-        _record_error(request, "relay", _relay_id(name))
+        record_error(request, "relay", relay_error_id(name))
     _relaytokens_transports.add(service)
     yield service
-    _check_unexpected(request, service, "relay_api")
-
-
-def _api_service(
-    request: pytest.FixtureRequest, api: str, clock: Clock, policy: TokenPolicy
-) -> Any:
-    """The replay or live stand-in for a fake (None on the fake backend)."""
-    from .backends import api_service, backend_of
-
-    backend = backend_of(request)
-    if backend == "fake":
-        return None
-    settings = _settings(request)
-    if (
-        settings.ucwa_errors
-        or settings.relay_errors
-        or "ucwa_error" in request.fixturenames
-        or ("relay_error" in request.fixturenames)
-    ):
-        raise pytest.UsageError(
-            f"{request.node.nodeid}: error markers and the ucwa_error/relay_error fan-out arm "
-            f"the fakes, so they need the fake backend (this test runs on {backend!r}); mark it "
-            '@pytest.mark.relaytokens_backend("fake")'
-        )
-    with _clear_errors():
-        return api_service(request, api, clock, policy)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _ucwa_id(code: str, subcode: str | None) -> str:
-    from .ucwa.catalogue import lookup_ucwa_error
-
-    return lookup_ucwa_error(code, subcode).id
-
-
-def _relay_id(name: str) -> str:
-    from .relay.catalogue import lookup_relay_error
-
-    return lookup_relay_error(name).id
+    check_unexpected(request, service, "relay_api")
 
 
 @pytest.fixture
@@ -675,12 +457,12 @@ def relaytokens_server(
     from .transports.server import LoopbackServer, PathRouter
     from .ucwa.service import UcwaService
 
-    _mark_used(request)
+    mark_used(request)
     ucwa = UcwaService(
         clock=relaytokens_clock,
         seed=relaytokens_seed,
         policy=relaytokens_token_policy,
-        quirks=_effective_quirks(request),
+        quirks=effective_quirks(request),
     )
     relay = RelayService(
         clock=relaytokens_clock, seed=relaytokens_seed ^ 0x5A5A, policy=relaytokens_token_policy
@@ -707,7 +489,7 @@ def ucwa_error(request: pytest.FixtureRequest) -> UcwaErrorEntry:
         )
     service = request.getfixturevalue("ucwa_api")
     service.arm_error(entry.id, times=None, path=r"mediaRelayAccessToken$")
-    _record_error(request, "ucwa", entry.id)
+    record_error(request, "ucwa", entry.id)
     return entry
 
 
@@ -723,5 +505,5 @@ def relay_error(request: pytest.FixtureRequest) -> RelayErrorEntry:
         )
     service = request.getfixturevalue("relay_api")
     service.arm_error(entry.name, times=None, path=r"^/api/auth/accesstokens$")
-    _record_error(request, "relay", entry.id)
+    record_error(request, "relay", entry.id)
     return entry

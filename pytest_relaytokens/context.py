@@ -1,0 +1,272 @@
+"""Per-test resolution shared by the plugin's fixtures and the backends: run state, marker
+settings, overrides, seed, clock, policy, format, quirks, and clear errors.
+
+Kept out of ``plugin.py`` so that module holds only hooks, options, markers and fixtures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .markers import MarkerSettings
+from .settings import RunState, clock_start, derive_seed, get_option
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .core import TokenPolicy
+    from .ucwa.wire import UcwaQuirks
+
+
+STATE_KEY = pytest.StashKey[RunState]()
+
+
+SETTINGS_KEY = pytest.StashKey[MarkerSettings]()
+
+
+ERROR_PROPERTY = "relaytokens_error"
+
+
+USED_PROPERTY = "relaytokens_used"
+
+
+def report_unused_cassettes(terminalreporter: Any, config: pytest.Config, state: RunState) -> None:
+    folder = get_option(config, "cassette_dir")
+    roots: set[Path] = set()
+    for module in state.modules:
+        path = config.rootpath / module
+        base = config.rootpath / folder if folder else path.parent / "cassettes"
+        roots.add(base / path.stem)
+    files = sorted(
+        str(f.resolve()) for root in roots if root.is_dir() for f in root.rglob("*.y*ml")
+    )
+    unused = [f for f in files if f not in state.cassettes_used]
+    terminalreporter.write_sep("-", "relaytokens unused cassettes")
+    if not unused:
+        terminalreporter.write_line(f"every one of {len(files)} cassette(s) was used")
+    for name in unused:
+        terminalreporter.write_line(f"unused: {name}")
+
+
+@contextlib.contextmanager
+def clear_errors() -> Iterator[None]:
+    """Our own errors (missing cassette, bad environment, corrupt file) fail the test with
+    their message alone, never a traceback from deep inside the plugin."""
+    from .errors import RelayTokensError
+
+    try:
+        yield
+    except RelayTokensError as exc:
+        message = str(exc)
+    else:
+        return
+    try:
+        pytest.fail(message, pytrace=False)
+    except pytest.fail.Exception as failed:
+        raise failed from None  # the message alone: no "during handling" chain
+
+
+_OVERRIDES_KEY = pytest.StashKey[frozenset[str]]()
+
+
+_OVERRIDABLE = (
+    "relaytokens_seed",
+    "relaytokens_clock",
+    "relaytokens_token_policy",
+    "relaytokens_backend",
+    "relaytokens_ucwa_format",
+    "relaytokens_ucwa_quirks",
+)
+
+
+_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[str, frozenset[str]]]()
+
+
+def overridden(request: pytest.FixtureRequest, name: str) -> bool:
+    """Whether a conftest, the test module or its class defines fixture ``name`` itself.
+
+    Lets the hot path skip a fixture lookup when nobody overrides the default; both answers
+    are computed once (per session, per module or class) and cached.
+    """
+    config = request.config
+    found = config.stash.get(_OVERRIDES_KEY, None)
+    if found is None:
+        this = sys.modules.get("pytest_relaytokens.plugin")
+        found = frozenset(
+            n
+            for plugin in config.pluginmanager.get_plugins()
+            if plugin is not this
+            for n in _OVERRIDABLE
+            if hasattr(plugin, n)
+        )
+        config.stash[_OVERRIDES_KEY] = found
+    if name in found:
+        return True
+    parent = request.node.parent
+    if parent is None:
+        return False
+    local = config.stash.setdefault(_LOCAL_OVERRIDES_KEY, {})
+    names = local.get(parent.nodeid)
+    if names is None:
+        holders = [
+            getattr(node, "obj", None)
+            for node in parent.listchain()
+            if isinstance(node, (pytest.Module, pytest.Class))
+        ]
+        names = local[parent.nodeid] = frozenset(
+            n for n in _OVERRIDABLE for obj in holders if obj is not None and hasattr(obj, n)
+        )
+    return name in names
+
+
+def token_policy(request: pytest.FixtureRequest) -> TokenPolicy:
+    if overridden(request, "relaytokens_token_policy"):
+        value: TokenPolicy = request.getfixturevalue("relaytokens_token_policy")
+        return value
+    return marker_policy(request)
+
+
+def marker_policy(request: pytest.FixtureRequest) -> TokenPolicy:
+    from .core import TokenPolicy
+
+    settings = marker_settings(request)
+    return TokenPolicy(
+        settings.already_expired, settings.lifetime, settings.never_expires, settings.server_skew
+    )
+
+
+def marker_settings(request: pytest.FixtureRequest) -> MarkerSettings:
+    return request.node.stash.get(SETTINGS_KEY, None) or MarkerSettings()
+
+
+_USED_KEY = pytest.StashKey[bool]()
+
+
+def mark_used(request: pytest.FixtureRequest) -> None:
+    node = request.node
+    if not node.stash.get(_USED_KEY, False):
+        node.stash[_USED_KEY] = True
+        node.user_properties.append((USED_PROPERTY, True))
+
+
+def record_error(request: pytest.FixtureRequest, api: str, error_id: str) -> None:
+    mark_used(request)
+    request.node.user_properties.append((ERROR_PROPERTY, f"{api}:{error_id}"))
+
+
+_CLOCK_KEY = pytest.StashKey["Clock"]()
+
+
+def seed_for(request: pytest.FixtureRequest) -> int:
+    """This test's seed without a fixture lookup unless someone overrides the fixture."""
+    if overridden(request, "relaytokens_seed"):
+        value: int = request.getfixturevalue("relaytokens_seed")
+        return value
+    return derive_seed(request.config.stash[STATE_KEY].run_seed, request.node.nodeid)
+
+
+def clock_for(request: pytest.FixtureRequest) -> Clock:
+    """This test's one clock, shared by the fixture and everything built from it."""
+    if overridden(request, "relaytokens_clock"):
+        value: Clock = request.getfixturevalue("relaytokens_clock")
+        return value
+    return own_clock(request)
+
+
+def own_clock(request: pytest.FixtureRequest) -> Clock:
+    node = request.node
+    clock: Clock | None = node.stash.get(_CLOCK_KEY, None)
+    if clock is None:
+        from .clock import Clock
+
+        clock = node.stash[_CLOCK_KEY] = Clock(clock_start(request.config), frozen=True)
+    return clock
+
+
+def effective_format(request: pytest.FixtureRequest) -> str:
+    return marker_settings(request).ucwa_format or request.getfixturevalue(
+        "relaytokens_ucwa_format"
+    )
+
+
+def effective_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
+    import dataclasses
+
+    quirks: UcwaQuirks = request.getfixturevalue("relaytokens_ucwa_quirks")
+    overrides = marker_settings(request).ucwa_quirks
+    return dataclasses.replace(quirks, **overrides) if overrides else quirks  # type: ignore[arg-type]
+
+
+def secret_patterns(config: pytest.Config) -> list[re.Pattern[str]]:
+    from_cli = config.getoption("relaytokens_secret_patterns", None) or []
+    raw = [*config.getini("relaytokens_secret_patterns"), *from_cli]
+    patterns = []
+    for text in raw:
+        try:
+            patterns.append(re.compile(text))
+        except re.error as exc:
+            raise pytest.UsageError(
+                f"relaytokens: secret pattern {text!r} is not a valid regular expression: {exc}"
+            ) from None
+    return patterns
+
+
+def check_unexpected(request: pytest.FixtureRequest, service: Any, fixture: str) -> None:
+    unexpected = service.log.unexpected
+    if not unexpected or not service.fail_on_unexpected:
+        return
+    if get_option(request.config, "allow_unexpected") == "true":
+        return
+    listed = "\n".join(
+        f"  {e.request.method} {e.request.url} -> {e.response.status}" for e in unexpected
+    )
+    pytest.fail(
+        f"{fixture}: the fake received {len(unexpected)} request(s) it did not expect:\n{listed}\n"
+        f"To allow them set `{fixture}.fail_on_unexpected = False` in the test, or run with "
+        "--relaytokens-allow-unexpected=true (ini relaytokens_allow_unexpected = true).",
+        pytrace=False,
+    )
+
+
+def api_service_for(
+    request: pytest.FixtureRequest, api: str, clock: Clock, policy: TokenPolicy
+) -> Any:
+    """The replay or live stand-in for a fake (None on the fake backend)."""
+    from .backends import api_service, backend_of
+
+    backend = backend_of(request)
+    if backend == "fake":
+        return None
+    settings = marker_settings(request)
+    if (
+        settings.ucwa_errors
+        or settings.relay_errors
+        or "ucwa_error" in request.fixturenames
+        or ("relay_error" in request.fixturenames)
+    ):
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: error markers and the ucwa_error/relay_error fan-out arm "
+            f"the fakes, so they need the fake backend (this test runs on {backend!r}); mark it "
+            '@pytest.mark.relaytokens_backend("fake")'
+        )
+    with clear_errors():
+        return api_service(request, api, clock, policy)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def ucwa_error_id(code: str, subcode: str | None) -> str:
+    from .ucwa.catalogue import lookup_ucwa_error
+
+    return lookup_ucwa_error(code, subcode).id
+
+
+def relay_error_id(name: str) -> str:
+    from .relay.catalogue import lookup_relay_error
+
+    return lookup_relay_error(name).id
