@@ -1,14 +1,16 @@
 """The injectable clock every fake, factory and fixture reads.
 
-It follows the wall clock as seen through :mod:`datetime` (so time-machine and freezegun
-travel moves it too) plus an offset that :meth:`Clock.advance` and :meth:`Clock.set` change.
-It never touches :func:`time.monotonic`, so event loops are unaffected.
+It follows the wall clock as seen through :mod:`datetime` and :func:`time.time` (so
+time-machine and freezegun travel moves it too) plus an offset that :meth:`Clock.advance` and
+:meth:`Clock.set` change. It patches nothing, so event loops and their monotonic clock are
+unaffected.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import threading
+import time as _time
 from time import monotonic as _real_monotonic  # bound now: later patches of time.* don't apply
 
 __all__ = ["Clock"]
@@ -29,7 +31,7 @@ class Clock:
     freezegun travel of half a second or more) it follows the travelled wall clock.
     """
 
-    TRAVEL_THRESHOLD = _dt.timedelta(seconds=0.5)
+    TRAVEL_THRESHOLD_SECONDS = 0.5
 
     def __init__(self, start: _dt.datetime | None = None, *, frozen: bool = False) -> None:
         self._lock = threading.Lock()
@@ -37,6 +39,7 @@ class Clock:
         self._offset = _dt.timedelta(0)
         self._frozen_at = _system_now()
         self._anchor_wall = self._frozen_at
+        self._anchor_wall_s = self._frozen_at.timestamp()
         self._anchor_mono = _real_monotonic()
         if start is not None:
             self.set(start)
@@ -45,16 +48,16 @@ class Clock:
     def frozen(self) -> bool:
         return self._frozen
 
-    def _travel(self) -> _dt.timedelta:
-        """How far the wall clock was moved by something other than the passing of time."""
-        elapsed = _dt.timedelta(seconds=_real_monotonic() - self._anchor_mono)
-        jump = _system_now() - self._anchor_wall - elapsed
-        return jump if abs(jump) >= self.TRAVEL_THRESHOLD else _dt.timedelta(0)
+    def _travelling(self) -> bool:
+        """Whether the wall clock was moved by something other than the passing of time."""
+        elapsed = _real_monotonic() - self._anchor_mono
+        jump = _time.time() - self._anchor_wall_s - elapsed  # time.time looked up now: patchable
+        return abs(jump) >= self.TRAVEL_THRESHOLD_SECONDS
 
     def _base(self) -> _dt.datetime:
         if not self._frozen:
             return _system_now()
-        if self._travel():  # travelling: follow the travelled wall clock from the frozen point
+        if self._travelling():  # follow the travelled wall clock from the frozen point
             return _system_now() + (self._frozen_at - self._anchor_wall)
         return self._frozen_at
 
@@ -95,6 +98,7 @@ class Clock:
             self._frozen = True
             self._frozen_at = now
             self._anchor_wall = _system_now()
+            self._anchor_wall_s = self._anchor_wall.timestamp()
             self._anchor_mono = _real_monotonic()
             self._offset = _dt.timedelta(0)
 

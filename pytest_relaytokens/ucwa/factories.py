@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import hashlib
-import hmac
 import random
 import struct
 from typing import Any
@@ -110,14 +108,12 @@ class UcwaTokenFactory:
             + self._bytes(4)
             + self._bytes(20)
         )  # version, size, expiry, flags, client id
-        mac = hmac.new(self._bytes(20), blob, hashlib.sha1).digest()
+        mac = self._bytes(20)  # stands in for the HMAC-SHA1 (looks the same, 10x cheaper)
         return base64.b64encode(blob + mac).decode("ascii")
 
     def password(self) -> str:
-        """Base64 of a 20-byte HMAC-SHA1: 28 chars ending ``=``."""
-        return base64.b64encode(
-            hmac.new(self._bytes(20), self._bytes(16), hashlib.sha1).digest()
-        ).decode("ascii")
+        """Base64 of 20 bytes (an HMAC-SHA1 on a real Edge): 28 chars ending ``=``."""
+        return base64.b64encode(self._bytes(20)).decode("ascii")
 
     def sip_uri(self) -> str:
         """``sip:first.last@domain``."""
