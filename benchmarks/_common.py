@@ -224,6 +224,9 @@ def pytest_env(*, isolated: bool = False) -> dict[str, str]:
     paths = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env["PYTHONHASHSEED"] = "0"
+    # Cached bytecode, as a pip install leaves it: without it our (uninstalled) modules would be
+    # compiled on every run while pytest's own come precompiled from site-packages.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if isolated:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return env
