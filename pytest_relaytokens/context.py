@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .markers import MarkerSettings
-from .settings import RunState, clock_start, derive_seed, get_option
+from .settings import RunState, derive_seed, get_option
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -85,44 +85,71 @@ _OVERRIDABLE = (
 )
 
 
-_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[str, frozenset[str]]]()
+_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[Any, frozenset[str]]]()
+
+
+def overrides(request: pytest.FixtureRequest) -> frozenset[str]:
+    """The overridable fixtures a conftest, the test module or its class defines itself.
+
+    Lets the hot path skip fixture lookups when nobody overrides a default. Computed once per
+    module or class (the session's conftests and plugins once) and cached.
+    """
+    config = request.config
+    parent = request.node.parent
+    cache = config.stash.get(_LOCAL_OVERRIDES_KEY, None)
+    if cache is None:
+        cache = config.stash[_LOCAL_OVERRIDES_KEY] = {}
+    names = cache.get(parent)
+    if names is None:
+        found = config.stash.get(_OVERRIDES_KEY, None)
+        if found is None:
+            this = sys.modules.get("pytest_relaytokens.plugin")
+            found = config.stash[_OVERRIDES_KEY] = frozenset(
+                n
+                for plugin in config.pluginmanager.get_plugins()
+                if plugin is not this
+                for n in _OVERRIDABLE
+                if hasattr(plugin, n)
+            )
+        holders = [
+            getattr(node, "obj", None)
+            for node in (parent.listchain() if parent is not None else ())
+            if isinstance(node, (pytest.Module, pytest.Class))
+        ]
+        names = cache[parent] = found | frozenset(
+            n for n in _OVERRIDABLE for obj in holders if obj is not None and hasattr(obj, n)
+        )
+    return names
 
 
 def overridden(request: pytest.FixtureRequest, name: str) -> bool:
-    """Whether a conftest, the test module or its class defines fixture ``name`` itself.
+    """Whether fixture ``name`` is overridden for this test (see :func:`overrides`)."""
+    return name in overrides(request)
 
-    Lets the hot path skip a fixture lookup when nobody overrides the default; both answers
-    are computed once (per session, per module or class) and cached.
-    """
-    config = request.config
-    found = config.stash.get(_OVERRIDES_KEY, None)
-    if found is None:
-        this = sys.modules.get("pytest_relaytokens.plugin")
-        found = frozenset(
-            n
-            for plugin in config.pluginmanager.get_plugins()
-            if plugin is not this
-            for n in _OVERRIDABLE
-            if hasattr(plugin, n)
-        )
-        config.stash[_OVERRIDES_KEY] = found
-    if name in found:
-        return True
-    parent = request.node.parent
-    if parent is None:
-        return False
-    local = config.stash.setdefault(_LOCAL_OVERRIDES_KEY, {})
-    names = local.get(parent.nodeid)
-    if names is None:
-        holders = [
-            getattr(node, "obj", None)
-            for node in parent.listchain()
-            if isinstance(node, (pytest.Module, pytest.Class))
-        ]
-        names = local[parent.nodeid] = frozenset(
-            n for n in _OVERRIDABLE for obj in holders if obj is not None and hasattr(obj, n)
-        )
-    return name in names
+
+_INPUTS_KEY = pytest.StashKey["tuple[int, Clock, TokenPolicy]"]()
+
+
+def token_inputs(request: pytest.FixtureRequest) -> tuple[int, Clock, TokenPolicy]:
+    """This test's seed, clock and token policy, resolved once and shared by every fixture."""
+    node = request.node
+    inputs: tuple[int, Clock, TokenPolicy] | None = node.stash.get(_INPUTS_KEY, None)
+    if inputs is None:
+        names = overrides(request)
+        if "relaytokens_seed" in names:
+            seed: int = request.getfixturevalue("relaytokens_seed")
+        else:
+            seed = derive_seed(request.config.stash[STATE_KEY].run_seed, node.nodeid)
+        if "relaytokens_clock" in names:
+            clock: Clock = request.getfixturevalue("relaytokens_clock")
+        else:
+            clock = own_clock(request)
+        if "relaytokens_token_policy" in names:
+            policy: TokenPolicy = request.getfixturevalue("relaytokens_token_policy")
+        else:
+            policy = marker_policy(request)
+        inputs = node.stash[_INPUTS_KEY] = (seed, clock, policy)
+    return inputs
 
 
 def token_policy(request: pytest.FixtureRequest) -> TokenPolicy:
@@ -185,7 +212,7 @@ def own_clock(request: pytest.FixtureRequest) -> Clock:
     if clock is None:
         from .clock import Clock
 
-        clock = node.stash[_CLOCK_KEY] = Clock(clock_start(request.config), frozen=True)
+        clock = node.stash[_CLOCK_KEY] = Clock(request.config.stash[STATE_KEY].start, frozen=True)
     return clock
 
 

@@ -21,7 +21,6 @@ from .context import (
     api_service_for,
     check_unexpected,
     clear_errors,
-    clock_for,
     effective_format,
     effective_quirks,
     mark_used,
@@ -32,12 +31,11 @@ from .context import (
     relay_error_id,
     report_unused_cassettes,
     secret_patterns,
-    seed_for,
-    token_policy,
+    token_inputs,
     ucwa_error_id,
 )
 from .markers import MARKERS, read_markers
-from .settings import OPTIONS, RunState, derive_seed, get_option
+from .settings import OPTIONS, RunState, clock_start, derive_seed, get_option
 
 if TYPE_CHECKING:
     from faker import Faker
@@ -90,6 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     state = config.stash[STATE_KEY] = RunState.from_config(config)
     state.backend = get_option(config, "backend") or "fake"
+    state.start = clock_start(config)
     secret_patterns(config)  # a bad pattern stops the run before any test
 
 
@@ -342,7 +341,7 @@ def ucwa_token(request: pytest.FixtureRequest) -> MediaRelayAccessToken:
 
     mark_used(request)
     with clear_errors():
-        return ucwa_token_for(request, seed_for(request), clock_for(request), token_policy(request))
+        return ucwa_token_for(request, *token_inputs(request))
 
 
 @pytest.fixture
@@ -366,9 +365,7 @@ def relay_access_token(request: pytest.FixtureRequest) -> RelayAccessToken:
 
     mark_used(request)
     with clear_errors():
-        return relay_token_for(
-            request, seed_for(request), clock_for(request), token_policy(request)
-        )
+        return relay_token_for(request, *token_inputs(request))
 
 
 @pytest.fixture

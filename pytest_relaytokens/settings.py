@@ -133,6 +133,7 @@ class RunState:
     cassettes_used: set[str] = field(default_factory=set)
     modules: set[str] = field(default_factory=set)
     backend: str = "fake"
+    start: _dt.datetime | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> RunState:
