@@ -223,3 +223,36 @@ def test_corrupt_cassette_fails_with_file_and_problem(pytester: pytest.Pytester)
     result.stdout.fnmatch_lines(["*test_flow.yaml:3:6: invalid YAML*"])
     assert "During handling" not in result.stdout.str()
     assert "yaml.scanner" not in result.stdout.str()
+
+
+def test_ucwa_fixtures_replay_the_shipped_library(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_lib="""
+        import datetime as dt
+        import pytest
+        from pytest_relaytokens.ucwa import wire
+
+        pytestmark = pytest.mark.relaytokens_backend("replay")
+
+        @pytest.mark.ucwa_format("xml")
+        def test_xml(ucwa_token_response, ucwa_token, relaytokens_clock):
+            assert ucwa_token_response.body.startswith(b"<?xml")
+            assert relaytokens_clock.now() == dt.datetime(2026, 1, 5, 9, 30, tzinfo=dt.timezone.utc)
+            assert ucwa_token.remaining(relaytokens_clock.now()) > dt.timedelta(hours=7)
+
+        @pytest.mark.ucwa_quirks(uri_key="uri", timestamps="iso")
+        def test_quirks(ucwa_token_response):
+            assert b'"uri"' in ucwa_token_response.body and b"/Date(" not in ucwa_token_response.body
+
+        @pytest.mark.token_expired
+        @pytest.mark.ucwa_format("xml")
+        def test_expired(ucwa_token, ucwa_token_response, relaytokens_clock):
+            assert ucwa_token.is_expired(relaytokens_clock.now())
+            assert wire.parse(ucwa_token_response.body, "application/xml") == ucwa_token
+
+        @pytest.mark.token_expires_in(90)
+        def test_expires_in(ucwa_token, relaytokens_clock):
+            assert ucwa_token.remaining(relaytokens_clock.now()) == dt.timedelta(seconds=90)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=4)
