@@ -56,7 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("relaytokens", "fake UCWA and Relay token APIs (pytest-relaytokens)")
     for name, (help_text, default, choices) in OPTIONS.items():
         flag = f"--relaytokens-{name.replace('_', '-')}"
-        suffix = f" (ini: relaytokens_{name}; default: {default})"
+        shown = "" if default is None else f"; default: {default}"
+        suffix = f" (ini: relaytokens_{name}{shown})"
         group.addoption(
             flag,
             dest=f"relaytokens_{name}",
