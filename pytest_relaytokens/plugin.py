@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .relay.catalogue import RelayErrorEntry
     from .relay.models import RelayAccessToken
     from .relay.service import RelayService
-    from .transports.server import LoopbackServer
+    from .transports.server import FakeServers
     from .ucwa.catalogue import UcwaErrorEntry
     from .ucwa.models import MediaRelayAccessToken
     from .ucwa.service import UcwaService
@@ -447,12 +447,12 @@ def relaytokens_server(
     relaytokens_seed: int,
     relaytokens_clock: Clock,
     relaytokens_token_policy: TokenPolicy,
-) -> Iterator[LoopbackServer]:
+) -> Iterator[FakeServers]:
     """A real HTTP/1.1 server on 127.0.0.1 (ephemeral port) serving both fakes, for clients in
     subprocesses or other languages: ``url``, ``ucwa`` and ``relay`` (the services, with their
     ``credentials``). Stopped after the test."""
     from .relay.service import RelayService
-    from .transports.server import LoopbackServer, PathRouter
+    from .transports.server import FakeServers
     from .ucwa.service import UcwaService
 
     mark_used(request)
@@ -465,10 +465,8 @@ def relaytokens_server(
     relay = RelayService(
         clock=relaytokens_clock, seed=relaytokens_seed ^ 0x5A5A, policy=relaytokens_token_policy
     )
-    server = LoopbackServer(PathRouter([("/api/", relay)], default=ucwa))
+    server = FakeServers(ucwa, relay)
     server.start()
-    server.ucwa = ucwa  # type: ignore[attr-defined]
-    server.relay = relay  # type: ignore[attr-defined]
     try:
         yield server
     finally:

@@ -18,10 +18,10 @@ import time
 from types import TracebackType
 from typing import BinaryIO, cast
 
-from ..core import FakeRequest, FakeResponse
+from ..core import FakeRequest, FakeResponse, FakeService
 from . import PathRouter, Target, bodiless_status
 
-__all__ = ["LoopbackServer", "PathRouter"]
+__all__ = ["FakeServers", "LoopbackServer", "PathRouter"]
 
 MAX_REQUEST_LINE = 8192
 MAX_HEADER_BYTES = 65536
@@ -503,3 +503,18 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class FakeServers(LoopbackServer):
+    """Both fakes behind one loopback server: Relay under ``/api/``, UCWA everywhere else.
+
+    ``url`` is the base URL of both; ``ucwa`` and ``relay`` are the services (their
+    ``credentials``, ``log`` and ``arm_*`` methods work as with ``ucwa_api``/``relay_api``).
+    """
+
+    def __init__(
+        self, ucwa: FakeService, relay: FakeService, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        super().__init__(PathRouter([("/api/", relay)], default=ucwa), host, port)
+        self.ucwa = ucwa
+        self.relay = relay
