@@ -172,14 +172,22 @@ def marker_settings(request: pytest.FixtureRequest) -> MarkerSettings:
     return request.node.stash.get(SETTINGS_KEY, None) or MarkerSettings()
 
 
-_USED_KEY = pytest.StashKey[bool]()
+USED_KEY = pytest.StashKey[bool]()
 
 
 def mark_used(request: pytest.FixtureRequest) -> None:
-    node = request.node
-    if not node.stash.get(_USED_KEY, False):
-        node.stash[_USED_KEY] = True
-        node.user_properties.append((USED_PROPERTY, True))
+    """Note that this test used the plugin: its failure report then shows the seed, and the
+    run's coverage report is printed (one report per process carries the flag to xdist's
+    controller)."""
+    mark_item_used(request.node, request.config)
+
+
+def mark_item_used(item: pytest.Item, config: pytest.Config) -> None:
+    item.stash[USED_KEY] = True
+    state = config.stash[STATE_KEY]
+    if not state.flagged:
+        state.flagged = True
+        item.user_properties.append((USED_PROPERTY, True))
 
 
 def record_error(request: pytest.FixtureRequest, api: str, error_id: str) -> None:

@@ -17,12 +17,14 @@ from .context import (
     ERROR_PROPERTY,
     SETTINGS_KEY,
     STATE_KEY,
+    USED_KEY,
     USED_PROPERTY,
     api_service_for,
     check_unexpected,
     clear_errors,
     effective_format,
     effective_quirks,
+    mark_item_used,
     mark_used,
     marker_policy,
     marker_settings,
@@ -115,7 +117,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not any(m.name in _OUR_MARKERS for m in item.iter_markers()):
             continue
         settings = item.stash[SETTINGS_KEY] = read_markers(item)
-        item.user_properties.append((USED_PROPERTY, True))
+        mark_item_used(item, config)
         names = getattr(item, "fixturenames", None)
         if names is None:
             continue
@@ -155,7 +157,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.failed and any(k == USED_PROPERTY for k, _ in item.user_properties):
+    if report.failed and item.stash.get(USED_KEY, False):
         state = item.config.stash[STATE_KEY]
         funcargs = getattr(item, "funcargs", {})
         seed = funcargs.get("relaytokens_seed", derive_seed(state.run_seed, item.nodeid))

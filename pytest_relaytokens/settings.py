@@ -130,6 +130,7 @@ class RunState:
     seed_given: bool
     exercised: dict[str, set[str]] = field(default_factory=lambda: {"ucwa": set(), "relay": set()})
     used: bool = False
+    flagged: bool = False  # this process already sent the "used" flag with a report
     cassettes_used: set[str] = field(default_factory=set)
     modules: set[str] = field(default_factory=set)
     backend: str = "fake"
