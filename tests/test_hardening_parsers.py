@@ -428,7 +428,7 @@ def test_hostile_bodies_refused_quickly(name: str) -> None:
             with pytest.raises(RelayTokensError) as info:
                 parser(data)
             elapsed = time.perf_counter() - started
-            assert elapsed < 1.0, f"{parser_name} took {elapsed:.2f}s on {name}"
+            assert elapsed < 2.0, f"{parser_name} took {elapsed:.2f}s on {name}"  # no hang
             _check_ours(info.value)
             assert "lollol" not in str(info.value) and "root:" not in str(info.value)
             CASES[f"hostile {parser_name}"] += 1
@@ -438,7 +438,7 @@ def test_huge_cassette_refused_or_parsed_quickly() -> None:
     started = time.perf_counter()
     with pytest.raises(CassetteError):
         parse_cassette("interactions:\n" + "- " * 20_000 + "x")
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 5.0  # refused, not hung (a bound, not a benchmark)
 
 
 @pytest.fixture(scope="module", autouse=True)
