@@ -5,8 +5,9 @@ Importing this package is cheap; the names below load their modules (and vcrpy) 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Redactor": "redaction",
@@ -45,15 +46,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .secrets import Finding, SecretLeakError, scan
     from .storage import Cassette, CassetteError, CassetteStore, load_interactions
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,11 +8,11 @@ only with their own modules.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from .._lazy import lazy_exports
 from ..core import FakeRequest, FakeResponse
 
 __all__ = [
@@ -133,10 +133,4 @@ def host_pattern(hosts: Iterable[str]) -> str:
     return "(?:" + "|".join(parts) + ")"
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
