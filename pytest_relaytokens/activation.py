@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 from contextlib import ExitStack
 from types import TracebackType
-from typing import Any
 
 from .core import FakeService
 
@@ -13,29 +12,24 @@ __all__ = ["Activation"]
 
 
 class Activation:
-    """One ``responses`` mock and the ``httpx`` patches; fakes join with :meth:`add`.
+    """The fakes of one test, joined with :meth:`add`; all leave on exit.
 
-    Requests to any other host are left alone (they really go out, e.g. to a loopback server).
+    Each fake answers ``requests`` (through ``responses``: nested activations share one mock)
+    and ``httpx`` calls to its own host; requests to any other host are left alone (they
+    really go out, e.g. to a loopback server).
     """
 
     def __init__(self) -> None:
         self._stack = ExitStack()
-        self._mock: Any = None
         self.services: list[FakeService] = []
 
     def __enter__(self) -> Activation:
-        import responses
-
-        self._mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-        self._mock.start()
-        self._stack.callback(self._mock.stop, allow_assert=False)
-        self._stack.callback(self._mock.reset)
         return self
 
     def add(self, service: FakeService) -> None:
         from .transports.responses_transport import activate_responses
 
-        self._stack.enter_context(activate_responses(service, [service.host], mock=self._mock))
+        self._stack.enter_context(activate_responses(service, [service.host]))
         if importlib.util.find_spec("httpx") is not None:
             from .transports.httpx_transport import patch_httpx
 

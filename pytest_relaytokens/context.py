@@ -152,13 +152,6 @@ def token_inputs(request: pytest.FixtureRequest) -> tuple[int, Clock, TokenPolic
     return inputs
 
 
-def token_policy(request: pytest.FixtureRequest) -> TokenPolicy:
-    if overridden(request, "relaytokens_token_policy"):
-        value: TokenPolicy = request.getfixturevalue("relaytokens_token_policy")
-        return value
-    return marker_policy(request)
-
-
 def marker_policy(request: pytest.FixtureRequest) -> TokenPolicy:
     from .core import TokenPolicy
 
@@ -196,22 +189,6 @@ def record_error(request: pytest.FixtureRequest, api: str, error_id: str) -> Non
 
 
 _CLOCK_KEY = pytest.StashKey["Clock"]()
-
-
-def seed_for(request: pytest.FixtureRequest) -> int:
-    """This test's seed without a fixture lookup unless someone overrides the fixture."""
-    if overridden(request, "relaytokens_seed"):
-        value: int = request.getfixturevalue("relaytokens_seed")
-        return value
-    return derive_seed(request.config.stash[STATE_KEY].run_seed, request.node.nodeid)
-
-
-def clock_for(request: pytest.FixtureRequest) -> Clock:
-    """This test's one clock, shared by the fixture and everything built from it."""
-    if overridden(request, "relaytokens_clock"):
-        value: Clock = request.getfixturevalue("relaytokens_clock")
-        return value
-    return own_clock(request)
 
 
 def own_clock(request: pytest.FixtureRequest) -> Clock:
@@ -269,21 +246,39 @@ def check_unexpected(request: pytest.FixtureRequest, service: Any, fixture: str)
     )
 
 
-def api_service_for(
-    request: pytest.FixtureRequest, api: str, clock: Clock, policy: TokenPolicy
+def new_fake(
+    request: pytest.FixtureRequest, api: str, seed: int, clock: Clock, policy: TokenPolicy
 ) -> Any:
-    """The replay or live stand-in for a fake (None on the fake backend)."""
+    """A fresh fake of ``api`` ("ucwa" or "relay") for this test: one place for the seeds."""
+    if api == "ucwa":
+        from .ucwa.service import UcwaService
+
+        return UcwaService(clock=clock, seed=seed, policy=policy, quirks=effective_quirks(request))
+    from .relay.service import RelayService
+
+    return RelayService(clock=clock, seed=seed ^ 0x5A5A, policy=policy)
+
+
+def api_service_for(
+    request: pytest.FixtureRequest, api: str, seed: int, clock: Clock, policy: TokenPolicy
+) -> Any:
+    """What ``ucwa_api``/``relay_api`` serve: the fake with the test's error markers armed, or
+    its replay or live stand-in."""
     from .backends import api_service, backend_of
 
+    settings = marker_settings(request)
     backend = backend_of(request)
     if backend == "fake":
-        return None
-    settings = marker_settings(request)
+        service = new_fake(request, api, seed, clock, policy)
+        for error_id, times in settings.ucwa_errors if api == "ucwa" else settings.relay_errors:
+            service.arm_error(error_id, times=times)
+            record_error(request, api, error_id)
+        return service
     if (
         settings.ucwa_errors
         or settings.relay_errors
         or "ucwa_error" in request.fixturenames
-        or ("relay_error" in request.fixturenames)
+        or "relay_error" in request.fixturenames
     ):
         raise pytest.UsageError(
             f"{request.node.nodeid}: error markers and the ucwa_error/relay_error fan-out arm "
@@ -295,13 +290,14 @@ def api_service_for(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def ucwa_error_id(code: str, subcode: str | None) -> str:
-    from .ucwa.catalogue import lookup_ucwa_error
-
-    return lookup_ucwa_error(code, subcode).id
-
-
-def relay_error_id(name: str) -> str:
-    from .relay.catalogue import lookup_relay_error
-
-    return lookup_relay_error(name).id
+def arm_fanout(request: pytest.FixtureRequest, api: str, path: str | None = None) -> Any:
+    """The catalogue entry ``ucwa_error``/``relay_error`` stands for, armed on the API fixture
+    for every matching request (``path`` None: the service's default, the token resource)."""
+    entry = getattr(request, "param", None)
+    if entry is None:
+        raise pytest.UsageError(
+            f"{api}_error is parametrized by the plugin; request it directly as a test argument"
+        )
+    request.getfixturevalue(f"{api}_api").arm_error(entry.id, times=None, path=path)
+    record_error(request, api, entry.id)
+    return entry

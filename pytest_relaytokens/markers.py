@@ -55,7 +55,8 @@ class MarkerSettings:
     lifetime: _dt.timedelta | None = None
     never_expires: bool = False
     server_skew: _dt.timedelta = _dt.timedelta(0)
-    ucwa_errors: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+    #: (catalogue id, times) of each error marker, resolved at collection
+    ucwa_errors: list[tuple[str, int | None]] = field(default_factory=list)
     relay_errors: list[tuple[str, int | None]] = field(default_factory=list)
     ucwa_format: str | None = None
     ucwa_quirks: dict[str, str] = field(default_factory=dict)
@@ -172,12 +173,12 @@ def read_markers(item: pytest.Item) -> MarkerSettings:
     for mark in item.iter_markers("ucwa_error"):
         args = _bind(item, mark, ("code", "subcode", "times"), 1)
         code, subcode = args["code"], args.get("subcode")
-        _check_ucwa_error(item, code, subcode)
-        settings.ucwa_errors.append((code, subcode, _times(item, mark.name, args.get("times"))))
+        error_id = _ucwa_error_id(item, code, subcode)
+        settings.ucwa_errors.append((error_id, _times(item, mark.name, args.get("times"))))
     for mark in item.iter_markers("relay_error"):
         args = _bind(item, mark, ("name", "times"), 1)
-        _check_relay_error(item, args["name"])
-        settings.relay_errors.append((args["name"], _times(item, mark.name, args.get("times"))))
+        error_id = _relay_error_id(item, args["name"])
+        settings.relay_errors.append((error_id, _times(item, mark.name, args.get("times"))))
 
     mark = item.get_closest_marker("ucwa_format")
     if mark is not None:
@@ -234,22 +235,22 @@ def _check_offset(item: pytest.Item, marker: str, value: Any) -> None:
         )
 
 
-def _check_ucwa_error(item: pytest.Item, code: Any, subcode: Any) -> None:
+def _ucwa_error_id(item: pytest.Item, code: Any, subcode: Any) -> str:
     from .ucwa.catalogue import UCWA_ERRORS, lookup_ucwa_error
 
     try:
-        lookup_ucwa_error(code, subcode)
+        return lookup_ucwa_error(code, subcode).id
     except (LookupError, TypeError):
         valid = ", ".join(e.id for e in UCWA_ERRORS)
         shown = f"{code!r}" + (f", {subcode!r}" if subcode is not None else "")
         raise _fail(item, "ucwa_error", f"unknown UCWA error {shown}", valid) from None
 
 
-def _check_relay_error(item: pytest.Item, name: Any) -> None:
+def _relay_error_id(item: pytest.Item, name: Any) -> str:
     from .relay.catalogue import RELAY_ERRORS, lookup_relay_error
 
     try:
-        lookup_relay_error(name)
+        return lookup_relay_error(name).id
     except (LookupError, TypeError):
         valid = ", ".join(e.name for e in RELAY_ERRORS)
         raise _fail(item, "relay_error", f"unknown Relay error {name!r}", valid) from None

@@ -20,6 +20,7 @@ from .context import (
     USED_KEY,
     USED_PROPERTY,
     api_service_for,
+    arm_fanout,
     check_unexpected,
     clear_errors,
     effective_format,
@@ -27,14 +28,11 @@ from .context import (
     mark_item_used,
     mark_used,
     marker_policy,
-    marker_settings,
+    new_fake,
     own_clock,
-    record_error,
-    relay_error_id,
     report_unused_cassettes,
     secret_patterns,
     token_inputs,
-    ucwa_error_id,
 )
 from .markers import MARKERS, read_markers
 from .settings import OPTIONS, RunState, clock_start, derive_seed, get_option
@@ -394,19 +392,9 @@ def ucwa_api(
     The test fails at teardown on requests no route of the fake matched.
     """
     mark_used(request)
-    service = api_service_for(request, "ucwa", relaytokens_clock, relaytokens_token_policy)
-    if service is None:
-        from .ucwa.service import UcwaService
-
-        service = UcwaService(
-            clock=relaytokens_clock,
-            seed=relaytokens_seed,
-            policy=relaytokens_token_policy,
-            quirks=effective_quirks(request),
-        )
-    for code, subcode, times in marker_settings(request).ucwa_errors:
-        service.arm_error(code, subcode, times=times)
-        record_error(request, "ucwa", ucwa_error_id(code, subcode))
+    service: UcwaService = api_service_for(
+        request, "ucwa", relaytokens_seed, relaytokens_clock, relaytokens_token_policy
+    )
     _relaytokens_transports.add(service)
     yield service
     check_unexpected(request, service, "ucwa_api")
@@ -426,18 +414,9 @@ def relay_api(
     The test fails at teardown on requests no route of the fake matched.
     """
     mark_used(request)
-    service = api_service_for(request, "relay", relaytokens_clock, relaytokens_token_policy)
-    if service is None:
-        from .relay.service import RelayService
-
-        service = RelayService(
-            clock=relaytokens_clock,
-            seed=relaytokens_seed ^ 0x5A5A,
-            policy=relaytokens_token_policy,
-        )
-    for name, times in marker_settings(request).relay_errors:
-        service.arm_error(name, times=times)
-        record_error(request, "relay", relay_error_id(name))
+    service: RelayService = api_service_for(
+        request, "relay", relaytokens_seed, relaytokens_clock, relaytokens_token_policy
+    )
     _relaytokens_transports.add(service)
     yield service
     check_unexpected(request, service, "relay_api")
@@ -453,20 +432,11 @@ def relaytokens_server(
     """A real HTTP/1.1 server on 127.0.0.1 (ephemeral port) serving both fakes, for clients in
     subprocesses or other languages: ``url``, ``ucwa`` and ``relay`` (the services, with their
     ``credentials``). Stopped after the test."""
-    from .relay.service import RelayService
     from .transports.server import FakeServers
-    from .ucwa.service import UcwaService
 
     mark_used(request)
-    ucwa = UcwaService(
-        clock=relaytokens_clock,
-        seed=relaytokens_seed,
-        policy=relaytokens_token_policy,
-        quirks=effective_quirks(request),
-    )
-    relay = RelayService(
-        clock=relaytokens_clock, seed=relaytokens_seed ^ 0x5A5A, policy=relaytokens_token_policy
-    )
+    args = (relaytokens_seed, relaytokens_clock, relaytokens_token_policy)
+    ucwa, relay = new_fake(request, "ucwa", *args), new_fake(request, "relay", *args)
     server = FakeServers(ucwa, relay)
     server.start()
     try:
@@ -480,14 +450,7 @@ def ucwa_error(request: pytest.FixtureRequest) -> UcwaErrorEntry:
     """Each catalogued UCWA error in turn (ids like ``409-Conflict-TooManyGroups``), armed on
     ``ucwa_api`` for every ``mediaRelayAccessToken`` request. Filter with the
     ``relaytokens_errors`` marker or ``--relaytokens-errors``."""
-    entry: UcwaErrorEntry = getattr(request, "param", None)  # type: ignore[assignment]
-    if entry is None:
-        raise pytest.UsageError(
-            "ucwa_error is parametrized by the plugin; request it directly as a test argument"
-        )
-    service = request.getfixturevalue("ucwa_api")
-    service.arm_error(entry.id, times=None, path=r"mediaRelayAccessToken$")
-    record_error(request, "ucwa", entry.id)
+    entry: UcwaErrorEntry = arm_fanout(request, "ucwa")
     return entry
 
 
@@ -496,12 +459,5 @@ def relay_error(request: pytest.FixtureRequest) -> RelayErrorEntry:
     """Each catalogued Relay error in turn (ids like ``401-BadCredentialsException``), armed
     on ``relay_api`` for every ``POST /api/auth/accesstokens``. Filter with the
     ``relaytokens_errors`` marker or ``--relaytokens-errors``."""
-    entry: RelayErrorEntry = getattr(request, "param", None)  # type: ignore[assignment]
-    if entry is None:
-        raise pytest.UsageError(
-            "relay_error is parametrized by the plugin; request it directly as a test argument"
-        )
-    service = request.getfixturevalue("relay_api")
-    service.arm_error(entry.name, times=None, path=r"^/api/auth/accesstokens$")
-    record_error(request, "relay", entry.id)
+    entry: RelayErrorEntry = arm_fanout(request, "relay", path=r"^/api/auth/accesstokens$")
     return entry
