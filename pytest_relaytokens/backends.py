@@ -117,15 +117,10 @@ def _rebase(request: pytest.FixtureRequest) -> bool:
     return get_option(request.config, "rebase_expiry") == "true"
 
 
-def _note_cassette(request: pytest.FixtureRequest, path: Path) -> None:
-    entry = ("relaytokens_cassette", str(path.resolve()))
-    if entry not in request.node.user_properties:
-        request.node.user_properties.append(entry)
-
-
 # ---------------------------------------------------------------------------- cassettes
 def _load(request: pytest.FixtureRequest, path: Path) -> Cassette:
     from .cassettes.storage import load_interactions
+    from .context import note_cassette
 
     if not path.is_file():
         raise BackendError(
@@ -135,7 +130,7 @@ def _load(request: pytest.FixtureRequest, path: Path) -> Cassette:
             " or point @pytest.mark.relaytokens_cassette(...) at an existing file or a shipped "
             "scenario such as 'library:ucwa/token-json'."
         )
-    _note_cassette(request, path)
+    note_cassette(request, path)
     return load_interactions(path)
 
 

@@ -35,6 +35,8 @@ ERROR_PROPERTY = "relaytokens_error"
 
 USED_PROPERTY = "relaytokens_used"
 
+CASSETTE_PROPERTY = "relaytokens_cassette"
+
 
 def report_unused_cassettes(terminalreporter: Any, config: pytest.Config, state: RunState) -> None:
     folder = get_option(config, "cassette_dir")
@@ -301,3 +303,10 @@ def arm_fanout(request: pytest.FixtureRequest, api: str, path: str | None = None
     request.getfixturevalue(f"{api}_api").arm_error(entry.id, times=None, path=path)
     record_error(request, api, entry.id)
     return entry
+
+
+def note_cassette(request: pytest.FixtureRequest, path: Path) -> None:
+    """Record that this test used the cassette ``path`` (for the unused-cassettes report)."""
+    entry = (CASSETTE_PROPERTY, str(path.resolve()))
+    if entry not in request.node.user_properties:
+        request.node.user_properties.append(entry)

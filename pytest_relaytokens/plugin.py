@@ -14,11 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .context import (
-    ERROR_PROPERTY,
     SETTINGS_KEY,
     STATE_KEY,
     USED_KEY,
-    USED_PROPERTY,
     api_service_for,
     arm_fanout,
     check_unexpected,
@@ -29,6 +27,7 @@ from .context import (
     mark_used,
     marker_policy,
     new_fake,
+    note_cassette,
     own_clock,
     report_unused_cassettes,
     secret_patterns,
@@ -91,6 +90,10 @@ def pytest_configure(config: pytest.Config) -> None:
     state.backend = get_option(config, "backend") or "fake"
     state.start = clock_start(config)
     secret_patterns(config)  # a bad pattern stops the run before any test
+    from .report import ReportCollector
+
+    track = get_option(config, "unused_cassettes") == "true"
+    config.pluginmanager.register(ReportCollector(state, track), "relaytokens-report-collector")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -167,36 +170,6 @@ def pytest_runtest_makereport(
             )
         )
     return report
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "teardown":
-        return
-    state = _state_from_report(report)
-    if state is None:
-        return
-    state.modules.add(report.nodeid.split("::", 1)[0])
-    for key, value in report.user_properties:
-        if key == "relaytokens_cassette":
-            state.cassettes_used.add(str(value))
-        elif key == USED_PROPERTY:
-            state.used = True
-        elif key == ERROR_PROPERTY:
-            api, _, error_id = str(value).partition(":")
-            state.exercised.setdefault(api, set()).add(error_id)
-
-
-#: The session's config: ``pytest_runtest_logreport`` is not handed one (xdist replays worker
-#: reports on the controller through it).
-_CONFIG: list[pytest.Config] = []
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG[:] = [session.config]
-
-
-def _state_from_report(report: pytest.TestReport) -> RunState | None:
-    return _CONFIG[0].stash.get(STATE_KEY, None) if _CONFIG else None
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -307,7 +280,7 @@ def _relaytokens_recording(
         if key != "url" and key != "username" and os.environ.get(name)
     ]
     patterns = secret_patterns(request.config)
-    request.node.user_properties.append(("relaytokens_cassette", str(relaytokens_cassette)))
+    note_cassette(request, relaytokens_cassette)
     with (
         clear_errors(),
         record(

@@ -5,9 +5,41 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["build_report", "render_terminal", "write_json"]
+from .context import CASSETTE_PROPERTY, ERROR_PROPERTY, USED_PROPERTY
+
+if TYPE_CHECKING:
+    import pytest
+
+    from .settings import RunState
+
+__all__ = ["ReportCollector", "build_report", "render_terminal", "write_json"]
+
+
+class ReportCollector:
+    """Gathers, from every test's teardown report (xdist workers' included), what the
+    end-of-run reports need: whether the plugin was used, the errors exercised and the
+    cassettes used (and, for the unused-cassettes report, the test modules seen)."""
+
+    def __init__(self, state: RunState, track_modules: bool) -> None:
+        self.state = state
+        self.track_modules = track_modules
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        state = self.state
+        if self.track_modules:
+            state.modules.add(report.nodeid.split("::", 1)[0])
+        for key, value in report.user_properties:
+            if key == CASSETTE_PROPERTY:
+                state.cassettes_used.add(str(value))
+            elif key == USED_PROPERTY:
+                state.used = True
+            elif key == ERROR_PROPERTY:
+                api, _, error_id = str(value).partition(":")
+                state.exercised.setdefault(api, set()).add(error_id)
 
 
 def build_report(exercised: Mapping[str, set[str]]) -> dict[str, Any]:
