@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import os
 import re
@@ -44,8 +45,6 @@ UCWA_CONTENT_TYPES = {
     "json": "application/json; charset=utf-8",
     "xml": "application/xml; charset=utf-8",
 }
-UCWA_HOST = "https://fe1.contoso.com"
-RELAY_HOST = "https://relay.bluejeans.com"
 
 #: Environment variables the live backend reads, per API.
 ENVIRONMENT: dict[str, dict[str, str]] = {
@@ -141,12 +140,12 @@ def _pin_clock(request: pytest.FixtureRequest, clock: Clock, cassette: Cassette)
 
 
 def _recorded(cassette: Cassette, path_pattern: str) -> FakeResponse:
-    from .cassettes.replay import _response
+    from .cassettes.replay import recorded_response
 
     for request, response in reversed(cassette.interactions):
         path = str(request["uri"]).split("?", 1)[0]
         if re.search(path_pattern, path) and int(response["status"]["code"]) < 300:
-            return _response(response)
+            return recorded_response(response)
     raise BackendError(
         f"cassette {cassette.path} has no successful answer for a path matching {path_pattern!r}"
     )
@@ -358,7 +357,10 @@ def relay_token_for(
                 api.base_url
                 + "/api/auth/accesstokens"
                 + ("?duration=-1" if policy.never_expires else ""),
-                {"Authorization": _basic(api.credentials), "Accept": "application/json"},
+                {
+                    "Authorization": api.credentials.basic_authorization,
+                    "Accept": "application/json",
+                },
             )
         )
     if response.status != 200:
@@ -367,13 +369,6 @@ def relay_token_for(
             f"{response.text()[:200]}"
         )
     return wire.parse_token(response.body, source=f"{backend} POST /api/auth/accesstokens")
-
-
-def _basic(credentials: Any) -> str:
-    import base64
-
-    raw = f"{credentials.username}:{credentials.password}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 # ---------------------------------------------------------------------------- API fixtures
@@ -387,7 +382,8 @@ class LiveCredentials:
 
     @property
     def basic_authorization(self) -> str:
-        return _basic(self)
+        raw = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 class LiveService(FakeService):
@@ -454,7 +450,10 @@ def api_service(
         str(req["uri"]) for req, _ in cassette.interactions if "/api/" not in str(req["uri"])
     ]
     chosen = relay_paths if api == "relay" else other_paths
-    default = RELAY_HOST if api == "relay" else UCWA_HOST
+    from .relay import DEFAULT_BASE_URL as relay_default
+    from .ucwa import DEFAULT_BASE_URL as ucwa_default
+
+    default = relay_default if api == "relay" else ucwa_default
     base = default
     if chosen:
         match = re.match(r"^[a-z]+://[^/]+", chosen[0])

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .cassettes.redaction import Redactor
 from .clock import Clock
 from .core import FakeRequest, FakeResponse
+from .relay import DEFAULT_BASE_URL as RELAY_BASE
 from .relay.catalogue import RELAY_ERRORS
+from .ucwa import DEFAULT_BASE_URL as UCWA_BASE
 from .ucwa.catalogue import UCWA_ERRORS
 from .ucwa.wire import UcwaQuirks
 
@@ -53,8 +55,7 @@ __all__ = [
 DEFAULT_SEED = 0
 #: The frozen clock's start, stored as every cassette's ``recorded_at``.
 RECORDED_AT = _dt.datetime(2026, 1, 5, 9, 30, tzinfo=_dt.timezone.utc)
-UCWA_BASE = "https://fe1.contoso.com"
-RELAY_BASE = "https://relay.bluejeans.com"
+
 #: Fixed client headers, so the files do not depend on the installed ``requests``.
 CLIENT_HEADERS = {
     "User-Agent": "pytest-relaytokens-library/1",

@@ -14,7 +14,7 @@ from ..core import FakeRequest, FakeResponse, FakeService
 from .redaction import SECRET_QUERY_PARAMS
 from .storage import Cassette, load_interactions
 
-__all__ = ["ReplayService", "request_key"]
+__all__ = ["ReplayService", "recorded_response", "request_key"]
 
 Key = tuple[str, str, tuple[tuple[str, str], ...], str]
 _SECRET_MARK = "<secret>"
@@ -51,7 +51,8 @@ def _first(headers: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def _response(recorded: dict[str, Any]) -> FakeResponse:
+def recorded_response(recorded: dict[str, Any]) -> FakeResponse:
+    """A vcrpy-recorded response (status, headers, body string) as a :class:`FakeResponse`."""
     headers: list[tuple[str, str]] = []
     for name, values in (recorded.get("headers") or {}).items():
         for value in values if isinstance(values, list) else [values]:
@@ -112,7 +113,7 @@ class ReplayService(FakeService):
                 key = request_key(
                     str(request["method"]), uri, _first(request.get("headers") or {}, "accept")
                 )
-                response = _response(recorded)
+                response = recorded_response(recorded)
                 if key not in self._index:
                     self._families.setdefault(key[:3], []).append(key)
                 self._index.setdefault(key, []).append(response)

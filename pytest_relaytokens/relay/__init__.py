@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from .._lazy import lazy_exports
 
+#: Where the fake answers unless told otherwise (the host of the documentation samples).
+DEFAULT_BASE_URL = "https://relay.bluejeans.com"
+
 __all__ = [
     "RELAY_ERRORS",
     "RelayAccessToken",

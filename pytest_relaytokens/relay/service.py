@@ -20,6 +20,7 @@ from typing import Any
 
 from ..clock import Clock
 from ..core import FakeRequest, FakeResponse, FakeService, Fault, Responder, TokenPolicy
+from . import DEFAULT_BASE_URL
 from .catalogue import json_headers, lookup_relay_error
 from .factories import DEFAULT_LIFETIME, PAIRING_LIFETIME, RelayTokenFactory
 from .models import (
@@ -88,7 +89,7 @@ class RelayService(FakeService):
     def __init__(
         self,
         *,
-        base_url: str = "https://relay.bluejeans.com",
+        base_url: str = DEFAULT_BASE_URL,
         clock: Clock | None = None,
         seed: int = 0,
         policy: TokenPolicy | None = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import signal
 import sys
 import threading
@@ -14,6 +13,7 @@ from typing import TextIO
 
 from ..core import FakeRequest, FakeResponse
 from . import PathRouter, Target
+from .server import is_loopback
 
 __all__ = ["add_arguments", "run"]
 
@@ -56,15 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop by itself after N seconds (exit status 0)",
     )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class _LoggingTarget:
@@ -137,7 +128,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Serve both fakes until Ctrl-C, SIGTERM or ``--max-seconds``; returns the exit status."""
     stream = out if out is not None else sys.stdout
     host: str = args.host
-    if not _is_loopback(host) and not args.allow_remote:
+    if not is_loopback(host) and not args.allow_remote:
         sys.stderr.write(
             f"relaytokens serve: refusing to bind {host!r}: the fakes hand out "
             "working credentials to anyone; pass --allow-remote to do it anyway\n"

@@ -21,7 +21,7 @@ from typing import BinaryIO, cast
 from ..core import FakeRequest, FakeResponse, FakeService
 from . import PathRouter, Target, bodiless_status
 
-__all__ = ["FakeServers", "LoopbackServer", "PathRouter"]
+__all__ = ["FakeServers", "LoopbackServer", "PathRouter", "is_loopback"]
 
 MAX_REQUEST_LINE = 8192
 MAX_HEADER_BYTES = 65536
@@ -151,7 +151,7 @@ class LoopbackServer:
         if ":" in shown and not shown.startswith("["):
             shown = f"[{shown}]"
         self._base_url = f"http://{shown}:{self.port}"
-        self._use_host_header = not _is_loopback(self.host)
+        self._use_host_header = not is_loopback(self.host)
         self._wake_r, self._wake_w = socket.socketpair()
         self._stopping.clear()
         self._accept_thread = threading.Thread(
@@ -496,7 +496,8 @@ def _valid_host(value: str) -> bool:
     return _HOST.match(value) is not None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an IP, brackets allowed) is a loopback address."""
     if host == "localhost":
         return True
     try:

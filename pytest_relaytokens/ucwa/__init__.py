@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from .._lazy import lazy_exports
 
+#: Where the fake answers unless told otherwise (the host of the documentation samples).
+DEFAULT_BASE_URL = "https://fe1.contoso.com"
+
 _EXPORTS: dict[str, str] = {
     "MediaRelay": "models",
     "MediaRelayAccessToken": "models",

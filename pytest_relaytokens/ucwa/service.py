@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from ..clock import Clock
 from ..core import FakeRequest, FakeResponse, FakeService, Fault, Responder, TokenPolicy
 from ..errors import WireFormatError
+from . import DEFAULT_BASE_URL
 from .catalogue import lookup_ucwa_error, ucwa_headers, unauthorized_response
 from .factories import UcwaTokenFactory
 from .models import MediaRelay, MediaRelayAccessToken
@@ -99,7 +100,7 @@ class UcwaService(FakeService):
     def __init__(
         self,
         *,
-        base_url: str = "https://fe1.contoso.com",
+        base_url: str = DEFAULT_BASE_URL,
         clock: Clock | None = None,
         seed: int = 0,
         policy: TokenPolicy | None = None,
