@@ -3,48 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from echo_fake import CHALLENGES, URL, EchoService
 
-from pytest_relaytokens.core import FakeRequest, FakeResponse, FakeRouter, FakeService
+from pytest_relaytokens.core import FakeRouter
 from pytest_relaytokens.transports.httpx_transport import FakeTransport, patch_httpx
 from pytest_relaytokens.transports.server import LoopbackServer
-
-HOST = "echo.example.test"
-URL = f"https://{HOST}"
-
-
-class EchoService(FakeService):
-    """Answers ``/echo`` with what it received, and two WWW-Authenticate headers."""
-
-    name = "echo"
-
-    def __init__(self, base_url: str = URL) -> None:
-        super().__init__(base_url=base_url)
-
-    def dispatch(self, request: FakeRequest) -> tuple[FakeResponse, str | None, bool]:
-        if request.path.startswith("/status/"):
-            return FakeResponse(int(request.path.rsplit("/", 1)[1])), None, True
-        doc = {
-            "method": request.method,
-            "url": request.url,
-            "query": request.query,
-            "headers": [list(h) for h in request.headers],
-            "body": request.body.decode("latin-1"),
-        }
-        headers = [
-            ("Content-Type", "application/json"),
-            ("WWW-Authenticate", 'Bearer trusted_issuers="x"'),
-            ("WWW-Authenticate", 'MsRtcOAuth href="https://h/WebTicket/oauthtoken"'),
-        ]
-        return FakeResponse(200, headers, json.dumps(doc).encode()), None, True
-
-
-CHALLENGES = ['Bearer trusted_issuers="x"', 'MsRtcOAuth href="https://h/WebTicket/oauthtoken"']
 
 
 @pytest.fixture
