@@ -257,9 +257,15 @@ def ucwa_token_for(
 ) -> MediaRelayAccessToken:
     backend = backend_of(request)
     if backend == "fake":
+        from .context import relay_location
         from .ucwa.factories import UcwaTokenFactory
 
-        return UcwaTokenFactory(seed, clock, policy).build()
+        token = UcwaTokenFactory(seed, clock, policy).build()
+        location = relay_location(request)
+        if location is None:
+            return token
+        relays = [r.model_copy(update={"location": location}) for r in token.media_relays]
+        return token.model_copy(update={"media_relays": relays})
     from .ucwa import wire
 
     response = _ucwa_response(request, clock, policy, backend)

@@ -310,3 +310,14 @@ def note_cassette(request: pytest.FixtureRequest, path: Path) -> None:
     entry = (CASSETTE_PROPERTY, str(path.resolve()))
     if entry not in request.node.user_properties:
         request.node.user_properties.append(entry)
+
+
+def relay_location(request: pytest.FixtureRequest) -> str | None:
+    """The UCWA relays' location this test asks for (marker, override, option), without a
+    fixture lookup on the hot path."""
+    marked = marker_settings(request).ucwa_quirks.get("location")
+    if marked:
+        return marked
+    if overridden(request, "relaytokens_ucwa_quirks"):
+        return effective_quirks(request).location
+    return request.config.stash[STATE_KEY].relay_location

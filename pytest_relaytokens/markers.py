@@ -18,6 +18,7 @@ __all__ = ["MARKERS", "MarkerSettings", "read_markers"]
 FORMATS = ("json", "xml")
 URI_KEYS = ("Uri", "uri")
 TIMESTAMP_FORMS = ("utc_ms", "ms_offset", "iso")
+RELAY_LOCATIONS = ("Internet", "Intranet", "All")
 BACKENDS = ("fake", "replay", "live")
 
 MARKERS: dict[str, str] = {
@@ -35,8 +36,9 @@ MARKERS: dict[str, str] = {
     "error (times=None: always).",
     "ucwa_format": 'ucwa_format("json" | "xml"): the UCWA representation fixtures and the fake '
     "default to.",
-    "ucwa_quirks": 'ucwa_quirks(uri_key="Uri"|"uri", timestamps="utc_ms"|"ms_offset"|"iso"): '
-    "the UCWA wire quirks used for rendering.",
+    "ucwa_quirks": 'ucwa_quirks(uri_key="Uri"|"uri", timestamps="utc_ms"|"ms_offset"|"iso", '
+    'offset="-07:00", location="Internet"|"Intranet"|"All"): the UCWA wire quirks and the '
+    "relays' location.",
     "relaytokens_errors": "relaytokens_errors(*selectors): keep only these rows in the "
     'ucwa_error / relay_error fan-out ("5xx", "409", "mediaRelayAccessToken", "generic", '
     "an error name or id).",
@@ -190,13 +192,15 @@ def read_markers(item: pytest.Item) -> MarkerSettings:
             raise _fail(
                 item, mark.name, "takes keyword arguments only", "uri_key=..., timestamps=..."
             )
-        args = _bind(item, mark, ("uri_key", "timestamps", "offset"), 0)
+        args = _bind(item, mark, ("uri_key", "timestamps", "offset", "location"), 0)
         if "uri_key" in args:
             _choice(item, mark.name, "uri_key", args["uri_key"], URI_KEYS)
         if "timestamps" in args:
             _choice(item, mark.name, "timestamps", args["timestamps"], TIMESTAMP_FORMS)
         if "offset" in args:
             _check_offset(item, mark.name, args["offset"])
+        if "location" in args:
+            _choice(item, mark.name, "location", args["location"], RELAY_LOCATIONS)
         settings.ucwa_quirks = {k: str(v) for k, v in args.items()}
     mark = item.get_closest_marker("relaytokens_errors")
     if mark is not None:

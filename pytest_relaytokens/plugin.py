@@ -89,6 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = config.stash[STATE_KEY] = RunState.from_config(config)
     state.backend = get_option(config, "backend") or "fake"
     state.start = clock_start(config)
+    state.relay_location = get_option(config, "relay_location")
     secret_patterns(config)  # a bad pattern stops the run before any test
     from .report import ReportCollector
 
@@ -237,6 +238,7 @@ def relaytokens_ucwa_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
     options: dict[str, Any] = {
         "uri_key": get_option(request.config, "uri_key") or "Uri",
         "timestamps": get_option(request.config, "timestamps") or "utc_ms",
+        "location": get_option(request.config, "relay_location"),
     }
     return UcwaQuirks(**options)
 

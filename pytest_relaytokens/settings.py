@@ -40,6 +40,11 @@ OPTIONS: dict[str, tuple[str, str | None, tuple[str, ...] | None]] = {
         "utc_ms",
         ("utc_ms", "ms_offset", "iso"),
     ),
+    "relay_location": (
+        "UCWA relays' location: Internet, Intranet or All (default: as generated, Internet)",
+        None,
+        ("Internet", "Intranet", "All"),
+    ),
     "errors": (
         "comma-separated selectors limiting the ucwa_error/relay_error fan-out "
         "(4xx, 5xx, 409, mediaRelayAccessToken, generic, resource, auth, names, ids)",
@@ -135,6 +140,7 @@ class RunState:
     modules: set[str] = field(default_factory=set)
     backend: str = "fake"
     start: _dt.datetime | None = None
+    relay_location: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> RunState:

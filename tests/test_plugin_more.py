@@ -127,3 +127,39 @@ def test_bad_option_values(pytester: pytest.Pytester, args: list[str], expected:
     result = pytester.runpytest(*args)
     assert result.ret != 0
     (result.stderr.str() + result.stdout.str()).index(expected.strip("*").split("*")[0])
+
+
+def test_relay_location_quirk_for_fixtures_and_fake(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest, requests
+        from pytest_relaytokens.ucwa import wire
+
+        @pytest.mark.ucwa_quirks(location="Intranet")
+        def test_marker(ucwa_token, ucwa_token_response, ucwa_api):
+            assert [r.location for r in ucwa_token.media_relays] == ["Intranet"]
+            assert wire.parse(ucwa_token_response.body, "application/json") == ucwa_token
+            r = requests.get(ucwa_api.token_url(),
+                             headers={"Authorization": "Bearer " + ucwa_api.credentials.bearer})
+            assert r.json()["_embedded"]["mediaRelay"][0]["location"] == "Intranet"
+
+        def test_option(ucwa_token):
+            assert [r.location for r in ucwa_token.media_relays] == ["All"]
+        """
+    )
+    pytester.runpytest("--relaytokens-relay-location=All").assert_outcomes(passed=2)
+    bad = pytester.runpytest("--relaytokens-relay-location=Moon")
+    assert bad.ret != 0
+
+
+def test_relay_location_marker_value_is_validated(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        "import pytest\n\n@pytest.mark.ucwa_quirks(location='Moon')\ndef test_a():\n    pass\n"
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*@pytest.mark.ucwa_quirks: unknown location 'Moon'; valid values: 'Internet', 'Intranet', 'All'"
+        ]
+    )

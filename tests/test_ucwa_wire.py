@@ -332,3 +332,14 @@ def test_malformed_timestamps_name_the_field_and_quote_the_value(text: str) -> N
         timestamps.parse_timestamp(text, field="validUntil", source="s")
     assert info.value.field == "validUntil"
     assert repr(text) in str(info.value)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_location_quirk_sets_every_relay(fmt: str) -> None:
+    from pytest_relaytokens.clock import Clock
+    from pytest_relaytokens.ucwa.factories import UcwaTokenFactory
+
+    token = UcwaTokenFactory(3, Clock(frozen=True)).build()
+    parsed = wire.parse(wire.render(token, fmt, wire.UcwaQuirks(location="All")))  # type: ignore[arg-type]
+    assert [r.location for r in parsed.media_relays] == ["All"]
+    assert parsed.model_copy(update={"media_relays": token.media_relays}) == token

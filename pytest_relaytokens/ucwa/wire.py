@@ -59,11 +59,15 @@ class UcwaQuirks:
     - ``timestamps`` (JSON only; XML is always ISO 8601): ``"utc_ms"`` ``\\/Date(ms)\\/``,
       ``"ms_offset"`` ``\\/Date(ms-0700)\\/``, ``"iso"`` an ISO 8601 string.
     - ``offset``: the local UTC offset used by ISO timestamps and the ``ms_offset`` suffix.
+    - ``location``: every relay's ``location`` (``"Internet"``, ``"Intranet"``, ``"All"``)
+      whatever the token holds (None: as the token holds; the JSON sample says ``Internet``,
+      the XML one ``Intranet``).
     """
 
     uri_key: Literal["Uri", "uri"] = "Uri"
     timestamps: Literal["utc_ms", "ms_offset", "iso"] = "utc_ms"
     offset: str = "-07:00"
+    location: Literal["Internet", "Intranet", "All"] | None = None
 
 
 _DEFAULT_QUIRKS = UcwaQuirks()
@@ -134,14 +138,14 @@ def dump_xml(document: Mapping[str, Any]) -> bytes:
 # ---------------------------------------------------------------------------------------
 
 
-def relay_resource(relay: MediaRelay) -> dict[str, Any]:
+def relay_resource(relay: MediaRelay, location: str | None = None) -> dict[str, Any]:
     """One relay as a ``mediaRelay`` resource dict in JSON shape."""
     doc: dict[str, Any] = {"rel": "mediaRelay"}
     for key in ("host", "ipv4", "ipv6"):
         value = getattr(relay, key)
         if value is not None:
             doc[key] = value
-    doc["location"] = relay.location
+    doc["location"] = location or relay.location
     doc["tcpPort"] = relay.tcp_port
     doc["udpPort"] = relay.udp_port
     if relay.href is not None:
@@ -168,7 +172,9 @@ def token_resource(
     if token.href is not None:
         doc["_links"] = {"self": {"href": token.href}}
     if token.media_relays:
-        doc["_embedded"] = {"mediaRelay": [relay_resource(r) for r in token.media_relays]}
+        doc["_embedded"] = {
+            "mediaRelay": [relay_resource(r, quirks.location) for r in token.media_relays]
+        }
     return doc
 
 
