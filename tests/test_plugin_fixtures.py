@@ -245,3 +245,20 @@ def test_error_sequence_for_refresh_flows(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_relay_rate_limit_switched_on_in_a_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_limit(relay_api, relaytokens_clock):
+            relay_api.rate_limit = True
+            url = relay_api.base_url + "/api/enterprises/self"
+            headers = {"X-Access-Token": relay_api.credentials.access_token}
+            assert [requests.get(url, headers=headers).status_code for _ in range(3)] == [200, 200, 429]
+            relaytokens_clock.advance(1.5)
+            assert requests.get(url, headers=headers).status_code == 200
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
