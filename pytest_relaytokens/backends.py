@@ -161,25 +161,6 @@ def _library_or_own(request: pytest.FixtureRequest, scenario: str) -> Path:
 
 
 # ---------------------------------------------------------------------------- re-timing
-def _ucwa_quirks_of(body: bytes) -> tuple[UcwaQuirks, bool]:
-    from .ucwa.wire import UcwaQuirks
-
-    uri_key = "uri" if b'"uri"' in body or b'name="uri"' in body else "Uri"
-    if re.search(rb"Date\(-?\d+[+-]\d{4}\)", body):
-        timestamps = "ms_offset"
-    elif b"Date(" in body or body.lstrip().startswith(b"<"):
-        timestamps = "utc_ms"
-    else:
-        timestamps = "iso"
-    offset = re.search(rb"[+-]\d\d:\d\d(?=[<\"])", body)
-    quirks = UcwaQuirks(
-        uri_key=uri_key,  # type: ignore[arg-type]
-        timestamps=timestamps,  # type: ignore[arg-type]
-        offset=offset.group().decode() if offset else "-07:00",
-    )
-    return quirks, b"\n" in body.strip()
-
-
 def _new_expiry(
     now: _dt.datetime,
     lifetime: _dt.timedelta | None,
@@ -214,7 +195,7 @@ def retime(
             return response
         expiry = expiry or now + _dt.timedelta(days=180)
         updated = token.model_copy(update={"valid_until": expiry})
-        quirks, pretty = _ucwa_quirks_of(response.body)
+        quirks, pretty = wire.detect_quirks(response.body)
         if "xml" in response.content_type:
             body = wire.render_xml(updated, quirks)
         else:

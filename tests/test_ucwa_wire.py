@@ -343,3 +343,25 @@ def test_location_quirk_sets_every_relay(fmt: str) -> None:
     parsed = wire.parse(wire.render(token, fmt, wire.UcwaQuirks(location="All")))  # type: ignore[arg-type]
     assert [r.location for r in parsed.media_relays] == ["All"]
     assert parsed.model_copy(update={"media_relays": token.media_relays}) == token
+
+
+@pytest.mark.parametrize(
+    "quirks",
+    [
+        wire.UcwaQuirks(),
+        wire.UcwaQuirks(uri_key="uri", timestamps="iso", offset="+05:30"),
+        wire.UcwaQuirks(timestamps="ms_offset", offset="+01:00"),
+    ],
+)
+@pytest.mark.parametrize("pretty", [True, False])
+def test_detect_quirks_reads_back_what_rendered_a_body(
+    quirks: wire.UcwaQuirks, pretty: bool
+) -> None:
+    from pytest_relaytokens.clock import Clock
+    from pytest_relaytokens.ucwa.factories import UcwaTokenFactory
+
+    token = UcwaTokenFactory(5, Clock(frozen=True)).build()
+    body = wire.render_json(token, quirks, pretty=pretty)
+    assert wire.detect_quirks(body) == (quirks, pretty)
+    xml = wire.render_xml(token, wire.UcwaQuirks(offset="-03:00"))
+    assert wire.detect_quirks(xml)[0].offset == "-03:00"

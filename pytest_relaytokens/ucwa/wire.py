@@ -71,6 +71,24 @@ class UcwaQuirks:
 
 
 _DEFAULT_QUIRKS = UcwaQuirks()
+_MS_OFFSET = re.compile(rb"Date\(-?\d+([+-])(\d\d)(\d\d)\)")
+_ISO_OFFSET = re.compile(rb"[+-]\d\d:\d\d(?=[<\"])")
+
+
+def detect_quirks(body: bytes) -> tuple[UcwaQuirks, bool]:
+    """The quirks a rendered token body was written with, and whether it was pretty-printed,
+    so a changed token can be rendered back the same way."""
+    uri_key: Literal["Uri", "uri"] = "uri" if b'"uri"' in body or b'name="uri"' in body else "Uri"
+    timestamps: Literal["utc_ms", "ms_offset", "iso"]
+    offset = _DEFAULT_QUIRKS.offset
+    if match := _MS_OFFSET.search(body):
+        timestamps = "ms_offset"
+        offset = f"{match[1].decode()}{match[2].decode()}:{match[3].decode()}"
+    else:
+        timestamps = "utc_ms" if b"Date(" in body or body.lstrip().startswith(b"<") else "iso"
+        if iso := _ISO_OFFSET.search(body):
+            offset = iso.group().decode()
+    return UcwaQuirks(uri_key, timestamps, offset), b"\n" in body.strip()
 
 
 # ---------------------------------------------------------------------------------------
