@@ -107,6 +107,10 @@ class FakeResponse:
     ``delay`` (seconds) and ``drop_connection`` are instructions to the transport: wait before
     answering, or close the connection without answering (transports raise their library's
     connection error).
+
+    ``error_id`` (the catalogue id this response answers with) and ``token`` (the issued token
+    or bearer the request carried) never go on the wire: the request log and the
+    error-coverage report read them.
     """
 
     status: int
@@ -114,6 +118,8 @@ class FakeResponse:
     body: bytes = b""
     delay: float = 0.0
     drop_connection: bool = False
+    error_id: str | None = None
+    token: str | None = None
 
     @property
     def reason(self) -> str:
@@ -144,7 +150,13 @@ class FakeResponse:
 
     def copy(self) -> FakeResponse:
         return FakeResponse(
-            self.status, list(self.headers), self.body, self.delay, self.drop_connection
+            self.status,
+            list(self.headers),
+            self.body,
+            self.delay,
+            self.drop_connection,
+            self.error_id,
+            self.token,
         )
 
 
@@ -156,7 +168,8 @@ class Exchange:
     (``"bearer"``, ``"basic"``, ``"accesstoken-query"``, ``"x-access-token"``,
     ``"seamaccesstoken"``) or is ``None``. ``expected`` is False for a request no route of
     the fake matched (an unknown path); ``injected`` is True when the answer came from an
-    armed fault.
+    armed fault. ``error_id`` is the catalogue error the fake answered with (None for a
+    success); ``token`` the issued token or bearer the request carried, when it carried one.
     """
 
     request: FakeRequest
@@ -166,6 +179,14 @@ class Exchange:
     credential: str | None = None
     expected: bool = True
     injected: bool = False
+
+    @property
+    def error_id(self) -> str | None:
+        return self.response.error_id
+
+    @property
+    def token(self) -> str | None:
+        return self.response.token
 
     def __repr__(self) -> str:
         flag = "" if self.expected else " UNEXPECTED"
