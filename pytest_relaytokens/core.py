@@ -324,27 +324,56 @@ class FakeService:
     def dispatch(self, request: FakeRequest) -> tuple[FakeResponse, str | None, bool]:
         raise NotImplementedError
 
+    # HTTP semantics (HEAD, OPTIONS, CORS, gzip, 405 Allow: see httpsemantics) ------------
+    #: Origins a CORS-enabled server allows (``"*"``: any); None (default): CORS off, as on a
+    #: stock server.
+    cors_origins: tuple[str, ...] | None = None
+    #: Gzip bodies for clients sending ``Accept-Encoding: gzip`` (as IIS does).
+    compress_responses: bool = True
+
+    def allowed_methods(self, path: str) -> frozenset[str] | None:
+        """The methods served at ``path``; None for a path the service does not serve."""
+        return None
+
+    def preflight_refused(self, request: FakeRequest, allow: str) -> FakeResponse:
+        """The answer to a CORS preflight when CORS is off or the origin is not allowed:
+        a plain OPTIONS answer without ``Access-Control-*`` (the browser then refuses)."""
+        return FakeResponse(200, [("Allow", allow), ("Content-Length", "0")], b"")
+
+    def carried_token(self, request: FakeRequest) -> str | None:
+        """The issued token or bearer ``request`` carries, if any (for the request log)."""
+        return None
+
     def handle(self, request: FakeRequest) -> FakeResponse:
-        """Answer one request: an armed fault first, else the service's own behaviour."""
-        fault = self.faults.take(request)
+        """Answer one request: an armed fault first, else the service's own behaviour; HTTP
+        semantics around both (the log keeps the body before gzip)."""
+        from . import httpsemantics
+
+        early, effective = httpsemantics.prepare(self, request)
+        fault = self.faults.take(effective) if early is None else None
         injected = False
         credential: str | None = None
         expected = True
-        if fault is not None and (fault.respond is not None or fault.drop_connection):
+        if early is not None:
+            response = early
+        elif fault is not None and (fault.respond is not None or fault.drop_connection):
             injected = True
             with self._lock:  # responders may read or change the service's state
-                response = fault.respond(request) if fault.respond is not None else FakeResponse(0)
+                response = (
+                    fault.respond(effective) if fault.respond is not None else FakeResponse(0)
+                )
         else:
             with self._lock:
-                response, credential, expected = self.dispatch(request)
+                response, credential, expected = self.dispatch(effective)
         if fault is not None:
             response = response.copy()
             response.delay = max(response.delay, fault.delay)
             response.drop_connection = response.drop_connection or fault.drop_connection
+        response = httpsemantics.finish(self, request, response)
         self.log.append(
             Exchange(request, response, self.clock.now(), self.name, credential, expected, injected)
         )
-        return response
+        return httpsemantics.encode(self, request, response)
 
     # Fault helpers shared by both fakes -------------------------------------------------
     def arm(
@@ -403,11 +432,22 @@ class FakeRouter:
         self.services.append(service)
 
     def service_for(self, request: FakeRequest) -> FakeService | None:
+        """The service for the request's host; among services sharing a host, the one whose
+        ``path_prefix`` starts the path (case-insensitively), else one without a prefix."""
         host = request.host.lower()
+        path = request.path.lower()
+        fallback: FakeService | None = None
         for service in self.services:
-            if service.host.lower() == host:
+            if service.host.lower() != host:
+                continue
+            prefix = getattr(service, "path_prefix", None)
+            if prefix is None:
+                fallback = fallback or service
+            elif path.startswith(prefix.lower()):
                 return service
-        return None
+        if fallback is None:  # a single service on that host answers everything (its 404)
+            fallback = next((s for s in self.services if s.host.lower() == host), None)
+        return fallback
 
     def handle(self, request: FakeRequest) -> FakeResponse:
         service = self.service_for(request)

@@ -2,7 +2,8 @@
 
 Routes: ``POST /api/auth/accesstokens`` (Basic or ``?seamaccesstoken=``),
 ``GET /api/auth/accesstokens/{token}``, ``GET /api/enterprises/self``,
-``GET /api/endpoints`` (READONLY) and ``POST /api/endpoints`` (READWRITE).
+``GET /api/endpoints`` (READONLY) and ``POST /api/endpoints`` (READWRITE), plus the user
+routes added with :meth:`RelayService.route` (authenticated like every other route).
 Everything not documented (validation, 403, 404 bodies, rate-limit body) follows the
 inferred catalogue entries in :mod:`pytest_relaytokens.relay.catalogue`.
 """
@@ -15,7 +16,8 @@ import collections
 import datetime as _dt
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import Clock
@@ -32,7 +34,7 @@ from .models import (
 )
 from .wire import render_enterprise, render_json, render_token
 
-__all__ = ["RelayCredentials", "RelayService"]
+__all__ = ["RelayCredentials", "RelayService", "UserRoute"]
 
 TOKENS_PATH = "/api/auth/accesstokens"
 _TOKEN_RE = re.compile(r"^/api/auth/accesstokens/([^/]+)$")
@@ -47,6 +49,26 @@ _RATE_LIMIT = 2
 _RATE_WINDOW = _dt.timedelta(seconds=1)
 
 Answer = tuple[FakeResponse, str | None, bool]
+RouteHandler = Callable[[FakeRequest], "FakeResponse | dict[str, Any] | list[Any]"]
+_METHOD_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@dataclass
+class UserRoute:
+    """A route a test added with :meth:`RelayService.route`; ``calls`` are the requests
+    that reached it (authenticated and authorised)."""
+
+    method: str
+    path: str
+    status: int = 200
+    body: bytes | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    handler: RouteHandler | None = None
+    roles: frozenset[str] | None = None
+    calls: list[FakeRequest] = field(default_factory=list)
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method == method and self.path == path
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,8 @@ class RelayService(FakeService):
     """The Relay fake. See the module docstring for the routes."""
 
     name = "relay"
+    #: Routing prefix when Relay shares a host with the UCWA fake (matched case-insensitively).
+    path_prefix = "/api/"
 
     def __init__(
         self,
@@ -94,8 +118,12 @@ class RelayService(FakeService):
         seed: int = 0,
         policy: TokenPolicy | None = None,
         rate_limit: bool = False,
+        cors_origins: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__(base_url=base_url, clock=clock)
+        self.cors_origins = tuple(cors_origins) if cors_origins is not None else None
+        self._routes: list[UserRoute] = []
+        self._revoked: set[str] = set()
         self.policy = policy or TokenPolicy()
         self.rate_limit = rate_limit
         self.factory = RelayTokenFactory(seed, self.clock, self.policy)
@@ -161,6 +189,99 @@ class RelayService(FakeService):
                 sorted(set(roles or (ROLE_READONLY, ROLE_READWRITE))), duration_ms, client_name
             )
 
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        body: bytes | str | None = None,
+        status: int = 200,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+        handler: RouteHandler | None = None,
+        roles: list[str] | tuple[str, ...] | None = None,
+    ) -> UserRoute:
+        """Serve ``method path`` (e.g. ``GET /api/failures/``) behind the fake's own
+        authentication: an unknown, expired or revoked token gets the 401
+        ``BadCredentialsException``; ``roles`` (any of them) missing gets the 403. The answer is
+        ``json`` (serialised), ``body``, or ``handler(request)`` returning a ``FakeResponse``,
+        a dict or a list. A trailing slash in ``path`` is optional for the client."""
+        method_name = str(method).strip().upper()
+        if not method_name or not set(method_name) <= _METHOD_CHARS:
+            raise ValueError(f"route(): method must be an HTTP method token, got {method!r}")
+        if not isinstance(path, str) or not path.startswith("/api/"):
+            raise ValueError(f"route(): path must start with '/api/', got {path!r}")
+        if "?" in path or "#" in path:
+            raise ValueError(f"route(): path must not carry a query or fragment, got {path!r}")
+        given = [
+            name
+            for name, v in (("json", json), ("body", body), ("handler", handler))
+            if v is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"route(): give one of json=, body=, handler=, got {given}")
+        if handler is not None and not callable(handler):
+            raise TypeError(f"route(): handler must be callable, got {type(handler).__name__}")
+        if not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValueError(f"route(): status must be an HTTP status 100-599, got {status!r}")
+        wanted = None
+        if roles is not None:
+            if isinstance(roles, str):
+                raise TypeError(f"route(): roles must be a list of role names, got {roles!r}")
+            unknown = [r for r in roles if r not in KNOWN_ROLES]
+            if unknown:
+                raise ValueError(f"route(): unknown roles {unknown}; valid: {list(KNOWN_ROLES)}")
+            wanted = frozenset(roles)
+        extra = list(headers.items()) if isinstance(headers, dict) else list(headers or ())
+        for name, value in extra:
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError(f"route(): header names and values must be str, got {name!r}")
+        if json is not None:
+            payload: bytes | None = render_json(json)
+        else:
+            payload = body.encode("utf-8") if isinstance(body, str) else body
+        added = UserRoute(method_name, _normal_path(path), status, payload, extra, handler, wanted)
+        with self._lock:
+            self._routes = [r for r in self._routes if not r.matches(added.method, added.path)]
+            self._routes.append(added)
+        return added
+
+    def revoke(self, token: str | RelayAccessToken) -> RelayAccessToken:
+        """Revoke an issued token: later requests carrying it get the same 401 as an unknown
+        token, and ``GET /api/auth/accesstokens/{token}`` answers 404. A test-side control:
+        Relay documents no revocation endpoint."""
+        value = token.access_token if isinstance(token, RelayAccessToken) else token
+        with self._lock:
+            found = self._tokens.get(value) if isinstance(value, str) else None
+            if found is None:
+                raise LookupError(
+                    f"revoke(): {str(value)[:8]!r}... is not a token this fake issued"
+                )
+            self._revoked.add(found.access_token)
+            return found
+
+    def is_revoked(self, token: str) -> bool:
+        with self._lock:
+            return token in self._revoked
+
+    def allowed_methods(self, path: str) -> frozenset[str] | None:
+        """The methods served at ``path`` (built-in and user routes); None elsewhere."""
+        normal = _normal_path(path)
+        with self._lock:
+            methods = {r.method for r in self._routes if r.path == normal}
+        known = _KNOWN_PATHS.get(normal)
+        if known is None and _TOKEN_RE.match(normal):
+            known = ("GET",)
+        methods.update(known or ())
+        return frozenset(methods) if methods else None
+
+    def carried_token(self, request: FakeRequest) -> str | None:
+        """The issued token the request carries (``X-Access-Token`` or ``?accesstoken=``)."""
+        for candidate in (request.header("X-Access-Token"), request.query_value("accesstoken")):
+            if candidate is not None and candidate in self._tokens:
+                return candidate
+        return None
+
     def error_responder(self, name: str) -> Responder:
         """A responder answering with the catalogue error ``name`` (a name or an id)."""
         entry = lookup_relay_error(name)
@@ -178,10 +299,24 @@ class RelayService(FakeService):
 
     # dispatch ----------------------------------------------------------------------------
     def dispatch(self, request: FakeRequest) -> Answer:
-        path = request.path.rstrip("/") or "/"
+        response, kind, matched = self._dispatch(request)
+        if response.token is None:
+            carried = self.carried_token(request)
+            if carried is not None:
+                response = response.copy()
+                response.token = carried
+        return response, kind, matched
+
+    def _dispatch(self, request: FakeRequest) -> Answer:
+        path = _normal_path(request.path)
         method = request.method.upper()
         token_match = _TOKEN_RE.match(path)
-        known = _KNOWN_PATHS.get(path) or (("GET",) if token_match else None)
+        user_methods = {r.method for r in self._routes if r.path == path}
+        known: tuple[str, ...] | None = _KNOWN_PATHS.get(path) or (
+            ("GET",) if token_match else None
+        )
+        if user_methods:
+            known = tuple(sorted(user_methods.union(known or ())))
         if self.rate_limit:
             limited = self._rate_limited()
             if limited is not None:
@@ -202,12 +337,17 @@ class RelayService(FakeService):
                 None,
                 False,
             )
-        creating = path == TOKENS_PATH
+        creating = path == TOKENS_PATH and method == "POST"
+        user_route = next((r for r in self._routes if r.matches(method, path)), None)
         kind: str | None = None
         try:
-            caller = self._authenticate(request, creating=creating)
+            caller = self._authenticate(request, creating=creating and user_route is None)
             kind = caller.kind
-            if creating:
+            if user_route is not None:
+                if user_route.roles is not None:
+                    self._require(caller, *sorted(user_route.roles))
+                response = self._serve_route(user_route, request)
+            elif creating:
                 response = self._create(request, caller)
             elif token_match:
                 response = self._get_token(token_match.group(1))
@@ -238,7 +378,12 @@ class RelayService(FakeService):
             if token is None:
                 continue
             found = self._tokens.get(token)
-            valid = not creating and found is not None and not found.is_expired(self.server_now())
+            valid = (
+                not creating
+                and found is not None
+                and token not in self._revoked
+                and not found.is_expired(self.server_now())
+            )
             return self._check(valid, kind, frozenset(found.roles) if found else frozenset())
         raise _Reject(self._unauthorized(), "seamaccesstoken" if seam is not None else None)
 
@@ -329,7 +474,7 @@ class RelayService(FakeService):
 
     def _get_token(self, token: str) -> FakeResponse:
         found = self._tokens.get(token)
-        if found is None:
+        if found is None or token in self._revoked:
             raise _Reject(
                 self._error(
                     "AccessTokenNotFound", "Access token not found.", {"accessToken": token}
@@ -361,6 +506,26 @@ class RelayService(FakeService):
         response = self._ok(render_json(endpoint), status=201)
         response.headers.append(("Location", f"/api/endpoints/{endpoint['id']}"))
         return response
+
+    def _serve_route(self, route: UserRoute, request: FakeRequest) -> FakeResponse:
+        route.calls.append(request)
+        if route.handler is None:
+            return self._route_response(route, route.body or b"")
+        produced = route.handler(request)
+        if isinstance(produced, FakeResponse):
+            return produced
+        if isinstance(produced, (dict, list)):
+            return self._route_response(route, render_json(produced))
+        raise TypeError(
+            f"route {route.method} {route.path}: handler must return a FakeResponse, a dict "
+            f"or a list, got {type(produced).__name__}"
+        )
+
+    def _route_response(self, route: UserRoute, body: bytes) -> FakeResponse:
+        given = {k.lower() for k, _ in route.headers}
+        headers = [(k, v) for k, v in json_headers(self.server_now()) if k.lower() not in given]
+        headers += route.headers
+        return FakeResponse(route.status, headers, b"" if route.status in (204, 304) else body)
 
     # building blocks ---------------------------------------------------------------------
     def _issue(
@@ -441,3 +606,8 @@ class RelayService(FakeService):
             f"Invalid value for parameter '{parameter}': {value!r} ({hint}).",
             {"parameter": parameter, "value": value, "message": hint},
         )
+
+
+def _normal_path(path: str) -> str:
+    """A path without its trailing slash (Relay clients send both forms)."""
+    return path.rstrip("/") or "/"

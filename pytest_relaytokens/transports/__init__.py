@@ -46,7 +46,8 @@ class Target(Protocol):
 
 
 class PathRouter:
-    """Route by path prefix, first match wins, else ``default`` (else a plain 404).
+    """Route by path prefix (case-insensitive), first match wins, else ``default`` (else a
+    plain 404).
 
     ``PathRouter([("/api/", relay)], default=ucwa)`` serves both fakes on one port.
     """
@@ -58,9 +59,9 @@ class PathRouter:
         self.default = default
 
     def target_for(self, request: FakeRequest) -> Target | None:
-        path = request.path
+        path = request.path.lower()
         for prefix, target in self.routes:
-            if path.startswith(prefix):
+            if path.startswith(prefix.lower()):  # IIS and Relay prefixes: case-insensitive
                 return target
         return self.default
 
