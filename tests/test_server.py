@@ -349,6 +349,11 @@ def test_path_router_on_one_port() -> None:
 
 def test_absolute_form_request_target(server: LoopbackServer) -> None:
     reply = raw_exchange(
-        server, b"GET http://example.com/echo?q=1 HTTP/1.1\r\nConnection: close\r\n\r\n"
+        server,
+        b"GET http://example.com/echo?q=1 HTTP/1.1\r\nHost: example.com\r\n"
+        b"Connection: close\r\n\r\n",
     )
     assert f'"url": "{server.url}/echo?q=1"'.encode() in reply
+    # RFC 9112 3.2: an HTTP/1.1 request without Host is a 400, whatever its target form
+    no_host = raw_exchange(server, b"GET http://example.com/echo HTTP/1.1\r\n\r\n")
+    assert no_host.startswith(b"HTTP/1.1 400 ") and b"Host" in no_host

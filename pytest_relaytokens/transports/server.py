@@ -1,8 +1,11 @@
 """A real HTTP/1.1 server on 127.0.0.1 serving a fake: for clients you cannot patch.
 
-One thread per connection (keep-alive), a lean hand-written parser with hard limits (request
-line, header size and count, body size, per-read timeout), and a ``stop()`` that returns within
-a second even while requests are in flight.
+One thread per connection (keep-alive). Requests are parsed and framed by h11 (the HTTP/1.1
+state machine httpx and uvicorn use), behind hard limits checked first: request line, header
+line, size and count, body size, an idle timeout, a whole-request deadline, a connection cap
+that closes idle keep-alive connections before refusing new ones. Header values the fakes
+return are validated before they are written. ``stop()`` returns within a second even while
+requests are in flight. h11 loads with the first connection, not with this module.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import BinaryIO, cast
+from typing import Any
 
 from ..core import FakeRequest, FakeResponse, FakeService
 from . import PathRouter, Target, bodiless_status
@@ -30,13 +33,12 @@ MAX_HEADER_LINE = 16384
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
 MAX_CONNECTIONS = 1000
+#: The whole request (head and body) must arrive within this many times ``timeout``.
+REQUEST_DEADLINE_FACTOR = 3.0
+_MAX_HEAD = MAX_REQUEST_LINE + MAX_HEADER_BYTES
 
-_METHOD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _STATUS_LINES: dict[int, bytes] = {}
 _SKIP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
-# Initials of the headers the parser looks at: Content-Length, Transfer-Encoding, Connection,
-# Host, Expect.
-_SPECIAL_INITIALS = frozenset("cCtThHeE")
 
 
 class _HttpError(Exception):
@@ -84,10 +86,16 @@ class LoopbackServer:
     Each request reaches the target as a :class:`FakeRequest` whose URL is ``url`` + the
     request target, so fakes build absolute links that work. ``FakeResponse.delay`` waits
     (interrupted by ``stop()``), ``drop_connection`` closes the socket without an answer.
-    Malformed requests get 400, oversized request lines 414, headers 431, bodies 413 (over
-    ``max_body`` bytes), slow clients 408 after ``timeout`` seconds of silence mid-request;
-    all of these close only their own connection. Exceptions raised by the target become
-    500 answers and are kept in ``errors``.
+    Malformed requests get 400 (HTTP/1.1 without ``Host`` too), oversized request lines 414,
+    headers 431, bodies 413 (over ``max_body`` bytes), slow clients 408 after ``timeout``
+    seconds of silence mid-request or when the whole request takes longer than
+    ``request_deadline`` (default three times ``timeout``); all of these close only their own
+    connection. A connection idle for ``timeout`` seconds between requests is closed quietly.
+    At ``max_connections``, the longest-idle keep-alive connection is closed to make room;
+    only when none is idle is a new one refused with 503. HTTP/1.0 clients are answered with
+    ``Connection: close`` unless they ask for keep-alive (then ``Connection: keep-alive``).
+    Exceptions raised by the target, and response headers that cannot be written safely (a
+    CR or LF in a value), become 500 answers and are kept in ``errors``.
     """
 
     def __init__(
@@ -99,6 +107,7 @@ class LoopbackServer:
         timeout: float = DEFAULT_TIMEOUT,
         max_body: int = MAX_BODY_BYTES,
         max_connections: int = MAX_CONNECTIONS,
+        request_deadline: float | None = None,
     ) -> None:
         self.target = target
         self.host = host
@@ -106,6 +115,17 @@ class LoopbackServer:
         self.timeout = timeout
         self.max_body = max_body
         self.max_connections = max_connections
+        self.request_deadline = (
+            request_deadline if request_deadline is not None else timeout * REQUEST_DEADLINE_FACTOR
+        )
+        for label, number in (
+            ("timeout", timeout),
+            ("request_deadline", self.request_deadline),
+            ("max_body", max_body),
+            ("max_connections", max_connections),
+        ):
+            if not number > 0:
+                raise ValueError(f"LoopbackServer: {label} must be positive, got {number!r}")
         self.errors: list[BaseException] = []
         self._base_url = ""
         self._listener: socket.socket | None = None
@@ -115,6 +135,8 @@ class LoopbackServer:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
+        self._idle: dict[socket.socket, float] = {}  # waiting for a request, since when
+        self._evicted: set[socket.socket] = set()
         self._dates = _DateCache()
         self._use_host_header = False
 
@@ -238,7 +260,8 @@ class LoopbackServer:
                 if self._stopping.is_set():
                     conn.close()
                     return
-                if len(self._connections) >= self.max_connections:
+                full = len(self._connections) - len(self._evicted) >= self.max_connections
+                if full and not self._evict_idle():
                     self._refuse(conn)
                     continue
                 thread = threading.Thread(
@@ -249,6 +272,17 @@ class LoopbackServer:
                 )
                 self._connections[conn] = thread
             thread.start()
+
+    def _evict_idle(self) -> bool:
+        """Close the longest-idle keep-alive connection (caller holds the lock)."""
+        if not self._idle:
+            return False
+        oldest = min(self._idle, key=self._idle.__getitem__)
+        del self._idle[oldest]
+        self._evicted.add(oldest)
+        with contextlib.suppress(OSError):
+            oldest.shutdown(socket.SHUT_RDWR)
+        return True
 
     def _linger(self, conn: socket.socket) -> None:
         """After an error answer: stop sending, discard what the client still sends for a
@@ -270,10 +304,10 @@ class LoopbackServer:
 
     # One connection -----------------------------------------------------------------------
     def _serve_connection(self, conn: socket.socket) -> None:
-        rfile = cast(BinaryIO, conn.makefile("rb", buffering=65536))
+        buffer = bytearray()
         try:
             while not self._stopping.is_set():
-                if not self._serve_one(conn, rfile):
+                if not self._serve_one(conn, buffer):
                     break
         except _HttpError as error:
             with contextlib.suppress(OSError):
@@ -284,128 +318,166 @@ class LoopbackServer:
         finally:
             with self._lock:
                 self._connections.pop(conn, None)
-                with contextlib.suppress(OSError):
-                    rfile.close()
+                self._idle.pop(conn, None)
+                self._evicted.discard(conn)
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
 
-    def _readline(self, rfile: BinaryIO, limit: int, status: int, first: bool = False) -> bytes:
+    def _set_idle(self, conn: socket.socket, idle: bool) -> None:
+        with self._lock:
+            if idle:
+                self._idle[conn] = time.monotonic()
+            else:
+                self._idle.pop(conn, None)
+            if conn in self._evicted:
+                raise _Closed()
+
+    def _receive(self, conn: socket.socket, deadline: float | None) -> bytes:
+        """One read: b"" at end of stream. ``deadline`` None: waiting for a new request
+        (silence closes quietly); else the whole request must arrive by then (408)."""
+        if deadline is None:
+            conn.settimeout(self.timeout)
+        else:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _HttpError(408, "request timeout")
+            conn.settimeout(min(self.timeout, left))
         try:
-            line = rfile.readline(limit + 1)
+            return conn.recv(65536)
         except TimeoutError:
-            if first:
+            if deadline is None:
                 raise _Closed() from None
             raise _HttpError(408, "request timeout") from None
-        if len(line) > limit:
-            raise _HttpError(
-                status,
-                "request line too long" if status == 414 else "request header fields too large",
-            )
-        if not line.endswith(b"\n"):
-            if first and not line:
-                raise _Closed()
-            raise _HttpError(400, "incomplete request")
-        return line
 
-    def _serve_one(self, conn: socket.socket, rfile: BinaryIO) -> bool:
-        """Read, answer one request; False when the connection must close."""
-        line = self._readline(rfile, MAX_REQUEST_LINE, 414, first=True)
-        while line in (b"\r\n", b"\n"):  # tolerate blank lines between requests (RFC 9112)
-            line = self._readline(rfile, MAX_REQUEST_LINE, 414, first=True)
-        parts = line.split()
-        if len(parts) != 3 or not _METHOD.match(parts[0]):
-            raise _HttpError(400, "malformed request line")
-        method_b, target_b, version = parts
-        if version == b"HTTP/1.1":
-            keep_alive = True
-        elif version == b"HTTP/1.0":
-            keep_alive = False
-        else:
-            raise _HttpError(505 if version.startswith(b"HTTP/") else 400, "bad HTTP version")
-        # Headers
-        headers: list[tuple[str, str]] = []
-        total = 0
-        content_length: int | None = None
-        chunked = False
-        host_header = ""
-        expect_continue = False
-        readline = rfile.readline
+    def _read_head(self, conn: socket.socket, buffer: bytearray) -> float:
+        """Read into ``buffer`` until it holds a whole request head (request line, header
+        lines, blank line), enforcing the size limits; returns the request's deadline."""
+        deadline: float | None = None
+        self._set_idle(conn, True)
+        pos = 0
+        lines = 0
         while True:
-            try:
-                raw = readline(MAX_HEADER_LINE + 1)
-            except TimeoutError:
-                raise _HttpError(408, "request timeout") from None
-            if raw == b"\r\n" or raw == b"\n":
-                break
-            if raw[-1:] != b"\n":
-                if len(raw) > MAX_HEADER_LINE:
+            if lines == 0:  # tolerate blank lines between requests (RFC 9112)
+                while buffer[:2] == b"\r\n" or buffer[:1] == b"\n":
+                    del buffer[: 2 if buffer[:1] == b"\r" else 1]
+            if buffer and deadline is None:
+                deadline = time.monotonic() + self.request_deadline
+                self._set_idle(conn, False)
+            end = buffer.find(b"\n", pos)
+            if end < 0:
+                partial = len(buffer) - pos
+                if lines == 0 and partial > MAX_REQUEST_LINE:
+                    raise _HttpError(414, "request line too long")
+                if lines > 0 and (partial > MAX_HEADER_LINE or pos + partial > _MAX_HEAD):
                     raise _HttpError(431, "request header fields too large")
-                raise _HttpError(400, "incomplete request")
-            total += len(raw)
-            if total > MAX_HEADER_BYTES or len(headers) >= MAX_HEADERS:
-                raise _HttpError(431, "request header fields too large")
-            name_b, colon, value_b = raw.partition(b":")
-            if not colon or not name_b or name_b[-1:] in b" \t" or name_b[:1] in b" \t":
-                raise _HttpError(400, "malformed header line")
-            name = name_b.decode("latin-1")
-            value = value_b.strip().decode("latin-1")
-            headers.append((name, value))
-            if name[0] not in _SPECIAL_INITIALS:
+                chunk = self._receive(conn, deadline)
+                if not chunk:
+                    if not buffer:
+                        raise _Closed()
+                    raise _HttpError(400, "incomplete request")
+                buffer += chunk
                 continue
-            lname = name.lower()
-            if lname == "content-length":
-                if not value.isdigit() or (
-                    content_length is not None and int(value) != content_length
-                ):
-                    raise _HttpError(400, "bad Content-Length")
-                content_length = int(value)
-            elif lname == "transfer-encoding":
-                if value.lower() != "chunked" or chunked:
-                    raise _HttpError(501, "unsupported Transfer-Encoding")
-                chunked = True
-            elif lname == "connection":
-                tokens = {t.strip().lower() for t in value.split(",")}
-                if "close" in tokens:
-                    keep_alive = False
-                elif "keep-alive" in tokens:
-                    keep_alive = True
-            elif lname == "host":
-                host_header = value
-            elif lname == "expect":
-                if value.lower() != "100-continue":
-                    raise _HttpError(417, "expectation failed")
-                expect_continue = True
-        if chunked and content_length is not None:
-            raise _HttpError(400, "both Content-Length and Transfer-Encoding")
-        # Body
-        if content_length is not None and content_length > self.max_body:
-            raise _HttpError(413, f"request body larger than {self.max_body} bytes")
-        if expect_continue and (chunked or content_length):
-            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = b""
-        if chunked:
-            body = self._read_chunked(rfile)
-        elif content_length:
-            body = self._read_exact(rfile, content_length)
-        # Dispatch
-        method = method_b.decode("ascii").upper()
-        url = self._request_url(target_b.decode("latin-1"), host_header)
+            size = end + 1 - pos
+            if lines == 0:
+                if size > MAX_REQUEST_LINE:
+                    raise _HttpError(414, "request line too long")
+            elif size <= 2 and (end == pos or buffer[pos] == 13):
+                assert deadline is not None
+                return deadline
+            else:
+                if size > MAX_HEADER_LINE or end + 1 > _MAX_HEAD or lines > MAX_HEADERS:
+                    raise _HttpError(431, "request header fields too large")
+                if buffer[pos] in (32, 9):
+                    raise _HttpError(400, "obsolete line folding in a header")
+            lines += 1
+            pos = end + 1
+
+    def _serve_one(self, conn: socket.socket, buffer: bytearray) -> bool:
+        """Read, answer one request; False when the connection must close. ``buffer`` holds
+        bytes already received (a pipelined request) and keeps what follows this one."""
+        import h11
+
+        deadline = self._read_head(conn, buffer)
+        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD + 1024)
+        parser.receive_data(bytes(buffer))
+        buffer.clear()
         try:
-            response = self.target.handle(FakeRequest(method, url, tuple(headers), body))
+            event = parser.next_event()
+            if not isinstance(event, h11.Request):
+                raise _HttpError(400, "malformed request")
+            request, keep_alive = self._request_from(event)
+            if request.method != "HEAD" and parser.they_are_waiting_for_100_continue:
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = self._read_body(conn, parser, deadline)
+        except h11.RemoteProtocolError as error:
+            raise _HttpError(error.error_status_hint, str(error) or "malformed request") from None
+        leftover, _ = parser.trailing_data
+        buffer += leftover
+        request = FakeRequest(request.method, request.url, request.headers, body)
+        try:
+            response = self.target.handle(request)
         except Exception as error:  # the target is broken: answer 500, keep serving
             self.errors.append(error)
-            response = FakeResponse(
-                500,
-                [("Content-Type", "text/plain; charset=utf-8")],
-                f"fake raised {type(error).__name__}: {error}\n".encode(),
-            )
+            response = _plain(500, f"fake raised {type(error).__name__}: {error}\n")
         if response.delay > 0 and self._stopping.wait(response.delay):
             raise _Closed()
         if response.drop_connection or self._stopping.is_set():
             raise _Closed()
-        conn.sendall(self._response_bytes(response, method, keep_alive))
+        conn.settimeout(self.timeout)
+        conn.sendall(self._response_bytes(response, request.method, keep_alive, event.http_version))
         return keep_alive
+
+    def _request_from(self, event: Any) -> tuple[FakeRequest, bool]:
+        """The request head as a body-less :class:`FakeRequest`, and whether the connection
+        stays open after the answer."""
+        version = bytes(event.http_version)
+        if version not in (b"1.0", b"1.1"):
+            raise _HttpError(505, "HTTP version not supported")
+        headers: list[tuple[str, str]] = []
+        tokens: set[str] = set()
+        host_header = ""
+        content_length: int | None = None
+        for raw_name, raw_value in event.headers.raw_items():
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            headers.append((name, value))
+            lname = name.lower()
+            if lname == "connection":
+                tokens.update(t.strip().lower() for t in value.split(","))
+            elif lname == "host":
+                host_header = value
+            elif lname == "expect" and value.strip().lower() != "100-continue":
+                raise _HttpError(417, "expectation failed")
+            elif lname == "content-length":
+                content_length = int(value)
+        if content_length is not None and content_length > self.max_body:
+            raise _HttpError(413, f"request body larger than {self.max_body} bytes")
+        if version == b"1.1":
+            keep_alive = "close" not in tokens
+        else:  # HTTP/1.0 closes unless the client asks for keep-alive
+            keep_alive = "keep-alive" in tokens and "close" not in tokens
+        method = bytes(event.method).decode("ascii").upper()
+        url = self._request_url(bytes(event.target).decode("latin-1"), host_header)
+        return FakeRequest(method, url, tuple(headers), b""), keep_alive
+
+    def _read_body(self, conn: socket.socket, parser: Any, deadline: float) -> bytes:
+        import h11
+
+        body = bytearray()
+        while True:
+            event = parser.next_event()
+            if event is h11.NEED_DATA:
+                parser.receive_data(self._receive(conn, deadline))
+            elif isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > self.max_body:
+                    raise _HttpError(413, f"request body larger than {self.max_body} bytes")
+            elif isinstance(event, h11.EndOfMessage):
+                if len(event.headers) > MAX_HEADERS:
+                    raise _HttpError(431, "too many trailer fields")
+                return bytes(body)
+            else:
+                raise _HttpError(400, "malformed request")
 
     def _request_url(self, target: str, host_header: str) -> str:
         if not target.startswith("/"):
@@ -419,40 +491,14 @@ class LoopbackServer:
             return f"http://{host_header}{target}"
         return self._base_url + target
 
-    def _read_exact(self, rfile: BinaryIO, size: int) -> bytes:
-        try:
-            data = rfile.read(size)
-        except TimeoutError:
-            raise _HttpError(408, "request timeout") from None
-        if len(data) != size:
-            raise _HttpError(400, "incomplete request body")
-        return data
-
-    def _read_chunked(self, rfile: BinaryIO) -> bytes:
-        chunks: list[bytes] = []
-        size_total = 0
-        while True:
-            line = self._readline(rfile, 1024, 400)
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise _HttpError(400, "bad chunk size") from None
-            if size < 0:
-                raise _HttpError(400, "bad chunk size")
-            if size == 0:
-                while self._readline(rfile, MAX_HEADER_BYTES, 431) not in (b"\r\n", b"\n"):
-                    pass  # trailers are ignored
-                return b"".join(chunks)
-            size_total += size
-            if size_total > self.max_body:
-                raise _HttpError(413, f"request body larger than {self.max_body} bytes")
-            chunks.append(self._read_exact(rfile, size))
-            if self._readline(rfile, 2, 400) not in (b"\r\n", b"\n"):
-                raise _HttpError(400, "bad chunk terminator")
-
     # Writing ------------------------------------------------------------------------------
-    def _response_bytes(self, response: FakeResponse, method: str, keep_alive: bool) -> bytes:
+    def _response_bytes(
+        self, response: FakeResponse, method: str, keep_alive: bool, version: bytes = b"1.1"
+    ) -> bytes:
+        problem = _bad_header(response.headers)
+        if problem is not None:  # never write a header that could split the response
+            self.errors.append(ValueError(problem))
+            response = _plain(500, f"the fake returned {problem}\n")
         body = response.body
         out = [_status_line(response.status, response.reason)]
         has_date = False
@@ -470,6 +516,8 @@ class LoopbackServer:
             out.append(b"Content-Length: %d\r\n" % len(body))
         if not keep_alive:
             out.append(b"Connection: close\r\n")
+        elif version == b"1.0":
+            out.append(b"Connection: keep-alive\r\n")
         out.append(b"\r\n")
         if method != "HEAD" and not no_body:
             out.append(body)
@@ -477,7 +525,7 @@ class LoopbackServer:
 
     def _error_bytes(self, status: int, message: str) -> bytes:
         reason = FakeResponse(status).reason
-        body = f"{status} {reason}: {message}\n".encode()
+        body = f"{status} {reason}: {message}\n".encode("utf-8", "replace")
         return (
             _status_line(status, reason)
             + b"Content-Type: text/plain; charset=utf-8\r\n"
@@ -487,6 +535,28 @@ class LoopbackServer:
             + b"\r\n\r\n"
             + body
         )
+
+
+def _plain(status: int, text: str) -> FakeResponse:
+    return FakeResponse(status, [("Content-Type", "text/plain; charset=utf-8")], text.encode())
+
+
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def _bad_header(headers: list[tuple[str, str]]) -> str | None:
+    """What is wrong with the first header that must not be written (RFC 9110 field name
+    and value rules: no CR, LF, NUL or other control character), or None."""
+    for name, value in headers:
+        if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
+            return f"an invalid header name {name!r}"
+        if not isinstance(value, str):
+            return f"a non-text value for header {name!r}"
+        if any((ord(c) < 32 and c != "\t") or ord(c) == 127 or ord(c) > 255 for c in value):
+            return f"a control or non-Latin-1 character in header {name!r}: {value[:60]!r}"
+    return None
 
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::\d{1,5})?\Z|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?\Z")
