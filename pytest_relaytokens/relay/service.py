@@ -109,6 +109,9 @@ class RelayService(FakeService):
     name = "relay"
     #: Routing prefix when Relay shares a host with the UCWA fake (matched case-insensitively).
     path_prefix = "/api/"
+    #: Relay ran on Spring Boot, whose response compression is off unless configured: no
+    #: gzip, whatever the client accepts (inferred).
+    compress_responses = False
 
     def __init__(
         self,
