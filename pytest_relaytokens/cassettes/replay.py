@@ -89,6 +89,8 @@ class ReplayService(FakeService):
     """
 
     name = "replay"
+    #: Serve the bodies as recorded (recording stores them decoded), never re-gzipped.
+    compress_responses = False
 
     def __init__(
         self,
