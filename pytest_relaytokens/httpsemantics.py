@@ -190,6 +190,7 @@ def finish(service: SemanticService, request: FakeRequest, response: FakeRespons
         origin is not None
         and _allowed_origin(service.cors_origins, origin)
         and response.header("Access-Control-Allow-Origin") is None
+        and not is_preflight(request)  # a preflight answer carries its own, or none
     )
     token = response.token or service.carried_token(request)
     if not extra and not cors and token == response.token:
