@@ -1,0 +1,180 @@
+"""Relay user routes behind the fake's own authentication, revocation, and the carried token
+in the request log."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any
+
+import pytest
+
+from pytest_relaytokens.clock import Clock
+from pytest_relaytokens.core import FakeRequest, FakeResponse
+from pytest_relaytokens.relay.models import ROLE_READONLY, ROLE_READWRITE
+from pytest_relaytokens.relay.service import RelayService
+
+UTC = _dt.timezone.utc
+BASE = "https://relay.bluejeans.com"
+FAILURES = [{"id": "595d0d1de4b0fe8b9bdd0aeb", "errorName": "ListenerOffline"}]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(_dt.datetime(2019, 7, 5, 16, 0, tzinfo=UTC), frozen=True)
+
+
+@pytest.fixture
+def relay(clock: Clock) -> RelayService:
+    return RelayService(clock=clock, seed=11)
+
+
+def call(
+    relay: RelayService, method: str, path: str, token: str | None = None, **headers: str
+) -> FakeResponse:
+    sent = dict(headers)
+    if token is not None:
+        sent["X-Access-Token"] = token
+    return relay.handle(FakeRequest.build(method, BASE + path, sent))
+
+
+def error_name(response: FakeResponse) -> str:
+    return str(json.loads(response.body)["errorName"])
+
+
+def test_static_route_with_trailing_slash_either_way(relay: RelayService) -> None:
+    route = relay.route("GET", "/api/failures/", json=FAILURES)
+    token = relay.credentials.access_token
+    for path in ("/api/failures/", "/api/failures"):
+        answer = call(relay, "GET", path, token)
+        assert answer.status == 200 and json.loads(answer.body) == FAILURES
+        assert answer.content_type == "application/json"
+        assert answer.token == token
+    assert len(route.calls) == 2
+    assert relay.allowed_methods("/api/failures") == frozenset({"GET"})
+
+
+def test_query_token_and_basic_are_accepted(relay: RelayService) -> None:
+    relay.route("GET", "/api/failures/", json=FAILURES)
+    token = relay.credentials.access_token
+    by_query = call(relay, "GET", f"/api/failures/?accesstoken={token}")
+    assert by_query.status == 200 and by_query.token == token
+    basic = call(
+        relay, "GET", "/api/failures/", Authorization=relay.credentials.basic_authorization
+    )
+    assert basic.status == 200 and basic.token is None
+
+
+def test_unknown_expired_and_revoked_tokens_get_the_same_401(
+    relay: RelayService, clock: Clock
+) -> None:
+    relay.route("GET", "/api/failures/", json=FAILURES)
+    short = relay.issue_token(duration_ms=60_000)
+    doomed = relay.issue_token()
+    assert call(relay, "GET", "/api/failures/", short.access_token).status == 200
+    assert call(relay, "GET", "/api/failures/", doomed.access_token).status == 200
+    relay.revoke(doomed.access_token)
+    clock.advance(61)
+    answers = {
+        "unknown": call(relay, "GET", "/api/failures/", "0" * 32),
+        "expired": call(relay, "GET", "/api/failures/", short.access_token),
+        "revoked": call(relay, "GET", "/api/failures/", doomed.access_token),
+        "none": call(relay, "GET", "/api/failures/"),
+    }
+    bodies = {name: json.loads(a.body) for name, a in answers.items()}
+    assert {a.status for a in answers.values()} == {401}
+    assert {b["errorName"] for b in bodies.values()} == {"BadCredentialsException"}
+    assert {b["errorCode"] for b in bodies.values()} == {1285563821}
+    assert answers["revoked"].headers == answers["unknown"].headers
+    # the log says which issued token each request carried (None for an unknown one)
+    carried = [e.token for e in relay.log.matching("GET", "/api/failures")]
+    assert carried[-4:] == [None, short.access_token, doomed.access_token, None]
+
+
+def test_roles_guard_the_route(relay: RelayService) -> None:
+    relay.route("POST", "/api/failures/clear", status=204, roles=[ROLE_READWRITE])
+    readonly = call(relay, "POST", "/api/failures/clear", relay.credentials.readonly_access_token)
+    assert readonly.status == 403 and error_name(readonly) == "AccessDeniedException"
+    full = call(relay, "POST", "/api/failures/clear", relay.credentials.access_token)
+    assert full.status == 204 and full.body == b""
+    pairing = relay.issue_token(roles=["ROLE_PAIRINGCODE"])
+    assert call(relay, "POST", "/api/failures/clear", pairing.access_token).status == 403
+
+
+def test_handler_gets_the_request_and_may_return_json_or_a_response(relay: RelayService) -> None:
+    seen: list[FakeRequest] = []
+
+    def listing(request: FakeRequest) -> list[Any]:
+        seen.append(request)
+        return [{"page": request.query_value("page")}]
+
+    relay.route("GET", "/api/listenerservices", handler=listing, roles=[ROLE_READONLY])
+    relay.route(
+        "DELETE",
+        "/api/listenerservices",
+        handler=lambda r: FakeResponse(202, [("X-Done", "yes")], b"queued"),
+    )
+    token = relay.credentials.access_token
+    answer = call(relay, "GET", "/api/listenerservices?page=2", token)
+    assert json.loads(answer.body) == [{"page": "2"}] and seen[0].header("X-Access-Token") == token
+    deleted = call(relay, "DELETE", "/api/listenerservices", token)
+    assert (deleted.status, deleted.header("X-Done"), deleted.body) == (202, "yes", b"queued")
+    assert deleted.token == token
+    assert relay.allowed_methods("/api/listenerservices") == frozenset({"GET", "DELETE"})
+    put = call(relay, "PUT", "/api/listenerservices", token)
+    assert put.status == 405 and put.header("Allow") == "DELETE, GET, HEAD, OPTIONS"
+
+
+def test_a_bad_handler_result_is_reported_clearly(relay: RelayService) -> None:
+    relay.route("GET", "/api/odd", handler=lambda r: "text")  # type: ignore[arg-type,return-value]
+    with pytest.raises(TypeError, match=r"route GET /api/odd: handler must return"):
+        call(relay, "GET", "/api/odd", relay.credentials.access_token)
+
+
+def test_faults_apply_to_user_routes(relay: RelayService) -> None:
+    relay.route("GET", "/api/failures/", json=FAILURES)
+    relay.arm_error("TooManyRequests", path=r"^/api/failures")
+    token = relay.credentials.access_token
+    first = call(relay, "GET", "/api/failures/", token)
+    assert first.status == 429 and first.token == token and relay.log[-1].injected
+    assert call(relay, "GET", "/api/failures/", token).status == 200
+
+
+def test_user_route_overrides_a_built_in_one_and_route_replaces_route(relay: RelayService) -> None:
+    relay.route("GET", "/api/enterprises/self", json={"name": "mine"})
+    relay.route("GET", "/api/enterprises/self", json={"name": "again"})
+    answer = call(relay, "GET", "/api/enterprises/self", relay.credentials.access_token)
+    assert json.loads(answer.body) == {"name": "again"}
+
+
+def test_revoke_hides_the_token_and_rejects_unknown_ones(relay: RelayService) -> None:
+    token = relay.issue_token()
+    path = f"/api/auth/accesstokens/{token.access_token}"
+    assert call(relay, "GET", path, relay.credentials.access_token).status == 200
+    assert relay.revoke(token) is token and relay.is_revoked(token.access_token)
+    gone = call(relay, "GET", path, relay.credentials.access_token)
+    assert gone.status == 404
+    assert call(relay, "GET", "/api/enterprises/self", token.access_token).status == 401
+    with pytest.raises(LookupError, match="not a token this fake issued"):
+        relay.revoke("nope")
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error"),
+    [
+        (("GET", "failures"), {}, "must start with '/api/'"),
+        (("GET", "/api/x?a=1"), {}, "query or fragment"),
+        (("G T", "/api/x"), {}, "HTTP method token"),
+        (("GET", "/api/x"), {"json": [], "body": b""}, "give one of"),
+        (("GET", "/api/x"), {"status": 99}, "HTTP status"),
+        (("GET", "/api/x"), {"roles": ["ROLE_ADMIN"]}, "unknown roles"),
+        (("GET", "/api/x"), {"roles": "ROLE_READONLY"}, "list of role names"),
+        (("GET", "/api/x"), {"handler": 3}, "callable"),
+        (("GET", "/api/x"), {"headers": {"X": 1}}, "must be str"),
+    ],
+)
+def test_route_arguments_are_checked(
+    relay: RelayService, args: tuple[str, str], kwargs: dict[str, Any], error: str
+) -> None:
+    with pytest.raises((TypeError, ValueError), match=error):
+        relay.route(*args, **kwargs)
