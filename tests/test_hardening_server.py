@@ -3,6 +3,7 @@ without losing a request or a token, stops within a second and leaves nothing be
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
+import requests
 
 from pytest_relaytokens.core import FakeResponse
 from pytest_relaytokens.relay.service import RelayService
@@ -417,3 +419,179 @@ def test_mixed_load_loses_no_request_and_no_token(stack: Stack) -> None:
         f"\nloopback load: {sent} requests from {THREADS} threads in {elapsed:.2f}s "
         f"({sent / elapsed:.0f} req/s), {len(received)} Relay + {len(got_ucwa)} UCWA tokens"
     )
+
+
+# h11 framing: what the hand-written parser used to accept ----------------------------------
+
+H11_REJECTS: dict[str, tuple[bytes, bytes]] = {
+    "chunk size 0x5": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0x5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 400",
+    ),
+    "chunk size +5": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"+5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 400",
+    ),
+    "chunk size 0_5": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0_5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 400",
+    ),
+    "space in a header name": (
+        b"GET / HTTP/1.1\r\nHost: x\r\nX Forwarded: 1\r\n\r\n",
+        b"HTTP/1.1 400",
+    ),
+    "bare CR in a value": (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", b"HTTP/1.1 400"),
+    "NUL in a value": (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", b"HTTP/1.1 400"),
+    "obsolete line folding": (
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  b\r\n\r\n",
+        b"HTTP/1.1 400",
+    ),
+    "non-ASCII Content-Length": (
+        "POST /api/endpoints HTTP/1.1\r\nHost: x\r\nContent-Length: \u0665\r\n\r\nx".encode(),
+        b"HTTP/1.1 400",
+    ),
+    "HTTP/1.1 without Host": (b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 400"),
+    "unsupported Transfer-Encoding": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"HTTP/1.1 501",
+    ),
+    "20,000 trailer lines": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n" + b"X-T: v\r\n" * 20_000 + b"\r\n",
+        b"HTTP/1.1 431",
+    ),
+    "200 trailer lines": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n" + b"X-T: v\r\n" * 200 + b"\r\n",
+        b"HTTP/1.1 431",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(H11_REJECTS))
+def test_h11_rejects_what_a_lenient_parser_accepted(stack: Stack, name: str) -> None:
+    payload, expected = H11_REJECTS[name]
+    started = time.monotonic()
+    answer = _raw(stack, payload, half_close=False)
+    assert time.monotonic() - started < 2.0  # answered at once, not timed out
+    assert answer.startswith(expected), answer[:160]
+    assert b"Connection: close" in answer
+    _still_serves(stack)
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """One response with a Content-Length body from a keep-alive socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return head + b"\r\n\r\n" + rest
+
+
+def test_http10_keep_alive_is_honoured_and_announced(stack: Stack) -> None:
+    ask = b"GET /api/enterprises/self HTTP/1.0\r\nConnection: keep-alive\r\nX-Access-Token: %s\r\n\r\n"
+    token = stack.relay.credentials.access_token.encode()
+    with socket.create_connection(stack.address, timeout=2) as sock:
+        started = time.monotonic()
+        for _ in range(2):  # the same connection serves both
+            sock.sendall(ask % token)
+            answer = _read_response(sock)
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:120]
+            assert b"\r\nConnection: keep-alive\r\n" in answer
+        assert time.monotonic() - started < 1.5
+    plain = _raw(stack, b"GET /api/enterprises/self HTTP/1.0\r\nX-Access-Token: %s\r\n\r\n" % token)
+    assert plain.startswith(b"HTTP/1.1 200") and b"\r\nConnection: close\r\n" in plain
+
+
+def test_crlf_in_a_header_the_fake_returns_is_never_written() -> None:
+    relay = RelayService(seed=21)
+    relay.route("GET", "/api/split", json={}, headers={"X-Note": "ok\r\nSet-Cookie: evil=1"})
+    with LoopbackServer(relay, timeout=2.0) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(
+                b"GET /api/split HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"X-Access-Token: " + relay.credentials.access_token.encode() + b"\r\n\r\n"
+            )
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 500")
+        assert b"\r\nSet-Cookie" not in answer and b"X-Note: ok" not in answer
+        assert b"X-Note" in answer  # the 500 names the header
+        assert len(server.errors) == 1
+
+
+def test_slow_loris_is_cut_by_the_whole_request_deadline() -> None:
+    relay = RelayService(seed=22)
+    with LoopbackServer(relay, timeout=1.0, request_deadline=1.5) as server:
+        request = b"GET /api/enterprises/self HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: y\r\n" * 50
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            started = time.monotonic()
+            answer = b""
+            for byte in request:  # one byte every 0.1 s: never silent for a whole timeout
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    break
+                time.sleep(0.1)
+                if time.monotonic() - started > 4.0:
+                    break
+            with contextlib.suppress(OSError):
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            elapsed = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        assert elapsed < 3.0, f"the deadline let the slow client hold a thread {elapsed:.1f}s"
+        assert requests.get(server.url + "/api/nothing", timeout=5).status_code == 404
+
+
+def test_connection_cap_closes_idle_keep_alive_before_refusing() -> None:
+    relay = RelayService(seed=23)
+    token = relay.credentials.access_token.encode()
+    ask = b"GET /api/enterprises/self HTTP/1.1\r\nHost: x\r\nX-Access-Token: %s\r\n\r\n" % token
+    with LoopbackServer(relay, timeout=5.0, max_connections=3) as server:
+        address = ("127.0.0.1", server.port)
+        idle = [socket.create_connection(address, timeout=5) for _ in range(3)]
+        try:
+            for sock in idle:  # each served once, then left idle (keep-alive)
+                sock.sendall(ask)
+                assert _read_response(sock).startswith(b"HTTP/1.1 200")
+            started = time.monotonic()
+            for _ in range(5):  # newcomers are served: idle connections make room
+                with socket.create_connection(address, timeout=5) as fresh:
+                    fresh.sendall(ask)
+                    assert _read_response(fresh).startswith(b"HTTP/1.1 200")
+            assert time.monotonic() - started < 2.0
+            closed = 0
+            for sock in idle:
+                sock.settimeout(2)
+                with contextlib.suppress(OSError):
+                    closed += sock.recv(16) == b""
+            assert closed >= 1
+        finally:
+            for sock in idle:
+                sock.close()
+        # busy connections (mid-request) are not evicted: a newcomer is refused with 503
+        busy = [socket.create_connection(address, timeout=5) for _ in range(3)]
+        try:
+            for sock in busy:
+                sock.sendall(b"GET /api/enterprises/self HTTP/1.1\r\nHo")
+            time.sleep(0.2)
+            with socket.create_connection(address, timeout=5) as refused:
+                assert refused.recv(64).startswith(b"HTTP/1.1 503")
+        finally:
+            for sock in busy:
+                sock.close()
