@@ -19,6 +19,7 @@ __all__ = [
     "RelayErrorEntry",
     "RelayService",
     "RelayTokenFactory",
+    "UserRoute",
     "lookup_relay_error",
 ]
 
@@ -31,6 +32,7 @@ _EXPORTS = {
     "lookup_relay_error": "catalogue",
     "RelayTokenFactory": "factories",
     "RelayService": "service",
+    "UserRoute": "service",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
