@@ -595,3 +595,16 @@ def test_connection_cap_closes_idle_keep_alive_before_refusing() -> None:
         finally:
             for sock in busy:
                 sock.close()
+
+
+def test_a_flood_of_blank_lines_before_a_request_is_skipped_quickly(stack: Stack) -> None:
+    token = stack.relay.credentials.access_token.encode()
+    payload = b"\r\n" * 500_000 + (
+        b"GET /api/enterprises/self HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"X-Access-Token: %s\r\n\r\n" % token
+    )
+    started = time.monotonic()
+    answer = _raw(stack, payload)
+    assert time.monotonic() - started < 2.0
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:120]
+    _still_serves(stack)

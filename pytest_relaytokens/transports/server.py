@@ -356,16 +356,22 @@ class LoopbackServer:
         deadline: float | None = None
         self._set_idle(conn, True)
         pos = 0
+        scanned = 0  # where the search for the next line end resumes
         lines = 0
         while True:
-            if lines == 0:  # tolerate blank lines between requests (RFC 9112)
-                while buffer[:2] == b"\r\n" or buffer[:1] == b"\n":
-                    del buffer[: 2 if buffer[:1] == b"\r" else 1]
-            if buffer and deadline is None:
+            if buffer and deadline is None:  # blank lines too: they start the clock
                 deadline = time.monotonic() + self.request_deadline
                 self._set_idle(conn, False)
-            end = buffer.find(b"\n", pos)
+            if lines == 0:  # tolerate blank lines between requests (RFC 9112)
+                skip = 0
+                while skip < len(buffer) and buffer[skip] in (13, 10):
+                    skip += 1
+                if skip:
+                    del buffer[:skip]
+                    scanned = 0
+            end = buffer.find(b"\n", max(pos, scanned))
             if end < 0:
+                scanned = len(buffer)
                 partial = len(buffer) - pos
                 if lines == 0 and partial > MAX_REQUEST_LINE:
                     raise _HttpError(414, "request line too long")
@@ -373,7 +379,7 @@ class LoopbackServer:
                     raise _HttpError(431, "request header fields too large")
                 chunk = self._receive(conn, deadline)
                 if not chunk:
-                    if not buffer:
+                    if not buffer:  # nothing, or only blank lines: a quiet close
                         raise _Closed()
                     raise _HttpError(400, "incomplete request")
                 buffer += chunk
