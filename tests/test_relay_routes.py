@@ -178,3 +178,37 @@ def test_route_arguments_are_checked(
 ) -> None:
     with pytest.raises((TypeError, ValueError), match=error):
         relay.route(*args, **kwargs)
+
+
+def test_downstream_suite_uses_routes_and_revoke_through_the_fixtures(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_downstream="""
+import httpx
+import requests
+
+
+def test_failures_across_revoke(relay_api, relaytokens_clock):
+    relay_api.route("GET", "/api/failures/", json=[{"errorName": "ListenerOffline"}])
+    url = f"{relay_api.base_url}/api/failures/"
+    token = relay_api.credentials.access_token
+    assert requests.get(url, headers={"X-Access-Token": token}).json()[0]["errorName"]
+    assert httpx.get(url, headers={"X-Access-Token": token}).status_code == 200
+    relay_api.revoke(token)
+    answer = requests.get(url, headers={"X-Access-Token": token})
+    assert answer.status_code == 401
+    assert answer.json()["errorName"] == "BadCredentialsException"
+    assert [e.token == token for e in relay_api.log] == [True, True, True]
+
+
+def test_role_guard_fails_the_client(relay_api):
+    relay_api.route("POST", "/api/failures/clear", status=204, roles=["ROLE_READWRITE"])
+    url = f"{relay_api.base_url}/api/failures/clear"
+    token = relay_api.credentials.readonly_access_token
+    assert requests.post(url, headers={"X-Access-Token": token}).status_code == 204
+"""
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_role_guard_fails_the_client*", "*403*"])
