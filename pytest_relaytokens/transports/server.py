@@ -137,6 +137,7 @@ class LoopbackServer:
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._idle: dict[socket.socket, float] = {}  # waiting for a request, since when
         self._evicted: set[socket.socket] = set()
+        self._writing: set[socket.socket] = set()  # idle, but still writing their last answer
         self._dates = _DateCache()
         self._use_host_header = False
 
@@ -280,8 +281,9 @@ class LoopbackServer:
         oldest = min(self._idle, key=self._idle.__getitem__)
         del self._idle[oldest]
         self._evicted.add(oldest)
-        with contextlib.suppress(OSError):
-            oldest.shutdown(socket.SHUT_RDWR)
+        if oldest not in self._writing:  # else it closes once its answer is written
+            with contextlib.suppress(OSError):
+                oldest.shutdown(socket.SHUT_RDWR)
         return True
 
     def _linger(self, conn: socket.socket) -> None:
@@ -320,6 +322,7 @@ class LoopbackServer:
                 self._connections.pop(conn, None)
                 self._idle.pop(conn, None)
                 self._evicted.discard(conn)
+                self._writing.discard(conn)
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
@@ -431,7 +434,16 @@ class LoopbackServer:
         if response.drop_connection or self._stopping.is_set():
             raise _Closed()
         conn.settimeout(self.timeout)
-        conn.sendall(self._response_bytes(response, request.method, keep_alive, event.http_version))
+        answer = self._response_bytes(response, request.method, keep_alive, event.http_version)
+        if keep_alive:  # idle from now on: evictable once the answer is out
+            with self._lock:
+                self._writing.add(conn)
+                self._idle[conn] = time.monotonic()
+        try:
+            conn.sendall(answer)
+        finally:
+            with self._lock:
+                self._writing.discard(conn)
         return keep_alive
 
     def _request_from(self, event: Any) -> tuple[FakeRequest, bool]:
