@@ -350,7 +350,11 @@ class FakeService:
         from . import httpsemantics
 
         early, effective = httpsemantics.prepare(self, request)
-        fault = self.faults.take(effective) if early is None else None
+        fault = None
+        if early is None:  # a HEAD answered as GET: HEAD faults first, then GET ones
+            fault = self.faults.take(request)
+            if fault is None and effective is not request:
+                fault = self.faults.take(effective)
         injected = False
         credential: str | None = None
         expected = True

@@ -264,3 +264,13 @@ def test_fake_servers_route_api_case_insensitively() -> None:
         answer = requests.get(server.url + "/Api/endpoints", timeout=5)
     assert answer.status_code == 404 and answer.json()["errorName"] == "ResourceNotFound"
     assert len(relay.log) == 1 and len(ucwa.log) == 0
+
+
+def test_head_is_subject_to_head_and_get_faults() -> None:
+    service = DocService()
+    service.arm(lambda r: FakeResponse(503), method="GET", path="^/doc$")
+    assert service.handle(req("HEAD")).status == 503
+    service.arm(lambda r: FakeResponse(502), method="HEAD", path="^/doc$")
+    assert service.handle(req("GET")).status == 200  # a HEAD fault leaves GET alone
+    assert service.handle(req("HEAD")).status == 502
+    assert [e.injected for e in service.log] == [True, False, True]
