@@ -564,6 +564,9 @@ _TOKEN_CHARS = frozenset(
 )
 
 
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # a character class: no backtracking
+
+
 def _bad_header(headers: list[tuple[str, str]]) -> str | None:
     """What is wrong with the first header that must not be written (RFC 9110 field name
     and value rules: no CR, LF, NUL or other control character), or None."""
@@ -572,8 +575,8 @@ def _bad_header(headers: list[tuple[str, str]]) -> str | None:
             return f"an invalid header name {name!r}"
         if not isinstance(value, str):
             return f"a non-text value for header {name!r}"
-        if any((ord(c) < 32 and c != "\t") or ord(c) == 127 or ord(c) > 255 for c in value):
-            return f"a control or non-Latin-1 character in header {name!r}: {value[:60]!r}"
+        if _CONTROL.search(value) or (not value.isascii() and max(value) > "\xff"):
+            return f"a control or non-Latin-1 character in the value of header {name!r}"
     return None
 
 
