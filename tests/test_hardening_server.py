@@ -609,3 +609,14 @@ def test_a_flood_of_blank_lines_before_a_request_is_skipped_quickly(stack: Stack
     assert time.monotonic() - started < 2.0
     assert answer.startswith(b"HTTP/1.1 200"), answer[:120]
     _still_serves(stack)
+
+
+@pytest.mark.parametrize("status", [99, 101, 1000])
+def test_an_impossible_status_from_the_fake_becomes_a_500(status: int) -> None:
+    relay = RelayService(seed=24)
+    relay.arm(lambda request: FakeResponse(status, [], b"x"), path="^/api/odd$")
+    with LoopbackServer(relay, timeout=2.0) as server:
+        answer = requests.get(server.url + "/api/odd", timeout=5)
+        assert answer.status_code == 500 and str(status) in answer.text
+        assert len(server.errors) == 1
+        assert requests.get(server.url + "/api/odd", timeout=5).status_code == 404

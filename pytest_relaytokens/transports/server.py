@@ -514,6 +514,8 @@ class LoopbackServer:
         self, response: FakeResponse, method: str, keep_alive: bool, version: bytes = b"1.1"
     ) -> bytes:
         problem = _bad_header(response.headers)
+        if not 200 <= response.status <= 599:
+            problem = f"status {response.status!r} as a final answer (expected 200-599)"
         if problem is not None:  # never write a header that could split the response
             self.errors.append(ValueError(problem))
             response = _plain(500, f"the fake returned {problem}\n")
