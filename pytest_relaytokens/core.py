@@ -299,6 +299,19 @@ class FaultPlan:
             self._faults.clear()
 
 
+def _origins(origins: Iterable[str]) -> tuple[str, ...]:
+    """``cors_origins`` checked: a tuple of ``scheme://host[:port]`` strings or ``"*"``."""
+    if isinstance(origins, str):
+        raise TypeError(f"cors_origins must be a list of origins, not the string {origins!r}")
+    found = tuple(origins)
+    for origin in found:
+        if not isinstance(origin, str) or not (origin == "*" or "://" in origin):
+            raise ValueError(
+                f"cors_origins: {origin!r} is not '*' or an origin such as 'https://app.example.com'"
+            )
+    return found
+
+
 class FakeService:
     """Base of the stateful fakes: locking, fault injection and the request log.
 
@@ -310,8 +323,16 @@ class FakeService:
     #: Whether the plugin fails the test at teardown on requests no route matched.
     fail_on_unexpected: bool = True
 
-    def __init__(self, *, base_url: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        clock: Clock | None = None,
+        cors_origins: Iterable[str] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        if cors_origins is not None:
+            self.cors_origins = _origins(cors_origins)
         self.clock = clock or Clock()
         self.log = RequestLog()
         self.faults = FaultPlan()

@@ -274,3 +274,18 @@ def test_head_is_subject_to_head_and_get_faults() -> None:
     assert service.handle(req("GET")).status == 200  # a HEAD fault leaves GET alone
     assert service.handle(req("HEAD")).status == 502
     assert [e.injected for e in service.log] == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("origins", "error"),
+    [("https://a.example", TypeError), (["a.example"], ValueError), ([3], ValueError)],
+)
+def test_cors_origins_are_checked(origins: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="cors_origins"):
+        RelayService(cors_origins=origins)  # type: ignore[arg-type]
+
+
+def test_cors_origins_as_a_constructor_option() -> None:
+    relay = RelayService(cors_origins=["https://a.example"])
+    assert relay.cors_origins == ("https://a.example",)
+    assert RelayService().cors_origins is None

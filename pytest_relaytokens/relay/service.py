@@ -121,10 +121,9 @@ class RelayService(FakeService):
         seed: int = 0,
         policy: TokenPolicy | None = None,
         rate_limit: bool = False,
-        cors_origins: tuple[str, ...] | None = None,
+        cors_origins: tuple[str, ...] | list[str] | None = None,
     ) -> None:
-        super().__init__(base_url=base_url, clock=clock)
-        self.cors_origins = tuple(cors_origins) if cors_origins is not None else None
+        super().__init__(base_url=base_url, clock=clock, cors_origins=cors_origins)
         self._routes: list[UserRoute] = []
         self._revoked: set[str] = set()
         self.policy = policy or TokenPolicy()
