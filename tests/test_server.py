@@ -357,3 +357,9 @@ def test_absolute_form_request_target(server: LoopbackServer) -> None:
     # RFC 9112 3.2: an HTTP/1.1 request without Host is a 400, whatever its target form
     no_host = raw_exchange(server, b"GET http://example.com/echo HTTP/1.1\r\n\r\n")
     assert no_host.startswith(b"HTTP/1.1 400 ") and b"Host" in no_host
+
+
+@pytest.mark.parametrize("option", ["timeout", "request_deadline", "max_body", "max_connections"])
+def test_limits_must_be_positive(service: CounterService, option: str) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be positive"):
+        LoopbackServer(service, **{option: 0})  # type: ignore[arg-type]
