@@ -454,7 +454,7 @@ class UcwaService(FakeService):
     def _unauthorized(self, request: FakeRequest) -> FakeResponse:
         origin = origin_of(request)
         return unauthorized_response(
-            fqdn=urlsplit(origin).netloc or self.fqdn,
+            fqdn=self.fqdn,
             webticket_url=origin + WEBTICKET_PATH,
             authorization_uri=origin + AAD_AUTHORIZE_PATH if self.online else None,
         )
