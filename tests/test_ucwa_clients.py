@@ -813,3 +813,61 @@ def test_loopback_challenge_keeps_the_ip_host_whole() -> None:
     bearer = reply.raw.headers.getlist("WWW-Authenticate")[0]
     match = re.search(r'trusted_issuers="[^"@]*@([^"]*)"', bearer)
     assert match is not None and match.group(1) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "ack=1&timeout=" + "9" * 30,
+        "ack=1&timeout=-5",
+        "ack=1&timeout=abc",
+        "ack=" + "9" * 5000,
+        "ack=&timeout=180",
+        "ack=%00",
+    ],
+)
+def test_hostile_event_queries_get_an_answer_not_a_traceback(query: str) -> None:
+    service = new_service()
+    app = service.credentials.application_id
+    url = f"{service.base_url}/ucwa/oauth/v1/applications/{app}/events?{query}"
+    auth = {"Authorization": f"Bearer {service.credentials.bearer}"}
+    started = time.monotonic()
+    reply = _direct(service)("GET", url, headers=auth)
+    assert reply.status == 200 and time.monotonic() - started < 2
+    assert set(reply.json()["_links"]) <= {"self", "next", "resync"}
+
+
+@pytest.mark.parametrize("header", ["nan", "inf", "1e999", "2.0; drop", "\u0662", "9" * 400])
+def test_hostile_resource_version_header(header: str) -> None:
+    service = new_service()
+    auth = {
+        "Authorization": f"Bearer {service.credentials.bearer}",
+        "X-MS-RequiresMinResourceVersion": header,
+    }
+    reply = _direct(service)("GET", service.token_url(), headers=auth)
+    assert reply.status in (200, 400, 404)
+    if reply.status != 200:
+        assert reply.json()["code"] in ("BadRequest", "NotFound")
+
+
+def test_authorize_refuses_redirects_with_control_characters() -> None:
+    service = new_service(online=True)
+    for redirect in ("http://x/\r\nSet-Cookie: a=b", "http://x/\x01", "http://x/\x7f"):
+        query = urlencode({"response_type": "code", "redirect_uri": redirect})
+        reply = _direct(service)("GET", f"{service.base_url}/common/oauth2/authorize?{query}")
+        assert reply.status == 400 and "location" not in reply.headers
+
+
+def test_jwt_round_trip_and_tampering() -> None:
+    from pytest_relaytokens.ucwa.online import JwtClaims, decode_jwt, encode_jwt
+
+    claims = JwtClaims(
+        "https://fe1.contoso.com", START, START + dt.timedelta(hours=1), "t", "u", "c", "o"
+    )
+    token = encode_jwt(claims, b"k" * 32)
+    assert decode_jwt(token, b"k" * 32) == claims.payload()
+    assert decode_jwt(token, b"x" * 32) is None
+    header, payload, signature = token.split(".")
+    assert decode_jwt(f"{header}.{payload}x.{signature}", b"k" * 32) is None
+    assert decode_jwt("a.b", b"k" * 32) is None and decode_jwt("a." * 5000, b"k") is None
+    assert "=" not in token and "+" not in token and "/" not in token

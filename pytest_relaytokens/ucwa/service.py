@@ -58,7 +58,13 @@ from .wire import (
     render_xml,
 )
 
-__all__ = ["UcwaCredentials", "UcwaService", "UcwaUserRoute"]
+__all__ = [
+    "AUTODISCOVER_ROOT",
+    "AUTODISCOVER_USER",
+    "UcwaCredentials",
+    "UcwaService",
+    "UcwaUserRoute",
+]
 
 Format = Literal["json", "xml"]
 Dispatched = tuple[FakeResponse, str | None, bool]
@@ -82,6 +88,9 @@ MAX_APPLICATIONS = 25
 #: the fake's clock, but never held for longer than this in real seconds). Inferred.
 EVENT_HOLD_SECONDS = 1.0
 EVENT_TIMEOUT_DEFAULT = 180
+#: The documented range of ``timeout``; values outside it are clamped (inferred).
+EVENT_TIMEOUT_MIN, EVENT_TIMEOUT_MAX = 180, 1800
+_MAX_CODES = 1000
 TOKEN_PATH_PATTERN = r"(?i)/mediaRelayAccessToken/?$"
 #: Highest ``X-MS-RequiresMinResourceVersion`` the fake serves.
 RESOURCE_VERSION = 2.0
@@ -754,7 +763,10 @@ class UcwaService(FakeService):
             return self._aad_error(
                 "invalid_request", 50011, "The redirect_uri is missing or not http(s)."
             )
-        if any(ch in redirect for ch in "\r\n\0") or response_type not in ("code", "token"):
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in redirect) or response_type not in (
+            "code",
+            "token",
+        ):
             return self._aad_error(
                 "unsupported_response_type", 700054, "response_type must be code or token."
             )
@@ -763,6 +775,8 @@ class UcwaService(FakeService):
         if response_type == "code":
             code = self._surface_rng.randbytes(24).hex()
             self._codes[code] = (redirect, resource)
+            while len(self._codes) > _MAX_CODES:
+                del self._codes[next(iter(self._codes))]
             params = {"code": code} | ({"state": state} if state else {})
             location = redirect + ("&" if "?" in redirect else "?") + urlencode(params)
         else:
@@ -1051,9 +1065,13 @@ class UcwaService(FakeService):
         channel = app.channel(instance)
         try:
             ack = int(request.query_value("ack") or "")
+        except ValueError:
+            ack = -1
+        try:
             timeout = int(request.query_value("timeout") or EVENT_TIMEOUT_DEFAULT)
         except ValueError:
-            ack, timeout = -1, EVENT_TIMEOUT_DEFAULT
+            timeout = EVENT_TIMEOUT_DEFAULT
+        timeout = min(max(timeout, EVENT_TIMEOUT_MIN), EVENT_TIMEOUT_MAX)  # as the JS sample
         if channel.last is not None and ack == channel.last[0]:
             return self._json(200, channel.last[1])
         if ack != channel.ack:
