@@ -34,8 +34,6 @@ from .factories import UcwaTokenFactory
 from .models import MediaRelayAccessToken
 from .online import JwtClaims, aad_token_body, encode_jwt
 from .surface import (
-    AUTODISCOVER_ROOT,
-    AUTODISCOVER_USER,
     SUBRESOURCES,
     XFRAME_HTML,
     Application,
@@ -70,6 +68,10 @@ Format = Literal["json", "xml"]
 Dispatched = tuple[FakeResponse, str | None, bool]
 RouteHandler = Callable[[FakeRequest], "FakeResponse | dict[str, Any]"]
 
+#: The autodiscover root as clients spell it in code (any case is served; hrefs in bodies use
+#: the documented ``/Autodiscover/AutodiscoverService.svc/root``).
+AUTODISCOVER_ROOT = "/autodiscover/autodiscoverservice.svc/root"
+AUTODISCOVER_USER = AUTODISCOVER_ROOT + "/oauth/user"
 WEBTICKET_PATH = "/WebTicket/oauthtoken"
 AAD_AUTHORIZE_PATH = "/common/oauth2/authorize"
 AAD_TOKEN_PATH = "/common/oauth2/token"
@@ -96,10 +98,10 @@ TOKEN_PATH_PATTERN = r"(?i)/mediaRelayAccessToken/?$"
 RESOURCE_VERSION = 2.0
 
 _PREFIXES = ("oauth/v1", "v1", "psanon/v1", "anonymous/v1")
-_ROOT_PATHS = frozenset({"/", AUTODISCOVER_ROOT.lower()})
-_USER_PATHS = frozenset({AUTODISCOVER_USER.lower(), AUTODISCOVER_ROOT.lower() + "/user"})
+_ROOT_PATHS = frozenset({"/", AUTODISCOVER_ROOT})
+_USER_PATHS = frozenset({AUTODISCOVER_USER, AUTODISCOVER_ROOT + "/user"})
 _XFRAME_PATHS = frozenset(
-    {"/xframe", "/autodiscover/xframe/xframe.html", AUTODISCOVER_ROOT.lower() + "/xframe"}
+    {"/xframe", "/autodiscover/xframe/xframe.html", AUTODISCOVER_ROOT + "/xframe"}
 )
 _MEDIA_TYPES: dict[str, Format] = {
     "application/json": "json",
