@@ -60,6 +60,8 @@ def _requests(session: requests.Session) -> Send:
 
 def _httpx(client: httpx.Client) -> Send:
     def send(method: str, url: str, **kwargs: Any) -> Reply:
+        if isinstance(kwargs.get("data"), (bytes, str)):  # raw bodies go in content= for httpx
+            kwargs["content"] = kwargs.pop("data")
         r = client.request(method, url, **kwargs)
         joined = {k: ", ".join(r.headers.get_list(k)) for k in r.headers}
         return Reply(r.status_code, joined, r.content)
@@ -239,7 +241,7 @@ def test_every_advertised_link_is_served(
     me_links = app["_embedded"]["me"]["_links"]
     send("POST", client.url(me_links["makeMeAvailable"]["href"]), headers=client.auth(), json={})
     app = send("GET", client.url(app["_links"]["self"]["href"]), headers=client.auth()).json()
-    actions = {"makeMeAvailable", "reportMyActivity"}
+    actions = {"makeMeAvailable", "reportMyActivity", "batch"}
     hrefs: list[tuple[str, str]] = []
 
     def collect(doc: dict[str, Any]) -> None:
@@ -790,6 +792,7 @@ def test_revoke_unknown_bearer_is_a_clear_error() -> None:
         ("/ucwa/oauth/v1/applications/123", {"GET", "DELETE"}),
         ("/ucwa/oauth/v1/applications/123/me/makeMeAvailable", {"POST"}),
         ("/ucwa/oauth/v1/applications/123/events", {"GET"}),
+        ("/ucwa/oauth/v1/applications/123/batch", {"POST"}),
         ("/ucwa/oauth/v1/applications/123/communication/mediaRelayAccessToken", {"GET"}),
     ],
 )
@@ -871,3 +874,102 @@ def test_jwt_round_trip_and_tampering() -> None:
     assert decode_jwt(f"{header}.{payload}x.{signature}", b"k" * 32) is None
     assert decode_jwt("a.b", b"k" * 32) is None and decode_jwt("a." * 5000, b"k") is None
     assert "=" not in token and "+" not in token and "/" not in token
+
+
+def _batch_body(boundary: str, requests_: list[str]) -> bytes:
+    parts = [
+        f"--{boundary}\r\nContent-Type: application/http; msgtype=request\r\n\r\n{raw}\r\n"
+        for raw in requests_
+    ]
+    return ("".join(parts) + f"--{boundary}--\r\n").encode()
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_batch_answers_each_part_in_order(
+    kind: str, connect: Callable[[str, UcwaService], tuple[Send, str]]
+) -> None:
+    import email
+    import email.policy
+
+    service = new_service()
+    send, base = connect(kind, service)
+    client = Client(send, base)
+    client.sign_in(service.credentials.username, service.credentials.password)
+    app = client.register(str(uuid.uuid4())).json()
+    base_path = app["_links"]["self"]["href"]
+    host = urlsplit(client.applications_url).netloc
+    body = _batch_body(
+        "77f2569d-c005-442b-b856-782305305e5b",
+        [
+            f"GET {base_path}/people/myContacts HTTP/1.1\r\nHost: {host}\r\n"
+            "Accept: application/json\r\n",
+            f"GET {base_path}/nowhere HTTP/1.1\r\nHost: {host}\r\n",
+            f"GET {base_path}/events?ack=1 HTTP/1.1\r\nHost: {host}\r\n",
+            f"POST {base_path}/me/makeMeAvailable HTTP/1.1\r\nHost: {host}\r\n"
+            'Content-Type: application/json\r\n\r\n{"SupportedModalities":["Messaging"]}',
+        ],
+    )
+    reply = send(
+        "POST",
+        client.url(app["_links"]["batch"]["href"]),
+        headers=client.auth(
+            **{
+                "Content-Type": "multipart/batching;boundary=77f2569d-c005-442b-b856-782305305e5b",
+                "Accept": "multipart/batching",
+            }
+        ),
+        data=body,
+    )
+    assert reply.status == 200 and reply.headers["content-type"].startswith("multipart/batching")
+    message = email.message_from_bytes(
+        b"Content-Type: " + reply.headers["content-type"].encode() + b"\r\n\r\n" + reply.body,
+        policy=email.policy.HTTP,
+    )
+    parts = [p.get_payload(decode=True) for p in message.iter_parts()]
+    statuses = [int(p.split(b" ", 2)[1]) for p in parts]
+    assert statuses == [200, 404, 400, 204]
+    contacts = json.loads(parts[0].split(b"\r\n\r\n", 1)[1])
+    assert contacts["rel"] == "myContacts"
+    me = send("GET", client.url(base_path + "/me"), headers=client.auth()).json()
+    assert "reportMyActivity" in me["_links"]  # the batched makeMeAvailable took effect
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        ("multipart/batching", b"", 400),
+        ("multipart/batching;boundary=b", b"no parts here", 400),
+        (
+            "multipart/batching;boundary=b",
+            b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--",
+            400,
+        ),
+        (
+            "multipart/batching;boundary=b",
+            b"--b\r\nContent-Type: application/http\r\n\r\nGARBAGE\r\n--b--",
+            400,
+        ),
+        ("multipart/batching;boundary=" + "x" * 200, b"", 400),
+        ("application/json", b"{}", 400),
+        (
+            "multipart/batching;boundary=b",
+            b"".join(
+                b"--b\r\nContent-Type: application/http\r\n\r\nGET /ucwa/oauth/v1/applications HTTP/1.1\r\n\r\n\r\n"
+                for _ in range(101)
+            )
+            + b"--b--",
+            429,
+        ),
+    ],
+)
+def test_batch_refuses_bad_bodies(content_type: str, body: bytes, status: int) -> None:
+    service = new_service()
+    url = (
+        f"{service.base_url}/ucwa/oauth/v1/applications/{service.credentials.application_id}/batch"
+    )
+    headers = {
+        "Authorization": f"Bearer {service.credentials.bearer}",
+        "Content-Type": content_type,
+    }
+    reply = _direct(service)("POST", url, headers=headers, data=body)
+    assert reply.status == status and reply.json()["code"] in ("BadRequest", "TooManyRequests")

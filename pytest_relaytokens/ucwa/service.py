@@ -29,6 +29,7 @@ from ..clock import Clock
 from ..core import FakeRequest, FakeResponse, FakeService, Fault, Responder, TokenPolicy
 from ..errors import WireFormatError
 from . import DEFAULT_BASE_URL
+from .batch import BatchError, boundary_of, parse_batch, render_batch
 from .catalogue import lookup_ucwa_error, ucwa_headers, unauthorized_response
 from .factories import UcwaTokenFactory
 from .models import MediaRelayAccessToken
@@ -844,6 +845,8 @@ class UcwaService(FakeService):
             return self._report_activity(request, app)
         if rest == "/events":
             return self._events(request, app)
+        if rest == "/batch":
+            return self._batch(request)
         if rest.endswith("/mediarelay"):
             relay = app.relays[0].model_copy(update={"href": request.path})
             return self._resource(request, relay_resource(relay))
@@ -1107,6 +1110,39 @@ class UcwaService(FakeService):
         channel.ack = number + 1
         app.last_release = self.server_now()
         return self._json(200, body)
+
+    # --- batch ---------------------------------------------------------------------------------
+    def _batch(self, request: FakeRequest) -> FakeResponse:
+        """Answer each part as if it came alone (with the batch's bearer when the part has
+        none); nested batches, events and photos are refused part by part with 400."""
+        try:
+            parts = parse_batch(request.body, boundary_of(request.header("Content-Type")))
+        except OverflowError:
+            return self._error(request, "TooManyRequests")
+        except BatchError:
+            return self._error(request, "BadRequest")
+        origin = origin_of(request)
+        authorization = request.header("Authorization")
+        answers = []
+        for part in parts:
+            url = part.target if "://" in part.target else origin + part.target
+            headers = list(part.headers)
+            if authorization and not any(k.lower() == "authorization" for k, _ in headers):
+                headers.append(("Authorization", authorization))
+            inner = FakeRequest.build(part.method, url, headers, part.body)
+            parsed = _app_path(_split(inner.path))
+            refused = (
+                origin_of(inner).lower() != origin.lower()
+                or parsed is None
+                or parsed[2] in ("/batch", "/events")
+                or parsed[2].startswith("/photos")
+            )
+            answers.append(
+                self._error(inner, "BadRequest") if refused else self._dispatch(inner)[0]
+            )
+        boundary = str(uuid.UUID(int=self._surface_rng.getrandbits(128), version=4))
+        headers = ucwa_headers(f'multipart/batching; boundary="{boundary}"', self.fqdn)
+        return FakeResponse(200, headers, render_batch(answers, boundary))
 
     # --- user routes ---------------------------------------------------------------------------
     def _user_route(self, request: FakeRequest, rest: str) -> FakeResponse | None:

@@ -49,6 +49,7 @@ SUBRESOURCES: dict[str, frozenset[str]] = {
     "/communication/conversations": frozenset({"GET"}),
     "/policies": frozenset({"GET"}),
     "/events": frozenset({"GET"}),
+    "/batch": frozenset({"POST"}),
     "/mediarelayaccesstoken": frozenset({"GET"}),
     "/communication/mediarelayaccesstoken": frozenset({"GET"}),
     "/mediarelay": frozenset({"GET"}),
@@ -238,6 +239,7 @@ def application_doc(app: Application, sip_uri: str, instance: str = "") -> dict[
     doc["_links"] = {
         "self": {"href": app.base},
         "policies": {"href": f"{app.base}/policies"},
+        "batch": {"href": f"{app.base}/batch"},
         "events": {"href": events_href(app, app.channel(instance).ack, instance)},
     }
     doc["_embedded"] = {
