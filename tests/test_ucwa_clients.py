@@ -282,6 +282,11 @@ def test_events_long_poll_follows_next(
     assert first.status == 200
     senders = {s["rel"]: s for s in first.json()["sender"]}
     assert [e["type"] for e in senders["communication"]["events"]] == ["updated"]
+    # pyucwa: an updated communication event embeds it; its conversations link is served
+    updated = senders["communication"]["events"][0]["_embedded"]["communication"]
+    assert updated["supportedModalities"] == ["Messaging"]
+    conversations = client.url(updated["_links"]["conversations"]["href"])
+    assert send("GET", conversations, headers=client.auth()).status == 200
     added = {e["link"]["rel"] for e in senders["me"]["events"] if e["type"] == "added"}
     assert added == {"presence", "note", "location"}
     next_url = client.url(first.json()["_links"]["next"]["href"])

@@ -1043,7 +1043,7 @@ class UcwaService(FakeService):
         app.available = True
         app.sign_in_as = sign_in_as or "Online"
         app.etag += 1
-        self._queue(app, make_me_available_events(app))
+        self._queue(app, make_me_available_events(app, self.credentials.sip_uri))
         return self._no_content()
 
     def _report_activity(self, request: FakeRequest, app: Application) -> FakeResponse:

@@ -313,22 +313,33 @@ def leaf_doc(app: Application, rest: str, sip_uri: str) -> dict[str, Any]:
     return docs[rest]
 
 
-def make_me_available_events(app: Application) -> list[dict[str, Any]]:
+def make_me_available_events(app: Application, sip_uri: str) -> list[dict[str, Any]]:
     """What the event channel reports after makeMeAvailable: ``communication`` updated,
-    then ``me`` updated with ``presence``, ``note`` and ``location`` added."""
+    then ``me`` updated with ``presence``, ``note`` and ``location`` added. Updated events
+    embed the resource as it now is (clients read ``_embedded.communication._links``)."""
     comm = f"{app.base}/communication"
     me = f"{app.base}/me"
     return [
         {
             "rel": "communication",
             "href": comm,
-            "events": [{"link": {"rel": "communication", "href": comm}, "type": "updated"}],
+            "events": [
+                {
+                    "link": {"rel": "communication", "href": comm},
+                    "_embedded": {"communication": communication_doc(app)},
+                    "type": "updated",
+                }
+            ],
         },
         {
             "rel": "me",
             "href": me,
             "events": [
-                {"link": {"rel": "me", "href": me}, "type": "updated"},
+                {
+                    "link": {"rel": "me", "href": me},
+                    "_embedded": {"me": me_doc(app, sip_uri)},
+                    "type": "updated",
+                },
                 {"link": {"rel": "presence", "href": f"{me}/presence"}, "type": "added"},
                 {"link": {"rel": "note", "href": f"{me}/note"}, "type": "added"},
                 {"link": {"rel": "location", "href": f"{me}/location"}, "type": "added"},
