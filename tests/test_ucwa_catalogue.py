@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pytest_relaytokens.ucwa import wire
@@ -219,7 +221,107 @@ def test_unauthorized_response_carries_both_challenges_and_iis_page() -> None:
     assert 'client_id="00000004-0000-0ff1-ce00-000000000000"' in bearer
     assert msrtc == (
         'MsRtcOAuth href="https://lyncweb.contoso.com/WebTicket/oauthtoken",'
-        'grant_type="urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"'
+        'grant_type="urn:microsoft.rtc:anonmeeting,password"'  # only grants the fake serves
     )
     assert b"401 - Unauthorized: Access is denied due to invalid credentials." in response.body
     assert lookup_ucwa_error("Unauthorized").response().status == 401
+
+
+@pytest.mark.parametrize(
+    ("fqdn", "realm"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.0.0.1:51234", "127.0.0.1"),
+        ("[::1]:8080", "[::1]"),
+        ("localhost:80", "localhost"),
+        ("lyncweb.contoso.com:443", "contoso.com"),
+        ("fe1.eu.contoso.com", "eu.contoso.com"),
+    ],
+)
+def test_trusted_issuers_keeps_an_ip_host_whole(fqdn: str, realm: str) -> None:
+    bearer = unauthorized_response(fqdn=fqdn).header_all("WWW-Authenticate")[0]
+    match = re.search(r'trusted_issuers="([^"@]*)@([^"]*)"', bearer)
+    assert match is not None and match.group(2) == realm
+
+
+def test_online_challenge_has_authorization_uri_and_only_the_anonymous_grant() -> None:
+    response = unauthorized_response(
+        fqdn="webdir0b.online.lync.com",
+        authorization_uri="https://login.windows.net/common/oauth2/authorize",
+    )
+    joined = ",".join(response.header_all("WWW-Authenticate"))
+    assert 'trusted_issuers="00000001-0000-0000-c000-000000000000@*"' in joined
+    uri = re.search(r'authorization_uri="([^"]+)"', joined)
+    assert uri is not None and uri.group(1).endswith("/common/oauth2/authorize")
+    grants = re.search(r'grant_type="([^"]*)"', joined)
+    assert grants is not None and grants.group(1).split(",") == ["urn:microsoft.rtc:anonmeeting"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected_id"),
+    [
+        ("PGetReplaced", "409-Conflict-PGetReplaced"),
+        ("InactiveApplicationExpired", "410-Gone-InactiveApplicationExpired"),
+        ("TooManyApplications", "410-Gone-TooManyApplications"),
+        ("UserAgentNotAllowed", "410-Gone-UserAgentNotAllowed"),
+        ("Informational", "409-Informational"),
+        ("LocalFailure", "500-LocalFailure"),
+        ("RemoteFailure", "502-RemoteFailure"),
+        ("NoValidSecurityToken", "400-BadRequest-28020"),
+        ("WebTicketInvalid", "500-ServiceFailure-28032"),
+        ("InvalidOAuthToken", "403-Forbidden-28055"),
+    ],
+)
+def test_rows_the_issue_asked_for(name: str, expected_id: str) -> None:
+    entry = lookup_ucwa_error(name)
+    assert entry.id == expected_id
+    assert lookup_ucwa_error(expected_id) is entry
+    assert entry.response().error_id == expected_id
+
+
+def test_every_error_code_has_a_row() -> None:
+    assert {e.code for e in UCWA_ERRORS if e.group != "auth"} >= ERROR_CODES
+
+
+def test_parameter_validation_failure_carries_the_real_debug_info() -> None:
+    body = lookup_ucwa_error("ParameterValidationFailure").response().json()
+    assert body == {
+        "code": "BadRequest",
+        "subcode": "ParameterValidationFailure",
+        "message": "Please check what you entered and try again.",
+        "debugInfo": {"diagnosticsCode": "2"},
+    }
+    xml = lookup_ucwa_error("ParameterValidationFailure").response("xml")
+    assert wire.parse_error(xml.body).debug_info == {"diagnosticsCode": "2"}
+
+
+def _diagnostics(header: str) -> tuple[int, dict[str, str]]:
+    """Parse ``28055;source="x";reason="y"`` the way clients do: split on ``;`` then ``=``."""
+    number, *pairs = header.split(";")
+    fields = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        fields[key.strip()] = value.strip().strip('"')
+    return int(number), fields
+
+
+def test_x_ms_diagnostics_variants() -> None:
+    for name, status, number in (
+        ("NoValidSecurityToken", 400, 28020),
+        ("WebTicketInvalid", 500, 28032),
+        ("InvalidOAuthToken", 403, 28055),
+    ):
+        response = lookup_ucwa_error(name).response(fqdn="webpoolbn11a01.infra.lync.com")
+        assert response.status == status
+        got, fields = _diagnostics(response.header("X-Ms-diagnostics") or "")
+        assert got == number and fields["source"] == "webpoolbn11a01.infra.lync.com"
+        assert fields["reason"]
+    rejected = lookup_ucwa_error("InvalidOAuthToken").response(fqdn="webdir0b.online.lync.com")
+    assert rejected.header("Warning") == '120 webdir0b.online.lync.com "InvalidToken"'
+    assert _diagnostics(rejected.header("X-Ms-diagnostics") or "")[1]["faultcode"] == (
+        "wsse:FailedAuthentication"
+    )
+    schemes = [c.split()[0] for c in rejected.header_all("WWW-Authenticate")]
+    assert schemes == ["Bearer", "MsRtcOAuth"]
+    assert "authorization_uri=" in rejected.header_all("WWW-Authenticate")[0]
+    assert lookup_ucwa_error("BadRequest").response().header("X-Ms-diagnostics") is None

@@ -88,10 +88,11 @@ def test_full_flow_autodiscover_to_token_and_bearer_renewal() -> None:
     assert created.status == 201
     app = created.json()
     assert app["rel"] == "application" and app["userAgent"] == "tests/1.0"
-    assert {"me", "people", "communication"} <= set(app["_embedded"])
+    assert set(app["_embedded"]) == {"me", "people", "onlineMeetings", "communication"}
+    assert app["id"] == apps_url_id(app)
     links = app["_embedded"]["communication"]["_links"]
     token_href = links["mediaRelayAccessToken"]["href"]
-    assert "mediaRelay" in links
+    assert "mediaRelay" not in links  # embedded in the token, not a communication link
 
     as_json = get(svc, token_href, bearer, "application/json")
     assert as_json.status == 200 and as_json.content_type == "application/json"
@@ -109,9 +110,13 @@ def test_full_flow_autodiscover_to_token_and_bearer_renewal() -> None:
     bearer2 = webticket(
         svc, href, grant_type="password", username=creds.username, password=creds.password
     ).json()["access_token"]
-    gone = get(svc, token_href, bearer2)  # the app idled out meanwhile
-    assert gone.status == 404
-    assert gone.json()["subcode"] == "ApplicationNotFound"
+    gone = get(svc, token_href, bearer2)  # the app idled out meanwhile: 410 as documented
+    assert gone.status == 410
+    assert gone.json() == {
+        "code": "Gone",
+        "subcode": "InactiveApplicationExpired",
+        "message": gone.json()["message"],
+    }
     svc.application_idle_lifetime = None
     app_id = svc.create_application()
     fresh = get(svc, svc.token_path(app_id), bearer2)
@@ -119,6 +124,13 @@ def test_full_flow_autodiscover_to_token_and_bearer_renewal() -> None:
     assert wire.parse(fresh.body).valid_until == svc.clock.now() + dt.timedelta(minutes=480)
     assert [e.credential for e in svc.log][:4] == [None, None, "password-grant", "bearer"]
     assert svc.log.unexpected == []
+
+
+def apps_url_id(app: dict[str, object]) -> str:
+    """The last segment of the application's self href."""
+    links = app["_links"]
+    assert isinstance(links, dict)
+    return str(links["self"]["href"]).rsplit("/", 1)[1]
 
 
 def test_preissued_credentials_work_on_every_path_form() -> None:
@@ -183,6 +195,7 @@ def test_webticket_errors() -> None:
     assert bad.status == 400 and bad.json() == {"error": "invalid_grant"}
     unsupported = webticket(svc, href, grant_type="urn:microsoft.rtc:windows")
     assert unsupported.status == 400 and unsupported.json() == {"error": "unsupported_grant_type"}
+    assert unsupported.header("X-Ms-diagnostics", "").startswith("28029;")
     assert webticket(svc, href).json() == {"error": "invalid_request"}
 
 

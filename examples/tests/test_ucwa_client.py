@@ -69,7 +69,7 @@ def test_bearer_expiry_makes_the_client_sign_in_again(ucwa_api, relaytokens_cloc
     ]
     assert after[0] == ("mediaRelayAccessToken", 401)  # expired bearer
     assert ("oauthtoken", 200) in after  # signed in again
-    assert ("mediaRelayAccessToken", 404) in after  # the idle application expired too
+    assert ("mediaRelayAccessToken", 410) in after  # the idle application ended too (Gone)
     assert after[-1] == ("mediaRelayAccessToken", 200)
 
 

@@ -164,7 +164,7 @@ class UcwaClient:
         if response.status_code == 401:  # bearer expired: sign in again, once
             self._sign_in()
             response = self.session.get(self.token_url, headers=self._auth_headers())
-        if response.status_code == 404:  # application expired: create a new one, once
+        if response.status_code in (404, 410):  # application gone: create a new one, once
             self._create_application()
             response = self.session.get(self.token_url, headers=self._auth_headers())
         self._raise_for_ucwa(response)

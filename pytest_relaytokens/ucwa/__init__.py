@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "UcwaTokenFactory": "factories",
     "UcwaService": "service",
     "UcwaCredentials": "service",
+    "UcwaUserRoute": "service",
 }
 
 __all__ = sorted(_EXPORTS)

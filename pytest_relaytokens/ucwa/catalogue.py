@@ -1,13 +1,15 @@
 """Every UCWA error a ``mediaRelayAccessToken`` client may meet, as ready-made responses.
 
 Groups: ``mediaRelayAccessToken`` (the 5 rows of the token page), ``generic`` (the 17
-generic synchronous errors, plus the HTTP-status-table codes no other row covers),
-``resource`` (the remaining per-resource triples) and ``auth`` (the bearer 401).
+generic synchronous errors, the HTTP-status-table codes no other row covers and the
+``X-Ms-diagnostics`` variants), ``resource`` (the remaining per-resource triples, the
+application endings and the event channel's ``PGetReplaced``) and ``auth`` (the bearer 401).
 ``inferred=True`` marks a status/code/subcode the reference could not confirm.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -161,6 +163,8 @@ HTTP_STATUS_CODES: dict[int, str] = {
 }
 
 DEFAULT_FQDN = "fe1.contoso.com"
+#: Where SfB Online's challenge sends clients for an Azure AD token (reference §6.2).
+AAD_AUTHORIZATION_URI = "https://login.windows.net/common/oauth2/authorize"
 _RETRY = "An error occurred. Please retry. If the problem persists, contact your support team."
 
 
@@ -193,28 +197,70 @@ class UcwaErrorEntry:
     group: Group
     inferred: bool
     source: str
+    #: ``(number, reason)`` of the ``X-Ms-diagnostics`` header the response carries.
+    diagnostic: tuple[int, str] | None = None
+    #: The ``debugInfo`` bag of the body (a real ParameterValidationFailure has one).
+    debug_info: tuple[tuple[str, str], ...] = ()
+    #: The ``Warning`` header's text after ``120 <fqdn> `` (28055 carries one).
+    warning: str | None = None
+    #: Whether the response also carries both ``WWW-Authenticate`` challenges.
+    challenges: bool = False
 
     @property
     def id(self) -> str:
-        """``"409-Conflict-TooManyGroups"``; without a subcode ``"400-BadRequest"``."""
+        """``"409-Conflict-TooManyGroups"``; without a subcode ``"400-BadRequest"``; an
+        ``X-Ms-diagnostics`` variant ends with its number (``"403-Forbidden-28055"``)."""
         parts = [str(self.status), self.code] + ([self.subcode] if self.subcode else [])
+        if self.diagnostic is not None:
+            parts.append(str(self.diagnostic[0]))
         return "-".join(parts)
 
     def body_model(self) -> UcwaErrorBody:
-        return UcwaErrorBody(code=self.code, subcode=self.subcode, message=self.message)
+        return UcwaErrorBody(
+            code=self.code,
+            subcode=self.subcode,
+            message=self.message,
+            debug_info=dict(self.debug_info) if self.debug_info else None,
+        )
 
     def response(
-        self, fmt: Literal["json", "xml"] = "json", fqdn: str = DEFAULT_FQDN
+        self,
+        fmt: Literal["json", "xml"] = "json",
+        fqdn: str = DEFAULT_FQDN,
+        *,
+        authorization_uri: str = AAD_AUTHORIZATION_URI,
     ) -> FakeResponse:
-        """The full HTTP response (the IIS 401 page for the ``auth`` entry)."""
+        """The full HTTP response (the IIS 401 page for the ``auth`` entry); an entry with
+        ``challenges`` carries SfB Online's pair, pointing at ``authorization_uri``."""
         if self.group == "auth":
-            return unauthorized_response(fqdn=fqdn)
+            response = unauthorized_response(fqdn=fqdn)
+            response.error_id = self.id
+            return response
         ctype = (
             "application/xml; charset=utf-8" if fmt == "xml" else "application/json; charset=utf-8"
         )
+        host = _host_only(fqdn)
+        headers = ucwa_headers(ctype, host)
+        if self.diagnostic is not None:
+            number, reason = self.diagnostic
+            headers.append(("X-Ms-diagnostics", diagnostics_header(number, host, reason)))
+        if self.warning is not None:
+            headers.append(("Warning", f'120 {host} "{self.warning}"'))
+        if self.challenges:
+            online = unauthorized_response(fqdn=fqdn, authorization_uri=authorization_uri)
+            headers.extend(h for h in online.headers if _is_challenge(h))
         return FakeResponse(
-            self.status, ucwa_headers(ctype, fqdn), render_error(self.body_model(), fmt)
+            self.status, headers, render_error(self.body_model(), fmt), error_id=self.id
         )
+
+
+def diagnostics_header(number: int, fqdn: str, reason: str) -> str:
+    """``28055;source="fe1.contoso.com";reason="..."`` (reference §4.4)."""
+    return f'{number};source="{fqdn}";reason="{reason}"'
+
+
+def _is_challenge(header: tuple[str, str]) -> bool:
+    return header[0].lower() == "www-authenticate"
 
 
 def _e(
@@ -227,9 +273,19 @@ def _e(
     group: Group,
     source: str,
     inferred: bool = False,
+    **extra: object,
 ) -> UcwaErrorEntry:
     return UcwaErrorEntry(
-        name, status, code, subcode, message, description, group, inferred, source
+        name,
+        status,
+        code,
+        subcode,
+        message,
+        description,
+        group,
+        inferred,
+        source,
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -345,13 +401,13 @@ UCWA_ERRORS: tuple[UcwaErrorEntry, ...] = (
     ),
     _e(
         "InactiveApplicationExpired",
-        404,
-        "NotFound",
+        410,
+        "Gone",
         "InactiveApplicationExpired",
-        _RETRY,
-        "The application expired because it was inactive.",
+        "Your application expired because it was inactive. Please sign in again.",
+        "The application ended: no event-channel request or reportMyActivity for too long.",
         _G,
-        "ucwa.md §3.3",
+        "ucwa-client-surface.md §3.4 (410 confirmed; body code Gone inferred)",
         inferred=True,
     ),
     _e(
@@ -383,7 +439,8 @@ UCWA_ERRORS: tuple[UcwaErrorEntry, ...] = (
         "Please check what you entered and try again.",
         "A parameter value is invalid.",
         _G,
-        "ucwa.md §3.3, §4.2",
+        "ucwa.md §3.3, §4.2 (debugInfo as in the real SfB Online body)",
+        debug_info=(("diagnosticsCode", "2"),),
     ),
     _e(
         "PreconditionFailed",
@@ -441,13 +498,13 @@ UCWA_ERRORS: tuple[UcwaErrorEntry, ...] = (
     ),
     _e(
         "TooManyApplications",
-        409,
-        "Conflict",
+        410,
+        "Gone",
         "TooManyApplications",
         "You have too many applications signed in. Please sign out of one and try again.",
-        "The user has too many applications.",
+        "The application ended because the user registered too many applications.",
         _G,
-        "ucwa.md §3.3",
+        "ucwa-client-surface.md §3.4 (410 confirmed; body code Gone inferred)",
         inferred=True,
     ),
     _e(
@@ -703,6 +760,103 @@ UCWA_ERRORS: tuple[UcwaErrorEntry, ...] = (
         _R,
         "ucwa.md §3.6",
     ),
+    # --- application endings, event channel, ErrorCode members without a row -------------
+    _e(
+        "UserAgentNotAllowed",
+        410,
+        "Gone",
+        "UserAgentNotAllowed",
+        "This application is no longer allowed to sign in. Contact your support team.",
+        "The application ended because its user agent is no longer allowed.",
+        _R,
+        "ucwa-client-surface.md §3.4 (410 confirmed; body code Gone inferred)",
+        inferred=True,
+    ),
+    _e(
+        "PGetReplaced",
+        409,
+        "Conflict",
+        "PGetReplaced",
+        "The pending GET was replaced by a newer one.",
+        "A second event-channel P-GET with the same ack released this one.",
+        _R,
+        "ucwa.md §3.3 (S9); ucwa-client-surface.md §4.3",
+    ),
+    _e(
+        "Informational",
+        409,
+        "Informational",
+        None,
+        "The operation did not complete.",
+        "ErrorCode member with no documented HTTP status (event-channel reasons use it).",
+        _G,
+        "ucwa.md §3.4 (ErrorCode enum; status inferred)",
+        inferred=True,
+    ),
+    _e(
+        "LocalFailure",
+        500,
+        "LocalFailure",
+        None,
+        "The operation failed on the server. Please try again.",
+        "ErrorCode member with no documented HTTP status: a failure on the server side.",
+        _G,
+        "ucwa.md §3.4 (ErrorCode enum; status inferred)",
+        inferred=True,
+    ),
+    _e(
+        "RemoteFailure",
+        502,
+        "RemoteFailure",
+        None,
+        "The remote party or service failed. Please try again.",
+        "ErrorCode member with no documented HTTP status: a remote party or service failed.",
+        _G,
+        "ucwa.md §3.4 (ErrorCode enum; status inferred)",
+        inferred=True,
+    ),
+    # --- X-Ms-diagnostics variants, reference §4.4 ---------------------------------------
+    _e(
+        "NoValidSecurityToken",
+        400,
+        "BadRequest",
+        None,
+        "No valid security token.",
+        "WebTicket refused the request: no valid security token (X-Ms-diagnostics 28020).",
+        _G,
+        "ucwa.md §4.4 (S8); body inferred",
+        inferred=True,
+        diagnostic=(28020, "No valid security token."),
+    ),
+    _e(
+        "WebTicketInvalid",
+        500,
+        "ServiceFailure",
+        None,
+        _RETRY,
+        "A web ticket from another pool was used (X-Ms-diagnostics 28032).",
+        _G,
+        "ucwa.md §4.4, §6.1 (S20); body inferred",
+        inferred=True,
+        diagnostic=(28032, "The web ticket is invalid."),
+    ),
+    _e(
+        "InvalidOAuthToken",
+        403,
+        "Forbidden",
+        None,
+        "You don't have permission to do this.",
+        "SfB Online rejected the OAuth token (X-Ms-diagnostics 28055, Warning InvalidToken).",
+        _G,
+        "ucwa.md §4.4, §6.2 (S14 #347); body inferred",
+        inferred=True,
+        diagnostic=(
+            28055,
+            'OAuth token is invalid.";faultcode="wsse:FailedAuthentication',
+        ),
+        warning="InvalidToken",
+        challenges=True,
+    ),
     # --- authentication, reference §6.1 / §6.3 ------------------------------------------
     _e(
         "Unauthorized",
@@ -809,34 +963,72 @@ you supplied.</h3>
 """
 
 
+#: The grants the fake's WebTicket endpoint implements, in the order the challenge lists them.
+ONPREM_GRANTS: tuple[str, ...] = ("urn:microsoft.rtc:anonmeeting", "password")
+#: SfB Online's WebTicket only takes the anonymous grant (users sign in with Azure AD).
+ONLINE_GRANTS: tuple[str, ...] = ("urn:microsoft.rtc:anonmeeting",)
+ONPREM_ISSUER = "00000002-0000-0ff1-ce00-000000000000"
+ONLINE_ISSUER = "00000001-0000-0000-c000-000000000000@*"
+UCWA_CLIENT_ID = "00000004-0000-0ff1-ce00-000000000000"
+
+
+def _host_only(fqdn: str) -> str:
+    """``fqdn`` without a ``:port`` (a bracketed IPv6 host keeps its brackets)."""
+    host = fqdn.strip()
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
 def _domain(fqdn: str) -> str:
-    host = fqdn.split(":")[0]
-    labels = host.split(".")
-    return ".".join(labels[1:]) if len(labels) > 2 else host
+    """The realm of ``trusted_issuers``: the host minus its first label; an IP address, a
+    bracketed IPv6 host or a one- or two-label name is kept whole."""
+    host = _host_only(fqdn)
+    if host.startswith("["):
+        return host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.split(".")
+        return ".".join(labels[1:]) if len(labels) > 2 else host
+    return host
 
 
 def unauthorized_response(
-    fqdn: str = DEFAULT_FQDN, webticket_url: str | None = None
+    fqdn: str = DEFAULT_FQDN,
+    webticket_url: str | None = None,
+    *,
+    authorization_uri: str | None = None,
 ) -> FakeResponse:
     """The 401 a UCWA front end sends without a valid bearer: IIS HTML page plus the
-    ``Bearer`` and ``MsRtcOAuth`` challenges (all keys clients regex for are present)."""
+    ``Bearer`` and ``MsRtcOAuth`` challenges (all keys clients regex for are present).
+
+    With ``authorization_uri`` it is SfB Online's challenge: the Azure AD issuer and
+    ``authorization_uri`` on ``Bearer``, only the anonymous grant on ``MsRtcOAuth``.
+    Only grants the fake implements are advertised (no ``urn:microsoft.rtc:windows``).
+    """
+    host = _host_only(fqdn)
     href = webticket_url or f"https://{fqdn}/WebTicket/oauthtoken"
+    if authorization_uri is None:
+        bearer = (
+            f'Bearer trusted_issuers="{ONPREM_ISSUER}@{_domain(fqdn)}", '
+            f'client_id="{UCWA_CLIENT_ID}"'
+        )
+        grants = ONPREM_GRANTS
+    else:
+        bearer = (
+            f'Bearer trusted_issuers="{ONLINE_ISSUER}", client_id="{UCWA_CLIENT_ID}", '
+            f'authorization_uri="{authorization_uri}"'
+        )
+        grants = ONLINE_GRANTS
     headers = [
         ("Cache-Control", "private"),
         ("Content-Type", "text/html"),
         ("Server", "Microsoft-IIS/7.5"),
-        (
-            "WWW-Authenticate",
-            f'Bearer trusted_issuers="00000002-0000-0ff1-ce00-000000000000@{_domain(fqdn)}", '
-            'client_id="00000004-0000-0ff1-ce00-000000000000"',
-        ),
-        (
-            "WWW-Authenticate",
-            f'MsRtcOAuth href="{href}",grant_type="urn:microsoft.rtc:windows,'
-            'urn:microsoft.rtc:anonmeeting,password"',
-        ),
-        ("X-MS-Server-Fqdn", fqdn.split(":")[0]),
+        ("WWW-Authenticate", bearer),
+        ("WWW-Authenticate", f'MsRtcOAuth href="{href}",grant_type="{",".join(grants)}"'),
+        ("X-MS-Server-Fqdn", host),
         ("X-Powered-By", "ASP.NET"),
         ("X-Content-Type-Options", "nosniff"),
     ]
-    return FakeResponse(401, headers, _IIS_401.encode("utf-8"))
+    return FakeResponse(401, headers, _IIS_401.encode("utf-8"), error_id="401-Unauthorized")

@@ -1,5 +1,12 @@
-"""A stateful UCWA fake: autodiscover, WebTicket password grant, applications and the
-``mediaRelayAccessToken`` / ``mediaRelay`` resources, with bearer and application expiry.
+"""A stateful UCWA fake: the whole sign-in surface a real client walks around
+``mediaRelayAccessToken``.
+
+Discovery (the lyncdiscover root ``/`` and the autodiscover forms, case-insensitive as on
+IIS), the ``user`` resource before and after authentication, WebTicket grants (``password``
+and ``urn:microsoft.rtc:anonmeeting``) or, as the ``online=True`` deployment, an Azure AD
+token endpoint issuing JWT bearers; applications (re-registration returns the existing one),
+``makeMeAvailable``, ``reportMyActivity``, an event channel, the token and relay resources,
+user routes under an application, and revocation as a test-side control.
 
 Links in bodies are built from the request's scheme and host, so the same fake works behind
 ``responses``, ``httpx`` or the loopback server on any port.
@@ -9,19 +16,37 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import re
+import random
+import threading
+import time
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from ..clock import Clock
 from ..core import FakeRequest, FakeResponse, FakeService, Fault, Responder, TokenPolicy
 from ..errors import WireFormatError
 from . import DEFAULT_BASE_URL
+from .batch import BatchError, boundary_of, parse_batch, render_batch
 from .catalogue import lookup_ucwa_error, ucwa_headers, unauthorized_response
 from .factories import UcwaTokenFactory
-from .models import MediaRelay, MediaRelayAccessToken
+from .models import MediaRelayAccessToken
+from .online import JwtClaims, aad_token_body, encode_jwt
+from .surface import (
+    SUBRESOURCES,
+    XFRAME_HTML,
+    Application,
+    application_doc,
+    domain_of,
+    events_href,
+    leaf_doc,
+    make_me_available_events,
+    origin_of,
+    root_doc,
+    user_doc,
+)
 from .wire import (
     UcwaQuirks,
     dump_json,
@@ -32,23 +57,52 @@ from .wire import (
     render_xml,
 )
 
-__all__ = ["UcwaCredentials", "UcwaService"]
+__all__ = [
+    "AUTODISCOVER_ROOT",
+    "AUTODISCOVER_USER",
+    "UcwaCredentials",
+    "UcwaService",
+    "UcwaUserRoute",
+]
 
 Format = Literal["json", "xml"]
 Dispatched = tuple[FakeResponse, str | None, bool]
+RouteHandler = Callable[[FakeRequest], "FakeResponse | dict[str, Any]"]
 
+#: The autodiscover root as clients spell it in code (any case is served; hrefs in bodies use
+#: the documented ``/Autodiscover/AutodiscoverService.svc/root``).
 AUTODISCOVER_ROOT = "/autodiscover/autodiscoverservice.svc/root"
 AUTODISCOVER_USER = AUTODISCOVER_ROOT + "/oauth/user"
 WEBTICKET_PATH = "/WebTicket/oauthtoken"
+AAD_AUTHORIZE_PATH = "/common/oauth2/authorize"
+AAD_TOKEN_PATH = "/common/oauth2/token"
 BEARER_LIFETIME = _dt.timedelta(hours=8)
-#: Idle time after which an application is gone (404 ApplicationNotFound). Inferred.
+#: Anonymous meeting-join tokens live one hour (reference §6.1).
+ANONYMOUS_BEARER_LIFETIME = _dt.timedelta(hours=1)
+#: Azure AD access tokens live about an hour (``expires_in`` "3599").
+ONLINE_BEARER_LIFETIME = _dt.timedelta(seconds=3599)
+#: An application ends this long after its last event-channel release, or, if it never
+#: polled events, after its last request (documented: 15 minutes).
 APPLICATION_IDLE_LIFETIME = _dt.timedelta(minutes=15)
+#: How many live applications one user may have before the least recently used one ends
+#: with 410 TooManyApplications. Inferred (the limit is undocumented).
+MAX_APPLICATIONS = 25
+#: Longest real time an event P-GET holds a thread (the client's ``timeout`` is honoured on
+#: the fake's clock, but never held for longer than this in real seconds). Inferred.
+EVENT_HOLD_SECONDS = 1.0
+EVENT_TIMEOUT_DEFAULT = 180
+#: The documented range of ``timeout``; values outside it are clamped (inferred).
+EVENT_TIMEOUT_MIN, EVENT_TIMEOUT_MAX = 180, 1800
+_MAX_CODES = 1000
 TOKEN_PATH_PATTERN = r"(?i)/mediaRelayAccessToken/?$"
+#: Highest ``X-MS-RequiresMinResourceVersion`` the fake serves.
+RESOURCE_VERSION = 2.0
 
-_APP_RE = re.compile(
-    r"^/ucwa/(?P<prefix>(?:oauth/|psanon/)?v1)/applications"
-    r"(?:/(?P<app>[^/]+)(?P<rest>/.*?)?)?/?$",
-    re.IGNORECASE,
+_PREFIXES = ("oauth/v1", "v1", "psanon/v1", "anonymous/v1")
+_ROOT_PATHS = frozenset({"/", AUTODISCOVER_ROOT})
+_USER_PATHS = frozenset({AUTODISCOVER_USER, AUTODISCOVER_ROOT + "/user"})
+_XFRAME_PATHS = frozenset(
+    {"/xframe", "/autodiscover/xframe/xframe.html", AUTODISCOVER_ROOT + "/xframe"}
 )
 _MEDIA_TYPES: dict[str, Format] = {
     "application/json": "json",
@@ -59,40 +113,90 @@ _MEDIA_TYPES: dict[str, Format] = {
     "text/xml": "xml",
 }
 _FIRST_NAMES = ("Alice", "Bob", "Carol", "Dan", "Erin", "Frank", "Grace", "Heidi")
+_ALLOWED_MODALITIES = frozenset({"messaging", "phoneaudio"})
+_MAX_TOMBSTONES = 1000
+_ANON_GRANT = "urn:microsoft.rtc:anonmeeting"
 
 
 @dataclass
 class UcwaCredentials:
     """What a test needs to talk to the fake: the WebTicket user, a pre-issued valid bearer
-    (``cwt=...``), a pre-created application id and the user's SIP URI."""
+    (``cwt=...``, a JWT when online), a pre-created application id, the user's SIP URI and
+    the meeting an anonymous client joins (``conference_uri`` with key ``conference_key``)."""
 
     username: str
     password: str
     bearer: str
     application_id: str
     sip_uri: str
+    conference_uri: str = ""
+    conference_key: str = ""
 
 
 @dataclass
-class _Application:
-    id: str
-    prefix: str
-    user_agent: str
-    endpoint_id: str
-    culture: str
-    last_seen: _dt.datetime
-    relays: list[MediaRelay] = field(default_factory=list)
-    etag: str = "1"
+class _Bearer:
+    expires: _dt.datetime | None
+    anonymous: bool = False
+    audience: str | None = None
+    revoked: bool = False
+
+
+@dataclass
+class UcwaUserRoute:
+    """A route a test added under every application (see :meth:`UcwaService.route`);
+    ``requests`` lists what reached it after authentication."""
+
+    method: str
+    path: str
+    json: Any = None
+    body: bytes | None = None
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    handler: RouteHandler | None = None
+    requests: list[FakeRequest] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+
+def _split(path: str) -> list[str]:
+    """Path segments with empty ones dropped: ``//ucwa/x/`` -> ``["ucwa", "x"]``."""
+    return [segment for segment in path.split("/") if segment]
+
+
+def _normalise(path: str) -> str:
+    return "/" + "/".join(_split(path))
+
+
+def _app_path(segments: list[str]) -> tuple[str, str | None, str] | None:
+    """``(prefix, app id or None, rest)`` for ``/ucwa/<prefix>/applications[/id[/rest]]``."""
+    if len(segments) < 3 or segments[0].lower() != "ucwa":
+        return None
+    for end in (2, 3):
+        if len(segments) > end and segments[end].lower() == "applications":
+            prefix = "/".join(segments[1:end]).lower()
+            if prefix not in _PREFIXES:
+                return None
+            app = segments[end + 1] if len(segments) > end + 1 else None
+            rest = "/" + "/".join(segments[end + 2 :]) if len(segments) > end + 2 else ""
+            return prefix, app, rest.lower()
+    return None
+
+
+def _check_header_text(value: str, what: str) -> str:
+    if not isinstance(value, str) or any(ch in value for ch in "\r\n\0"):
+        raise ValueError(f"{what} must be a string without CR, LF or NUL, got {value!r}")
+    return value
 
 
 class UcwaService(FakeService):
     """The UCWA front end (``fe1.contoso.com``) as a stateful fake.
 
-    Routes: ``GET /autodiscover/autodiscoverservice.svc/root`` and ``.../root/oauth/user``;
-    ``POST /WebTicket/oauthtoken`` (password grant); ``POST /ucwa/oauth/v1/applications``;
-    ``GET|DELETE .../applications/{id}``; ``GET .../applications/{id}[/communication]``
-    ``/mediaRelayAccessToken`` and ``/mediaRelay`` (also under ``/ucwa/v1/`` and
-    ``/ucwa/psanon/v1/``). Accept picks JSON (default) or XML; anything else gets 406.
+    ``online=True`` is the SfB Online deployment: the 401 challenge carries
+    ``authorization_uri`` (on this fake's own host), users sign in at the Azure AD token
+    endpoint ``/common/oauth2/token`` and carry JWT bearers whose ``aud`` must be this host;
+    WebTicket then takes only the anonymous grant. See the README's "The UCWA surface".
     """
 
     name = "ucwa"
@@ -105,26 +209,42 @@ class UcwaService(FakeService):
         seed: int = 0,
         policy: TokenPolicy | None = None,
         quirks: UcwaQuirks | None = None,
+        online: bool = False,
     ) -> None:
         super().__init__(base_url=base_url, clock=clock)
         self.policy = policy or TokenPolicy()
         self.quirks = quirks or UcwaQuirks()
+        self.online = online
         self.factory = UcwaTokenFactory(seed, self.clock, self.policy)
         self.application_idle_lifetime: _dt.timedelta | None = APPLICATION_IDLE_LIFETIME
+        self.max_applications: int | None = MAX_APPLICATIONS
+        self.event_hold_seconds = EVENT_HOLD_SECONDS
         self.pretty = False
         self.issued_tokens: list[MediaRelayAccessToken] = []
-        self._bearers: dict[str, _dt.datetime | None] = {}
-        self._apps: dict[str, _Application] = {}
+        self.user_routes: list[UcwaUserRoute] = []
+        self._events_changed = threading.Condition(self._lock)
+        self._bearers: dict[str, _Bearer] = {}
+        self._apps: dict[str, Application] = {}
+        self._ended: dict[str, str] = {}
+        self._codes: dict[str, tuple[str, str]] = {}
+        self._surface_rng = random.Random(f"ucwa-surface-{seed}")
+        self._jwt_key = self._surface_rng.randbytes(32)
+        self.tenant_id = str(uuid.UUID(int=self._surface_rng.getrandbits(128), version=4))
         sip = self.factory.sip_uri()
         first = self.factory.rng.choice(_FIRST_NAMES)
         password = f"{first}-{self.factory.rng.randint(1000, 9999)}!"
+        conference_id = "".join(self._surface_rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZ", k=8))
         self.credentials = UcwaCredentials(
             username=sip.removeprefix("sip:"),
             password=password,
-            bearer=self.issue_bearer(),
-            application_id=self.create_application(),
+            bearer="",
+            application_id="",
             sip_uri=sip,
+            conference_uri=f"{sip};gruu;opaque=app:conf:focus:id:{conference_id}",
+            conference_key=str(self._surface_rng.randint(1_000_000, 9_999_999)),
         )
+        self.credentials.bearer = self.issue_bearer()
+        self.credentials.application_id = self.create_application()
 
     # --- helpers a test calls ---------------------------------------------------------------
     @property
@@ -143,11 +263,29 @@ class UcwaService(FakeService):
     def token_url(self, application_id: str | None = None) -> str:
         return self.base_url + self.token_path(application_id)
 
-    def issue_bearer(self) -> str:
-        """A new ``cwt=`` bearer, valid for 8 hours (or as the token policy says)."""
+    def issue_bearer(self, *, audience: str | None = None) -> str:
+        """A new bearer valid for 8 hours (or as the token policy says): ``cwt=...``, or
+        online a JWT for ``audience`` (default: this fake's base URL) valid about an hour."""
         with self._lock:
-            token = self.factory.bearer_token()
-            self._bearers[token] = self.policy.expiry(self.server_now(), BEARER_LIFETIME)
+            now = self.server_now()
+            if not self.online:
+                token = self.factory.bearer_token()
+                self._bearers[token] = _Bearer(self.policy.expiry(now, BEARER_LIFETIME))
+                return token
+            expires = self.policy.expiry(now, ONLINE_BEARER_LIFETIME) or now + _dt.timedelta(
+                days=365
+            )
+            claims = JwtClaims(
+                audience=audience or self.base_url,
+                issued_at=now,
+                expires_at=expires,
+                tenant_id=self.tenant_id,
+                upn=self.credentials.username,
+                client_id=str(uuid.UUID(int=self._surface_rng.getrandbits(128), version=4)),
+                object_id=str(uuid.UUID(int=self._surface_rng.getrandbits(128), version=4)),
+            )
+            token = encode_jwt(claims, self._jwt_key)
+            self._bearers[token] = _Bearer(expires, audience=claims.audience)
             return token
 
     def bearer_expires_at(self, bearer: str) -> _dt.datetime | None:
@@ -155,7 +293,18 @@ class UcwaService(FakeService):
         with self._lock:
             if bearer not in self._bearers:
                 raise KeyError(f"unknown bearer {bearer[:16]!r}...")
-            return self._bearers[bearer]
+            return self._bearers[bearer].expires
+
+    def revoke(self, bearer: str) -> None:
+        """Revoke an issued bearer: later requests carrying it get the same 401 as an
+        unknown or expired one. A test-side control: UCWA documents no revocation endpoint."""
+        with self._lock:
+            record = self._bearers.get(bearer)
+            if record is None:
+                raise KeyError(
+                    f"cannot revoke {bearer[:16]!r}...: this fake never issued that bearer"
+                )
+            record.revoked = True
 
     def create_application(
         self,
@@ -165,21 +314,105 @@ class UcwaService(FakeService):
         culture: str = "en-US",
         prefix: str = "oauth/v1",
     ) -> str:
-        """Register a new application and return its id."""
+        """Register a new application for the user and return its id."""
         with self._lock:
-            app_id = self.factory.application_id()
-            while app_id in self._apps:
-                app_id = self.factory.application_id()
-            self._apps[app_id] = _Application(
-                app_id,
-                prefix,
-                user_agent,
-                endpoint_id or str(uuid.UUID(int=self.factory.rng.getrandbits(128))),
-                culture,
-                self.server_now(),
-                [self.factory.build_relay()],
+            return self._register(user_agent, endpoint_id, culture, prefix, "Browser", "user").id
+
+    def end_application(
+        self, application_id: str, reason: str = "InactiveApplicationExpired"
+    ) -> None:
+        """End an application as the server does: later requests get 410 Gone with
+        ``reason`` (``InactiveApplicationExpired``, ``TooManyApplications`` or
+        ``UserAgentNotAllowed``)."""
+        allowed = ("InactiveApplicationExpired", "TooManyApplications", "UserAgentNotAllowed")
+        if reason not in allowed:
+            raise ValueError(f"reason must be one of {', '.join(allowed)}, got {reason!r}")
+        with self._lock:
+            if application_id not in self._apps:
+                raise KeyError(f"no live application {application_id!r}")
+            self._end(application_id, reason)
+
+    def push_events(self, application_id: str, sender: Mapping[str, Any]) -> None:
+        """Queue one ``sender`` entry (``{"rel", "href", "events": [...]}``) on every event
+        channel of the application and wake its pending P-GETs."""
+        with self._lock:
+            app = self._apps.get(application_id)
+            if app is None:
+                raise KeyError(f"no live application {application_id!r}")
+            self._queue(app, [dict(sender)])
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        body: bytes | str | None = None,
+        status: int = 200,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        handler: RouteHandler | None = None,
+        roles: Iterable[str] | None = None,
+    ) -> UcwaUserRoute:
+        """Serve ``method path`` under every application of the user
+        (``/ucwa/oauth/v1/applications/{id}/<path>``), behind the fake's own bearer check
+        (401 without a valid unexpired, unrevoked bearer; 404/410 for a dead application),
+        logged and subject to armed faults. Answer with ``json``, ``body`` or
+        ``handler(request)`` (a FakeResponse or a dict sent as JSON with ``status``)."""
+        if roles is not None:
+            raise ValueError("UCWA bearers carry no roles: route(roles=...) is for the Relay fake")
+        if not isinstance(method, str) or not method.isalpha():
+            raise ValueError(f"route method must be an HTTP method name, got {method!r}")
+        if not isinstance(path, str) or not _split(path.split("?")[0]):
+            raise ValueError(
+                f"route path must be a non-empty path below an application, got {path!r}"
             )
-            return app_id
+        if sum(x is not None for x in (json, body, handler)) > 1:
+            raise ValueError("route() takes one of json=, body= or handler=")
+        if not isinstance(status, int) or not 200 <= status <= 599:
+            raise ValueError(f"route status must be an int from 200 to 599, got {status!r}")
+        if handler is not None and not callable(handler):
+            raise TypeError(f"route handler must be callable, got {handler!r}")
+        pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
+        checked = tuple(
+            (
+                _check_header_text(k, "route header name"),
+                _check_header_text(v, "route header value"),
+            )
+            for k, v in pairs
+        )
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        relative = "/" + "/".join(_split(path.split("?")[0])).lower()
+        if relative.lower() in SUBRESOURCES:
+            raise ValueError(f"{path!r} is a resource the fake already serves")
+        user_route = UcwaUserRoute(method.upper(), relative, json, raw, status, checked, handler)
+        with self._lock:
+            self.user_routes.append(user_route)
+        return user_route
+
+    def allowed_methods(self, path: str) -> frozenset[str] | None:
+        """The methods served on ``path`` (None: no such resource). HEAD and OPTIONS are the
+        HTTP layer's business."""
+        segments = _split(path.split("?")[0])
+        low = ("/" + "/".join(segments)).lower()
+        if low in _ROOT_PATHS or low in _USER_PATHS or low in _XFRAME_PATHS:
+            return frozenset({"GET"})
+        if low == WEBTICKET_PATH.lower():
+            return frozenset({"POST"})
+        if self.online and low == AAD_TOKEN_PATH:
+            return frozenset({"POST"})
+        if self.online and low == AAD_AUTHORIZE_PATH:
+            return frozenset({"GET"})
+        parsed = _app_path(segments)
+        if parsed is None:
+            return None
+        _, app_id, rest = parsed
+        if app_id is None:
+            return frozenset({"GET", "POST"})
+        if rest in SUBRESOURCES:
+            return SUBRESOURCES[rest]
+        with self._lock:
+            methods = frozenset(r.method for r in self.user_routes if r.path == rest)
+        return methods or None
 
     def arm_error(
         self,
@@ -209,30 +442,52 @@ class UcwaService(FakeService):
 
         def respond(request: FakeRequest) -> FakeResponse:
             if entry.group == "auth":
-                return self._unauthorized(request)
-            return entry.response(self._negotiate(request) or "json", fqdn=self.fqdn)
+                response = self._unauthorized(request)
+            else:
+                response = entry.response(
+                    self._negotiate(request) or "json",
+                    fqdn=self.fqdn,
+                    authorization_uri=origin_of(request) + AAD_AUTHORIZE_PATH,
+                )
+            return self._stamp(request, response)
 
         return respond
 
     def arm_unauthorized(self, times: int | None = 1, *, path: str | None = None) -> Fault:
         """Answer with the bearer 401 (both challenges) as if the token had been revoked."""
         return self.arm(
-            self._unauthorized,
+            lambda request: self._stamp(request, self._unauthorized(request)),
             times=times,
             path=TOKEN_PATH_PATTERN if path is None else path,
             label="ucwa 401",
         )
 
     # --- plumbing ---------------------------------------------------------------------------
-    @staticmethod
-    def _origin(request: FakeRequest) -> str:
-        parts = urlsplit(request.url)
-        return f"{parts.scheme or 'https'}://{parts.netloc}"
-
     def _unauthorized(self, request: FakeRequest) -> FakeResponse:
+        origin = origin_of(request)
         return unauthorized_response(
-            fqdn=self.fqdn, webticket_url=self._origin(request) + WEBTICKET_PATH
+            fqdn=self.fqdn,
+            webticket_url=origin + WEBTICKET_PATH,
+            authorization_uri=origin + AAD_AUTHORIZE_PATH if self.online else None,
         )
+
+    def _carried(self, request: FakeRequest) -> str | None:
+        header = request.header("Authorization")
+        if header is None:
+            return None
+        scheme, _, value = header.strip().partition(" ")
+        value = value.strip()
+        if scheme.lower() != "bearer" or value not in self._bearers:
+            return None
+        return value
+
+    def _stamp(self, request: FakeRequest, response: FakeResponse) -> FakeResponse:
+        """Record on the response which issued bearer the request carried."""
+        with self._lock:
+            carried = self._carried(request)
+        if carried is not None:
+            response.token = carried
+        return response
 
     @staticmethod
     def _accepted(request: FakeRequest) -> tuple[Format, str] | None:
@@ -264,7 +519,11 @@ class UcwaService(FakeService):
 
     def _error(self, request: FakeRequest, name: str, subcode: str | None = None) -> FakeResponse:
         entry = lookup_ucwa_error(name, subcode)
-        return entry.response(self._negotiate(request) or "json", fqdn=self.fqdn)
+        return entry.response(
+            self._negotiate(request) or "json",
+            fqdn=self.fqdn,
+            authorization_uri=origin_of(request) + AAD_AUTHORIZE_PATH,
+        )
 
     def _resource(
         self, request: FakeRequest, document: dict[str, Any], status: int = 200
@@ -276,114 +535,150 @@ class UcwaService(FakeService):
         body = dump_xml(document) if fmt == "xml" else dump_json(document, pretty=self.pretty)
         return FakeResponse(status, ucwa_headers(f"{media}; charset=utf-8", self.fqdn), body)
 
-    def _bearer(self, request: FakeRequest) -> tuple[bool, str | None]:
-        header = request.header("Authorization")
-        if header is None:
-            return False, None
-        scheme, _, value = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return False, "bearer"
-        value = value.strip()
-        if value not in self._bearers:
-            return False, "bearer"
-        expiry = self._bearers[value]
-        return expiry is None or self.server_now() < expiry, "bearer"
-
-    # --- dispatch ---------------------------------------------------------------------------
-    def dispatch(self, request: FakeRequest) -> Dispatched:
-        low = request.path.rstrip("/").lower() or "/"
-        if low == AUTODISCOVER_ROOT:
-            return self._autodiscover_root(request)
-        if low == AUTODISCOVER_USER:
-            return self._autodiscover_user(request)
-        if low == WEBTICKET_PATH.lower():
-            return self._webticket(request)
-        match = _APP_RE.match(request.path)
-        if match is not None:
-            return self._ucwa(
-                request,
-                match.group("prefix").lower(),
-                match.group("app"),
-                (match.group("rest") or "").lower().rstrip("/"),
-            )
-        return self._error(request, "ResourceNotFound"), None, False
-
-    def _method_not_allowed(self, request: FakeRequest, allowed: str) -> Dispatched:
-        response = self._error(request, "MethodNotAllowed")
-        response.headers.append(("Allow", allowed))
-        return response, None, False
-
-    def _autodiscover_root(self, request: FakeRequest) -> Dispatched:
-        if request.method != "GET":
-            return self._method_not_allowed(request, "GET")
-        origin = self._origin(request)
-        domain = self.credentials.sip_uri.rpartition("@")[2]
-        doc = {
-            "_links": {
-                "self": {"href": f"{origin}{AUTODISCOVER_ROOT}?originalDomain={domain}"},
-                "user": {"href": f"{origin}{AUTODISCOVER_USER}?originalDomain={domain}"},
-                "xframe": {"href": f"{origin}/autodiscover/XFrame/XFrame.html"},
-            }
-        }
-        return self._json(200, doc), None, True
-
-    def _json(self, status: int, doc: dict[str, Any]) -> FakeResponse:
+    def _json(self, status: int, doc: Mapping[str, Any]) -> FakeResponse:
         return FakeResponse(
             status,
             ucwa_headers("application/json; charset=utf-8", self.fqdn),
             dump_json(doc, pretty=False),
         )
 
-    def _autodiscover_user(self, request: FakeRequest) -> Dispatched:
-        if request.method != "GET":
-            return self._method_not_allowed(request, "GET")
-        ok, kind = self._bearer(request)
-        if not ok:
-            return self._unauthorized(request), kind, True
-        origin = self._origin(request)
-        doc = {
-            "_links": {
-                "self": {"href": f"{origin}{AUTODISCOVER_USER}"},
-                "applications": {"href": f"{origin}/ucwa/oauth/v1/applications"},
-                "xframe": {"href": f"{origin}/Autodiscover/XFrame/XFrame.html"},
-            }
-        }
-        return self._json(200, doc), kind, True
+    def _no_content(self) -> FakeResponse:
+        headers = [h for h in ucwa_headers("", self.fqdn) if h[0] != "Content-Type"]
+        return FakeResponse(204, headers)
 
+    def _authenticate(self, request: FakeRequest) -> tuple[_Bearer | None, str | None]:
+        """The bearer record when the request carries a live one, and the credential kind."""
+        header = request.header("Authorization")
+        if header is None:
+            return None, None
+        scheme, _, value = header.strip().partition(" ")
+        record = self._bearers.get(value.strip()) if scheme.lower() == "bearer" else None
+        if record is None or record.revoked:
+            return None, "bearer"
+        if record.expires is not None and self.server_now() >= record.expires:
+            return None, "bearer"
+        return record, "bearer"
+
+    def _audience_ok(self, record: _Bearer, request: FakeRequest) -> bool:
+        if record.audience is None:
+            return True
+        origin = origin_of(request)
+        wanted = {origin.lower(), urlsplit(origin).netloc.lower(), self.base_url.lower()}
+        return record.audience.rstrip("/").lower() in wanted
+
+    def _method_not_allowed(self, request: FakeRequest, allowed: Iterable[str]) -> FakeResponse:
+        response = self._error(request, "MethodNotAllowed")
+        response.headers.append(("Allow", ", ".join(sorted(allowed))))
+        return response
+
+    # --- dispatch ---------------------------------------------------------------------------
+    def dispatch(self, request: FakeRequest) -> Dispatched:
+        with self._lock:  # an event P-GET waits on a condition of this lock
+            response, kind, expected = self._dispatch(request)
+        return self._stamp(request, response), kind, expected
+
+    def _dispatch(self, request: FakeRequest) -> Dispatched:
+        segments = _split(request.path)
+        low = ("/" + "/".join(segments)).lower()
+        if low in _ROOT_PATHS:
+            return self._get_only(request, self._root), None, True
+        if low in _XFRAME_PATHS:
+            return self._get_only(request, self._xframe), None, True
+        if low in _USER_PATHS:
+            return self._user(request)
+        if low == WEBTICKET_PATH.lower():
+            return self._webticket(request)
+        if self.online and low == AAD_TOKEN_PATH:
+            return self._aad_token(request), "aad", True
+        if self.online and low == AAD_AUTHORIZE_PATH:
+            return self._get_only(request, self._aad_authorize), None, True
+        parsed = _app_path(segments)
+        if parsed is not None:
+            return self._ucwa(request, *parsed)
+        return self._error(request, "ResourceNotFound"), None, False
+
+    def _get_only(
+        self, request: FakeRequest, answer: Callable[[FakeRequest], FakeResponse]
+    ) -> FakeResponse:
+        if request.method != "GET":
+            return self._method_not_allowed(request, ["GET"])
+        return answer(request)
+
+    def _root(self, request: FakeRequest) -> FakeResponse:
+        domain = request.query_value("originalDomain") or domain_of(self.credentials.sip_uri)
+        return self._json(200, root_doc(origin_of(request), quote(domain, safe=".-_")))
+
+    def _xframe(self, request: FakeRequest) -> FakeResponse:
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Server", "Microsoft-IIS/7.5")]
+        return FakeResponse(200, headers, XFRAME_HTML.encode("utf-8"))
+
+    def _user(self, request: FakeRequest) -> Dispatched:
+        if request.method != "GET":
+            return self._method_not_allowed(request, ["GET"]), None, True
+        record, kind = self._authenticate(request)
+        if record is None:
+            return self._unauthorized(request), kind, True
+        if not self._audience_ok(record, request):
+            return self._error(request, "403-Forbidden-28055"), kind, True
+        return self._json(200, user_doc(origin_of(request))), kind, True
+
+    # --- WebTicket ----------------------------------------------------------------------------
     def _webticket(self, request: FakeRequest) -> Dispatched:
         if request.method != "POST":
-            return self._method_not_allowed(request, "POST")
+            return self._method_not_allowed(request, ["POST"]), None, True
         form = {k.lower(): v[0] for k, v in request.form().items() if v}
         grant = form.get("grant_type")
-        kind = "password-grant"
         if grant is None:
-            return self._grant_error("invalid_request"), kind, True
-        if grant != "password":
+            return self._grant_error("invalid_request"), "password-grant", True
+        if grant == _ANON_GRANT:
+            return self._anonymous_grant(form), "anonmeeting-grant", True
+        if grant != "password" or self.online:
             return (
                 self._grant_error(
                     "unsupported_grant_type", 28029, "Authentication type not allowed"
                 ),
-                kind,
+                "password-grant",
                 True,
             )
         user, password = form.get("username", ""), form.get("password", "")
         valid_users = {self.credentials.username.lower(), self.credentials.sip_uri.lower()}
         if user.lower() not in valid_users or password != self.credentials.password:
-            return self._grant_error("invalid_grant"), kind, True
+            return self._grant_error("invalid_grant"), "password-grant", True
         bearer = self.issue_bearer()
-        expiry = self._bearers[bearer]
+        return self._ticket(bearer, BEARER_LIFETIME, "local"), "password-grant", True
+
+    def _anonymous_grant(self, form: dict[str, str]) -> FakeResponse:
+        uri = form.get("ms_rtc_conferenceuri") or form.get("msrtc_conferenceuri")
+        if not uri:
+            return self._grant_error("invalid_request")
+        if uri != self.credentials.conference_uri or form.get("password", "") != (
+            self.credentials.conference_key
+        ):
+            return self._grant_error("invalid_grant")
+        now = self.server_now()
+        token = self.factory.bearer_token()
+        self._bearers[token] = _Bearer(
+            self.policy.expiry(now, ANONYMOUS_BEARER_LIFETIME), anonymous=True
+        )
+        return self._ticket(token, ANONYMOUS_BEARER_LIFETIME, "anonymous")
+
+    def _ticket(self, bearer: str, default: _dt.timedelta, scope: str) -> FakeResponse:
+        expiry = self._bearers[bearer].expires
         expires_in = (
-            int(BEARER_LIFETIME.total_seconds())
+            int(default.total_seconds())
             if expiry is None
             else max(0, int((expiry - self.server_now()).total_seconds()))
         )
         body = {
             "access_token": bearer,
-            "token_type": "Bearer",
             "expires_in": expires_in,
-            "ms_rtc_identityscope": "local",
+            "ms_rtc_identityscope": scope,
+            "token_type": "Bearer",
         }
-        headers = [
+        return FakeResponse(200, self._grant_headers(), json.dumps(body).encode())
+
+    def _grant_headers(self) -> list[tuple[str, str]]:
+        return [
             ("Cache-Control", "no-store"),
             ("Pragma", "no-cache"),
             ("Content-Type", "application/json"),
@@ -391,85 +686,505 @@ class UcwaService(FakeService):
             ("X-MS-Server-Fqdn", self.fqdn),
             ("X-Powered-By", "ASP.NET"),
         ]
-        return FakeResponse(200, headers, json.dumps(body).encode()), kind, True
 
     def _grant_error(
         self, error: str, diagnostic: int | None = None, reason: str = ""
     ) -> FakeResponse:
-        headers = [
-            ("Cache-Control", "no-store"),
-            ("Pragma", "no-cache"),
-            ("Content-Type", "application/json"),
-            ("Server", "Microsoft-IIS/7.5"),
-        ]
+        headers = self._grant_headers()[:4]
         if diagnostic is not None:
             headers.append(
                 ("X-Ms-diagnostics", f'{diagnostic};source="{self.fqdn}";reason="{reason}"')
             )
         return FakeResponse(400, headers, json.dumps({"error": error}).encode())
 
+    # --- Azure AD (online) --------------------------------------------------------------------
+    def _aad_error(self, error: str, code: int, description: str) -> FakeResponse:
+        body = {
+            "error": error,
+            "error_description": f"AADSTS{code}: {description}",
+            "error_codes": [code],
+            "timestamp": self.server_now().strftime("%Y-%m-%d %H:%M:%SZ"),
+        }
+        headers = [("Cache-Control", "no-store, no-cache"), ("Content-Type", "application/json")]
+        return FakeResponse(400, headers, json.dumps(body).encode())
+
+    def _aad_token(self, request: FakeRequest) -> FakeResponse:
+        if request.method != "POST":
+            return self._method_not_allowed(request, ["POST"])
+        form = {k.lower(): v[0] for k, v in request.form().items() if v}
+        grant = form.get("grant_type")
+        resource = form.get("resource") or self.base_url
+        if grant == "password":
+            user, password = form.get("username", ""), form.get("password", "")
+            if user.lower() != self.credentials.username.lower() or (
+                password != self.credentials.password
+            ):
+                return self._aad_error("invalid_grant", 50126, "Invalid username or password.")
+        elif grant == "authorization_code":
+            issued = self._codes.pop(form.get("code", ""), None)
+            if issued is None:
+                return self._aad_error(
+                    "invalid_grant", 70000, "The provided authorization code is invalid."
+                )
+            resource = form.get("resource") or issued[1]
+        elif grant is None:
+            return self._aad_error(
+                "invalid_request", 900144, "The request body must contain grant_type."
+            )
+        else:
+            return self._aad_error(
+                "unsupported_grant_type",
+                70003,
+                f"The app requested an unsupported grant type {grant!r}.",
+            )
+        if not resource.lower().startswith(("https://", "http://")):
+            resource = "https://" + resource
+        bearer = self.issue_bearer(audience=resource.rstrip("/"))
+        claims = JwtClaims(
+            audience=resource.rstrip("/"),
+            issued_at=self.server_now(),
+            expires_at=self._bearers[bearer].expires or self.server_now(),
+            tenant_id=self.tenant_id,
+            upn=self.credentials.username,
+            client_id=form.get("client_id", ""),
+            object_id="",
+        )
+        body = aad_token_body(bearer, claims, self.server_now())
+        headers = [
+            ("Cache-Control", "no-store, no-cache"),
+            ("Pragma", "no-cache"),
+            ("Content-Type", "application/json; charset=utf-8"),
+        ]
+        return FakeResponse(200, headers, json.dumps(body).encode())
+
+    def _aad_authorize(self, request: FakeRequest) -> FakeResponse:
+        """Sign the fake's user in without a page: 302 to ``redirect_uri`` with a ``code``
+        (``response_type=code``) or the token in the fragment (``response_type=token``)."""
+        redirect = request.query_value("redirect_uri") or ""
+        response_type = (request.query_value("response_type") or "").lower()
+        if not redirect.lower().startswith(("https://", "http://")):
+            return self._aad_error(
+                "invalid_request", 50011, "The redirect_uri is missing or not http(s)."
+            )
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in redirect) or response_type not in (
+            "code",
+            "token",
+        ):
+            return self._aad_error(
+                "unsupported_response_type", 700054, "response_type must be code or token."
+            )
+        resource = request.query_value("resource") or self.base_url
+        state = request.query_value("state")
+        if response_type == "code":
+            code = self._surface_rng.randbytes(24).hex()
+            self._codes[code] = (redirect, resource)
+            while len(self._codes) > _MAX_CODES:
+                del self._codes[next(iter(self._codes))]
+            params = {"code": code} | ({"state": state} if state else {})
+            location = redirect + ("&" if "?" in redirect else "?") + urlencode(params)
+        else:
+            bearer = self.issue_bearer(audience=resource.rstrip("/"))
+            expiry = self._bearers[bearer].expires or self.server_now()
+            params = {
+                "access_token": bearer,
+                "token_type": "Bearer",
+                "expires_in": str(max(0, int((expiry - self.server_now()).total_seconds()))),
+            } | ({"state": state} if state else {})
+            location = redirect.split("#")[0] + "#" + urlencode(params)
+        return FakeResponse(302, [("Location", location), ("Cache-Control", "no-store")])
+
     # --- /ucwa/... ---------------------------------------------------------------------------
-    def _live_app(self, app_id: str) -> _Application | None:
+    def _ucwa(self, request: FakeRequest, prefix: str, app_id: str | None, rest: str) -> Dispatched:
+        record, kind = self._authenticate(request)
+        if record is None:
+            return self._unauthorized(request), kind, True
+        if not self._audience_ok(record, request):
+            return self._error(request, "403-Forbidden-28055"), kind, True
+        version = request.header("X-MS-RequiresMinResourceVersion")
+        if version is not None:
+            try:
+                too_high = float(version) > RESOURCE_VERSION
+            except ValueError:
+                return self._error(request, "ParameterValidationFailure"), kind, True
+            if too_high:
+                return self._error(request, "VersionNotSupported"), kind, True
+        owner = self._owner(request, record)
+        if app_id is None:
+            if request.method == "POST":
+                return self._create(request, prefix, record, owner), kind, True
+            if request.method == "GET":
+                return self._list(request, owner), kind, True
+            return self._method_not_allowed(request, ["GET", "POST"]), kind, True
+        app, ended = self._live_app(app_id)
+        if app is None:
+            return self._error(request, ended), kind, True
+        user_route = self._user_route(request, rest)
+        if user_route is not None:
+            return user_route, kind, True
+        allowed = SUBRESOURCES.get(rest)
+        if allowed is None:
+            return self._error(request, "ResourceNotFound"), kind, False
+        if request.method not in allowed:
+            return self._method_not_allowed(request, allowed), kind, True
+        return self._app_resource(request, app, rest), kind, True
+
+    def _owner(self, request: FakeRequest, record: _Bearer) -> str:
+        """Whose applications these are: the user, or one anonymous guest per bearer."""
+        return f"anonymous:{self._carried(request)}" if record.anonymous else "user"
+
+    def _app_resource(self, request: FakeRequest, app: Application, rest: str) -> FakeResponse:
+        sip = self.credentials.sip_uri
+        if rest == "":
+            if request.method == "DELETE":
+                del self._apps[app.id]
+                return self._no_content()
+            return self._resource(request, application_doc(app, sip, self._instance(request)))
+        if rest == "/me/makemeavailable":
+            return self._make_me_available(request, app)
+        if rest == "/me/reportmyactivity":
+            return self._report_activity(request, app)
+        if rest == "/events":
+            return self._events(request, app)
+        if rest == "/batch":
+            return self._batch(request)
+        if rest.endswith("/mediarelay"):
+            relay = app.relays[0].model_copy(update={"href": request.path})
+            return self._resource(request, relay_resource(relay))
+        if rest.endswith("/mediarelayaccesstoken"):
+            return self._token(request, app)
+        if rest in ("/me/presence", "/me/note", "/me/location") and not app.available:
+            if app.anonymous:
+                return self._error(request, "403-Forbidden-AnonymousNotAllowed")
+            return self._error(request, "409-Conflict-MakeMeAvailableRequired")
+        return self._resource(request, leaf_doc(app, rest, sip))
+
+    @staticmethod
+    def _instance(request: FakeRequest) -> str:
+        return (request.query_value("instanceId") or "").strip()
+
+    # --- application lifetime -----------------------------------------------------------------
+    def _end(self, app_id: str, reason: str) -> None:
+        self._apps.pop(app_id, None)
+        self._ended[app_id] = reason
+        while len(self._ended) > _MAX_TOMBSTONES:
+            del self._ended[next(iter(self._ended))]
+        self._events_changed.notify_all()
+
+    def _live_app(self, app_id: str) -> tuple[Application | None, str]:
+        """The live application, or None and the catalogue error to answer with."""
+        if app_id in self._ended:
+            return None, f"410-Gone-{self._ended[app_id]}"
         app = self._apps.get(app_id)
         if app is None:
-            return None
+            return None, "ApplicationNotFound"
         now = self.server_now()
         idle = self.application_idle_lifetime
-        if idle is not None and now - app.last_seen > idle:
-            del self._apps[app_id]
-            return None
+        since = app.last_release or app.last_seen
+        if idle is not None and now - since > idle:
+            self._end(app_id, "InactiveApplicationExpired")
+            return None, "410-Gone-InactiveApplicationExpired"
         app.last_seen = now
+        return app, ""
+
+    def _register(
+        self,
+        user_agent: str,
+        endpoint_id: str | None,
+        culture: str,
+        prefix: str,
+        app_type: str,
+        owner: str,
+        *,
+        anonymous: bool = False,
+    ) -> Application:
+        app_id = self.factory.application_id()
+        while app_id in self._apps or app_id in self._ended:
+            app_id = self.factory.application_id()
+        now = self.server_now()
+        app = Application(
+            id=app_id,
+            prefix=prefix,
+            user_agent=user_agent,
+            endpoint_id=endpoint_id or str(uuid.UUID(int=self.factory.rng.getrandbits(128))),
+            culture=culture,
+            type=app_type,
+            owner=owner,
+            created=now,
+            last_seen=now,
+            relays=[self.factory.build_relay()],
+            anonymous=anonymous,
+        )
+        limit = self.max_applications
+        mine = [a for a in self._apps.values() if a.owner == owner]
+        if limit is not None and len(mine) >= limit:
+            oldest = min(mine, key=lambda a: a.last_release or a.last_seen)
+            self._end(oldest.id, "TooManyApplications")
+        self._apps[app_id] = app
         return app
 
-    def _ucwa(self, request: FakeRequest, prefix: str, app_id: str | None, rest: str) -> Dispatched:
-        ok, kind = self._bearer(request)
-        if not ok:
-            return self._unauthorized(request), kind, True
-        if app_id is None:
-            if request.method != "POST":
-                return self._method_not_allowed(request, "POST")[0], kind, False
-            return self._create(request, prefix), kind, True
-        app = self._live_app(app_id)
-        if app is None:
-            return self._error(request, "ApplicationNotFound"), kind, True
-        base = f"/ucwa/{prefix}/applications/{app.id}"
-        routes = {
-            "": "application",
-            "/communication": "communication",
-            "/mediarelayaccesstoken": "token",
-            "/communication/mediarelayaccesstoken": "token",
-            "/mediarelay": "relay",
-            "/communication/mediarelay": "relay",
-        }
-        target = routes.get(rest)
-        if target is None:
-            return self._error(request, "ResourceNotFound"), kind, False
-        if target == "application" and request.method == "DELETE":
-            del self._apps[app.id]
-            return (
-                FakeResponse(204, ucwa_headers("application/json; charset=utf-8", self.fqdn)),
-                kind,
-                True,
+    def _create(
+        self, request: FakeRequest, prefix: str, record: _Bearer, owner: str
+    ) -> FakeResponse:
+        try:
+            values = self._input(request)
+        except WireFormatError:
+            return self._error(request, "DeserializationFailure")
+        if values is None:
+            return self._error(request, "UnsupportedMediaType")
+        lowered = {str(k).lower(): v for k, v in values.items()}
+        user_agent = lowered.get("useragent")
+        endpoint_id = lowered.get("endpointid")
+        culture = lowered.get("culture") or "en-US"
+        app_type = lowered.get("type") or "Browser"
+        instance = lowered.get("instanceid") or ""
+        texts = (user_agent, endpoint_id, culture, app_type, instance)
+        if (
+            not isinstance(user_agent, str)
+            or not user_agent.strip()
+            or len(user_agent) > 100
+            or not isinstance(endpoint_id, str)
+            or not endpoint_id.strip()
+            or not all(isinstance(t, str) and len(t) <= 256 for t in texts)
+        ):
+            return self._error(request, "ParameterValidationFailure")
+        assert isinstance(culture, str) and isinstance(app_type, str) and isinstance(instance, str)
+        existing = next(
+            (
+                a
+                for a in self._apps.values()
+                if a.owner == owner
+                and a.endpoint_id.lower() == endpoint_id.lower()
+                and a.user_agent == user_agent
+                and a.culture.lower() == culture.lower()
+                and a.type.lower() == app_type.lower()
+                and self._live_app(a.id)[0] is not None
+            ),
+            None,
+        )
+        if existing is not None and (not instance or instance in existing.instances):
+            return self._resource(
+                request, application_doc(existing, self.credentials.sip_uri, instance)
             )
-        if request.method != "GET":
-            allowed = "GET, DELETE" if target == "application" else "GET"
-            return self._method_not_allowed(request, allowed)[0], kind, False
-        if target == "application":
-            return self._resource(request, self._application_doc(app, base)), kind, True
-        if target == "communication":
-            return self._resource(request, self._communication_doc(app, base)), kind, True
-        if target == "relay":
-            relay = app.relays[0].model_copy(update={"href": request.path})
-            return self._resource(request, relay_resource(relay)), kind, True
-        return self._token(request, app, base), kind, True
+        if existing is not None:
+            app = existing
+            status = 201
+        else:
+            app = self._register(
+                user_agent,
+                endpoint_id,
+                culture,
+                prefix,
+                app_type,
+                owner,
+                anonymous=record.anonymous,
+            )
+            status = 201
+        if instance:
+            app.instances.add(instance)
+        response = self._resource(
+            request, application_doc(app, self.credentials.sip_uri, instance), status=status
+        )
+        if response.status == 201:
+            response.headers.append(("Location", app.base))
+            response.headers.append(
+                ("Set-Cookie", f"cwt_ucwa={app.id}; path={app.base}/photos; secure; HttpOnly")
+            )
+        return response
 
-    def _token(self, request: FakeRequest, app: _Application, base: str) -> FakeResponse:
+    def _list(self, request: FakeRequest, owner: str) -> FakeResponse:
+        sip = self.credentials.sip_uri
+        mine = [a for a in list(self._apps.values()) if a.owner == owner]
+        live = [a for a in mine if self._live_app(a.id)[0] is not None]
+        doc = {
+            "rel": "applications",
+            "_links": {"self": {"href": "/ucwa/oauth/v1/applications"}},
+            "_embedded": {"application": [application_doc(a, sip) for a in live]},
+        }
+        return self._resource(request, doc)
+
+    @staticmethod
+    def _input(request: FakeRequest) -> dict[str, Any] | None:
+        """The body as a flat dict; a JSON object with one trailing comma (as in the docs'
+        own sample) is accepted."""
+        content_type = request.header("Content-Type")
+        try:
+            return parse_input(request.body, content_type, "request body")
+        except WireFormatError:
+            text = request.body.decode("utf-8", "replace").rstrip()
+            if not text.endswith("}"):
+                raise
+            inner = text[:-1].rstrip()
+            if not inner.endswith(","):
+                raise
+            return parse_input(inner[:-1] + "}", content_type, "request body")
+
+    # --- me ---------------------------------------------------------------------------------
+    def _make_me_available(self, request: FakeRequest, app: Application) -> FakeResponse:
+        if app.anonymous:
+            return self._error(request, "403-Forbidden-AnonymousNotAllowed")
+        try:
+            values = self._input(request) if request.body.strip() else {}
+        except WireFormatError:
+            return self._error(request, "DeserializationFailure")
+        if values is None:
+            return self._error(request, "UnsupportedMediaType")
+        lowered = {str(k).lower(): v for k, v in values.items()}
+        modalities = lowered.get("supportedmodalities")
+        if modalities is not None:
+            if not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities):
+                return self._error(request, "ParameterValidationFailure")
+            if any(m.lower() not in _ALLOWED_MODALITIES for m in modalities):
+                return self._error(request, "403-Forbidden")
+        sign_in_as = lowered.get("signinas")
+        if sign_in_as is not None and not isinstance(sign_in_as, str):
+            return self._error(request, "ParameterValidationFailure")
+        if app.available:
+            return self._error(request, "409-Conflict-AlreadyExists")
+        app.available = True
+        app.sign_in_as = sign_in_as or "Online"
+        app.etag += 1
+        self._queue(app, make_me_available_events(app, self.credentials.sip_uri))
+        return self._no_content()
+
+    def _report_activity(self, request: FakeRequest, app: Application) -> FakeResponse:
+        if app.anonymous:
+            return self._error(request, "403-Forbidden-AnonymousNotAllowed")
+        if not app.available:
+            return self._error(request, "409-Conflict-MakeMeAvailableRequired")
+        return self._no_content()
+
+    # --- events -------------------------------------------------------------------------------
+    def _queue(self, app: Application, senders: list[dict[str, Any]]) -> None:
+        if not app.channels:
+            app.channel("")
+        for channel in app.channels.values():
+            channel.pending.extend(senders)
+        self._events_changed.notify_all()
+
+    def _events(self, request: FakeRequest, app: Application) -> FakeResponse:
+        if self._negotiate(request) != "json":  # the fake renders events as JSON only
+            return self._error(request, "NotAcceptable")
+        instance = self._instance(request)
+        if instance and instance not in app.instances:
+            return self._error(request, "ApplicationNotFound")
+        channel = app.channel(instance)
+        try:
+            ack = int(request.query_value("ack") or "")
+        except ValueError:
+            ack = -1
+        try:
+            timeout = int(request.query_value("timeout") or EVENT_TIMEOUT_DEFAULT)
+        except ValueError:
+            timeout = EVENT_TIMEOUT_DEFAULT
+        timeout = min(max(timeout, EVENT_TIMEOUT_MIN), EVENT_TIMEOUT_MAX)  # as the JS sample
+        if channel.last is not None and ack == channel.last[0]:
+            return self._json(200, channel.last[1])
+        if ack != channel.ack:
+            resync = {"_links": {"resync": {"href": events_href(app, channel.ack, instance)}}}
+            return self._json(200, resync)
+        channel.generation += 1
+        mine = channel.generation
+        self._events_changed.notify_all()
+        started = self.server_now()
+        hold = max(0.0, min(float(timeout), self.event_hold_seconds))
+        deadline = time.monotonic() + hold
+        while not channel.pending:
+            if channel.generation != mine:
+                return self._error(request, "PGetReplaced")
+            if app.id not in self._apps:
+                return self._error(request, self._live_app(app.id)[1])
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.server_now() - started >= _dt.timedelta(seconds=timeout):
+                break
+            self._events_changed.wait(min(remaining, 0.05))
+        number = channel.ack
+        body: dict[str, Any] = {
+            "_links": {
+                "self": {"href": events_href(app, number, instance)},
+                "next": {"href": events_href(app, number + 1, instance)},
+            },
+            "sender": list(channel.pending),
+        }
+        channel.pending.clear()
+        channel.last = (number, body)
+        channel.ack = number + 1
+        app.last_release = self.server_now()
+        return self._json(200, body)
+
+    # --- batch ---------------------------------------------------------------------------------
+    def _batch(self, request: FakeRequest) -> FakeResponse:
+        """Answer each part as if it came alone (with the batch's bearer when the part has
+        none); nested batches, events and photos are refused part by part with 400."""
+        try:
+            parts = parse_batch(request.body, boundary_of(request.header("Content-Type")))
+        except OverflowError:
+            return self._error(request, "TooManyRequests")
+        except BatchError:
+            return self._error(request, "BadRequest")
+        origin = origin_of(request)
+        authorization = request.header("Authorization")
+        answers = []
+        for part in parts:
+            url = part.target if "://" in part.target else origin + part.target
+            headers = list(part.headers)
+            if authorization and not any(k.lower() == "authorization" for k, _ in headers):
+                headers.append(("Authorization", authorization))
+            inner = FakeRequest.build(part.method, url, headers, part.body)
+            parsed = _app_path(_split(inner.path))
+            refused = (
+                origin_of(inner).lower() != origin.lower()
+                or parsed is None
+                or parsed[2] in ("/batch", "/events")
+                or parsed[2].startswith("/photos")
+            )
+            answers.append(
+                self._error(inner, "BadRequest") if refused else self._dispatch(inner)[0]
+            )
+        boundary = str(uuid.UUID(int=self._surface_rng.getrandbits(128), version=4))
+        headers = ucwa_headers(f'multipart/batching; boundary="{boundary}"', self.fqdn)
+        return FakeResponse(200, headers, render_batch(answers, boundary))
+
+    # --- user routes ---------------------------------------------------------------------------
+    def _user_route(self, request: FakeRequest, rest: str) -> FakeResponse | None:
+        matching = [r for r in self.user_routes if r.path == rest]
+        if not matching:
+            return None
+        chosen = next((r for r in matching if r.method == request.method), None)
+        if chosen is None:
+            return self._method_not_allowed(request, {r.method for r in matching})
+        chosen.requests.append(request)
+        if chosen.handler is not None:
+            answer = chosen.handler(request)
+            if isinstance(answer, FakeResponse):
+                return answer
+            if isinstance(answer, dict):
+                return self._user_json(chosen, answer)
+            raise TypeError(
+                f"route handler for {chosen.method} {chosen.path} returned "
+                f"{type(answer).__name__}; expected a FakeResponse or a dict"
+            )
+        if chosen.body is not None:
+            headers = list(chosen.headers)
+            if not any(k.lower() == "content-type" for k, _ in headers):
+                headers.append(("Content-Type", "application/octet-stream"))
+            return FakeResponse(chosen.status, headers, chosen.body)
+        return self._user_json(chosen, chosen.json)
+
+    def _user_json(self, chosen: UcwaUserRoute, document: Any) -> FakeResponse:
+        headers = ucwa_headers("application/json; charset=utf-8", self.fqdn)
+        headers.extend(chosen.headers)
+        body = b"" if document is None else json.dumps(document).encode("utf-8")
+        return FakeResponse(chosen.status, headers, body)
+
+    # --- token ---------------------------------------------------------------------------------
+    def _token(self, request: FakeRequest, app: Application) -> FakeResponse:
         chosen = self._accepted(request)
         if chosen is None:
             return self._error(request, "NotAcceptable")
         fmt, media = chosen
         relays = [
-            r.model_copy(update={"href": f"{base}/communication/mediaRelay"}) for r in app.relays
+            r.model_copy(update={"href": f"{app.base}/communication/mediaRelay"})
+            for r in app.relays
         ]
         token = self.factory.build(
             uri=self.credentials.sip_uri, href=request.path, media_relays=relays
@@ -480,88 +1195,3 @@ class UcwaService(FakeService):
         else:
             body = render_json(token, self.quirks, pretty=self.pretty)
         return FakeResponse(200, ucwa_headers(f"{media}; charset=utf-8", self.fqdn), body)
-
-    def _create(self, request: FakeRequest, prefix: str) -> FakeResponse:
-        try:
-            values = self._input(request)
-        except WireFormatError:
-            return self._error(request, "DeserializationFailure")
-        if values is None:
-            return self._error(request, "UnsupportedMediaType")
-        lowered = {k.lower(): v for k, v in values.items()}
-        if not lowered.get("useragent") or not lowered.get("endpointid"):
-            return self._error(request, "ParameterValidationFailure")
-        app_id = self.create_application(
-            user_agent=str(lowered["useragent"]),
-            endpoint_id=str(lowered["endpointid"]),
-            culture=str(lowered.get("culture") or "en-US"),
-            prefix=prefix,
-        )
-        app = self._apps[app_id]
-        base = f"/ucwa/{prefix}/applications/{app_id}"
-        response = self._resource(request, self._application_doc(app, base), status=201)
-        if response.status == 201:
-            response.headers.append(("Location", base))
-        return response
-
-    @staticmethod
-    def _input(request: FakeRequest) -> dict[str, Any] | None:
-        return parse_input(request.body, request.header("Content-Type"), "request body")
-
-    def _communication_doc(self, app: _Application, base: str) -> dict[str, Any]:
-        comm = f"{base}/communication"
-        return {
-            "rel": "communication",
-            str(
-                uuid.UUID(int=int(app.id) if app.id.isdigit() else 0)
-            ): "please pass this in a PUT request",
-            "supportedModalities": [],
-            "supportedMessageFormats": ["Plain"],
-            "etag": app.etag,
-            "_links": {
-                "self": {"href": comm},
-                "conversations": {"href": f"{comm}/conversations?filter=active"},
-                "startMessaging": {"href": f"{comm}/messagingInvitations"},
-                "mediaRelayAccessToken": {"href": f"{comm}/mediaRelayAccessToken"},
-                "mediaRelay": {"href": f"{comm}/mediaRelay"},
-            },
-        }
-
-    def _application_doc(self, app: _Application, base: str) -> dict[str, Any]:
-        user = self.credentials.sip_uri.removeprefix("sip:")
-        name = user.split("@")[0].replace(".", " ").title()
-        return {
-            "rel": "application",
-            "culture": app.culture,
-            "userAgent": app.user_agent,
-            "type": "Application",
-            "endpointId": app.endpoint_id,
-            "instanceId": app.id,
-            "etag": app.etag,
-            "_links": {
-                "self": {"href": base},
-                "policies": {"href": f"{base}/policies"},
-                "batch": {"href": f"{base}/batch"},
-                "events": {"href": f"{base}/events?ack=1"},
-            },
-            "_embedded": {
-                "me": {
-                    "rel": "me",
-                    "name": name,
-                    "uri": self.credentials.sip_uri,
-                    "emailAddresses": [user],
-                    "_links": {
-                        "self": {"href": f"{base}/me"},
-                        "makeMeAvailable": {"href": f"{base}/me/makeMeAvailable"},
-                    },
-                },
-                "people": {
-                    "rel": "people",
-                    "_links": {
-                        "self": {"href": f"{base}/people"},
-                        "myContacts": {"href": f"{base}/people/contacts"},
-                    },
-                },
-                "communication": self._communication_doc(app, base),
-            },
-        }
