@@ -210,8 +210,9 @@ class UcwaService(FakeService):
         policy: TokenPolicy | None = None,
         quirks: UcwaQuirks | None = None,
         online: bool = False,
+        cors_origins: tuple[str, ...] | list[str] | None = None,
     ) -> None:
-        super().__init__(base_url=base_url, clock=clock)
+        super().__init__(base_url=base_url, clock=clock, cors_origins=cors_origins)
         self.policy = policy or TokenPolicy()
         self.quirks = quirks or UcwaQuirks()
         self.online = online
@@ -480,6 +481,18 @@ class UcwaService(FakeService):
         if scheme.lower() != "bearer" or value not in self._bearers:
             return None
         return value
+
+    def carried_token(self, request: FakeRequest) -> str | None:
+        """The issued bearer ``request`` carries (for the request log)."""
+        with self._lock:
+            return self._carried(request)
+
+    def preflight_refused(self, request: FakeRequest, allow: str) -> FakeResponse:
+        """A stock 2015 server answers a CORS preflight it does not allow with 400 and
+        ``X-Ms-diagnostics: 28020`` (ucwa-client-surface sheet, CORS [B2])."""
+        response = self.error_responder("400-BadRequest-28020")(request)
+        response.headers.append(("Allow", allow))
+        return response
 
     def _stamp(self, request: FakeRequest, response: FakeResponse) -> FakeResponse:
         """Record on the response which issued bearer the request carried."""
