@@ -10,7 +10,15 @@ import datetime as _dt
 import enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -103,6 +111,8 @@ class RelayAccessToken(_WireModel):
     pairing_code_id: StrictStr | None = None
     pairing_code_endpoint_id: StrictStr | None = None
 
+    _clock: Any = PrivateAttr(None)  # a Clock bound by the fixture that handed it out
+
     @field_validator("creation_date", mode="before")
     @classmethod
     def _creation_ms(cls, value: object) -> _dt.datetime:
@@ -129,13 +139,18 @@ class RelayAccessToken(_WireModel):
         """True once ``now`` (default: the system clock) reaches the expiration date."""
         if self.expiration_date is None:
             return False
-        return _now(now) >= self.expiration_date
+        return self._now(now) >= self.expiration_date
 
     def remaining(self, now: _dt.datetime | None = None) -> _dt.timedelta | None:
         """Time left before expiry; negative once expired; None for a never-expiring token."""
         if self.expiration_date is None:
             return None
-        return self.expiration_date - _now(now)
+        return self.expiration_date - self._now(now)
+
+    def _now(self, now: _dt.datetime | None) -> _dt.datetime:
+        if now is None and self._clock is not None:
+            return _now(self._clock.now())
+        return _now(now)
 
     @property
     def creation_ms(self) -> int:

@@ -8,6 +8,7 @@ generic synchronous errors, plus the HTTP-status-table codes no other row covers
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -208,12 +209,15 @@ class UcwaErrorEntry:
     ) -> FakeResponse:
         """The full HTTP response (the IIS 401 page for the ``auth`` entry)."""
         if self.group == "auth":
-            return unauthorized_response(fqdn=fqdn)
+            return dataclasses.replace(unauthorized_response(fqdn=fqdn), error_id=self.id)
         ctype = (
             "application/xml; charset=utf-8" if fmt == "xml" else "application/json; charset=utf-8"
         )
         return FakeResponse(
-            self.status, ucwa_headers(ctype, fqdn), render_error(self.body_model(), fmt)
+            self.status,
+            ucwa_headers(ctype, fqdn),
+            render_error(self.body_model(), fmt),
+            error_id=self.id,
         )
 
 

@@ -103,6 +103,7 @@ class MediaRelayAccessToken(BaseModel):
 
     _ticks: int = PrivateAttr(0)
     _ticks_for: _dt.datetime | None = PrivateAttr(None)
+    _clock: Any = PrivateAttr(None)  # a Clock bound by the fixture that handed it out
 
     @model_validator(mode="wrap")
     @classmethod
@@ -157,7 +158,7 @@ class MediaRelayAccessToken(BaseModel):
     def remaining(self, now: _dt.datetime | None = None) -> _dt.timedelta:
         """Time left until ``valid_until``; negative once expired (how long ago it expired)."""
         if now is None:
-            now = _system_now()
+            now = self._clock.now() if self._clock is not None else _system_now()
         elif now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
         return self.valid_until - now

@@ -209,7 +209,9 @@ class UcwaService(FakeService):
 
         def respond(request: FakeRequest) -> FakeResponse:
             if entry.group == "auth":
-                return self._unauthorized(request)
+                response = self._unauthorized(request)
+                response.error_id = entry.id
+                return response
             return entry.response(self._negotiate(request) or "json", fqdn=self.fqdn)
 
         return respond
@@ -234,11 +236,18 @@ class UcwaService(FakeService):
             fqdn=self.fqdn, webticket_url=self._origin(request) + WEBTICKET_PATH
         )
 
-    @staticmethod
-    def _accepted(request: FakeRequest) -> tuple[Format, str] | None:
+    #: What ``Accept: */*`` (or no Accept) gets: "json" or "xml" (the ``ucwa_format`` marker).
+    default_format: Format = "json"
+
+    def _accepted(self, request: FakeRequest) -> tuple[Format, str] | None:
+        default: tuple[Format, str] = (
+            ("xml", "application/xml")
+            if self.default_format == "xml"
+            else ("json", "application/json")
+        )
         accept = request.header("Accept")
         if accept is None or not accept.strip():
-            return "json", "application/json"
+            return default
         ranges: list[tuple[float, int, str]] = []
         for index, item in enumerate(accept.split(",")):
             media, *params = (p.strip() for p in item.split(";"))
@@ -255,7 +264,7 @@ class UcwaService(FakeService):
             if media in _MEDIA_TYPES:
                 return _MEDIA_TYPES[media], media
             if media in ("*/*", "application/*"):
-                return "json", "application/json"
+                return default
         return None
 
     def _negotiate(self, request: FakeRequest) -> Format | None:
