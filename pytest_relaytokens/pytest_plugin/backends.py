@@ -252,6 +252,7 @@ class ReplayBackend:
         self.inputs = inputs
         self.services: dict[str, FakeService] = {}
         self.used: list[Path] = []
+        self.played: dict[Any, int] = {}  # interactions the token fixtures used, by key
         self._cassette: Cassette | None = None
         self._ucwa_response: FakeResponse | None = None
 
@@ -292,9 +293,17 @@ class ReplayBackend:
             self.inputs.clock.set(recorded)
 
     def _answer(self, cassette: Cassette, path_pattern: str, path: str) -> FakeResponse:
+        from ..cassettes.replay import _first, request_key
+
         inputs = self.inputs
+        family = self.inputs.ucwa_format if "mediaRelay" in path_pattern else "json"
+        request, recorded = _recorded(cassette, path_pattern, family)
+        if cassette is self._cassette:
+            accept = _first(request.get("headers") or {}, "accept")
+            key = request_key(str(request["method"]), str(request["uri"]), accept)
+            self.played[key] = self.played.get(key, 0) + 1
         return retime(
-            _recorded(cassette, path_pattern),
+            recorded,
             path,
             inputs.clock.now(),
             _recorded_at(cassette),
@@ -354,11 +363,12 @@ class ReplayBackend:
         return service
 
     def teardown_problems(self, allow_unplayed: bool) -> list[str]:
-        if allow_unplayed or not self.services:
-            return []
-        first = next(iter(self.services.values()))
-        index: dict[Any, list[Any]] = getattr(first, "_index", {})
-        served: dict[Any, int] = {}
+        if allow_unplayed or self._cassette is None or not self.services:
+            return []  # token fixtures alone pick one answer; a conversation must be whole
+        from ..cassettes.replay import ReplayService
+
+        index: dict[Any, list[Any]] = getattr(ReplayService(self._cassette), "_index", {})
+        served: dict[Any, int] = dict(self.played)
         for service in self.services.values():
             for key, count in getattr(service, "_served", {}).items():
                 served[key] = served.get(key, 0) + count
@@ -434,13 +444,24 @@ def _recorded_at(cassette: Cassette) -> _dt.datetime | None:
         return None
 
 
-def _recorded(cassette: Cassette, path_pattern: str) -> FakeResponse:
-    from ..cassettes.replay import recorded_response
+def _recorded(
+    cassette: Cassette, path_pattern: str, family: str
+) -> tuple[dict[str, Any], FakeResponse]:
+    """The recorded successful answer for a path: the first one whose request asked for
+    ``family`` (what the token fixtures ask for), else the last one."""
+    from ..cassettes.replay import _first, recorded_response
 
-    for request, response in reversed(cassette.interactions):
-        path = str(request["uri"]).split("?", 1)[0]
-        if re.search(path_pattern, path) and int(response["status"]["code"]) < 300:
-            return recorded_response(response)
+    found = [
+        (request, response)
+        for request, response in cassette.interactions
+        if re.search(path_pattern, str(request["uri"]).split("?", 1)[0])
+        and int(response["status"]["code"]) < 300
+    ]
+    for request, response in found:
+        if family in (_first(request.get("headers") or {}, "accept") or "").lower():
+            return request, recorded_response(response)
+    if found:
+        return found[-1][0], recorded_response(found[-1][1])
     raise BackendError(
         f"cassette {cassette.path} has no successful answer for a path matching {path_pattern!r}"
     )

@@ -310,8 +310,8 @@ class TestContext:
 
     def _bind_clock(self, token: Any) -> Any:
         """Let the token answer ``is_expired()``/``remaining()`` on this test's clock."""
-        with contextlib.suppress(AttributeError, TypeError, ValueError):
-            token._clock = self.clock
+        with contextlib.suppress(AttributeError, TypeError):
+            vars(token)["_relaytokens_clock"] = self.clock  # not a field: equality ignores it
         return token
 
     @contextlib.contextmanager

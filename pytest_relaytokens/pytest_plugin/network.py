@@ -91,19 +91,18 @@ class TestNetwork:
 
     # --- requests ------------------------------------------------------------------------------
     def _pattern(self) -> re.Pattern[str]:
+        """What the callback answers: the fakes' hosts and, when blocking, every host but
+        loopback and the allowed ones (lookarounds only: nothing to backtrack on)."""
         from ..transports import host_pattern
 
+        start = r"^https?://(?:[^/?#@]*@)?"
+        end = r"(?:[/?#]|$)"
+        fakes = f"(?={host_pattern(self.routes)}{end})" if self.routes else None
         if not self.block:
-            return re.compile(
-                r"^https?://(?:[^/?#@]*@)?" + host_pattern(self.routes) + r"(?:[/?#]|$)",
-                re.IGNORECASE,
-            )
-        open_hosts = [*LOOPBACK_HOSTS, *self.allowed]
-        # everything except loopback and allowed hosts on any port, unless it is a fake's host
-        return re.compile(
-            r"^https?://(?:[^/?#@]*@)?(?!" + host_pattern(open_hosts) + r"(?:[/?#]|$))",
-            re.IGNORECASE,
-        )
+            return re.compile(start + (fakes or "(?!)"), re.IGNORECASE)
+        open_hosts = f"(?!{host_pattern([*LOOPBACK_HOSTS, *self.allowed])}{end})"
+        either = f"(?:{fakes}|{open_hosts})" if fakes else open_hosts
+        return re.compile(start + either, re.IGNORECASE)
 
     def _register(self) -> None:
         import responses

@@ -192,8 +192,8 @@ def _pattern_problems(config: pytest.Config) -> list[str]:
             re.compile(text)
         except re.error as exc:
             problems.append(
-                f"--relaytokens-secret-pattern / ini relaytokens_secret_patterns: {text!r} is "
-                f"not a valid regular expression: {exc}"
+                f"secret pattern {text!r} is not a valid regular expression: {exc} "
+                "(--relaytokens-secret-pattern / ini relaytokens_secret_patterns)"
             )
     return problems
 

@@ -10,15 +10,7 @@ import datetime as _dt
 import enum
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    StrictInt,
-    StrictStr,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -111,8 +103,6 @@ class RelayAccessToken(_WireModel):
     pairing_code_id: StrictStr | None = None
     pairing_code_endpoint_id: StrictStr | None = None
 
-    _clock: Any = PrivateAttr(None)  # a Clock bound by the fixture that handed it out
-
     @field_validator("creation_date", mode="before")
     @classmethod
     def _creation_ms(cls, value: object) -> _dt.datetime:
@@ -148,8 +138,9 @@ class RelayAccessToken(_WireModel):
         return self.expiration_date - self._now(now)
 
     def _now(self, now: _dt.datetime | None) -> _dt.datetime:
-        if now is None and self._clock is not None:
-            return _now(self._clock.now())
+        clock = self.__dict__.get("_relaytokens_clock")  # bound by the plugin's fixtures
+        if now is None and clock is not None:
+            return _now(clock.now())
         return _now(now)
 
     @property
