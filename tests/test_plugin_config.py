@@ -164,5 +164,3 @@ def test_report_silent_when_plugin_unused(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     assert "relaytokens error coverage" not in result.stdout.str()
-
-

@@ -185,7 +185,10 @@ def test_wrong_marker_arguments_are_usage_errors(
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: relaytokens: 1 problem(s) with markers or cassettes:", f"*::test_wrong: {expected}"]
+        [
+            "ERROR: relaytokens: 1 problem(s) with markers or cassettes:",
+            f"*::test_wrong: {expected}",
+        ]
     )
 
 
