@@ -20,6 +20,7 @@ import datetime as _dt
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -108,6 +109,10 @@ class TestInputs:
     rebase: bool = False
     record_mode: str = "none"
     secret_patterns: list[re.Pattern[str]] = field(default_factory=list)
+    #: the cassette is shared on purpose by several tests (the marker)
+    shared: bool = False
+    #: identifies this run across xdist workers (a shared cassette is rewritten once a run)
+    run_id: str = ""
 
 
 class Backend(Protocol):
@@ -667,10 +672,19 @@ class LiveBackend:
 
         secrets = live_secrets()
         stack = contextlib.ExitStack()
+        mode = inputs.record_mode
+        if inputs.shared:
+            # One recorder at a time (xdist workers too); each adds to what is there, and
+            # "rewrite" starts afresh only for the run's first test on the cassette.
+            stack.enter_context(_file_lock(inputs.cassette))
+            done = _run_marker(inputs.run_id, inputs.cassette)
+            if mode == "rewrite" and done.exists():
+                mode = "all"
+            stack.callback(_touch, done)
         stack.enter_context(
             record(
                 inputs.cassette,
-                mode=inputs.record_mode,  # type: ignore[arg-type]
+                mode=mode,  # type: ignore[arg-type]
                 redactor=Redactor(extra_secrets=secrets, extra_patterns=inputs.secret_patterns),
                 extra_patterns=inputs.secret_patterns,
             )
@@ -735,6 +749,45 @@ class LiveBackend:
         self.services.clear()
         if stack is not None:
             stack.close()
+
+
+def _lock_dir() -> Path:
+    import tempfile
+
+    folder = (
+        Path(tempfile.gettempdir()) / f"relaytokens-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    )
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _key(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def _file_lock(cassette: Path) -> Iterator[None]:
+    """An exclusive lock on ``cassette`` across processes (POSIX ``flock``)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: shared recording is not serialised
+        yield
+        return
+    with open(_lock_dir() / f"{_key(cassette)}.lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _run_marker(run_id: str, cassette: Path) -> Path:
+    run = hashlib.sha256(run_id.encode()).hexdigest()[:16]
+    return _lock_dir() / f"{run}-{_key(cassette)}.recorded"
+
+
+def _touch(path: Path) -> None:
+    path.touch()
 
 
 def live_ucwa_token_response(api: FakeService, fmt: str) -> FakeResponse:

@@ -272,6 +272,8 @@ class TestContext:
                 rebase=self.state.rebase,
                 record_mode=self.state.record_mode,
                 secret_patterns=secret_patterns(config) if self.backend_name == "live" else [],
+                shared=settings.cassette is not None,
+                run_id=self.state.run_id,
             )
             self._backend = make_backend(self.backend_name, inputs)
         return self._backend

@@ -127,7 +127,9 @@ def _split_selectors(option: str) -> tuple[str, ...]:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist: every worker gets the controller's run seed."""
-    node.workerinput["relaytokens_seed"] = node.config.stash[STATE_KEY].run_seed
+    state = node.config.stash[STATE_KEY]
+    node.workerinput["relaytokens_seed"] = state.run_seed
+    node.workerinput["relaytokens_run_id"] = state.run_id
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import os
 import random
 import re
 from dataclasses import dataclass, field
@@ -255,7 +256,7 @@ class RunState:
     block_network: bool = True
     allow_hosts: tuple[str, ...] = ()
     live_missing: str = "error"
-    recorded: set[str] = field(default_factory=set)  # cassettes this process recorded into
+    run_id: str = ""  # the same in every xdist worker of one run
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> RunState:
@@ -275,6 +276,12 @@ class RunState:
         hosts = get_option(config, "allow_hosts") or ""
         state.allow_hosts = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
         state.live_missing = get_option(config, "live_missing") or "error"
+        worker_input = getattr(config, "workerinput", None) or {}
+        state.run_id = str(
+            worker_input.get("relaytokens_run_id")
+            or worker_input.get("testrunuid")
+            or f"{os.getpid()}-{random.SystemRandom().getrandbits(64)}"
+        )
         return state
 
     @classmethod
