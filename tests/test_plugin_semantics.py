@@ -410,3 +410,42 @@ def test_semantics_hold_under_xdist_and_randomly(pytester: pytest.Pytester) -> N
     pytester.makepyfile(test_strict=STRICT, test_net=NETWORK)
     result = pytester.runpytest("-n", "2", "-p", "xdist", "-p", "randomly")
     result.assert_outcomes(passed=6, errors=4)
+
+
+SHARED_SERVER = """
+import pytest, requests
+
+URLS, TOKENS = set(), []
+
+def _create(server):
+    creds = server.relay.credentials
+    return requests.post(server.url + "/api/auth/accesstokens", auth=(creds.username, creds.password))
+
+@pytest.mark.parametrize("n", range(4))
+def test_fresh_fakes_on_one_server(relaytokens_shared_server, relay_api, n):
+    server = relaytokens_shared_server
+    assert server.relay is relay_api and relay_api.base_url == server.url
+    URLS.add(server.url)
+    assert len(URLS) == 1  # started once for the session (per worker)
+    for old in TOKENS:  # a token of an earlier test means nothing to this test's fake
+        r = requests.get(server.url + "/api/enterprises/self", headers={"X-Access-Token": old})
+        assert r.status_code == 401
+    before = len(relay_api.issued_tokens)  # the fresh fake's own pre-issued tokens only
+    created = _create(server)
+    assert created.status_code == 200
+    TOKENS.append(created.json()["accessToken"])
+    assert len(relay_api.issued_tokens) == before + 1
+
+@pytest.mark.relay_error("BadCredentialsException")
+def test_markers_apply(relaytokens_shared_server):
+    assert _create(relaytokens_shared_server).status_code == 401
+"""
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+def test_session_server_resets_its_fakes_between_tests(
+    pytester: pytest.Pytester, xdist: bool
+) -> None:
+    pytester.makepyfile(test_shared_server=SHARED_SERVER)
+    args = ["-n", "2", "-p", "xdist", "-p", "randomly"] if xdist else []
+    pytester.runpytest(*args).assert_outcomes(passed=5)

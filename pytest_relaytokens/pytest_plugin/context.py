@@ -32,6 +32,7 @@ __all__ = [
     "CONTEXT_KEY",
     "SETTINGS_KEY",
     "STATE_KEY",
+    "SharedServer",
     "TestContext",
     "cassette_path",
     "clear_errors",
@@ -193,6 +194,15 @@ def cassette_path(item: pytest.Item) -> Path:
     return cassette_path_for(module_path, cassette_name(item), base)
 
 
+@dataclasses.dataclass(frozen=True)
+class SharedServer:
+    """The session's loopback server as one test sees it: its ``url`` and this test's fakes."""
+
+    url: str
+    ucwa: Any
+    relay: Any
+
+
 class TestContext:
     """Everything the plugin resolved for one test (see the module docstring)."""
 
@@ -246,6 +256,7 @@ class TestContext:
         self.server: FakeServers | None = None
         self.blocked: list[str] = []
         self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
+        self._unplug: Any = None  # the session server's router serving this test's fakes
 
     # --- lazily resolved parts ------------------------------------------------------------------
     @property
@@ -363,6 +374,22 @@ class TestContext:
                 ucwa.base_url = relay.base_url = server.url.rstrip("/")
         return self.server
 
+    def serve_on_shared(self, server: Any, router: Any) -> SharedServer:
+        """Plug this test's fakes into the session's loopback server (``router`` routes its
+        requests) until the test ends; the URLs they hand out point at it."""
+        ucwa, relay = self.service("ucwa"), self.service("relay")
+        self.fixtures.setdefault("ucwa", "relaytokens_shared_server")
+        self.fixtures.setdefault("relay", "relaytokens_shared_server")
+        network = self.start_network()
+        network.add(ucwa)
+        network.add(relay)
+        router.routes = [("/api/", relay)]
+        router.default = ucwa
+        self._unplug = router
+        if self.backend_name == "fake":
+            ucwa.base_url = relay.base_url = server.url.rstrip("/")
+        return SharedServer(server.url, ucwa, relay)
+
     # --- teardown ---------------------------------------------------------------------------
     def services(self) -> dict[str, FakeService]:
         return dict(getattr(self._backend, "services", {}) or {})
@@ -391,6 +418,9 @@ class TestContext:
         return problems
 
     def close(self) -> None:
+        router, self._unplug = self._unplug, None
+        if router is not None:  # the session server answers 404 until the next test plugs in
+            router.routes, router.default = [], None
         server, self.server = self.server, None
         network, self.network = self.network, None
         backend, self._backend = self._backend, None

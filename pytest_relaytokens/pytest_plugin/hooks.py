@@ -19,6 +19,7 @@ from .context import (
     SETTINGS_KEY,
     STATE_KEY,
     USED_KEY,
+    SharedServer,
     TestContext,
     cassette_path,
     clear_errors,
@@ -57,6 +58,7 @@ _CASSETTE_FIXTURES = frozenset(
         "ucwa_api",
         "relay_api",
         "relaytokens_server",
+        "relaytokens_shared_server",
         "ucwa_token",
         "ucwa_token_response",
         "relay_access_token",
@@ -435,6 +437,28 @@ def relaytokens_server(_relaytokens_context: TestContext) -> FakeServers:
     return _relaytokens_context.serve_on_loopback()
 
 
+@pytest.fixture(scope="session")
+def _relaytokens_session_loopback() -> Iterator[tuple[Any, Any]]:
+    """One loopback server for the whole session (per xdist worker) and its router."""
+    from ..transports import PathRouter
+    from ..transports.server import LoopbackServer
+
+    router = PathRouter()
+    with LoopbackServer(router) as server:
+        yield server, router
+
+
+@pytest.fixture
+def relaytokens_shared_server(
+    _relaytokens_context: TestContext, _relaytokens_session_loopback: tuple[Any, Any]
+) -> SharedServer:
+    """Like ``relaytokens_server``, but one server started once per session (per xdist
+    worker): each test plugs in its own fresh fakes (the same as ``ucwa_api``/``relay_api``),
+    so state never leaks from one test to the next. ``url``, ``ucwa``, ``relay``."""
+    server, router = _relaytokens_session_loopback
+    return _relaytokens_context.serve_on_shared(server, router)
+
+
 def _fanout(request: pytest.FixtureRequest, api: str, path: str | None = None) -> Any:
     entry = getattr(request, "param", None)
     if entry is None:
@@ -478,6 +502,7 @@ def relay_error(
 __all__ = [
     "CONTEXT_KEY",
     "_relaytokens_context",
+    "_relaytokens_session_loopback",
     "mark_item_used",
     "pytest_addoption",
     "pytest_collection_modifyitems",
@@ -497,6 +522,7 @@ __all__ = [
     "relaytokens_faker",
     "relaytokens_seed",
     "relaytokens_server",
+    "relaytokens_shared_server",
     "relaytokens_token_policy",
     "relaytokens_ucwa_format",
     "relaytokens_ucwa_quirks",
