@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as _dt
+import functools
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -101,7 +102,7 @@ class TestInputs:
     clock: Clock
     policy: TokenPolicy
     ucwa_format: str
-    quirks: UcwaQuirks
+    quirks_source: Callable[[], UcwaQuirks]
     cassette: Path
     library_cassette: bool = False
     ucwa_errors: list[tuple[str, int | None]] = field(default_factory=list)
@@ -113,6 +114,10 @@ class TestInputs:
     shared: bool = False
     #: identifies this run across xdist workers (a shared cassette is rewritten once a run)
     run_id: str = ""
+
+    @functools.cached_property
+    def quirks(self) -> UcwaQuirks:
+        return self.quirks_source()
 
 
 class Backend(Protocol):

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .backends import Backend, BackendError, MissingEnvironment, TestInputs, make_backend
 from .markers import MarkerSettings
 from .options import RunState, derive_seed, get_option, secret_patterns
 
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from ..core import FakeService, TokenPolicy
     from ..transports.server import FakeServers
     from ..ucwa.wire import UcwaQuirks
+    from .backends import Backend
     from .network import TestNetwork
 
 __all__ = [
@@ -47,6 +47,7 @@ USED_KEY = pytest.StashKey[bool]()
 ERROR_PROPERTY = "relaytokens_error"
 USED_PROPERTY = "relaytokens_used"
 CASSETTE_PROPERTY = "relaytokens_cassette"
+DESELECTED_PROPERTY = "relaytokens_deselected"
 
 _NO_MARKERS = MarkerSettings()
 
@@ -184,6 +185,8 @@ def cassette_path(item: pytest.Item) -> Path:
             try:
                 return scenario_path(settings.cassette.split(":", 1)[1])
             except LookupError as exc:
+                from .backends import BackendError
+
                 raise BackendError(
                     f"{item.nodeid}: @pytest.mark.relaytokens_cassette: {exc}"
                 ) from None
@@ -238,13 +241,9 @@ class TestContext:
             if "relaytokens_ucwa_format" in names
             else state.ucwa_format
         )
-        if "relaytokens_ucwa_quirks" in names:
-            quirks: UcwaQuirks = lookup("relaytokens_ucwa_quirks")
-            if settings.ucwa_quirks:
-                quirks = dataclasses.replace(quirks, **settings.ucwa_quirks)  # type: ignore[arg-type]
-        else:
-            quirks = default_quirks(item, state)
-        self.quirks = quirks
+        self._quirks: UcwaQuirks | None = None
+        self._quirks_overridden = "relaytokens_ucwa_quirks" in names
+        self._request: pytest.FixtureRequest | None = request
         allow = settings.allow
         self.allow_unexpected = bool(allow.get("unexpected", state.allow_unexpected))
         self.allow_unused_faults = bool(allow.get("unused_faults", state.allow_unused_faults))
@@ -260,6 +259,21 @@ class TestContext:
 
     # --- lazily resolved parts ------------------------------------------------------------------
     @property
+    def quirks(self) -> UcwaQuirks:
+        """The UCWA quirks: an override of ``relaytokens_ucwa_quirks``, else options/ini, then
+        the ``ucwa_quirks`` marker (resolved on first use: Relay-only tests never pay it)."""
+        if self._quirks is None:
+            if self._quirks_overridden and self._request is not None:
+                quirks: UcwaQuirks = self._request.getfixturevalue("relaytokens_ucwa_quirks")
+                marked = self.settings.ucwa_quirks
+                if marked:
+                    quirks = dataclasses.replace(quirks, **marked)  # type: ignore[arg-type]
+            else:
+                quirks = default_quirks(self.item, self.state)
+            self._quirks = quirks
+        return self._quirks
+
+    @property
     def cassette(self) -> Path:
         if self._cassette is None:
             self._cassette = cassette_path(self.item)
@@ -268,6 +282,8 @@ class TestContext:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
+            from .backends import TestInputs, make_backend
+
             config = self.item.config
             settings = self.settings
             inputs = TestInputs(
@@ -276,7 +292,7 @@ class TestContext:
                 clock=self.clock,
                 policy=self.policy,
                 ucwa_format=self.ucwa_format,
-                quirks=self.quirks,
+                quirks_source=lambda: self.quirks,
                 cassette=self.cassette if self.backend_name != "fake" else Path(),
                 ucwa_errors=settings.ucwa_errors,
                 relay_errors=settings.relay_errors,
@@ -330,6 +346,8 @@ class TestContext:
     @contextlib.contextmanager
     def _backend_errors(self) -> Iterator[None]:
         if self.backend_name == "live" and self.state.live_missing == "skip":
+            from .backends import MissingEnvironment
+
             try:
                 yield
             except MissingEnvironment as exc:
@@ -418,6 +436,7 @@ class TestContext:
         return problems
 
     def close(self) -> None:
+        self._request = None
         router, self._unplug = self._unplug, None
         if router is not None:  # the session server answers 404 until the next test plugs in
             router.routes, router.default = [], None

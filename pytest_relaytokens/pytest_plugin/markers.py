@@ -8,7 +8,6 @@ values. Nothing heavy is imported unless a test carries an error marker.
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -360,6 +359,8 @@ def _check_offset(item: pytest.Item, marker: str, value: Any) -> None:
 def _did_you_mean(value: Any, candidates: list[str]) -> str:
     if not isinstance(value, str):
         return ""
+    import difflib
+
     close = difflib.get_close_matches(value, candidates, n=3, cutoff=0.6)
     if not close:
         lowered = {c.lower(): c for c in candidates}

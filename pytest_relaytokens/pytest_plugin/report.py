@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .context import CASSETTE_PROPERTY, ERROR_PROPERTY, USED_PROPERTY
+from .context import CASSETTE_PROPERTY, DESELECTED_PROPERTY, ERROR_PROPERTY, USED_PROPERTY
 from .options import get_option
 
 if TYPE_CHECKING:
@@ -22,8 +22,6 @@ __all__ = [
     "report_unused_cassettes",
     "write_json",
 ]
-
-DESELECTED_PROPERTY = "relaytokens_deselected"
 
 
 def report_unused_cassettes(terminalreporter: Any, config: pytest.Config, state: RunState) -> None:
