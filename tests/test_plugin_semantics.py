@@ -450,3 +450,60 @@ def test_session_server_resets_its_fakes_between_tests(
     pytester.makepyfile(test_shared_server=SHARED_SERVER)
     args = ["-n", "2", "-p", "xdist", "-p", "randomly"] if xdist else []
     pytester.runpytest(*args).assert_outcomes(passed=5)
+
+
+def test_replayed_errors_count_as_exercised(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest, requests
+
+        pytestmark = pytest.mark.relaytokens_backend("replay")
+
+        @pytest.mark.relaytokens_cassette("library:relay/errors/503-ListenerOffline")
+        def test_relay(relay_api):
+            answer = requests.post(relay_api.base_url + "/api/auth/accesstokens",
+                                   headers={"Accept": "application/json"})
+            assert answer.status_code == 503
+
+        @pytest.mark.relaytokens_cassette("library:ucwa/errors/409-Conflict")
+        def test_ucwa(ucwa_api):
+            path = "/ucwa/oauth/v1/applications/115257972996/communication/mediaRelayAccessToken"
+            answer = requests.get(ucwa_api.base_url + path, headers={"Accept": "application/json"})
+            assert answer.status_code == 409
+        """
+    )
+    report = pytester.path / "coverage.json"
+    pytester.runpytest(f"--relaytokens-report={report}").assert_outcomes(passed=2)
+    import json
+
+    data = json.loads(report.read_text())
+    served = {
+        api: {i for g in data[api]["groups"].values() for i in g["exercised"]} for api in data
+    }
+    assert served == {"ucwa": {"409-Conflict"}, "relay": {"503-ListenerOffline"}}
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+def test_unused_cassettes_report_ignores_deselected_tests(
+    pytester: pytest.Pytester, xdist: bool
+) -> None:
+    pytester.makepyfile(
+        test_pair="""
+        def test_kept(relaytokens_cassette):
+            assert relaytokens_cassette.is_file()
+
+        def test_other(relaytokens_cassette):
+            pass
+        """
+    )
+    folder = pytester.path / "cassettes" / "test_pair"
+    folder.mkdir(parents=True)
+    for name in ("test_kept", "test_other", "test_gone"):
+        (folder / f"{name}.yaml").write_text("interactions: []\nversion: 1\n")
+    args = ["--relaytokens-unused-cassettes=true", "-k", "kept"]
+    if xdist:
+        args += ["-n", "2", "-p", "xdist"]
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(passed=1)
+    unused = [ln for ln in result.outlines if ln.startswith("unused:")]
+    assert len(unused) == 1 and unused[0].endswith("test_gone.yaml"), unused

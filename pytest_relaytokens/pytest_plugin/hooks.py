@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .context import (
+    CASSETTE_PROPERTY,
     CONTEXT_KEY,
     DESELECTED_PROPERTY,
     SETTINGS_KEY,
@@ -356,7 +357,10 @@ def relaytokens_cassette(request: pytest.FixtureRequest) -> Path:
     ``<test module dir>/cassettes/<module>/<Class.test_name>.yaml`` (``--relaytokens-cassette-dir``
     replaces ``<test module dir>/cassettes``)."""
     with clear_errors():
-        return cassette_path(request.node)
+        path = cassette_path(request.node)
+    if path.is_file():  # the test has its cassette in hand: it counts as used
+        request.node.user_properties.append((CASSETTE_PROPERTY, str(path.resolve())))
+    return path
 
 
 @pytest.fixture

@@ -115,10 +115,13 @@ class TestNetwork:
                 mock.remove(added)
         pattern = self._pattern()
         callback = _callback(self)
+        # keep our own objects: add()/add_callback() return None on older responses versions
         self._registered = [
-            mock.add(responses.CallbackResponse(method, pattern, callback, content_type=None))
+            responses.CallbackResponse(method, pattern, callback, content_type=None)
             for method in _METHODS
         ]
+        for added in self._registered:
+            mock.add(added)
 
     def _start(self) -> None:
         import importlib.util
