@@ -507,3 +507,38 @@ def test_unused_cassettes_report_ignores_deselected_tests(
     result.assert_outcomes(passed=1)
     unused = [ln for ln in result.outlines if ln.startswith("unused:")]
     assert len(unused) == 1 and unused[0].endswith("test_gone.yaml"), unused
+
+
+def test_messages_never_quote_a_token_or_password(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pathlib
+        import pytest, requests
+
+        def test_unexpected(relay_api):
+            token = relay_api.credentials.access_token
+            pathlib.Path("token.txt").write_text(token)
+            requests.get(relay_api.base_url + "/api/nothing/here", params={"accesstoken": token})
+
+        def test_blocked(relay_api):
+            with pytest.raises(Exception):
+                requests.get("https://alice:hunter2secret@example.org/x?accesstoken=abcsecret")
+        """
+    )
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest(f"--junitxml={junit}")
+    result.assert_outcomes(passed=2, errors=2)
+    text = result.stdout.str() + junit.read_text()
+    result.stdout.fnmatch_lines(
+        ["*GET https://relay.bluejeans.com/api/nothing/here?accesstoken=<hidden> -> 404"]
+    )
+    token = (pytester.path / "token.txt").read_text()
+    for secret in ("hunter2secret", "abcsecret", "alice", token):
+        assert len(secret) > 4 and secret not in text
+
+
+def test_start_out_of_range_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a(ucwa_token):\n    pass\n")
+    result = pytester.runpytest("--relaytokens-start=9999-12-31T23:59:59Z")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*relaytokens_start: '9999-12-31T23:59:59Z' is out of range*"])

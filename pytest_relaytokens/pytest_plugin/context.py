@@ -470,9 +470,12 @@ class TestContext:
             return []
         if self.allow_unexpected:
             return []
+        from .network import safe_url
+
         fixture = self.fixtures.get(api, f"{api}_api")
         listed = "\n".join(
-            f"  {e.request.method} {e.request.url} -> {e.response.status}" for e in unexpected
+            f"  {e.request.method} {safe_url(e.request.url)} -> {e.response.status}"
+            for e in unexpected
         )
         return [
             f"{fixture}: the fake received {len(unexpected)} request(s) it did not expect:\n"

@@ -22,6 +22,18 @@ class NetworkBlockedError(RelayTokensError):
     """A request in fake or replay mode went to a host that is neither a fake nor loopback."""
 
 
+def safe_url(url: str) -> str:
+    """``url`` fit for a message: no user info, every query value hidden (a Relay token
+    travels as ``?accesstoken=``), no fragment."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    keys = [pair.split("=", 1)[0] for pair in parts.query.split("&") if pair]
+    query = "&".join(f"{key}=<hidden>" for key in keys)
+    return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
+
+
 def _strip_port(netloc: str) -> str:
     from ..transports import strip_port
 
@@ -77,7 +89,7 @@ class TestNetwork:
     def _blocked(self, request: FakeRequest) -> NetworkBlockedError:
         host = _strip_port(request.host)
         fakes = ", ".join(sorted(self.routes)) or "none"
-        where = request.url.split("?")[0]
+        where = safe_url(request.url)
         message = (
             f"relaytokens blocked a request to {host!r} ({request.method} {where})"
             f": in fake and replay mode only the fakes ({fakes}) and loopback are reachable. "

@@ -219,7 +219,13 @@ def clock_start(config: pytest.Config) -> _dt.datetime | None:
             f"relaytokens: {_flag('start')} / ini relaytokens_start: {value!r} is not 'now' "
             "or an ISO 8601 datetime such as 2026-01-01T09:00:00Z"
         ) from None
-    return start if start.tzinfo else start.replace(tzinfo=_dt.timezone.utc)
+    start = start if start.tzinfo else start.replace(tzinfo=_dt.timezone.utc)
+    if not 1971 <= start.year <= 9000:  # tokens and fakes add years to it
+        raise pytest.UsageError(
+            f"relaytokens: {_flag('start')} / ini relaytokens_start: {value!r} is out of range; "
+            "valid values: 'now' or a datetime between the years 1971 and 9000"
+        )
+    return start
 
 
 def derive_seed(run_seed: int, nodeid: str) -> int:
