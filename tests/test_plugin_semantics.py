@@ -26,6 +26,23 @@ def test_one_set_of_fakes_per_test(pytester: pytest.Pytester) -> None:
             assert httpx.get(ucwa_api.token_url(), headers=bearer).status_code == 200
             assert len(ucwa_api.log) == 2  # one request log, whatever the transport
 
+        def test_explicit_port_and_case(ucwa_api):
+            bearer = {"Authorization": "Bearer " + ucwa_api.credentials.bearer}
+            url = "https://FE1.contoso.com:443" + ucwa_api.token_path()
+            assert requests.get(url, headers=bearer).status_code == 200
+            assert httpx.get(url, headers=bearer).status_code == 200
+
+        def test_server_first(relaytokens_server, ucwa_api, relay_api):
+            assert relaytokens_server.ucwa is ucwa_api and relaytokens_server.relay is relay_api
+            bearer = {"Authorization": "Bearer " + ucwa_api.credentials.bearer}
+            for base in (relaytokens_server.url, "https://fe1.contoso.com"):
+                assert requests.get(base + ucwa_api.token_path(), headers=bearer).status_code == 200
+            creds = relay_api.credentials
+            for base in (relaytokens_server.url, "https://relay.bluejeans.com"):
+                created = requests.post(base + "/api/auth/accesstokens",
+                                        auth=(creds.username, creds.password))
+                assert created.status_code == 200
+
         @pytest.mark.ucwa_error("Conflict", times=None)
         def test_markers_apply_to_every_transport(ucwa_api, relaytokens_server):
             bearer = {"Authorization": "Bearer " + ucwa_api.credentials.bearer}
@@ -35,7 +52,7 @@ def test_one_set_of_fakes_per_test(pytester: pytest.Pytester) -> None:
             assert served.status_code == in_process.status_code == 409
         """
     )
-    pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=4)
 
 
 def test_setting_fixtures_tell_the_truth_under_markers(pytester: pytest.Pytester) -> None:

@@ -256,6 +256,7 @@ class TestContext:
         self.blocked: list[str] = []
         self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
         self._unplug: Any = None  # the session server's router serving this test's fakes
+        self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
 
     # --- lazily resolved parts ------------------------------------------------------------------
     @property
@@ -321,6 +322,7 @@ class TestContext:
             )
         with self._backend_errors():
             service = self.backend.api_service(api)
+        self._home_hosts.setdefault(api, service.host)  # before a loopback server moves it
         return service
 
     def ucwa_token(self) -> Any:
@@ -360,7 +362,7 @@ class TestContext:
         """``api``'s service, answering ``requests`` and ``httpx`` calls to its host."""
         service = self.service(api)
         self.fixtures.setdefault(api, fixture)
-        self.start_network().add(service)
+        self.start_network().add(service, self._home_hosts.get(api))
         return service
 
     def start_network(self) -> TestNetwork:
@@ -383,8 +385,8 @@ class TestContext:
             self.fixtures.setdefault("ucwa", "relaytokens_server")
             self.fixtures.setdefault("relay", "relaytokens_server")
             if self.network is not None:  # keep the in-process hosts served
-                self.network.add(ucwa)
-                self.network.add(relay)
+                self.network.add(ucwa, self._home_hosts.get("ucwa"))
+                self.network.add(relay, self._home_hosts.get("relay"))
             server = FakeServers(ucwa, relay)
             server.start()
             self.server = server
@@ -399,8 +401,8 @@ class TestContext:
         self.fixtures.setdefault("ucwa", "relaytokens_shared_server")
         self.fixtures.setdefault("relay", "relaytokens_shared_server")
         network = self.start_network()
-        network.add(ucwa)
-        network.add(relay)
+        network.add(ucwa, self._home_hosts.get("ucwa"))
+        network.add(relay, self._home_hosts.get("relay"))
         router.routes = [("/api/", relay)]
         router.default = ucwa
         self._unplug = router

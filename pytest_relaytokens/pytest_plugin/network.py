@@ -63,9 +63,9 @@ class TestNetwork:
         self._started = False
 
     # --- routing -------------------------------------------------------------------------------
-    def add(self, service: FakeService) -> None:
-        """Serve ``service`` on its current host (it keeps that host even if it moves)."""
-        host = service.host.lower()
+    def add(self, service: FakeService, host: str | None = None) -> None:
+        """Serve ``service`` on ``host`` (default: its current one; kept if it moves)."""
+        host = (host or service.host).lower()
         if self.routes.get(host) is service:
             return
         self.routes[host] = service
@@ -78,10 +78,11 @@ class TestNetwork:
         return not self.block or host in LOOPBACK_HOSTS or host in self.allowed
 
     def handle(self, request: FakeRequest) -> FakeResponse:
-        netloc = request.host.lower()
+        netloc = request.host.lower().rsplit("@", 1)[-1]
         service = self.routes.get(netloc)
-        if service is None:
-            service = next((s for h, s in self.routes.items() if _strip_port(h) == netloc), None)
+        if service is None:  # a fake's host on an explicit port (":443") is still the fake
+            bare = _strip_port(netloc)
+            service = next((s for h, s in self.routes.items() if _strip_port(h) == bare), None)
         if service is None:
             raise self._blocked(request)
         return service.handle(request)
