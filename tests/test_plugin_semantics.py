@@ -559,3 +559,22 @@ def test_start_out_of_range_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--relaytokens-start=9999-12-31T23:59:59Z")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*relaytokens_start: '9999-12-31T23:59:59Z' is out of range*"])
+
+
+def test_bad_overrides_fail_clearly(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def relaytokens_backend():
+            return "cloud"
+        """
+    )
+    pytester.makepyfile("def test_a(ucwa_token):\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*the override of fixture relaytokens_backend returned 'cloud'; valid values: fake*"]
+    )
+    assert "Traceback" not in result.stdout.str() and "KeyError" not in result.stdout.str()

@@ -241,6 +241,22 @@ class TestContext:
             if "relaytokens_ucwa_format" in names
             else state.ucwa_format
         )
+        for fixture, value, valid in (
+            ("relaytokens_backend", self.backend_name, ("fake", "replay", "live")),
+            ("relaytokens_ucwa_format", self.ucwa_format, ("json", "xml")),
+        ):
+            if value not in valid:
+                pytest.fail(
+                    f"{item.nodeid}: the override of fixture {fixture} returned {value!r}; "
+                    f"valid values: {', '.join(valid)}",
+                    pytrace=False,
+                )
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            pytest.fail(
+                f"{item.nodeid}: the override of fixture relaytokens_seed returned "
+                f"{self.seed!r}; valid values: an int",
+                pytrace=False,
+            )
         self._quirks: UcwaQuirks | None = None
         self._quirks_overridden = "relaytokens_ucwa_quirks" in names
         self._request: pytest.FixtureRequest | None = request
