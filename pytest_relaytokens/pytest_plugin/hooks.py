@@ -7,6 +7,7 @@ Per-test work lives in :mod:`.context` (one context per test, in the item's stas
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -289,20 +290,32 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 # ---------------------------------------------------------------------------- fixtures
-@pytest.fixture
-def _relaytokens_context(request: pytest.FixtureRequest) -> Iterator[TestContext]:
-    """This test's context; at teardown it stops the fakes, records what they served for the
-    coverage report and fails the test on what strict mode does not allow."""
-    context = context_for(request)
-    context.mark_used()
+def _enter(request: pytest.FixtureRequest) -> TestContext:
+    """This test's context, made on first use; the test item's finalizer (it runs after the
+    teardown of every fixture set up after it) stops the fakes, records what they served for
+    the coverage report and fails the test on what strict mode does not allow."""
+    item = request.node
+    context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
+    if context is None:
+        context = context_for(request)
+        context.mark_used()
+        item.addfinalizer(functools.partial(_leave, item, context))
+    return context
+
+
+def _leave(item: pytest.Item, context: TestContext) -> None:
     try:
-        yield context
-    finally:
-        item = request.node
         problems = context.teardown(item.stash.get(_CALL_FAILED_KEY, False))
+    finally:
         drop_context(item)
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def _relaytokens_context(request: pytest.FixtureRequest) -> TestContext:
+    """This test's context (see :func:`_enter`)."""
+    return _enter(request)
 
 
 @pytest.fixture
@@ -383,15 +396,14 @@ def _wants_service(request: pytest.FixtureRequest, api: str) -> bool:
 
 
 @pytest.fixture
-def ucwa_token(
-    request: pytest.FixtureRequest, _relaytokens_context: TestContext
-) -> MediaRelayAccessToken:
+def ucwa_token(request: pytest.FixtureRequest) -> MediaRelayAccessToken:
     """A realistic UCWA ``MediaRelayAccessToken`` (480 minutes, valid from now on the test's
     clock, or as the expiry markers say), issued by the test's UCWA fake when the test uses
     one; ``is_expired()``/``remaining()`` read the test's clock."""
-    if _relaytokens_context.backend_name == "fake" and _wants_service(request, "ucwa"):
-        _relaytokens_context.service("ucwa")
-    token: MediaRelayAccessToken = _relaytokens_context.ucwa_token()
+    context = _enter(request)
+    if context.backend_name == "fake" and _wants_service(request, "ucwa"):
+        context.service("ucwa")
+    token: MediaRelayAccessToken = context.ucwa_token()
     return token
 
 
@@ -406,15 +418,14 @@ def ucwa_token_response(
 
 
 @pytest.fixture
-def relay_access_token(
-    request: pytest.FixtureRequest, _relaytokens_context: TestContext
-) -> RelayAccessToken:
+def relay_access_token(request: pytest.FixtureRequest) -> RelayAccessToken:
     """A realistic Relay ``RelayAccessToken`` (two weeks, or as the expiry markers say), issued
     by the test's Relay fake when the test uses one; ``is_expired()``/``remaining()`` read the
     test's clock."""
-    if _relaytokens_context.backend_name == "fake" and _wants_service(request, "relay"):
-        _relaytokens_context.service("relay")
-    token: RelayAccessToken = _relaytokens_context.relay_token()
+    context = _enter(request)
+    if context.backend_name == "fake" and _wants_service(request, "relay"):
+        context.service("relay")
+    token: RelayAccessToken = context.relay_token()
     return token
 
 
