@@ -200,15 +200,19 @@ def test_option_with_bad_value_is_a_usage_error(pytester: pytest.Pytester) -> No
         + "relaytokens_uri_key = URI\n"
     )
     pytester.makepyfile("def test_a(ucwa_token_response):\n    pass\n")
-    result = pytester.runpytest("--relaytokens-backend=cloud")
+    result = pytester.runpytest(
+        "--relaytokens-backend=cloud", "--relaytokens-errors=5xx,Nope", "--relaytokens-seed=x"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "ERROR: relaytokens: 4 configuration problem(s):",
+            "ERROR: relaytokens: 6 configuration problem(s):",
             "*relaytokens_ucwa_format: unknown value 'yaml'; valid values: json, xml",
             "*relaytokens_uri_key: unknown value 'URI'; valid values: Uri, uri",
             "*--relaytokens-backend / ini relaytokens_backend: unknown value 'cloud'*",
             "*relaytokens_record_mode: unknown value 'sometimes'; valid values: none, once*",
+            "*relaytokens_seed: 'x' is not an integer",
+            "*--relaytokens-errors / ini relaytokens_errors: *selector 'Nope' matches no*",
         ]
     )
     assert "test_a" not in result.stdout.str()

@@ -105,22 +105,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     check_options(config)  # every bad option or ini key at once, before any test
     state = config.stash[STATE_KEY] = RunState.from_config(config)
-    errors = get_option(config, "errors")
-    if errors:
-        _check_selectors(errors)
     from .report import ReportCollector
 
     track = get_option(config, "unused_cassettes") == "true"
     config.pluginmanager.register(ReportCollector(state, track), "relaytokens-report-collector")
-
-
-def _check_selectors(option: str) -> None:
-    from ..selection import select_errors
-
-    try:
-        select_errors("ucwa", _split_selectors(option))
-    except LookupError as exc:
-        raise pytest.UsageError(f"relaytokens: --relaytokens-errors: {exc}") from None
 
 
 def _split_selectors(option: str) -> tuple[str, ...]:

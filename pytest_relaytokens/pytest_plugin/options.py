@@ -176,6 +176,14 @@ def check_options(config: pytest.Config) -> None:
     except pytest.UsageError as exc:
         problems.append(str(exc).removeprefix("relaytokens: "))
     problems.extend(_pattern_problems(config))
+    selectors = _raw_option(config, "errors")
+    if selectors:
+        from ..selection import select_errors
+
+        try:
+            select_errors("ucwa", tuple(s.strip() for s in selectors.split(",") if s.strip()))
+        except LookupError as exc:
+            problems.append(f"{_flag('errors')} / ini relaytokens_errors: {exc}")
     if problems:
         listed = "\n".join(f"  - {p}" for p in problems)
         raise pytest.UsageError(f"relaytokens: {len(problems)} configuration problem(s):\n{listed}")
