@@ -121,9 +121,24 @@ def test_tokens_know_their_clock(pytester: pytest.Pytester) -> None:
             relaytokens_clock.advance(61)
             assert ucwa_token.is_expired() and relay_access_token.is_expired()
             assert relay_access_token.remaining() == dt.timedelta(seconds=-1)
+
+        @pytest.mark.token_expires_in(60)
+        def test_fake_issued(relay_api, ucwa_api, relaytokens_clock):
+            import requests
+
+            issued = relay_api.issue_token()
+            creds = relay_api.credentials
+            requests.post(relay_api.base_url + "/api/auth/accesstokens",
+                          auth=(creds.username, creds.password))
+            bearer = {"Authorization": "Bearer " + ucwa_api.credentials.bearer}
+            requests.get(ucwa_api.token_url(), headers=bearer)
+            tokens = [issued, *relay_api.issued_tokens, *ucwa_api.issued_tokens]
+            assert len(tokens) == 6 and not any(t.is_expired() for t in tokens)
+            relaytokens_clock.advance(61)
+            assert all(t.is_expired() for t in tokens)
         """
     )
-    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.runpytest().assert_outcomes(passed=2)
 
 
 STRICT = """

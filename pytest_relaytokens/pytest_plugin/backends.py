@@ -175,6 +175,7 @@ class FakeBackend:
             ucwa.default_format = "xml" if inputs.ucwa_format == "xml" else "json"
             for error_id, times in inputs.ucwa_errors:
                 ucwa.arm_error(error_id, times=times)
+            _clock_results(ucwa.factory, "build", inputs.clock)  # every token it hands out
             service = ucwa
         else:
             from ..relay.service import RelayService
@@ -184,6 +185,10 @@ class FakeBackend:
             )
             for error_id, times in inputs.relay_errors:
                 relay.arm_error(error_id, times=times)
+            for token in relay.issued_tokens:  # the pre-issued credentials
+                bind_clock(token, inputs.clock)
+            _clock_results(relay, "issue_token", inputs.clock)
+            _clock_results(relay, "_issue", inputs.clock)  # tokens created over HTTP
             service = relay
         self.services[api] = service
         return service
@@ -235,6 +240,28 @@ class FakeBackend:
 
     def close(self) -> None:
         self.services.clear()
+
+
+def bind_clock(token: Any, clock: Clock) -> Any:
+    """Let ``token`` answer ``is_expired()``/``remaining()`` on ``clock`` (stored beside its
+    fields: equality and serialisation ignore it)."""
+    with contextlib.suppress(AttributeError, TypeError):
+        vars(token)["_relaytokens_clock"] = clock
+    return token
+
+
+def _clock_results(owner: Any, method: str, clock: Clock) -> None:
+    """Make ``owner.method`` bind ``clock`` to the token it returns (this test's instance
+    only; nothing when the method does not exist)."""
+    original = getattr(owner, method, None)
+    if original is None:
+        return
+
+    @functools.wraps(original)
+    def clocked(*args: Any, **kwargs: Any) -> Any:
+        return bind_clock(original(*args, **kwargs), clock)
+
+    setattr(owner, method, clocked)
 
 
 def render_ucwa_response(
