@@ -96,16 +96,30 @@ def test_conftest_override_is_what_the_fakes_use(pytester: pytest.Pytester) -> N
         @pytest.fixture
         def relaytokens_ucwa_format():
             return "xml"
+
+        @pytest.fixture
+        def relaytokens_ucwa_quirks():
+            from pytest_relaytokens import UcwaQuirks
+
+            return UcwaQuirks(uri_key="uri", location="All")
         """
     )
     pytester.makepyfile(
         """
-        def test_override(ucwa_token_response, relaytokens_ucwa_format):
+        import pytest
+
+        def test_override(ucwa_token_response, relaytokens_ucwa_format, ucwa_token):
             assert relaytokens_ucwa_format == "xml"
             assert ucwa_token_response.body.startswith(b"<?xml")
+            assert b'name="uri"' in ucwa_token_response.body
+            assert {r.location for r in ucwa_token.media_relays} == {"All"}
+
+        @pytest.mark.ucwa_quirks(location="Intranet")
+        def test_marker_wins_over_override(ucwa_token):
+            assert {r.location for r in ucwa_token.media_relays} == {"Intranet"}
         """
     )
-    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.runpytest().assert_outcomes(passed=2)
 
 
 def test_tokens_know_their_clock(pytester: pytest.Pytester) -> None:

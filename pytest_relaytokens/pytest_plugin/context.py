@@ -258,8 +258,11 @@ class TestContext:
                 pytrace=False,
             )
         self._quirks: UcwaQuirks | None = None
-        self._quirks_overridden = "relaytokens_ucwa_quirks" in names
-        self._request: pytest.FixtureRequest | None = request
+        if "relaytokens_ucwa_quirks" in names:  # an override: resolved now, while setting up
+            quirks: UcwaQuirks = lookup("relaytokens_ucwa_quirks")
+            if settings.ucwa_quirks:
+                quirks = dataclasses.replace(quirks, **settings.ucwa_quirks)  # type: ignore[arg-type]
+            self._quirks = quirks
         allow = settings.allow
         self.allow_unexpected = bool(allow.get("unexpected", state.allow_unexpected))
         self.allow_unused_faults = bool(allow.get("unused_faults", state.allow_unused_faults))
@@ -280,14 +283,7 @@ class TestContext:
         """The UCWA quirks: an override of ``relaytokens_ucwa_quirks``, else options/ini, then
         the ``ucwa_quirks`` marker (resolved on first use: Relay-only tests never pay it)."""
         if self._quirks is None:
-            if self._quirks_overridden and self._request is not None:
-                quirks: UcwaQuirks = self._request.getfixturevalue("relaytokens_ucwa_quirks")
-                marked = self.settings.ucwa_quirks
-                if marked:
-                    quirks = dataclasses.replace(quirks, **marked)  # type: ignore[arg-type]
-            else:
-                quirks = default_quirks(self.item, self.state)
-            self._quirks = quirks
+            self._quirks = default_quirks(self.item, self.state)
         return self._quirks
 
     @property
@@ -454,7 +450,6 @@ class TestContext:
         return problems
 
     def close(self) -> None:
-        self._request = None
         router, self._unplug = self._unplug, None
         if router is not None:  # the session server answers 404 until the next test plugs in
             router.routes, router.default = [], None
