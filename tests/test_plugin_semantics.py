@@ -607,3 +607,29 @@ def test_bad_overrides_fail_clearly(pytester: pytest.Pytester) -> None:
         ["*the override of fixture relaytokens_backend returned 'cloud'; valid values: fake*"]
     )
     assert "Traceback" not in result.stdout.str() and "KeyError" not in result.stdout.str()
+
+
+def test_bad_markers_under_xdist_error_each_test_concerned(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.token_expires_in(float("nan"))
+        def test_nan():
+            pass
+
+        @pytest.mark.ucwa_format("yaml")
+        def test_yaml():
+            pass
+
+        def test_fine():
+            pass
+        """
+    )
+    result = pytester.runpytest("-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=1, errors=2)
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*::test_nan: @pytest.mark.token_expires_in: seconds must be finite*"]
+    )
+    result.stdout.fnmatch_lines(["*::test_yaml: @pytest.mark.ucwa_format: unknown format 'yaml'*"])

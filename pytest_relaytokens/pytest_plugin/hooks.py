@@ -132,12 +132,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Validate every relaytokens marker of the run now (all problems at once), let an error
     marker alone activate the fake it arms, and refuse two tests sharing a cassette file by
     accident."""
-    problems: list[str] = []
+    problems: list[tuple[pytest.Item, str]] = []
     for item in items:
         if not any(m.name in _OUR_MARKERS for m in item.iter_markers()):
             continue
         settings, found = read_markers(item)
-        problems.extend(found)
+        problems.extend((item, problem) for problem in found)
         item.stash[SETTINGS_KEY] = settings
         names = getattr(item, "fixturenames", None)
         if names is None:
@@ -150,14 +150,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 names.append(needed)
     if not problems:
         problems.extend(_cassette_collisions(items))
-    if problems:
-        listed = "\n".join(problems)
-        raise pytest.UsageError(
-            f"relaytokens: {len(problems)} problem(s) with markers or cassettes:\n{listed}"
-        )
+    if not problems:
+        return
+    if hasattr(config, "workerinput"):
+        # An xdist worker cannot stop the run with a usage error (xdist reports a crash):
+        # each test concerned errors at setup with its problems instead.
+        config.pluginmanager.register(_ProblemReporter(problems), "relaytokens-problems")
+        return
+    listed = "\n".join(dict.fromkeys(problem for _, problem in problems))
+    count = len(dict.fromkeys(problem for _, problem in problems))
+    raise pytest.UsageError(f"relaytokens: {count} problem(s) with markers or cassettes:\n{listed}")
 
 
-def _cassette_collisions(items: list[pytest.Item]) -> list[str]:
+class _ProblemReporter:
+    """Fails each test with a wrong marker (or a clashing cassette) at setup, under xdist."""
+
+    def __init__(self, problems: list[tuple[pytest.Item, str]]) -> None:
+        self.problems: dict[str, list[str]] = {}
+        for item, problem in problems:
+            self.problems.setdefault(item.nodeid, []).append(problem)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        found = self.problems.get(item.nodeid)
+        if found:
+            pytest.fail("relaytokens: usage error:\n" + "\n".join(found), pytrace=False)
+
+
+def _cassette_collisions(items: list[pytest.Item]) -> list[tuple[pytest.Item, str]]:
     """Two tests whose default cassette files are the same (case-folded): one would replay or
     overwrite the other's recording. A cassette named by the marker is shared on purpose."""
     owners: dict[str, list[pytest.Item]] = {}
@@ -174,14 +194,15 @@ def _cassette_collisions(items: list[pytest.Item]) -> list[str]:
             continue  # the fake backend reads and writes no cassette
         path = cassette_path(item)
         owners.setdefault(str(path).casefold(), []).append(item)
-    problems = []
+    problems: list[tuple[pytest.Item, str]] = []
     for tests in owners.values():
         if len({t.nodeid for t in tests}) > 1:
-            problems.append(
+            problem = (
                 f"tests {', '.join(t.nodeid for t in tests)} resolve to the same cassette file "
                 f"{cassette_path(tests[0])}; rename one, or share the file on purpose with "
                 "@pytest.mark.relaytokens_cassette(path) on each"
             )
+            problems.extend((test, problem) for test in tests)
     return problems
 
 
