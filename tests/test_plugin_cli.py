@@ -112,3 +112,27 @@ def test_live_sign_in_sends_the_password_only_to_the_configured_host(
     result.stdout.fnmatch_lines(["*refusing to send the password to *(the MsRtcOAuth href must*"])
     assert ucwa.credentials.password not in result.stdout.str()
     assert not ucwa.log.matching("POST", "/WebTicket")
+
+
+def test_backend_errors_never_quote_a_server_body(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_relaytokens.core import FakeResponse
+    from pytest_relaytokens.relay.service import RelayService
+    from pytest_relaytokens.transports.server import LoopbackServer
+
+    relay = RelayService(seed=9)
+    body = b'{"errorMessage": "internal detail: password=s3cr3t-in-body"}'
+    relay.arm(lambda request: FakeResponse(500, [], body), times=None)
+    with LoopbackServer(relay) as server:
+        monkeypatch.setenv("RELAYTOKENS_RELAY_URL", server.url + "/api")  # a pasted /api too
+        monkeypatch.setenv("RELAYTOKENS_RELAY_USERNAME", relay.credentials.username)
+        monkeypatch.setenv("RELAYTOKENS_RELAY_PASSWORD", relay.credentials.password)
+        pytester.makepyfile("def test_live(relay_access_token):\n    pass\n")
+        result = pytester.runpytest("--relaytokens-backend=live")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*creating a Relay token answered 500 ({len(body)} byte(s), sha256 *)*"]
+    )
+    assert "s3cr3t-in-body" not in result.stdout.str()
+    assert relay.log[0].request.path == "/api/auth/accesstokens"  # no doubled /api
