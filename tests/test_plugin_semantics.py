@@ -252,7 +252,7 @@ def test_allowed_hosts_are_not_blocked(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import pytest, requests
-        from pytest_relaytokens.pytest_plugin.network import NetworkBlockedError
+        from pytest_relaytokens import NetworkBlockedError
 
         @pytest.mark.relaytokens_allow(hosts=["allowed.invalid"])
         def test_marker(relay_api):
