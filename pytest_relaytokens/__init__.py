@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "Clock": "pytest_relaytokens.clock",
     "RelayTokensError": "pytest_relaytokens.errors",
     "WireFormatError": "pytest_relaytokens.errors",
+    "NetworkBlockedError": "pytest_relaytokens.pytest_plugin.network",
     "FakeRequest": "pytest_relaytokens.core",
     "FakeResponse": "pytest_relaytokens.core",
     "TokenPolicy": "pytest_relaytokens.core",
@@ -49,6 +50,7 @@ __all__ = [
     "FakeResponse",
     "MediaRelay",
     "MediaRelayAccessToken",
+    "NetworkBlockedError",
     "RelayAccessToken",
     "RelayEnterprise",
     "RelayErrorBody",
@@ -74,6 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .core import FakeRequest, FakeResponse, TokenPolicy
     from .errors import RelayTokensError, WireFormatError
     from .fakedata import RelayTokensProvider
+    from .pytest_plugin.network import NetworkBlockedError
     from .relay.catalogue import RELAY_ERRORS, RelayErrorEntry, lookup_relay_error
     from .relay.factories import RelayTokenFactory
     from .relay.models import RelayAccessToken, RelayEnterprise, RelayErrorBody

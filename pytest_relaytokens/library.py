@@ -511,6 +511,25 @@ def library_root() -> Path:
     return Path(__file__).resolve().parent.parent / "cassettes"
 
 
+def _installed_package(root: Path) -> Path | None:
+    """The site-packages (or dist-packages) folder ``root`` lies in, if any."""
+    import site
+    import sysconfig
+
+    places = {Path(p).resolve() for p in site.getsitepackages() if p}
+    places |= {Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")}
+    user = site.getusersitepackages()
+    if isinstance(user, str) and user:
+        places.add(Path(user).resolve())
+    resolved = root.resolve()
+    for place in places:
+        if resolved.is_relative_to(place):
+            return place
+    if any(part in ("site-packages", "dist-packages") for part in resolved.parts):
+        return resolved
+    return None
+
+
 def scenario_path(name: str) -> Path:
     """The cassette file of scenario ``name``; :class:`LookupError` lists the valid names."""
     if name not in SCENARIOS:
@@ -657,7 +676,18 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except LookupError as error:
         print(f"relaytokens record-library: error: {error}", file=err)
         return 2
-    root = Path(args.out) if getattr(args, "out", None) else library_root()
+    if getattr(args, "out", None):
+        root = Path(args.out)
+    else:
+        root = library_root()
+        installed = _installed_package(root)
+        if installed is not None:
+            print(
+                f"relaytokens record-library: error: the library at {root} is inside the "
+                f"installed package ({installed}); re-record into a folder of yours with --out DIR",
+                file=err,
+            )
+            return 2
     seed = int(getattr(args, "seed", DEFAULT_SEED))
     for name in names:
         try:

@@ -84,42 +84,79 @@ def test_fanout_filters_by_marker_and_option(pytester: pytest.Pytester) -> None:
     fives = sum(1 for e in UCWA_ERRORS if e.status >= 500)
     result.assert_outcomes(passed=5 + fives)
     bad = pytester.runpytest("--relaytokens-errors=NoSuchError")
-    bad.stdout.fnmatch_lines(["*selector 'NoSuchError' matches no catalogued error*"])
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*selector 'NoSuchError' matches no catalogued error*"])
     assert bad.ret != 0
 
 
-def test_error_coverage_report(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import pytest
+COVERAGE_BODY = """
+import pytest, requests
 
-        @pytest.mark.relaytokens_errors("mediaRelayAccessToken")
-        def test_fanout(ucwa_error, ucwa_api):
-            pass
+@pytest.mark.relaytokens_errors("mediaRelayAccessToken")
+def test_fanout(ucwa_error, ucwa_api):
+    answer = requests.get(ucwa_api.token_url(),
+                          headers={"Authorization": "Bearer " + ucwa_api.credentials.bearer})
+    assert answer.status_code == ucwa_error.status
 
-        @pytest.mark.relay_error("BadCredentialsException")
-        def test_marker():
-            pass
-        """
-    )
+@pytest.mark.relay_error("BadCredentialsException")
+def test_marker(relay_api):
+    creds = relay_api.credentials
+    answer = requests.post(relay_api.base_url + "/api/auth/accesstokens",
+                           auth=(creds.username, creds.password))
+    assert answer.status_code == 401
+
+@pytest.mark.ucwa_error("BadRequest")
+def test_marker_on_the_loopback_server(relaytokens_server):
+    ucwa = relaytokens_server.ucwa
+    answer = requests.get(ucwa.token_url(),
+                          headers={"Authorization": "Bearer " + ucwa.credentials.bearer})
+    assert answer.status_code == 400
+
+def test_arm_sequence_counts_what_it_served(relay_api):
+    relay_api.arm_sequence(["BadCommand", None], path="/api/auth/accesstokens")
+    creds = relay_api.credentials
+    url = relay_api.base_url + "/api/auth/accesstokens"
+    assert requests.post(url, auth=(creds.username, creds.password)).status_code == 500
+    assert requests.post(url, auth=(creds.username, creds.password)).status_code == 200
+
+@pytest.mark.relaytokens_allow(unused_faults=True)
+@pytest.mark.ucwa_error("ServiceUnavailable", times=1)
+@pytest.mark.relay_error("ListenerOffline", times=1)
+def test_armed_but_never_served(ucwa_api, relay_api):
+    pass
+"""
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+def test_error_coverage_counts_what_was_served(pytester: pytest.Pytester, xdist: bool) -> None:
+    """An error counts once a fake answered with it, whatever armed it (fan-out, marker on
+    any transport, arm_sequence); an error armed but never served does not count."""
+    pytester.makepyfile(test_cov=COVERAGE_BODY)
     report = pytester.path / "out" / "coverage.json"
-    result = pytester.runpytest(f"--relaytokens-report={report}")
-    result.assert_outcomes(passed=6)
+    args = ["-n", "2", "-p", "xdist"] if xdist else []
+    result = pytester.runpytest(f"--relaytokens-report={report}", *args)
+    result.assert_outcomes(passed=9)
     result.stdout.fnmatch_lines(
-        [
-            "*relaytokens error coverage*",
-            "ucwa *(all)*5 *",
-            "relay *(all)*1 *",
-            "*ucwa never exercised:*",
-        ]
+        ["*relaytokens error coverage*", "ucwa *(all)*6 *", "relay *(all)*2 *"]
     )
     data = json.loads(report.read_text())
-    assert data["ucwa"]["exercised"] == 5 and data["relay"]["exercised"] == 1
-    assert "401-BadCredentialsException" in data["relay"]["groups"]["documented"][
-        "exercised"
-    ] or any(
-        "401-BadCredentialsException" in g["exercised"] for g in data["relay"]["groups"].values()
-    )
+    served = {
+        api: {i for g in data[api]["groups"].values() for i in g["exercised"]}
+        for api in ("ucwa", "relay")
+    }
+    assert "400-BadRequest" in served["ucwa"]
+    assert "503-ServiceUnavailable" not in served["ucwa"]
+    assert served["relay"] == {"401-BadCredentialsException", "500-BadCommand"}
+    assert data["ucwa"]["exercised"] == 6 and data["relay"]["exercised"] == 2
+
+
+def test_coverage_table_can_be_silenced(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_cov=COVERAGE_BODY)
+    report = pytester.path / "coverage.json"
+    result = pytester.runpytest("--relaytokens-coverage=off", f"--relaytokens-report={report}")
+    result.assert_outcomes(passed=9)
+    assert "relaytokens error coverage" not in result.stdout.str()
+    assert json.loads(report.read_text())["relay"]["exercised"] == 2
 
 
 def test_report_silent_when_plugin_unused(pytester: pytest.Pytester) -> None:
@@ -127,19 +164,3 @@ def test_report_silent_when_plugin_unused(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     assert "relaytokens error coverage" not in result.stdout.str()
-
-
-def test_report_merges_xdist_workers(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.relaytokens_errors("mediaRelayAccessToken")
-        def test_fanout(ucwa_error, ucwa_token):
-            print(ucwa_token.user_name)
-        """
-    )
-    report = pytester.path / "coverage.json"
-    result = pytester.runpytest("-n", "2", f"--relaytokens-report={report}")
-    result.assert_outcomes(passed=5)
-    assert json.loads(report.read_text())["ucwa"]["exercised"] == 5

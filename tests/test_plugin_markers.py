@@ -149,7 +149,7 @@ def test_narrower_marker_wins(pytester: pytest.Pytester) -> None:
         ),
         (
             "token_expires_in(-5)",
-            "@pytest.mark.token_expires_in: seconds must not be negative, got -5*",
+            "@pytest.mark.token_expires_in: seconds must be positive, got -5*",
         ),
         ('token_expires_in("soon")', "@pytest.mark.token_expires_in: seconds must be a number*"),
         (
@@ -162,7 +162,7 @@ def test_narrower_marker_wins(pytester: pytest.Pytester) -> None:
         ),
         (
             'ucwa_quirks(colour="red")',
-            "@pytest.mark.ucwa_quirks: unknown keyword argument 'colour'*",
+            "@pytest.mark.ucwa_quirks: unexpected keyword argument 'colour'*",
         ),
         (
             'relay_error("BadCredentialsException", times=0)',
@@ -184,13 +184,35 @@ def test_wrong_marker_arguments_are_usage_errors(
     )
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: *::test_wrong: {expected}"])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: relaytokens: 1 problem(s) with markers or cassettes:",
+            f"*::test_wrong: {expected}",
+        ]
+    )
 
 
 def test_option_with_bad_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makeini((pytester.path / "tox.ini").read_text() + "\nrelaytokens_ucwa_format = yaml\n")
-    pytester.makepyfile("def test_a(ucwa_token_response):\n    pass\n")
-    result = pytester.runpytest()
-    result.stdout.fnmatch_lines(
-        ["*relaytokens_ucwa_format: unknown value 'yaml'; valid values: json, xml*"]
+    """Bad ini keys and options stop the run at start-up, every problem listed at once."""
+    pytester.makeini(
+        (pytester.path / "tox.ini").read_text()
+        + "\nrelaytokens_ucwa_format = yaml\nrelaytokens_record_mode = sometimes\n"
+        + "relaytokens_uri_key = URI\n"
     )
+    pytester.makepyfile("def test_a(ucwa_token_response):\n    pass\n")
+    result = pytester.runpytest(
+        "--relaytokens-backend=cloud", "--relaytokens-errors=5xx,Nope", "--relaytokens-seed=x"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: relaytokens: 6 configuration problem(s):",
+            "*relaytokens_ucwa_format: unknown value 'yaml'; valid values: json, xml",
+            "*relaytokens_uri_key: unknown value 'URI'; valid values: Uri, uri",
+            "*--relaytokens-backend / ini relaytokens_backend: unknown value 'cloud'*",
+            "*relaytokens_record_mode: unknown value 'sometimes'; valid values: none, once*",
+            "*relaytokens_seed: 'x' is not an integer",
+            "*--relaytokens-errors / ini relaytokens_errors: *selector 'Nope' matches no*",
+        ]
+    )
+    assert "test_a" not in result.stdout.str()

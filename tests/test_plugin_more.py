@@ -118,7 +118,7 @@ def test_reproducible_under_xdist_and_randomly(pytester: pytest.Pytester) -> Non
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--relaytokens-seed=abc"], "*--relaytokens-seed must be an integer, got 'abc'*"),
+        (["--relaytokens-seed=abc"], "*relaytokens_seed: 'abc' is not an integer*"),
         (["--relaytokens-start=yesterday"], "*'yesterday' is not 'now' or an ISO 8601 datetime*"),
     ],
 )

@@ -92,7 +92,7 @@ class RelayErrorEntry:
         body = render_error(self.body_model(message=message, details=details))
         headers = json_headers(when)
         headers.extend(self.extra_headers)
-        return FakeResponse(self.status, headers, body)
+        return FakeResponse(self.status, headers, body, error_id=self.id)
 
 
 _LISTENER = "527ca9e2776a7e02dd2e15fe"

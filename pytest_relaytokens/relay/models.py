@@ -129,13 +129,19 @@ class RelayAccessToken(_WireModel):
         """True once ``now`` (default: the system clock) reaches the expiration date."""
         if self.expiration_date is None:
             return False
-        return _now(now) >= self.expiration_date
+        return self._now(now) >= self.expiration_date
 
     def remaining(self, now: _dt.datetime | None = None) -> _dt.timedelta | None:
         """Time left before expiry; negative once expired; None for a never-expiring token."""
         if self.expiration_date is None:
             return None
-        return self.expiration_date - _now(now)
+        return self.expiration_date - self._now(now)
+
+    def _now(self, now: _dt.datetime | None) -> _dt.datetime:
+        clock = self.__dict__.get("_relaytokens_clock")  # bound by the plugin's fixtures
+        if now is None and clock is not None:
+            return _now(clock.now())
+        return _now(now)
 
     @property
     def creation_ms(self) -> int:

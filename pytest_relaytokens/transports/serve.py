@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..core import FakeRequest, FakeResponse
 from . import PathRouter, Target
@@ -90,6 +91,20 @@ class _LoggingTarget:
             self.out.flush()
 
 
+def _exports(url: str, ucwa: Any, relay: Any) -> list[str]:
+    """``export RELAYTOKENS_*=...`` lines; the Relay URL is the base (paths add ``/api``)."""
+    values = {
+        "RELAYTOKENS_UCWA_URL": url,
+        "RELAYTOKENS_UCWA_USERNAME": ucwa.username,
+        "RELAYTOKENS_UCWA_PASSWORD": ucwa.password,
+        "RELAYTOKENS_RELAY_URL": url,
+        "RELAYTOKENS_RELAY_USERNAME": relay.username,
+        "RELAYTOKENS_RELAY_PASSWORD": relay.password,
+        "RELAYTOKENS_RELAY_SEAM_TOKEN": relay.seam_token,
+    }
+    return [f"export {name}={shlex.quote(str(value))}" for name, value in values.items()]
+
+
 def _banner(url: str, ucwa: object, relay: object, ucwa_token_path: str) -> str:
     u = getattr(ucwa, "credentials")  # noqa: B009 - typed loosely: services load lazily
     r = getattr(relay, "credentials")  # noqa: B009
@@ -106,7 +121,7 @@ def _banner(url: str, ucwa: object, relay: object, ucwa_token_path: str) -> str:
             f"  application:  {u.application_id}",
             f"  relay token:  GET {url}{ucwa_token_path}",
             "",
-            f"Relay  {url}/api",
+            f"Relay  {url}  (every path under /api/)",
             f"  token:        POST {url}/api/auth/accesstokens  (Basic {r.username}:{r.password})",
             f"  user:         {r.username}",
             f"  password:     {r.password}",
@@ -117,6 +132,9 @@ def _banner(url: str, ucwa: object, relay: object, ucwa_token_path: str) -> str:
             f"  curl -s {url}{ucwa_token_path} -H 'Authorization: Bearer {u.bearer}'",
             f"  curl -s -X POST -u '{r.username}:{r.password}' {url}/api/auth/accesstokens",
             f"  curl -s {url}/api/enterprises/self -H 'X-Access-Token: {r.access_token}'",
+            "",
+            "Environment for --relaytokens-backend=live (paste into a shell):",
+            *_exports(url, u, r),
             "",
             "Ctrl-C stops the server.",
             "",

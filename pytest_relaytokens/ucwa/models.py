@@ -157,7 +157,8 @@ class MediaRelayAccessToken(BaseModel):
     def remaining(self, now: _dt.datetime | None = None) -> _dt.timedelta:
         """Time left until ``valid_until``; negative once expired (how long ago it expired)."""
         if now is None:
-            now = _system_now()
+            clock = self.__dict__.get("_relaytokens_clock")  # bound by the plugin's fixtures
+            now = clock.now() if clock is not None else _system_now()
         elif now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
         return self.valid_until - now

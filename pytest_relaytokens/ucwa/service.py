@@ -444,6 +444,7 @@ class UcwaService(FakeService):
         def respond(request: FakeRequest) -> FakeResponse:
             if entry.group == "auth":
                 response = self._unauthorized(request)
+                response.error_id = entry.id
             else:
                 response = entry.response(
                     self._negotiate(request) or "json",
@@ -502,11 +503,18 @@ class UcwaService(FakeService):
             response.token = carried
         return response
 
-    @staticmethod
-    def _accepted(request: FakeRequest) -> tuple[Format, str] | None:
+    #: What ``Accept: */*`` (or no Accept) gets: "json" or "xml" (the ``ucwa_format`` marker).
+    default_format: Format = "json"
+
+    def _accepted(self, request: FakeRequest) -> tuple[Format, str] | None:
+        default: tuple[Format, str] = (
+            ("xml", "application/xml")
+            if self.default_format == "xml"
+            else ("json", "application/json")
+        )
         accept = request.header("Accept")
         if accept is None or not accept.strip():
-            return "json", "application/json"
+            return default
         ranges: list[tuple[float, int, str]] = []
         for index, item in enumerate(accept.split(",")):
             media, *params = (p.strip() for p in item.split(";"))
@@ -523,7 +531,7 @@ class UcwaService(FakeService):
             if media in _MEDIA_TYPES:
                 return _MEDIA_TYPES[media], media
             if media in ("*/*", "application/*"):
-                return "json", "application/json"
+                return default
         return None
 
     def _negotiate(self, request: FakeRequest) -> Format | None:

@@ -1,0 +1,913 @@
+"""Where the token fixtures and API fixtures get their answers: three backends behind one
+small protocol (:class:`Backend`).
+
+- :class:`FakeBackend` (default): the seeded factories and the stateful fakes; never touches
+  the network.
+- :class:`ReplayBackend`: cassettes, served by
+  :class:`~pytest_relaytokens.cassettes.replay.ReplayService` (the test's own cassette, else the
+  shipped library), with the clock pinned to the recording time (or expiry re-based to now).
+- :class:`LiveBackend`: a real server named by ``RELAYTOKENS_*`` environment variables, each
+  exchange forwarded (and, with a record mode other than ``none``, recorded into the cassette).
+
+A backend gets everything it needs as one :class:`TestInputs`; it never reads pytest objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as _dt
+import functools
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from ..core import FakeRequest, FakeResponse, FakeService
+from ..errors import RelayTokensError
+
+if TYPE_CHECKING:
+    from ..cassettes.storage import Cassette
+    from ..clock import Clock
+    from ..core import TokenPolicy
+    from ..relay.models import RelayAccessToken
+    from ..ucwa.models import MediaRelayAccessToken
+    from ..ucwa.wire import UcwaQuirks
+
+__all__ = [
+    "ENVIRONMENT",
+    "Backend",
+    "BackendError",
+    "FakeBackend",
+    "LiveBackend",
+    "LiveCredentials",
+    "LiveService",
+    "MissingEnvironment",
+    "ReplayBackend",
+    "TestInputs",
+    "make_backend",
+    "retime",
+]
+
+UCWA_CONTENT_TYPES = {
+    "json": "application/json; charset=utf-8",
+    "xml": "application/xml; charset=utf-8",
+}
+
+#: Environment variables the live backend reads, per API.
+ENVIRONMENT: dict[str, dict[str, str]] = {
+    "ucwa": {
+        "url": "RELAYTOKENS_UCWA_URL",
+        "username": "RELAYTOKENS_UCWA_USERNAME",
+        "password": "RELAYTOKENS_UCWA_PASSWORD",
+    },
+    "relay": {
+        "url": "RELAYTOKENS_RELAY_URL",
+        "username": "RELAYTOKENS_RELAY_USERNAME",
+        "password": "RELAYTOKENS_RELAY_PASSWORD",
+        "seam_token": "RELAYTOKENS_RELAY_SEAM_TOKEN",
+    },
+}
+
+_RELAY_TOKEN_PATH = r"/api/auth/accesstokens$"
+
+
+class BackendError(RelayTokensError):
+    """A backend cannot serve this test (missing cassette, missing environment variable,
+    a server answering something unusable)."""
+
+
+class MissingEnvironment(BackendError):
+    """The live backend's environment variables are not set."""
+
+
+def body_digest(body: bytes) -> str:
+    """How an error message refers to a server body: its length and a short sha256 prefix
+    (never the body itself, which may carry a credential)."""
+    return f"{len(body)} byte(s), sha256 {hashlib.sha256(body).hexdigest()[:12]}"
+
+
+@dataclass
+class TestInputs:
+    """Everything a backend needs about one test, resolved once by the test's context."""
+
+    __test__ = False  # not a test class
+
+    nodeid: str
+    seed: int
+    clock: Clock
+    policy: TokenPolicy
+    ucwa_format: str
+    quirks_source: Callable[[], UcwaQuirks]
+    cassette: Path
+    library_cassette: bool = False
+    ucwa_errors: list[tuple[str, int | None]] = field(default_factory=list)
+    relay_errors: list[tuple[str, int | None]] = field(default_factory=list)
+    rebase: bool = False
+    record_mode: str = "none"
+    secret_patterns: list[re.Pattern[str]] = field(default_factory=list)
+    #: the cassette is shared on purpose by several tests (the marker)
+    shared: bool = False
+    #: identifies this run across xdist workers (a shared cassette is rewritten once a run)
+    run_id: str = ""
+
+    @functools.cached_property
+    def quirks(self) -> UcwaQuirks:
+        return self.quirks_source()
+
+
+class Backend(Protocol):
+    """What the fixtures ask a backend for."""
+
+    name: str
+
+    def ucwa_token(self) -> MediaRelayAccessToken: ...
+
+    def ucwa_token_response(self) -> FakeResponse: ...
+
+    def relay_token(self) -> RelayAccessToken: ...
+
+    def api_service(self, api: str) -> FakeService: ...
+
+    def teardown_problems(self, allow_unplayed: bool) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+def make_backend(name: str, inputs: TestInputs) -> Backend:
+    """The backend called ``name`` ("fake", "replay" or "live") for one test."""
+    kinds: dict[str, type[FakeBackend] | type[ReplayBackend] | type[LiveBackend]] = {
+        "fake": FakeBackend,
+        "replay": ReplayBackend,
+        "live": LiveBackend,
+    }
+    return kinds[name](inputs)
+
+
+# ---------------------------------------------------------------------------- fake
+class FakeBackend:
+    """The stateful fakes of one test: one UcwaService and one RelayService, created on
+    first use, with the test's error markers armed; tokens are issued by them."""
+
+    name = "fake"
+
+    def __init__(self, inputs: TestInputs) -> None:
+        self.inputs = inputs
+        self.services: dict[str, FakeService] = {}
+        self._ucwa_token: MediaRelayAccessToken | None = None
+        self._relay_token: RelayAccessToken | None = None
+
+    def api_service(self, api: str) -> FakeService:
+        service = self.services.get(api)
+        if service is not None:
+            return service
+        inputs = self.inputs
+        if api == "ucwa":
+            from ..ucwa.service import UcwaService
+
+            ucwa = UcwaService(
+                clock=inputs.clock, seed=inputs.seed, policy=inputs.policy, quirks=inputs.quirks
+            )
+            ucwa.default_format = "xml" if inputs.ucwa_format == "xml" else "json"
+            for error_id, times in inputs.ucwa_errors:
+                ucwa.arm_error(error_id, times=times)
+            _clock_results(ucwa.factory, "build", inputs.clock)  # every token it hands out
+            service = ucwa
+        else:
+            from ..relay.service import RelayService
+
+            relay = RelayService(
+                clock=inputs.clock, seed=inputs.seed ^ 0x5A5A, policy=inputs.policy
+            )
+            for error_id, times in inputs.relay_errors:
+                relay.arm_error(error_id, times=times)
+            for token in relay.issued_tokens:  # the pre-issued credentials
+                bind_clock(token, inputs.clock)
+            _clock_results(relay, "issue_token", inputs.clock)
+            _clock_results(relay, "_issue", inputs.clock)  # tokens created over HTTP
+            service = relay
+        self.services[api] = service
+        return service
+
+    def ucwa_token(self) -> MediaRelayAccessToken:
+        if self._ucwa_token is None:
+            self._ucwa_token = self._issue_ucwa_token()
+        return self._ucwa_token
+
+    def _issue_ucwa_token(self) -> MediaRelayAccessToken:
+        inputs = self.inputs
+        service: Any = self.services.get("ucwa")
+        if service is not None:
+            token: MediaRelayAccessToken = service.factory.build()
+        else:
+            from ..ucwa.factories import UcwaTokenFactory
+
+            token = UcwaTokenFactory(inputs.seed, inputs.clock, inputs.policy).build()
+        location = inputs.quirks.location
+        if location is not None:
+            relays = [r.model_copy(update={"location": location}) for r in token.media_relays]
+            token = token.model_copy(update={"media_relays": relays})
+        if service is not None:
+            service.issued_tokens.append(token)
+        return token
+
+    def ucwa_token_response(self) -> FakeResponse:
+        return render_ucwa_response(self.ucwa_token(), self.inputs.ucwa_format, self.inputs.quirks)
+
+    def relay_token(self) -> RelayAccessToken:
+        if self._relay_token is None:
+            self._relay_token = self._issue_relay_token()
+        return self._relay_token
+
+    def _issue_relay_token(self) -> RelayAccessToken:
+        inputs = self.inputs
+        service: Any = self.services.get("relay")
+        if service is not None:
+            token: RelayAccessToken = service.issue_token(
+                duration_ms=-1 if inputs.policy.never_expires else 0
+            )
+            return token
+        from ..relay.factories import RelayTokenFactory
+
+        return RelayTokenFactory(inputs.seed, inputs.clock, inputs.policy).build()
+
+    def teardown_problems(self, allow_unplayed: bool) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        self.services.clear()
+
+
+def bind_clock(token: Any, clock: Clock) -> Any:
+    """Let ``token`` answer ``is_expired()``/``remaining()`` on ``clock`` (stored beside its
+    fields: equality and serialisation ignore it)."""
+    with contextlib.suppress(AttributeError, TypeError):
+        vars(token)["_relaytokens_clock"] = clock
+    return token
+
+
+def _clock_results(owner: Any, method: str, clock: Clock) -> None:
+    """Make ``owner.method`` bind ``clock`` to the token it returns (this test's instance
+    only; nothing when the method does not exist)."""
+    original = getattr(owner, method, None)
+    if original is None:
+        return
+
+    @functools.wraps(original)
+    def clocked(*args: Any, **kwargs: Any) -> Any:
+        return bind_clock(original(*args, **kwargs), clock)
+
+    setattr(owner, method, clocked)
+
+
+def render_ucwa_response(
+    token: MediaRelayAccessToken, fmt: str, quirks: UcwaQuirks
+) -> FakeResponse:
+    """The full HTTP 200 answer of ``GET .../mediaRelayAccessToken`` for ``token``."""
+    from ..ucwa.catalogue import ucwa_headers
+    from ..ucwa.wire import render
+
+    body = render(token, fmt, quirks)  # type: ignore[arg-type]
+    headers = [
+        (k, v) for k, v in ucwa_headers(UCWA_CONTENT_TYPES[fmt]) if k.lower() != "content-length"
+    ]
+    headers.append(("Content-Length", str(len(body))))
+    return FakeResponse(200, headers, body)
+
+
+# ---------------------------------------------------------------------------- replay
+class ReplayBackend:
+    """Cassettes: the test's own, else (for token fixtures) the shipped library."""
+
+    name = "replay"
+
+    def __init__(self, inputs: TestInputs) -> None:
+        self.inputs = inputs
+        self.services: dict[str, FakeService] = {}
+        self.used: list[Path] = []
+        self.played: dict[Any, int] = {}  # interactions the token fixtures used, by key
+        self._cassette: Cassette | None = None
+        self._ucwa_response: FakeResponse | None = None
+
+    def _load(self, path: Path) -> Cassette:
+        from ..cassettes.storage import load_interactions
+
+        if not path.is_file():
+            names = ", ".join(v for api in ENVIRONMENT.values() for v in api.values())
+            raise BackendError(
+                f"{self.inputs.nodeid}: replay backend: no cassette at {path}. Record it against "
+                "a live server with `pytest --relaytokens-backend=live "
+                f"--relaytokens-record-mode=once` (environment: {names}), or point "
+                "@pytest.mark.relaytokens_cassette(...) at an existing file or a shipped "
+                "scenario such as 'library:ucwa/token-json'."
+            )
+        if path not in self.used:
+            self.used.append(path)
+        return load_interactions(path)
+
+    def _own(self) -> Cassette:
+        if self._cassette is None:
+            self._cassette = self._load(self.inputs.cassette)
+            self._pin_clock(self._cassette)
+        return self._cassette
+
+    def _own_or_library(self, scenario: str) -> Cassette:
+        if self.inputs.cassette.is_file():
+            return self._own()
+        from ..library import scenario_path
+
+        cassette = self._load(scenario_path(scenario))
+        self._pin_clock(cassette)
+        return cassette
+
+    def _pin_clock(self, cassette: Cassette) -> None:
+        recorded = _recorded_at(cassette)
+        if not self.inputs.rebase and recorded is not None:
+            self.inputs.clock.set(recorded)
+
+    def _answer(self, cassette: Cassette, path_pattern: str, path: str) -> FakeResponse:
+        from ..cassettes.replay import _first, request_key
+
+        inputs = self.inputs
+        family = self.inputs.ucwa_format if "mediaRelay" in path_pattern else "json"
+        request, recorded = _recorded(cassette, path_pattern, family)
+        if cassette is self._cassette:
+            accept = _first(request.get("headers") or {}, "accept")
+            key = request_key(str(request["method"]), str(request["uri"]), accept)
+            self.played[key] = self.played.get(key, 0) + 1
+        return retime(
+            recorded,
+            path,
+            inputs.clock.now(),
+            _recorded_at(cassette),
+            inputs.policy,
+            inputs.rebase,
+        )
+
+    def ucwa_token_response(self) -> FakeResponse:
+        if self._ucwa_response is None:
+            scenario = _ucwa_scenario(self.inputs.ucwa_format, self.inputs.quirks)
+            cassette = self._own_or_library(scenario)
+            self._ucwa_response = self._answer(
+                cassette, r"mediaRelayAccessToken$", "/mediaRelayAccessToken"
+            )
+        return self._ucwa_response
+
+    def ucwa_token(self) -> MediaRelayAccessToken:
+        from ..ucwa import wire
+
+        response = self.ucwa_token_response()
+        return wire.parse(response.body, response.content_type, source="replayed token response")
+
+    def relay_token(self) -> RelayAccessToken:
+        from ..relay import wire
+
+        scenario = (
+            "relay/token-never-expires"
+            if self.inputs.policy.never_expires
+            else ("relay/token-basic")
+        )
+        response = self._answer(
+            self._own_or_library(scenario), _RELAY_TOKEN_PATH, "/api/auth/accesstokens"
+        )
+        if response.status != 200:
+            raise BackendError(
+                f"replay backend: the recorded Relay token answer is {response.status} "
+                f"({body_digest(response.body)})"
+            )
+        return wire.parse_token(response.body, source="replayed POST /api/auth/accesstokens")
+
+    def api_service(self, api: str) -> FakeService:
+        service = self.services.get(api)
+        if service is not None:
+            return service
+        cassette = self._own()
+        uris = [str(req["uri"]) for req, _ in cassette.interactions]
+        chosen = [u for u in uris if ("/api/" in u) == (api == "relay")]
+        from ..relay import DEFAULT_BASE_URL as relay_default
+        from ..ucwa import DEFAULT_BASE_URL as ucwa_default
+
+        base = relay_default if api == "relay" else ucwa_default
+        if chosen:
+            parts = urlsplit(chosen[0])
+            if parts.scheme and parts.netloc:
+                base = f"{parts.scheme}://{parts.netloc}"
+        service = self.services[api] = _replay_service(cassette, base, self.inputs)
+        return service
+
+    def teardown_problems(self, allow_unplayed: bool) -> list[str]:
+        if allow_unplayed or self._cassette is None or not self.services:
+            return []  # token fixtures alone pick one answer; a conversation must be whole
+        from ..cassettes.replay import ReplayService
+
+        index: dict[Any, list[Any]] = getattr(ReplayService(self._cassette), "_index", {})
+        served: dict[Any, int] = dict(self.played)
+        for service in self.services.values():
+            for key, count in getattr(service, "_served", {}).items():
+                served[key] = served.get(key, 0) + count
+        left = [
+            f"  {method} {path}" + (f" (Accept {family})" if family else "") + f" x{n}"
+            for key, responses in index.items()
+            for method, path, _query, family in [key]
+            if (n := len(responses) - served.get(key, 0)) > 0
+        ]
+        if not left:
+            return []
+        return [
+            f"cassette {self.inputs.cassette}: {len(left)} recorded interaction(s) never "
+            "replayed:\n" + "\n".join(left) + "\nAllow this with "
+            "@pytest.mark.relaytokens_allow(unplayed=True) or --relaytokens-allow-unplayed=true "
+            "(ini relaytokens_allow_unplayed = true)."
+        ]
+
+    def close(self) -> None:
+        self.services.clear()
+
+
+def _replay_service(cassette: Cassette, base_url: str, inputs: TestInputs) -> FakeService:
+    from ..cassettes.replay import ReplayService
+
+    recorded_at = _recorded_at(cassette)
+
+    class TimeAwareReplay(ReplayService):
+        def dispatch(self, req: FakeRequest) -> tuple[FakeResponse, str | None, bool]:
+            response, credential, matched = super().dispatch(req)
+            if matched:
+                response = retime(
+                    response,
+                    req.path,
+                    inputs.clock.now(),
+                    recorded_at,
+                    inputs.policy,
+                    inputs.rebase,
+                )
+                if response.status >= 400 and response.error_id is None:
+                    response.error_id = _catalogue_id(req.path, response)
+            return response, credential, matched
+
+    service = TimeAwareReplay(cassette, base_url=base_url, clock=inputs.clock)
+    service.credentials = LiveCredentials("replayed-user", "replayed-password")  # type: ignore[attr-defined]
+    return service
+
+
+def _catalogue_id(path: str, response: FakeResponse) -> str | None:
+    """The catalogue id a replayed error answer stands for (for the coverage report)."""
+    try:
+        if path.startswith("/api/"):
+            from ..relay import wire as relay_wire
+            from ..relay.catalogue import lookup_relay_error
+
+            body = relay_wire.parse_error(response.body)
+            return lookup_relay_error(body.error_name).id
+        from ..ucwa import wire
+        from ..ucwa.catalogue import lookup_ucwa_error
+
+        error = wire.parse_error(response.body, response.content_type)
+        return lookup_ucwa_error(error.code, error.subcode).id
+    except (RelayTokensError, LookupError, ValueError, TypeError):
+        return None
+
+
+def _recorded_at(cassette: Cassette) -> _dt.datetime | None:
+    if not cassette.recorded_at:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(cassette.recorded_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _recorded(
+    cassette: Cassette, path_pattern: str, family: str
+) -> tuple[dict[str, Any], FakeResponse]:
+    """The recorded successful answer for a path: the first one whose request asked for
+    ``family`` (what the token fixtures ask for), else the last one."""
+    from ..cassettes.replay import _first, recorded_response
+
+    found = [
+        (request, response)
+        for request, response in cassette.interactions
+        if re.search(path_pattern, str(request["uri"]).split("?", 1)[0])
+        and int(response["status"]["code"]) < 300
+    ]
+    for request, response in found:
+        if family in (_first(request.get("headers") or {}, "accept") or "").lower():
+            return request, recorded_response(response)
+    if found:
+        return found[-1][0], recorded_response(found[-1][1])
+    raise BackendError(
+        f"cassette {cassette.path} has no successful answer for a path matching {path_pattern!r}"
+    )
+
+
+def _ucwa_scenario(fmt: str, quirks: UcwaQuirks) -> str:
+    name = f"ucwa/token-{fmt}"
+    if quirks.uri_key == "uri":
+        name += "-uri"
+    if fmt == "json" and quirks.timestamps != "utc_ms":
+        name += f"-{quirks.timestamps}"
+    return name
+
+
+# ---------------------------------------------------------------------------- re-timing
+def _new_expiry(
+    now: _dt.datetime,
+    lifetime: _dt.timedelta | None,
+    policy: TokenPolicy,
+    rebase: bool,
+) -> tuple[bool, _dt.datetime | None]:
+    if policy.already_expired or policy.lifetime is not None or policy.never_expires:
+        return True, policy.expiry(now, lifetime)
+    if rebase:
+        return True, None if lifetime is None else now + lifetime
+    return False, None
+
+
+def retime(
+    response: FakeResponse,
+    path: str,
+    now: _dt.datetime,
+    recorded_at: _dt.datetime | None,
+    policy: TokenPolicy,
+    rebase: bool,
+) -> FakeResponse:
+    """A recorded token answer with its expiry moved as the policy or re-basing asks."""
+    if response.status >= 300 or not response.body:
+        return response
+    if path.endswith("mediaRelayAccessToken"):
+        from ..ucwa import wire
+
+        token = wire.parse(response.body, response.content_type)
+        issued = recorded_at or token.valid_until - _dt.timedelta(minutes=token.duration)
+        changed, expiry = _new_expiry(now, token.valid_until - issued, policy, rebase)
+        if not changed:
+            return response
+        expiry = expiry or now + _dt.timedelta(days=180)
+        updated = token.model_copy(update={"valid_until": expiry})
+        quirks, pretty = wire.detect_quirks(response.body)
+        if "xml" in response.content_type:
+            body = wire.render_xml(updated, quirks)
+        else:
+            body = wire.render_json(updated, quirks, pretty=pretty)
+    elif re.search(_RELAY_TOKEN_PATH, path):
+        from ..relay import wire as relay_wire
+
+        relay_token = relay_wire.parse_token(response.body)
+        lifetime = (
+            None
+            if relay_token.expiration_date is None
+            else relay_token.expiration_date - relay_token.creation_date
+        )
+        changed, expiry = _new_expiry(now, lifetime, policy, rebase)
+        if not changed:
+            return response
+        updated_relay = relay_token.model_copy(
+            update={"creation_date": now, "expiration_date": expiry}
+        )
+        body = relay_wire.render_token(updated_relay)
+    else:
+        return response
+    headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
+    headers.append(("Content-Length", str(len(body))))
+    return FakeResponse(
+        response.status,
+        headers,
+        body,
+        response.delay,
+        response.drop_connection,
+        response.error_id,
+        response.token,
+    )
+
+
+# ---------------------------------------------------------------------------- live
+@dataclass
+class LiveCredentials:
+    """Credentials of a live (or replayed) server, from the environment (or placeholders)."""
+
+    username: str
+    password: str
+    seam_token: str | None = None
+
+    @property
+    def basic_authorization(self) -> str:
+        raw = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def secrets(self) -> list[str]:
+        """The values a recording must never write."""
+        pair = f"{self.username}:{self.password}".encode()
+        found = [self.password, base64.b64encode(pair).decode("ascii")]
+        if self.seam_token:
+            found.append(self.seam_token)
+        return [v for v in found if v]
+
+
+class LiveService(FakeService):
+    """Forwards every request to a real server (recorded by vcrpy when a cassette is active)."""
+
+    def __init__(self, api: str, base_url: str, credentials: LiveCredentials, clock: Clock):
+        super().__init__(base_url=base_url, clock=clock)
+        self.name = f"live-{api}"
+        self.credentials = credentials
+        self._pool: Any = None
+
+    def dispatch(self, request: FakeRequest) -> tuple[FakeResponse, str | None, bool]:
+        import urllib3
+
+        if self._pool is None:
+            self._pool = urllib3.PoolManager()
+        try:
+            answer = self._pool.request(
+                request.method,
+                request.url,
+                body=request.body or None,
+                headers=dict(request.headers),
+                redirect=False,
+                retries=False,
+                timeout=urllib3.Timeout(connect=10, read=30),
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise BackendError(
+                f"{self.name}: {request.method} {urlsplit(request.url).netloc}"
+                f"{request.path} failed: {type(exc).__name__}"
+            ) from None
+        headers = [
+            (k, v)
+            for k, v in answer.headers.items()
+            if k.lower() not in ("content-encoding", "transfer-encoding", "content-length")
+        ]
+        headers.append(("Content-Length", str(len(answer.data))))
+        return FakeResponse(answer.status, headers, answer.data), None, True
+
+
+def live_credentials(api: str) -> tuple[str, LiveCredentials]:
+    """The base URL and credentials of the live ``api`` server, from the environment."""
+    names = ENVIRONMENT[api]
+    missing = [names[k] for k in ("url", "username", "password") if not os.environ.get(names[k])]
+    if missing:
+        raise MissingEnvironment(
+            f"live backend for {api}: set the environment variable(s) {', '.join(missing)} "
+            "(base URL and credentials of the server to test against), or skip such tests with "
+            "--relaytokens-live-missing=skip"
+        )
+    seam = os.environ.get(names["seam_token"]) if "seam_token" in names else None
+    url = os.environ[names["url"]].strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BackendError(f"live backend for {api}: {names['url']} must be an http(s) URL")
+    if api == "relay" and parts.path.rstrip("/").endswith("/api"):
+        url = url[: -len("/api")]  # the Relay paths already start with /api
+    return url, LiveCredentials(os.environ[names["username"]], os.environ[names["password"]], seam)
+
+
+def live_secrets() -> list[str]:
+    """Every live credential set in the environment (for the recorder's secret scan)."""
+    found: list[str] = []
+    for api in ENVIRONMENT:
+        names = ENVIRONMENT[api]
+        user = os.environ.get(names["username"], "")
+        password = os.environ.get(names["password"], "")
+        seam = os.environ.get(names.get("seam_token", ""), "") if "seam_token" in names else ""
+        found.extend(LiveCredentials(user, password, seam or None).secrets() if password else [])
+        if seam and seam not in found:
+            found.append(seam)
+    return found
+
+
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+class LiveBackend:
+    """A real server: every request forwarded; recorded into the test's cassette unless the
+    record mode is ``none``."""
+
+    name = "live"
+
+    def __init__(self, inputs: TestInputs) -> None:
+        self.inputs = inputs
+        self.services: dict[str, FakeService] = {}
+        self._recording: contextlib.ExitStack | None = None
+        self._ucwa_response: FakeResponse | None = None
+
+    def _start_recording(self) -> None:
+        inputs = self.inputs
+        if self._recording is not None or inputs.record_mode == "none":
+            return
+        from ..cassettes.recording import record
+        from ..cassettes.redaction import Redactor
+
+        secrets = live_secrets()
+        stack = contextlib.ExitStack()
+        mode = inputs.record_mode
+        if inputs.shared:
+            # One recorder at a time (xdist workers too); each adds to what is there, and
+            # "rewrite" starts afresh only for the run's first test on the cassette.
+            stack.enter_context(_file_lock(inputs.cassette))
+            done = _run_marker(inputs.run_id, inputs.cassette)
+            if mode == "rewrite" and done.exists():
+                mode = "all"
+            stack.callback(_touch, done)
+        stack.enter_context(
+            record(
+                inputs.cassette,
+                mode=mode,  # type: ignore[arg-type]
+                redactor=Redactor(extra_secrets=secrets, extra_patterns=inputs.secret_patterns),
+                extra_patterns=inputs.secret_patterns,
+            )
+        )
+        self._recording = stack
+
+    def api_service(self, api: str) -> FakeService:
+        service = self.services.get(api)
+        if service is None:
+            base_url, credentials = live_credentials(api)
+            self._start_recording()
+            service = self.services[api] = LiveService(
+                api, base_url, credentials, self.inputs.clock
+            )
+        return service
+
+    def ucwa_token_response(self) -> FakeResponse:
+        if self._ucwa_response is None:
+            self._ucwa_response = live_ucwa_token_response(
+                self.api_service("ucwa"), self.inputs.ucwa_format
+            )
+        return self._ucwa_response
+
+    def ucwa_token(self) -> MediaRelayAccessToken:
+        from ..ucwa import wire
+
+        response = self.ucwa_token_response()
+        if response.status != 200:
+            raise BackendError(
+                f"live backend: the UCWA token request answered {response.status} "
+                f"({body_digest(response.body)})"
+            )
+        return wire.parse(response.body, response.content_type, source="live token response")
+
+    def relay_token(self) -> RelayAccessToken:
+        from ..relay import wire
+
+        api: Any = self.api_service("relay")
+        never = self.inputs.policy.never_expires
+        response = api.handle(
+            FakeRequest.build(
+                "POST",
+                api.base_url + "/api/auth/accesstokens" + ("?duration=-1" if never else ""),
+                {
+                    "Authorization": api.credentials.basic_authorization,
+                    "Accept": "application/json",
+                },
+            )
+        )
+        if response.status != 200:
+            raise BackendError(
+                f"live backend: creating a Relay token answered {response.status} "
+                f"({body_digest(response.body)})"
+            )
+        return wire.parse_token(response.body, source="live POST /api/auth/accesstokens")
+
+    def teardown_problems(self, allow_unplayed: bool) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        stack, self._recording = self._recording, None
+        self.services.clear()
+        if stack is not None:
+            stack.close()
+
+
+def _lock_dir() -> Path:
+    import tempfile
+
+    folder = (
+        Path(tempfile.gettempdir()) / f"relaytokens-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    )
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _key(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def _file_lock(cassette: Path) -> Iterator[None]:
+    """An exclusive lock on ``cassette`` across processes (POSIX ``flock``)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: shared recording is not serialised
+        yield
+        return
+    with open(_lock_dir() / f"{_key(cassette)}.lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _run_marker(run_id: str, cassette: Path) -> Path:
+    run = hashlib.sha256(run_id.encode()).hexdigest()[:16]
+    return _lock_dir() / f"{run}-{_key(cassette)}.recorded"
+
+
+def _touch(path: Path) -> None:
+    path.touch()
+
+
+def live_ucwa_token_response(api: FakeService, fmt: str) -> FakeResponse:
+    """Walk a live UCWA server to its token: autodiscover, WebTicket, application, token.
+
+    Credentials go only to the configured host, over https (or to loopback): a WebTicket
+    ``MsRtcOAuth href`` pointing anywhere else is refused.
+    """
+    import json
+    from urllib.parse import urlencode, urljoin
+
+    base = api.base_url
+    creds: Any = getattr(api, "credentials")  # noqa: B009
+    home = urlsplit(base)
+
+    def call(method: str, url: str, headers: dict[str, str], body: bytes = b"") -> FakeResponse:
+        return api.handle(FakeRequest.build(method, urljoin(base + "/", url), headers, body))
+
+    def document(response: FakeResponse, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise BackendError(
+                f"live UCWA server at {base}: {what} answered {response.status} with no JSON "
+                f"({body_digest(response.body)})"
+            ) from None
+
+    def link(doc: Any, *keys: str) -> str:
+        for key in keys:
+            doc = doc.get(key) if isinstance(doc, dict) else None
+        if not isinstance(doc, str):
+            raise BackendError(f"live UCWA server at {base}: no {'.'.join(keys)} link")
+        return doc
+
+    root = document(
+        call("GET", "/autodiscover/autodiscoverservice.svc/root", {"Accept": "application/json"}),
+        "autodiscover",
+    )
+    user_url = urljoin(base + "/", link(root, "_links", "user", "href"))
+    challenge = call("GET", user_url, {"Accept": "application/json"})
+    href = next(
+        (
+            m.group(1)
+            for value in challenge.header_all("WWW-Authenticate")
+            if (m := re.search(r'MsRtcOAuth[ \t]+href="?([^",\s]+)', value))
+        ),
+        None,
+    )
+    if href is None:
+        raise BackendError(f"live UCWA server at {base}: no MsRtcOAuth challenge on {user_url}")
+    grant_url = urljoin(user_url, href)
+    target = urlsplit(grant_url)
+    secure = target.scheme == "https" or (
+        target.scheme == "http" and _loopback(target.hostname or "")
+    )
+    if (target.hostname or "").lower() != (home.hostname or "").lower() or not secure:
+        raise BackendError(
+            f"live UCWA server at {base}: refusing to send the password to "
+            f"{target.scheme}://{target.netloc} (the MsRtcOAuth href must be on the configured "
+            "host, over https or loopback)"
+        )
+    form = urlencode(
+        {"grant_type": "password", "username": creds.username, "password": creds.password}
+    )
+    grant = call(
+        "POST",
+        grant_url,
+        {"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
+        form.encode(),
+    )
+    if grant.status != 200:
+        raise BackendError(
+            f"live UCWA server: WebTicket answered {grant.status} ({body_digest(grant.body)})"
+        )
+    bearer = {"Authorization": "Bearer " + link(document(grant, "WebTicket"), "access_token")}
+    user = document(call("GET", user_url, {**bearer, "Accept": "application/json"}), "user")
+    apps_url = urljoin(user_url, link(user, "_links", "applications", "href"))
+    body = json.dumps(
+        {"UserAgent": "pytest-relaytokens", "EndpointId": "pytest-relaytokens", "Culture": "en-US"}
+    ).encode()
+    app = document(
+        call(
+            "POST",
+            apps_url,
+            {**bearer, "Content-Type": "application/json", "Accept": "application/json"},
+            body,
+        ),
+        "applications",
+    )
+    token_href = link(app, "_embedded", "communication", "_links", "mediaRelayAccessToken", "href")
+    return call("GET", urljoin(apps_url, token_href), {**bearer, "Accept": f"application/{fmt}"})

@@ -1,0 +1,546 @@
+"""The per-test context: everything the plugin resolves for one test, once, kept in the item's
+stash while the test runs and dropped at teardown.
+
+Seed, clock, token policy, backend, UCWA format and quirks, cassette, and the test's one set
+of fakes (shared by ``ucwa_api``, ``relay_api``, ``relaytokens_server`` and the token
+fixtures), plus the teardown checks and the coverage bookkeeping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .markers import MarkerSettings
+from .options import RunState, derive_seed, get_option, secret_patterns
+
+if TYPE_CHECKING:
+    from ..clock import Clock
+    from ..core import FakeService, TokenPolicy
+    from ..transports.server import FakeServers
+    from ..ucwa.wire import UcwaQuirks
+    from .backends import Backend
+    from .network import TestNetwork
+
+__all__ = [
+    "CONTEXT_KEY",
+    "SETTINGS_KEY",
+    "STATE_KEY",
+    "SharedServer",
+    "TestContext",
+    "cassette_path",
+    "clear_errors",
+    "context_for",
+]
+
+STATE_KEY = pytest.StashKey[RunState]()
+SETTINGS_KEY = pytest.StashKey[MarkerSettings]()
+CONTEXT_KEY = pytest.StashKey["TestContext"]()
+USED_KEY = pytest.StashKey[bool]()
+
+ERROR_PROPERTY = "relaytokens_error"
+USED_PROPERTY = "relaytokens_used"
+CASSETTE_PROPERTY = "relaytokens_cassette"
+DESELECTED_PROPERTY = "relaytokens_deselected"
+
+_NO_MARKERS = MarkerSettings()
+
+_OVERRIDABLE = (
+    "relaytokens_seed",
+    "relaytokens_clock",
+    "relaytokens_token_policy",
+    "relaytokens_backend",
+    "relaytokens_ucwa_format",
+    "relaytokens_ucwa_quirks",
+)
+_OVERRIDES_KEY = pytest.StashKey[frozenset[str]]()
+_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[Any, frozenset[str]]]()
+
+
+@contextlib.contextmanager
+def clear_errors() -> Iterator[None]:
+    """Our own errors (missing cassette, bad environment, corrupt file) fail the test with
+    their message alone, never a traceback from deep inside the plugin."""
+    from ..errors import RelayTokensError
+
+    try:
+        yield
+    except RelayTokensError as exc:
+        message = str(exc)
+    else:
+        return
+    try:
+        pytest.fail(message, pytrace=False)
+    except pytest.fail.Exception as failed:
+        raise failed from None  # the message alone: no "during handling" chain
+
+
+def overrides(request: pytest.FixtureRequest) -> frozenset[str]:
+    """The overridable fixtures a conftest, plugin, the test module or its class defines.
+
+    Lets the hot path skip fixture lookups when nobody overrides a default. Computed once per
+    module or class (the session's conftests and plugins once) and cached.
+    """
+    config = request.config
+    parent = request.node.parent
+    cache = config.stash.get(_LOCAL_OVERRIDES_KEY, None)
+    if cache is None:
+        cache = config.stash[_LOCAL_OVERRIDES_KEY] = {}
+    names = cache.get(parent)
+    if names is None:
+        found = config.stash.get(_OVERRIDES_KEY, None)
+        if found is None:
+            ours = {
+                sys.modules.get("pytest_relaytokens.plugin"),
+                sys.modules.get("pytest_relaytokens.pytest_plugin.hooks"),
+            }
+            found = config.stash[_OVERRIDES_KEY] = frozenset(
+                n
+                for plugin in config.pluginmanager.get_plugins()
+                if plugin not in ours
+                for n in _OVERRIDABLE
+                if hasattr(plugin, n)
+            )
+        holders = [
+            getattr(node, "obj", None)
+            for node in (parent.listchain() if parent is not None else ())
+            if isinstance(node, (pytest.Module, pytest.Class))
+        ]
+        names = cache[parent] = found | frozenset(
+            n for n in _OVERRIDABLE for obj in holders if obj is not None and hasattr(obj, n)
+        )
+    return names
+
+
+def marker_settings(item: pytest.Item) -> MarkerSettings:
+    return item.stash.get(SETTINGS_KEY, None) or _NO_MARKERS
+
+
+# --- the resolved settings (also what the default setting fixtures return) ---------------------
+def default_backend(item: pytest.Item, state: RunState) -> str:
+    return marker_settings(item).backend or state.backend
+
+
+def default_format(item: pytest.Item, state: RunState) -> str:
+    return marker_settings(item).ucwa_format or state.ucwa_format
+
+
+def default_quirks(item: pytest.Item, state: RunState) -> UcwaQuirks:
+    from ..ucwa.wire import UcwaQuirks
+
+    base = UcwaQuirks(
+        uri_key=state.uri_key,  # type: ignore[arg-type]
+        timestamps=state.timestamps,  # type: ignore[arg-type]
+        location=state.relay_location,  # type: ignore[arg-type]
+    )
+    marked = marker_settings(item).ucwa_quirks
+    return dataclasses.replace(base, **marked) if marked else base  # type: ignore[arg-type]
+
+
+def default_policy(item: pytest.Item) -> TokenPolicy:
+    from ..core import TokenPolicy
+
+    settings = marker_settings(item)
+    return TokenPolicy(
+        settings.already_expired, settings.lifetime, settings.never_expires, settings.server_skew
+    )
+
+
+_CLOCK_KEY = pytest.StashKey["Clock"]()
+
+
+def own_clock(item: pytest.Item, state: RunState) -> Clock:
+    """The test's own clock (frozen at the run's start instant), made once per test."""
+    clock: Clock | None = item.stash.get(_CLOCK_KEY, None)
+    if clock is None:
+        from ..clock import Clock
+
+        clock = item.stash[_CLOCK_KEY] = Clock(state.start, frozen=True)
+    return clock
+
+
+def cassette_name(item: pytest.Item) -> str:
+    """``Class.test_name`` (nested classes joined by dots), or ``test_name``."""
+    names = [node.name for node in item.listchain() if isinstance(node, pytest.Class)]
+    return ".".join([*names, item.name])
+
+
+def cassette_path(item: pytest.Item) -> Path:
+    """This test's cassette: the ``relaytokens_cassette`` marker, else the per-test file
+    ``<module dir>/cassettes/<module>/<Class.test_name>.yaml``."""
+    from ..cassettes.recording import cassette_path_for
+
+    settings = marker_settings(item)
+    module_path = Path(str(item.path))
+    if settings.cassette is not None:
+        if settings.cassette.startswith("library:"):
+            from ..library import scenario_path
+
+            try:
+                return scenario_path(settings.cassette.split(":", 1)[1])
+            except LookupError as exc:
+                from .backends import BackendError
+
+                raise BackendError(
+                    f"{item.nodeid}: @pytest.mark.relaytokens_cassette: {exc}"
+                ) from None
+        marked = Path(settings.cassette)
+        return marked if marked.is_absolute() else module_path.parent / marked
+    folder = get_option(item.config, "cassette_dir")
+    base = None if folder is None else Path(item.config.rootpath, folder)
+    return cassette_path_for(module_path, cassette_name(item), base)
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedServer:
+    """The session's loopback server as one test sees it: its ``url`` and this test's fakes."""
+
+    url: str
+    ucwa: Any
+    relay: Any
+
+
+class TestContext:
+    """Everything the plugin resolved for one test (see the module docstring)."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        item: pytest.Item = request.node
+        config = request.config
+        state = config.stash[STATE_KEY]
+        self.item = item
+        self.state = state
+        self.settings = settings = marker_settings(item)
+        names = overrides(request)
+        lookup = request.getfixturevalue
+        self.seed: int = (
+            lookup("relaytokens_seed")
+            if "relaytokens_seed" in names
+            else derive_seed(state.run_seed, item.nodeid)
+        )
+        self.clock: Clock = (
+            lookup("relaytokens_clock") if "relaytokens_clock" in names else own_clock(item, state)
+        )
+        self.policy: TokenPolicy = (
+            lookup("relaytokens_token_policy")
+            if "relaytokens_token_policy" in names
+            else default_policy(item)
+        )
+        self.backend_name: str = settings.backend or (
+            lookup("relaytokens_backend") if "relaytokens_backend" in names else state.backend
+        )
+        self.ucwa_format: str = settings.ucwa_format or (
+            lookup("relaytokens_ucwa_format")
+            if "relaytokens_ucwa_format" in names
+            else state.ucwa_format
+        )
+        for fixture, value, valid in (
+            ("relaytokens_backend", self.backend_name, ("fake", "replay", "live")),
+            ("relaytokens_ucwa_format", self.ucwa_format, ("json", "xml")),
+        ):
+            if value not in valid:
+                pytest.fail(
+                    f"{item.nodeid}: the override of fixture {fixture} returned {value!r}; "
+                    f"valid values: {', '.join(valid)}",
+                    pytrace=False,
+                )
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            pytest.fail(
+                f"{item.nodeid}: the override of fixture relaytokens_seed returned "
+                f"{self.seed!r}; valid values: an int",
+                pytrace=False,
+            )
+        self._quirks: UcwaQuirks | None = None
+        if "relaytokens_ucwa_quirks" in names:  # an override: resolved now, while setting up
+            quirks: UcwaQuirks = lookup("relaytokens_ucwa_quirks")
+            if settings.ucwa_quirks:
+                quirks = dataclasses.replace(quirks, **settings.ucwa_quirks)  # type: ignore[arg-type]
+            self._quirks = quirks
+        allow = settings.allow
+        self.allow_unexpected = bool(allow.get("unexpected", state.allow_unexpected))
+        self.allow_unused_faults = bool(allow.get("unused_faults", state.allow_unused_faults))
+        self.allow_unplayed = bool(allow.get("unplayed", state.allow_unplayed))
+        self.allowed_hosts: tuple[str, ...] = (*state.allow_hosts, *allow.get("hosts", ()))
+        self._backend: Backend | None = None
+        self._cassette: Path | None = None
+        self.network: TestNetwork | None = None
+        self.server: FakeServers | None = None
+        self.blocked: list[str] = []
+        self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
+        self._unplug: Any = None  # the session server's router serving this test's fakes
+        self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
+
+    # --- lazily resolved parts ------------------------------------------------------------------
+    @property
+    def quirks(self) -> UcwaQuirks:
+        """The UCWA quirks: an override of ``relaytokens_ucwa_quirks``, else options/ini, then
+        the ``ucwa_quirks`` marker (resolved on first use: Relay-only tests never pay it)."""
+        if self._quirks is None:
+            self._quirks = default_quirks(self.item, self.state)
+        return self._quirks
+
+    @property
+    def cassette(self) -> Path:
+        if self._cassette is None:
+            self._cassette = cassette_path(self.item)
+        return self._cassette
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            from .backends import TestInputs, make_backend
+
+            config = self.item.config
+            settings = self.settings
+            inputs = TestInputs(
+                nodeid=self.item.nodeid,
+                seed=self.seed,
+                clock=self.clock,
+                policy=self.policy,
+                ucwa_format=self.ucwa_format,
+                quirks_source=lambda: self.quirks,
+                cassette=self.cassette if self.backend_name != "fake" else Path(),
+                ucwa_errors=settings.ucwa_errors,
+                relay_errors=settings.relay_errors,
+                rebase=self.state.rebase,
+                record_mode=self.state.record_mode,
+                secret_patterns=secret_patterns(config) if self.backend_name == "live" else [],
+                shared=settings.cassette is not None,
+                run_id=self.state.run_id,
+            )
+            self._backend = make_backend(self.backend_name, inputs)
+        return self._backend
+
+    def mark_used(self) -> None:
+        mark_item_used(self.item, self.item.config)
+
+    # --- what the fixtures ask for --------------------------------------------------------------
+    def service(self, api: str) -> Any:
+        """The test's one ``api`` service ("ucwa" or "relay") of its backend."""
+        settings = self.settings
+        if self.backend_name != "fake" and (settings.ucwa_errors or settings.relay_errors):
+            pytest.fail(
+                f"{self.item.nodeid}: the ucwa_error/relay_error markers arm the fakes, so they "
+                f"need the fake backend (this test runs on {self.backend_name!r}); mark it "
+                '@pytest.mark.relaytokens_backend("fake")',
+                pytrace=False,
+            )
+        with self._backend_errors():
+            service = self.backend.api_service(api)
+        self._home_hosts.setdefault(api, service.host)  # before a loopback server moves it
+        return service
+
+    def ucwa_token(self) -> Any:
+        with self._backend_errors():
+            token = self.backend.ucwa_token()
+        return self._bind_clock(token)
+
+    def ucwa_token_response(self) -> Any:
+        with self._backend_errors():
+            return self.backend.ucwa_token_response()
+
+    def relay_token(self) -> Any:
+        with self._backend_errors():
+            token = self.backend.relay_token()
+        return self._bind_clock(token)
+
+    def _bind_clock(self, token: Any) -> Any:
+        """Let the token answer ``is_expired()``/``remaining()`` on this test's clock."""
+        from .backends import bind_clock
+
+        return bind_clock(token, self.clock)
+
+    @contextlib.contextmanager
+    def _backend_errors(self) -> Iterator[None]:
+        if self.backend_name == "live" and self.state.live_missing == "skip":
+            from .backends import MissingEnvironment
+
+            try:
+                yield
+            except MissingEnvironment as exc:
+                pytest.skip(str(exc))
+            return
+        with clear_errors():
+            yield
+
+    def serve_in_process(self, api: str, fixture: str) -> Any:
+        """``api``'s service, answering ``requests`` and ``httpx`` calls to its host."""
+        service = self.service(api)
+        self.fixtures.setdefault(api, fixture)
+        self.start_network().add(service, self._home_hosts.get(api))
+        return service
+
+    def start_network(self) -> TestNetwork:
+        if self.network is None:
+            from .network import TestNetwork
+
+            block = self.state.block_network and self.backend_name != "live"
+            self.network = TestNetwork(
+                block=block, allowed=self.allowed_hosts, on_blocked=self.blocked.append
+            )
+            self.network.start()
+        return self.network
+
+    def serve_on_loopback(self) -> FakeServers:
+        """Both services behind one loopback server; the URLs they hand out point at it."""
+        if self.server is None:
+            from ..transports.server import FakeServers
+
+            ucwa, relay = self.service("ucwa"), self.service("relay")
+            self.fixtures.setdefault("ucwa", "relaytokens_server")
+            self.fixtures.setdefault("relay", "relaytokens_server")
+            if self.network is not None:  # keep the in-process hosts served
+                self.network.add(ucwa, self._home_hosts.get("ucwa"))
+                self.network.add(relay, self._home_hosts.get("relay"))
+            server = FakeServers(ucwa, relay)
+            server.start()
+            self.server = server
+            if self.backend_name == "fake":
+                ucwa.base_url = relay.base_url = server.url.rstrip("/")
+        return self.server
+
+    def serve_on_shared(self, server: Any, router: Any) -> SharedServer:
+        """Plug this test's fakes into the session's loopback server (``router`` routes its
+        requests) until the test ends; the URLs they hand out point at it."""
+        ucwa, relay = self.service("ucwa"), self.service("relay")
+        self.fixtures.setdefault("ucwa", "relaytokens_shared_server")
+        self.fixtures.setdefault("relay", "relaytokens_shared_server")
+        network = self.start_network()
+        network.add(ucwa, self._home_hosts.get("ucwa"))
+        network.add(relay, self._home_hosts.get("relay"))
+        router.routes = [("/api/", relay)]
+        router.default = ucwa
+        self._unplug = router
+        if self.backend_name == "fake":
+            ucwa.base_url = relay.base_url = server.url.rstrip("/")
+        return SharedServer(server.url, ucwa, relay)
+
+    # --- teardown ---------------------------------------------------------------------------
+    def services(self) -> dict[str, FakeService]:
+        return dict(getattr(self._backend, "services", {}) or {})
+
+    def teardown(self, call_failed: bool) -> list[str]:
+        """Stop what runs, record coverage, and return the teardown problems (strict mode)."""
+        problems: list[str] = []
+        try:
+            services = self.services()
+            self._record_coverage(services)
+            if self.blocked:
+                problems.append("\n".join(dict.fromkeys(self.blocked)))
+            for api, service in services.items():
+                problems.extend(self._unexpected(api, service))
+            if not call_failed:
+                for api, service in services.items():
+                    problems.extend(self._unused_faults(api, service))
+                if self._backend is not None:
+                    problems.extend(self._backend.teardown_problems(self.allow_unplayed))
+            for path in getattr(self._backend, "used", ()):
+                entry = (CASSETTE_PROPERTY, str(Path(path).resolve()))
+                if entry not in self.item.user_properties:
+                    self.item.user_properties.append(entry)
+        finally:
+            self.close()
+        return problems
+
+    def close(self) -> None:
+        router, self._unplug = self._unplug, None
+        if router is not None:  # the session server answers 404 until the next test plugs in
+            router.routes, router.default = [], None
+        server, self.server = self.server, None
+        network, self.network = self.network, None
+        backend, self._backend = self._backend, None
+        try:
+            if server is not None:
+                server.stop()
+        finally:
+            try:
+                if network is not None:
+                    network.close()
+            finally:
+                if backend is not None:
+                    backend.close()
+
+    def _record_coverage(self, services: dict[str, FakeService]) -> None:
+        served = {
+            (api, exchange.error_id)
+            for api, service in services.items()
+            for exchange in service.log
+            if exchange.error_id
+        }
+        for api, error_id in sorted(served):
+            self.item.user_properties.append((ERROR_PROPERTY, f"{api}:{error_id}"))
+
+    def _unexpected(self, api: str, service: Any) -> list[str]:
+        unexpected = service.log.unexpected
+        if not unexpected or not getattr(service, "fail_on_unexpected", True):
+            return []
+        if self.allow_unexpected:
+            return []
+        from .network import safe_url
+
+        fixture = self.fixtures.get(api, f"{api}_api")
+        listed = "\n".join(
+            f"  {e.request.method} {safe_url(e.request.url)} -> {e.response.status}"
+            for e in unexpected
+        )
+        return [
+            f"{fixture}: the fake received {len(unexpected)} request(s) it did not expect:\n"
+            f"{listed}\nTo allow them mark the test @pytest.mark.relaytokens_allow(unexpected=True)"
+            f", set `{fixture}.fail_on_unexpected = False` in the test, or run with "
+            "--relaytokens-allow-unexpected=true (ini relaytokens_allow_unexpected = true)."
+        ]
+
+    def _unused_faults(self, api: str, service: Any) -> list[str]:
+        if self.allow_unused_faults:
+            return []
+        left = [f for f in service.faults.armed if f.times is not None]
+        if not left:
+            return []
+        fixture = self.fixtures.get(api, f"{api}_api")
+        listed = "\n".join(
+            f"  {f.label}"
+            + (f" on paths matching {f.path!r}" if f.path else "")
+            + f" ({f.times} use(s) left)"
+            for f in left
+        )
+        return [
+            f"{fixture}: {len(left)} armed error(s)/fault(s) were never consumed by a request:\n"
+            f"{listed}\nAllow this with @pytest.mark.relaytokens_allow(unused_faults=True) or "
+            "--relaytokens-allow-unused-faults=true (ini relaytokens_allow_unused_faults = true)."
+        ]
+
+
+def context_for(request: pytest.FixtureRequest) -> TestContext:
+    """The test's context, resolved on first use and kept in the item's stash."""
+    item = request.node
+    context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
+    if context is None:
+        context = item.stash[CONTEXT_KEY] = TestContext(request)
+    return context
+
+
+def drop_context(item: pytest.Item) -> TestContext | None:
+    context = item.stash.get(CONTEXT_KEY, None)
+    if CONTEXT_KEY in item.stash:
+        del item.stash[CONTEXT_KEY]
+    if _CLOCK_KEY in item.stash:
+        del item.stash[_CLOCK_KEY]
+    return context
+
+
+def mark_item_used(item: pytest.Item, config: pytest.Config) -> None:
+    """Note that this test used the plugin: its failure report shows the seed, and the run's
+    coverage report is printed (one report per process carries the flag to xdist's
+    controller)."""
+    item.stash[USED_KEY] = True
+    state = config.stash[STATE_KEY]
+    if not state.flagged:
+        state.flagged = True
+        item.user_properties.append((USED_PROPERTY, True))

@@ -1,0 +1,405 @@
+"""Marker definitions, their validation and what they mean for a test.
+
+Validation runs at collection time for every test of the run; every wrong argument becomes
+one line of a single :class:`pytest.UsageError` naming the marker, the test and the valid
+values. Nothing heavy is imported unless a test carries an error marker.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+__all__ = ["MARKERS", "MarkerProblem", "MarkerSettings", "read_markers"]
+
+FORMATS = ("json", "xml")
+URI_KEYS = ("Uri", "uri")
+TIMESTAMP_FORMS = ("utc_ms", "ms_offset", "iso")
+RELAY_LOCATIONS = ("Internet", "Intranet", "All")
+BACKENDS = ("fake", "replay", "live")
+#: The longest token lifetime or clock skew a marker accepts (ten years), so every instant
+#: the fakes compute stays a valid datetime.
+MAX_SECONDS = 10 * 365 * 24 * 3600
+ALLOW_KEYS = ("unexpected", "unused_faults", "unplayed", "hosts")
+
+MARKERS: dict[str, str] = {
+    "token_expired": "token_expired: every token handed out or issued is already expired; "
+    "the fakes answer its use with the real expiry response.",
+    "token_expires_in": "token_expires_in(seconds): tokens are valid now and expire that many "
+    "seconds after issue on relaytokens_clock (0 < seconds <= 10 years).",
+    "token_never_expires": "token_never_expires: Relay tokens are issued with duration -1 "
+    "(expirationDate: null).",
+    "token_clock_skew": "token_clock_skew(seconds): the fake servers' clock runs that many seconds "
+    "ahead of (negative: behind) relaytokens_clock (at most 10 years either way).",
+    "ucwa_error": "ucwa_error(code, subcode=None, times=None): the UCWA fake answers with that "
+    "catalogued error (times=None: always).",
+    "relay_error": "relay_error(name, times=None): the Relay fake answers with that catalogued "
+    "error (times=None: always).",
+    "ucwa_format": 'ucwa_format("json" | "xml"): the UCWA representation fixtures use and the '
+    "fake answers Accept: */* (or no Accept) with.",
+    "ucwa_quirks": 'ucwa_quirks(uri_key="Uri"|"uri", timestamps="utc_ms"|"ms_offset"|"iso", '
+    'offset="-07:00", location="Internet"|"Intranet"|"All"): the UCWA wire quirks and the '
+    "relays' location.",
+    "relaytokens_errors": "relaytokens_errors(*selectors): keep only these rows in the "
+    'ucwa_error / relay_error fan-out ("5xx", "409", "mediaRelayAccessToken", "generic", '
+    "an error name or id).",
+    "relaytokens_backend": 'relaytokens_backend("fake" | "replay" | "live"): where this test\'s '
+    "token and API fixtures come from.",
+    "relaytokens_cassette": "relaytokens_cassette(path): the cassette file this test replays "
+    "or records (relative to the test module's folder); several tests may share one.",
+    "relaytokens_allow": "relaytokens_allow(unexpected=True, unused_faults=True, unplayed=True, "
+    'hosts=["example.com"]): relax the teardown checks or let requests reach these hosts.',
+}
+
+
+class MarkerProblem(Exception):
+    """One wrong marker argument (collected, then reported with every other one)."""
+
+
+@dataclass
+class MarkerSettings:
+    """What the relaytokens markers closest to a test ask for (None: not set by a marker)."""
+
+    already_expired: bool = False
+    lifetime: _dt.timedelta | None = None
+    never_expires: bool = False
+    server_skew: _dt.timedelta = _dt.timedelta(0)
+    #: (catalogue id, times) of each error marker, resolved at collection
+    ucwa_errors: list[tuple[str, int | None]] = field(default_factory=list)
+    relay_errors: list[tuple[str, int | None]] = field(default_factory=list)
+    ucwa_format: str | None = None
+    ucwa_quirks: dict[str, str] = field(default_factory=dict)
+    error_selectors: tuple[str, ...] | None = None
+    backend: str | None = None
+    cassette: str | None = None
+    allow: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def any_token_policy(self) -> bool:
+        return (
+            self.already_expired
+            or self.lifetime is not None
+            or self.never_expires
+            or bool(self.server_skew)
+        )
+
+
+def _problem(item: pytest.Item, marker: str, problem: str, valid: str) -> MarkerProblem:
+    return MarkerProblem(f"{item.nodeid}: @pytest.mark.{marker}: {problem}; valid values: {valid}")
+
+
+def _bind(
+    item: pytest.Item, mark: pytest.Mark, names: tuple[str, ...], required: int
+) -> dict[str, Any]:
+    """Bind a marker's positional and keyword arguments to ``names``."""
+    valid = ", ".join(names) if names else "no arguments"
+    if len(mark.args) > len(names):
+        raise _problem(
+            item,
+            mark.name,
+            f"takes at most {len(names)} positional argument(s), got {len(mark.args)}",
+            valid,
+        )
+    bound: dict[str, Any] = dict(zip(names, mark.args, strict=False))
+    for key, value in mark.kwargs.items():
+        if key not in names:
+            raise _problem(item, mark.name, f"unexpected keyword argument {key!r}", valid)
+        if key in bound:
+            raise _problem(item, mark.name, f"argument {key!r} given twice", valid)
+        bound[key] = value
+    missing = [n for n in names[:required] if n not in bound]
+    if missing:
+        raise _problem(item, mark.name, f"missing argument {missing[0]!r}", valid)
+    return bound
+
+
+def _seconds(item: pytest.Item, marker: str, value: Any, *, allow_negative: bool) -> float:
+    valid = (
+        f"a finite number of seconds (or a timedelta) between {-MAX_SECONDS} and {MAX_SECONDS}"
+        if allow_negative
+        else f"a finite number of seconds (or a timedelta) > 0 and <= {MAX_SECONDS}"
+    )
+    if isinstance(value, _dt.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _problem(item, marker, f"seconds must be a number, got {value!r}", valid)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _problem(item, marker, f"seconds must be finite, got {value!r}", valid)
+    if abs(value) > MAX_SECONDS:
+        raise _problem(item, marker, f"seconds out of range, got {value!r}", valid)
+    if not allow_negative and value <= 0:
+        raise _problem(item, marker, f"seconds must be positive, got {value!r}", valid)
+    return float(value)
+
+
+def _times(item: pytest.Item, marker: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _problem(
+            item,
+            marker,
+            f"times must be a positive integer or None, got {value!r}",
+            "None (always) or 1, 2, ...",
+        )
+    return value
+
+
+def _choice(item: pytest.Item, marker: str, what: str, value: Any, valid: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in valid:
+        raise _problem(item, marker, f"unknown {what} {value!r}", ", ".join(map(repr, valid)))
+    return value
+
+
+def _no_arguments(item: pytest.Item, mark: pytest.Mark) -> None:
+    _bind(item, mark, (), 0)
+
+
+def read_markers(item: pytest.Item) -> tuple[MarkerSettings, list[str]]:
+    """Validate and read the closest relaytokens markers of ``item``: the settings and the
+    problems found (every one, not only the first)."""
+    settings = MarkerSettings()
+    problems: list[str] = []
+    for step in _STEPS:
+        try:
+            step(item, settings)
+        except MarkerProblem as exc:
+            problems.append(str(exc))
+    return settings, problems
+
+
+def _expiry(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("token_expired")
+    if mark is not None:
+        _no_arguments(item, mark)
+        settings.already_expired = True
+
+
+def _expires_in(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("token_expires_in")
+    if mark is not None:
+        value = _bind(item, mark, ("seconds",), 1)["seconds"]
+        seconds = _seconds(item, mark.name, value, allow_negative=False)
+        settings.lifetime = _dt.timedelta(seconds=seconds)
+
+
+def _never(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("token_never_expires")
+    if mark is not None:
+        _no_arguments(item, mark)
+        settings.never_expires = True
+    chosen = [
+        name
+        for name, on in (
+            ("token_expired", settings.already_expired),
+            ("token_expires_in", settings.lifetime is not None),
+            ("token_never_expires", settings.never_expires),
+        )
+        if on
+    ]
+    if len(chosen) > 1:
+        raise _problem(
+            item, chosen[0], f"cannot be combined with {', '.join(chosen[1:])}", "one expiry marker"
+        )
+
+
+def _skew(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("token_clock_skew")
+    if mark is not None:
+        value = _bind(item, mark, ("seconds",), 1)["seconds"]
+        settings.server_skew = _dt.timedelta(
+            seconds=_seconds(item, mark.name, value, allow_negative=True)
+        )
+
+
+def _errors(item: pytest.Item, settings: MarkerSettings) -> None:
+    problems = []
+    for mark in item.iter_markers("ucwa_error"):
+        try:
+            args = _bind(item, mark, ("code", "subcode", "times"), 1)
+            error_id = _ucwa_error_id(item, args["code"], args.get("subcode"))
+            settings.ucwa_errors.append((error_id, _times(item, mark.name, args.get("times"))))
+        except MarkerProblem as exc:
+            problems.append(str(exc))
+    for mark in item.iter_markers("relay_error"):
+        try:
+            args = _bind(item, mark, ("name", "times"), 1)
+            error_id = _relay_error_id(item, args["name"])
+            settings.relay_errors.append((error_id, _times(item, mark.name, args.get("times"))))
+        except MarkerProblem as exc:
+            problems.append(str(exc))
+    if problems:
+        raise MarkerProblem("\n".join(problems))
+
+
+def _format(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("ucwa_format")
+    if mark is not None:
+        fmt = _bind(item, mark, ("fmt",), 1)["fmt"]
+        settings.ucwa_format = _choice(item, mark.name, "format", fmt, FORMATS)
+
+
+def _quirks(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("ucwa_quirks")
+    if mark is None:
+        return
+    names = ("uri_key", "timestamps", "offset", "location")
+    if mark.args:
+        raise _problem(item, mark.name, "takes keyword arguments only", ", ".join(names))
+    args = _bind(item, mark, names, 0)
+    if "uri_key" in args:
+        _choice(item, mark.name, "uri_key", args["uri_key"], URI_KEYS)
+    if "timestamps" in args:
+        _choice(item, mark.name, "timestamps", args["timestamps"], TIMESTAMP_FORMS)
+    if "offset" in args:
+        _check_offset(item, mark.name, args["offset"])
+    if "location" in args:
+        _choice(item, mark.name, "location", args["location"], RELAY_LOCATIONS)
+    settings.ucwa_quirks = {k: str(v) for k, v in args.items()}
+
+
+def _selectors(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("relaytokens_errors")
+    if mark is None:
+        return
+    valid = '"4xx", "5xx", "409", a group (mediaRelayAccessToken, generic, ...), a name or id'
+    if not mark.args or mark.kwargs or not all(isinstance(a, str) for a in mark.args):
+        raise _problem(item, mark.name, "needs one or more selector strings, nothing else", valid)
+    from ..selection import select_errors
+
+    selectors = tuple(mark.args)
+    try:
+        select_errors("ucwa", selectors)
+    except LookupError as exc:
+        raise _problem(item, mark.name, str(exc), valid) from None
+    settings.error_selectors = selectors
+
+
+def _backend(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("relaytokens_backend")
+    if mark is not None:
+        backend = _bind(item, mark, ("backend",), 1)["backend"]
+        settings.backend = _choice(item, mark.name, "backend", backend, BACKENDS)
+
+
+def _cassette(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("relaytokens_cassette")
+    if mark is not None:
+        path = _bind(item, mark, ("path",), 1)["path"]
+        if not isinstance(path, str) or not path.strip() or "\x00" in path:
+            raise _problem(
+                item,
+                mark.name,
+                f"path must be a non-empty string, got {path!r}",
+                "a relative or absolute .yaml path, or 'library:<scenario>'",
+            )
+        settings.cassette = path
+
+
+def _allow(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("relaytokens_allow")
+    if mark is None:
+        return
+    valid = "unexpected=True, unused_faults=True, unplayed=True, hosts=['host', ...]"
+    if mark.args:
+        raise _problem(item, mark.name, "takes keyword arguments only", valid)
+    args = _bind(item, mark, ALLOW_KEYS, 0)
+    for key in ("unexpected", "unused_faults", "unplayed"):
+        if key in args and not isinstance(args[key], bool):
+            raise _problem(item, mark.name, f"{key} must be True or False", valid)
+    if "hosts" in args:
+        hosts = args["hosts"]
+        if isinstance(hosts, str):
+            hosts = [hosts]
+        if not isinstance(hosts, (list, tuple)) or not all(
+            isinstance(h, str) and h.strip() for h in hosts
+        ):
+            raise _problem(item, mark.name, f"hosts must be host names, got {hosts!r}", valid)
+        args["hosts"] = tuple(h.strip().lower() for h in hosts)
+    settings.allow = args
+
+
+_STEPS = (
+    _expiry,
+    _expires_in,
+    _never,
+    _skew,
+    _errors,
+    _format,
+    _quirks,
+    _selectors,
+    _backend,
+    _cassette,
+    _allow,
+)
+
+
+def _check_offset(item: pytest.Item, marker: str, value: Any) -> None:
+    valid = "'+hh:mm' or '-hh:mm' with hh <= 14 and mm < 60, e.g. '-07:00'"
+    text = value if isinstance(value, str) else ""
+    good = (
+        len(text) == 6
+        and text[0] in "+-"
+        and text[3] == ":"
+        and text[1:3].isdigit()
+        and text[4:6].isdigit()
+        and text[1:3].isascii()
+        and text[4:6].isascii()
+        and int(text[1:3]) <= 14
+        and int(text[4:6]) < 60
+    )
+    if not good:
+        raise _problem(item, marker, f"bad offset {value!r}", valid)
+
+
+def _did_you_mean(value: Any, candidates: list[str]) -> str:
+    if not isinstance(value, str):
+        return ""
+    import difflib
+
+    close = difflib.get_close_matches(value, candidates, n=3, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in candidates}
+        close = [lowered[m] for m in difflib.get_close_matches(value.lower(), list(lowered), n=3)]
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+
+
+def _ucwa_error_id(item: pytest.Item, code: Any, subcode: Any) -> str:
+    from ..ucwa.catalogue import UCWA_ERRORS, lookup_ucwa_error
+
+    if isinstance(code, str) and (subcode is None or isinstance(subcode, str)):
+        try:
+            return lookup_ucwa_error(code, subcode).id
+        except LookupError:
+            pass
+    names = sorted({e.id for e in UCWA_ERRORS} | {e.name for e in UCWA_ERRORS})
+    shown = f"{code!r}" + (f", {subcode!r}" if subcode is not None else "")
+    hint = _did_you_mean(code if subcode is None else f"{code}-{subcode}", names)
+    raise _problem(
+        item,
+        "ucwa_error",
+        f"unknown UCWA error {shown}{hint}",
+        ", ".join(e.id for e in UCWA_ERRORS),
+    )
+
+
+def _relay_error_id(item: pytest.Item, name: Any) -> str:
+    from ..relay.catalogue import RELAY_ERRORS, lookup_relay_error
+
+    if isinstance(name, str):
+        try:
+            return lookup_relay_error(name).id
+        except LookupError:
+            pass
+    names = sorted({e.id for e in RELAY_ERRORS} | {e.name for e in RELAY_ERRORS})
+    hint = _did_you_mean(name, names)
+    raise _problem(
+        item,
+        "relay_error",
+        f"unknown Relay error {name!r}{hint}",
+        ", ".join(e.name for e in RELAY_ERRORS),
+    )
