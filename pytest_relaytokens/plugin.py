@@ -187,7 +187,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
     report = build_report(state.exercised)
     terminalreporter.write_sep("-", "relaytokens error coverage")
-    for line in render_terminal(report, verbose=config.get_verbosity() > 0):
+    for line in render_terminal(report, verbose=config.getoption("verbose") > 0):
         terminalreporter.write_line(line)
     path = get_option(config, "report")
     if path:

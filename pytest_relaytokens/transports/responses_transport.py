@@ -102,9 +102,13 @@ def activate_responses(
         _ACTIVE.append(rmock)
     saved_passthru = tuple(rmock.passthru_prefixes)
     callback = _callback(target)
+    # keep our own CallbackResponse objects: add_callback returns None before responses 0.25
     registered = [
-        rmock.add_callback(method, url, callback=callback, content_type=None) for method in _METHODS
+        responses.CallbackResponse(method, url, callback=callback, content_type=None)
+        for method in _METHODS
     ]
+    for added in registered:
+        rmock.add(added)
     if passthrough_unmatched:  # everything but the fake's hosts (on any port) really goes out
         any_port = host_pattern(strip_port(h) for h in host_list)
         rmock.add_passthru(re.compile(r"^(?!https?://" + any_port + r"(?:[/?#]|$))", re.IGNORECASE))
