@@ -3,7 +3,9 @@ package metadata names what CI runs, and the sdist builds the same wheel as the 
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -192,3 +194,58 @@ def test_readme_states_every_floor_and_why() -> None:
         assert version.removesuffix(".0") in section, (name, version)
     for version in TESTED_PYTHONS:
         assert version in section
+
+
+STUB_CELLS = """
+setup_readme() { echo installing; }
+test_readme() { echo "12 passed"; }
+setup_floors() { true; }
+test_floors() { echo "no tests ran"; return 5; }
+setup_py310() { echo "ERROR: no Python 3.10 interpreter" >&2; return 1; }
+test_py310() { echo "must not run"; }
+setup_py313() { true; }
+test_py313() { true; }
+setup_wheel() { true; }
+test_wheel() { true; }
+"""
+
+
+def _drive(tmp_path: Path, stubs: str, cells: str = "") -> subprocess.CompletedProcess[str]:
+    """``main`` of .ci/run with the cells replaced by ``stubs``."""
+    env = {**os.environ, "TMPDIR": str(tmp_path), "RELAYTOKENS_CI_CELLS": cells}
+    script = f"source {shlex.quote(str(CI_RUN))}\n{stubs}\nmain\n"
+    return subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+def test_ci_driver_fails_on_any_cell_and_reports_each(tmp_path: Path) -> None:
+    done = _drive(tmp_path, STUB_CELLS)
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert "[readme] installing" in out and "[readme] 12 passed" in out
+    assert "[floors] no tests ran" in out
+    assert "[py310] ERROR: no Python 3.10 interpreter" in out
+    assert "must not run" not in out
+    assert re.search(r"^\[ci\] readme\s+passed\s+\d+s\s+\d+s$", out, re.M)
+    assert re.search(r"^\[ci\] floors\s+FAILED \(tests, exit 5\)", out, re.M)
+    assert re.search(r"^\[ci\] py310\s+FAILED \(set-up, exit 1\)\s+\d+s\s+-s$", out, re.M)
+    assert out.rstrip().endswith("[ci] FAILED")
+    assert list(tmp_path.iterdir()) == []  # its work folder is removed
+
+
+def test_ci_driver_passes_when_every_cell_passes(tmp_path: Path) -> None:
+    passing = STUB_CELLS.replace("return 5; }", "}").replace("return 1; }", "}")
+    done = _drive(tmp_path, passing)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("[ci] all cells passed")
+    for cell in ("readme", "floors", "py310", "py313", "wheel"):
+        assert re.search(rf"^\[ci\] {cell}\s+passed", done.stdout, re.M), cell
+
+
+def test_ci_runs_a_chosen_subset_and_refuses_unknown_cells(tmp_path: Path) -> None:
+    done = _drive(tmp_path, STUB_CELLS, cells="readme py313")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[floors]" not in done.stdout and "cells: readme py313" in done.stdout
+    unknown = _drive(tmp_path, STUB_CELLS, cells="readme nope")
+    assert unknown.returncode == 2 and "unknown cell 'nope'" in unknown.stdout
