@@ -22,8 +22,9 @@ _MARK = "_relaytokens_repeated_headers"
 
 
 def unfixed_stubs() -> list[type[Any]]:
-    """vcrpy's urllib3 connection stubs that still return ``HTTPMessage`` headers (empty with
-    vcrpy >= 9 or urllib3 1.x)."""
+    """vcrpy's urllib3 connection stubs whose ``getresponse`` is vcrpy's plain one, returning
+    ``HTTPMessage`` headers (none with urllib3 1.x; with vcrpy 9 only the ``requests_stubs``
+    pair, which its ``urllib3_stubs`` supersede: wrapping them too is harmless)."""
     if int(importlib.metadata.version("urllib3").split(".", 1)[0]) < 2:
         return []
     from vcr import stubs
