@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import pytest_relaytokens
 from pytest_relaytokens import cli
 from pytest_relaytokens.cassettes.replay import ReplayService
 from pytest_relaytokens.cassettes.secrets import scan
@@ -35,7 +36,6 @@ from pytest_relaytokens.relay.catalogue import RELAY_ERRORS
 from pytest_relaytokens.ucwa import wire as ucwa_wire
 from pytest_relaytokens.ucwa.catalogue import UCWA_ERRORS
 
-ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(library_root().rglob("*.yaml"))
 UCWA_TOKEN_SCENARIOS = [n for n in SCENARIOS if n.startswith("ucwa/token-")] + ["ucwa/full-flow"]
 RELAY_TOKEN_SCENARIOS = [n for n in SCENARIOS if n.startswith("relay/token-")]
@@ -58,9 +58,12 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def test_the_library_is_the_source_trees_cassettes_folder() -> None:
-    assert library_root() == ROOT / "cassettes"
-    assert scenario_path("ucwa/token-json") == ROOT / "cassettes" / "ucwa" / "token-json.yaml"
+def test_the_library_is_the_packaged_folder_or_the_source_trees_cassettes() -> None:
+    package = Path(pytest_relaytokens.__file__).resolve().parent
+    packaged = package / "cassette_library"  # where the wheel puts the source tree's cassettes/
+    expected = packaged if packaged.is_dir() else package.parent / "cassettes"
+    assert library_root() == expected
+    assert scenario_path("ucwa/token-json") == expected / "ucwa" / "token-json.yaml"
 
 
 def test_every_scenario_has_its_file_and_nothing_else_ships() -> None:

@@ -39,6 +39,9 @@ def make_vcr(
     """A ``vcr.VCR`` wired to ``redactor`` and a :class:`CassetteStore` bound to it."""
     import vcr
 
+    from ._vcr_compat import apply as apply_vcr_compat
+
+    apply_vcr_compat()
     recorder = vcr.VCR(
         record_mode=record_mode,
         match_on=MATCH_ON,

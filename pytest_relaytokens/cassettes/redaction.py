@@ -244,7 +244,7 @@ class Redactor:
             else:
                 core = counter[-room:] if room > 0 else ""
             candidate = core + tail + padding
-            if candidate not in self._placeholders:
+            if candidate not in self._placeholders and candidate != secret:
                 break
         return candidate
 

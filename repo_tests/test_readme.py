@@ -23,6 +23,14 @@ def test_readme_first_test_passes_as_a_downstream_test(pytester: pytest.Pytester
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+def test_readme_aiohttp_and_curl_test_passes_as_a_downstream_test(
+    pytester: pytest.Pytester,
+) -> None:
+    block = next(b for b in BLOCKS if "def test_aiohttp_client" in b)
+    pytester.makepyfile(test_aiohttp_readme=block)
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_readme_documents_every_option_and_marker() -> None:
     from pytest_relaytokens.markers import MARKERS
     from pytest_relaytokens.settings import OPTIONS

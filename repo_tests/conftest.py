@@ -1,0 +1,30 @@
+"""Tests of the repository itself (README, .ci/run, lint, packaging, benchmarks): they read the
+source tree, so they live apart from the package tests in ``tests/`` (which CI also runs
+against the installed wheel)."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+def _installed() -> bool:
+    return any(ep.value == "pytest_relaytokens.plugin" for ep in entry_points(group="pytest11"))
+
+
+#: How inner pytest runs load the plugin: by its entry point when installed, else by ``-p``.
+LOAD_PLUGIN = "" if _installed() else "-p pytest_relaytokens.plugin"
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester whose runs load the plugin, without pytest-randomly/xdist interference."""
+    pytester.makeini(
+        "[pytest]\n"
+        f"addopts = {LOAD_PLUGIN} -p no:randomly -p no:cacheprovider -p no:faker\n"
+        "filterwarnings = ignore::pytest.PytestAssertRewriteWarning\n"
+    )
+    return pytester
