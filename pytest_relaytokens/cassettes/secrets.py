@@ -1,47 +1,67 @@
-"""Leak scan: known secrets (also re-encoded), user patterns, and unredacted secret fields."""
+"""Leak scan on the normalised view of a cassette: known secrets in every encoded form,
+user patterns, and secret positions that do not hold an issued placeholder.
+
+Each interaction is decoded (content codings, charset) and walked (URLs, forms, cookies,
+Basic credentials, JSON, XML, backslash and entity escapes, base64 runs); the serialized
+file is searched too. Findings never quote a secret: they name it by a fingerprint.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
+import html
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
-from xml.sax.saxutils import escape as xml_escape
-
-import yaml
 
 from ..errors import RelayTokensError
-from .redaction import (
-    _FORM_RE,
-    MIN_TRACKED_LENGTH,
-    SECRET_BODY_KEYS,
-    SECRET_FORM_FIELDS,
-    SECRET_HEADERS,
-    SECRET_QUERY_PARAMS,
-    _b64_variants,
-    _json_escape,
-    is_placeholder,
+from .forms import encoded_forms, fingerprint
+from .loading import CassetteError, load_yaml
+from .normalise import (
+    MAX_BODY_BYTES,
+    UndecodableBodyError,
+    content_codings,
+    decode_content,
+    decode_text,
+    header_text,
+    header_values,
+    unescape_backslashes,
+)
+from .redaction import MIN_DECLARED_LENGTH, TOKEN_PREFIXES
+from .structure import (
+    basic_parts,
+    cookie_values,
+    is_json,
+    is_secret_name,
+    json_strings,
+    parse_json,
+    percent_forms,
+    rewrite_params,
+    xml_leaves,
 )
 
-__all__ = ["Finding", "SecretLeakError", "find_unredacted", "scan"]
+__all__ = [
+    "Finding",
+    "SecretLeakError",
+    "cassette_placeholders",
+    "find_unredacted",
+    "fingerprint",
+    "scan",
+    "scan_cassette",
+]
 
-_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
-_JSON_KEY_RE = re.compile(r'"(' + "|".join(SECRET_BODY_KEYS) + r')"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_XML_RE = re.compile(
-    r"<property\b[^>]*?\bname\s*=\s*[\"']("
-    + "|".join(SECRET_BODY_KEYS)
-    + r")[\"'][^>]*>([^<]*)</property>"
-)
+_BYTE_ENCODINGS = ("utf-8", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=")
+_MASK = "\uffff"
 
 
 @dataclass(frozen=True)
 class Finding:
     """One leak: ``where`` (``interaction 2 request.headers.Authorization`` or ``line 17``),
-    ``kind`` (``secret:base64``, ``pattern:...``, ``unredacted``) and a masked ``excerpt``."""
+    ``kind`` (``secret:base64``, ``pattern:...``, ``unredacted``) and ``excerpt``, a
+    fingerprint of the value (its length and a short sha256), never the value."""
 
     where: str
     kind: str
@@ -65,207 +85,323 @@ class SecretLeakError(RelayTokensError):
         )
 
 
-def _mask(text: str, start: int, end: int, context: int = 16) -> str:
-    left = text[max(0, start - context) : start].replace("\n", " ")
-    right = text[end : end + context].replace("\n", " ")
-    hidden = text[start:end]
-    return f"{left}[{hidden[:2]}***{end - start} chars]{right}"
+# --- the normalised view ------------------------------------------------------------------
+@dataclass
+class _View:
+    """What one request or response holds, decoded."""
+
+    where: str
+    leaves: list[tuple[str, str]] = field(default_factory=list)
+    bodies: list[tuple[str, bytes]] = field(default_factory=list)
+    positions: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-@functools.lru_cache(maxsize=4096)
-def _variants(secret: str) -> tuple[tuple[str, str], ...]:
-    """(encoded form, kind) pairs, raw first."""
-    kinds: dict[str, str] = {secret: "secret"}
-    for variant in (quote(secret, safe=""), quote(secret), quote_plus(secret)):
-        kinds.setdefault(variant, "secret:percent-encoded")
-    for variant in (_json_escape(secret), _json_escape(secret).replace("/", "\\/")):
-        kinds.setdefault(variant, "secret:json-escaped")
-    for variant in (xml_escape(secret, {'"': "&quot;", "'": "&apos;"}), xml_escape(secret)):
-        kinds.setdefault(variant, "secret:xml-escaped")
-    for i, variant in enumerate(_b64_variants(secret)):
-        kinds.setdefault(variant, "secret:base64" if i % 2 == 0 else "secret:base64url")
-    return tuple(kinds.items())
+_B64_TABLE = bytes(b if chr(b) in _B64_CHARS else 32 for b in range(256))
 
 
-def _decoded_runs(text: str) -> Iterator[tuple[int, int, str]]:
-    """Base64/base64url runs of ``text`` decoded to text (for ``Basic user:pass`` and such)."""
-    for match in _B64_RUN.finditer(text):
-        run = match.group(0)
-        for candidate in (run, run.replace("-", "+").replace("_", "/")):
-            padded = candidate + "=" * (-len(candidate) % 4)
+def _base64_runs(text: str) -> Iterator[str]:
+    """Text decoded from every base64/base64url run of 8+ characters in ``text``."""
+    data = text.encode("utf-8", "surrogatepass").translate(_B64_TABLE)
+    for run in data.split():
+        if len(run) < 8:
+            continue
+        token = run.rstrip(b"=")
+        for candidate in (token, token.replace(b"-", b"+").replace(b"_", b"/")):
+            padded = candidate + b"=" * (-len(candidate) % 4)
             try:
-                decoded = base64.b64decode(padded, validate=True).decode("utf-8")
+                raw = base64.b64decode(padded, validate=True)
             except (binascii.Error, ValueError):
                 continue
-            yield match.start(), match.end(), decoded
+            for encoding in ("utf-8", "latin-1"):
+                try:
+                    yield raw.decode(encoding)
+                    break
+                except UnicodeDecodeError:
+                    continue
             break
 
 
-def _scan_string(
-    value: str,
-    secrets: list[str],
-    patterns: list[re.Pattern[str]],
-) -> Iterator[tuple[int, int, str, str]]:
-    """(start, end, kind, secret-or-pattern) for every hit in one string."""
-    for secret in secrets:
-        for variant, kind in _variants(secret):
-            start = value.find(variant)
-            if start >= 0:
-                yield start, start + len(variant), kind, secret
-                break
-        else:
-            for start, end, decoded in _decoded_runs(value):
-                if secret in decoded:
-                    kind = "secret:basic-auth" if ":" in decoded else "secret:base64"
-                    yield start, end, kind, secret
-                    break
-    for pattern in patterns:
-        match = pattern.search(value)
-        if match is not None and not is_placeholder(match.group(0)):
-            yield match.start(), match.end(), f"pattern:{pattern.pattern}", pattern.pattern
-
-
-def _walk(node: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            yield from _walk(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(node, (list, tuple)):
-        if len(node) == 1:
-            yield from _walk(node[0], path)
-        else:
-            for i, value in enumerate(node):
-                yield from _walk(value, f"{path}[{i}]")
-    elif isinstance(node, bytes):
-        yield path, node.decode("utf-8", "replace")
-    elif isinstance(node, str):
-        yield path, node
-
-
-def _interaction_strings(data: Any) -> Iterator[tuple[str, str]]:
-    if isinstance(data, Mapping) and isinstance(data.get("interactions"), list):
-        for index, interaction in enumerate(data["interactions"]):
-            for path, value in _walk(interaction, ""):
-                yield f"interaction {index} {path}", value
-        for key, value in data.items():
-            if key != "interactions":
-                yield from _walk(value, str(key))
-    else:
-        yield from _walk(data, "")
-
-
-def scan(
-    text: str, secrets: Iterable[str], patterns: Iterable[str | re.Pattern[str]] = ()
-) -> list[Finding]:
-    """Every place in a serialized cassette where a secret or a pattern shows up.
-
-    Secrets are searched raw and re-encoded (percent, base64/base64url, JSON- and
-    XML-escaped, inside base64 ``user:pass``). Hits are located per interaction field
-    when ``text`` parses as YAML, and by line number otherwise (or when only the raw
-    text shows them, e.g. in a comment).
-    """
-    wanted = sorted(
-        {s for s in secrets if len(s) >= MIN_TRACKED_LENGTH},
-        key=len,
-        reverse=True,
-    )
-    compiled = [p if isinstance(p, re.Pattern) else re.compile(p) for p in patterns]
-    findings: list[Finding] = []
-    found: set[tuple[str, str]] = set()
-    try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        data = None
-    if data is not None and not isinstance(data, str):
-        for where, value in _interaction_strings(data):
-            for start, end, kind, what in _scan_string(value, wanted, compiled):
-                findings.append(Finding(where, kind, _mask(value, start, end)))
-                found.add((kind, what))
-    for number, line in enumerate(text.splitlines(), start=1):
-        for start, end, kind, what in _scan_string(line, wanted, compiled):
-            if (kind, what) not in found:
-                findings.append(Finding(f"line {number}", kind, _mask(line, start, end)))
-    return findings
-
-
-def _values(headers: Any, name: str) -> list[str]:
-    if not isinstance(headers, Mapping):
-        return []
-    out: list[str] = []
-    for key, values in headers.items():
-        if str(key).lower() == name:
-            items = values if isinstance(values, list) else [values]
-            out.extend(str(v) for v in items)
+def _derived(text: str) -> list[str]:
+    """``text`` with its escapes undone in each way a secret could be hidden by them."""
+    out = [text]
+    if "\\" in text:
+        out.append(unescape_backslashes(text))
+    if "&" in text:
+        out.append(html.unescape(text))
+    out.extend(percent_forms(text))
+    for form in list(out):
+        out.extend(_base64_runs(form))
     return out
 
 
-def _secret_header_values(name: str, value: str) -> list[str]:
-    if name in ("cookie", "set-cookie"):
-        pairs = value.split(";") if name == "cookie" else value.split(";")[:1]
-        return [p.partition("=")[2].strip().strip('"') for p in pairs if "=" in p]
-    return [value]
+def _without_prefix(value: str) -> str:
+    for prefix in TOKEN_PREFIXES:
+        if value.startswith(prefix) and len(value) > len(prefix):
+            return value[len(prefix) :]
+    return value
 
 
-def _text(body: Any) -> str:
+def _credential_positions(name: str, value: str) -> list[str]:
+    lname = name.lower()
+    if lname in ("authorization", "proxy-authorization"):
+        scheme, sep, credential = value.strip().partition(" ")
+        credential = credential.strip() if sep else scheme
+        if sep and scheme.lower() == "basic":
+            parts = basic_parts(credential)
+            if parts is not None:
+                return [parts[0], parts[1]]
+        for prefix in TOKEN_PREFIXES:
+            if credential.startswith(prefix) and len(credential) > len(prefix):
+                return [credential[len(prefix) :]]
+        return [credential]
+    if lname in ("cookie", "set-cookie"):
+        return cookie_values(lname, value)
+    if is_secret_name(lname, "header"):
+        return [value.strip()]
+    return []
+
+
+def _param_positions(text: str, view: _View, label: str) -> None:
+    def collect(name: str, raw: str, decoded: str) -> None:
+        view.positions.append((f"{label}?{name}", decoded))
+
+    rewrite_params(text, collect)  # type: ignore[arg-type]
+
+
+def _body_bytes(body: Any) -> bytes | None:
     if isinstance(body, Mapping):
         body = body.get("string")
-    if isinstance(body, bytes):
-        return body.decode("utf-8", "replace")
-    return body if isinstance(body, str) else ""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    return None
 
 
-def find_unredacted(data: Any) -> list[Finding]:
-    """Secret positions (auth headers, token query values, passwords, token body keys)
-    holding something that is not a placeholder."""
-    findings: list[Finding] = []
+def _view(side: Mapping[str, Any], where: str, with_uri: bool) -> _View:
+    view = _View(where)
+    headers = side.get("headers") if isinstance(side.get("headers"), Mapping) else {}
+    assert isinstance(headers, Mapping)
+    if with_uri and isinstance(side.get("uri"), str):
+        uri = side["uri"]
+        view.leaves.append(("uri", uri))
+        _param_positions(uri, view, "uri")
+    for name, values in headers.items():
+        items = values if isinstance(values, (list, tuple)) else [values]
+        for value in items:
+            text = header_text(value)
+            label = f"headers.{name}"
+            view.leaves.append((label, text))
+            view.positions.extend((label, v) for v in _credential_positions(str(name), text))
+            _param_positions(text, view, label)
+    body = _body_bytes(side.get("body"))
+    if not body:
+        return view
+    try:
+        body = decode_content(body, content_codings(headers), "body")
+    except UndecodableBodyError as error:
+        view.problems.append(("body", f"cannot be decoded, so cannot be checked ({error})"))
+        view.bodies.append(("body", body))
+        return view
+    if len(body) > MAX_BODY_BYTES:
+        view.problems.append(("body", f"larger than {MAX_BODY_BYTES} bytes"))
+        return view
+    view.bodies.append(("body", body))
+    content_type = (header_values(headers, "content-type") or [""])[0].lower()
+    decoded = decode_text(body, content_type)
+    if decoded is None:
+        view.leaves.append(("body", body.decode("latin-1")))
+        return view
+    text = decoded[0]
+    view.leaves.append(("body", text))
+    _param_positions(text, view, "body")
+    node = parse_json(text)
+    if is_json(node):
+        for secret, value in json_strings(node):
+            view.leaves.append(("body", value))
+            _param_positions(value, view, "body")
+            if secret:
+                view.positions.append(("body", value))
+        return view
+    leaves = xml_leaves(text)
+    for secret, value in leaves or ():
+        view.leaves.append(("body", value))
+        _param_positions(value, view, "body")
+        if secret and value.strip():
+            view.positions.append(("body", value.strip()))
+    return view
+
+
+def _views(data: Any) -> list[_View]:
     interactions = data.get("interactions") if isinstance(data, Mapping) else None
     if not isinstance(interactions, list):
-        return findings
+        return []
+    views: list[_View] = []
     for index, interaction in enumerate(interactions):
         if not isinstance(interaction, Mapping):
             continue
         for side in ("request", "response"):
             part = interaction.get(side)
-            if not isinstance(part, Mapping):
-                continue
-            where = f"interaction {index} {side}"
-            for header in SECRET_HEADERS:
-                for value in _values(part.get("headers"), header):
-                    for secret in _secret_header_values(header, value):
-                        if secret and not is_placeholder(secret):
-                            findings.append(
-                                Finding(
-                                    f"{where}.headers.{header}",
-                                    "unredacted",
-                                    _mask(value, 0, len(value), 0),
-                                )
-                            )
-            uri = part.get("uri")
-            if isinstance(uri, str):
-                for key, value in parse_qsl(urlsplit(uri).query, keep_blank_values=True):
-                    if key.lower() in SECRET_QUERY_PARAMS and value and not is_placeholder(value):
-                        findings.append(
-                            Finding(
-                                f"{where}.uri?{key}", "unredacted", _mask(value, 0, len(value), 0)
-                            )
-                        )
-            body = _text(part.get("body"))
-            if _FORM_RE.match(body.strip()):
-                for key, value in parse_qsl(body, keep_blank_values=True):
-                    if key.lower() in SECRET_FORM_FIELDS and value and not is_placeholder(value):
-                        findings.append(
-                            Finding(
-                                f"{where}.body.{key}", "unredacted", _mask(value, 0, len(value), 0)
-                            )
-                        )
-            for regex in (_JSON_KEY_RE, _XML_RE):
-                for match in regex.finditer(body):
-                    value = match.group(2)
-                    if value.strip() and not is_placeholder(value.replace("\\/", "/")):
-                        findings.append(
-                            Finding(
-                                f"{where}.body.{match.group(1)}",
-                                "unredacted",
-                                _mask(value, 0, len(value), 0),
-                            )
-                        )
+            if isinstance(part, Mapping):
+                views.append(_view(part, f"interaction {index} {side}", side == "request"))
+    return views
+
+
+def cassette_placeholders(data: Any) -> frozenset[str]:
+    """The placeholders a cassette's redactor issued (its ``relaytokens.placeholders``)."""
+    meta = data.get("relaytokens") if isinstance(data, Mapping) else None
+    values = meta.get("placeholders") if isinstance(meta, Mapping) else None
+    if not isinstance(values, list):
+        return frozenset()
+    return frozenset(v for v in values if isinstance(v, str) and v)
+
+
+# --- searching ------------------------------------------------------------------------------
+def _mask(text: str, placeholders: Collection[str], ordered: list[str]) -> str:
+    for placeholder in ordered:
+        if placeholder in text:
+            text = text.replace(placeholder, _MASK)
+    return text
+
+
+def _pattern_hits(
+    text: str, patterns: Iterable[re.Pattern[str]], placeholders: Collection[str]
+) -> Iterator[tuple[str, str]]:
+    for pattern in patterns:
+        for match in pattern.finditer(text):
+            value = match.group(1) if pattern.groups else match.group(0)
+            if value and value not in placeholders and _MASK not in value:
+                yield f"pattern:{pattern.pattern}", value
+                break
+
+
+def _secret_hits(text: str, secrets: list[str]) -> Iterator[tuple[str, str]]:
+    for secret in secrets:
+        for form, kind in encoded_forms(secret):
+            if form in text:
+                yield kind, secret
+                break
+
+
+def _compile(patterns: Iterable[str | re.Pattern[str]]) -> list[re.Pattern[str]]:
+    return [p if isinstance(p, re.Pattern) else re.compile(p) for p in patterns]
+
+
+def _wanted(secrets: Iterable[str]) -> list[str]:
+    return sorted({s for s in secrets if len(s) >= MIN_DECLARED_LENGTH}, key=len, reverse=True)
+
+
+def _placeholder_order(placeholders: Collection[str]) -> list[str]:
+    return sorted(placeholders, key=len, reverse=True)
+
+
+def scan_data(
+    data: Any,
+    secrets: Iterable[str],
+    patterns: Iterable[str | re.Pattern[str]] = (),
+    placeholders: Collection[str] | None = None,
+    *,
+    positions: bool = True,
+) -> list[Finding]:
+    """Every finding in a parsed cassette: secrets, patterns, unredacted positions and
+    bodies that cannot be decoded (and so cannot be checked)."""
+    issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
+    ordered = _placeholder_order(issued)
+    wanted = _wanted(secrets)
+    compiled = _compile(patterns)
+    findings: list[Finding] = []
+    for view in _views(data):
+        seen: set[tuple[str, str, str]] = set()
+
+        def add(
+            label: str,
+            kind: str,
+            value: str,
+            view: _View = view,
+            seen: set[tuple[str, str, str]] = seen,
+        ) -> None:
+            key = (label, kind, value)
+            if key not in seen:
+                seen.add(key)
+                findings.append(Finding(f"{view.where}.{label}", kind, fingerprint(value)))
+
+        for label, problem in view.problems:
+            findings.append(Finding(f"{view.where}.{label}", "undecodable", problem))
+        for label, leaf in view.leaves:
+            for text in _derived(_mask(leaf, issued, ordered)):
+                for kind, value in _secret_hits(text, wanted):
+                    add(label, kind, value)
+                for kind, value in _pattern_hits(text, compiled, issued):
+                    add(label, kind, value)
+        for label, body in view.bodies:
+            for secret in wanted:
+                for encoding in _BYTE_ENCODINGS[2:]:
+                    if secret.encode(encoding) in body:
+                        add(label, f"secret:{encoding}", secret)
+                        break
+        if positions:
+            for label, value in view.positions:
+                stripped = _without_prefix(value.strip().strip('"'))
+                if stripped and stripped not in issued:
+                    add(label, "unredacted", stripped)
+    return findings
+
+
+def scan(
+    text: str,
+    secrets: Iterable[str],
+    patterns: Iterable[str | re.Pattern[str]] = (),
+    placeholders: Collection[str] | None = None,
+) -> list[Finding]:
+    """Every place in a serialized cassette where a secret or a pattern shows up.
+
+    Secrets are searched in every decoded leaf of every interaction and in the file text,
+    raw and re-encoded (percent upper/lower, base64/base64url, JSON/.NET ``\\u`` escapes,
+    XML entities). ``placeholders`` (default: the cassette's own list) are never reported.
+    """
+    wanted = _wanted(secrets)
+    compiled = _compile(patterns)
+    try:
+        data = load_yaml(text)
+    except CassetteError:
+        data = None
+    issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
+    findings = scan_data(data, wanted, compiled, issued, positions=False) if data else []
+    found = {f.excerpt for f in findings}
+    ordered = _placeholder_order(issued)
+    for number, line in enumerate(text.splitlines(), start=1):
+        masked = _mask(line, issued, ordered)
+        for text_form in _derived(masked):
+            hits = [*_secret_hits(text_form, wanted), *_pattern_hits(text_form, compiled, issued)]
+            for kind, value in hits:
+                stamp = fingerprint(value)
+                if stamp not in found:
+                    found.add(stamp)
+                    findings.append(Finding(f"line {number}", kind, stamp))
+    return findings
+
+
+def find_unredacted(data: Any, placeholders: Collection[str] | None = None) -> list[Finding]:
+    """Secret positions (auth headers, cookies, secret-named query/form/JSON/XML values)
+    holding something that is not a placeholder issued for this cassette."""
+    return scan_data(data, (), (), placeholders, positions=True)
+
+
+def scan_cassette(
+    text: str,
+    secrets: Iterable[str] = (),
+    patterns: Iterable[str | re.Pattern[str]] = (),
+    placeholders: Collection[str] | None = None,
+) -> list[Finding]:
+    """:func:`scan` plus :func:`find_unredacted` on one serialized cassette."""
+    findings = scan(text, secrets, patterns, placeholders)
+    try:
+        data = load_yaml(text)
+    except CassetteError:
+        return findings
+    known = {(f.where, f.excerpt) for f in findings}
+    for finding in find_unredacted(data, placeholders):
+        if (finding.where, finding.excerpt) not in known:
+            findings.append(finding)
     return findings

@@ -1,0 +1,257 @@
+"""A normalised view of a recorded message: content codings undone, text decoded by charset.
+
+Redaction and the leak scan both work on this view, so a secret cannot hide behind
+``Content-Encoding: gzip``, a UTF-16 body or an escape style. Every helper here runs in
+linear time (no regular expressions).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import importlib
+import zlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..errors import RelayTokensError
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "UndecodableBodyError",
+    "charset_of",
+    "content_codings",
+    "decode_content",
+    "decode_text",
+    "header_values",
+    "unescape_backslashes",
+]
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""Largest body (after decompression) that is recorded, scanned or loaded."""
+
+_IDENTITY = ("", "identity")
+
+
+class UndecodableBodyError(RelayTokensError, ValueError):
+    """A body whose content coding cannot be undone: it is refused, never written."""
+
+
+def header_text(value: object) -> str:
+    """One header value as text (bytes are latin-1, as on the wire)."""
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return str(value)
+
+
+def header_values(headers: Mapping[str, Any] | None, name: str) -> list[str]:
+    """Every value of header ``name`` (any case, repeated or listed)."""
+    out: list[str] = []
+    for key, values in (headers or {}).items():
+        if str(key).lower() != name:
+            continue
+        items = values if isinstance(values, (list, tuple)) else [values]
+        out.extend(header_text(v) for v in items)
+    return out
+
+
+def content_codings(headers: Mapping[str, Any] | None) -> list[str]:
+    """The content codings applied to a body, in the order they were applied."""
+    codings: list[str] = []
+    for value in header_values(headers, "content-encoding"):
+        for part in value.split(","):
+            coding = part.strip().lower()
+            if coding not in _IDENTITY:
+                codings.append(coding)
+    return codings
+
+
+def _inflate(data: bytes, wbits: int, where: str) -> bytes:
+    out = bytearray()
+    while True:
+        engine = zlib.decompressobj(wbits)
+        try:
+            out += engine.decompress(data, MAX_BODY_BYTES + 1 - len(out))
+        except zlib.error as error:
+            raise UndecodableBodyError(f"{where}: body is not valid ({error})") from None
+        if len(out) > MAX_BODY_BYTES or engine.unconsumed_tail:
+            raise UndecodableBodyError(
+                f"{where}: decoded body is larger than {MAX_BODY_BYTES} bytes"
+            )
+        if not engine.eof:
+            raise UndecodableBodyError(f"{where}: body is truncated")
+        data = engine.unused_data
+        if wbits != 31 or not data.strip(b"\x00"):  # gzip may hold several members
+            return bytes(out)
+
+
+def _optional_decoder(names: Iterable[str]) -> Any:
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+def _decode_one(data: bytes, coding: str, where: str) -> bytes:
+    if coding in ("gzip", "x-gzip"):
+        return _inflate(data, 31, where)
+    if coding == "deflate":
+        try:
+            return _inflate(data, 15, where)
+        except UndecodableBodyError as error:
+            if "larger than" in str(error):
+                raise
+            return _inflate(data, -15, where)  # raw deflate, as some servers send
+    if coding == "br":
+        module = _optional_decoder(("brotli", "brotlicffi"))
+        if module is None:
+            raise UndecodableBodyError(
+                f"{where}: body is brotli-compressed and no brotli decoder is installed "
+                "(pip install brotli)"
+            )
+        try:
+            decoded: bytes = module.decompress(data)
+        except Exception as error:  # the decoders raise their own error types
+            raise UndecodableBodyError(f"{where}: body is not valid brotli ({error})") from None
+        if len(decoded) > MAX_BODY_BYTES:
+            raise UndecodableBodyError(f"{where}: decoded body is larger than {MAX_BODY_BYTES}")
+        return decoded
+    raise UndecodableBodyError(f"{where}: unsupported Content-Encoding {coding!r}")
+
+
+def decode_content(body: bytes, codings: list[str], where: str = "body") -> bytes:
+    """``body`` with every content coding undone (last applied, first undone)."""
+    for coding in reversed(codings):
+        body = _decode_one(body, coding, where)
+    return body
+
+
+def charset_of(content_type: str) -> str | None:
+    """The ``charset`` parameter of a Content-Type value, if any."""
+    for part in content_type.split(";")[1:]:
+        name, sep, value = part.partition("=")
+        if sep and name.strip().lower() == "charset":
+            value = value.strip().strip('"').strip("'").strip()
+            return value or None
+    return None
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def _sniff_wide(body: bytes) -> str | None:
+    """UTF-16/32 without a BOM, from the NUL pattern of the first characters."""
+    head = body[:4]
+    if len(head) < 4:
+        head = body[:2]
+        if len(head) == 2:
+            if head[0] == 0 and head[1]:
+                return "utf-16-be"
+            if head[1] == 0 and head[0]:
+                return "utf-16-le"
+        return None
+    if head[:3] == b"\x00\x00\x00" and head[3]:
+        return "utf-32-be"
+    if head[0] and head[1:] == b"\x00\x00\x00":
+        return "utf-32-le"
+    if head[0] == 0 and head[1] and head[2] == 0:
+        return "utf-16-be"
+    if head[0] and head[1] == 0 and head[3] == 0:
+        return "utf-16-le"
+    return None
+
+
+def decode_text(body: bytes, content_type: str = "") -> tuple[str, str, bytes] | None:
+    """``(text, encoding, bom)`` for a text body, or None when it is not text.
+
+    The order: a byte-order mark, the ``charset=`` parameter, UTF-8, then UTF-16/32 told
+    from the NUL pattern. ``text.encode(encoding)`` with ``bom`` in front gives the body back.
+    """
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            try:
+                return body[len(bom) :].decode(encoding), encoding, bom
+            except UnicodeDecodeError:
+                return None
+    candidates: list[str] = []
+    declared = charset_of(content_type)
+    if declared:
+        with contextlib.suppress(LookupError):
+            candidates.append(codecs.lookup(declared).name)
+    candidates.append("utf-8")
+    wide = _sniff_wide(body)
+    if wide:
+        candidates.insert(0 if not declared else 1, wide)
+    for encoding in candidates:
+        try:
+            text = body.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        return text, encoding, b""
+    return None
+
+
+_SIMPLE_ESCAPES = {
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "'": "'",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
+
+
+def _hex_at(text: str, start: int, size: int) -> int | None:
+    chunk = text[start : start + size]
+    if len(chunk) != size:
+        return None
+    try:
+        return int(chunk, 16)
+    except ValueError:
+        return None
+
+
+def unescape_backslashes(text: str) -> str:
+    """JSON, JavaScript and .NET backslash escapes (``\\u003C``, ``\\x2b``, ``\\/``) undone,
+    in one pass; unknown escapes are kept as they are."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    position = 0
+    size = len(text)
+    while True:
+        index = text.find("\\", position)
+        if index < 0 or index + 1 >= size:
+            out.append(text[position:])
+            break
+        out.append(text[position:index])
+        kind = text[index + 1]
+        if kind in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[kind])
+            position = index + 2
+            continue
+        width = 4 if kind == "u" else 2 if kind == "x" else 0
+        code = _hex_at(text, index + 2, width) if width else None
+        if code is None:
+            out.append("\\")
+            position = index + 1
+            continue
+        position = index + 2 + width
+        if 0xD800 <= code < 0xDC00 and text.startswith("\\u", position):
+            low = _hex_at(text, position + 2, 4)
+            if low is not None and 0xDC00 <= low < 0xE000:
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                position += 6
+        out.append(chr(code) if not 0xD800 <= code < 0xE000 else "\ufffd")
+    return "".join(out)
