@@ -409,6 +409,11 @@ class Redactor:
         new = rewrite_json(node, secret, self._string)
         if new == node:
             return text
+        # Keep the server's own formatting (``\/``, spacing) when substituting the secrets
+        # learnt from the structure into the text gives the same document.
+        candidate = self.substitute(self.redact_urls(text))
+        if parse_json(candidate) == new:
+            return candidate
         compact = '": ' not in text and '", "' not in text
         return dump_json(new, compact)
 

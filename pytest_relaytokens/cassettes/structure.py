@@ -249,10 +249,10 @@ def rewrite_json(
 ) -> Any:
     """``node`` with secret-named values passed through ``on_secret`` (numbers become
     strings) and every other string, key included, through ``on_string``."""
-    if isinstance(node, Pairs):
+    if isinstance(node, Pairs):  # a secret name covers its value, not a nested object's
         out = Pairs()
         for key, value in node:
-            inner_secret = secret or is_secret_name(key, "body")
+            inner_secret = is_secret_name(key, "body")
             out.append((on_string(key), rewrite_json(value, on_secret, on_string, inner_secret)))
         return out
     if isinstance(node, list):
@@ -310,7 +310,7 @@ def json_strings(node: Any) -> Iterator[tuple[bool, str]]:
         if isinstance(current, Pairs):
             for key, value in current:
                 yield False, key
-                stack.append((value, secret or is_secret_name(key, "body")))
+                stack.append((value, is_secret_name(key, "body")))
         elif isinstance(current, list):
             stack.extend((item, secret) for item in current)
         elif isinstance(current, str):
