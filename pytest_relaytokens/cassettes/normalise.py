@@ -121,10 +121,36 @@ def _decode_one(data: bytes, coding: str, where: str) -> bytes:
     raise UndecodableBodyError(f"{where}: unsupported Content-Encoding {coding!r}")
 
 
+def _looks_encoded(body: bytes, coding: str) -> bool:
+    """Does ``body`` look like data in ``coding`` (rather than already decoded text)?"""
+    if coding in ("gzip", "x-gzip"):
+        return body[:2] == b"\x1f\x8b"
+    if coding == "deflate" and len(body) >= 2:
+        zlib_header = body[0] & 0x0F == 8 and (body[0] * 256 + body[1]) % 31 == 0
+        if zlib_header:
+            return True
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def decode_content(body: bytes, codings: list[str], where: str = "body") -> bytes:
-    """``body`` with every content coding undone (last applied, first undone)."""
+    """``body`` with every content coding undone (last applied, first undone).
+
+    Some recorders hand over a body their HTTP client already decoded, with the
+    ``Content-Encoding`` header still on it: a body that does not decode but does not
+    look encoded either (no gzip magic, no zlib header, valid UTF-8) is taken as decoded.
+    Anything else that does not decode raises :class:`UndecodableBodyError`.
+    """
     for coding in reversed(codings):
-        body = _decode_one(body, coding, where)
+        try:
+            body = _decode_one(body, coding, where)
+        except UndecodableBodyError as error:
+            if "larger than" in str(error) or _looks_encoded(body, coding):
+                raise
+            return body
     return body
 
 
@@ -181,21 +207,28 @@ def decode_text(body: bytes, content_type: str = "") -> tuple[str, str, bytes] |
                 return body[len(bom) :].decode(encoding), encoding, bom
             except UnicodeDecodeError:
                 return None
-    candidates: list[str] = []
+    declared_name: str | None = None
     declared = charset_of(content_type)
     if declared:
         with contextlib.suppress(LookupError):
-            candidates.append(codecs.lookup(declared).name)
-    candidates.append("utf-8")
+            declared_name = codecs.lookup(declared).name
     wide = _sniff_wide(body)
+    candidates: list[str] = []
+    if declared_name and declared_name.startswith(("utf-16", "utf-32")):
+        candidates.append(declared_name)
     if wide:
-        candidates.insert(0 if not declared else 1, wide)
+        candidates.append(wide)
+    # Valid UTF-8 beats a declared 8-bit charset: servers often declare latin-1 and echo
+    # UTF-8 (httpx sends Basic credentials as UTF-8), and reading it as latin-1 would hide
+    # a secret from the redactor.
+    candidates.append("utf-8")
+    if declared_name and declared_name not in candidates:
+        candidates.append(declared_name)
     for encoding in candidates:
         try:
-            text = body.decode(encoding)
+            return body.decode(encoding), encoding, b""
         except (UnicodeDecodeError, LookupError):
             continue
-        return text, encoding, b""
     return None
 
 

@@ -33,6 +33,7 @@ from .structure import (
     SECRET_FORM_FIELDS,
     SECRET_HEADERS,
     SECRET_QUERY_PARAMS,
+    base64_runs,
     basic_parts,
     dump_json,
     is_json,
@@ -427,12 +428,31 @@ class Redactor:
         return self.substitute(text)
 
     def substitute(self, text: str) -> str:
-        """Replace every tracked secret (and its encoded forms) in ``text``."""
+        """Replace every tracked secret (and its encoded forms) in ``text``, also inside
+        base64 runs that hold more than the secret (``base64("pw=" + secret)``)."""
         for secret in self._sorted_secrets():
             for variant, replacement in self._variants[secret]:
                 if variant in text:
                     text = text.replace(variant, replacement)
-        return text
+        return self._substitute_base64(text) if self._tracked else text
+
+    def _substitute_base64(self, text: str) -> str:
+        data = text.encode("utf-8", "surrogatepass")
+        pieces: list[bytes] = []
+        position = 0
+        for run in base64_runs(data):
+            decoded = run.text
+            for secret in self._sorted_secrets():
+                if secret in decoded:
+                    decoded = decoded.replace(secret, self._tracked[secret])
+            if decoded != run.text:
+                pieces.append(data[position : run.start])
+                pieces.append(run.encode(decoded))
+                position = run.end
+        if not pieces:
+            return text
+        pieces.append(data[position:])
+        return b"".join(pieces).decode("utf-8", "surrogatepass")
 
     def _substitute_bytes(self, body: bytes) -> bytes:
         for secret in self._sorted_secrets():

@@ -8,8 +8,6 @@ file is searched too. Findings never quote a secret: they name it by a fingerpri
 
 from __future__ import annotations
 
-import base64
-import binascii
 import html
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -31,6 +29,7 @@ from .normalise import (
 )
 from .redaction import MIN_DECLARED_LENGTH, TOKEN_PREFIXES
 from .structure import (
+    base64_runs,
     basic_parts,
     cookie_values,
     is_json,
@@ -53,7 +52,6 @@ __all__ = [
 ]
 
 _BYTE_ENCODINGS = ("utf-8", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
-_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=")
 _MASK = "\uffff"
 
 
@@ -97,29 +95,10 @@ class _View:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-_B64_TABLE = bytes(b if chr(b) in _B64_CHARS else 32 for b in range(256))
-
-
 def _base64_runs(text: str) -> Iterator[str]:
     """Text decoded from every base64/base64url run of 8+ characters in ``text``."""
-    data = text.encode("utf-8", "surrogatepass").translate(_B64_TABLE)
-    for run in data.split():
-        if len(run) < 8:
-            continue
-        token = run.rstrip(b"=")
-        for candidate in (token, token.replace(b"-", b"+").replace(b"_", b"/")):
-            padded = candidate + b"=" * (-len(candidate) % 4)
-            try:
-                raw = base64.b64decode(padded, validate=True)
-            except (binascii.Error, ValueError):
-                continue
-            for encoding in ("utf-8", "latin-1"):
-                try:
-                    yield raw.decode(encoding)
-                    break
-                except UnicodeDecodeError:
-                    continue
-            break
+    for run in base64_runs(text.encode("utf-8", "surrogatepass")):
+        yield run.text
 
 
 def _derived(text: str) -> list[str]:
@@ -166,7 +145,7 @@ def _param_positions(text: str, view: _View, label: str) -> None:
     def collect(name: str, raw: str, decoded: str) -> None:
         view.positions.append((f"{label}?{name}", decoded))
 
-    rewrite_params(text, collect)  # type: ignore[arg-type]
+    rewrite_params(text, collect)
 
 
 def _body_bytes(body: Any) -> bytes | None:
@@ -336,7 +315,7 @@ def scan_data(
                     add(label, kind, value)
         for label, body in view.bodies:
             for secret in wanted:
-                for encoding in _BYTE_ENCODINGS[2:]:
+                for encoding in _BYTE_ENCODINGS:
                     if secret.encode(encoding) in body:
                         add(label, f"secret:{encoding}", secret)
                         break

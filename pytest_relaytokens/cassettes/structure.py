@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
 
@@ -365,3 +366,55 @@ def percent_forms(text: str) -> list[str]:
             if decoded != text and decoded not in out:
                 out.append(decoded)
     return out
+
+
+# --- base64 runs ---------------------------------------------------------------------------
+_B64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_="
+_B64_TABLE = bytes(b if b in _B64_BYTES else 32 for b in range(256))
+
+
+@dataclass(frozen=True)
+class Base64Run:
+    """A base64 run of a text: its byte span in the UTF-8 text, what it decodes to, and
+    how to encode a replacement the same way."""
+
+    start: int
+    end: int
+    text: str
+    encoding: str
+    urlsafe: bool
+    padded: bool
+
+    def encode(self, text: str) -> bytes:
+        raw = text.encode(self.encoding, "replace")
+        out = base64.urlsafe_b64encode(raw) if self.urlsafe else base64.b64encode(raw)
+        return out if self.padded else out.rstrip(b"=")
+
+
+def base64_runs(data: bytes, minimum: int = 8) -> Iterator[Base64Run]:
+    """Every run of 8+ base64/base64url characters of UTF-8 ``data`` that decodes to text."""
+    masked = data.translate(_B64_TABLE)
+    size = len(masked)
+    position = 0
+    while position < size:
+        end = masked.find(b" ", position)
+        if end < 0:
+            end = size
+        if end - position >= minimum:
+            run = data[position:end]
+            token = run.rstrip(b"=")
+            urlsafe = b"-" in token or b"_" in token
+            candidate = token.replace(b"-", b"+").replace(b"_", b"/") if urlsafe else token
+            try:
+                raw = base64.b64decode(candidate + b"=" * (-len(candidate) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                raw = None
+            if raw:
+                for encoding in ("utf-8", "latin-1"):
+                    try:
+                        text = raw.decode(encoding)
+                    except UnicodeDecodeError:
+                        continue
+                    yield Base64Run(position, end, text, encoding, urlsafe, run != token)
+                    break
+        position = end + 1
