@@ -124,11 +124,24 @@ TRANSFORMS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
 """(kind, transform) pairs; a transform returns None when the value cannot take that form."""
 
 
+LONG_SECRET = 4096
+"""Past this length only the C-speed forms (raw, percent, base64) are made."""
+_SLOW_KINDS = ("secret:json-escaped", "secret:xml-escaped")
+_SLOW = frozenset(id(t) for k, t in TRANSFORMS if k in _SLOW_KINDS)
+
+
+def transforms_for(value: str) -> list[tuple[str, Callable[[str], str | None]]]:
+    """The transforms worth applying to ``value`` (all of them unless it is very long)."""
+    if len(value) <= LONG_SECRET:
+        return list(TRANSFORMS)
+    return [(k, t) for k, t in TRANSFORMS if id(t) not in _SLOW]
+
+
 @functools.lru_cache(maxsize=4096)
 def encoded_forms(value: str) -> tuple[tuple[str, str], ...]:
     """``(form, kind)`` for every distinct encoded form of ``value``, raw first."""
     seen: dict[str, str] = {}
-    for kind, transform in TRANSFORMS:
+    for kind, transform in transforms_for(value):
         form = transform(value)
         if form and form not in seen:
             seen[form] = kind

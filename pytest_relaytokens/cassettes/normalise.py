@@ -245,14 +245,14 @@ _SIMPLE_ESCAPES = {
 }
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def _hex_at(text: str, start: int, size: int) -> int | None:
     chunk = text[start : start + size]
-    if len(chunk) != size:
+    if len(chunk) != size or not _HEX_DIGITS.issuperset(chunk):
         return None
-    try:
-        return int(chunk, 16)
-    except ValueError:
-        return None
+    return int(chunk, 16)
 
 
 def unescape_backslashes(text: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .forms import TRANSFORMS, encoded_forms
+from .forms import encoded_forms, transforms_for
 from .normalise import (
     MAX_BODY_BYTES,
     UndecodableBodyError,
@@ -243,7 +243,7 @@ class Redactor:
         self._tracked[secret] = placeholder
         self._placeholders.discard(secret)
         pairs: list[tuple[str, str]] = []
-        for _, transform in TRANSFORMS:
+        for _, transform in transforms_for(secret):
             variant, replacement = transform(secret), transform(placeholder)
             pair = (variant, replacement)
             if variant and replacement is not None and variant != replacement and pair not in pairs:

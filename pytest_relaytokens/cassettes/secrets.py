@@ -327,6 +327,34 @@ def scan_data(
     return findings
 
 
+def _scan(
+    text: str,
+    secrets: Iterable[str],
+    patterns: Iterable[str | re.Pattern[str]],
+    placeholders: Collection[str] | None,
+    positions: bool,
+) -> list[Finding]:
+    wanted = _wanted(secrets)
+    compiled = _compile(patterns)
+    try:
+        data = load_yaml(text)
+    except CassetteError:
+        data = None
+    issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
+    findings = scan_data(data, wanted, compiled, issued, positions=positions) if data else []
+    found = {f.excerpt for f in findings}
+    ordered = _placeholder_order(issued)
+    for number, line in enumerate(text.splitlines(), start=1):
+        masked = _mask(line, issued, ordered)  # decoded forms were searched leaf by leaf
+        hits = [*_secret_hits(masked, wanted), *_pattern_hits(masked, compiled, issued)]
+        for kind, value in hits:
+            stamp = fingerprint(value)
+            if stamp not in found:
+                found.add(stamp)
+                findings.append(Finding(f"line {number}", kind, stamp))
+    return findings
+
+
 def scan(
     text: str,
     secrets: Iterable[str],
@@ -339,26 +367,7 @@ def scan(
     raw and re-encoded (percent upper/lower, base64/base64url, JSON/.NET ``\\u`` escapes,
     XML entities). ``placeholders`` (default: the cassette's own list) are never reported.
     """
-    wanted = _wanted(secrets)
-    compiled = _compile(patterns)
-    try:
-        data = load_yaml(text)
-    except CassetteError:
-        data = None
-    issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
-    findings = scan_data(data, wanted, compiled, issued, positions=False) if data else []
-    found = {f.excerpt for f in findings}
-    ordered = _placeholder_order(issued)
-    for number, line in enumerate(text.splitlines(), start=1):
-        masked = _mask(line, issued, ordered)
-        for text_form in _derived(masked):
-            hits = [*_secret_hits(text_form, wanted), *_pattern_hits(text_form, compiled, issued)]
-            for kind, value in hits:
-                stamp = fingerprint(value)
-                if stamp not in found:
-                    found.add(stamp)
-                    findings.append(Finding(f"line {number}", kind, stamp))
-    return findings
+    return _scan(text, secrets, patterns, placeholders, positions=False)
 
 
 def find_unredacted(data: Any, placeholders: Collection[str] | None = None) -> list[Finding]:
@@ -374,13 +383,4 @@ def scan_cassette(
     placeholders: Collection[str] | None = None,
 ) -> list[Finding]:
     """:func:`scan` plus :func:`find_unredacted` on one serialized cassette."""
-    findings = scan(text, secrets, patterns, placeholders)
-    try:
-        data = load_yaml(text)
-    except CassetteError:
-        return findings
-    known = {(f.where, f.excerpt) for f in findings}
-    for finding in find_unredacted(data, placeholders):
-        if (finding.where, finding.excerpt) not in known:
-            findings.append(finding)
-    return findings
+    return _scan(text, secrets, patterns, placeholders, positions=True)

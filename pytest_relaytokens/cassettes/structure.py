@@ -358,13 +358,33 @@ def xml_leaves(text: str) -> list[tuple[bool, str]] | None:
     return leaves
 
 
+_HEX_TABLE = bytes(
+    ord("h") if chr(b) in "0123456789abcdefABCDEF" else b if b == ord("%") else ord(".")
+    for b in range(256)
+)
+
+
+def has_percent_escape(text: str) -> bool:
+    """Does ``text`` hold a ``%XX`` escape? (one C-speed pass, no regular expression)"""
+    if "%" not in text:
+        return False
+    return b"%hh" in text.encode("utf-8", "surrogatepass").translate(_HEX_TABLE)
+
+
 def percent_forms(text: str) -> list[str]:
     """``text`` percent-decoded (``%xx`` and ``+``), when that changes it."""
-    out = []
-    if "%" in text or "+" in text:
-        for decoded in (unquote(text), unquote_plus(text), unquote(text, encoding="latin-1")):
-            if decoded != text and decoded not in out:
-                out.append(decoded)
+    candidates: list[str] = []
+    if has_percent_escape(text):
+        utf8 = unquote(text)
+        candidates += [utf8, unquote_plus(text)]
+        if "\ufffd" in utf8:
+            candidates.append(unquote(text, encoding="latin-1"))
+    elif "+" in text:
+        candidates.append(text.replace("+", " "))
+    out: list[str] = []
+    for decoded in candidates:
+        if decoded != text and decoded not in out:
+            out.append(decoded)
     return out
 
 
@@ -394,27 +414,28 @@ class Base64Run:
 def base64_runs(data: bytes, minimum: int = 8) -> Iterator[Base64Run]:
     """Every run of 8+ base64/base64url characters of UTF-8 ``data`` that decodes to text."""
     masked = data.translate(_B64_TABLE)
-    size = len(masked)
     position = 0
-    while position < size:
-        end = masked.find(b" ", position)
-        if end < 0:
-            end = size
-        if end - position >= minimum:
-            run = data[position:end]
-            token = run.rstrip(b"=")
-            urlsafe = b"-" in token or b"_" in token
-            candidate = token.replace(b"-", b"+").replace(b"_", b"/") if urlsafe else token
+    for token_run in masked.split():
+        if len(token_run) < minimum:
+            continue
+        # the first occurrence from here is this run: shorter runs between cannot hold it
+        start = masked.find(token_run, position)
+        end = start + len(token_run)
+        position = end
+        run = data[start:end]
+        token = run.rstrip(b"=")
+        urlsafe = b"-" in token or b"_" in token
+        candidate = token.replace(b"-", b"+").replace(b"_", b"/") if urlsafe else token
+        try:
+            raw = base64.b64decode(candidate + b"=" * (-len(candidate) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if not raw:
+            continue
+        for encoding in ("utf-8", "latin-1"):
             try:
-                raw = base64.b64decode(candidate + b"=" * (-len(candidate) % 4), validate=True)
-            except (binascii.Error, ValueError):
-                raw = None
-            if raw:
-                for encoding in ("utf-8", "latin-1"):
-                    try:
-                        text = raw.decode(encoding)
-                    except UnicodeDecodeError:
-                        continue
-                    yield Base64Run(position, end, text, encoding, urlsafe, run != token)
-                    break
-        position = end + 1
+                text = raw.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            yield Base64Run(start, end, text, encoding, urlsafe, run != token)
+            break
