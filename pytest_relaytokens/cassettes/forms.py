@@ -6,11 +6,11 @@ import base64
 import functools
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
-__all__ = ["TRANSFORMS", "encoded_forms", "fingerprint"]
+__all__ = ["TRANSFORMS", "Matcher", "encoded_forms", "fingerprint"]
 
 
 def fingerprint(text: str | bytes) -> str:
@@ -146,3 +146,65 @@ def encoded_forms(value: str) -> tuple[tuple[str, str], ...]:
         if form and form not in seen:
             seen[form] = kind
     return tuple(seen.items())
+
+
+class Matcher:
+    """Finds and replaces many literal strings in one left-to-right pass.
+
+    Candidates are indexed by their first ``width`` characters, so the cost is one dict
+    lookup per position plus the candidates sharing that prefix: linear in the text for
+    any number of secrets (no regular expression). Longer candidates win at a position;
+    candidates shorter than ``width`` are ignored. :meth:`add` grows it in place.
+    """
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = (), width: int = 4) -> None:
+        self.width = width
+        self.table: dict[str, str] = {}
+        self.index: dict[str, list[int]] = {}
+        """prefix -> the distinct candidate lengths under it, longest first"""
+        self.add(pairs)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def add(self, pairs: Iterable[tuple[str, str]]) -> None:
+        for old, new in pairs:
+            if len(old) < self.width or old in self.table:
+                continue
+            self.table[old] = new
+            lengths = self.index.setdefault(old[: self.width], [])
+            if len(old) not in lengths:
+                lengths.append(len(old))
+                lengths.sort(reverse=True)
+
+    def find(self, text: str) -> Iterator[tuple[int, str]]:
+        """``(position, candidate)`` for each non-overlapping hit, left to right."""
+        width, index, table = self.width, self.index, self.table
+        if not index or len(text) < width:
+            return
+        position, last = 0, len(text) - width
+        while position <= last:
+            lengths = index.get(text[position : position + width])
+            if lengths is not None:
+                for size in lengths:
+                    candidate = text[position : position + size]
+                    if candidate in table:
+                        yield position, candidate
+                        position += size
+                        break
+                else:
+                    position += 1
+            else:
+                position += 1
+
+    def replace(self, text: str) -> str:
+        pieces: list[str] = []
+        start = 0
+        for position, candidate in self.find(text):
+            pieces.append(text[start:position])
+            pieces.append(self.table[candidate])
+            start = position + len(candidate)
+        if not pieces:
+            return text
+        pieces.append(text[start:])
+        return "".join(pieces)

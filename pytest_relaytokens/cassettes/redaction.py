@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .forms import encoded_forms, transforms_for
+from .forms import Matcher, encoded_forms, transforms_for
 from .normalise import (
     MAX_BODY_BYTES,
     UndecodableBodyError,
@@ -167,6 +167,8 @@ class Redactor:
         self._variants: dict[str, list[tuple[str, str]]] = {}
         self._counter = 0
         self._order: list[str] = []
+        self._raw_matcher = Matcher()  # used once there are many secrets
+        self._form_matcher = Matcher()
         self.refused: list[str] = []
         """Why a message could not be redacted (the store then refuses to write)."""
         self.patterns: tuple[re.Pattern[str], ...] = tuple(
@@ -250,6 +252,8 @@ class Redactor:
                 pairs.append((variant, replacement))
         self._variants[secret] = pairs
         self._order = sorted(self._tracked, key=len, reverse=True)
+        self._raw_matcher.add([(secret, placeholder)])
+        self._form_matcher.add(pairs)
 
     def _make(self, secret: str, size: int) -> str:
         body, padding = _split_padding(secret)
@@ -370,7 +374,12 @@ class Redactor:
         """One decoded string leaf: URLs, patterns, then every known secret."""
         text = self.redact_urls(text)
         text = self._patterns(text)
-        for secret in self._sorted_secrets():
+        return self._replace_raw(text)
+
+    def _replace_raw(self, text: str) -> str:
+        if len(self._order) > _MANY:
+            return self._raw_matcher.replace(text)
+        for secret in self._order:
             if secret in text:
                 text = text.replace(secret, self._tracked[secret])
         return text
@@ -430,10 +439,13 @@ class Redactor:
     def substitute(self, text: str) -> str:
         """Replace every tracked secret (and its encoded forms) in ``text``, also inside
         base64 runs that hold more than the secret (``base64("pw=" + secret)``)."""
-        for secret in self._sorted_secrets():
-            for variant, replacement in self._variants[secret]:
-                if variant in text:
-                    text = text.replace(variant, replacement)
+        if len(self._order) > _MANY:
+            text = self._form_matcher.replace(text)
+        else:
+            for secret in self._order:
+                for variant, replacement in self._variants[secret]:
+                    if variant in text:
+                        text = text.replace(variant, replacement)
         return self._substitute_base64(text) if self._tracked else text
 
     def _substitute_base64(self, text: str) -> str:
@@ -441,10 +453,7 @@ class Redactor:
         pieces: list[bytes] = []
         position = 0
         for run in base64_runs(data):
-            decoded = run.text
-            for secret in self._sorted_secrets():
-                if secret in decoded:
-                    decoded = decoded.replace(secret, self._tracked[secret])
+            decoded = self._replace_raw(run.text)
             if decoded != run.text:
                 pieces.append(data[position : run.start])
                 pieces.append(run.encode(decoded))
@@ -566,6 +575,8 @@ class Redactor:
         return request, response
 
 
+_MANY = 16
+"""With more tracked secrets than this, one indexed pass replaces them all."""
 _BYTE_ENCODINGS = ("utf-8", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RelayTokensError
-from .forms import encoded_forms, fingerprint
+from .forms import Matcher, encoded_forms, fingerprint
 from .loading import CassetteError, load_yaml
 from .normalise import (
     MAX_BODY_BYTES,
@@ -51,7 +51,14 @@ __all__ = [
     "scan_cassette",
 ]
 
-_BYTE_ENCODINGS = ("utf-8", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+_BYTE_VIEWS = (
+    ("utf-8", 0),
+    ("latin-1", 0),
+    *((f"utf-16-{order}", offset) for order in ("le", "be") for offset in (0, 1)),
+    *((f"utf-32-{order}", offset) for order in ("le", "be") for offset in range(4)),
+)
+"""A body's bytes read as each text encoding at each alignment: a secret stored in
+UTF-16/32 inside an undeclared or binary body is still found."""
 _MASK = "\uffff"
 
 
@@ -237,11 +244,23 @@ def cassette_placeholders(data: Any) -> frozenset[str]:
 
 
 # --- searching ------------------------------------------------------------------------------
-def _mask(text: str, placeholders: Collection[str], ordered: list[str]) -> str:
-    for placeholder in ordered:
-        if placeholder in text:
-            text = text.replace(placeholder, _MASK)
-    return text
+class _Masker:
+    """Replaces every issued placeholder of a text by one mask character, so that a
+    secret found inside a placeholder is not reported."""
+
+    def __init__(self, placeholders: Collection[str]) -> None:
+        many = len(placeholders) > 16
+        self.matcher = Matcher((p, _MASK) for p in placeholders) if many else None
+        width = self.matcher.width if self.matcher else 1 << 30
+        self.short = sorted((p for p in placeholders if len(p) < width), key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        if self.matcher is not None:
+            text = self.matcher.replace(text)
+        for placeholder in self.short:
+            if placeholder in text:
+                text = text.replace(placeholder, _MASK)
+        return text
 
 
 def _pattern_hits(
@@ -255,12 +274,43 @@ def _pattern_hits(
                 break
 
 
-def _secret_hits(text: str, secrets: list[str]) -> Iterator[tuple[str, str]]:
-    for secret in secrets:
-        for form, kind in encoded_forms(secret):
-            if form in text:
+class _Finder:
+    """Which secrets, in which encoded form, a text holds (one indexed pass when many)."""
+
+    def __init__(self, secrets: list[str], raw_only: bool = False) -> None:
+        self.secrets = secrets
+        self.raw_only = raw_only
+        self.matcher: Matcher | None = None
+        if len(secrets) > 16:
+            pairs = []
+            self.kinds: dict[str, tuple[str, str]] = {}
+            for secret in secrets:
+                forms = [(secret, "secret")] if raw_only else encoded_forms(secret)
+                for form, kind in forms:
+                    self.kinds.setdefault(form, (kind, secret))
+                    pairs.append((form, form))
+            self.matcher = Matcher(pairs)
+
+    def hits(self, text: str) -> Iterator[tuple[str, str]]:
+        if self.matcher is None:
+            for secret in self.secrets:
+                forms = [(secret, "secret")] if self.raw_only else encoded_forms(secret)
+                for form, kind in forms:
+                    if form in text:
+                        yield kind, secret
+                        break
+            return
+        seen: set[str] = set()
+        for _, form in self.matcher.find(text):
+            kind, secret = self.kinds[form]
+            if secret not in seen:
+                seen.add(secret)
                 yield kind, secret
-                break
+
+
+def _secret_hits(text: str, secrets: list[str] | _Finder) -> Iterator[tuple[str, str]]:
+    finder = secrets if isinstance(secrets, _Finder) else _Finder(secrets)
+    return finder.hits(text)
 
 
 def _compile(patterns: Iterable[str | re.Pattern[str]]) -> list[re.Pattern[str]]:
@@ -269,10 +319,6 @@ def _compile(patterns: Iterable[str | re.Pattern[str]]) -> list[re.Pattern[str]]
 
 def _wanted(secrets: Iterable[str]) -> list[str]:
     return sorted({s for s in secrets if len(s) >= MIN_DECLARED_LENGTH}, key=len, reverse=True)
-
-
-def _placeholder_order(placeholders: Collection[str]) -> list[str]:
-    return sorted(placeholders, key=len, reverse=True)
 
 
 def scan_data(
@@ -286,8 +332,9 @@ def scan_data(
     """Every finding in a parsed cassette: secrets, patterns, unredacted positions and
     bodies that cannot be decoded (and so cannot be checked)."""
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
-    ordered = _placeholder_order(issued)
-    wanted = _wanted(secrets)
+    masker = _Masker(issued)
+    wanted = _Finder(_wanted(secrets))
+    raw = _Finder(wanted.secrets, raw_only=True)
     compiled = _compile(patterns)
     findings: list[Finding] = []
     for view in _views(data):
@@ -308,17 +355,16 @@ def scan_data(
         for label, problem in view.problems:
             findings.append(Finding(f"{view.where}.{label}", "undecodable", problem))
         for label, leaf in view.leaves:
-            for text in _derived(_mask(leaf, issued, ordered)):
+            for text in _derived(masker.mask(leaf)):
                 for kind, value in _secret_hits(text, wanted):
                     add(label, kind, value)
                 for kind, value in _pattern_hits(text, compiled, issued):
                     add(label, kind, value)
         for label, body in view.bodies:
-            for secret in wanted:
-                for encoding in _BYTE_ENCODINGS:
-                    if secret.encode(encoding) in body:
-                        add(label, f"secret:{encoding}", secret)
-                        break
+            for encoding, offset in _BYTE_VIEWS:
+                text = body[offset:].decode(encoding, "replace")
+                for _, value in raw.hits(text):
+                    add(label, f"secret:{encoding}", value)
         if positions:
             for label, value in view.positions:
                 stripped = _without_prefix(value.strip().strip('"'))
@@ -334,18 +380,20 @@ def _scan(
     placeholders: Collection[str] | None,
     positions: bool,
 ) -> list[Finding]:
-    wanted = _wanted(secrets)
+    wanted = _Finder(_wanted(secrets))
     compiled = _compile(patterns)
     try:
         data = load_yaml(text)
     except CassetteError:
         data = None
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
-    findings = scan_data(data, wanted, compiled, issued, positions=positions) if data else []
+    findings = (
+        scan_data(data, wanted.secrets, compiled, issued, positions=positions) if data else []
+    )
     found = {f.excerpt for f in findings}
-    ordered = _placeholder_order(issued)
+    masker = _Masker(issued)
     for number, line in enumerate(text.splitlines(), start=1):
-        masked = _mask(line, issued, ordered)  # decoded forms were searched leaf by leaf
+        masked = masker.mask(line)  # decoded forms were searched leaf by leaf
         hits = [*_secret_hits(masked, wanted), *_pattern_hits(masked, compiled, issued)]
         for kind, value in hits:
             stamp = fingerprint(value)
