@@ -167,6 +167,7 @@ class Redactor:
         self._variants: dict[str, list[tuple[str, str]]] = {}
         self._counter = 0
         self._order: list[str] = []
+        self._nested = False
         self._raw_matcher = Matcher()  # used once there are many secrets
         self._form_matcher = Matcher()
         self.refused: list[str] = []
@@ -254,6 +255,13 @@ class Redactor:
         self._order = sorted(self._tracked, key=len, reverse=True)
         self._raw_matcher.add([(secret, placeholder)])
         self._form_matcher.add(pairs)
+        if not self._nested and any(secret in issued for issued in self._placeholders):
+            # a placeholder issued earlier holds this secret: from now on every replacement
+            # runs in one pass that steps over issued placeholders instead of editing them
+            self._nested = True
+        if self._nested:
+            self._raw_matcher.add((p, p) for p in self._placeholders)
+            self._form_matcher.add((p, p) for p in self._placeholders)
 
     def _make(self, secret: str, size: int) -> str:
         body, padding = _split_padding(secret)
@@ -268,11 +276,14 @@ class Redactor:
             tail = usable[0] if usable else body[-1:]
         room = n - len(tail)
         candidate = ""
-        for _ in range(1000):
+        for attempt in range(1000):
             self._counter += 1
             counter = str(self._counter)
+            filler = _FILLERS[attempt // 10 % len(_FILLERS)] if attempt >= 10 else "0"
+            if filler not in alphabet:
+                filler = "0"
             if room >= len(marker) + len(counter):
-                core = marker + "0" * (room - len(marker) - len(counter)) + counter
+                core = marker + filler * (room - len(marker) - len(counter)) + counter
             elif room > len(counter):
                 core = marker[: room - len(counter)] + counter
             else:
@@ -281,7 +292,8 @@ class Redactor:
             if (
                 candidate not in self._placeholders
                 and candidate not in self._tracked
-                and candidate != secret
+                and secret not in candidate
+                and not any(known in candidate for known in self._order)
             ):
                 break
         return candidate
@@ -377,7 +389,7 @@ class Redactor:
         return self._replace_raw(text)
 
     def _replace_raw(self, text: str) -> str:
-        if len(self._order) > _MANY:
+        if self._nested or len(self._order) > _MANY:
             return self._raw_matcher.replace(text)
         for secret in self._order:
             if secret in text:
@@ -439,7 +451,7 @@ class Redactor:
     def substitute(self, text: str) -> str:
         """Replace every tracked secret (and its encoded forms) in ``text``, also inside
         base64 runs that hold more than the secret (``base64("pw=" + secret)``)."""
-        if len(self._order) > _MANY:
+        if self._nested or len(self._order) > _MANY:
             text = self._form_matcher.replace(text)
         else:
             for secret in self._order:
@@ -575,6 +587,7 @@ class Redactor:
         return request, response
 
 
+_FILLERS = "0123456789"
 _MANY = 16
 """With more tracked secrets than this, one indexed pass replaces them all."""
 _BYTE_ENCODINGS = ("utf-8", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")

@@ -362,7 +362,7 @@ def scan_data(
                     add(label, kind, value)
         for label, body in view.bodies:
             for encoding, offset in _BYTE_VIEWS:
-                text = body[offset:].decode(encoding, "replace")
+                text = masker.mask(body[offset:].decode(encoding, "replace"))
                 for _, value in raw.hits(text):
                     add(label, f"secret:{encoding}", value)
         if positions:
