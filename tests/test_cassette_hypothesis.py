@@ -33,7 +33,8 @@ def _usable(value: str) -> bool:
 CHARACTERS = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"))
 SECRET = st.text(CHARACTERS, min_size=8, max_size=48).filter(_usable)
 LATIN1_SECRET = st.text(
-    st.characters(min_codepoint=0x21, max_codepoint=0xFF, blacklist_categories=("Cc",)),
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E)
+    | st.characters(min_codepoint=0xA0, max_codepoint=0xFF),
     min_size=8,
     max_size=32,
 ).filter(_usable)
