@@ -248,3 +248,24 @@ def test_basic_latin1_credential_is_redacted_in_the_header(tmp_path: Path) -> No
     _, _, password = base64.b64decode(auth.split(" ")[1]).decode("latin-1").partition(":")
     assert password != SECRETS.password and len(password) == len(SECRETS.password)
     assert password in data["relaytokens"]["placeholders"]
+
+
+def test_recording_keeps_vcrpy_and_client_logs_free_of_secrets(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    before = logging.getLogger("vcr").level
+    path = tmp_path / "logged.yaml"
+    with attack_server(SECRETS) as base:
+        with record(path), httpx.Client(trust_env=False) as http:
+            http.get(base + "/urls/links?accesstoken=" + quote(SECRETS.token, safe=""))
+            logging.getLogger("vcr.cassette").info("would log %s", SECRETS.token)
+        with record(tmp_path / "requests.yaml"), requests.Session() as http:
+            http.trust_env = False
+            http.get(base + "/compressed/gzip?accesstoken=" + quote(SECRETS.token, safe=""))
+    for form in _every_form(SECRETS.token):
+        assert form not in caplog.text
+    # the levels are restored afterwards
+    assert logging.getLogger("vcr").level == before
