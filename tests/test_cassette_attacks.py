@@ -269,3 +269,27 @@ def test_recording_keeps_vcrpy_and_client_logs_free_of_secrets(
         assert form not in caplog.text
     # the levels are restored afterwards
     assert logging.getLogger("vcr").level == before
+
+
+def test_a_pattern_group_is_the_secret_for_redaction_and_scan(tmp_path: Path) -> None:
+    from vcr.request import Request
+    from vcr.serializers import yamlserializer
+
+    from pytest_relaytokens.cassettes.redaction import Redactor
+    from pytest_relaytokens.cassettes.storage import CassetteStore
+
+    redactor = Redactor(extra_patterns=[r"sig=(\w{10,})"])
+    request = Request("GET", "https://x.test/a?sig=abcdefghijklmn", None, {})
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": ["application/json"]},
+        "body": {"string": b'{"next": "https://x.test/b?sig=abcdefghijklmn"}'},
+    }
+    redactor.redact_request(request)
+    redactor.redact_response(response)
+    path = tmp_path / "sig.yaml"
+    store = CassetteStore.bind(redactor, redactor.patterns)
+    store.save_cassette(path, {"requests": [request], "responses": [response]}, yamlserializer)
+    text = path.read_text(encoding="utf-8")
+    assert "abcdefghijklmn" not in text
+    assert text.count("sig=") == 2  # only the group was replaced
