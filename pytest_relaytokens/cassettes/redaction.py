@@ -566,6 +566,9 @@ class Redactor:
             headers[name] = [self._patterns(v) for v in values]
         if "headers" in response:
             response["headers"] = headers
+        status = response.get("status")
+        if isinstance(status, dict) and isinstance(status.get("message"), str):
+            status["message"] = self.substitute(self._patterns(status["message"]))
         return response
 
     def redact_interaction(

@@ -60,6 +60,7 @@ _BYTE_VIEWS = (
 """A body's bytes read as each text encoding at each alignment: a secret stored in
 UTF-16/32 inside an undeclared or binary body is still found."""
 _MASK = "\uffff"
+_SEPARATOR = "\ufffe"
 
 
 @dataclass(frozen=True)
@@ -354,8 +355,13 @@ def scan_data(
 
         for label, problem in view.problems:
             findings.append(Finding(f"{view.where}.{label}", "undecodable", problem))
+        grouped: dict[str, list[str]] = {}
         for label, leaf in view.leaves:
-            for text in _derived(masker.mask(leaf)):
+            grouped.setdefault(label, []).append(leaf)
+        for label, leaves in grouped.items():
+            # one search per field: its leaves joined by a character no encoding produces
+            joined = _SEPARATOR.join(leaves)
+            for text in _derived(masker.mask(joined)):
                 for kind, value in _secret_hits(text, wanted):
                     add(label, kind, value)
                 for kind, value in _pattern_hits(text, compiled, issued):
