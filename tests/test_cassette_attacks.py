@@ -293,3 +293,31 @@ def test_a_pattern_group_is_the_secret_for_redaction_and_scan(tmp_path: Path) ->
     text = path.read_text(encoding="utf-8")
     assert "abcdefghijklmn" not in text
     assert text.count("sig=") == 2  # only the group was replaced
+
+
+def test_a_token_only_in_a_url_path_is_redacted_and_reported(tmp_path: Path) -> None:
+    from vcr.request import Request
+
+    from pytest_relaytokens.cassettes.redaction import Redactor
+
+    uri = f"https://relay.test/api/auth/accesstokens/{SECRETS.token}"
+    request = Request("DELETE", uri, None, {})
+    Redactor().redact_request(request)
+    assert SECRETS.token not in request.uri
+    assert request.uri.startswith("https://relay.test/api/auth/accesstokens/")
+    cassette = {
+        "version": 1,
+        "interactions": [
+            {
+                "request": {"method": "DELETE", "uri": uri, "body": None, "headers": {}},
+                "response": {
+                    "status": {"code": 204, "message": "No Content"},
+                    "body": {"string": ""},
+                },
+            }
+        ],
+    }
+    path = tmp_path / "path.yaml"
+    path.write_text(yaml.safe_dump(cassette))
+    status, out = _verify(str(path), "--no-schema")
+    assert status == 1 and "request.uri?accesstokens: secret not redacted" in out

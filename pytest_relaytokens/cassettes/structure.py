@@ -128,7 +128,35 @@ def _rewrite_pairs(params: str, on_secret: ParamRewrite, depth: int) -> str:
     return "&".join(parts) if changed else params
 
 
+def _is_secret_collection(segment: str) -> bool:
+    """``accesstokens`` in ``/api/auth/accesstokens/<token>``: the next segment is secret."""
+    name = unquote(segment)
+    if is_secret_name(name, "path"):
+        return True
+    return name.lower().endswith("s") and is_secret_name(name[:-1], "path")
+
+
+def _rewrite_path(path: str, on_secret: ParamRewrite) -> str:
+    segments = path.split("/")
+    changed = False
+    for index in range(1, len(segments)):
+        value = segments[index]
+        if value and _is_secret_collection(segments[index - 1]):
+            new = on_secret(segments[index - 1], value, unquote(value))
+            if new is not None and new != value:
+                segments[index] = new
+                changed = True
+    return "/".join(segments) if changed else path
+
+
 def _rewrite_word(word: str, on_secret: ParamRewrite, depth: int) -> str:
+    cut = len(word)
+    for mark in ("?", "#"):
+        found = word.find(mark)
+        if 0 <= found < cut:
+            cut = found
+    if "/" in word[:cut]:
+        word = _rewrite_path(word[:cut], on_secret) + word[cut:]
     if "=" not in word:
         return word
     cut = len(word)
@@ -149,7 +177,7 @@ def _rewrite_word(word: str, on_secret: ParamRewrite, depth: int) -> str:
 def rewrite_params(text: str, on_secret: ParamRewrite, depth: int = 0) -> str:
     """Every ``name=value`` of every query string, fragment and form in ``text`` (URLs in
     headers and bodies included) whose name is secret, passed through ``on_secret``."""
-    if "=" not in text:
+    if "=" not in text and "/" not in text:
         return text
     masked = text.translate(_WORD_TABLE)
     out: list[str] = []
@@ -157,7 +185,8 @@ def rewrite_params(text: str, on_secret: ParamRewrite, depth: int = 0) -> str:
     for piece in masked.split("\x00"):
         end = position + len(piece)
         word = text[position:end]
-        out.append(_rewrite_word(word, on_secret, depth) if "=" in word else word)
+        rewrite = "=" in word or "/" in word
+        out.append(_rewrite_word(word, on_secret, depth) if rewrite else word)
         if end < len(text):
             out.append(text[end])
         position = end + 1
