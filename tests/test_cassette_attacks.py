@@ -321,3 +321,43 @@ def test_a_token_only_in_a_url_path_is_redacted_and_reported(tmp_path: Path) -> 
     path.write_text(yaml.safe_dump(cassette))
     status, out = _verify(str(path), "--no-schema")
     assert status == 1 and "request.uri?accesstokens: secret not redacted" in out
+
+
+def test_multipart_fields_and_json_inside_json_are_secret_positions(tmp_path: Path) -> None:
+    from pytest_relaytokens.cassettes.secrets import find_unredacted
+
+    path = tmp_path / "multipart.yaml"
+    inner = json.dumps({"password": "abc", "accessToken": SECRETS.token})
+    with attack_server(SECRETS) as base, record(path):
+        requests.post(base + "/echo/none", files={"password": (None, "s3cr3t-multipart")})
+        httpx.post(base + "/echo/none", data={"client_secret": "abc123xyz"}, files={"f": b"x"})
+        requests.post(base + "/echo/none", json={"data": inner})
+    text = path.read_text(encoding="utf-8")
+    for secret in ("s3cr3t-multipart", "abc123xyz", SECRETS.token, '\\"abc\\"'):
+        assert secret not in text
+    # the same bodies, unredacted, are reported by position
+    boundary = "b0undary"
+    body = f'--{boundary}\r\nContent-Disposition: form-data; name="password"\r\n\r\nxyz\r\n--{boundary}--\r\n'
+    data = {
+        "interactions": [
+            {
+                "request": {
+                    "method": "POST",
+                    "uri": "http://h/x",
+                    "headers": {"Content-Type": [f"multipart/form-data; boundary={boundary}"]},
+                    "body": body,
+                },
+                "response": {
+                    "status": {"code": 200},
+                    "headers": {},
+                    "body": {"string": json.dumps({"data": inner})},
+                },
+            }
+        ]
+    }
+    wheres = sorted(f.where for f in find_unredacted(data))
+    assert wheres == [
+        "interaction 0 request.body.password",
+        "interaction 0 response.body",
+        "interaction 0 response.body",
+    ]

@@ -38,6 +38,7 @@ from .structure import (
     dump_json,
     is_json,
     is_secret_name,
+    multipart_fields,
     parse_json,
     rewrite_cookie_header,
     rewrite_json,
@@ -168,6 +169,7 @@ class Redactor:
         self._counter = 0
         self._order: list[str] = []
         self._nested = False
+        self._depth = 0
         self._raw_matcher = Matcher()  # used once there are many secrets
         self._form_matcher = Matcher()
         self.refused: list[str] = []
@@ -383,7 +385,13 @@ class Redactor:
         return text
 
     def _string(self, text: str) -> str:
-        """One decoded string leaf: URLs, patterns, then every known secret."""
+        """One decoded string leaf: JSON inside it, URLs, patterns, then known secrets."""
+        if text[:1] in ("{", "[") and self._depth < 3:  # a JSON document inside a string
+            self._depth += 1
+            try:
+                text = self._json(text)
+            finally:
+                self._depth -= 1
         text = self.redact_urls(text)
         text = self._patterns(text)
         return self._replace_raw(text)
@@ -443,6 +451,10 @@ class Redactor:
         """Redact a decoded body: forms, URLs, JSON and XML secret positions, patterns,
         then every known secret in every encoded form."""
         text = self.redact_urls(text)
+        for name, value, separator in multipart_fields(text, content_type):
+            if value and is_secret_name(name, "form"):
+                placeholder = self.placeholder_for(value)
+                text = text.replace(separator + value, separator + placeholder)
         text = self._json(text)
         text = self._xml(text)
         text = self._patterns(text)

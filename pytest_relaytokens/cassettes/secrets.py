@@ -35,6 +35,7 @@ from .structure import (
     is_json,
     is_secret_name,
     json_strings,
+    multipart_fields,
     parse_json,
     percent_forms,
     rewrite_params,
@@ -166,6 +167,18 @@ def _body_bytes(body: Any) -> bytes | None:
     return None
 
 
+def _json_positions(node: Any, view: _View, depth: int) -> None:
+    for secret, value in json_strings(node):
+        view.leaves.append(("body", value))
+        _param_positions(value, view, "body")
+        if secret:
+            view.positions.append(("body", value))
+        elif depth < 3 and value[:1] in ("{", "["):  # a JSON document inside a string
+            inner = parse_json(value)
+            if is_json(inner):
+                _json_positions(inner, view, depth + 1)
+
+
 def _view(side: Mapping[str, Any], where: str, with_uri: bool) -> _View:
     view = _View(where)
     headers = side.get("headers") if isinstance(side.get("headers"), Mapping) else {}
@@ -203,13 +216,12 @@ def _view(side: Mapping[str, Any], where: str, with_uri: bool) -> _View:
     text = decoded[0]
     view.leaves.append(("body", text))
     _param_positions(text, view, "body")
+    for name, value, _ in multipart_fields(text, content_type):
+        if value and is_secret_name(name, "form"):
+            view.positions.append((f"body.{name}", value))
     node = parse_json(text)
     if is_json(node):
-        for secret, value in json_strings(node):
-            view.leaves.append(("body", value))
-            _param_positions(value, view, "body")
-            if secret:
-                view.positions.append(("body", value))
+        _json_positions(node, view, 0)
         return view
     leaves = xml_leaves(text)
     for secret, value in leaves or ():

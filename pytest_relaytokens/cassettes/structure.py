@@ -468,3 +468,37 @@ def base64_runs(data: bytes, minimum: int = 8) -> Iterator[Base64Run]:
                 continue
             yield Base64Run(start, end, text, encoding, urlsafe, run != token)
             break
+
+
+# --- multipart/form-data ---------------------------------------------------------------------
+def _parameter(header: str, wanted: str) -> str | None:
+    for piece in header.replace("\n", ";").split(";"):
+        key, sep, value = piece.strip().partition("=")
+        if sep and key.strip().lower() == wanted:
+            return value.strip().strip('"')
+    return None
+
+
+def multipart_fields(text: str, content_type: str) -> list[tuple[str, str, str]]:
+    """``(name, value, separator)`` of each part of a ``multipart/*`` body (``separator``
+    is the blank line before the value), or ``[]`` for other bodies."""
+    if "multipart/" not in content_type.lower():
+        return []
+    boundary = _parameter(content_type, "boundary")
+    if not boundary:
+        return []
+    fields: list[tuple[str, str, str]] = []
+    for part in text.split("--" + boundary):
+        for separator in ("\r\n\r\n", "\n\n"):
+            head, found, value = part.partition(separator)
+            if found:
+                break
+        else:
+            continue
+        name = _parameter(head, "name") or ""
+        if value.endswith("\r\n"):
+            value = value[:-2]
+        elif value.endswith("\n"):
+            value = value[:-1]
+        fields.append((name, value, separator))
+    return fields
