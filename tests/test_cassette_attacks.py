@@ -17,14 +17,19 @@ import httpx
 import pytest
 import requests
 import yaml
-from cassette_attack_server import Secrets, attack_server, routes
+from cassette_attack_server import (
+    Secrets,
+    _every_form,
+    assert_no_secret_on_disk,
+    attack_server,
+    routes,
+)
 
 from pytest_relaytokens.cassettes import verify
-from pytest_relaytokens.cassettes.forms import encoded_forms
 from pytest_relaytokens.cassettes.normalise import UndecodableBodyError
 from pytest_relaytokens.cassettes.recording import record
 from pytest_relaytokens.cassettes.replay import ReplayService
-from pytest_relaytokens.cassettes.secrets import SecretLeakError, scan_cassette
+from pytest_relaytokens.cassettes.secrets import SecretLeakError
 from pytest_relaytokens.core import FakeRequest
 
 SECRETS = Secrets(
@@ -33,35 +38,6 @@ SECRETS = Secrets(
     declared="tenant-Secret+/42",
 )
 PATHS = sorted(p for p in routes(SECRETS) if p != "/echo/basic")
-
-
-def _every_form(secret: str) -> list[str]:
-    return [form for form, _ in encoded_forms(secret)]
-
-
-def assert_no_secret_on_disk(path: Path, secrets: tuple[str, ...]) -> None:
-    """No secret in any encoded form in the file, nor in any decoded body."""
-    text = path.read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
-    # a placeholder is not a secret, even when a short secret happens to sit inside one
-    # ("00000000" in "000000001"): compare with the placeholders taken out
-    issued = sorted(data["relaytokens"]["placeholders"], key=len, reverse=True)
-    for placeholder in issued:
-        text = text.replace(placeholder, "\uffff")
-    for secret in secrets:
-        for form in _every_form(secret):
-            assert form not in text, (path.name, secret, form)
-    for interaction in data["interactions"]:
-        for side in ("request", "response"):
-            body = interaction[side]["body"]
-            body = body.get("string") if isinstance(body, dict) else body
-            raw = body.encode() if isinstance(body, str) else body or b""
-            for encoding in ("utf-8", "utf-16", "utf-32-le", "latin-1"):
-                decoded = raw.decode(encoding, "ignore")
-                for placeholder in issued:
-                    decoded = decoded.replace(placeholder, "\uffff")
-                assert not any(s in decoded for s in secrets), (side, encoding)
-    assert scan_cassette(text, secrets) == []
 
 
 def _requests_client(base: str) -> None:

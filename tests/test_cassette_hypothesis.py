@@ -15,10 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 import requests
-from cassette_attack_server import Secrets, _Handler, routes
+from cassette_attack_server import Secrets, _Handler, assert_no_secret_on_disk, routes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_cassette_attacks import assert_no_secret_on_disk
 
 from pytest_relaytokens.cassettes import verify
 from pytest_relaytokens.cassettes.forms import fingerprint
