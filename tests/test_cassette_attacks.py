@@ -337,3 +337,31 @@ def test_multipart_fields_and_json_inside_json_are_secret_positions(tmp_path: Pa
         "interaction 0 response.body",
         "interaction 0 response.body",
     ]
+
+
+def test_a_hand_edited_placeholder_list_does_not_hide_a_secret(tmp_path: Path) -> None:
+    cassette = {
+        "version": 1,
+        "interactions": [
+            {
+                "request": {
+                    "method": "GET",
+                    "uri": f"http://h/x?accesstoken={SECRETS.token}",
+                    "body": None,
+                    "headers": {"X-Access-Token": ["REDACTED0000000000000001"]},
+                },
+                "response": {"status": {"code": 200, "message": "OK"}, "body": {"string": ""}},
+            }
+        ],
+        "relaytokens": {
+            "version": 1,
+            "placeholders": [SECRETS.token, "REDACTED0000000000000001"],
+        },
+    }
+    path = tmp_path / "edited.yaml"
+    path.write_text(yaml.safe_dump(cassette))
+    status, out = _verify(str(path), "--no-schema")
+    assert status == 1 and out.count("\n") == 1
+    assert "request.uri?accesstoken: secret not redacted" in out
+    status, out = _verify(str(path), "--no-schema", "--secret", SECRETS.token)
+    assert status == 1 and "request.uri: secret" in out

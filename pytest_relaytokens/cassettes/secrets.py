@@ -27,7 +27,7 @@ from .normalise import (
     header_values,
     unescape_backslashes,
 )
-from .redaction import MIN_DECLARED_LENGTH, TOKEN_PREFIXES
+from .redaction import MIN_DECLARED_LENGTH, TOKEN_PREFIXES, is_placeholder
 from .structure import (
     base64_runs,
     basic_parts,
@@ -247,13 +247,24 @@ def _views(data: Any) -> list[_View]:
     return views
 
 
+def _issued_shape(value: str) -> bool:
+    if len(value) < 4 or is_placeholder(value):
+        return True
+    parts = basic_parts(value)
+    return parts is not None and all(len(p) < 4 or is_placeholder(p) for p in parts[:2])
+
+
 def cassette_placeholders(data: Any) -> frozenset[str]:
-    """The placeholders a cassette's redactor issued (its ``relaytokens.placeholders``)."""
+    """The placeholders a cassette's redactor issued (its ``relaytokens.placeholders``).
+
+    The list is what makes a value a placeholder; as a guard against a hand-edited list,
+    an entry is trusted only when it also has the shape our redactor gives placeholders.
+    """
     meta = data.get("relaytokens") if isinstance(data, Mapping) else None
     values = meta.get("placeholders") if isinstance(meta, Mapping) else None
     if not isinstance(values, list):
         return frozenset()
-    return frozenset(v for v in values if isinstance(v, str) and v)
+    return frozenset(v for v in values if isinstance(v, str) and v and _issued_shape(v))
 
 
 # --- searching ------------------------------------------------------------------------------
@@ -345,8 +356,10 @@ def scan_data(
     """Every finding in a parsed cassette: secrets, patterns, unredacted positions and
     bodies that cannot be decoded (and so cannot be checked)."""
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
+    declared = _wanted(secrets)
+    issued = issued - set(declared)  # a value the caller calls secret is never a placeholder
     masker = _Masker(issued)
-    wanted = _Finder(_wanted(secrets))
+    wanted = _Finder(declared)
     raw = _Finder(wanted.secrets, raw_only=True)
     compiled = _compile(patterns)
     findings: list[Finding] = []
@@ -405,6 +418,7 @@ def _scan(
     except CassetteError:
         data = None
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
+    issued = issued - set(wanted.secrets)
     findings = (
         scan_data(data, wanted.secrets, compiled, issued, positions=positions) if data else []
     )

@@ -401,6 +401,7 @@ class CassetteStore:
             secrets |= set(cls.redactor.declared)
             patterns.extend(cls.redactor.patterns)
             refused = list(cls.redactor.refused)
+            placeholders = set(cls.redactor.placeholders)
         findings = [Finding("recording", "undecodable body", reason) for reason in refused]
         findings.extend(scan_cassette(text, secrets, patterns, placeholders))
         if findings:
