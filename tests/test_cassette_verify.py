@@ -172,3 +172,14 @@ def test_cli_entry_point_dispatches(clean: Path) -> None:
     from pytest_relaytokens import cli
 
     assert cli.main(["verify", str(clean)]) == 0
+
+
+def test_schema_messages_never_echo_a_body_value(tmp_path: Path) -> None:
+    leaked = dict(RELAY_BODY, accessToken=12345678901, enterpriseName="tenant-Secret-42")
+    path = _write(
+        tmp_path / "drift-secret.yaml",
+        [_interaction(RELAY, leaked, "Basic UkVEQUNURUQwMDAwMDAwMDE6UkVEQUNURTI=", "POST")],
+    )
+    status, out = _run(str(path))
+    assert status == 1 and "schema drift" in out and "field 'accessToken'" in out
+    assert "12345678901" not in out and "sha256:" in out

@@ -338,7 +338,9 @@ class CassetteStore:
                 for i in data["interactions"]
             ]
         except (TypeError, ValueError, AttributeError) as error:
-            raise CassetteError(path, f"request cannot be rebuilt: {error}") from None
+            raise CassetteError(
+                path, f"a request cannot be rebuilt ({type(error).__name__})"
+            ) from None
         responses = []
         for item in data["interactions"]:
             response = dict(item["response"])

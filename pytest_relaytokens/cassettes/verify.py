@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from ..errors import RelayTokensError
+from .forms import fingerprint
 from .loading import MAX_CASSETTE_BYTES
 from .normalise import UndecodableBodyError, content_codings, decode_content
 from .secrets import scan_cassette
@@ -141,15 +142,37 @@ def _schema_problems(
         except RelayTokensError as error:
             field = getattr(error, "field", None) or "body"
             yield Problem(
-                label, index, f"response.body.{field}", f"schema drift ({choice[1]}): {error}"
+                label,
+                index,
+                f"response.body.{field}",
+                f"schema drift ({choice[1]}): {_scrub(str(error))}",
             )
         except Exception as error:  # a parser bug must not hide the other findings
             yield Problem(
                 label,
                 index,
                 "response.body",
-                f"{choice[1]} failed: {type(error).__name__}: {error}",
+                f"{choice[1]} failed: {type(error).__name__}: {_scrub(str(error))}",
             )
+
+
+def _scrub(message: str) -> str:
+    """A parser's message with every quoted value of 6+ characters shown as a fingerprint:
+    a body value (a token, say) never reaches the terminal."""
+    for quote in ("'", '"'):
+        pieces = message.split(quote)
+        if len(pieces) < 3:
+            continue
+        for index in range(1, len(pieces) - 1, 2):
+            if len(pieces[index]) >= 6 and not pieces[index - 1].endswith("field "):
+                pieces[index] = fingerprint(pieces[index])
+        message = quote.join(pieces)
+    head, marker, rest = message.partition("(got ")
+    if marker:  # an unquoted value the parser echoes
+        value, close, tail = rest.partition(")")
+        if len(value) >= 6:
+            message = f"{head}(got {fingerprint(value)}{close}{tail}"
+    return message
 
 
 def _split_where(where: str) -> tuple[int | None, str]:
