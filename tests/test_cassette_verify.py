@@ -63,9 +63,22 @@ def _interaction(
     }
 
 
+PLACEHOLDERS = [
+    "REDACTED00000000000001",
+    "REDACTED000000005A=",
+    "REDACTED00000004",
+    "redacted000000000000000000000007",
+    "REDACTED000000001",  # the Basic user and password below
+    "REDACTE2",
+]
+
+
 def _write(path: Path, interactions: list[dict[str, object]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump({"version": 1, "interactions": interactions}))
+    meta = {"version": 1, "placeholders": PLACEHOLDERS}
+    path.write_text(
+        yaml.safe_dump({"version": 1, "interactions": interactions, "relaytokens": meta})
+    )
     return path
 
 
@@ -102,10 +115,13 @@ def test_secret_in_authorization_is_reported(tmp_path: Path) -> None:
     )
     status, out = _run(str(dirty))
     assert status == 1
-    assert out.splitlines() == [
-        f"{dirty}: interaction 0: request.headers.authorization: secret not redacted "
-        "([Ba***26 chars])"
-    ]
+    lines = out.splitlines()
+    assert len(lines) == 2  # the user and the password, each named by a fingerprint only
+    for line in lines:
+        assert line.startswith(
+            f"{dirty}: interaction 0: request.headers.Authorization: secret not redacted (<"
+        )
+        assert "sha256:" in line and "hunter2" not in line and "alice" not in line
 
 
 def test_schema_drift_names_interaction_and_field(tmp_path: Path) -> None:
@@ -148,7 +164,7 @@ def test_extra_pattern_and_secret_options(clean: Path) -> None:
     status, out = _run(str(clean), "--pattern", r"edge\.contoso\.com")
     assert status == 1 and "pattern:" in out
     status, out = _run(str(clean), "--secret", "sip:a@contoso.com")
-    assert status == 1 and "interaction 0: response.body.string: secret" in out
+    assert status == 1 and "interaction 0: response.body: secret" in out
 
 
 def test_cli_entry_point_dispatches(clean: Path) -> None:
@@ -156,3 +172,14 @@ def test_cli_entry_point_dispatches(clean: Path) -> None:
     from pytest_relaytokens import cli
 
     assert cli.main(["verify", str(clean)]) == 0
+
+
+def test_schema_messages_never_echo_a_body_value(tmp_path: Path) -> None:
+    leaked = dict(RELAY_BODY, accessToken=12345678901, enterpriseName="tenant-Secret-42")
+    path = _write(
+        tmp_path / "drift-secret.yaml",
+        [_interaction(RELAY, leaked, "Basic UkVEQUNURUQwMDAwMDAwMDE6UkVEQUNURTI=", "POST")],
+    )
+    status, out = _run(str(path))
+    assert status == 1 and "schema drift" in out and "field 'accessToken'" in out
+    assert "12345678901" not in out and "sha256:" in out

@@ -22,6 +22,10 @@ _EXPORTS: dict[str, str] = {
     "ReplayService": "replay",
     "cassette_path_for": "recording",
     "record": "recording",
+    "fingerprint": "forms",
+    "safe_vcr_config": "vcr_config",
+    "scan_cassette": "secrets",
+    "redact_and_scan": "throughput",
 }
 
 __all__ = [
@@ -33,17 +37,24 @@ __all__ = [
     "ReplayService",
     "SecretLeakError",
     "cassette_path_for",
+    "fingerprint",
     "is_placeholder",
     "load_interactions",
     "record",
+    "redact_and_scan",
+    "safe_vcr_config",
     "scan",
+    "scan_cassette",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .forms import fingerprint
     from .recording import cassette_path_for, record
     from .redaction import Redactor, is_placeholder
     from .replay import ReplayService
-    from .secrets import Finding, SecretLeakError, scan
+    from .secrets import Finding, SecretLeakError, scan, scan_cassette
     from .storage import Cassette, CassetteError, CassetteStore, load_interactions
+    from .throughput import redact_and_scan
+    from .vcr_config import safe_vcr_config
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -11,9 +12,45 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from .redaction import SECRET_QUERY_PARAMS, Redactor
-from .storage import CassetteError, CassetteStore
+from .storage import CassetteError, CassetteStore, remove_stale_temporaries
 
-__all__ = ["MATCH_ON", "RecordMode", "cassette_path_for", "make_vcr", "record"]
+__all__ = [
+    "MATCH_ON",
+    "QUIET_LOGGERS",
+    "RecordMode",
+    "cassette_path_for",
+    "make_vcr",
+    "quiet_http_loggers",
+    "record",
+]
+
+QUIET_LOGGERS = ("vcr", "urllib3", "httpx", "httpcore", "requests", "aiohttp")
+"""Loggers held at WARNING while recording: vcrpy logs whole responses at INFO, and the
+HTTP clients log URLs (with their query strings) at INFO/DEBUG."""
+
+
+@contextlib.contextmanager
+def quiet_http_loggers() -> Iterator[None]:
+    """Hold vcrpy's and the HTTP clients' loggers (and their children) at WARNING."""
+    manager = logging.Logger.manager
+    names = set(QUIET_LOGGERS)
+    names.update(
+        name
+        for name in list(manager.loggerDict)
+        if any(name.startswith(root + ".") for root in QUIET_LOGGERS)
+    )
+    saved: list[tuple[logging.Logger, int]] = []
+    for name in sorted(names):
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level))
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in saved:
+            logger.setLevel(level)
+
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
@@ -35,6 +72,7 @@ def make_vcr(
     extra_patterns: Iterable[str | re.Pattern[str]] = (),
     *,
     record_mode: str = "once",
+    extra_secrets: Iterable[str] = (),
 ) -> Any:
     """A ``vcr.VCR`` wired to ``redactor`` and a :class:`CassetteStore` bound to it."""
     import vcr
@@ -45,12 +83,14 @@ def make_vcr(
     recorder = vcr.VCR(
         record_mode=record_mode,
         match_on=MATCH_ON,
-        decode_compressed_response=True,
+        decode_compressed_response=False,  # our redactor decodes every coding itself
         before_record_request=redactor.redact_request,
         before_record_response=redactor.redact_response,
     )
     recorder.register_matcher("query", _query_without_secrets)
-    recorder.register_persister(CassetteStore.bind(redactor, extra_patterns))
+    recorder.register_persister(
+        CassetteStore.bind(redactor, extra_patterns, extra_secrets=tuple(extra_secrets))
+    )
     return recorder
 
 
@@ -75,9 +115,15 @@ def record(
     mode: RecordMode = "once",
     redactor: Redactor | None = None,
     extra_patterns: Iterable[str | re.Pattern[str]] = (),
+    extra_secrets: Iterable[str] = (),
     allow_playback_repeats: bool = False,
 ) -> Iterator[Any]:
     """Use a cassette through vcrpy, redacted and scanned before anything is written.
+
+    ``extra_secrets`` are values (the live backend's credentials, say) replaced wherever
+    they appear and searched for in every encoded form before writing; ``extra_patterns``
+    are regular expressions whose match, or first group, is a secret. vcrpy's and the HTTP
+    clients' loggers are held at WARNING meanwhile (see :data:`QUIET_LOGGERS`).
 
     ``mode`` is a vcrpy record mode, or ``"rewrite"``: record everything afresh into a
     temporary file next to the cassette and replace the old cassette only once the new
@@ -86,8 +132,13 @@ def record(
     if mode not in get_args(RecordMode):
         raise ValueError(f"unknown record mode {mode!r}; valid: {', '.join(get_args(RecordMode))}")
     path = Path(cassette_path)
-    redactor = redactor if redactor is not None else Redactor()
+    secrets = tuple(s for s in extra_secrets if s)
     patterns = tuple(extra_patterns)
+    if redactor is None:
+        redactor = Redactor(extra_secrets=secrets, extra_patterns=patterns)
+    else:
+        for secret in secrets:
+            redactor.placeholder_for(secret, force=True, declared=True)
     if mode == "none" and not path.is_file():
         raise CassetteError(
             path,
@@ -96,18 +147,22 @@ def record(
             "`pytest --relaytokens-record-mode=once`",
         )
     if mode != "rewrite":
-        recorder = make_vcr(redactor, patterns, record_mode=mode)
-        with _use_cassette(recorder, path, allow_playback_repeats) as cassette:
-            yield cassette
+        recorder = make_vcr(redactor, patterns, record_mode=mode, extra_secrets=secrets)
+        with quiet_http_loggers(), _use_cassette(recorder, path, allow_playback_repeats) as tape:
+            yield tape
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
     temporary = path.with_name(f".{path.stem}.rewrite-{os.getpid()}{path.suffix}")
     with contextlib.suppress(FileNotFoundError):
         temporary.unlink()
-    recorder = make_vcr(redactor, patterns, record_mode="all")
+    recorder = make_vcr(redactor, patterns, record_mode="all", extra_secrets=secrets)
     try:
-        with _use_cassette(recorder, temporary, allow_playback_repeats) as cassette:
-            yield cassette
+        with (
+            quiet_http_loggers(),
+            _use_cassette(recorder, temporary, allow_playback_repeats) as tape,
+        ):
+            yield tape
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()

@@ -12,14 +12,39 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import string
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote, unquote_plus
-from xml.sax.saxutils import escape as xml_escape
-from xml.sax.saxutils import unescape as xml_unescape
+from urllib.parse import quote
+
+from .forms import Matcher, encoded_forms, transforms_for
+from .normalise import (
+    MAX_BODY_BYTES,
+    UndecodableBodyError,
+    content_codings,
+    decode_content,
+    decode_text,
+    header_text,
+    header_values,
+)
+from .structure import (
+    SECRET_BODY_KEYS,
+    SECRET_FORM_FIELDS,
+    SECRET_HEADERS,
+    SECRET_QUERY_PARAMS,
+    base64_runs,
+    basic_parts,
+    dump_json,
+    is_json,
+    is_secret_name,
+    multipart_fields,
+    parse_json,
+    rewrite_cookie_header,
+    rewrite_json,
+    rewrite_params,
+    xml_leaves,
+)
 
 __all__ = [
     "SECRET_BODY_KEYS",
@@ -27,16 +52,15 @@ __all__ = [
     "SECRET_HEADERS",
     "SECRET_QUERY_PARAMS",
     "Redactor",
+    "encoded_variants",
     "is_placeholder",
 ]
 
-SECRET_HEADERS = ("authorization", "proxy-authorization", "x-access-token", "cookie", "set-cookie")
-SECRET_QUERY_PARAMS = ("accesstoken", "seamaccesstoken", "code")
-SECRET_FORM_FIELDS = ("password",)
-SECRET_BODY_KEYS = ("userName", "password", "accessToken", "access_token")
 TOKEN_PREFIXES = ("cwt=", "psat=")
 MIN_TRACKED_LENGTH = 6
 """Shorter secrets are replaced where they sit but not searched for elsewhere."""
+MIN_DECLARED_LENGTH = 4
+"""Declared secrets (``extra_secrets``, pattern matches) are searched for from this length."""
 
 _DIGITS = string.digits
 _CLASSES: tuple[tuple[str, str], ...] = (
@@ -52,14 +76,6 @@ _CLASSES: tuple[tuple[str, str], ...] = (
 )
 _FALLBACK = (_DIGITS + string.ascii_letters, "REDACTED")
 _B64 = string.ascii_uppercase + string.ascii_lowercase + _DIGITS + "+/"
-_B64_RE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
-_JSON_KEY_RE = re.compile(r'"(' + "|".join(SECRET_BODY_KEYS) + r')"(\s*:\s*)"((?:[^"\\]|\\.)*)"')
-_XML_PROPERTY_RE = re.compile(
-    r"(<property\b[^>]*?\bname\s*=\s*[\"'](?:"
-    + "|".join(SECRET_BODY_KEYS)
-    + r")[\"'][^>]*>)([^<]*)(</property>)"
-)
-_FORM_RE = re.compile(r"^[\w.%+*~-]+=[^&]*(?:&[\w.%+*~-]+=?[^&]*)*$")
 
 
 def _alphabet_class(value: str) -> tuple[str, str]:
@@ -87,7 +103,10 @@ def _looks_like_marker_body(body: str) -> bool:
 
 
 def is_placeholder(value: str) -> bool:
-    """True when ``value`` looks like a placeholder this module makes (any known prefix)."""
+    """True when ``value`` has the shape of a placeholder this module makes.
+
+    Only a hint for people: redaction and the leak scan never trust a shape; they know
+    the exact placeholders a :class:`Redactor` issued (``000042`` may be a real code)."""
     value = value.strip()
     scheme, sep, rest = value.partition(" ")
     if sep and scheme.lower() == "basic":
@@ -113,52 +132,29 @@ def _is_basic_placeholder(credential: str) -> bool:
     return bool(sep) and is_placeholder(user) and is_placeholder(password)
 
 
-def _json_escape(value: str) -> str:
-    return json.dumps(value)[1:-1]
-
-
-def _b64_variants(value: str) -> list[str]:
-    raw = value.encode("utf-8")
-    std = base64.b64encode(raw).decode("ascii")
-    url = base64.urlsafe_b64encode(raw).decode("ascii")
-    return [std, url, std.rstrip("="), url.rstrip("=")]
-
-
 def encoded_variants(value: str) -> list[str]:
     """``value`` as it may appear re-encoded in a cassette (raw first, no duplicates)."""
-    variants = [
-        value,
-        quote(value, safe=""),
-        quote(value),
-        quote_plus(value),
-        _json_escape(value),
-        _json_escape(value).replace("/", "\\/"),
-        xml_escape(value, {'"': "&quot;", "'": "&apos;"}),
-        xml_escape(value),
-        *_b64_variants(value),
-    ]
-    seen: list[str] = []
-    for variant in variants:
-        if variant and variant not in seen:
-            seen.append(variant)
-    return seen
+    return [form for form, _ in encoded_forms(value)]
 
 
-def _header_text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    if isinstance(value, (list, tuple)):
-        return _header_text(value[0]) if value else ""
-    return str(value)
+def _is_base64(value: str) -> bool:
+    body = value.rstrip("=")
+    return bool(body) and len(value) - len(body) <= 2 and set(body) <= _B64_CHARS
+
+
+_B64_CHARS = frozenset(_B64)
 
 
 class Redactor:
     """Replaces secrets in vcrpy requests and responses, remembering each one it saw.
 
     Use ``redact_request`` as vcrpy's ``before_record_request`` and ``redact_response`` as
-    ``before_record_response``. ``extra_secrets`` are literal values replaced wherever they
-    appear; ``extra_patterns`` are regular expressions whose match (group 1 when the
-    pattern has groups) is a secret. :attr:`secrets` is what the leak scan looks for.
+    ``before_record_response``. Each message is normalised first (content codings undone,
+    text decoded by charset), then its structure is walked: headers, URLs, forms, JSON,
+    XML, cookies. ``extra_secrets`` are literal values replaced wherever they appear;
+    ``extra_patterns`` are regular expressions whose match (group 1 when the pattern has
+    groups) is a secret. :attr:`secrets` is what the leak scan looks for, and
+    :attr:`placeholders` the exact values this redactor issued.
     """
 
     def __init__(
@@ -171,11 +167,25 @@ class Redactor:
         self._tracked: dict[str, str] = {}
         self._variants: dict[str, list[tuple[str, str]]] = {}
         self._counter = 0
+        self._order: list[str] = []
+        self._nested = False
+        self._depth = 0
+        self._raw_matcher = Matcher()  # used once there are many secrets
+        self._form_matcher = Matcher()
+        self.refused: list[str] = []
+        """Why a message could not be redacted (the store then refuses to write)."""
         self.patterns: tuple[re.Pattern[str], ...] = tuple(
             p if isinstance(p, re.Pattern) else re.compile(p) for p in extra_patterns
         )
-        for secret in extra_secrets:
-            self.placeholder_for(secret, force=True)
+        self.declared: tuple[str, ...] = tuple(s for s in extra_secrets if s)
+        for secret in self.declared:
+            self.placeholder_for(secret, force=True, declared=True)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Redactor:
+        return self  # pytest-recording deep-copies vcr_config: keep one redactor
+
+    def __copy__(self) -> Redactor:
+        return self
 
     # Public views ----------------------------------------------------------------------
     @property
@@ -188,20 +198,37 @@ class Redactor:
         """Secret -> placeholder for every tracked secret."""
         return dict(self._tracked)
 
+    @property
+    def placeholders(self) -> frozenset[str]:
+        """Every placeholder this redactor issued (or adopted from a loaded cassette)."""
+        return frozenset(self._placeholders)
+
     def is_placeholder(self, value: str) -> bool:
-        return value in self._placeholders or is_placeholder(value)
+        """True only for a value this redactor issued or adopted (never by its shape)."""
+        return value in self._placeholders
+
+    def adopt_placeholders(self, values: Iterable[str]) -> None:
+        """Treat ``values`` (a loaded cassette's placeholders) as issued by this redactor."""
+        for value in values:
+            if isinstance(value, str) and value and value not in self._tracked:
+                self._placeholders.add(value)
 
     # Placeholders ----------------------------------------------------------------------
     def placeholder_for(
-        self, secret: str, *, length: int | None = None, track: bool = True, force: bool = False
+        self,
+        secret: str,
+        *,
+        length: int | None = None,
+        track: bool = True,
+        force: bool = False,
+        declared: bool = False,
     ) -> str:
         """The placeholder standing for ``secret`` (made on first use).
 
         ``length`` overrides the placeholder length (used for byte lengths inside Basic);
-        ``force`` treats ``secret`` as a secret even when it looks like a placeholder.
+        ``force`` treats ``secret`` as a secret even when this redactor issued it.
         """
-        if not secret or (not force and self.is_placeholder(secret)):
-            self._placeholders.add(secret)
+        if not secret or (not force and secret in self._placeholders):
             return secret
         size = len(secret) if length is None else length
         key = (secret, size)
@@ -211,15 +238,32 @@ class Redactor:
             self._map[key] = placeholder
             self._placeholders.add(placeholder)
         if track:
-            self._track(secret, placeholder)
+            self._track(secret, placeholder, declared)
         return placeholder
 
-    def _track(self, secret: str, placeholder: str) -> None:
-        if len(secret) < MIN_TRACKED_LENGTH or secret in self._tracked:
+    def _track(self, secret: str, placeholder: str, declared: bool = False) -> None:
+        minimum = MIN_DECLARED_LENGTH if declared else MIN_TRACKED_LENGTH
+        if len(secret) < minimum or secret in self._tracked:
             return
         self._tracked[secret] = placeholder
-        pairs = zip(encoded_variants(secret), encoded_variants(placeholder), strict=False)
-        self._variants[secret] = [(a, b) for a, b in pairs if a != b]
+        self._placeholders.discard(secret)
+        pairs: list[tuple[str, str]] = []
+        for _, transform in transforms_for(secret):
+            variant, replacement = transform(secret), transform(placeholder)
+            pair = (variant, replacement)
+            if variant and replacement is not None and variant != replacement and pair not in pairs:
+                pairs.append((variant, replacement))
+        self._variants[secret] = pairs
+        self._order = sorted(self._tracked, key=len, reverse=True)
+        self._raw_matcher.add([(secret, placeholder)])
+        self._form_matcher.add(pairs)
+        if not self._nested and any(secret in issued for issued in self._placeholders):
+            # a placeholder issued earlier holds this secret: from now on every replacement
+            # runs in one pass that steps over issued placeholders instead of editing them
+            self._nested = True
+        if self._nested:
+            self._raw_matcher.add((p, p) for p in self._placeholders)
+            self._form_matcher.add((p, p) for p in self._placeholders)
 
     def _make(self, secret: str, size: int) -> str:
         body, padding = _split_padding(secret)
@@ -228,48 +272,55 @@ class Redactor:
         n = size - len(padding)
         alphabet, marker = _alphabet_class(body)
         tail = ""
-        if padding and n % 4 in (2, 3) and _B64_RE.match(secret):
+        if padding and n % 4 in (2, 3) and _is_base64(secret):
             canonical = "AQgw" if n % 4 == 2 else "AEIMQUYcgkosw048"
             usable = [c for c in canonical if c in alphabet]
             tail = usable[0] if usable else body[-1:]
         room = n - len(tail)
         candidate = ""
-        for _ in range(1000):
+        for attempt in range(1000):
             self._counter += 1
             counter = str(self._counter)
+            filler = _FILLERS[attempt // 10 % len(_FILLERS)] if attempt >= 10 else "0"
+            if filler not in alphabet:
+                filler = "0"
             if room >= len(marker) + len(counter):
-                core = marker + "0" * (room - len(marker) - len(counter)) + counter
+                core = marker + filler * (room - len(marker) - len(counter)) + counter
             elif room > len(counter):
                 core = marker[: room - len(counter)] + counter
             else:
                 core = counter[-room:] if room > 0 else ""
             candidate = core + tail + padding
-            if candidate not in self._placeholders and candidate != secret:
+            if (
+                candidate not in self._placeholders
+                and candidate not in self._tracked
+                and secret not in candidate
+                and not any(known in candidate for known in self._order)
+            ):
                 break
         return candidate
 
     def _token(self, value: str, *, track: bool = True) -> str:
         for prefix in TOKEN_PREFIXES:
-            if value.startswith(prefix):
+            if value.startswith(prefix) and len(value) > len(prefix):
                 return prefix + self.placeholder_for(value[len(prefix) :], track=track)
         return self.placeholder_for(value, track=track)
 
     def _basic(self, credential: str) -> str:
-        try:
-            text = base64.b64decode(credential, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            return self.placeholder_for(credential)
-        user, sep, password = text.partition(":")
-        if not sep:
-            return self.placeholder_for(credential)
-        if self.is_placeholder(user) and self.is_placeholder(password):
+        if credential in self._placeholders:
             return credential
-        new_user = self.placeholder_for(user, length=len(user.encode("utf-8")), track=False)
-        new_password = self.placeholder_for(password, length=len(password.encode("utf-8")))
-        encoded = base64.b64encode(f"{new_user}:{new_password}".encode()).decode("ascii")
+        parts = basic_parts(credential)
+        if parts is None:
+            return self.placeholder_for(credential)
+        user, password, encoding = parts
+        size = len(user.encode(encoding)), len(password.encode(encoding))
+        new_user = self.placeholder_for(user, length=size[0], track=False)
+        new_password = self.placeholder_for(password, length=size[1])
+        pair = f"{new_user}:{new_password}"
+        encoded = base64.b64encode(pair.encode("ascii", "replace")).decode("ascii")
         self._map[(credential, len(credential))] = encoded
         self._placeholders.add(encoded)
-        self._track(text, f"{new_user}:{new_password}")
+        self._track(f"{user}:{password}", pair)
         self._track(credential, encoded)
         return encoded
 
@@ -278,163 +329,284 @@ class Redactor:
         """The redacted value of one header (unchanged when it is not a secret header)."""
         lname = name.lower()
         if lname in ("authorization", "proxy-authorization"):
-            scheme, sep, credential = value.strip().partition(" ")
+            stripped = value.strip()
+            scheme, sep, credential = stripped.partition(" ")
             if not sep:
-                return self._token(value)
+                return self._token(stripped) if stripped else value
             credential = credential.strip()
             if scheme.lower() == "basic":
                 return f"{scheme} {self._basic(credential)}"
             return f"{scheme} {self._token(credential)}"
-        if lname == "x-access-token":
-            return self._token(value.strip())
-        if lname == "cookie":
-            return "; ".join(self._cookie_pair(p) for p in value.split(";"))
-        if lname == "set-cookie":
-            first, sep, attributes = value.partition(";")
-            return self._cookie_pair(first) + sep + attributes
-        return value
+        if lname in ("cookie", "set-cookie"):
+            return rewrite_cookie_header(lname, value, self._token)
+        if is_secret_name(lname, "header"):
+            stripped = value.strip()
+            return self._token(stripped) if stripped else value
+        return self.redact_urls(value)
 
-    def _cookie_pair(self, pair: str) -> str:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            return pair
-        stripped = value.strip().strip('"')
-        decoded = unquote(stripped)
-        if decoded != stripped:  # a percent-encoded cookie: its decoded form is the secret too
-            self.placeholder_for(decoded)
-        return name + sep + value.replace(stripped, self.placeholder_for(stripped), 1)
+    def _param(self, name: str, raw: str, decoded: str) -> str:
+        placeholder = self._token(decoded)
+        return quote(placeholder, safe="") if "%" in raw else placeholder
 
-    def redact_params(self, encoded: str, names: Iterable[str]) -> str:
-        """Redact the values of ``names`` in a ``k=v&k2=v2`` string, keeping its encoding."""
+    def redact_urls(self, text: str) -> str:
+        """Secret-named values of every query string, fragment or form in ``text``."""
+        return rewrite_params(text, self._param)
+
+    def redact_params(self, encoded: str, names: Iterable[str] = ()) -> str:
+        """Redact the secret values of a ``k=v&k2=v2`` string, keeping its encoding."""
         wanted = {n.lower() for n in names}
-        parts = encoded.split("&")
-        for i, part in enumerate(parts):
+
+        def rewrite(name: str, raw: str, decoded: str) -> str:
+            return self._param(name, raw, decoded)
+
+        out = rewrite_params(encoded, rewrite)
+        if not wanted:
+            return out
+        parts = out.split("&")
+        for index, part in enumerate(parts):
             key, sep, value = part.partition("=")
-            if not sep or unquote_plus(key).lower() not in wanted or not value:
-                continue
-            placeholder = self._token(unquote_plus(value))
-            parts[i] = f"{key}={quote(placeholder, safe='') if '%' in value else placeholder}"
+            if sep and value and key.lower() in wanted and value not in self._placeholders:
+                parts[index] = f"{key}={self._param(key, value, value)}"
         return "&".join(parts)
 
     def redact_uri(self, uri: str) -> str:
-        base, sep, rest = uri.partition("?")
-        if not sep:
-            return uri
-        query, hsep, fragment = rest.partition("#")
-        return f"{base}?{self.redact_params(query, SECRET_QUERY_PARAMS)}{hsep}{fragment}"
+        return self.redact_urls(uri)
 
-    def redact_text(self, text: str, content_type: str = "") -> str:
-        """Redact a body: form fields, JSON and XML secret keys, extra patterns, known secrets."""
-        stripped = text.strip()
-        if "x-www-form-urlencoded" in content_type or (
-            stripped and "=" in stripped and _FORM_RE.match(stripped)
-        ):
-            text = self.redact_params(text, SECRET_FORM_FIELDS + SECRET_QUERY_PARAMS)
-        text = _JSON_KEY_RE.sub(self._json_match, text)
-        text = _XML_PROPERTY_RE.sub(self._xml_match, text)
-        return self.substitute(self._learn_patterns(text))
-
-    def _json_match(self, match: re.Match[str]) -> str:
-        raw = match.group(3)
-        try:
-            secret = json.loads(f'"{raw}"')
-        except ValueError:
-            secret = raw
-        placeholder = self._token(secret)
-        return f'"{match.group(1)}"{match.group(2)}"{_json_escape(placeholder)}"'
-
-    def _xml_match(self, match: re.Match[str]) -> str:
-        secret = xml_unescape(match.group(2), {"&quot;": '"', "&apos;": "'"})
-        if not secret.strip():
-            return match.group(0)
-        return match.group(1) + xml_escape(self._token(secret)) + match.group(3)
-
-    def _learn_patterns(self, text: str) -> str:
+    def _patterns(self, text: str) -> str:
         for pattern in self.patterns:
+            found: list[str] = []
             for match in pattern.finditer(text):
                 value = match.group(1) if pattern.groups else match.group(0)
-                if value:
-                    self.placeholder_for(value)
+                if value and value not in self._placeholders:
+                    found.append(value)
+            for value in sorted(set(found), key=len, reverse=True):
+                placeholder = self.placeholder_for(value, force=True, declared=True)
+                text = text.replace(value, placeholder)
         return text
+
+    def _string(self, text: str) -> str:
+        """One decoded string leaf: JSON inside it, URLs, patterns, then known secrets."""
+        if text[:1] in ("{", "[") and self._depth < 3:  # a JSON document inside a string
+            self._depth += 1
+            try:
+                text = self._json(text)
+            finally:
+                self._depth -= 1
+        text = self.redact_urls(text)
+        text = self._patterns(text)
+        return self._replace_raw(text)
+
+    def _replace_raw(self, text: str) -> str:
+        if self._nested or len(self._order) > _MANY:
+            return self._raw_matcher.replace(text)
+        for secret in self._order:
+            if secret in text:
+                text = text.replace(secret, self._tracked[secret])
+        return text
+
+    def _sorted_secrets(self) -> list[str]:
+        return self._order
+
+    def _xml(self, text: str) -> str:
+        leaves = xml_leaves(text)
+        if leaves is None:
+            return text
+        for secret, value in leaves:
+            if secret and value.strip():
+                stripped = value.strip()
+                placeholder = self.placeholder_for(stripped)
+                if stripped != placeholder and stripped not in self._tracked:
+                    # too short to be searched for: replace it where it sits
+                    for form in (stripped, xml_escape_text(stripped)):
+                        text = text.replace(f">{form}<", f">{placeholder}<")
+                        text = text.replace(f"[CDATA[{form}]]", f"[CDATA[{placeholder}]]")
+                        text = text.replace(f'"{form}"', f'"{placeholder}"')
+            else:
+                self._patterns(value)
+                self.redact_urls(value)
+        return text
+
+    def _json(self, text: str) -> str:
+        node = parse_json(text)
+        if not is_json(node):
+            return text
+
+        def secret(value: str) -> str:
+            if value in self._placeholders:
+                return value
+            return self._token(value)
+
+        new = rewrite_json(node, secret, self._string)
+        if new == node:
+            return text
+        # Keep the server's own formatting (``\/``, spacing) when substituting the secrets
+        # learnt from the structure into the text gives the same document.
+        candidate = self.substitute(self.redact_urls(text))
+        if parse_json(candidate) == new:
+            return candidate
+        compact = '": ' not in text and '", "' not in text
+        return dump_json(new, compact)
+
+    def redact_text(self, text: str, content_type: str = "") -> str:
+        """Redact a decoded body: forms, URLs, JSON and XML secret positions, patterns,
+        then every known secret in every encoded form."""
+        text = self.redact_urls(text)
+        for name, value, separator in multipart_fields(text, content_type):
+            if value and is_secret_name(name, "form"):
+                placeholder = self.placeholder_for(value)
+                text = text.replace(separator + value, separator + placeholder)
+        text = self._json(text)
+        text = self._xml(text)
+        text = self._patterns(text)
+        return self.substitute(text)
 
     def substitute(self, text: str) -> str:
-        """Replace every tracked secret (and its encodings) in ``text``."""
-        for secret in sorted(self._tracked, key=len, reverse=True):
-            text = text.replace(secret, self._tracked[secret])
-            for variant, replacement in self._variants[secret]:
-                text = text.replace(variant, replacement)
-        return text
+        """Replace every tracked secret (and its encoded forms) in ``text``, also inside
+        base64 runs that hold more than the secret (``base64("pw=" + secret)``)."""
+        if self._nested or len(self._order) > _MANY:
+            text = self._form_matcher.replace(text)
+        else:
+            for secret in self._order:
+                for variant, replacement in self._variants[secret]:
+                    if variant in text:
+                        text = text.replace(variant, replacement)
+        return self._substitute_base64(text) if self._tracked else text
 
-    def _redact_body(self, body: Any, content_type: str) -> Any:
-        if isinstance(body, bytes):
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                return body
-            return self.redact_text(text, content_type).encode("utf-8")
-        if isinstance(body, str):
-            return self.redact_text(body, content_type)
+    def _substitute_base64(self, text: str) -> str:
+        data = text.encode("utf-8", "surrogatepass")
+        pieces: list[bytes] = []
+        position = 0
+        for run in base64_runs(data):
+            decoded = self._replace_raw(run.text)
+            if decoded != run.text:
+                pieces.append(data[position : run.start])
+                pieces.append(run.encode(decoded))
+                position = run.end
+        if not pieces:
+            return text
+        pieces.append(data[position:])
+        return b"".join(pieces).decode("utf-8", "surrogatepass")
+
+    def _substitute_bytes(self, body: bytes) -> bytes:
+        for secret in self._sorted_secrets():
+            placeholder = self._tracked[secret]
+            for encoding in _BYTE_ENCODINGS:
+                try:
+                    raw, new = secret.encode(encoding), placeholder.encode(encoding)
+                except UnicodeEncodeError:
+                    continue
+                if raw in body:
+                    body = body.replace(raw, new)
         return body
+
+    def _redact_body(self, body: Any, headers: dict[str, list[str]], where: str) -> Any:
+        """A body redacted on its normalised view; ``headers`` are fixed in place."""
+        if body is None or body == b"" or body == "":
+            return body
+        as_text = isinstance(body, str)
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        if not isinstance(raw, (bytes, bytearray)):
+            return body
+        raw = bytes(raw)
+        codings = content_codings(headers)
+        if codings:
+            raw = decode_content(raw, codings, where)
+            for name in [n for n in headers if n.lower() == "content-encoding"]:
+                del headers[name]
+            as_text = False
+        if len(raw) > MAX_BODY_BYTES:
+            raise UndecodableBodyError(f"{where}: body is larger than {MAX_BODY_BYTES} bytes")
+        content_type = (header_values(headers, "content-type") or [""])[0].lower()
+        decoded = decode_text(raw, content_type)
+        if decoded is None:
+            new = self._substitute_bytes(raw)
+        else:
+            text, encoding, bom = decoded
+            redacted = self.redact_text(text, content_type)
+            try:
+                new = bom + redacted.encode(encoding)
+            except UnicodeEncodeError:
+                new = bom + redacted.encode("utf-8")
+        if new != bytes(body if isinstance(body, bytes) else raw) or codings:
+            for name in [n for n in headers if n.lower() == "content-length"]:
+                headers[name] = [str(len(new))]
+        return new.decode("utf-8") if as_text and decoded is not None else new
+
+    def _headers(self, headers: Mapping[str, Any]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name, values in headers.items():
+            items = values if isinstance(values, (list, tuple)) else [values]
+            out[str(name)] = [header_text(v) for v in items]
+        return out
+
+    def _redact_message(
+        self, headers: dict[str, list[str]], body: Any, where: str
+    ) -> tuple[dict[str, list[str]], Any]:
+        try:
+            body = self._redact_body(body, headers, where)
+        except UndecodableBodyError as error:
+            self.refused.append(str(error))
+            raise
+        for name, values in headers.items():
+            headers[name] = [self.substitute(self.redact_header(name, v)) for v in values]
+        return headers, body
 
     # vcrpy hooks --------------------------------------------------------------------------
     def redact_request(self, request: Any) -> Any:
         """vcrpy ``before_record_request``: redact a (copied) ``vcr.request.Request``."""
-        headers = request.headers
-        content_type = ""
-        for name in list(headers.keys()):
-            value = _header_text(headers[name])
-            if name.lower() == "content-type":
-                content_type = value.lower()
-            headers[name] = self.redact_header(name, value)
+        headers = self._headers(request.headers)
         request.uri = self.redact_uri(request.uri)
-        before = request.body
-        request.body = self._redact_body(before, content_type)
-        if isinstance(before, bytes) and request.body != before and "Content-Length" in headers:
-            headers["Content-Length"] = str(len(request.body))
-        # Second pass: secrets learnt from the body may also sit in the URI or headers.
-        request.uri = self.substitute(request.uri)
-        for name in list(headers.keys()):
-            headers[name] = self.substitute(_header_text(headers[name]))
+        headers, body = self._redact_message(headers, request.body, "request body")
+        request.uri = self.substitute(self._patterns(request.uri))
+        for name in list(request.headers.keys()):
+            if name not in headers:
+                del request.headers[name]
+        for name, values in headers.items():
+            request.headers[name] = values[0] if len(values) == 1 else values
+        request.body = body
         return request
 
     def redact_response(self, response: dict[str, Any]) -> dict[str, Any]:
         """vcrpy ``before_record_response``: redact a response dict in place and return it."""
-        headers: Mapping[str, Any] = response.get("headers") or {}
-        content_type = ""
-        for name, values in headers.items():
-            if name.lower() == "content-type" and values:
-                content_type = _header_text(values).lower()
+        headers = self._headers(response.get("headers") or {})
         body = response.get("body")
         if isinstance(body, dict) and "string" in body:
-            body["string"] = self._redact_body(body["string"], content_type)
-        new_headers: dict[str, Any] = {}
+            headers, body["string"] = self._redact_message(headers, body["string"], "response body")
+        else:
+            headers, _ = self._redact_message(headers, None, "response body")
         for name, values in headers.items():
-            items = values if isinstance(values, list) else [values]
-            new_headers[name] = [
-                self.substitute(self.redact_header(name, _header_text(v))) for v in items
-            ]
+            headers[name] = [self._patterns(v) for v in values]
         if "headers" in response:
-            response["headers"] = new_headers
+            response["headers"] = headers
+        status = response.get("status")
+        if isinstance(status, dict) and isinstance(status.get("message"), str):
+            status["message"] = self.substitute(self._patterns(status["message"]))
         return response
 
     def redact_interaction(
         self, request: dict[str, Any], response: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Redact a serialized interaction (cassette dict form) in place."""
-        headers = request.get("headers") or {}
-        content_type = ""
-        for name, values in headers.items():
-            items = values if isinstance(values, list) else [values]
-            if name.lower() == "content-type" and items:
-                content_type = str(items[0]).lower()
-            headers[name] = [self.redact_header(name, _header_text(v)) for v in items]
+        headers = self._headers(request.get("headers") or {})
         if isinstance(request.get("uri"), str):
             request["uri"] = self.redact_uri(request["uri"])
-        request["body"] = self._redact_body(request.get("body"), content_type)
+        headers, request["body"] = self._redact_message(
+            headers, request.get("body"), "request body"
+        )
+        request["headers"] = {n: [self._patterns(v) for v in vs] for n, vs in headers.items()}
         self.redact_response(response)
         if isinstance(request.get("uri"), str):
-            request["uri"] = self.substitute(request["uri"])
-        for name, values in headers.items():
-            headers[name] = [self.substitute(_header_text(v)) for v in values]
-        request["body"] = self._redact_body(request.get("body"), content_type)
+            request["uri"] = self.substitute(self._patterns(request["uri"]))
+        for name, values in request["headers"].items():
+            request["headers"][name] = [self.substitute(v) for v in values]
         return request, response
+
+
+_FILLERS = "0123456789"
+_MANY = 16
+"""With more tracked secrets than this, one indexed pass replaces them all."""
+_BYTE_ENCODINGS = ("utf-8", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
+
+def xml_escape_text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,47 +1,74 @@
-"""Leak scan: known secrets (also re-encoded), user patterns, and unredacted secret fields."""
+"""Leak scan on the normalised view of a cassette: known secrets in every encoded form,
+user patterns, and secret positions that do not hold an issued placeholder.
+
+Each interaction is decoded (content codings, charset) and walked (URLs, forms, cookies,
+Basic credentials, JSON, XML, backslash and entity escapes, base64 runs); the serialized
+file is searched too. Findings never quote a secret: they name it by a fingerprint.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
+import html
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
-from xml.sax.saxutils import escape as xml_escape
-
-import yaml
 
 from ..errors import RelayTokensError
-from .redaction import (
-    _FORM_RE,
-    MIN_TRACKED_LENGTH,
-    SECRET_BODY_KEYS,
-    SECRET_FORM_FIELDS,
-    SECRET_HEADERS,
-    SECRET_QUERY_PARAMS,
-    _b64_variants,
-    _json_escape,
-    is_placeholder,
+from .forms import Matcher, encoded_forms, fingerprint
+from .loading import CassetteError, load_yaml
+from .normalise import (
+    MAX_BODY_BYTES,
+    UndecodableBodyError,
+    content_codings,
+    decode_content,
+    decode_text,
+    header_text,
+    header_values,
+    unescape_backslashes,
+)
+from .redaction import MIN_DECLARED_LENGTH, TOKEN_PREFIXES, is_placeholder
+from .structure import (
+    base64_runs,
+    basic_parts,
+    cookie_values,
+    is_json,
+    is_secret_name,
+    json_strings,
+    multipart_fields,
+    parse_json,
+    percent_forms,
+    rewrite_params,
+    xml_leaves,
 )
 
-__all__ = ["Finding", "SecretLeakError", "find_unredacted", "scan"]
+__all__ = [
+    "Finding",
+    "SecretLeakError",
+    "cassette_placeholders",
+    "find_unredacted",
+    "fingerprint",
+    "scan",
+    "scan_cassette",
+]
 
-_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
-_JSON_KEY_RE = re.compile(r'"(' + "|".join(SECRET_BODY_KEYS) + r')"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_XML_RE = re.compile(
-    r"<property\b[^>]*?\bname\s*=\s*[\"']("
-    + "|".join(SECRET_BODY_KEYS)
-    + r")[\"'][^>]*>([^<]*)</property>"
+_BYTE_VIEWS = (
+    ("utf-8", 0),
+    ("latin-1", 0),
+    *((f"utf-16-{order}", offset) for order in ("le", "be") for offset in (0, 1)),
+    *((f"utf-32-{order}", offset) for order in ("le", "be") for offset in range(4)),
 )
+"""A body's bytes read as each text encoding at each alignment: a secret stored in
+UTF-16/32 inside an undeclared or binary body is still found."""
+_MASK = "\uffff"
+_SEPARATOR = "\ufffe"
 
 
 @dataclass(frozen=True)
 class Finding:
     """One leak: ``where`` (``interaction 2 request.headers.Authorization`` or ``line 17``),
-    ``kind`` (``secret:base64``, ``pattern:...``, ``unredacted``) and a masked ``excerpt``."""
+    ``kind`` (``secret:base64``, ``pattern:...``, ``unredacted``) and ``excerpt``, a
+    fingerprint of the value (its length and a short sha256), never the value."""
 
     where: str
     kind: str
@@ -65,207 +92,375 @@ class SecretLeakError(RelayTokensError):
         )
 
 
-def _mask(text: str, start: int, end: int, context: int = 16) -> str:
-    left = text[max(0, start - context) : start].replace("\n", " ")
-    right = text[end : end + context].replace("\n", " ")
-    hidden = text[start:end]
-    return f"{left}[{hidden[:2]}***{end - start} chars]{right}"
+# --- the normalised view ------------------------------------------------------------------
+@dataclass
+class _View:
+    """What one request or response holds, decoded."""
+
+    where: str
+    leaves: list[tuple[str, str]] = field(default_factory=list)
+    bodies: list[tuple[str, bytes]] = field(default_factory=list)
+    positions: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-@functools.lru_cache(maxsize=4096)
-def _variants(secret: str) -> tuple[tuple[str, str], ...]:
-    """(encoded form, kind) pairs, raw first."""
-    kinds: dict[str, str] = {secret: "secret"}
-    for variant in (quote(secret, safe=""), quote(secret), quote_plus(secret)):
-        kinds.setdefault(variant, "secret:percent-encoded")
-    for variant in (_json_escape(secret), _json_escape(secret).replace("/", "\\/")):
-        kinds.setdefault(variant, "secret:json-escaped")
-    for variant in (xml_escape(secret, {'"': "&quot;", "'": "&apos;"}), xml_escape(secret)):
-        kinds.setdefault(variant, "secret:xml-escaped")
-    for i, variant in enumerate(_b64_variants(secret)):
-        kinds.setdefault(variant, "secret:base64" if i % 2 == 0 else "secret:base64url")
-    return tuple(kinds.items())
+def _base64_runs(text: str) -> Iterator[str]:
+    """Text decoded from every base64/base64url run of 8+ characters in ``text``."""
+    for run in base64_runs(text.encode("utf-8", "surrogatepass")):
+        yield run.text
 
 
-def _decoded_runs(text: str) -> Iterator[tuple[int, int, str]]:
-    """Base64/base64url runs of ``text`` decoded to text (for ``Basic user:pass`` and such)."""
-    for match in _B64_RUN.finditer(text):
-        run = match.group(0)
-        for candidate in (run, run.replace("-", "+").replace("_", "/")):
-            padded = candidate + "=" * (-len(candidate) % 4)
-            try:
-                decoded = base64.b64decode(padded, validate=True).decode("utf-8")
-            except (binascii.Error, ValueError):
-                continue
-            yield match.start(), match.end(), decoded
-            break
-
-
-def _scan_string(
-    value: str,
-    secrets: list[str],
-    patterns: list[re.Pattern[str]],
-) -> Iterator[tuple[int, int, str, str]]:
-    """(start, end, kind, secret-or-pattern) for every hit in one string."""
-    for secret in secrets:
-        for variant, kind in _variants(secret):
-            start = value.find(variant)
-            if start >= 0:
-                yield start, start + len(variant), kind, secret
-                break
-        else:
-            for start, end, decoded in _decoded_runs(value):
-                if secret in decoded:
-                    kind = "secret:basic-auth" if ":" in decoded else "secret:base64"
-                    yield start, end, kind, secret
-                    break
-    for pattern in patterns:
-        match = pattern.search(value)
-        if match is not None and not is_placeholder(match.group(0)):
-            yield match.start(), match.end(), f"pattern:{pattern.pattern}", pattern.pattern
-
-
-def _walk(node: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            yield from _walk(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(node, (list, tuple)):
-        if len(node) == 1:
-            yield from _walk(node[0], path)
-        else:
-            for i, value in enumerate(node):
-                yield from _walk(value, f"{path}[{i}]")
-    elif isinstance(node, bytes):
-        yield path, node.decode("utf-8", "replace")
-    elif isinstance(node, str):
-        yield path, node
-
-
-def _interaction_strings(data: Any) -> Iterator[tuple[str, str]]:
-    if isinstance(data, Mapping) and isinstance(data.get("interactions"), list):
-        for index, interaction in enumerate(data["interactions"]):
-            for path, value in _walk(interaction, ""):
-                yield f"interaction {index} {path}", value
-        for key, value in data.items():
-            if key != "interactions":
-                yield from _walk(value, str(key))
-    else:
-        yield from _walk(data, "")
-
-
-def scan(
-    text: str, secrets: Iterable[str], patterns: Iterable[str | re.Pattern[str]] = ()
-) -> list[Finding]:
-    """Every place in a serialized cassette where a secret or a pattern shows up.
-
-    Secrets are searched raw and re-encoded (percent, base64/base64url, JSON- and
-    XML-escaped, inside base64 ``user:pass``). Hits are located per interaction field
-    when ``text`` parses as YAML, and by line number otherwise (or when only the raw
-    text shows them, e.g. in a comment).
-    """
-    wanted = sorted(
-        {s for s in secrets if len(s) >= MIN_TRACKED_LENGTH},
-        key=len,
-        reverse=True,
-    )
-    compiled = [p if isinstance(p, re.Pattern) else re.compile(p) for p in patterns]
-    findings: list[Finding] = []
-    found: set[tuple[str, str]] = set()
-    try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        data = None
-    if data is not None and not isinstance(data, str):
-        for where, value in _interaction_strings(data):
-            for start, end, kind, what in _scan_string(value, wanted, compiled):
-                findings.append(Finding(where, kind, _mask(value, start, end)))
-                found.add((kind, what))
-    for number, line in enumerate(text.splitlines(), start=1):
-        for start, end, kind, what in _scan_string(line, wanted, compiled):
-            if (kind, what) not in found:
-                findings.append(Finding(f"line {number}", kind, _mask(line, start, end)))
-    return findings
-
-
-def _values(headers: Any, name: str) -> list[str]:
-    if not isinstance(headers, Mapping):
-        return []
-    out: list[str] = []
-    for key, values in headers.items():
-        if str(key).lower() == name:
-            items = values if isinstance(values, list) else [values]
-            out.extend(str(v) for v in items)
+def _derived(text: str) -> list[str]:
+    """``text`` with its escapes undone in each way a secret could be hidden by them."""
+    out = [text]
+    if "\\" in text:
+        out.append(unescape_backslashes(text))
+    if "&" in text:
+        out.append(html.unescape(text))
+    out.extend(percent_forms(text))
+    for form in list(out):
+        out.extend(_base64_runs(form))
     return out
 
 
-def _secret_header_values(name: str, value: str) -> list[str]:
-    if name in ("cookie", "set-cookie"):
-        pairs = value.split(";") if name == "cookie" else value.split(";")[:1]
-        return [p.partition("=")[2].strip().strip('"') for p in pairs if "=" in p]
-    return [value]
+def _without_prefix(value: str) -> str:
+    for prefix in TOKEN_PREFIXES:
+        if value.startswith(prefix) and len(value) > len(prefix):
+            return value[len(prefix) :]
+    return value
 
 
-def _text(body: Any) -> str:
+def _credential_positions(name: str, value: str) -> list[str]:
+    lname = name.lower()
+    if lname in ("authorization", "proxy-authorization"):
+        scheme, sep, credential = value.strip().partition(" ")
+        credential = credential.strip() if sep else scheme
+        if sep and scheme.lower() == "basic":
+            parts = basic_parts(credential)
+            if parts is not None:
+                return [parts[0], parts[1]]
+        for prefix in TOKEN_PREFIXES:
+            if credential.startswith(prefix) and len(credential) > len(prefix):
+                return [credential[len(prefix) :]]
+        return [credential]
+    if lname in ("cookie", "set-cookie"):
+        return cookie_values(lname, value)
+    if is_secret_name(lname, "header"):
+        return [value.strip()]
+    return []
+
+
+def _param_positions(text: str, view: _View, label: str) -> None:
+    def collect(name: str, raw: str, decoded: str) -> None:
+        view.positions.append((f"{label}?{name}", decoded))
+
+    rewrite_params(text, collect)
+
+
+def _body_bytes(body: Any) -> bytes | None:
     if isinstance(body, Mapping):
         body = body.get("string")
-    if isinstance(body, bytes):
-        return body.decode("utf-8", "replace")
-    return body if isinstance(body, str) else ""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    return None
 
 
-def find_unredacted(data: Any) -> list[Finding]:
-    """Secret positions (auth headers, token query values, passwords, token body keys)
-    holding something that is not a placeholder."""
-    findings: list[Finding] = []
+def _json_positions(node: Any, view: _View, depth: int) -> None:
+    for secret, value in json_strings(node):
+        view.leaves.append(("body", value))
+        _param_positions(value, view, "body")
+        if secret:
+            view.positions.append(("body", value))
+        elif depth < 3 and value[:1] in ("{", "["):  # a JSON document inside a string
+            inner = parse_json(value)
+            if is_json(inner):
+                _json_positions(inner, view, depth + 1)
+
+
+def _view(side: Mapping[str, Any], where: str, with_uri: bool) -> _View:
+    view = _View(where)
+    headers = side.get("headers") if isinstance(side.get("headers"), Mapping) else {}
+    assert isinstance(headers, Mapping)
+    if with_uri and isinstance(side.get("uri"), str):
+        uri = side["uri"]
+        view.leaves.append(("uri", uri))
+        _param_positions(uri, view, "uri")
+    for name, values in headers.items():
+        items = values if isinstance(values, (list, tuple)) else [values]
+        for value in items:
+            text = header_text(value)
+            label = f"headers.{name}"
+            view.leaves.append((label, text))
+            view.positions.extend((label, v) for v in _credential_positions(str(name), text))
+            _param_positions(text, view, label)
+    body = _body_bytes(side.get("body"))
+    if not body:
+        return view
+    try:
+        body = decode_content(body, content_codings(headers), "body")
+    except UndecodableBodyError as error:
+        view.problems.append(("body", f"cannot be decoded, so cannot be checked ({error})"))
+        view.bodies.append(("body", body))
+        return view
+    if len(body) > MAX_BODY_BYTES:
+        view.problems.append(("body", f"larger than {MAX_BODY_BYTES} bytes"))
+        return view
+    view.bodies.append(("body", body))
+    content_type = (header_values(headers, "content-type") or [""])[0].lower()
+    decoded = decode_text(body, content_type)
+    if decoded is None:
+        view.leaves.append(("body", body.decode("latin-1")))
+        return view
+    text = decoded[0]
+    view.leaves.append(("body", text))
+    _param_positions(text, view, "body")
+    for name, value, _ in multipart_fields(text, content_type):
+        if value and is_secret_name(name, "form"):
+            view.positions.append((f"body.{name}", value))
+    node = parse_json(text)
+    if is_json(node):
+        _json_positions(node, view, 0)
+        return view
+    leaves = xml_leaves(text)
+    for secret, value in leaves or ():
+        view.leaves.append(("body", value))
+        _param_positions(value, view, "body")
+        if secret and value.strip():
+            view.positions.append(("body", value.strip()))
+    return view
+
+
+def _views(data: Any) -> list[_View]:
     interactions = data.get("interactions") if isinstance(data, Mapping) else None
     if not isinstance(interactions, list):
-        return findings
+        return []
+    views: list[_View] = []
     for index, interaction in enumerate(interactions):
         if not isinstance(interaction, Mapping):
             continue
         for side in ("request", "response"):
             part = interaction.get(side)
-            if not isinstance(part, Mapping):
-                continue
-            where = f"interaction {index} {side}"
-            for header in SECRET_HEADERS:
-                for value in _values(part.get("headers"), header):
-                    for secret in _secret_header_values(header, value):
-                        if secret and not is_placeholder(secret):
-                            findings.append(
-                                Finding(
-                                    f"{where}.headers.{header}",
-                                    "unredacted",
-                                    _mask(value, 0, len(value), 0),
-                                )
-                            )
-            uri = part.get("uri")
-            if isinstance(uri, str):
-                for key, value in parse_qsl(urlsplit(uri).query, keep_blank_values=True):
-                    if key.lower() in SECRET_QUERY_PARAMS and value and not is_placeholder(value):
-                        findings.append(
-                            Finding(
-                                f"{where}.uri?{key}", "unredacted", _mask(value, 0, len(value), 0)
-                            )
-                        )
-            body = _text(part.get("body"))
-            if _FORM_RE.match(body.strip()):
-                for key, value in parse_qsl(body, keep_blank_values=True):
-                    if key.lower() in SECRET_FORM_FIELDS and value and not is_placeholder(value):
-                        findings.append(
-                            Finding(
-                                f"{where}.body.{key}", "unredacted", _mask(value, 0, len(value), 0)
-                            )
-                        )
-            for regex in (_JSON_KEY_RE, _XML_RE):
-                for match in regex.finditer(body):
-                    value = match.group(2)
-                    if value.strip() and not is_placeholder(value.replace("\\/", "/")):
-                        findings.append(
-                            Finding(
-                                f"{where}.body.{match.group(1)}",
-                                "unredacted",
-                                _mask(value, 0, len(value), 0),
-                            )
-                        )
+            if isinstance(part, Mapping):
+                views.append(_view(part, f"interaction {index} {side}", side == "request"))
+    return views
+
+
+def _issued_shape(value: str) -> bool:
+    if len(value) < 4 or is_placeholder(value):
+        return True
+    parts = basic_parts(value)
+    return parts is not None and all(len(p) < 4 or is_placeholder(p) for p in parts[:2])
+
+
+def cassette_placeholders(data: Any) -> frozenset[str]:
+    """The placeholders a cassette's redactor issued (its ``relaytokens.placeholders``).
+
+    The list is what makes a value a placeholder; as a guard against a hand-edited list,
+    an entry is trusted only when it also has the shape our redactor gives placeholders.
+    """
+    meta = data.get("relaytokens") if isinstance(data, Mapping) else None
+    values = meta.get("placeholders") if isinstance(meta, Mapping) else None
+    if not isinstance(values, list):
+        return frozenset()
+    return frozenset(v for v in values if isinstance(v, str) and v and _issued_shape(v))
+
+
+# --- searching ------------------------------------------------------------------------------
+class _Masker:
+    """Replaces every issued placeholder of a text by one mask character, so that a
+    secret found inside a placeholder is not reported."""
+
+    def __init__(self, placeholders: Collection[str]) -> None:
+        many = len(placeholders) > 16
+        self.matcher = Matcher((p, _MASK) for p in placeholders) if many else None
+        width = self.matcher.width if self.matcher else 1 << 30
+        self.short = sorted((p for p in placeholders if len(p) < width), key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        if self.matcher is not None:
+            text = self.matcher.replace(text)
+        for placeholder in self.short:
+            if placeholder in text:
+                text = text.replace(placeholder, _MASK)
+        return text
+
+
+def _pattern_hits(
+    text: str, patterns: Iterable[re.Pattern[str]], placeholders: Collection[str]
+) -> Iterator[tuple[str, str]]:
+    for pattern in patterns:
+        for match in pattern.finditer(text):
+            value = match.group(1) if pattern.groups else match.group(0)
+            if value and value not in placeholders and _MASK not in value:
+                yield f"pattern:{pattern.pattern}", value
+                break
+
+
+class _Finder:
+    """Which secrets, in which encoded form, a text holds (one indexed pass when many)."""
+
+    def __init__(self, secrets: list[str], raw_only: bool = False) -> None:
+        self.secrets = secrets
+        self.raw_only = raw_only
+        self.matcher: Matcher | None = None
+        if len(secrets) > 16:
+            pairs = []
+            self.kinds: dict[str, tuple[str, str]] = {}
+            for secret in secrets:
+                forms = [(secret, "secret")] if raw_only else encoded_forms(secret)
+                for form, kind in forms:
+                    self.kinds.setdefault(form, (kind, secret))
+                    pairs.append((form, form))
+            self.matcher = Matcher(pairs)
+
+    def hits(self, text: str) -> Iterator[tuple[str, str]]:
+        if self.matcher is None:
+            for secret in self.secrets:
+                forms = [(secret, "secret")] if self.raw_only else encoded_forms(secret)
+                for form, kind in forms:
+                    if form in text:
+                        yield kind, secret
+                        break
+            return
+        seen: set[str] = set()
+        for _, form in self.matcher.find(text):
+            kind, secret = self.kinds[form]
+            if secret not in seen:
+                seen.add(secret)
+                yield kind, secret
+
+
+def _secret_hits(text: str, secrets: list[str] | _Finder) -> Iterator[tuple[str, str]]:
+    finder = secrets if isinstance(secrets, _Finder) else _Finder(secrets)
+    return finder.hits(text)
+
+
+def _compile(patterns: Iterable[str | re.Pattern[str]]) -> list[re.Pattern[str]]:
+    return [p if isinstance(p, re.Pattern) else re.compile(p) for p in patterns]
+
+
+def _wanted(secrets: Iterable[str]) -> list[str]:
+    return sorted({s for s in secrets if len(s) >= MIN_DECLARED_LENGTH}, key=len, reverse=True)
+
+
+def scan_data(
+    data: Any,
+    secrets: Iterable[str],
+    patterns: Iterable[str | re.Pattern[str]] = (),
+    placeholders: Collection[str] | None = None,
+    *,
+    positions: bool = True,
+) -> list[Finding]:
+    """Every finding in a parsed cassette: secrets, patterns, unredacted positions and
+    bodies that cannot be decoded (and so cannot be checked)."""
+    issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
+    declared = _wanted(secrets)
+    issued = issued - set(declared)  # a value the caller calls secret is never a placeholder
+    masker = _Masker(issued)
+    wanted = _Finder(declared)
+    raw = _Finder(wanted.secrets, raw_only=True)
+    compiled = _compile(patterns)
+    findings: list[Finding] = []
+    for view in _views(data):
+        seen: set[tuple[str, str, str]] = set()
+
+        def add(
+            label: str,
+            kind: str,
+            value: str,
+            view: _View = view,
+            seen: set[tuple[str, str, str]] = seen,
+        ) -> None:
+            key = (label, kind, value)
+            if key not in seen:
+                seen.add(key)
+                findings.append(Finding(f"{view.where}.{label}", kind, fingerprint(value)))
+
+        for label, problem in view.problems:
+            findings.append(Finding(f"{view.where}.{label}", "undecodable", problem))
+        grouped: dict[str, list[str]] = {}
+        for label, leaf in view.leaves:
+            grouped.setdefault(label, []).append(leaf)
+        for label, leaves in grouped.items():
+            # one search per field: its leaves joined by a character no encoding produces
+            joined = _SEPARATOR.join(leaves)
+            for text in _derived(masker.mask(joined)):
+                for kind, value in _secret_hits(text, wanted):
+                    add(label, kind, value)
+                for kind, value in _pattern_hits(text, compiled, issued):
+                    add(label, kind, value)
+        for label, body in view.bodies:
+            for encoding, offset in _BYTE_VIEWS:
+                text = masker.mask(body[offset:].decode(encoding, "replace"))
+                for _, value in raw.hits(text):
+                    add(label, f"secret:{encoding}", value)
+        if positions:
+            for label, value in view.positions:
+                stripped = _without_prefix(value.strip().strip('"'))
+                if stripped and stripped not in issued:
+                    add(label, "unredacted", stripped)
     return findings
+
+
+def _scan(
+    text: str,
+    secrets: Iterable[str],
+    patterns: Iterable[str | re.Pattern[str]],
+    placeholders: Collection[str] | None,
+    positions: bool,
+) -> list[Finding]:
+    wanted = _Finder(_wanted(secrets))
+    compiled = _compile(patterns)
+    try:
+        data = load_yaml(text)
+    except CassetteError:
+        data = None
+    issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
+    issued = issued - set(wanted.secrets)
+    findings = (
+        scan_data(data, wanted.secrets, compiled, issued, positions=positions) if data else []
+    )
+    found = {f.excerpt for f in findings}
+    masker = _Masker(issued)
+    for number, line in enumerate(text.splitlines(), start=1):
+        masked = masker.mask(line)  # decoded forms were searched leaf by leaf
+        hits = [*_secret_hits(masked, wanted), *_pattern_hits(masked, compiled, issued)]
+        for kind, value in hits:
+            stamp = fingerprint(value)
+            if stamp not in found:
+                found.add(stamp)
+                findings.append(Finding(f"line {number}", kind, stamp))
+    return findings
+
+
+def scan(
+    text: str,
+    secrets: Iterable[str],
+    patterns: Iterable[str | re.Pattern[str]] = (),
+    placeholders: Collection[str] | None = None,
+) -> list[Finding]:
+    """Every place in a serialized cassette where a secret or a pattern shows up.
+
+    Secrets are searched in every decoded leaf of every interaction and in the file text,
+    raw and re-encoded (percent upper/lower, base64/base64url, JSON/.NET ``\\u`` escapes,
+    XML entities). ``placeholders`` (default: the cassette's own list) are never reported.
+    """
+    return _scan(text, secrets, patterns, placeholders, positions=False)
+
+
+def find_unredacted(data: Any, placeholders: Collection[str] | None = None) -> list[Finding]:
+    """Secret positions (auth headers, cookies, secret-named query/form/JSON/XML values)
+    holding something that is not a placeholder issued for this cassette."""
+    return scan_data(data, (), (), placeholders, positions=True)
+
+
+def scan_cassette(
+    text: str,
+    secrets: Iterable[str] = (),
+    patterns: Iterable[str | re.Pattern[str]] = (),
+    placeholders: Collection[str] | None = None,
+) -> list[Finding]:
+    """:func:`scan` plus :func:`find_unredacted` on one serialized cassette."""
+    return _scan(text, secrets, patterns, placeholders, positions=True)

@@ -11,9 +11,10 @@ in an extra top-level key that vcrpy's deserializer ignores::
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import os
 import re
-import tempfile
+import secrets as _random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,14 @@ from typing import Any, ClassVar
 import yaml
 
 from ..clock import Clock
-from ..errors import RelayTokensError
+from .loading import MAX_CASSETTE_BYTES, CassetteError, load_yaml
+from .normalise import MAX_BODY_BYTES
 from .redaction import Redactor
-from .secrets import SecretLeakError, find_unredacted, scan
+from .secrets import Finding, SecretLeakError, cassette_placeholders, scan_cassette
 
 __all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_CASSETTE_BYTES",
     "METADATA_KEY",
     "Cassette",
     "CassetteError",
@@ -39,25 +43,7 @@ __all__ = [
 METADATA_KEY = "relaytokens"
 METADATA_VERSION = 1
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class CassetteError(RelayTokensError, ValueError):
-    """A cassette file that cannot be used: corrupt YAML, wrong structure, missing keys."""
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        problem: str,
-        *,
-        line: int | None = None,
-        column: int | None = None,
-    ) -> None:
-        self.path = str(path)
-        self.problem = problem
-        self.line = line
-        self.column = column
-        where = f"{self.path}:{line}:{column}" if line is not None else self.path
-        super().__init__(f"cassette {where}: {problem}")
+_TEMP_SUFFIX = ".relaytokens-tmp"
 
 
 @dataclass
@@ -72,20 +58,73 @@ class Cassette:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not ours to judge
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _owner_pid(name: str) -> int | None:
+    """The pid in one of our temporary names (``.<file>.<pid>.<random>.relaytokens-tmp``
+    or ``.<stem>.rewrite-<pid>.<suffix>``), or None when the name is not ours."""
+    if not name.startswith("."):
+        return None
+    if name.endswith(_TEMP_SUFFIX):
+        parts = name[: -len(_TEMP_SUFFIX)].split(".")
+        if len(parts) >= 4 and parts[-2].isdigit() and len(parts[-1]) == 16:
+            return int(parts[-2])
+        return None
+    stem, sep, rest = name.rpartition(".rewrite-")
+    if sep and stem:
+        pid, dot, suffix = rest.partition(".")
+        if pid.isdigit() and dot and suffix in ("yaml", "yml"):
+            return int(pid)
+    return None
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete our temporary files in ``folder`` whose writing process is dead (left by a
+    killed write); nothing else is touched. Returns what was removed."""
+    if os.name != "posix":
+        return []
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        pid = _owner_pid(entry.name)
+        if pid is None or pid == os.getpid() or _pid_alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a synced temporary file in the same directory and
-    ``os.replace``: readers see the old file or the new one, never a partial one."""
+    ``os.replace``: readers see the old file or the new one, never a partial one. Stale
+    temporary files of dead writers in that directory are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
+    remove_stale_temporaries(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{_random.token_hex(8)}{_TEMP_SUFFIX}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
-            with contextlib.suppress(OSError):
-                os.chmod(tmp, path.stat().st_mode & 0o777)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -99,17 +138,10 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.close(dir_fd)
 
 
-def _yaml_error(path: Path, error: yaml.YAMLError) -> CassetteError:
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-    if mark is not None:
-        return CassetteError(
-            path, f"invalid YAML: {problem}", line=mark.line + 1, column=mark.column + 1
-        )
-    position = getattr(error, "position", None)  # reader errors (bad characters) have no mark
-    if isinstance(position, int):
-        return CassetteError(path, f"invalid YAML: {problem} (at character {position})")
-    return CassetteError(path, f"invalid YAML: {problem}")
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _require(path: Path, node: Any, keys: Iterable[str], where: str) -> None:
@@ -124,10 +156,7 @@ def parse_cassette(text: str, path: str | os.PathLike[str] = "<string>") -> dict
     """Safely parse and check the structure of a vcrpy cassette; :class:`CassetteError`
     names the file and the problem (line/column for YAML errors)."""
     where = Path(path)
-    try:
-        data = yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError as error:
-        raise _yaml_error(where, error) from None
+    data = load_yaml(text, where)
     if not isinstance(data, dict):
         raise CassetteError(
             where,
@@ -145,19 +174,66 @@ def parse_cassette(text: str, path: str | os.PathLike[str] = "<string>") -> dict
         _require(where, request, ("method", "uri"), f"{label} request")
         _require(where, response, ("status", "body"), f"{label} response")
         _require(where, response["status"], ("code",), f"{label} response.status")
-        if not isinstance(response["status"]["code"], int):
+        code = response["status"]["code"]
+        if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+            shown = code if isinstance(code, int) and not isinstance(code, bool) else None
             raise CassetteError(
                 where,
-                f"{label} response.status.code must be an integer "
-                f"(got {response['status']['code']!r})",
+                f"{label} response.status.code must be an integer from 100 to 599 "
+                f"(got {shown if shown is not None else type(code).__name__})",
+                field=f"{label} response.status.code",
             )
         body = response["body"]
         _require(where, body, ("string",), f"{label} response.body")
+        for side_name, value in (("request.body", request.get("body")), ("response.body", body)):
+            if isinstance(value, Mapping):
+                value = value.get("string")
+            if isinstance(value, (str, bytes)) and len(value) > MAX_BODY_BYTES:
+                raise CassetteError(
+                    where,
+                    f"{label} {side_name} is larger than {MAX_BODY_BYTES} bytes",
+                    field=f"{label} {side_name}",
+                )
         for side in (request, response):
             headers = side.get("headers") or {}
             if not isinstance(headers, Mapping):
                 raise CassetteError(where, f"{label} headers must be a mapping")
+    _check_metadata(where, data.get(METADATA_KEY))
     return data
+
+
+def _check_metadata(where: Path, meta: Any) -> None:
+    if meta is None:
+        return
+    if not isinstance(meta, Mapping):
+        raise CassetteError(where, f"'{METADATA_KEY}' must be a mapping", field=METADATA_KEY)
+    for key in ("recorded_at", "first_recorded_at"):
+        value = meta.get(key)
+        if value is None or isinstance(value, _dt.datetime):
+            continue
+        valid = isinstance(value, str)
+        if valid:
+            try:
+                _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                valid = False
+        if not valid:
+            raise CassetteError(
+                where,
+                f"{METADATA_KEY}.{key} must be an ISO 8601 date-time "
+                f"such as '2024-05-01T12:00:00+00:00' (got a {type(value).__name__} "
+                "that is not one)",
+                field=f"{METADATA_KEY}.{key}",
+            )
+    placeholders = meta.get("placeholders")
+    if placeholders is not None and not (
+        isinstance(placeholders, list) and all(isinstance(p, str) for p in placeholders)
+    ):
+        raise CassetteError(
+            where,
+            f"{METADATA_KEY}.placeholders must be a list of strings",
+            field=f"{METADATA_KEY}.placeholders",
+        )
 
 
 def _as_bytes(value: Any) -> bytes | None:
@@ -167,6 +243,12 @@ def _as_bytes(value: Any) -> bytes | None:
 
 
 def _read(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise CassetteError(path, f"cannot read: {error.strerror or error}") from None
+    if size > MAX_CASSETTE_BYTES:
+        raise CassetteError(path, f"file is larger than {MAX_CASSETTE_BYTES} bytes", field="file")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -191,6 +273,8 @@ def load_interactions(path: str | os.PathLike[str]) -> Cassette:
         interactions.append((request, response))
     meta = data.get(METADATA_KEY) if isinstance(data.get(METADATA_KEY), dict) else {}
     recorded = meta.get("recorded_at") if meta else None
+    if isinstance(recorded, _dt.datetime):
+        recorded = recorded.isoformat()
     return Cassette(
         where, str(recorded) if recorded is not None else None, interactions, dict(meta or {})
     )
@@ -240,6 +324,8 @@ class CassetteStore:
         if not text.strip():
             raise CassetteNotFoundError()
         data = parse_cassette(text, path)
+        if cls.redactor is not None:  # its placeholders are ours: keep them as they are
+            cls.redactor.adopt_placeholders(cassette_placeholders(data))
         try:
             requests = [
                 Request._from_dict(
@@ -252,7 +338,9 @@ class CassetteStore:
                 for i in data["interactions"]
             ]
         except (TypeError, ValueError, AttributeError) as error:
-            raise CassetteError(path, f"request cannot be rebuilt: {error}") from None
+            raise CassetteError(
+                path, f"a request cannot be rebuilt ({type(error).__name__})"
+            ) from None
         responses = []
         for item in data["interactions"]:
             response = dict(item["response"])
@@ -288,6 +376,10 @@ class CassetteStore:
             interactions.append({"request": request_dict, "response": response_dict})
         now = (cls.clock or Clock()).now().isoformat()
         meta: dict[str, Any] = {"version": METADATA_VERSION, "recorded_at": now}
+        issued = set(cls.redactor.placeholders) if cls.redactor is not None else set()
+        issued |= set((previous or {}).get("placeholders") or ())
+        if issued:
+            meta["placeholders"] = sorted(issued)
         first = (previous or {}).get("first_recorded_at") or (previous or {}).get("recorded_at")
         if first:
             meta["first_recorded_at"] = first
@@ -300,17 +392,20 @@ class CassetteStore:
 
     @classmethod
     def check(cls, path: str | os.PathLike[str], text: str) -> None:
-        """Raise :class:`SecretLeakError` when ``text`` holds a secret."""
+        """Raise :class:`SecretLeakError` when ``text`` holds a secret, an unredacted
+        secret position, or when the redactor refused a body it could not decode."""
         secrets = set(cls.extra_secrets)
+        patterns = list(cls.extra_patterns)
+        placeholders: set[str] | None = None
+        refused: list[str] = []
         if cls.redactor is not None:
             secrets |= cls.redactor.secrets
-        patterns = (*cls.extra_patterns, *(cls.redactor.patterns if cls.redactor else ()))
-        findings = scan(text, secrets, patterns)
-        try:
-            data = yaml.load(text, Loader=_LOADER)
-        except yaml.YAMLError:
-            data = None
-        findings.extend(find_unredacted(data))
+            secrets |= set(cls.redactor.declared)
+            patterns.extend(cls.redactor.patterns)
+            refused = list(cls.redactor.refused)
+            placeholders = set(cls.redactor.placeholders)
+        findings = [Finding("recording", "undecodable body", reason) for reason in refused]
+        findings.extend(scan_cassette(text, secrets, patterns, placeholders))
         if findings:
             raise SecretLeakError(str(path), findings)
 

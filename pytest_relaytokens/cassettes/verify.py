@@ -17,13 +17,15 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from ..errors import RelayTokensError
-from .secrets import find_unredacted, scan
+from .forms import fingerprint
+from .loading import MAX_CASSETTE_BYTES
+from .normalise import UndecodableBodyError, content_codings, decode_content
+from .secrets import scan_cassette
 from .storage import CassetteError, parse_cassette
 
 __all__ = ["Problem", "add_arguments", "check_cassette", "run"]
 
 _SUFFIXES = (".yaml", ".yml")
-_INTERACTION = re.compile(r"^interaction (\d+) (.*)$")
 
 
 @dataclass(frozen=True)
@@ -132,25 +134,52 @@ def _schema_problems(
         if isinstance(body, str):
             body = body.encode("utf-8")
         try:
+            body = decode_content(body, content_codings(response.get("headers")))
+        except UndecodableBodyError:
+            continue  # reported by the secret scan
+        try:
             _call(*choice, body, content_type, f"{label} interaction {index}", warn)
         except RelayTokensError as error:
             field = getattr(error, "field", None) or "body"
             yield Problem(
-                label, index, f"response.body.{field}", f"schema drift ({choice[1]}): {error}"
+                label,
+                index,
+                f"response.body.{field}",
+                f"schema drift ({choice[1]}): {_scrub(str(error))}",
             )
         except Exception as error:  # a parser bug must not hide the other findings
             yield Problem(
                 label,
                 index,
                 "response.body",
-                f"{choice[1]} failed: {type(error).__name__}: {error}",
+                f"{choice[1]} failed: {type(error).__name__}: {_scrub(str(error))}",
             )
 
 
+def _scrub(message: str) -> str:
+    """A parser's message with every quoted value of 6+ characters shown as a fingerprint:
+    a body value (a token, say) never reaches the terminal."""
+    for quote in ("'", '"'):
+        pieces = message.split(quote)
+        if len(pieces) < 3:
+            continue
+        for index in range(1, len(pieces) - 1, 2):
+            if len(pieces[index]) >= 6 and not pieces[index - 1].endswith("field "):
+                pieces[index] = fingerprint(pieces[index])
+        message = quote.join(pieces)
+    head, marker, rest = message.partition("(got ")
+    if marker:  # an unquoted value the parser echoes
+        value, close, tail = rest.partition(")")
+        if len(value) >= 6:
+            message = f"{head}(got {fingerprint(value)}{close}{tail}"
+    return message
+
+
 def _split_where(where: str) -> tuple[int | None, str]:
-    match = _INTERACTION.match(where)
-    if match:
-        return int(match.group(1)), match.group(2)
+    head, _, rest = where.partition(" ")
+    number, _, field = rest.partition(" ")
+    if head == "interaction" and number.isdigit() and field:
+        return int(number), field
     return None, where
 
 
@@ -165,6 +194,8 @@ def check_cassette(
     """Every problem of one cassette file."""
     label = str(path)
     try:
+        if path.stat().st_size > MAX_CASSETTE_BYTES:
+            return [Problem(label, None, "file", f"larger than {MAX_CASSETTE_BYTES} bytes")]
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         return [Problem(label, None, "format", f"not UTF-8 text ({error.reason})")]
@@ -178,12 +209,13 @@ def check_cassette(
     problems: list[Problem] = []
     if schema:
         problems.extend(_schema_problems(label, data["interactions"], warn))
-    for finding in find_unredacted(data):
+    for finding in scan_cassette(text, secrets, patterns):
         index, field = _split_where(finding.where)
-        problems.append(Problem(label, index, field, f"secret not redacted ({finding.excerpt})"))
-    for finding in scan(text, secrets, patterns):
-        index, field = _split_where(finding.where)
-        problems.append(Problem(label, index, field, f"{finding.kind} ({finding.excerpt})"))
+        if finding.kind == "unredacted":
+            message = f"secret not redacted ({finding.excerpt})"
+        else:
+            message = f"{finding.kind} ({finding.excerpt})"
+        problems.append(Problem(label, index, field, message))
     return problems
 
 

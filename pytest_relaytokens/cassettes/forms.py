@@ -1,0 +1,210 @@
+"""Every encoded form a secret may take in a cassette, and a fingerprint to name one safely."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from urllib.parse import quote, quote_plus
+from xml.sax.saxutils import escape as xml_escape
+
+__all__ = ["TRANSFORMS", "Matcher", "encoded_forms", "fingerprint"]
+
+
+def fingerprint(text: str | bytes) -> str:
+    """A safe stand-in for a secret or a body in messages: its length and a short sha256."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    unit = "chars" if isinstance(text, str) else "bytes"
+    return f"<{len(text)} {unit}, sha256:{hashlib.sha256(data).hexdigest()[:12]}>"
+
+
+def _lower_percent(text: str) -> str:
+    if "%" not in text:
+        return text
+    head, *rest = text.split("%")
+    return head + "".join("%" + part[:2].lower() + part[2:] for part in rest)
+
+
+def _percent(encoding: str, plus: bool, lower: bool) -> Callable[[str], str | None]:
+    def transform(value: str) -> str | None:
+        try:
+            out = (quote_plus if plus else quote)(value, safe="", encoding=encoding)
+        except UnicodeEncodeError:
+            return None
+        return _lower_percent(out) if lower else out
+
+    return transform
+
+
+def _u_escape(char: str, upper: bool) -> str:
+    code = ord(char)
+    if code >= 0x10000:
+        code -= 0x10000
+        pair = (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF))
+        text = "".join(f"\\u{unit:04x}" for unit in pair)
+    else:
+        text = f"\\u{code:04x}"
+    return text.upper().replace("\\U", "\\u") if upper else text
+
+
+def _upper_u(text: str) -> str:
+    head, *rest = text.split("\\u")
+    return head + "".join("\\u" + part[:4].upper() + part[4:] for part in rest)
+
+
+def _json(ascii_only: bool, upper: bool, everything: bool) -> Callable[[str], str | None]:
+    def transform(value: str) -> str | None:
+        if everything:  # .NET / JavaScript style: all but [A-Za-z0-9] as \uXXXX
+            return "".join(c if c.isascii() and c.isalnum() else _u_escape(c, upper) for c in value)
+        out = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        return _upper_u(out) if upper else out
+
+    return transform
+
+
+def _xml_refs(hexadecimal: bool, everything: bool) -> Callable[[str], str | None]:
+    def transform(value: str) -> str | None:
+        out = []
+        for char in value:
+            if not everything and char.isascii() and (char.isalnum() or char in "-_.~/+="):
+                out.append(char)
+            else:
+                out.append(f"&#x{ord(char):x};" if hexadecimal else f"&#{ord(char)};")
+        return "".join(out)
+
+    return transform
+
+
+def _base64(encoding: str, url: bool, padded: bool) -> Callable[[str], str | None]:
+    def transform(value: str) -> str | None:
+        try:
+            raw = value.encode(encoding)
+        except UnicodeEncodeError:
+            return None
+        out = (base64.urlsafe_b64encode if url else base64.b64encode)(raw).decode("ascii")
+        return out if padded else out.rstrip("=")
+
+    return transform
+
+
+def _backslash_slash(value: str) -> str | None:
+    return json.dumps(value)[1:-1].replace("/", "\\/")
+
+
+TRANSFORMS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
+    ("secret", lambda value: value),
+    *(
+        ("secret:percent-encoded", _percent(encoding, plus, lower))
+        for encoding in ("utf-8", "latin-1")
+        for plus in (False, True)
+        for lower in (False, True)
+    ),
+    ("secret:percent-encoded", lambda value: quote(value)),
+    ("secret:json-escaped", _json(True, False, False)),
+    ("secret:json-escaped", _json(True, True, False)),
+    ("secret:json-escaped", _json(False, False, False)),
+    ("secret:json-escaped", _backslash_slash),
+    ("secret:json-escaped", _json(True, False, True)),
+    ("secret:json-escaped", _json(True, True, True)),
+    ("secret:xml-escaped", lambda value: xml_escape(value, {'"': "&quot;", "'": "&apos;"})),
+    ("secret:xml-escaped", lambda value: xml_escape(value)),
+    ("secret:xml-escaped", _xml_refs(False, False)),
+    ("secret:xml-escaped", _xml_refs(True, False)),
+    ("secret:xml-escaped", _xml_refs(False, True)),
+    ("secret:xml-escaped", _xml_refs(True, True)),
+    *(
+        ("secret:base64url" if url else "secret:base64", _base64(encoding, url, padded))
+        for encoding in ("utf-8", "latin-1")
+        for url in (False, True)
+        for padded in (True, False)
+    ),
+)
+"""(kind, transform) pairs; a transform returns None when the value cannot take that form."""
+
+
+LONG_SECRET = 4096
+"""Past this length only the C-speed forms (raw, percent, base64) are made."""
+_SLOW_KINDS = ("secret:json-escaped", "secret:xml-escaped")
+_SLOW = frozenset(id(t) for k, t in TRANSFORMS if k in _SLOW_KINDS)
+
+
+def transforms_for(value: str) -> list[tuple[str, Callable[[str], str | None]]]:
+    """The transforms worth applying to ``value`` (all of them unless it is very long)."""
+    if len(value) <= LONG_SECRET:
+        return list(TRANSFORMS)
+    return [(k, t) for k, t in TRANSFORMS if id(t) not in _SLOW]
+
+
+@functools.lru_cache(maxsize=4096)
+def encoded_forms(value: str) -> tuple[tuple[str, str], ...]:
+    """``(form, kind)`` for every distinct encoded form of ``value``, raw first."""
+    seen: dict[str, str] = {}
+    for kind, transform in transforms_for(value):
+        form = transform(value)
+        if form and form not in seen:
+            seen[form] = kind
+    return tuple(seen.items())
+
+
+class Matcher:
+    """Finds and replaces many literal strings in one left-to-right pass.
+
+    Candidates are indexed by their first ``width`` characters, so the cost is one dict
+    lookup per position plus the candidates sharing that prefix: linear in the text for
+    any number of secrets (no regular expression). Longer candidates win at a position;
+    candidates shorter than ``width`` are ignored. :meth:`add` grows it in place.
+    """
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = (), width: int = 4) -> None:
+        self.width = width
+        self.table: dict[str, str] = {}
+        self.index: dict[str, list[int]] = {}
+        """prefix -> the distinct candidate lengths under it, longest first"""
+        self.add(pairs)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def add(self, pairs: Iterable[tuple[str, str]]) -> None:
+        for old, new in pairs:
+            if len(old) < self.width or old in self.table:
+                continue
+            self.table[old] = new
+            lengths = self.index.setdefault(old[: self.width], [])
+            if len(old) not in lengths:
+                lengths.append(len(old))
+                lengths.sort(reverse=True)
+
+    def find(self, text: str) -> Iterator[tuple[int, str]]:
+        """``(position, candidate)`` for each non-overlapping hit, left to right."""
+        width, index, table = self.width, self.index, self.table
+        if not index or len(text) < width:
+            return
+        position, last = 0, len(text) - width
+        while position <= last:
+            lengths = index.get(text[position : position + width])
+            if lengths is not None:
+                for size in lengths:
+                    candidate = text[position : position + size]
+                    if candidate in table:
+                        yield position, candidate
+                        position += size
+                        break
+                else:
+                    position += 1
+            else:
+                position += 1
+
+    def replace(self, text: str) -> str:
+        pieces: list[str] = []
+        start = 0
+        for position, candidate in self.find(text):
+            pieces.append(text[start:position])
+            pieces.append(self.table[candidate])
+            start = position + len(candidate)
+        if not pieces:
+            return text
+        pieces.append(text[start:])
+        return "".join(pieces)

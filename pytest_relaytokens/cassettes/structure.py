@@ -1,0 +1,504 @@
+"""Where secrets sit: names, query strings, forms, cookies, JSON and XML, walked as structure.
+
+The redactor rewrites through these walkers and the leak scan reads through the same ones,
+so the two always agree on what a secret position is. Everything is tokenised by hand
+(``str.split``/``str.find``/``str.translate``): linear time, no backtracking.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote, unquote_plus
+
+__all__ = [
+    "SECRET_BODY_KEYS",
+    "SECRET_FORM_FIELDS",
+    "SECRET_HEADERS",
+    "SECRET_QUERY_PARAMS",
+    "SECRET_WORDS",
+    "basic_parts",
+    "cookie_values",
+    "is_secret_name",
+    "parse_json",
+    "rewrite_cookie_header",
+    "rewrite_params",
+    "xml_leaves",
+]
+
+SECRET_HEADERS = ("authorization", "proxy-authorization", "x-access-token", "cookie", "set-cookie")
+SECRET_QUERY_PARAMS = ("accesstoken", "seamaccesstoken", "code")
+SECRET_FORM_FIELDS = ("password",)
+SECRET_BODY_KEYS = ("userName", "password", "accessToken", "access_token")
+SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "clientsecret",
+        "apikey",
+        "apitoken",
+        "token",
+        "accesstoken",
+        "seamaccesstoken",
+        "refreshtoken",
+        "idtoken",
+        "authtoken",
+        "sessiontoken",
+        "privatekey",
+    }
+)
+"""Names (lower case, without ``-``, ``_``, ``.``) that are secret everywhere; names ending
+in ``token``, ``password`` or ``secret`` are too."""
+_SECRET_SUFFIXES = ("token", "password", "secret", "apikey")
+_NOT_SECRET_HEADERS = frozenset({"wwwauthenticate", "proxyauthenticate", "authenticationinfo"})
+_COOKIE_ATTRIBUTES = frozenset(
+    {
+        "expires",
+        "max-age",
+        "domain",
+        "path",
+        "secure",
+        "httponly",
+        "samesite",
+        "priority",
+        "partitioned",
+        "version",
+        "comment",
+    }
+)
+_WORD_DELIMITERS = " \t\r\n\f\v\"'<>`\\|^{}"
+_WORD_TABLE = str.maketrans(dict.fromkeys(_WORD_DELIMITERS, "\x00"))
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "").replace(".", "").strip()
+
+
+def is_secret_name(name: str, where: str) -> bool:
+    """Is a value named ``name`` a secret? ``where`` is ``query``, ``form``, ``body`` (JSON
+    keys, XML properties, elements and attributes) or ``header``."""
+    normal = _normal(name)
+    if not normal:
+        return False
+    if where == "header":
+        if normal in ("authorization", "proxyauthorization", "cookie", "setcookie"):
+            return True
+        if normal in _NOT_SECRET_HEADERS:
+            return False
+    if normal in SECRET_WORDS or normal.endswith(_SECRET_SUFFIXES):
+        return True
+    if where in ("query", "form") and normal == "code":
+        return True
+    return where == "body" and normal == "username"
+
+
+# --- query strings and forms ---------------------------------------------------------------
+ParamRewrite = Callable[[str, str, str], "str | None"]
+"""``(name, raw value, decoded value) -> new raw value`` (None keeps the value)."""
+
+
+def _rewrite_pairs(params: str, on_secret: ParamRewrite, depth: int) -> str:
+    parts = params.split("&")
+    changed = False
+    for index, part in enumerate(parts):
+        key, sep, value = part.partition("=")
+        if not sep or not value:
+            continue
+        name = unquote_plus(key)
+        if name.startswith("amp;"):  # an XML/HTML-escaped separator
+            name = name[4:]
+        decoded = unquote_plus(value)
+        if is_secret_name(name, "query"):
+            new = on_secret(name, value, decoded)
+        elif depth < 2 and "=" in decoded and decoded != value:  # a URL inside a parameter
+            inner = rewrite_params(decoded, on_secret, depth + 1)
+            new = quote(inner, safe="") if inner != decoded else None
+        else:
+            new = None
+        if new is not None and new != value:
+            parts[index] = f"{key}={new}"
+            changed = True
+    return "&".join(parts) if changed else params
+
+
+def _is_secret_collection(segment: str) -> bool:
+    """``accesstokens`` in ``/api/auth/accesstokens/<token>``: the next segment is secret."""
+    name = unquote(segment)
+    if is_secret_name(name, "path"):
+        return True
+    return name.lower().endswith("s") and is_secret_name(name[:-1], "path")
+
+
+def _rewrite_path(path: str, on_secret: ParamRewrite) -> str:
+    segments = path.split("/")
+    changed = False
+    for index in range(1, len(segments)):
+        value = segments[index]
+        if value and _is_secret_collection(segments[index - 1]):
+            new = on_secret(segments[index - 1], value, unquote(value))
+            if new is not None and new != value:
+                segments[index] = new
+                changed = True
+    return "/".join(segments) if changed else path
+
+
+def _rewrite_word(word: str, on_secret: ParamRewrite, depth: int) -> str:
+    cut = len(word)
+    for mark in ("?", "#"):
+        found = word.find(mark)
+        if 0 <= found < cut:
+            cut = found
+    if "/" in word[:cut]:
+        word = _rewrite_path(word[:cut], on_secret) + word[cut:]
+    if "=" not in word:
+        return word
+    cut = len(word)
+    for mark in ("?", "#"):
+        found = word.find(mark)
+        if 0 <= found < cut:
+            cut = found
+    if cut == len(word):  # no URL: a form body or a bare ``name=value``
+        return _rewrite_pairs(word, on_secret, depth)
+    head, rest = word[: cut + 1], word[cut + 1 :]
+    query, hash_mark, fragment = rest.partition("#")
+    query = _rewrite_pairs(query, on_secret, depth)
+    if hash_mark:
+        fragment = _rewrite_pairs(fragment, on_secret, depth)
+    return head + query + hash_mark + fragment
+
+
+def rewrite_params(text: str, on_secret: ParamRewrite, depth: int = 0) -> str:
+    """Every ``name=value`` of every query string, fragment and form in ``text`` (URLs in
+    headers and bodies included) whose name is secret, passed through ``on_secret``."""
+    if "=" not in text and "/" not in text:
+        return text
+    masked = text.translate(_WORD_TABLE)
+    out: list[str] = []
+    position = 0
+    for piece in masked.split("\x00"):
+        end = position + len(piece)
+        word = text[position:end]
+        rewrite = "=" in word or "/" in word
+        out.append(_rewrite_word(word, on_secret, depth) if rewrite else word)
+        if end < len(text):
+            out.append(text[end])
+        position = end + 1
+    return "".join(out)
+
+
+# --- cookies and Basic -----------------------------------------------------------------------
+def rewrite_cookie_header(name: str, value: str, on_secret: Callable[[str], str]) -> str:
+    """A ``Cookie`` or (repeated, folded) ``Set-Cookie`` value with every cookie value
+    passed through ``on_secret`` (attributes such as ``Path`` and ``Expires`` are kept)."""
+    set_cookie = name.lower() == "set-cookie"
+    pieces: list[str] = []
+    for segment in value.split(";"):
+        sub = segment.split(",") if set_cookie else [segment]
+        rewritten = []
+        for pair in sub:
+            key, sep, cookie = pair.partition("=")
+            stripped = cookie.strip().strip('"')
+            if (
+                not sep
+                or not stripped
+                or (set_cookie and key.strip().lower() in _COOKIE_ATTRIBUTES)
+            ):
+                rewritten.append(pair)
+                continue
+            rewritten.append(key + sep + cookie.replace(stripped, on_secret(stripped), 1))
+        pieces.append(",".join(rewritten))
+    return ";".join(pieces)
+
+
+def cookie_values(name: str, value: str) -> list[str]:
+    """The cookie values of a ``Cookie`` or ``Set-Cookie`` header value."""
+    found: list[str] = []
+
+    def keep(cookie: str) -> str:
+        found.append(cookie)
+        return cookie
+
+    rewrite_cookie_header(name, value, keep)
+    return found
+
+
+def basic_parts(credential: str) -> tuple[str, str, str] | None:
+    """``(user, password, encoding)`` of a Basic credential (UTF-8, else latin-1 as
+    ``requests`` sends it), or None when it is not base64 of ``user:password``."""
+    try:
+        raw = base64.b64decode(credential.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    for encoding in ("utf-8", "latin-1"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        user, sep, password = text.partition(":")
+        if sep:
+            return user, password, encoding
+        return None
+    return None
+
+
+# --- JSON ------------------------------------------------------------------------------------
+class Pairs(list[tuple[str, Any]]):
+    """A JSON object as its (key, value) pairs: repeated keys are kept."""
+
+
+_NOT_JSON = object()
+
+
+def parse_json(text: str) -> Any:
+    """The parsed document (objects as :class:`Pairs`), or ``_NOT_JSON``."""
+    stripped = text.lstrip()
+    if not stripped or stripped[0] not in "{[":
+        return _NOT_JSON
+    try:
+        return json.loads(text, object_pairs_hook=Pairs)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def is_json(node: Any) -> bool:
+    return node is not _NOT_JSON
+
+
+StringRewrite = Callable[[str], str]
+
+
+def rewrite_json(
+    node: Any, on_secret: StringRewrite, on_string: StringRewrite, secret: bool = False
+) -> Any:
+    """``node`` with secret-named values passed through ``on_secret`` (numbers become
+    strings) and every other string, key included, through ``on_string``."""
+    if isinstance(node, Pairs):  # a secret name covers its value, not a nested object's
+        out = Pairs()
+        for key, value in node:
+            inner_secret = is_secret_name(key, "body")
+            out.append((on_string(key), rewrite_json(value, on_secret, on_string, inner_secret)))
+        return out
+    if isinstance(node, list):
+        return [rewrite_json(item, on_secret, on_string, secret) for item in node]
+    if isinstance(node, str):
+        return on_secret(node) if secret and node else on_string(node)
+    if secret and isinstance(node, (int, float)) and not isinstance(node, bool):
+        return on_secret(json.dumps(node))
+    return node
+
+
+def dump_json(node: Any, compact: bool) -> str:
+    """Serialize what :func:`parse_json` returned (non-ASCII kept as is)."""
+    item, key = (",", ":") if compact else (", ", ": ")
+    parts: list[str] = []
+    stack: list[Any] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, _Raw):
+            parts.append(current.text)
+        elif isinstance(current, Pairs):
+            pieces: list[Any] = [_Raw("{")]
+            for index, (name, value) in enumerate(current):
+                if index:
+                    pieces.append(_Raw(item))
+                pieces.append(_Raw(json.dumps(name, ensure_ascii=False) + key))
+                pieces.append(value)
+            pieces.append(_Raw("}"))
+            stack.extend(reversed(pieces))
+        elif isinstance(current, list):
+            pieces = [_Raw("[")]
+            for index, value in enumerate(current):
+                if index:
+                    pieces.append(_Raw(item))
+                pieces.append(value)
+            pieces.append(_Raw("]"))
+            stack.extend(reversed(pieces))
+        else:
+            parts.append(json.dumps(current, ensure_ascii=False))
+    return "".join(parts)
+
+
+class _Raw:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def json_strings(node: Any) -> Iterator[tuple[bool, str]]:
+    """``(in a secret position, string)`` for every key and string value."""
+    stack: list[tuple[Any, bool]] = [(node, False)]
+    while stack:
+        current, secret = stack.pop()
+        if isinstance(current, Pairs):
+            for key, value in current:
+                yield False, key
+                stack.append((value, is_secret_name(key, "body")))
+        elif isinstance(current, list):
+            stack.extend((item, secret) for item in current)
+        elif isinstance(current, str):
+            yield secret, current
+        elif secret and isinstance(current, (int, float)) and not isinstance(current, bool):
+            yield True, json.dumps(current)
+
+
+# --- XML -------------------------------------------------------------------------------------
+def _local(name: str) -> str:
+    return name.rpartition("}")[2].rpartition(":")[2]
+
+
+def xml_leaves(text: str) -> list[tuple[bool, str]] | None:
+    """``(in a secret position, text)`` for every element text, tail and attribute value
+    of an XML body (CDATA and namespaces included), or None when it is not XML."""
+    stripped = text.lstrip()
+    if not stripped.startswith("<"):
+        return None
+    if stripped.startswith("<?xml"):
+        end = stripped.find("?>")
+        stripped = stripped[end + 2 :] if end >= 0 else stripped
+    from defusedxml import ElementTree
+    from defusedxml.common import DefusedXmlException
+
+    try:
+        root = ElementTree.fromstring(stripped.encode("utf-8"))
+    except (ElementTree.ParseError, DefusedXmlException, ValueError, RecursionError):
+        return None
+    leaves: list[tuple[bool, str]] = []
+    for element in root.iter():
+        tag = element.tag if isinstance(element.tag, str) else ""
+        local = _local(tag)
+        secret = is_secret_name(local, "body") or (
+            local.lower() == "property" and is_secret_name(element.get("name", ""), "body")
+        )
+        if element.text:
+            leaves.append((secret, element.text))
+        if element.tail:
+            leaves.append((False, element.tail))
+        for attribute, value in element.attrib.items():
+            if value:
+                leaves.append((is_secret_name(_local(attribute), "body"), value))
+    return leaves
+
+
+_HEX_TABLE = bytes(
+    ord("h") if chr(b) in "0123456789abcdefABCDEF" else b if b == ord("%") else ord(".")
+    for b in range(256)
+)
+
+
+def has_percent_escape(text: str) -> bool:
+    """Does ``text`` hold a ``%XX`` escape? (one C-speed pass, no regular expression)"""
+    if "%" not in text:
+        return False
+    return b"%hh" in text.encode("utf-8", "surrogatepass").translate(_HEX_TABLE)
+
+
+def percent_forms(text: str) -> list[str]:
+    """``text`` percent-decoded (``%xx`` and ``+``), when that changes it."""
+    candidates: list[str] = []
+    if has_percent_escape(text):
+        utf8 = unquote(text)
+        candidates += [utf8, unquote_plus(text)]
+        if "\ufffd" in utf8:
+            candidates.append(unquote(text, encoding="latin-1"))
+    elif "+" in text:
+        candidates.append(text.replace("+", " "))
+    out: list[str] = []
+    for decoded in candidates:
+        if decoded != text and decoded not in out:
+            out.append(decoded)
+    return out
+
+
+# --- base64 runs ---------------------------------------------------------------------------
+_B64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_="
+_B64_TABLE = bytes(b if b in _B64_BYTES else 32 for b in range(256))
+
+
+@dataclass(frozen=True)
+class Base64Run:
+    """A base64 run of a text: its byte span in the UTF-8 text, what it decodes to, and
+    how to encode a replacement the same way."""
+
+    start: int
+    end: int
+    text: str
+    encoding: str
+    urlsafe: bool
+    padded: bool
+
+    def encode(self, text: str) -> bytes:
+        raw = text.encode(self.encoding, "replace")
+        out = base64.urlsafe_b64encode(raw) if self.urlsafe else base64.b64encode(raw)
+        return out if self.padded else out.rstrip(b"=")
+
+
+def base64_runs(data: bytes, minimum: int = 8) -> Iterator[Base64Run]:
+    """Every run of 8+ base64/base64url characters of UTF-8 ``data`` that decodes to text."""
+    masked = data.translate(_B64_TABLE)
+    position = 0
+    for token_run in masked.split():
+        if len(token_run) < minimum:
+            continue
+        # the first occurrence from here is this run: shorter runs between cannot hold it
+        start = masked.find(token_run, position)
+        end = start + len(token_run)
+        position = end
+        run = data[start:end]
+        token = run.rstrip(b"=")
+        urlsafe = b"-" in token or b"_" in token
+        candidate = token.replace(b"-", b"+").replace(b"_", b"/") if urlsafe else token
+        try:
+            raw = base64.b64decode(candidate + b"=" * (-len(candidate) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if not raw:
+            continue
+        for encoding in ("utf-8", "latin-1"):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            yield Base64Run(start, end, text, encoding, urlsafe, run != token)
+            break
+
+
+# --- multipart/form-data ---------------------------------------------------------------------
+def _parameter(header: str, wanted: str) -> str | None:
+    for piece in header.replace("\n", ";").split(";"):
+        key, sep, value = piece.strip().partition("=")
+        if sep and key.strip().lower() == wanted:
+            return value.strip().strip('"')
+    return None
+
+
+def multipart_fields(text: str, content_type: str) -> list[tuple[str, str, str]]:
+    """``(name, value, separator)`` of each part of a ``multipart/*`` body (``separator``
+    is the blank line before the value), or ``[]`` for other bodies."""
+    if "multipart/" not in content_type.lower():
+        return []
+    boundary = _parameter(content_type, "boundary")
+    if not boundary:
+        return []
+    fields: list[tuple[str, str, str]] = []
+    for part in text.split("--" + boundary):
+        for separator in ("\r\n\r\n", "\n\n"):
+            head, found, value = part.partition(separator)
+            if found:
+                break
+        else:
+            continue
+        name = _parameter(head, "name") or ""
+        if value.endswith("\r\n"):
+            value = value[:-2]
+        elif value.endswith("\n"):
+            value = value[:-1]
+        fields.append((name, value, separator))
+    return fields

@@ -1,0 +1,157 @@
+"""Generated credentials (any unicode, lengths that matter) in every hiding place, with and
+without compression, recorded through requests and httpx with ``record()``: none reaches the
+disk; the same answers written by plain vcrpy are reported, secret by secret, by ``verify``."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import requests
+from cassette_attack_server import Secrets, _Handler, assert_no_secret_on_disk, routes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_relaytokens.cassettes import verify
+from pytest_relaytokens.cassettes.forms import fingerprint
+from pytest_relaytokens.cassettes.recording import record
+from pytest_relaytokens.cassettes.storage import load_interactions
+
+
+def _usable(value: str) -> bool:
+    return value.strip() == value and "]]>" not in value
+
+
+CHARACTERS = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"))
+SECRET = st.text(CHARACTERS, min_size=8, max_size=48).filter(_usable)
+LATIN1_SECRET = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E)
+    | st.characters(min_codepoint=0xA0, max_codepoint=0xFF),
+    min_size=8,
+    max_size=32,
+).filter(_usable)
+
+
+class _Holder:
+    secrets = Secrets("placeholder-token", "placeholder-pw", "placeholder-declared")
+
+
+class _LiveHandler(_Handler):
+    """Answers from the secrets of the running example."""
+
+    def _answer(self) -> None:
+        type(self).table = routes(_Holder.secrets)
+        super()._answer()
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LiveHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def _paths() -> list[str]:
+    return sorted(routes(_Holder.secrets))
+
+
+def _drive_requests(base: str, secrets: Secrets) -> None:
+    with requests.Session() as http:
+        http.trust_env = False
+        for path in _paths():
+            http.post(
+                base + path,
+                auth=("alice", secrets.password),
+                data={"grant_type": "password", "password": secrets.password},
+                allow_redirects=False,
+            )
+
+
+def _drive_httpx(base: str, secrets: Secrets) -> None:
+    with httpx.Client(trust_env=False) as http:
+        for path in _paths():
+            http.post(
+                base + path,
+                auth=("alice", secrets.password),
+                data={"grant_type": "password", "password": secrets.password},
+            )
+
+
+def _verify(path: Path, secrets: Secrets) -> tuple[int, str]:
+    parser = argparse.ArgumentParser()
+    verify.add_arguments(parser)
+    argv = [str(path), "--no-schema"]
+    for secret in secrets.all:
+        argv.append(f"--secret={secret}")
+    out, err = io.StringIO(), io.StringIO()
+    status = verify.run(parser.parse_args(argv), out=out, err=err)
+    text = out.getvalue() + err.getvalue()
+    for secret in secrets.all:
+        assert secret not in text  # findings name secrets by fingerprint only
+    return status, out.getvalue()
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(token=SECRET, password=LATIN1_SECRET, declared=SECRET)
+def test_generated_secrets_never_reach_disk(
+    base_url: str, token: str, password: str, declared: str
+) -> None:
+    secrets = Secrets(token=token, password=password, declared=declared)
+    if len({token, password, declared}) < 3:
+        return
+    _Holder.secrets = secrets
+    with tempfile.TemporaryDirectory() as folder:
+        for name, drive in (("requests", _drive_requests), ("httpx", _drive_httpx)):
+            path = Path(folder) / f"{name}.yaml"
+            with record(path, extra_secrets=[password, declared]):
+                drive(base_url, secrets)
+            assert_no_secret_on_disk(path, secrets.all)
+            assert _verify(path, secrets) == (0, "")
+            interactions = load_interactions(path).interactions
+            assert len(interactions) == len(_paths())  # every hiding place was recorded
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(token=SECRET, password=LATIN1_SECRET, declared=SECRET)
+def test_the_same_secrets_planted_without_redactor_are_each_reported(
+    base_url: str, token: str, password: str, declared: str
+) -> None:
+    import vcr
+
+    secrets = Secrets(token=token, password=password, declared=declared)
+    if len({token, password, declared}) < 3:
+        return
+    _Holder.secrets = secrets
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "plain.yaml"
+        with vcr.VCR(record_mode="all").use_cassette(str(path)):
+            _drive_httpx(base_url, secrets)
+        status, out = _verify(path, secrets)
+        assert status == 1
+        for secret in secrets.all:
+            assert fingerprint(secret) in out, "a planted secret was not reported"
+        reported = {line.split(": interaction ")[1].split(":")[0] for line in out.splitlines()}
+        hiding_places = {str(index) for index in range(len(_paths()))}
+        assert hiding_places <= reported, sorted(hiding_places - reported)
