@@ -41,6 +41,9 @@ def safe_vcr_config(
     cassette the config is used for (pytest-recording deep-copies the config; the
     redactor survives that as itself), so a secret keeps one placeholder.
     """
+    from ._vcr_compat import apply as apply_vcr_compat
+
+    apply_vcr_compat()  # vcrpy 7-8 would drop a repeated response header on playback
     secrets = tuple(s for s in extra_secrets if s)
     patterns = tuple(extra_patterns)
     if redactor is None:

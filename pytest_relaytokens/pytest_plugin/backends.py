@@ -700,7 +700,6 @@ class LiveBackend:
         if self._recording is not None or inputs.record_mode == "none":
             return
         from ..cassettes.recording import record
-        from ..cassettes.redaction import Redactor
 
         secrets = live_secrets()
         stack = contextlib.ExitStack()
@@ -717,7 +716,7 @@ class LiveBackend:
             record(
                 inputs.cassette,
                 mode=mode,  # type: ignore[arg-type]
-                redactor=Redactor(extra_secrets=secrets, extra_patterns=inputs.secret_patterns),
+                extra_secrets=secrets,
                 extra_patterns=inputs.secret_patterns,
             )
         )
