@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import _cg
 
@@ -31,6 +31,7 @@ __all__ = [
     "SUITE_RUNS",
     "Benchmark",
     "Row",
+    "Rounds",
     "Run",
     "Settings",
     "Skip",
@@ -44,6 +45,8 @@ __all__ = [
     "run_pytest",
     "suite",
 ]
+
+T = TypeVar("T")
 
 #: The pytest plugins the suites load by name, with autoloading off: each one alone is what a
 #: venv holding only that plugin would load.
@@ -216,9 +219,9 @@ def missing(*modules: str) -> None:
             raise Skip(f"{module} is not installed")
 
 
-def interleave(actions: list[Callable[[], float]], rounds: int) -> list[list[float]]:
+def interleave(actions: list[Callable[[], T]], rounds: int) -> list[list[T]]:
     """Run the actions round-robin ``rounds`` times (a, b, c, a, b, c...): each one's values."""
-    values: list[list[float]] = [[] for _ in actions]
+    values: list[list[T]] = [[] for _ in actions]
     for _ in range(max(1, rounds)):
         for action, measured in zip(actions, values, strict=True):
             measured.append(action())
@@ -378,6 +381,17 @@ def many_tests(count: int, body: str, args: str = "", per_file: int = 500) -> di
     return files
 
 
+@dataclass(frozen=True)
+class Rounds:
+    """What :func:`in_suite_rounds` measured: per side, rates per round (CPU and wall) and
+    instructions per operation; ``run`` is the timed pytest process (its probe's records)."""
+
+    rates: dict[str, list[float]]
+    instr: dict[str, float | None]
+    walls: dict[str, list[float]]
+    run: Run
+
+
 def in_suite_rounds(
     sides: dict[str, str],
     settings: Settings,
@@ -389,7 +403,7 @@ def in_suite_rounds(
     calls: int | None = None,
     count_calls: int = 200,
     clock: str = "cpu",
-) -> tuple[dict[str, list[float]], dict[str, float | None]]:
+) -> Rounds:
     """Interleaved rounds of several sides inside ONE pytest process, through their fixtures.
 
     ``sides`` maps a side's name to the source of one test function, with ``{test}`` (its
@@ -398,7 +412,7 @@ def in_suite_rounds(
     holds a warm-up round (small, unmeasured) then ``settings.rounds`` rounds of every side in
     turn. Returns each side's rate per round (operations per CPU second, or per wall second
     with ``clock="wall"``) and, when counting, its instructions per operation from a one-round
-    run under callgrind.
+    run under callgrind, and each side's rate per wall second.
     """
     calls = calls or settings.calls
 
@@ -418,10 +432,12 @@ def in_suite_rounds(
     with suite(source(settings.rounds, calls)) as folder:
         done = run_pytest(folder, [*plugins, "probe"])
     rates: dict[str, list[float]] = {side: [] for side in sides}
+    walls: dict[str, list[float]] = {side: [] for side in sides}
     for record in done.probe.get("records", []):
         if record["name"] in rates:
             seconds = record["cpu"] if clock == "cpu" else record["wall"]
             rates[record["name"]].append(record["count"] / seconds if seconds else 0.0)
+            walls[record["name"]].append(record["count"] / record["wall"] if record["wall"] else 0.0)
     for side, found in rates.items():
         if len(found) != settings.rounds:
             raise RuntimeError(f"side {side!r} recorded {len(found)} rounds")
@@ -430,4 +446,4 @@ def in_suite_rounds(
         with suite(source(1, count_calls)) as folder:
             totals = instructions(folder, [*plugins, "probe"])
         counted = {side: totals[side] / count_calls if side in totals else None for side in sides}
-    return rates, counted
+    return Rounds(rates, counted, walls, done)

@@ -39,6 +39,11 @@ def measure(name: str, count: int, action: Callable[[], object]) -> None:
     _RECORDS.append({"name": name, "count": count, "cpu": cpu, "wall": wall})
 
 
+def note(name: str, count: int, cpu: float, wall: float) -> None:
+    """Record a measurement taken by the test itself (e.g. one thread's CPU time)."""
+    _RECORDS.append({"name": name, "count": count, "cpu": cpu, "wall": wall})
+
+
 def live_plugin_objects(prefix: str = "pytest_relaytokens") -> int:
     """Objects the garbage collector tracks whose type is defined in ``prefix``'s modules."""
     gc.collect()

@@ -122,12 +122,12 @@ def {test}(httpx_mock, recorded):
 
 def rows(settings: Settings) -> list[Row]:
     missing("requests", "responses", "httpx", "pytest_httpx", "pytest_relaytokens.plugin")
-    rates, instr = in_suite_rounds(SIDES, settings, ["ours", "httpx_mock"], conftest=CONFTEST)
+    measured = in_suite_rounds(SIDES, settings, ["ours", "httpx_mock"], conftest=CONFTEST)
     calls = settings.calls
 
     def row(ours: str, base: str, label: str, goal: str = "") -> Row:
         return compare(
-            label, "calls/s", rates[ours], rates[base], goal, instr=(instr[ours], instr[base])
+            label, "calls/s", measured.rates[ours], measured.rates[base], goal, instr=(measured.instr[ours], measured.instr[base])
         )
 
     return [

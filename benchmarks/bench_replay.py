@@ -116,7 +116,7 @@ def rows(settings: Settings) -> list[Row]:
             ("_big", big, urls, max(50, settings.calls // 4)),
         ):
             found = sides(cassette, tag)
-            rates, instr = in_suite_rounds(
+            measured = in_suite_rounds(
                 found,
                 settings,
                 ["ours", "recording"],
@@ -135,10 +135,10 @@ def rows(settings: Settings) -> list[Row]:
                     compare(
                         f"replay: {calls:,} GETs from {what}, ucwa_api vs {label}",
                         "calls/s",
-                        rates[f"ours{tag}"],
-                        rates[peer],
+                        measured.rates[f"ours{tag}"],
+                        measured.rates[peer],
                         goal if label == "vcrpy" or not tag else "",
-                        instr=(instr[f"ours{tag}"], instr[peer]),
+                        instr=(measured.instr[f"ours{tag}"], measured.instr[peer]),
                     )
                 )
     return out
