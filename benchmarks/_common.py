@@ -30,8 +30,8 @@ __all__ = [
     "REPO_ROOT",
     "SUITE_RUNS",
     "Benchmark",
-    "Row",
     "Rounds",
+    "Row",
     "Run",
     "Settings",
     "Skip",
@@ -311,7 +311,9 @@ def run_pytest(
             output = log.read().decode("utf-8", "replace")
         if os.waitstatus_to_exitcode(status) != 0:
             tail = "\n".join(output.strip().splitlines()[-12:])
-            raise RuntimeError(f"pytest failed in {folder.name} ({' '.join(command[-6:])}):\n{tail}")
+            raise RuntimeError(
+                f"pytest failed in {folder.name} ({' '.join(command[-6:])}):\n{tail}"
+            )
         text = out.read_text(encoding="utf-8") if out.stat().st_size else "{}"
         return Run(usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, json.loads(text))
     finally:
@@ -437,7 +439,9 @@ def in_suite_rounds(
         if record["name"] in rates:
             seconds = record["cpu"] if clock == "cpu" else record["wall"]
             rates[record["name"]].append(record["count"] / seconds if seconds else 0.0)
-            walls[record["name"]].append(record["count"] / record["wall"] if record["wall"] else 0.0)
+            walls[record["name"]].append(
+                record["count"] / record["wall"] if record["wall"] else 0.0
+            )
     for side, found in rates.items():
         if len(found) != settings.rounds:
             raise RuntimeError(f"side {side!r} recorded {len(found)} rounds")

@@ -48,7 +48,9 @@ def live_plugin_objects(prefix: str = "pytest_relaytokens") -> int:
     """Objects the garbage collector tracks whose type is defined in ``prefix``'s modules."""
     gc.collect()
     return sum(
-        1 for obj in gc.get_objects() if str(getattr(type(obj), "__module__", "")).startswith(prefix)
+        1
+        for obj in gc.get_objects()
+        if str(getattr(type(obj), "__module__", "")).startswith(prefix)
     )
 
 

@@ -22,7 +22,7 @@ from _common import Benchmark, Row, Settings, guarded, missing, pytest_env
 LIMIT_S = 20.0
 
 CHILD = textwrap.dedent(
-    '''
+    """
     import json, sys, time
     import yaml
     from pytest_relaytokens import cassettes
@@ -62,7 +62,10 @@ CHILD = textwrap.dedent(
     request = {
         "method": "GET",
         "uri": "https://fe1.contoso.com/ucwa/oauth/v1/applications/1/communication/x",
-        "headers": {"Accept": ["application/json"], "Authorization": ["Bearer cwt=AAEBHAEFAAAAAAAFFQAAAOeN"]},
+        "headers": {
+            "Accept": ["application/json"],
+            "Authorization": ["Bearer cwt=AAEBHAEFAAAAAAAFFQAAAOeN"],
+        },
         "body": None,
     }
     response = {
@@ -86,7 +89,7 @@ CHILD = textwrap.dedent(
         )
         scan(text, redactor.secrets)
     print(json.dumps({"cpu": time.process_time() - start, "bytes": len(body)}))
-    '''
+    """
 )
 
 
@@ -110,7 +113,9 @@ def measure(kind: str, size: int) -> float | None:
 
 
 def rows(settings: Settings) -> list[Row]:
-    missing("yaml", "pytest_relaytokens.cassettes.redaction", "pytest_relaytokens.cassettes.secrets")
+    missing(
+        "yaml", "pytest_relaytokens.cassettes.redaction", "pytest_relaytokens.cassettes.secrets"
+    )
     mib = 2**20
     small, large = (16 * 1024, 32 * 1024) if settings.quick else (4 * mib, 8 * mib)
     out = []

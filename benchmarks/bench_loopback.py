@@ -34,7 +34,10 @@ from pytest_relaytokens.ucwa.service import UcwaService
 def recorded():
     """One real answer of the fake (path, body, content type) for the constant servers."""
     service = UcwaService(seed=1)
-    headers = {"Authorization": "Bearer " + service.credentials.bearer, "Accept": "application/json"}
+    headers = {
+        "Authorization": "Bearer " + service.credentials.bearer,
+        "Accept": "application/json",
+    }
     with activate_responses(service, [service.host]), requests.Session() as session:
         answer = session.get(service.token_url(), headers=headers)
     assert answer.status_code == 200, answer.text
@@ -83,7 +86,8 @@ def httpserver_target(httpserver, recorded):
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     path, body, content_type = recorded
     httpserver.expect_request(path).respond_with_data(body, content_type=content_type)
-    return httpserver.url_for(path), {"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}
+    headers = {"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}
+    return httpserver.url_for(path), headers
 
 
 @pytest.fixture
@@ -201,11 +205,17 @@ def rows(settings: Settings) -> list[Row]:
     out = []
     for client, label in (("session", "one Session"), ("threads", f"{THREADS} threads")):
         for peer, name, goal in (
-            ("httpserver", "pytest-httpserver as installed", ">= 2.0" if client == "session" else ">= 1.8"),
+            (
+                "httpserver",
+                "pytest-httpserver as installed",
+                ">= 2.0" if client == "session" else ">= 1.8",
+            ),
             ("stdlib", "stdlib keep-alive server, constant body", ""),
         ):
             ours, theirs = f"ours_{client}", f"{peer}_{client}"
-            wall = sorted(o / t for o, t in zip(measured.walls[ours], measured.walls[theirs], strict=True))
+            wall = sorted(
+                o / t for o, t in zip(measured.walls[ours], measured.walls[theirs], strict=True)
+            )
             out.append(
                 compare(
                     f"loopback: {calls:,} GETs, {label}, relaytokens_server vs {name}",

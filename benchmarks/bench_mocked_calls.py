@@ -24,7 +24,10 @@ from pytest_relaytokens.ucwa.service import UcwaService
 def recorded():
     \"\"\"One real answer of the fake (url, body, content type) for the static sides.\"\"\"
     service = UcwaService(seed=1)
-    headers = {"Authorization": "Bearer " + service.credentials.bearer, "Accept": "application/json"}
+    headers = {
+        "Authorization": "Bearer " + service.credentials.bearer,
+        "Accept": "application/json",
+    }
     with activate_responses(service, [service.host]), requests.Session() as session:
         answer = session.get(service.token_url(), headers=headers)
     assert answer.status_code == 200, answer.text
@@ -127,7 +130,12 @@ def rows(settings: Settings) -> list[Row]:
 
     def row(ours: str, base: str, label: str, goal: str = "") -> Row:
         return compare(
-            label, "calls/s", measured.rates[ours], measured.rates[base], goal, instr=(measured.instr[ours], measured.instr[base])
+            label,
+            "calls/s",
+            measured.rates[ours],
+            measured.rates[base],
+            goal,
+            instr=(measured.instr[ours], measured.instr[base]),
         )
 
     return [

@@ -11,11 +11,13 @@ per test, from a 100-test run of each suite under callgrind.
 from __future__ import annotations
 
 import statistics
+from functools import partial
 
 from _common import (
     SUITE_RUNS,
     Benchmark,
     Row,
+    Run,
     Settings,
     compare,
     instructions,
@@ -108,21 +110,21 @@ def run(settings: Settings) -> list[Row]:
         }
         for name, folder in folders.items():
             run_pytest(folder, SUITES[name][1], "--co")  # rewritten bytecode, for all alike
-        runs: dict[str, list] = {name: [] for name in folders}
+        runs: dict[str, list[Run]] = {name: [] for name in folders}
 
         def side(name: str) -> float:
             done = run_pytest(folders[name], SUITES[name][1])
             runs[name].append(done)
             return done.cpu
 
-        interleave([lambda n=name: side(n) for name in folders], settings.suite_rounds)
+        interleave([partial(side, name) for name in folders], settings.suite_rounds)
     SUITE_RUNS[f"ucwa_token:{size}"] = runs["ucwa_token"]
     SUITE_RUNS[f"bare:{size}"] = runs["bare"]
     instr = loop_instructions(settings)
     cpu = {name: [r.cpu for r in found] for name, found in runs.items()}
 
     def loop_ms(name: str) -> float:
-        return statistics.median(r.record("loop")["cpu"] for r in runs[name]) * 1000 / size
+        return float(statistics.median(r.record("loop")["cpu"] for r in runs[name])) * 1000 / size
 
     def row(ours: str, base: str, goal: str = "", label: str = "") -> Row:
         note = f"test loop {loop_ms(ours):.3f} vs {loop_ms(base):.3f} ms CPU/test"
@@ -139,15 +141,23 @@ def run(settings: Settings) -> list[Row]:
     return [
         row("ucwa_token", "bare", "<= 1.2"),
         row("relay_access_token", "bare", "<= 1.2"),
-        row("ucwa_token", "httpx_mock", "<= 1.0", f"per-test: ucwa_token vs pytest-httpx httpx_mock"),
+        row(
+            "ucwa_token", "httpx_mock", "<= 1.0", "per-test: ucwa_token vs pytest-httpx httpx_mock"
+        ),
         row(
             "relay_access_token",
             "httpx_mock",
             "<= 1.0",
             "per-test: relay_access_token vs pytest-httpx httpx_mock",
         ),
-        row("httpx_mock", "bare", label=f"peer: {size:,} tests with pytest-httpx httpx_mock vs bare"),
-        row("factory", "bare", label="reference: UcwaTokenFactory from a plain conftest fixture vs bare"),
+        row(
+            "httpx_mock", "bare", label=f"peer: {size:,} tests with pytest-httpx httpx_mock vs bare"
+        ),
+        row(
+            "factory",
+            "bare",
+            label="reference: UcwaTokenFactory from a plain conftest fixture vs bare",
+        ),
         row("pydantic", "bare", label="reference: a small pydantic model fixture vs bare"),
     ]
 

@@ -75,7 +75,10 @@ def session():
 @pytest.fixture(scope="session")
 def recorded():
     service = UcwaService(seed=1)
-    headers = {"Authorization": "Bearer " + service.credentials.bearer, "Accept": "application/json"}
+    headers = {
+        "Authorization": "Bearer " + service.credentials.bearer,
+        "Accept": "application/json",
+    }
     with activate_responses(service, [service.host]), requests.Session() as s:
         answer = s.get(service.token_url(), headers=headers)
     return service.token_url(), answer.content, answer.headers["Content-Type"]

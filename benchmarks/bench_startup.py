@@ -9,6 +9,8 @@ it is what ``-p no:faker`` gives users who do not use Faker's ``faker`` fixture.
 
 from __future__ import annotations
 
+from functools import partial
+
 from _common import Benchmark, Row, Settings, compare, interleave, missing, run_pytest, suite
 
 SIDES = {
@@ -26,13 +28,17 @@ def run(settings: Settings) -> list[Row]:
     with suite({"test_one.py": "def test_one():\n    assert True\n"}) as folder:
         for plugins in SIDES.values():
             run_pytest(folder, plugins)  # bytecode caches, for every side alike
-        values = interleave(
-            [lambda p=plugins: run_pytest(folder, p).cpu for plugins in SIDES.values()], rounds
-        )
+
+        def cpu(plugins: list[str]) -> float:
+            return run_pytest(folder, plugins).cpu
+
+        values = interleave([partial(cpu, plugins) for plugins in SIDES.values()], rounds)
     found = dict(zip(SIDES, values, strict=True))
     bare = found["bare"]
     return [
-        compare("start-up: the plugin itself vs bare pytest", "s CPU", found["ours"], bare, "<= 1.03"),
+        compare(
+            "start-up: the plugin itself vs bare pytest", "s CPU", found["ours"], bare, "<= 1.03"
+        ),
         compare(
             "start-up: installed package (plugin + Faker's pytest plugin) vs bare",
             "s CPU",

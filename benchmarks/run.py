@@ -78,10 +78,21 @@ def fmt_value(value: float | None, unit: str) -> str:
 def fmt_instr(row: Row) -> str:
     if row.ours_instr is None or row.baseline_instr is None or row.instr_ratio is None:
         return ""
-    return f"{row.ours_instr / 1e3:,.0f}k / {row.baseline_instr / 1e3:,.0f}k = {row.instr_ratio:.2f}"
+    return (
+        f"{row.ours_instr / 1e3:,.0f}k / {row.baseline_instr / 1e3:,.0f}k = {row.instr_ratio:.2f}"
+    )
 
 
-HEADER = ["benchmark", "ours", "peer or reference", "ratio", "spread", "instructions", "goal", "met"]
+HEADER = [
+    "benchmark",
+    "ours",
+    "peer or reference",
+    "ratio",
+    "spread",
+    "instructions",
+    "goal",
+    "met",
+]
 
 
 def table(rows: list[Row]) -> str:
@@ -113,7 +124,7 @@ def table(rows: list[Row]) -> str:
             cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
             out.append("| " + " | ".join(cells) + " |")
     notes = [f"- {row.name}: {row.note}" for row in rows if row.note and row.error is None]
-    return "\n".join(out + ([""] + notes if notes else []))
+    return "\n".join(out + (["", *notes] if notes else []))
 
 
 def main(argv: list[str] | None = None) -> int:
