@@ -86,16 +86,6 @@ def _check(overrides: dict[str, Any], allowed: tuple[str, ...], what: str) -> No
         )
 
 
-def _below(rng: random.Random, n: int) -> int:
-    """``rng._randbelow(n)`` for a plain ``random.Random``: the same draws as ``randrange``,
-    ``randint`` and ``choice`` make, without their argument checks."""
-    k = n.bit_length()
-    r = rng.getrandbits(k)
-    while r >= n:
-        r = rng.getrandbits(k)
-    return r
-
-
 class UcwaTokenFactory:
     """Builds :class:`MediaRelayAccessToken` values; the same seed gives the same objects.
 
@@ -118,12 +108,18 @@ class UcwaTokenFactory:
 
     # --- draws ---------------------------------------------------------------------------
     def _pick(self, options: tuple[str, ...]) -> str:
-        if self._plain:
-            return options[_below(self.rng, len(options))]
+        if self._plain:  # what choice() draws, without its checks and calls
+            n = len(options)
+            k = n.bit_length()
+            draw = self.rng.getrandbits
+            r = draw(k)
+            while r >= n:
+                r = draw(k)
+            return options[r]
         return self.rng.choice(options)
 
     def _between(self, low: int, high: int) -> int:
-        if self._plain:  # _below inlined: this runs a dozen times per token
+        if self._plain:  # what randint() draws, without its checks and calls
             n = high - low + 1
             k = n.bit_length()
             draw = self.rng.getrandbits
