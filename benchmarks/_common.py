@@ -89,11 +89,11 @@ class Settings:
 
     @property
     def calls(self) -> int:
-        return 50 if self.quick else 2_000
+        return 20 if self.quick else 2_000
 
     @property
     def suite_size(self) -> int:
-        return 30 if self.quick else 2_000
+        return 10 if self.quick else 2_000
 
     @property
     def counting(self) -> bool:

@@ -191,7 +191,7 @@ def {{test}}({server}_target):
 
 def rows(settings: Settings) -> list[Row]:
     missing("requests", "pytest_httpserver", "pytest_relaytokens.plugin")
-    calls = max(THREADS * 10, settings.calls // 2)
+    calls = max(THREADS * 2, settings.calls // 2)
     found = sides()
     measured = in_suite_rounds(
         found,

@@ -109,7 +109,8 @@ def run(settings: Settings) -> list[Row]:
             "pydantic": pydantic,
         }
         for name, folder in folders.items():
-            run_pytest(folder, SUITES[name][1], "--co")  # rewritten bytecode, for all alike
+            if not settings.quick:  # rewritten bytecode cached, for all alike
+                run_pytest(folder, SUITES[name][1], "--co")
         runs: dict[str, list[Run]] = {name: [] for name in folders}
 
         def side(name: str) -> float:

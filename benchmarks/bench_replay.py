@@ -109,11 +109,11 @@ def rows(settings: Settings) -> list[Row]:
     _, (item,) = token_interaction(SHIPPED)
     out = []
     with tempfile.TemporaryDirectory(prefix="relaytokens-replay-") as tmp:
-        size = 50 if settings.quick else 1_000
+        size = 20 if settings.quick else 1_000
         big, urls = big_cassette(Path(tmp), size)
         for tag, cassette, targets, calls in (
             ("", SHIPPED, [item["request"]["uri"]], settings.calls),
-            ("_big", big, urls, max(50, settings.calls // 4)),
+            ("_big", big, urls, max(20, settings.calls // 4)),
         ):
             found = sides(cassette, tag)
             measured = in_suite_rounds(

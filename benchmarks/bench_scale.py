@@ -108,7 +108,7 @@ for _ in range({calls}):
 
 def sizes(settings: Settings) -> tuple[int, ...]:
     if settings.quick:
-        return (20, 40, 60)
+        return (10, 20, 30)
     return (200, 2_000, 20_000) if settings.full else (200, 1_000, 2_000)
 
 
@@ -121,8 +121,9 @@ def paired_runs(size: int, rounds: int) -> tuple[list[Run], list[Run]]:
             suite(many_tests(size, *TOKEN)) as ours_folder,
             suite(many_tests(size, *BARE)) as bare_folder,
         ):
-            run_pytest(ours_folder, ["ours", "probe"], "--co")
-            run_pytest(bare_folder, ["probe"], "--co")
+            if rounds > 1:  # rewritten bytecode cached, for both alike
+                run_pytest(ours_folder, ["ours", "probe"], "--co")
+                run_pytest(bare_folder, ["probe"], "--co")
             ours, bare = interleave(
                 [
                     lambda: run_pytest(ours_folder, ["ours", "probe"]),
@@ -176,8 +177,8 @@ def scale_rows(settings: Settings) -> list[Row]:
 
 
 def gc_rows(settings: Settings) -> list[Row]:
-    rounds = 15 if settings.quick else 60  # four tests a round
-    early, late = 20, rounds * 4
+    rounds = 6 if settings.quick else 60  # four tests a round
+    early, late = (8 if settings.quick else 20), rounds * 4
     files = {"test_gc.py": "".join(GC_TESTS.format(n=n) for n in range(rounds))}
     with suite(files) as folder:
         done = run_pytest(
@@ -198,14 +199,15 @@ def gc_rows(settings: Settings) -> list[Row]:
 
 def xdist_rows(settings: Settings) -> list[Row]:
     missing("xdist", "requests", "responses")
-    tests, calls = (20, 5) if settings.quick else (400, 10)
+    tests, calls = (6, 2) if settings.quick else (400, 10)
     files = many_tests(tests, XDIST_OURS.format(calls=calls), "ucwa_api, session")
     static = many_tests(tests, XDIST_STATIC.format(calls=calls), "static_api, session")
     files.update({f"static_{name}": text for name, text in static.items()})
     files["conftest.py"] = XDIST_CONFTEST
     plugins = ["ours", "xdist"]
     with suite(files) as folder:
-        run_pytest(folder, plugins, "--co")
+        if not settings.quick:
+            run_pytest(folder, plugins, "--co")
         ours_files = [name for name in files if name.startswith("test_bench")]
         static_files = [name for name in files if name.startswith("static_")]
 
