@@ -3,8 +3,8 @@
 - ``measure(name, count, action)``, imported by the generated tests, runs ``action()`` once and
   records its CPU and wall seconds for ``count`` operations (under valgrind: its instructions).
 - The test loop (everything after collection, before the summary) is timed the same way, so a
-  suite's per-test cost can be read without start-up (``RELAYTOKENS_BENCH_LOOP=1`` counts its
-  instructions under valgrind).
+  suite's per-test cost can be read without start-up (``RELAYTOKENS_BENCH_LOOP=N`` counts its
+  instructions under valgrind from the end of test N on, leaving one-off imports out).
 - ``RELAYTOKENS_BENCH_GC=10,300`` counts the live objects of ``pytest_relaytokens`` types after
   those test numbers' teardown: the gc-count helper for "no plugin object outlives its test".
 
@@ -27,6 +27,8 @@ _PROBE = Probe()
 _RECORDS: list[dict[str, Any]] = []
 _LIVE: dict[str, int] = {}
 _DONE = [0]
+#: ``RELAYTOKENS_BENCH_LOOP=N``: count the loop's instructions after the first N tests (-1: no)
+_LOOP_SKIP = [int(os.environ.get("RELAYTOKENS_BENCH_LOOP", "-1"))]
 
 
 def measure(name: str, count: int, action: Callable[[], object]) -> None:
@@ -56,23 +58,22 @@ def live_plugin_objects(prefix: str = "pytest_relaytokens") -> int:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
-    loop = os.environ.get("RELAYTOKENS_BENCH_LOOP") == "1"
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    if loop:
+    if _LOOP_SKIP[0] == 0:
         _PROBE.start()
     yield
-    if loop:
+    if _LOOP_SKIP[0] >= 0:
         _PROBE.stop("loop")
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     _RECORDS.append({"name": "loop", "count": len(session.items), "cpu": cpu, "wall": wall})
 
 
 def pytest_runtest_logfinish(nodeid: str, location: object) -> None:
-    wanted = os.environ.get("RELAYTOKENS_BENCH_GC")
-    if not wanted:
-        return
     _DONE[0] += 1
-    if str(_DONE[0]) in wanted.split(","):
+    if _LOOP_SKIP[0] > 0 and _DONE[0] == _LOOP_SKIP[0]:
+        _PROBE.start()  # the first tests' one-off imports are not counted
+    wanted = os.environ.get("RELAYTOKENS_BENCH_GC")
+    if wanted and str(_DONE[0]) in wanted.split(","):
         _LIVE[str(_DONE[0])] = live_plugin_objects()
 
 

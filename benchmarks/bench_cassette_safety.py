@@ -116,35 +116,47 @@ def rows(settings: Settings) -> list[Row]:
     missing(
         "yaml", "pytest_relaytokens.cassettes.redaction", "pytest_relaytokens.cassettes.secrets"
     )
-    mib = 2**20
-    small, large = (16 * 1024, 32 * 1024) if settings.quick else (4 * mib, 8 * mib)
+    kib = 1024
+    # 4 -> 8 MiB; a body that cannot do 4 MiB in the time limit is shown at 64 -> 128 KiB.
+    ladder = (
+        [(16 * kib, 32 * kib)]
+        if settings.quick
+        else [(4096 * kib, 8192 * kib), (64 * kib, 128 * kib)]
+    )
     out = []
     for kind in ("realistic", "token-dense", "adversarial"):
-        first = measure(kind, small)
-        second = measure(kind, large) if first is not None else None
-        if first is None or second is None:
+        notes: list[str] = []
+        for small, large in ladder:
+            first = measure(kind, small)
+            second = measure(kind, large) if first is not None else None
+            if first is not None and second is not None:
+                notes.append(
+                    f"{large / 2**20 / second:.2f} MB/s at {large // kib:,} KiB, "
+                    f"{small / 2**20 / first:.2f} MB/s at {small // kib:,} KiB"
+                )
+                out.append(
+                    Row(
+                        f"cassette safety, {kind}: time for {large // kib:,} KiB"
+                        f" vs {small // kib:,} KiB",
+                        "s CPU",
+                        second,
+                        first,
+                        "<= 2.2",
+                        "; ".join(notes),
+                    )
+                )
+                break
             size = small if first is None else large
+            notes.append(f"did not finish within {LIMIT_S:.0f} s at {size // kib:,} KiB")
+        else:
             out.append(
                 Row(
-                    f"cassette safety, {kind}: redact + scan {size // 1024:,} KiB",
+                    f"cassette safety, {kind}: redact + scan",
                     "s CPU",
                     goal="<= 2.2",
-                    note=f"did not finish within {LIMIT_S:.0f} s at {size // 1024:,} KiB"
-                    + ("" if first is None else f" ({small / 2**20 / first:.2f} MB/s at half)"),
+                    note="; ".join(notes),
                 )
             )
-            continue
-        out.append(
-            Row(
-                f"cassette safety, {kind}: time for {large // 1024:,} KiB vs {small // 1024:,} KiB",
-                "s CPU",
-                second,
-                first,
-                "<= 2.2",
-                f"{large / mib / second:.2f} MB/s at {large // 1024:,} KiB, "
-                f"{small / mib / first:.2f} MB/s at {small // 1024:,} KiB",
-            )
-        )
     return out
 
 

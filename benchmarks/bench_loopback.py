@@ -191,7 +191,7 @@ def {{test}}({server}_target):
 
 def rows(settings: Settings) -> list[Row]:
     missing("requests", "pytest_httpserver", "pytest_relaytokens.plugin")
-    calls = max(THREADS * 2, settings.calls // 2)
+    calls = max(THREADS * 2, settings.calls // 4)
     found = sides()
     measured = in_suite_rounds(
         found,
@@ -252,7 +252,9 @@ def raw_rows(measured: Rounds) -> list[Row]:
             "us CPU/request",
             per_request["ours"],
             per_request[peer],
-            note=f"pytest-httpserver as installed {label} (measured)",
+            note=f"pytest-httpserver as installed {label} (measured)"
+            if peer == "httpserver"
+            else "",
         )
         for peer, name in (("httpserver", "pytest-httpserver"), ("stdlib", "stdlib keep-alive"))
     ]

@@ -112,8 +112,8 @@ def rows(settings: Settings) -> list[Row]:
         size = 20 if settings.quick else 1_000
         big, urls = big_cassette(Path(tmp), size)
         for tag, cassette, targets, calls in (
-            ("", SHIPPED, [item["request"]["uri"]], settings.calls),
-            ("_big", big, urls, max(20, settings.calls // 4)),
+            ("", SHIPPED, [item["request"]["uri"]], settings.calls // 2),
+            ("_big", big, urls, max(20, settings.calls // 20)),
         ):
             found = sides(cassette, tag)
             measured = in_suite_rounds(
@@ -122,7 +122,7 @@ def rows(settings: Settings) -> list[Row]:
                 ["ours", "recording"],
                 header=f"import pytest\nimport requests\nimport vcr\n\nURLS = {targets!r}\n",
                 calls=calls,
-                count_calls=100,
+                count_calls=100 if not tag else 10,
             )
             what = (
                 "the shipped token cassette"
