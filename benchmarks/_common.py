@@ -405,18 +405,20 @@ def in_suite_rounds(
     calls: int | None = None,
     count_calls: int = 200,
     clock: str = "cpu",
+    rounds: int | None = None,
 ) -> Rounds:
     """Interleaved rounds of several sides inside ONE pytest process, through their fixtures.
 
     ``sides`` maps a side's name to the source of one test function, with ``{test}`` (its
     name), ``{name}`` (what it passes to ``measure``) and ``{calls}`` placeholders; ``header``
     is module-level source put before them. The suite
-    holds a warm-up round (small, unmeasured) then ``settings.rounds`` rounds of every side in
-    turn. Returns each side's rate per round (operations per CPU second, or per wall second
-    with ``clock="wall"``) and, when counting, its instructions per operation from a one-round
-    run under callgrind, and each side's rate per wall second.
+    holds a warm-up round (small, unmeasured) then ``rounds`` (default ``settings.rounds``)
+    rounds of every side in turn. Gives each side's rate per round (operations per CPU second,
+    or per wall second with ``clock="wall"``), its rate per wall second and, when counting (and
+    ``count_calls`` is not 0), its instructions per operation from a one-round callgrind run.
     """
     calls = calls or settings.calls
+    rounds = rounds or settings.rounds
 
     def source(rounds: int, count: int) -> dict[str, str]:
         parts = ["from _suite_probe import measure\n", header, "\n\n"]
@@ -431,7 +433,7 @@ def in_suite_rounds(
             found["conftest.py"] = conftest
         return found
 
-    with suite(source(settings.rounds, calls)) as folder:
+    with suite(source(rounds, calls)) as folder:
         done = run_pytest(folder, [*plugins, "probe"])
     rates: dict[str, list[float]] = {side: [] for side in sides}
     walls: dict[str, list[float]] = {side: [] for side in sides}
@@ -443,10 +445,10 @@ def in_suite_rounds(
                 record["count"] / record["wall"] if record["wall"] else 0.0
             )
     for side, found in rates.items():
-        if len(found) != settings.rounds:
+        if len(found) != rounds:
             raise RuntimeError(f"side {side!r} recorded {len(found)} rounds")
     counted: dict[str, float | None] = dict.fromkeys(sides)
-    if settings.counting:
+    if settings.counting and count_calls:
         with suite(source(1, count_calls)) as folder:
             totals = instructions(folder, [*plugins, "probe"])
         counted = {side: totals[side] / count_calls if side in totals else None for side in sides}
