@@ -1,11 +1,10 @@
-"""Shared pieces of the benchmark harness: settings, rows, interleaved timing, pytest runs."""
+"""Shared pieces of the benchmark harness: settings, rows, interleaved rounds, pytest runs."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
+import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -16,81 +15,95 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+import _cg
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
 
 __all__ = [
+    "HERE",
+    "PLUGINS",
     "REPO_ROOT",
-    "SUITE_TIMES",
+    "SUITE_RUNS",
     "Benchmark",
+    "Rounds",
     "Row",
+    "Run",
     "Settings",
     "Skip",
-    "children_cpu",
+    "compare",
     "guarded",
+    "in_suite_rounds",
+    "instructions",
     "interleave",
-    "interleave_many",
-    "interleave_rates",
+    "many_tests",
     "missing",
-    "plugin_has_fixture",
-    "plugin_installed",
-    "pytest_command",
-    "pytest_env",
-    "rate",
     "run_pytest",
-    "throwaway_suite",
-    "timed",
+    "suite",
 ]
 
+T = TypeVar("T")
 
-#: Suite timings shared between benchmarks of one run: (fixture, size, isolated) -> (ours, bare).
-SUITE_TIMES: dict[tuple[str, int, bool], tuple[float, float]] = {}
+#: The pytest plugins the suites load by name, with autoloading off: each one alone is what a
+#: venv holding only that plugin would load.
+PLUGINS = {
+    "ours": "pytest_relaytokens.plugin",
+    "faker": "faker.contrib.pytest.plugin",
+    "httpx_mock": "pytest_httpx",
+    "recording": "pytest_recording.plugin",
+    "httpserver": "pytest_httpserver.pytest_plugin",
+    "xdist": "xdist.plugin",
+    "probe": "_suite_probe",
+}
+
+#: Suite runs shared between benchmarks of one run: key -> list of runs.
+SUITE_RUNS: dict[str, list[Run]] = {}
 
 
 class Skip(Exception):
-    """Raised by a benchmark whose dependency is not there yet; the row says why."""
+    """Raised by a benchmark whose dependency is missing; the row says why."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How hard to push: ``quick`` for the smoke test, ``full`` adds the 20,000-test scale run."""
+    """``quick``: tiny sizes, one round (the smoke test); ``full``: adds the 20,000-test runs;
+    ``instructions``: also count instructions with callgrind where it is available."""
 
     quick: bool = False
     full: bool = False
-    ambient: bool = False
+    instructions: bool = True
 
     @property
-    def isolated(self) -> bool:
-        """Suite benchmarks load only the plugins they need unless ``--ambient`` is given."""
-        return not self.ambient
+    def rounds(self) -> int:
+        """Interleaved rounds of every in-suite measurement."""
+        return 1 if self.quick else 5
+
+    @property
+    def suite_rounds(self) -> int:
+        """Interleaved rounds of whole-suite runs (each side one pytest process per round)."""
+        return 1 if self.quick else 3
 
     @property
     def calls(self) -> int:
-        """Requests (or tokens, for generation: times 5) per in-process measurement."""
-        return 200 if self.quick else 2_000
-
-    @property
-    def repeats(self) -> int:
-        """Interleaved rounds for in-process benchmarks."""
-        return 1 if self.quick else 3
-
-    @property
-    def suite_repeats(self) -> int:
-        """Interleaved pairs for benchmarks that run a pytest suite in a subprocess."""
-        return 1 if self.quick else 3
+        return 20 if self.quick else 2_000
 
     @property
     def suite_size(self) -> int:
-        return 100 if self.quick else 2_000
+        return 10 if self.quick else 2_000
+
+    @property
+    def counting(self) -> bool:
+        return self.instructions and not self.quick and _cg.available()
 
 
 @dataclass
 class Row:
-    """One line of the table. ``ratio`` is always ours / baseline, in ``unit``."""
+    """One line of the table; ``ratio`` is ours / baseline in ``unit`` (median of the rounds'
+    ratios), ``instr_ratio`` the same for instructions per operation."""
 
     name: str
     unit: str = ""
@@ -98,14 +111,39 @@ class Row:
     baseline: float | None = None
     goal: str = ""
     note: str = ""
+    ours_rounds: list[float] = field(default_factory=list)
+    baseline_rounds: list[float] = field(default_factory=list)
+    ours_instr: float | None = None
+    baseline_instr: float | None = None
     skipped: str | None = None
     error: str | None = None
+
+    @property
+    def round_ratios(self) -> list[float]:
+        pairs = zip(self.ours_rounds, self.baseline_rounds, strict=False)
+        return [o / b for o, b in pairs if b]
 
     @property
     def ratio(self) -> float | None:
         if self.ours is None or self.baseline is None or self.baseline == 0:
             return None
         return self.ours / self.baseline
+
+    @property
+    def spread(self) -> tuple[float, float] | None:
+        """Lowest and highest ratio of a single round."""
+        ratios = self.round_ratios
+        return (min(ratios), max(ratios)) if len(ratios) > 1 else None
+
+    @property
+    def instr_ratio(self) -> float | None:
+        """Instructions per operation compared in the row's direction: for a rate (``/s``)
+        the peer's count over ours (higher is better, like the ratio), else ours over the peer's."""
+        if not self.ours_instr or not self.baseline_instr:
+            return None
+        if self.unit.endswith("/s"):
+            return self.baseline_instr / self.ours_instr
+        return self.ours_instr / self.baseline_instr
 
     @property
     def met(self) -> bool | None:
@@ -117,10 +155,48 @@ class Row:
         return ratio <= limit if op == "<=" else ratio >= limit
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["ratio"] = self.ratio
-        data["met"] = self.met
-        return data
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "ours": self.ours,
+            "baseline": self.baseline,
+            "ratio": self.ratio,
+            "spread": self.spread,
+            "goal": self.goal,
+            "met": self.met,
+            "note": self.note,
+            "ours_rounds": self.ours_rounds,
+            "baseline_rounds": self.baseline_rounds,
+            "ours_instr": self.ours_instr,
+            "baseline_instr": self.baseline_instr,
+            "instr_ratio": self.instr_ratio,
+            "skipped": self.skipped,
+            "error": self.error,
+        }
+
+
+def compare(
+    name: str,
+    unit: str,
+    ours: list[float],
+    baseline: list[float],
+    goal: str = "",
+    note: str = "",
+    instr: tuple[float | None, float | None] = (None, None),
+) -> Row:
+    """A row from the two sides' rounds (same length, same order): medians and the spread."""
+    return Row(
+        name,
+        unit,
+        statistics.median(ours),
+        statistics.median(baseline),
+        goal,
+        note,
+        list(ours),
+        list(baseline),
+        instr[0],
+        instr[1],
+    )
 
 
 @dataclass(frozen=True)
@@ -140,47 +216,16 @@ def missing(*modules: str) -> None:
         except ModuleNotFoundError:
             found = False
         if not found:
-            raise Skip(f"{module} not available yet")
+            raise Skip(f"{module} is not installed")
 
 
-def interleave(
-    ours: Callable[[], float],
-    baseline: Callable[[], float],
-    repeats: int,
-    *,
-    warmup: bool = True,
-) -> tuple[float, float]:
-    """Run ours, baseline, ours, baseline... and return the two medians.
-
-    Each callable returns one measurement (a duration or a rate). One unmeasured warm-up
-    round fills import caches, bytecode caches and connection pools for both sides alike.
-    """
-    first, second = interleave_many([ours, baseline], repeats, warmup=warmup)
-    return first, second
-
-
-def interleave_many(
-    actions: list[Callable[[], float]], repeats: int, *, warmup: bool = True
-) -> list[float]:
-    """Like :func:`interleave` for any number of sides, run round-robin."""
-    if warmup:
-        for action in actions:
-            action()
-    values: list[list[float]] = [[] for _ in actions]
-    for _ in range(max(1, repeats)):
+def interleave(actions: list[Callable[[], T]], rounds: int) -> list[list[T]]:
+    """Run the actions round-robin ``rounds`` times (a, b, c, a, b, c...): each one's values."""
+    values: list[list[T]] = [[] for _ in actions]
+    for _ in range(max(1, rounds)):
         for action, measured in zip(actions, values, strict=True):
             measured.append(action())
-    return [statistics.median(measured) for measured in values]
-
-
-def interleave_rates(
-    sides: list[Callable[[int], float]], count: int, repeats: int, *, warm: int = 50
-) -> list[float]:
-    """Medians of ``side(count)`` for each side, run round-robin ``repeats`` times, after one
-    unmeasured ``side(warm)`` each (imports, caches, connection pools)."""
-    for side in sides:
-        side(warm)
-    return interleave_many([partial(side, count) for side in sides], repeats, warmup=False)
+    return values
 
 
 def guarded(name: str, make_rows: Callable[[], list[Row]]) -> list[Row]:
@@ -195,146 +240,216 @@ def guarded(name: str, make_rows: Callable[[], list[Row]]) -> list[Row]:
         return [Row(name, error=f"{type(exc).__name__}: {first}"[:200])]
 
 
-def rate(count: int, action: Callable[[], object]) -> float:
-    """``count`` divided by the seconds ``action()`` took: operations per second."""
-    return count / timed(action)
-
-
-def timed(action: Callable[[], object]) -> float:
-    """Seconds that ``action()`` took."""
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
 # --- pytest in a subprocess -----------------------------------------------------------------
 
 
-def plugin_installed() -> bool:
-    """True when the ``pytest11`` entry point ``relaytokens`` is installed for this interpreter."""
-    return any(ep.name == "relaytokens" for ep in importlib.metadata.entry_points(group="pytest11"))
+@dataclass(frozen=True)
+class Run:
+    """One pytest process: CPU (user + system) and wall seconds, peak RSS, the probe's output."""
+
+    cpu: float
+    wall: float
+    max_rss_mib: float
+    probe: dict[str, Any]
+
+    def record(self, name: str) -> dict[str, Any]:
+        """The probe's measurement called ``name`` (summed over the calls of that name)."""
+        found = [r for r in self.probe.get("records", []) if r["name"] == name]
+        if not found:
+            raise RuntimeError(f"the suite recorded no measurement named {name!r}")
+        return {
+            "count": sum(r["count"] for r in found),
+            "cpu": sum(r["cpu"] for r in found),
+            "wall": sum(r["wall"] for r in found),
+        }
 
 
-def pytest_env(*, isolated: bool = False) -> dict[str, str]:
-    """The environment for a pytest subprocess: the repo importable, no stray pytest options.
-
-    ``isolated`` turns plugin autoloading off, so only plugins named with ``-p`` load.
-    """
+def pytest_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """No autoloading (each suite names its plugins), the repo and the harness importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    paths = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    paths = [str(REPO_ROOT), str(HERE), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env["PYTHONHASHSEED"] = "0"
-    # Cached bytecode, as a pip install leaves it: without it our (uninstalled) modules would be
-    # compiled on every run while pytest's own come precompiled from site-packages.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    if isolated:
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # cached bytecode, as an install leaves it
+    env.update(extra or {})
     return env
 
 
-def pytest_command(ours: bool, *extra: str, isolated: bool = False) -> list[str]:
-    """``python -m pytest`` with the plugin loaded (``ours``) or not (the baseline).
-
-    Installed: the entry point loads it, the baseline adds ``-p no:relaytokens``.
-    Not installed (or ``isolated``, where nothing autoloads): ours adds
-    ``-p pytest_relaytokens.plugin``, the baseline adds nothing.
-    """
-    command = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", "-q"]
-    if plugin_installed() and not isolated:
-        if not ours:
-            command += ["-p", "no:relaytokens"]
-    elif ours:
-        command += ["-p", "pytest_relaytokens.plugin"]
+def pytest_command(plugins: list[str], *extra: str) -> list[str]:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    for plugin in plugins:
+        command += ["-p", PLUGINS.get(plugin, plugin)]
     return [*command, *extra]
 
 
-def children_cpu() -> float:
-    """CPU seconds (user + system) used so far by this process's waited-for children."""
-    try:
-        import resource
-    except ImportError:  # not on Unix: fall back to the wall clock
-        return time.perf_counter()
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_pytest(
-    suite: Path,
-    ours: bool,
+    folder: Path,
+    plugins: list[str],
     *extra: str,
-    isolated: bool = False,
-    wall: bool = False,
+    env: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
     timeout: float = 900,
-) -> float:
-    """Run the suite and return the seconds it took; fail loudly if pytest failed.
+) -> Run:
+    """Run pytest in ``folder`` with exactly ``plugins`` loaded; fail loudly if a test failed."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = Path(handle.name)
+    command = [*(prefix or []), *pytest_command(plugins, *extra)]
+    environ = pytest_env({"RELAYTOKENS_BENCH_OUT": str(out), **(env or {})})
+    try:
+        wall0 = time.perf_counter()
+        with tempfile.TemporaryFile() as log:
+            process = subprocess.Popen(command, cwd=folder, env=environ, stdout=log, stderr=log)
+            try:
+                _, status, usage = _wait(process, timeout)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            wall = time.perf_counter() - wall0
+            log.seek(0)
+            output = log.read().decode("utf-8", "replace")
+        if os.waitstatus_to_exitcode(status) != 0:
+            tail = "\n".join(output.strip().splitlines()[-12:])
+            raise RuntimeError(
+                f"pytest failed in {folder.name} ({' '.join(command[-6:])}):\n{tail}"
+            )
+        text = out.read_text(encoding="utf-8") if out.stat().st_size else "{}"
+        return Run(usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, json.loads(text))
+    finally:
+        out.unlink(missing_ok=True)
 
-    By default the figure is the subprocess's CPU time (user + system), which other load on a
-    shared machine barely moves; ``wall=True`` returns wall time (for ``-n 2``, where using
-    two cores at once is the point).
-    """
-    command = pytest_command(ours, *extra, isolated=isolated)
-    clock = time.perf_counter if wall else children_cpu
-    start = clock()
-    done = subprocess.run(
-        command,
-        cwd=suite,
-        env=pytest_env(isolated=isolated),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    elapsed = clock() - start
-    if done.returncode != 0:
-        absent = re.search(
-            r"No module named '(pytest_relaytokens[\w.]*)'", done.stdout + done.stderr
+
+def _wait(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, Any]:
+    """``os.wait4`` of the child (its own CPU and peak RSS), polling so a hang times out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return pid, status, usage
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pytest did not finish within {timeout:.0f}s")
+        time.sleep(0.005)
+
+
+def instructions(
+    folder: Path, plugins: list[str], *extra: str, env: dict[str, str] | None = None
+) -> dict[str, int]:
+    """Instructions of each measured section of one pytest run under callgrind (by name)."""
+    lib = _cg.library()
+    if not isinstance(lib, Path):
+        raise Skip(lib)
+    out_dir = Path(tempfile.mkdtemp(prefix="relaytokens-cgout-"))
+    try:
+        run_pytest(
+            folder,
+            plugins,
+            *extra,
+            env={_cg.LIB_ENV: str(lib), **(env or {})},
+            prefix=_cg.callgrind_command(out_dir),
+            timeout=1800,
         )
-        if absent:
-            raise Skip(f"{absent.group(1)} not available yet")
-        tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
-        raise RuntimeError(
-            f"pytest exited {done.returncode} in {suite.name} ({' '.join(command[3:])}):\n"
-            + "\n".join(tail)
-        )
-    return elapsed
-
-
-def plugin_has_fixture(name: str) -> None:
-    """Raise :class:`Skip` unless ``pytest_relaytokens.plugin`` exists and defines ``name``."""
-    path = REPO_ROOT / "pytest_relaytokens" / "plugin.py"
-    if not path.exists():
-        raise Skip("pytest_relaytokens/plugin.py not available yet")
-    if name and not re.search(rf"\b{name}\b", path.read_text(encoding="utf-8")):
-        raise Skip(f"plugin fixture {name} not available yet")
+        return _cg.read_dumps(out_dir)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
 
 
 @contextmanager
-def throwaway_suite(
-    tests: int,
-    body: str,
-    *,
-    args: str = "",
-    per_file: int = 500,
-    conftest: str = "",
-) -> Iterator[Path]:
-    """A temporary directory holding ``tests`` test functions, ``per_file`` to a module.
-
-    Each test is ``def test_N(<args>):`` followed by ``body`` (indented for you).
-    """
+def suite(files: dict[str, str]) -> Iterator[Path]:
+    """A temporary directory holding ``files`` (name -> dedented text) and a ``pytest.ini``."""
     root = Path(tempfile.mkdtemp(prefix="relaytokens-bench-"))
     try:
         (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-        if conftest:
-            (root / "conftest.py").write_text(textwrap.dedent(conftest), encoding="utf-8")
-        indented = textwrap.indent(textwrap.dedent(body).strip() or "pass", "    ")
-        for start in range(0, tests, per_file):
-            lines = [
-                f"def test_{n}({args}):\n{indented}\n\n"
-                for n in range(start, min(tests, start + per_file))
-            ]
-            (root / f"test_bench_{start // per_file:03d}.py").write_text(
-                "".join(lines), encoding="utf-8"
-            )
+        for name, text in files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def many_tests(count: int, body: str, args: str = "", per_file: int = 500) -> dict[str, str]:
+    """``count`` test functions ``def test_N(<args>): <body>``, ``per_file`` to a module."""
+    indented = textwrap.indent(textwrap.dedent(body).strip() or "pass", "    ")
+    files = {}
+    for start in range(0, count, per_file):
+        tests = [
+            f"def test_{n}({args}):\n{indented}\n\n"
+            for n in range(start, min(count, start + per_file))
+        ]
+        files[f"test_bench_{start // per_file:03d}.py"] = "".join(tests)
+    return files
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """What :func:`in_suite_rounds` measured: per side, rates per round (CPU and wall) and
+    instructions per operation; ``run`` is the timed pytest process (its probe's records)."""
+
+    rates: dict[str, list[float]]
+    instr: dict[str, float | None]
+    walls: dict[str, list[float]]
+    run: Run
+
+
+def in_suite_rounds(
+    sides: dict[str, str],
+    settings: Settings,
+    plugins: list[str],
+    *,
+    conftest: str = "",
+    header: str = "",
+    extra_files: dict[str, str] | None = None,
+    calls: int | None = None,
+    count_calls: int = 200,
+    clock: str = "cpu",
+    rounds: int | None = None,
+) -> Rounds:
+    """Interleaved rounds of several sides inside ONE pytest process, through their fixtures.
+
+    ``sides`` maps a side's name to the source of one test function, with ``{test}`` (its
+    name), ``{name}`` (what it passes to ``measure``) and ``{calls}`` placeholders; ``header``
+    is module-level source put before them. The suite
+    holds a warm-up round (small, unmeasured) then ``rounds`` (default ``settings.rounds``)
+    rounds of every side in turn. Gives each side's rate per round (operations per CPU second,
+    or per wall second with ``clock="wall"``), its rate per wall second and, when counting (and
+    ``count_calls`` is not 0), its instructions per operation from a one-round callgrind run.
+    """
+    calls = calls or settings.calls
+    rounds = rounds or settings.rounds
+
+    def source(rounds: int, count: int) -> dict[str, str]:
+        parts = ["from _suite_probe import measure\n", header, "\n\n"]
+        for label in ["warm", *map(str, range(rounds))]:
+            for side, template in sides.items():
+                name = f"warm-{side}" if label == "warm" else side
+                size = max(1, count // 20) if label == "warm" else count
+                parts.append(template.format(test=f"test_{label}_{side}", name=name, calls=size))
+                parts.append("\n\n")
+        found = {"test_rounds.py": "".join(parts), **(extra_files or {})}
+        if conftest:
+            found["conftest.py"] = conftest
+        return found
+
+    with suite(source(rounds, calls)) as folder:
+        done = run_pytest(folder, [*plugins, "probe"])
+    rates: dict[str, list[float]] = {side: [] for side in sides}
+    walls: dict[str, list[float]] = {side: [] for side in sides}
+    for record in done.probe.get("records", []):
+        if record["name"] in rates:
+            seconds = record["cpu"] if clock == "cpu" else record["wall"]
+            rates[record["name"]].append(record["count"] / seconds if seconds else 0.0)
+            walls[record["name"]].append(
+                record["count"] / record["wall"] if record["wall"] else 0.0
+            )
+    for side, found in rates.items():
+        if len(found) != rounds:
+            raise RuntimeError(f"side {side!r} recorded {len(found)} rounds")
+    counted: dict[str, float | None] = dict.fromkeys(sides)
+    if settings.counting and count_calls:
+        with suite(source(1, count_calls)) as folder:
+            totals = instructions(folder, [*plugins, "probe"])
+        counted = {side: totals[side] / count_calls if side in totals else None for side in sides}
+    return Rounds(rates, counted, walls, done)

@@ -1,152 +1,168 @@
-"""3. Mocked calls: GETs of the UCWA token through the stateful fake vs a static mock.
+"""Goal 2. Mocked calls: GETs of the UCWA token through ``ucwa_api`` against static mocks.
 
-``requests``: ``UcwaService`` served by ``activate_responses`` vs the same body registered once
-in a raw ``responses.RequestsMock``. ``httpx``: the fake through ``patch_httpx`` (what
-``ucwa_api`` uses) and through ``FakeTransport`` vs a static ``respx`` route. Each side makes
-its calls from one client (``requests.Session`` / ``httpx.Client``), created inside the timing
-together with the fake and the mock, and checks every status.
+One pytest process runs interleaved rounds of every side, each through the fixture or mock a
+user would write: ``requests`` through ``ucwa_api`` (the stateful fake, a fresh token per GET)
+against the same body registered statically in ``responses``; httpx through ``ucwa_api``
+against pytest-httpx's ``httpx_mock`` with the same body (both patch httpx's transport). The
+limit through ``responses``: a callback that returns the constant body (a fake costing
+nothing). Rates are calls per CPU second of the test (client, mock and fake together).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from _common import Benchmark, Row, Settings, compare, guarded, in_suite_rounds, missing
 
-from _common import Benchmark, Row, Settings, guarded, interleave_rates, missing, rate
+CONFTEST = """
+import pytest
+import requests
 
-GOAL = ">= 0.8"
+from pytest_relaytokens.transports.responses_transport import activate_responses
+from pytest_relaytokens.ucwa.service import UcwaService
 
 
-def make_service() -> tuple[Any, str, dict[str, str]]:
-    from pytest_relaytokens.ucwa.service import UcwaService
-
+@pytest.fixture(scope="session")
+def recorded():
+    \"\"\"One real answer of the fake (url, body, content type) for the static sides.\"\"\"
     service = UcwaService(seed=1)
     headers = {
         "Authorization": "Bearer " + service.credentials.bearer,
         "Accept": "application/json",
     }
-    return service, service.token_url(), headers
+    with activate_responses(service, [service.host]), requests.Session() as session:
+        answer = session.get(service.token_url(), headers=headers)
+    assert answer.status_code == 200, answer.text
+    return service.token_url(), answer.content, answer.headers["Content-Type"]
+"""
 
+HEADERS = (
+    'headers = {{"Authorization": "Bearer " + ucwa_api.credentials.bearer, '
+    '"Accept": "application/json"}}'
+)
 
-def reference_body() -> tuple[bytes, str]:
-    """One real answer of the fake, which the static baselines then serve."""
+SIDES = {
+    "requests_ours": f"""
+def {{test}}(ucwa_api):
     import requests
 
-    from pytest_relaytokens.transports.responses_transport import activate_responses
+    url = ucwa_api.token_url()
+    {HEADERS}
 
-    service, url, headers = make_service()
-    with activate_responses(service, [service.host]), requests.Session() as session:
-        response = session.get(url, headers=headers)
-    if response.status_code != 200:
-        raise RuntimeError(f"the UCWA fake answered {response.status_code}: {response.text[:200]}")
-    return response.content, response.headers["Content-Type"]
+    def work():
+        with requests.Session() as session:
+            for _ in range({{calls}}):
+                assert session.get(url, headers=headers).status_code == 200
 
-
-def requests_rows(settings: Settings) -> list[Row]:
-    missing("requests", "responses", "pytest_relaytokens.ucwa.service")
-    missing("pytest_relaytokens.transports.responses_transport")
+    measure("{{name}}", {{calls}}, work)
+""",
+    "requests_static": """
+def {test}(recorded):
     import requests
     import responses
 
-    from pytest_relaytokens.transports.responses_transport import activate_responses
+    url, body, content_type = recorded
+    headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}
 
-    body, content_type = reference_body()
-    _, url, headers = make_service()
+    def work():
+        with responses.RequestsMock() as mock, requests.Session() as session:
+            mock.add(responses.GET, url, body=body, content_type=content_type)
+            for _ in range({calls}):
+                assert session.get(url, headers=headers).status_code == 200
 
-    def ours(calls: int) -> float:
-        def work() -> None:
-            service, url, headers = make_service()
-            with activate_responses(service, [service.host]), requests.Session() as session:
-                for _ in range(calls):
-                    assert session.get(url, headers=headers).status_code == 200
+    measure("{name}", {calls}, work)
+""",
+    "requests_callback": """
+def {test}(recorded):
+    import requests
+    import responses
 
-        return rate(calls, work)
+    url, body, content_type = recorded
+    headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}
 
-    def baseline(calls: int) -> float:
-        def work() -> None:
-            with responses.RequestsMock() as mock, requests.Session() as session:
-                mock.add(responses.GET, url, body=body, content_type=content_type)
-                for _ in range(calls):
-                    assert session.get(url, headers=headers).status_code == 200
+    def work():
+        with responses.RequestsMock() as mock, requests.Session() as session:
+            mock.add_callback(
+                responses.GET, url, callback=lambda request: (200, {{}}, body),
+                content_type=content_type,
+            )
+            for _ in range({calls}):
+                assert session.get(url, headers=headers).status_code == 200
 
-        return rate(calls, work)
-
-    calls = settings.calls
-    mine, theirs = interleave_rates([ours, baseline], calls, settings.repeats)
-    return [
-        Row(
-            f"requests: {calls:,} GETs, UcwaService vs static responses",
-            "calls/s",
-            mine,
-            theirs,
-            GOAL,
-        )
-    ]
-
-
-def httpx_rows(settings: Settings) -> list[Row]:
-    missing("httpx", "respx", "pytest_relaytokens.ucwa.service")
-    missing("pytest_relaytokens.transports.httpx_transport")
+    measure("{name}", {calls}, work)
+""",
+    "httpx_ours": f"""
+def {{test}}(ucwa_api):
     import httpx
-    import respx
 
-    from pytest_relaytokens.transports.httpx_transport import FakeTransport, patch_httpx
+    url = ucwa_api.token_url()
+    {HEADERS}
 
-    body, content_type = reference_body()
-    _, url, headers = make_service()
+    def work():
+        with httpx.Client() as client:
+            for _ in range({{calls}}):
+                assert client.get(url, headers=headers).status_code == 200
 
-    def patched(calls: int) -> float:
-        def work() -> None:
-            service, url, headers = make_service()
-            with patch_httpx(service, [service.host]), httpx.Client() as client:
-                for _ in range(calls):
-                    assert client.get(url, headers=headers).status_code == 200
+    measure("{{name}}", {{calls}}, work)
+""",
+    "httpx_mock": """
+def {test}(httpx_mock, recorded):
+    import httpx
 
-        return rate(calls, work)
+    url, body, content_type = recorded
+    headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}
 
-    def transport(calls: int) -> float:
-        def work() -> None:
-            service, url, headers = make_service()
-            with httpx.Client(transport=FakeTransport(service)) as client:
-                for _ in range(calls):
-                    assert client.get(url, headers=headers).status_code == 200
+    def work():
+        httpx_mock.add_response(
+            url=url, content=body, headers={{"Content-Type": content_type}}, is_reusable=True
+        )
+        with httpx.Client() as client:
+            for _ in range({calls}):
+                assert client.get(url, headers=headers).status_code == 200
 
-        return rate(calls, work)
+    measure("{name}", {calls}, work)
+""",
+}
 
-    def baseline(calls: int) -> float:
-        def work() -> None:
-            with respx.mock(assert_all_called=False) as router, httpx.Client() as client:
-                router.get(url).respond(200, content=body, headers={"Content-Type": content_type})
-                for _ in range(calls):
-                    assert client.get(url, headers=headers).status_code == 200
 
-        return rate(calls, work)
-
-    calls = settings.calls
-    via_patch, theirs, via_transport = interleave_rates(
-        [patched, baseline, transport], calls, settings.repeats
+def rows(settings: Settings) -> list[Row]:
+    missing("requests", "responses", "httpx", "pytest_httpx", "pytest_relaytokens.plugin")
+    calls = settings.calls // 2
+    measured = in_suite_rounds(
+        SIDES, settings, ["ours", "httpx_mock"], conftest=CONFTEST, calls=calls, count_calls=100
     )
+
+    def row(ours: str, base: str, label: str, goal: str = "") -> Row:
+        return compare(
+            label,
+            "calls/s",
+            measured.rates[ours],
+            measured.rates[base],
+            goal,
+            instr=(measured.instr[ours], measured.instr[base]),
+        )
+
     return [
-        Row(
-            f"httpx: {calls:,} GETs, UcwaService via patch_httpx vs static respx",
-            "calls/s",
-            via_patch,
-            theirs,
-            GOAL,
+        row(
+            "requests_ours",
+            "requests_static",
+            f"requests: {calls:,} GETs through ucwa_api vs a static responses body",
+            ">= 0.85",
         ),
-        Row(
-            f"httpx: {calls:,} GETs, UcwaService via FakeTransport vs static respx",
-            "calls/s",
-            via_transport,
-            theirs,
-            GOAL,
+        row(
+            "requests_callback",
+            "requests_static",
+            "limit: a responses callback returning the constant body vs static",
+        ),
+        row(
+            "httpx_ours",
+            "httpx_mock",
+            f"httpx: {calls:,} GETs through ucwa_api vs pytest-httpx static",
+            ">= 1.0",
         ),
     ]
 
 
 def run(settings: Settings) -> list[Row]:
-    return guarded("requests: UcwaService vs static responses", lambda: requests_rows(settings)) + (
-        guarded("httpx: UcwaService vs static respx", lambda: httpx_rows(settings))
-    )
+    return guarded("mocked calls", lambda: rows(settings))
 
 
 BENCHMARK = Benchmark("mocked_calls", "mocked calls", run)

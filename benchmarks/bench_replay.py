@@ -1,145 +1,152 @@
-"""5. Replay: GETs of one cassette interaction through ``ReplayService`` vs raw vcrpy.
+"""Goal 3. Replay through the fixture path users get, against vcrpy and pytest-recording.
 
-The cassette is a shipped one from ``cassettes/`` (a ``GET`` always answered 200, preferring
-the UCWA ``mediaRelayAccessToken`` and small cassettes); when none is shipped yet, one is
-recorded first with vcrpy against ``LoopbackServer(UcwaService)`` in a temporary directory.
-Ours: ``ReplayService`` served to ``requests`` by ``activate_responses``. Baseline:
-``vcr.VCR(record_mode="none").use_cassette(path, allow_playback_repeats=True)``. Both load the
-cassette inside the timing (once), then make the calls from one ``requests.Session``.
+One pytest process runs interleaved rounds of: ``ucwa_api`` on the replay backend with the
+cassette named by the ``relaytokens_cassette`` marker; vcrpy's ``use_cassette`` (``record_mode
+"none"``, ``allow_playback_repeats``); pytest-recording's ``@pytest.mark.vcr(path)`` on the same
+cassette. The cassette is the shipped ``cassettes/ucwa/token-json-iso.yaml``; a second set of
+rows uses a generated 1,000-interaction cassette (the same token GET under 1,000 application
+ids) and spreads the GETs over all of them. Only the GETs are timed (every side loads its
+cassette before), from one ``requests.Session``, each answer checked.
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import copy
+import textwrap
 from pathlib import Path
 from typing import Any
 
-from _common import REPO_ROOT, Benchmark, Row, Settings, guarded, interleave_rates, missing, rate
+from _common import (
+    REPO_ROOT,
+    Benchmark,
+    Row,
+    Settings,
+    compare,
+    guarded,
+    in_suite_rounds,
+    missing,
+)
 
-GOAL = ">= 2.0"
+SHIPPED = REPO_ROOT / "cassettes" / "ucwa" / "token-json-iso.yaml"
+
+CALLS = """
+    def work():
+        with requests.Session() as session:
+            for n in range({calls}):
+                url = URLS[n * len(URLS) // {calls}]  # spread evenly over all of them
+                answer = session.get(url, headers={{"Accept": "application/json"}})
+                assert answer.status_code == 200, answer.text[:200]
+"""
 
 
-def shipped_interaction() -> tuple[Path, str, dict[str, str]] | None:
-    """(cassette, uri, request headers) of the best shipped interaction to replay.
+def sides(cassette: Path, tag: str) -> dict[str, str]:
+    """Each side's test: ours through the plugin's markers, vcrpy's context manager and
+    pytest-recording's marker on the same cassette."""
+    quoted = repr(str(cassette))
+    return {
+        f"ours{tag}": f"""
+@pytest.mark.relaytokens_backend("replay")
+@pytest.mark.relaytokens_cassette({quoted})
+def {{test}}(ucwa_api):
+{CALLS}
+    measure("{{name}}", {{calls}}, work)
+""",
+        f"vcrpy{tag}": f"""
+def {{test}}():
+    tape = vcr.VCR(record_mode="none").use_cassette({quoted}, allow_playback_repeats=True)
+    with tape:
+{textwrap.indent(CALLS, "    ")}
+        measure("{{name}}", {{calls}}, work)
+""",
+        f"recording{tag}": f"""
+@pytest.mark.vcr({quoted}, allow_playback_repeats=True)
+def {{test}}():
+{CALLS}
+    measure("{{name}}", {{calls}}, work)
+""",
+    }
 
-    It must be a ``GET`` whose every recording in its cassette (same URI and Accept) was answered
-    200, so that repeats keep answering 200; the UCWA token and small cassettes come first.
-    """
+
+def token_interaction(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     import yaml
 
-    candidates: list[tuple[int, int, Path, str, dict[str, str]]] = []
-    folder = REPO_ROOT / "cassettes"
-    for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            items = data.get("interactions", []) if isinstance(data, dict) else []
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        statuses: dict[tuple[str, str, str], set[object]] = {}
-        for item in items:
-            request, response = item.get("request", {}), item.get("response", {})
-            accept = next(
-                (v for k, v in (request.get("headers") or {}).items() if k.lower() == "accept"), ""
-            )
-            accept = str(accept[0] if isinstance(accept, list) and accept else accept or "")
-            key = (str(request.get("method")), str(request.get("uri")), accept)
-            statuses.setdefault(key, set()).add(response.get("status", {}).get("code"))
-        for (method, uri, accept), codes in statuses.items():
-            if method == "GET" and codes == {200}:
-                rank = 0 if "mediaRelayAccessToken" in uri else 1
-                headers = {"Accept": accept} if accept else {}
-                candidates.append((rank, len(items), path, uri, headers))
-    if not candidates:
-        return None
-    _, _, path, uri, headers = min(candidates, key=lambda c: (c[0], c[1], str(c[2])))
-    return path, uri, headers
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = data["interactions"]
+    for item in items:
+        request = item["request"]
+        if request["method"] == "GET" and request["uri"].endswith("/mediaRelayAccessToken"):
+            return data, [item]
+    raise RuntimeError(f"{path} holds no GET of mediaRelayAccessToken")
 
 
-@contextmanager
-def recorded_interaction() -> Iterator[tuple[Path, str, dict[str, str]]]:
-    """Record one UCWA token GET with vcrpy against the loopback server, in a temp dir."""
-    missing("pytest_relaytokens.ucwa.service", "pytest_relaytokens.transports.server")
-    import requests
-    import vcr
+def big_cassette(folder: Path, count: int) -> tuple[Path, list[str]]:
+    """``count`` copies of the shipped token GET, each under its own application id."""
+    import yaml
 
-    from pytest_relaytokens.transports.server import LoopbackServer
-    from pytest_relaytokens.ucwa.service import UcwaService
-
-    service: Any = UcwaService(seed=1)
-    headers = {
-        "Authorization": "Bearer " + service.credentials.bearer,
-        "Accept": "application/json",
-    }
-    with tempfile.TemporaryDirectory(prefix="relaytokens-bench-") as tmp:
-        path = Path(tmp) / "ucwa_token.yaml"
-        with LoopbackServer(service) as server:
-            uri = server.url + service.token_path()
-            with vcr.VCR(record_mode="all").use_cassette(str(path)):
-                status = requests.get(uri, headers=headers, timeout=10).status_code
-        if status != 200:
-            raise RuntimeError(f"recording the UCWA token answered {status}")
-        yield path, uri, {"Accept": "application/json"}
+    data, (item,) = token_interaction(SHIPPED)
+    uri = item["request"]["uri"]
+    app = uri.split("/applications/")[1].split("/")[0]
+    interactions, urls = [], []
+    for n in range(count):
+        copy_ = copy.deepcopy(item)
+        new_app = f"{100_000_000_000 + n}"
+        copy_["request"]["uri"] = uri.replace(app, new_app)
+        body = copy_["response"]["body"]
+        body["string"] = body["string"].replace(app, new_app)
+        interactions.append(copy_)
+        urls.append(copy_["request"]["uri"])
+    path = folder / "big.yaml"
+    path.write_text(yaml.safe_dump({**data, "interactions": interactions}), encoding="utf-8")
+    return path, urls
 
 
 def rows(settings: Settings) -> list[Row]:
-    missing("requests", "vcr", "yaml", "pytest_relaytokens.cassettes.replay")
-    missing("pytest_relaytokens.transports.responses_transport")
-    import requests
-    import vcr
+    missing("requests", "vcr", "yaml", "pytest_recording", "pytest_relaytokens.plugin")
+    import tempfile
 
-    from pytest_relaytokens.cassettes.replay import ReplayService
-    from pytest_relaytokens.transports.responses_transport import activate_responses
-
-    calls = settings.calls
-    shipped = shipped_interaction()
-    source = f"shipped {shipped[0].relative_to(REPO_ROOT / 'cassettes')}" if shipped else "recorded"
-    with recorded_interaction() if shipped is None else _given(shipped) as (path, uri, headers):
-
-        def ours(calls: int) -> float:
-            def work() -> None:
-                replay: Any = ReplayService(path)
-                with activate_responses(replay, [replay.host]), requests.Session() as session:
-                    for _ in range(calls):
-                        answer = session.get(uri, headers=headers)
-                        if answer.status_code != 200:
-                            raise RuntimeError(
-                                f"ReplayService answered {answer.status_code} for {uri} from "
-                                f"{path.name}: {answer.text[:200]}"
-                            )
-
-            return rate(calls, work)
-
-        def baseline(calls: int) -> float:
-            def work() -> None:
-                tape = vcr.VCR(record_mode="none")
-                cassette = tape.use_cassette(str(path), allow_playback_repeats=True)
-                with cassette, requests.Session() as session:
-                    for _ in range(calls):
-                        assert session.get(uri, headers=headers).status_code == 200
-
-            return rate(calls, work)
-
-        mine, theirs = interleave_rates([ours, baseline], calls, settings.repeats)
-    return [
-        Row(
-            f"replay: {calls:,} replays ({source}), ReplayService vs vcrpy",
-            "calls/s",
-            mine,
-            theirs,
-            GOAL,
-        )
-    ]
-
-
-@contextmanager
-def _given(found: tuple[Path, str, dict[str, str]]) -> Iterator[tuple[Path, str, dict[str, str]]]:
-    yield found
+    if not SHIPPED.exists():
+        raise RuntimeError(f"the shipped cassette {SHIPPED} is missing")
+    _, (item,) = token_interaction(SHIPPED)
+    out = []
+    with tempfile.TemporaryDirectory(prefix="relaytokens-replay-") as tmp:
+        size = 20 if settings.quick else 1_000
+        big, urls = big_cassette(Path(tmp), size)
+        for tag, cassette, targets, calls in (
+            ("", SHIPPED, [item["request"]["uri"]], settings.calls // 2),
+            ("_big", big, urls, max(20, settings.calls // 20)),
+        ):
+            found = sides(cassette, tag)
+            measured = in_suite_rounds(
+                found,
+                settings,
+                ["ours", "recording"],
+                header=f"import pytest\nimport requests\nimport vcr\n\nURLS = {targets!r}\n",
+                calls=calls,
+                count_calls=100 if not tag else 0,  # loading 1,000 interactions under valgrind
+                rounds=None if not tag or settings.quick else 3,  # each test loads the cassette
+            )
+            what = (
+                "the shipped token cassette"
+                if not tag
+                else f"a {size:,}-interaction cassette, GETs over all of them"
+            )
+            goal = ">= 2.0" if not tag else ">= 10"
+            for peer, label in ((f"vcrpy{tag}", "vcrpy"), (f"recording{tag}", "pytest-recording")):
+                out.append(
+                    compare(
+                        f"replay: {calls:,} GETs from {what}, ucwa_api vs {label}",
+                        "calls/s",
+                        measured.rates[f"ours{tag}"],
+                        measured.rates[peer],
+                        goal if label == "vcrpy" or not tag else "",
+                        instr=(measured.instr[f"ours{tag}"], measured.instr[peer]),
+                    )
+                )
+    return out
 
 
 def run(settings: Settings) -> list[Row]:
-    return guarded("replay: ReplayService vs vcrpy", lambda: rows(settings))
+    return guarded("replay", lambda: rows(settings))
 
 
 BENCHMARK = Benchmark("replay", "replay", run)

@@ -1,13 +1,17 @@
-"""7. Scale: per-test cost of suites of 200, 2,000 (and with ``--full`` 20,000) tests taking
-``ucwa_token``, whether it grows linearly, and ``pytest -n 2`` against the same suite serially.
+"""Goal 7. Scale and memory: per-test cost as suites grow, peak memory, objects left behind,
+and ``pytest -n 2`` against the same suite on static ``responses`` bodies.
 
-Linearity is the marginal cost per test over the largest step against the smallest, starting
-from a one-test run: (T(2,000) - T(200)) / 1,800 against (T(200) - T(1)) / 199, in ms per test.
-1.0 is perfectly linear; above it, each test costs more the more tests there are.
-
-The xdist suite does real work in each test (GETs of the token through ``ucwa_api``): with
-empty tests ``-n 2`` is slower than serial on two cores even without any plugin, because the
-controller's per-report overhead and the workers' start-up are all there is to measure.
+- Per-test CPU of ``ucwa_token`` suites at 200, 1,000 and 2,000 tests (``--full``: 200, 2,000
+  and 20,000), and the test loop's cost per extra test over the second step against the first
+  (1.0: flat).
+- Peak RSS (``wait4``) of the 2,000-test suites (20,000 with ``--full``) against bare tests.
+- Objects of ``pytest_relaytokens`` types still alive after test 200 against after test 20
+  of a suite mixing ``ucwa_token``, ``relay_access_token``, ``ucwa_api`` and ``relaytokens_server``
+  (``gc.get_objects()`` after each teardown, by the suite probe): more means something outlives
+  its test.
+- ``-n 2`` / serial for 400 tests x 10 GETs through ``ucwa_api``, against the same ratio for the
+  same suite served by a static ``responses`` body without the plugin (wall clock: using both
+  cores is the point).
 """
 
 from __future__ import annotations
@@ -15,130 +19,233 @@ from __future__ import annotations
 import statistics
 
 from _common import (
-    SUITE_TIMES,
+    SUITE_RUNS,
     Benchmark,
     Row,
+    Run,
     Settings,
+    compare,
     guarded,
     interleave,
+    many_tests,
     missing,
-    plugin_has_fixture,
     run_pytest,
-    throwaway_suite,
+    suite,
 )
 
-TOKEN_BODY = "assert ucwa_token is not None"
-BARE_BODY = "assert True"
+TOKEN = ("assert ucwa_token is not None", "ucwa_token")
+BARE = ("assert True", "")
+
+GC_TESTS = """
+import requests
+
+
+def test_ucwa_token_{n}(ucwa_token):
+    assert ucwa_token.password
+
+
+def test_relay_token_{n}(relay_access_token):
+    assert relay_access_token.access_token
+
+
+def test_ucwa_api_{n}(ucwa_api):
+    headers = {{"Authorization": "Bearer " + ucwa_api.credentials.bearer}}
+    assert requests.get(ucwa_api.token_url(), headers=headers).status_code == 200
+
+
+def test_server_{n}(relaytokens_server):
+    assert relaytokens_server.url.startswith("http://127.0.0.1:")
+"""
 
 XDIST_CONFTEST = """
 import pytest
 import requests
+import responses
+
+from pytest_relaytokens.transports.responses_transport import activate_responses
+from pytest_relaytokens.ucwa.service import UcwaService
 
 
 @pytest.fixture(scope="session")
 def session():
     with requests.Session() as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def recorded():
+    service = UcwaService(seed=1)
+    headers = {
+        "Authorization": "Bearer " + service.credentials.bearer,
+        "Accept": "application/json",
+    }
+    with activate_responses(service, [service.host]), requests.Session() as s:
+        answer = s.get(service.token_url(), headers=headers)
+    return service.token_url(), answer.content, answer.headers["Content-Type"]
+
+
+@pytest.fixture
+def static_api(recorded):
+    url, body, content_type = recorded
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, url, body=body, content_type=content_type)
+        yield url
 """
 
-XDIST_BODY = """
+XDIST_OURS = """
 headers = {{"Authorization": "Bearer " + ucwa_api.credentials.bearer}}
 url = ucwa_api.token_url()
 for _ in range({calls}):
     assert session.get(url, headers=headers).status_code == 200
 """
 
+XDIST_STATIC = """
+headers = {{"Authorization": "Bearer cwt=AAEB"}}
+for _ in range({calls}):
+    assert session.get(static_api, headers=headers).status_code == 200
+"""
+
 
 def sizes(settings: Settings) -> tuple[int, ...]:
     if settings.quick:
-        return (20, 200)
-    if settings.full:
-        return (200, 2_000, 20_000)
-    return (200, 2_000)
+        return (10, 20, 30)
+    return (200, 2_000, 20_000) if settings.full else (200, 1_000, 2_000)
 
 
-def measure_size(size: int, settings: Settings) -> tuple[float, float]:
-    """Median wall seconds of ``size`` ucwa_token tests (plugin) and bare tests (no plugin),
-    reusing the per-test benchmark's figures when it ran this size already."""
-    iso = settings.isolated
-    if ("ucwa_token", size, iso) in SUITE_TIMES:
-        return SUITE_TIMES["ucwa_token", size, iso]
-    repeats = 1 if settings.quick or size >= 20_000 else settings.suite_repeats
-    with (
-        throwaway_suite(size, TOKEN_BODY, args="ucwa_token") as ours_suite,
-        throwaway_suite(size, BARE_BODY) as bare_suite,
-    ):
-        run_pytest(ours_suite, True, "--co", isolated=iso)
-        run_pytest(bare_suite, False, "--co", isolated=iso)
-        return interleave(
-            lambda: run_pytest(ours_suite, True, isolated=iso),
-            lambda: run_pytest(bare_suite, False, isolated=iso),
-            repeats,
-            warmup=False,
-        )
+def paired_runs(size: int, rounds: int) -> tuple[list[Run], list[Run]]:
+    """Interleaved runs of ``size`` ``ucwa_token`` tests and ``size`` bare tests (reusing the
+    per-test benchmark's runs of that size)."""
+    ours_key, bare_key = f"ucwa_token:{size}", f"bare:{size}"
+    if ours_key not in SUITE_RUNS or bare_key not in SUITE_RUNS:
+        with (
+            suite(many_tests(size, *TOKEN)) as ours_folder,
+            suite(many_tests(size, *BARE)) as bare_folder,
+        ):
+            if rounds > 1:  # rewritten bytecode cached, for both alike
+                run_pytest(ours_folder, ["ours", "probe"], "--co")
+                run_pytest(bare_folder, ["probe"], "--co")
+            ours, bare = interleave(
+                [
+                    lambda: run_pytest(ours_folder, ["ours", "probe"]),
+                    lambda: run_pytest(bare_folder, ["probe"]),
+                ],
+                rounds,
+            )
+        SUITE_RUNS[ours_key], SUITE_RUNS[bare_key] = ours, bare
+    return SUITE_RUNS[ours_key], SUITE_RUNS[bare_key]
 
 
 def scale_rows(settings: Settings) -> list[Row]:
-    measured = {size: measure_size(size, settings) for size in sizes(settings)}
-    with throwaway_suite(1, TOKEN_BODY, args="ucwa_token") as one:
-        run_pytest(one, True, "--co", isolated=settings.isolated)
-        fixed = statistics.median(
-            run_pytest(one, True, isolated=settings.isolated)
-            for _ in range(1 if settings.quick else settings.suite_repeats)
+    steps = sizes(settings)
+    rows, cost = [], {}
+    for size in steps:
+        rounds = 1 if settings.quick or size >= 20_000 else settings.suite_rounds
+        ours, bare = paired_runs(size, rounds)
+        cost[size] = statistics.median(r.record("loop")["cpu"] for r in ours)
+        rows.append(
+            compare(
+                f"scale: {size:,} tests with ucwa_token, per test vs bare",
+                "ms CPU/test",
+                [r.cpu * 1000 / size for r in ours],
+                [r.cpu * 1000 / size for r in bare],
+            )
         )
-    rows = [
-        Row(
-            f"scale: {size:,} tests with ucwa_token, per test vs bare",
-            "ms CPU/test",
-            ours * 1000 / size,
-            base * 1000 / size,
-        )
-        for size, (ours, base) in measured.items()
-    ]
-    points = [(1, fixed)] + [(size, ours) for size, (ours, _) in sorted(measured.items())]
-    (n0, t0), (n1, t1) = points[0], points[1]
-    (m0, u0), (m1, u1) = points[-2], points[-1]
+        if size >= 2_000:
+            rows.append(
+                compare(
+                    f"memory: peak RSS, {size:,} tests with ucwa_token vs bare",
+                    "MiB",
+                    [r.max_rss_mib for r in ours],
+                    [r.max_rss_mib for r in bare],
+                    "<= 1.1" if size >= 20_000 else "",
+                )
+            )
+    first, middle, last = steps
+    early = (cost[middle] - cost[first]) / (middle - first)
+    late = (cost[last] - cost[middle]) / (last - middle)
     rows.append(
         Row(
-            f"scale: marginal cost {m0:,}->{m1:,} vs {n0:,}->{n1:,} tests",
+            f"scale: test-loop CPU per extra test, {middle:,}->{last:,} vs {first:,}->{middle:,}",
             "ms CPU/test",
-            (u1 - u0) * 1000 / (m1 - m0),
-            (t1 - t0) * 1000 / (n1 - n0),
-            "<= 1.25",
+            late * 1000,
+            early * 1000,
+            "<= 1.1",
+            "1.0 is a flat per-test cost (the test loop, without start-up)",
         )
     )
     return rows
 
 
-def xdist_rows(settings: Settings) -> list[Row]:
-    missing("xdist", "requests")
-    plugin_has_fixture("ucwa_api")
-    iso = settings.isolated
-    tests, calls = (40, 5) if settings.quick else (900, 10)
-    body = XDIST_BODY.format(calls=calls)
-    extra = ("-p", "xdist.plugin") if iso else ()
-    with throwaway_suite(tests, body, args="ucwa_api, session", conftest=XDIST_CONFTEST) as suite:
-        run_pytest(suite, True, "--co", *extra, isolated=iso)
-        parallel, serial = interleave(
-            lambda: run_pytest(suite, True, *extra, "-n", "2", isolated=iso, wall=True),
-            lambda: run_pytest(suite, True, *extra, isolated=iso, wall=True),
-            1 if settings.quick else 2,
-            warmup=False,
+def gc_rows(settings: Settings) -> list[Row]:
+    rounds = 6 if settings.quick else 60  # four tests a round
+    early, late = (8 if settings.quick else 20), rounds * 4
+    files = {"test_gc.py": "".join(GC_TESTS.format(n=n) for n in range(rounds))}
+    with suite(files) as folder:
+        done = run_pytest(
+            folder, ["ours", "probe"], env={"RELAYTOKENS_BENCH_GC": f"{early},{late}"}
         )
+    live = done.probe.get("live_objects", {})
     return [
         Row(
-            f"xdist: -n 2 vs serial, {tests:,} tests x {calls} GETs via ucwa_api",
-            "s",
-            parallel,
-            serial,
-            "<= 0.65",
+            f"memory: pytest_relaytokens objects alive after test {late} vs after test {early}",
+            "objects",
+            float(live[str(late)]),
+            float(live[str(early)]),
+            "<= 1.0",
+            "ucwa_token, relay_access_token, ucwa_api and relaytokens_server tests in turn",
         )
     ]
 
 
+def xdist_rows(settings: Settings) -> list[Row]:
+    missing("xdist", "requests", "responses")
+    tests, calls = (6, 2) if settings.quick else (400, 10)
+    files = many_tests(tests, XDIST_OURS.format(calls=calls), "ucwa_api, session")
+    static = many_tests(tests, XDIST_STATIC.format(calls=calls), "static_api, session")
+    files.update({f"static_{name}": text for name, text in static.items()})
+    files["conftest.py"] = XDIST_CONFTEST
+    plugins = ["ours", "xdist"]
+    with suite(files) as folder:
+        if not settings.quick:
+            run_pytest(folder, plugins, "--co")
+        ours_files = [name for name in files if name.startswith("test_bench")]
+        static_files = [name for name in files if name.startswith("static_")]
+
+        def timed(names: list[str], *extra: str) -> float:
+            return run_pytest(folder, plugins, *extra, *names).wall
+
+        runs = interleave(
+            [
+                lambda: timed(ours_files, "-n", "2"),
+                lambda: timed(ours_files),
+                lambda: timed(static_files, "-n", "2"),
+                lambda: timed(static_files),
+            ],
+            1 if settings.quick else 2,
+        )
+    ours_n2, ours_serial, static_n2, static_serial = runs
+    ours_ratio = [a / b for a, b in zip(ours_n2, ours_serial, strict=True)]
+    static_ratio = [a / b for a, b in zip(static_n2, static_serial, strict=True)]
+    label = f"{tests:,} tests x {calls} GETs"
+    return [
+        compare(f"xdist: -n 2 vs serial, {label} via ucwa_api", "s", ours_n2, ours_serial),
+        compare(
+            f"xdist: -n 2 / serial with ucwa_api vs with a static responses body, {label}",
+            "x serial",
+            ours_ratio,
+            static_ratio,
+            "<= 1.0",
+        ),
+    ]
+
+
 def run(settings: Settings) -> list[Row]:
-    plugin_has_fixture("ucwa_token")
-    return scale_rows(settings) + guarded("xdist: -n 2 vs serial", lambda: xdist_rows(settings))
+    missing("pytest_relaytokens.plugin")
+    return (
+        guarded("scale", lambda: scale_rows(settings))
+        + guarded("memory: objects left behind", lambda: gc_rows(settings))
+        + guarded("xdist", lambda: xdist_rows(settings))
+    )
 
 
-BENCHMARK = Benchmark("scale", "scale", run)
+BENCHMARK = Benchmark("scale", "scale and memory", run)

@@ -1,11 +1,13 @@
-"""Run the pytest-relaytokens benchmarks against their baselines and print a table.
+"""Run the pytest-relaytokens benchmarks against their peers and references; print a table.
 
-    python benchmarks/run.py [--quick | --full] [--ambient] [--json PATH] [--only NAME ...] [--list]
+    python benchmarks/run.py [--quick | --full] [--no-instructions] [--json PATH]
+                             [--only NAME ...] [--list]
 
-Every figure is the median of interleaved runs (ours, baseline, ours, baseline...) and every
-ratio is ours / baseline measured in the same run. Installs nothing: the ``bench`` extra
-(``pip install -e '.[bench]'``) provides the baselines. Works with the package installed or
-not (then the repo root is put on ``PYTHONPATH`` and the plugin loaded with ``-p``).
+Every row measures ours and its peer (or reference) in the same run, in interleaved rounds;
+figures are medians, ``spread`` is the lowest and highest single-round ratio, and instruction
+counts (callgrind) are given where valgrind and a C compiler are available. Installs nothing:
+``pip install -e '.[bench]'`` provides the peers. Writes JSON (default
+``benchmarks/results.json``).
 """
 
 from __future__ import annotations
@@ -25,18 +27,20 @@ sys.path.insert(0, str(HERE))
 if str(HERE.parent) not in sys.path:
     sys.path.insert(1, str(HERE.parent))
 
-from _common import Benchmark, Row, Settings, Skip, plugin_installed  # noqa: E402
+import _cg  # noqa: E402
+from _common import Benchmark, Row, Settings, Skip  # noqa: E402
 
-#: Benchmark modules in the order of the issue; each defines ``BENCHMARK``.
+#: Benchmark modules in the order of the issue's goals; each defines ``BENCHMARK``.
 MODULES = (
-    "bench_startup",
     "bench_per_test",
     "bench_mocked_calls",
-    "bench_loopback",
     "bench_replay",
-    "bench_generation",
+    "bench_loopback",
+    "bench_cassette_safety",
+    "bench_startup",
     "bench_scale",
 )
+DEFAULT_JSON = HERE / "results.json"
 
 
 def load_benchmarks() -> list[Benchmark | tuple[str, str]]:
@@ -57,7 +61,7 @@ def run_one(bench: Benchmark, settings: Settings) -> list[Row]:
         return [Row(bench.title, skipped=str(exc))]
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = (str(exc).strip().splitlines() or [""])[0]
         return [Row(bench.title, error=f"{type(exc).__name__}: {first}"[:200])]
 
 
@@ -66,32 +70,52 @@ def fmt_value(value: float | None, unit: str) -> str:
         return ""
     if unit.endswith("/s"):
         return f"{value:,.0f} {unit}"
-    if unit.endswith("/test"):
-        return f"{value:.3f} {unit}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f} {unit}"
     return f"{value:.3f} {unit}".strip()
 
 
+def fmt_instr(row: Row) -> str:
+    if row.ours_instr is None or row.baseline_instr is None or row.instr_ratio is None:
+        return ""
+    return (
+        f"{row.ours_instr / 1e3:,.0f}k / {row.baseline_instr / 1e3:,.0f}k = {row.instr_ratio:.2f}"
+    )
+
+
+HEADER = [
+    "benchmark",
+    "ours",
+    "peer or reference",
+    "ratio",
+    "spread",
+    "instructions",
+    "goal",
+    "met",
+]
+
+
 def table(rows: list[Row]) -> str:
-    header = ["benchmark", "ours", "baseline", "ratio", "goal", "met"]
-    lines = [header, ["---"] * len(header)]
+    lines = [HEADER, ["---"] * len(HEADER)]
     for row in rows:
         if row.skipped is not None or row.error is not None:
             reason = f"skipped: {row.skipped}" if row.skipped is not None else f"error: {row.error}"
-            lines.append([row.name, reason, "", "", row.goal, ""])
+            lines.append([row.name, reason, "", "", "", "", row.goal, ""])
             continue
-        ratio = row.ratio
-        met = row.met
+        ratio, spread, met = row.ratio, row.spread, row.met
         lines.append(
             [
                 row.name,
                 fmt_value(row.ours, row.unit),
                 fmt_value(row.baseline, row.unit),
                 "" if ratio is None else f"{ratio:.2f}",
+                "" if spread is None else f"{spread[0]:.2f}-{spread[1]:.2f}",
+                fmt_instr(row),
                 row.goal,
                 "" if met is None else ("yes" if met else "NO"),
             ]
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
     out = []
     for line in lines:
         if line[0] == "---":
@@ -99,25 +123,24 @@ def table(rows: list[Row]) -> str:
         else:
             cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
             out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
+    notes = [f"- {row.name}: {row.note}" for row in rows if row.note and row.error is None]
+    return "\n".join(out + (["", *notes] if notes else []))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="small sizes, one pair (smoke test)")
-    size.add_argument("--full", action="store_true", help="also the 20,000-test scale run")
+    size.add_argument("--quick", action="store_true", help="tiny sizes, one round (smoke test)")
+    size.add_argument("--full", action="store_true", help="also the 20,000-test scale runs")
     parser.add_argument(
-        "--ambient",
-        action="store_true",
-        help="suite benchmarks autoload every installed pytest plugin (default: only ours)",
+        "--no-instructions", action="store_true", help="skip the callgrind instruction counts"
     )
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--json", metavar="PATH", default=str(DEFAULT_JSON), help="JSON output")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     parser.add_argument("--list", action="store_true", help="list the benchmark names and exit")
     args = parser.parse_args(argv)
 
-    settings = Settings(quick=args.quick, full=args.full, ambient=args.ambient)
+    settings = Settings(quick=args.quick, full=args.full, instructions=not args.no_instructions)
     benchmarks = load_benchmarks()
     names = [b.name if isinstance(b, Benchmark) else b[0] for b in benchmarks]
     if args.list:
@@ -144,25 +167,25 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
 
     mode = "quick" if args.quick else "full" if args.full else "default"
+    lib = _cg.library() if settings.instructions and not args.quick else "not requested"
+    counts = "callgrind" if not isinstance(lib, str) else f"none ({lib})"
     print(table(rows))
     print(
         f"\n{mode} run, {elapsed:.0f}s, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, plugin {'installed' if plugin_installed() else 'loaded with -p'}, "
-        f"suite benchmarks with {'every installed plugin' if args.ambient else 'only ours'}"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, instructions: {counts}"
     )
-    if args.json:
-        payload = {
-            "command": " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])]),
-            "mode": mode,
-            "elapsed_s": round(elapsed, 2),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "plugin_installed": plugin_installed(),
-            "suite_plugins": "ambient" if args.ambient else "isolated",
-            "rows": [row.as_dict() for row in rows],
-        }
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    payload = {
+        "command": " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])]),
+        "mode": mode,
+        "elapsed_s": round(elapsed, 2),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "instructions": counts,
+        "rows": [row.as_dict() for row in rows],
+    }
+    Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 1 if any(row.error is not None for row in rows) else 0
 
 

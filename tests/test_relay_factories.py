@@ -134,3 +134,41 @@ def test_build_is_fast(clock: Clock) -> None:
         factory.build()
     assert time.perf_counter() - began < 1.0
     assert datetime_to_ms(START) == 1691017391046
+
+
+class _MethodsOnly(random.Random):
+    """A Random subclass: the factory draws through its methods instead of directly."""
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 2**40 + 3, -9])
+def test_direct_draws_match_the_random_methods(clock: Clock, seed: int) -> None:
+    """The fast path (the 32 token characters from one draw) gives exactly what
+    ``random.Random.choices`` and friends give, so the same seed keeps giving the same tokens."""
+    fast = RelayTokenFactory(random.Random(seed), clock)
+    slow = RelayTokenFactory(_MethodsOnly(seed), clock)
+    assert [fast.build() for _ in range(20)] == [slow.build() for _ in range(20)]
+    assert fast.build_pairing() == slow.build_pairing()
+    assert fast.build_enterprise() == slow.build_enterprise()
+    assert fast.access_token_string() == slow.access_token_string()
+    assert fast.pairing_code() == slow.pairing_code()
+    assert fast.client_name() == slow.client_name()
+
+
+def test_default_build_is_what_validation_makes_of_it() -> None:
+    """Default tokens skip re-validation; they must equal a validated copy, with the same
+    fields set (rendering omits unset optional fields) and dates in UTC, floored to the ms."""
+    from pytest_relaytokens.relay.models import RelayAccessToken, RelayEnterprise
+
+    skewed = TokenPolicy(server_skew=_dt.timedelta(microseconds=1999))
+    token = RelayTokenFactory(4, Clock(START, frozen=True), skewed).build()
+    again = RelayAccessToken.model_validate(token.model_dump(exclude_unset=True))
+    assert token == again and token.model_fields_set == again.model_fields_set
+    assert token.creation_date == START + _dt.timedelta(milliseconds=1)
+    assert token.creation_date.tzinfo is UTC
+    enterprise = RelayTokenFactory(4, Clock(START, frozen=True)).build_enterprise()
+    assert enterprise == RelayEnterprise.model_validate(enterprise.model_dump())
+
+
+def test_creation_date_override_of_zero_is_the_epoch(clock: Clock) -> None:
+    token = RelayTokenFactory(1, clock).build(creation_date=0)
+    assert token.creation_date == _dt.datetime(1970, 1, 1, tzinfo=UTC)

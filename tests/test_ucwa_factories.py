@@ -112,3 +112,82 @@ def test_factory_output_round_trips_in_every_quirk(
         body = wire.render_xml(token, quirks)
         assert wire.parse(body) == token
     assert wire.parse(body, source="x") == token
+
+
+class _MethodsOnly(random.Random):
+    """A Random subclass: the factory draws through its methods instead of directly."""
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(-(2**70), 2**70),
+    policy=st.sampled_from(
+        [
+            TokenPolicy(),
+            TokenPolicy(already_expired=True),
+            TokenPolicy(server_skew=dt.timedelta(seconds=3, microseconds=1234)),
+        ]
+    ),
+)
+def test_direct_draws_match_the_random_methods(seed: int, policy: TokenPolicy) -> None:
+    """The fast path (plain Random, one draw for several values) gives exactly what the
+    ``random.Random`` methods give, so the same seed keeps giving the same tokens."""
+    fast = UcwaTokenFactory(random.Random(seed), frozen(), policy)
+    slow = UcwaTokenFactory(_MethodsOnly(seed), frozen(), policy)
+    assert fast.build() == slow.build()
+    assert wire.render_xml(fast.build()) == wire.render_xml(slow.build())
+    assert fast.build_relay() == slow.build_relay()
+    assert fast.bearer_token() == slow.bearer_token()
+    assert fast.user_name(START) == slow.user_name(START)
+
+
+def test_default_build_is_what_validation_makes_of_it() -> None:
+    """Default tokens skip re-validation; they must equal a validated copy, fields set included."""
+    from pytest_relaytokens.ucwa.models import MediaRelay, MediaRelayAccessToken
+
+    factory = UcwaTokenFactory(11, frozen(), TokenPolicy(lifetime=dt.timedelta(minutes=7)))
+    token = factory.build()
+    again = MediaRelayAccessToken.model_validate(token.model_dump())
+    assert token == again and token.model_fields_set == again.model_fields_set
+    assert token.valid_until.tzinfo is UTC and token.valid_until_ticks == 0
+    relay = factory.build_relay()
+    assert relay == MediaRelay.model_validate(relay.model_dump())
+    assert relay.model_fields_set == set(MediaRelay.model_fields)
+
+
+def test_user_name_layout() -> None:
+    """v2 blob: version 2, size 0x24, expiry in 100 ns ticks little-endian, then random bytes."""
+    name = UcwaTokenFactory(5, frozen()).user_name(START)
+    raw = base64.b64decode(name)
+    assert len(raw) == 56 and raw[:4] == bytes([2, 0, 0, 0x24])
+    assert int.from_bytes(raw[4:12], "little") == int(START.timestamp()) * 10_000_000
+
+
+def test_prebuilt_keeps_validating_when_the_shortcut_would_differ() -> None:
+    """``Prebuilt`` checks its shortcut against ``model_validate`` once; a model whose
+    validators change values is validated on every call."""
+    from pydantic import BaseModel, PrivateAttr, field_validator
+
+    from pytest_relaytokens._prebuilt import Prebuilt
+
+    class Shouting(BaseModel):
+        word: str
+        tags: list[str] = []
+
+        @field_validator("word")
+        @classmethod
+        def _upper(cls, value: str) -> str:
+            return value.upper()
+
+    class Plain(BaseModel):
+        word: str
+        tags: list[str] = []
+        _seen: int = PrivateAttr(3)
+
+    shouting = Prebuilt(Shouting)
+    assert [shouting({"word": "hi"}).word for _ in range(3)] == ["HI", "HI", "HI"]
+    plain = Prebuilt(Plain)
+    first, second = plain({"word": "a"}), plain({"word": "b"})
+    assert first == Plain(word="a") and second == Plain(word="b")
+    assert second.model_fields_set == {"word"} and second._seen == 3 and second.tags == []
+    assert plain({"word": "c"}).tags is not plain({"word": "d"}).tags  # a mutable default, copied
