@@ -110,9 +110,15 @@ def {test}(httpx_mock, recorded):
     url, body, content_type = recorded
     headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}
 
+    from importlib.metadata import version
+
+    # pytest-httpx >= 0.32 asks for is_reusable; older releases reuse the last response
+    release = tuple(int(p) for p in version("pytest-httpx").split(".")[:2])
+    reuse = {{"is_reusable": True}} if release >= (0, 32) else {{}}
+
     def work():
         httpx_mock.add_response(
-            url=url, content=body, headers={{"Content-Type": content_type}}, is_reusable=True
+            url=url, content=body, headers={{"Content-Type": content_type}}, **reuse
         )
         with httpx.Client() as client:
             for _ in range({calls}):
