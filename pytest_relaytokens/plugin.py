@@ -4,6 +4,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from .pytest_plugin.hooks import (
     _relaytokens_context,
     _relaytokens_session_loopback,
@@ -35,6 +39,16 @@ from .pytest_plugin.hooks import (
     ucwa_token_response,
 )
 
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """pytest-recording: a ``vcr_config`` from ``safe_vcr_config()`` keeps its leak scan on
+    every vcrpy release, and the ``vcr`` marker's extra cassettes keep loading."""
+    from .cassettes.vcr_config import adopt_pytest_recording
+
+    adopt_pytest_recording(vcr)
+
+
 __all__ = [
     "_relaytokens_context",
     "_relaytokens_session_loopback",
@@ -44,6 +58,7 @@ __all__ = [
     "pytest_configure_node",
     "pytest_deselected",
     "pytest_generate_tests",
+    "pytest_recording_configure",
     "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_terminal_summary",

@@ -7,8 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("pytest_recording")
+import pytest_recording  # noqa: F401  (the test extra installs it: these tests never skip)
 
 TOKEN = "i0gni52qmhtdsht5pvpu68dv96gqvil6"
 PASSWORD = "Sup3r+S3cret/pw"
@@ -179,3 +178,74 @@ def test_shipped_cassettes_load_in_plain_vcrpy_and_pytest_recording(
     recorder = vcr.VCR(record_mode="none")
     with recorder.use_cassette(str(target)) as cassette:
         assert len(cassette) >= 1
+
+
+def test_the_vcr_markers_extra_cassettes_still_load(pytester: pytest.Pytester) -> None:
+    """Our scanning persister replaces pytest-recording's, on every vcrpy: the marker's extra
+    cassettes are still read (through our checked loader)."""
+    _project(pytester)
+    first = pytester.runpytest_subprocess("-p", "recording", "--record-mode=once")
+    first.assert_outcomes(passed=2)
+    recorded = pytester.path / "cassettes" / "test_recorded" / "test_token_with_requests.yaml"
+    shared = pytester.path / "cassettes" / "test_extra" / "shared.yaml"  # the module folder
+    shared.parent.mkdir()
+    recorded.rename(shared)
+    import yaml
+
+    uri = yaml.safe_load(shared.read_text(encoding="utf-8"))["interactions"][0]["request"]["uri"]
+    pytester.makepyfile(
+        test_extra=f"""
+        import pytest, requests
+
+        @pytest.mark.vcr("shared.yaml")
+        def test_served_from_the_extra_cassette():
+            reply = requests.post({uri!r}, auth=("alice", "x"), data={{"password": "x"}})
+            assert reply.json()["accessToken"].startswith("redacted")
+        """
+    )
+    offline = pytester.runpytest_subprocess(
+        "-p", "recording", "--record-mode=none", "test_extra.py"
+    )
+    offline.assert_outcomes(passed=1)
+
+
+def test_plain_vcrpy_safe_vcr_redacts_and_refuses_a_leak(tmp_path: Path) -> None:
+    """``safe_vcr()`` registers the scanning persister, which every vcrpy honours."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import requests
+
+    from pytest_relaytokens.cassettes import safe_vcr
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = f"opaque {TOKEN} text".encode()  # no structure tells the redactor it is secret
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/x"
+    try:
+        redacted = tmp_path / "redacted.yaml"
+        with safe_vcr(extra_secrets=[TOKEN]).use_cassette(str(redacted)):
+            requests.get(url)
+        assert TOKEN not in redacted.read_text(encoding="utf-8")
+        # a hook that redacts nothing: the registered persister still redacts and scans
+        guarded = tmp_path / "guarded.yaml"
+        recorder = safe_vcr(extra_patterns=[r"opaque (\w+) text"])
+        recorder.before_record_response = lambda response: response
+        with recorder.use_cassette(str(guarded)):
+            requests.get(url)
+        text = guarded.read_text(encoding="utf-8")
+        assert TOKEN not in text and "placeholders:" in text
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "cassette_path_for": "recording",
     "record": "recording",
     "fingerprint": "forms",
+    "safe_vcr": "vcr_config",
     "safe_vcr_config": "vcr_config",
     "scan_cassette": "secrets",
     "redact_and_scan": "throughput",
@@ -42,6 +43,7 @@ __all__ = [
     "load_interactions",
     "record",
     "redact_and_scan",
+    "safe_vcr",
     "safe_vcr_config",
     "scan",
     "scan_cassette",
@@ -55,6 +57,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .secrets import Finding, SecretLeakError, scan, scan_cassette
     from .storage import Cassette, CassetteError, CassetteStore, load_interactions
     from .throughput import redact_and_scan
-    from .vcr_config import safe_vcr_config
+    from .vcr_config import safe_vcr, safe_vcr_config
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
