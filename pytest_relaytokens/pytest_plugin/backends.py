@@ -120,9 +120,19 @@ class TestInputs:
     cors_origins: tuple[str, ...] | None = None
     ucwa_online: bool = False
 
+    #: the relays' location the quirks ask for (None: as generated), known without building
+    #: the quirks; ``...``: ask the quirks
+    relay_location: Any = ...
+
     @functools.cached_property
     def quirks(self) -> UcwaQuirks:
         return self.quirks_source()
+
+    def location(self) -> str | None:
+        if self.relay_location is ...:
+            return self.quirks.location
+        location: str | None = self.relay_location
+        return location
 
 
 class Backend(Protocol):
@@ -220,7 +230,7 @@ class FakeBackend:
             from ..ucwa.factories import UcwaTokenFactory
 
             token = UcwaTokenFactory(inputs.seed, inputs.clock, inputs.policy).build()
-        location = inputs.quirks.location
+        location = inputs.location()
         if location is not None:
             relays = [r.model_copy(update={"location": location}) for r in token.media_relays]
             token = token.model_copy(update={"media_relays": relays})

@@ -234,24 +234,46 @@ class TestContext:
         self.state = state
         self.settings = settings = marker_settings(item)
         names = overrides(request)
+        self._quirks: UcwaQuirks | None = None
+        if not names:  # the fast path: nobody overrides a default (markers and options only)
+            self.seed: int = derive_seed(state.run_seed, item.nodeid)
+            self.clock: Clock = own_clock(item, state)
+            self.policy: TokenPolicy = policy_for(settings, state)
+            self.backend_name: str = settings.backend or state.backend
+            self.ucwa_format: str = settings.ucwa_format or state.ucwa_format
+        else:
+            self._resolve_overrides(request, names)
+        self._backend: Backend | None = None
+        self._cassette: Path | None = None
+        self.network: TestNetwork | None = None
+        self.server: FakeServers | None = None
+        self.blocked: list[str] = []
+        self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
+        self._unplug: Any = None  # the session server's router serving this test's fakes
+        self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
+
+    def _resolve_overrides(self, request: pytest.FixtureRequest, names: frozenset[str]) -> None:
+        """Settings from the conftest/module/class overrides of the setting fixtures, each
+        checked (a bad override fails the test naming the fixture)."""
+        item, state, settings = self.item, self.state, self.settings
         lookup = request.getfixturevalue
-        self.seed: int = (
+        self.seed = (
             lookup("relaytokens_seed")
             if "relaytokens_seed" in names
             else derive_seed(state.run_seed, item.nodeid)
         )
-        self.clock: Clock = (
+        self.clock = (
             lookup("relaytokens_clock") if "relaytokens_clock" in names else own_clock(item, state)
         )
-        self.policy: TokenPolicy = (
+        self.policy = (
             lookup("relaytokens_token_policy")
             if "relaytokens_token_policy" in names
             else policy_for(settings, state)
         )
-        self.backend_name: str = settings.backend or (
+        self.backend_name = settings.backend or (
             lookup("relaytokens_backend") if "relaytokens_backend" in names else state.backend
         )
-        self.ucwa_format: str = settings.ucwa_format or (
+        self.ucwa_format = settings.ucwa_format or (
             lookup("relaytokens_ucwa_format")
             if "relaytokens_ucwa_format" in names
             else state.ucwa_format
@@ -272,20 +294,11 @@ class TestContext:
                 f"{self.seed!r}; valid values: an int",
                 pytrace=False,
             )
-        self._quirks: UcwaQuirks | None = None
         if "relaytokens_ucwa_quirks" in names:  # an override: resolved now, while setting up
             quirks: UcwaQuirks = lookup("relaytokens_ucwa_quirks")
             if settings.ucwa_quirks:
                 quirks = dataclasses.replace(quirks, **settings.ucwa_quirks)  # type: ignore[arg-type]
             self._quirks = quirks
-        self._backend: Backend | None = None
-        self._cassette: Path | None = None
-        self.network: TestNetwork | None = None
-        self.server: FakeServers | None = None
-        self.blocked: list[str] = []
-        self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
-        self._unplug: Any = None  # the session server's router serving this test's fakes
-        self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
 
     # --- lazily resolved parts ------------------------------------------------------------------
     @property
@@ -344,11 +357,18 @@ class TestContext:
                 cors_origins=settings.cors_origins,
                 ucwa_online=settings.ucwa_online,
             )
+            if self._quirks is None:  # no override: the location without building the quirks
+                inputs.relay_location = settings.ucwa_quirks.get(
+                    "location", self.state.relay_location
+                )
             self._backend = make_backend(self.backend_name, inputs)
         return self._backend
 
     def mark_used(self) -> None:
-        mark_item_used(self.item, self.item.config)
+        state = self.state
+        state.current_used = self.item.nodeid
+        if not state.flagged:
+            mark_item_used(self.item, self.item.config)
 
     # --- what the fixtures ask for --------------------------------------------------------------
     def service(self, api: str) -> Any:
@@ -589,11 +609,13 @@ def context_for(request: pytest.FixtureRequest) -> TestContext:
 
 
 def drop_context(item: pytest.Item) -> TestContext | None:
-    context = item.stash.get(CONTEXT_KEY, None)
-    if CONTEXT_KEY in item.stash:
-        del item.stash[CONTEXT_KEY]
-    if _CLOCK_KEY in item.stash:
-        del item.stash[_CLOCK_KEY]
+    """Forget the test's context and clock: nothing of the test stays in its item."""
+    stash = item.stash
+    context = stash.get(CONTEXT_KEY, None)
+    if context is not None:
+        del stash[CONTEXT_KEY]
+    if _CLOCK_KEY in stash:
+        del stash[_CLOCK_KEY]
     return context
 
 

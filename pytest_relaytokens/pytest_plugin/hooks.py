@@ -278,7 +278,7 @@ def _enter(request: pytest.FixtureRequest) -> TestContext:
     item = request.node
     context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
     if context is None:
-        context = context_for(request)
+        context = item.stash[CONTEXT_KEY] = TestContext(request)
         context.mark_used()
         item.addfinalizer(functools.partial(_leave, item, context))
     return context
@@ -286,7 +286,7 @@ def _enter(request: pytest.FixtureRequest) -> TestContext:
 
 def _leave(item: pytest.Item, context: TestContext) -> None:
     try:
-        problems = context.teardown(item.config.stash[STATE_KEY].failed_call == item.nodeid)
+        problems = context.teardown(context.state.failed_call == item.nodeid)
     finally:
         drop_context(item)
     if problems:
