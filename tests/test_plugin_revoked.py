@@ -275,3 +275,26 @@ def test_service_options_bad_values_are_usage_errors(pytester: pytest.Pytester) 
             "*test_unknown_keyword:*unexpected keyword argument 'cors'*",
         ]
     )
+
+
+def test_token_revoked_on_the_shared_server(pytester: pytest.Pytester) -> None:
+    """The token fixture is issued by the test's fake behind the session server too, so the
+    revocation reaches it."""
+    pytester.makepyfile(
+        """
+        import pytest, requests
+
+        def status(shared, token):
+            return requests.get(shared.url.rstrip("/") + "/api/enterprises/self",
+                                headers={"X-Access-Token": token}).status_code
+
+        @pytest.mark.token_revoked
+        def test_revoked(relay_access_token, relaytokens_shared_server):
+            assert relay_access_token in relaytokens_shared_server.relay.issued_tokens
+            assert status(relaytokens_shared_server, relay_access_token.access_token) == 401
+
+        def test_not_revoked(relay_access_token, relaytokens_shared_server):
+            assert status(relaytokens_shared_server, relay_access_token.access_token) == 200
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)

@@ -373,7 +373,11 @@ def relaytokens_faker(relaytokens_seed: int) -> Faker:
 
 def _wants_service(request: pytest.FixtureRequest, api: str) -> bool:
     names = request.fixturenames
-    return f"{api}_api" in names or "relaytokens_server" in names
+    return (
+        f"{api}_api" in names
+        or "relaytokens_server" in names
+        or "relaytokens_shared_server" in names
+    )
 
 
 @pytest.fixture
