@@ -248,7 +248,8 @@ def _service_options(item: pytest.Item, settings: MarkerSettings) -> None:
             )
         settings.ucwa_online = args["ucwa_online"]
     if "cors_origins" in args:
-        settings.cors_origins = _cors_origins(item, mark.name, args["cors_origins"], valid)
+        origins = _cors_origins(item, mark.name, args["cors_origins"], valid)
+        settings.cors_origins = origins or None  # an empty list: CORS off, as by default
 
 
 def _cors_origins(item: pytest.Item, marker: str, value: Any, valid: str) -> tuple[str, ...]:
