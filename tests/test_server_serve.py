@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -171,3 +172,113 @@ def test_run_in_process_with_ready_file(tmp_path: Path) -> None:
     assert f"listening on {url}" in out.getvalue()
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(url + "/api/enterprises/self", timeout=2)  # stopped
+
+
+def _serve_in_thread(tmp_path: Path, *argv: str) -> tuple[str, io.StringIO, threading.Thread]:
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    ready = tmp_path / "ready"
+    args = parser.parse_args(
+        [*argv, "--max-seconds", "10", "--once-ready-file", str(ready), "--quiet"]
+    )
+    out = io.StringIO()
+    thread = threading.Thread(target=serve.run, args=(args, out), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not ready.exists() or not ready.read_text().strip():
+        assert thread.is_alive() and time.monotonic() < deadline, out.getvalue()
+        time.sleep(0.02)
+    return ready.read_text().strip(), out, thread
+
+
+def test_serve_cors_origins_and_online_ucwa(tmp_path: Path) -> None:
+    app = "https://app.example.com"
+    url, out, _ = _serve_in_thread(
+        tmp_path,
+        "--cors-origin",
+        app + "/",
+        "--cors-origin",
+        "HTTP://LOCALHOST:3000",
+        "--ucwa-online",
+    )
+    text = out.getvalue()
+    assert f"CORS:  on for {app}, http://localhost:3000" in text
+    assert "online deployment: Azure AD sign-in" in text
+    assert f"POST {url}/common/oauth2/token" in text
+
+    # a browser's preflight, then its request, on both fakes
+    preflight = requests.options(
+        f"{url}/api/enterprises/self",
+        timeout=5,
+        headers={
+            "Origin": app,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-access-token",
+        },
+    )
+    assert preflight.status_code in (200, 204)
+    assert preflight.headers["Access-Control-Allow-Origin"] == app
+    stranger = requests.options(
+        f"{url}/api/enterprises/self",
+        timeout=5,
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "Access-Control-Allow-Origin" not in stranger.headers
+
+    # online UCWA: the Azure AD password grant gives a JWT bearer the token URL accepts
+    user, password = _value(text, "user"), _value(text, "password")
+    token_path = re.search(r"relay token:\s+GET \S+?:\d+(\S+)", text)
+    assert token_path
+    denied = requests.get(url + token_path.group(1), timeout=5)
+    assert denied.status_code == 401
+    assert any("authorization_uri=" in c for c in denied.raw.headers.getlist("WWW-Authenticate"))
+    grant = requests.post(
+        f"{url}/common/oauth2/token",
+        timeout=5,
+        data={"grant_type": "password", "resource": url, "username": user, "password": password},
+    )
+    assert grant.status_code == 200, grant.text
+    bearer = grant.json()["access_token"]
+    assert bearer.count(".") == 2
+    got = requests.get(
+        url + token_path.group(1),
+        timeout=5,
+        headers={"Authorization": f"Bearer {bearer}", "Origin": app},
+    )
+    assert got.status_code == 200 and "mediaRelay" in got.text
+    assert got.headers["Access-Control-Allow-Origin"] == app
+
+
+def test_serve_default_banner_says_cors_is_off(tmp_path: Path) -> None:
+    url, out, _ = _serve_in_thread(tmp_path)
+    assert "CORS:  off" in out.getvalue()
+    assert "online deployment" not in out.getvalue()
+    r = requests.options(
+        f"{url}/api/enterprises/self",
+        timeout=5,
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
+    )
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "ftp://app.example.com",
+        "https://app.example.com/path",
+        "app.example.com",
+        "https://",
+        "https://u:p@app.example.com",
+        "https://app.example.com:99999",
+        "https://a b.com",
+    ],
+)
+def test_serve_refuses_a_bad_cors_origin(origin: str, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser(prog="relaytokens serve")
+    serve.add_arguments(parser)
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["--cors-origin", origin])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --cors-origin: bad CORS origin" in err
+    assert "Traceback" not in err

@@ -114,10 +114,25 @@ class TestInputs:
     shared: bool = False
     #: identifies this run across xdist workers (a shared cassette is rewritten once a run)
     run_id: str = ""
+    #: APIs whose handed-out credentials are revoked on the fakes (``token_revoked``)
+    revoked: tuple[str, ...] = ()
+    #: the fakes' CORS allowed origins (None: CORS off) and the UCWA online deployment
+    cors_origins: tuple[str, ...] | None = None
+    ucwa_online: bool = False
+
+    #: the relays' location the quirks ask for (None: as generated), known without building
+    #: the quirks; ``...``: ask the quirks
+    relay_location: Any = ...
 
     @functools.cached_property
     def quirks(self) -> UcwaQuirks:
         return self.quirks_source()
+
+    def location(self) -> str | None:
+        if self.relay_location is ...:
+            return self.quirks.location
+        location: str | None = self.relay_location
+        return location
 
 
 class Backend(Protocol):
@@ -170,25 +185,33 @@ class FakeBackend:
             from ..ucwa.service import UcwaService
 
             ucwa = UcwaService(
-                clock=inputs.clock, seed=inputs.seed, policy=inputs.policy, quirks=inputs.quirks
+                clock=inputs.clock,
+                seed=inputs.seed,
+                policy=inputs.policy,
+                quirks=inputs.quirks,
+                online=inputs.ucwa_online,
+                cors_origins=inputs.cors_origins,
             )
             ucwa.default_format = "xml" if inputs.ucwa_format == "xml" else "json"
             for error_id, times in inputs.ucwa_errors:
                 ucwa.arm_error(error_id, times=times)
-            _clock_results(ucwa.factory, "build", inputs.clock)  # every token it hands out
+            if "ucwa" in inputs.revoked:  # the bearer a client presents, handed out at setup
+                ucwa.revoke(ucwa.credentials.bearer)
             service = ucwa
         else:
             from ..relay.service import RelayService
 
             relay = RelayService(
-                clock=inputs.clock, seed=inputs.seed ^ 0x5A5A, policy=inputs.policy
+                clock=inputs.clock,
+                seed=inputs.seed ^ 0x5A5A,
+                policy=inputs.policy,
+                cors_origins=inputs.cors_origins,
             )
             for error_id, times in inputs.relay_errors:
                 relay.arm_error(error_id, times=times)
-            for token in relay.issued_tokens:  # the pre-issued credentials
-                bind_clock(token, inputs.clock)
-            _clock_results(relay, "issue_token", inputs.clock)
-            _clock_results(relay, "_issue", inputs.clock)  # tokens created over HTTP
+            if "relay" in inputs.revoked:  # the pre-issued access tokens
+                relay.revoke(relay.credentials.access_token)
+                relay.revoke(relay.credentials.readonly_access_token)
             service = relay
         self.services[api] = service
         return service
@@ -207,7 +230,7 @@ class FakeBackend:
             from ..ucwa.factories import UcwaTokenFactory
 
             token = UcwaTokenFactory(inputs.seed, inputs.clock, inputs.policy).build()
-        location = inputs.quirks.location
+        location = inputs.location()
         if location is not None:
             relays = [r.model_copy(update={"location": location}) for r in token.media_relays]
             token = token.model_copy(update={"media_relays": relays})
@@ -230,6 +253,8 @@ class FakeBackend:
             token: RelayAccessToken = service.issue_token(
                 duration_ms=-1 if inputs.policy.never_expires else 0
             )
+            if "relay" in inputs.revoked:
+                service.revoke(token)
             return token
         from ..relay.factories import RelayTokenFactory
 
@@ -243,25 +268,11 @@ class FakeBackend:
 
 
 def bind_clock(token: Any, clock: Clock) -> Any:
-    """Let ``token`` answer ``is_expired()``/``remaining()`` on ``clock`` (stored beside its
-    fields: equality and serialisation ignore it)."""
+    """Let ``token`` answer ``is_expired()``/``remaining()`` on ``clock`` (a token parsed from
+    a cassette or a live answer; the factories bind their own tokens)."""
     with contextlib.suppress(AttributeError, TypeError):
         vars(token)["_relaytokens_clock"] = clock
     return token
-
-
-def _clock_results(owner: Any, method: str, clock: Clock) -> None:
-    """Make ``owner.method`` bind ``clock`` to the token it returns (this test's instance
-    only; nothing when the method does not exist)."""
-    original = getattr(owner, method, None)
-    if original is None:
-        return
-
-    @functools.wraps(original)
-    def clocked(*args: Any, **kwargs: Any) -> Any:
-        return bind_clock(original(*args, **kwargs), clock)
-
-    setattr(owner, method, clocked)
 
 
 def render_ucwa_response(

@@ -42,7 +42,6 @@ __all__ = [
 STATE_KEY = pytest.StashKey[RunState]()
 SETTINGS_KEY = pytest.StashKey[MarkerSettings]()
 CONTEXT_KEY = pytest.StashKey["TestContext"]()
-USED_KEY = pytest.StashKey[bool]()
 
 ERROR_PROPERTY = "relaytokens_error"
 USED_PROPERTY = "relaytokens_used"
@@ -132,24 +131,40 @@ def default_format(item: pytest.Item, state: RunState) -> str:
 
 
 def default_quirks(item: pytest.Item, state: RunState) -> UcwaQuirks:
-    from ..ucwa.wire import UcwaQuirks
+    base = state.default_quirks
+    if base is None:  # options and ini: the same for every test of the run, made once
+        from ..ucwa.wire import UcwaQuirks
 
-    base = UcwaQuirks(
-        uri_key=state.uri_key,  # type: ignore[arg-type]
-        timestamps=state.timestamps,  # type: ignore[arg-type]
-        location=state.relay_location,  # type: ignore[arg-type]
-    )
+        base = state.default_quirks = UcwaQuirks(
+            uri_key=state.uri_key,  # type: ignore[arg-type]
+            timestamps=state.timestamps,  # type: ignore[arg-type]
+            location=state.relay_location,  # type: ignore[arg-type]
+        )
     marked = marker_settings(item).ucwa_quirks
     return dataclasses.replace(base, **marked) if marked else base  # type: ignore[arg-type]
 
 
 def default_policy(item: pytest.Item) -> TokenPolicy:
-    from ..core import TokenPolicy
+    return policy_for(marker_settings(item), item.config.stash[STATE_KEY])
 
-    settings = marker_settings(item)
-    return TokenPolicy(
-        settings.already_expired, settings.lifetime, settings.never_expires, settings.server_skew
-    )
+
+def policy_for(settings: MarkerSettings, state: RunState) -> TokenPolicy:
+    """The token policy the expiry markers ask for (one shared default when none does)."""
+    if settings is not _NO_MARKERS and settings.any_token_policy:
+        from ..core import TokenPolicy
+
+        return TokenPolicy(
+            settings.already_expired,
+            settings.lifetime,
+            settings.never_expires,
+            settings.server_skew,
+        )
+    policy = state.default_policy
+    if policy is None:
+        from ..core import TokenPolicy
+
+        policy = state.default_policy = TokenPolicy()
+    return policy
 
 
 _CLOCK_KEY = pytest.StashKey["Clock"]()
@@ -219,24 +234,46 @@ class TestContext:
         self.state = state
         self.settings = settings = marker_settings(item)
         names = overrides(request)
+        self._quirks: UcwaQuirks | None = None
+        if not names:  # the fast path: nobody overrides a default (markers and options only)
+            self.seed: int = derive_seed(state.run_seed, item.nodeid)
+            self.clock: Clock = own_clock(item, state)
+            self.policy: TokenPolicy = policy_for(settings, state)
+            self.backend_name: str = settings.backend or state.backend
+            self.ucwa_format: str = settings.ucwa_format or state.ucwa_format
+        else:
+            self._resolve_overrides(request, names)
+        self._backend: Backend | None = None
+        self._cassette: Path | None = None
+        self.network: TestNetwork | None = None
+        self.server: FakeServers | None = None
+        self.blocked: list[str] = []
+        self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
+        self._unplug: Any = None  # the session server's router serving this test's fakes
+        self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
+
+    def _resolve_overrides(self, request: pytest.FixtureRequest, names: frozenset[str]) -> None:
+        """Settings from the conftest/module/class overrides of the setting fixtures, each
+        checked (a bad override fails the test naming the fixture)."""
+        item, state, settings = self.item, self.state, self.settings
         lookup = request.getfixturevalue
-        self.seed: int = (
+        self.seed = (
             lookup("relaytokens_seed")
             if "relaytokens_seed" in names
             else derive_seed(state.run_seed, item.nodeid)
         )
-        self.clock: Clock = (
+        self.clock = (
             lookup("relaytokens_clock") if "relaytokens_clock" in names else own_clock(item, state)
         )
-        self.policy: TokenPolicy = (
+        self.policy = (
             lookup("relaytokens_token_policy")
             if "relaytokens_token_policy" in names
-            else default_policy(item)
+            else policy_for(settings, state)
         )
-        self.backend_name: str = settings.backend or (
+        self.backend_name = settings.backend or (
             lookup("relaytokens_backend") if "relaytokens_backend" in names else state.backend
         )
-        self.ucwa_format: str = settings.ucwa_format or (
+        self.ucwa_format = settings.ucwa_format or (
             lookup("relaytokens_ucwa_format")
             if "relaytokens_ucwa_format" in names
             else state.ucwa_format
@@ -257,27 +294,29 @@ class TestContext:
                 f"{self.seed!r}; valid values: an int",
                 pytrace=False,
             )
-        self._quirks: UcwaQuirks | None = None
         if "relaytokens_ucwa_quirks" in names:  # an override: resolved now, while setting up
             quirks: UcwaQuirks = lookup("relaytokens_ucwa_quirks")
             if settings.ucwa_quirks:
                 quirks = dataclasses.replace(quirks, **settings.ucwa_quirks)  # type: ignore[arg-type]
             self._quirks = quirks
-        allow = settings.allow
-        self.allow_unexpected = bool(allow.get("unexpected", state.allow_unexpected))
-        self.allow_unused_faults = bool(allow.get("unused_faults", state.allow_unused_faults))
-        self.allow_unplayed = bool(allow.get("unplayed", state.allow_unplayed))
-        self.allowed_hosts: tuple[str, ...] = (*state.allow_hosts, *allow.get("hosts", ()))
-        self._backend: Backend | None = None
-        self._cassette: Path | None = None
-        self.network: TestNetwork | None = None
-        self.server: FakeServers | None = None
-        self.blocked: list[str] = []
-        self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
-        self._unplug: Any = None  # the session server's router serving this test's fakes
-        self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
 
     # --- lazily resolved parts ------------------------------------------------------------------
+    @property
+    def allow_unexpected(self) -> bool:
+        return bool(self.settings.allow.get("unexpected", self.state.allow_unexpected))
+
+    @property
+    def allow_unused_faults(self) -> bool:
+        return bool(self.settings.allow.get("unused_faults", self.state.allow_unused_faults))
+
+    @property
+    def allow_unplayed(self) -> bool:
+        return bool(self.settings.allow.get("unplayed", self.state.allow_unplayed))
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        return (*self.state.allow_hosts, *self.settings.allow.get("hosts", ()))
+
     @property
     def quirks(self) -> UcwaQuirks:
         """The UCWA quirks: an override of ``relaytokens_ucwa_quirks``, else options/ini, then
@@ -314,30 +353,60 @@ class TestContext:
                 secret_patterns=secret_patterns(config) if self.backend_name == "live" else [],
                 shared=settings.cassette is not None,
                 run_id=self.state.run_id,
+                revoked=settings.revoked,
+                cors_origins=settings.cors_origins,
+                ucwa_online=settings.ucwa_online,
             )
+            if self._quirks is None:  # no override: the location without building the quirks
+                inputs.relay_location = settings.ucwa_quirks.get(
+                    "location", self.state.relay_location
+                )
             self._backend = make_backend(self.backend_name, inputs)
         return self._backend
 
     def mark_used(self) -> None:
-        mark_item_used(self.item, self.item.config)
+        state = self.state
+        state.current_used = self.item.nodeid
+        if not state.flagged:
+            mark_item_used(self.item, self.item.config)
 
     # --- what the fixtures ask for --------------------------------------------------------------
     def service(self, api: str) -> Any:
         """The test's one ``api`` service ("ucwa" or "relay") of its backend."""
-        settings = self.settings
-        if self.backend_name != "fake" and (settings.ucwa_errors or settings.relay_errors):
-            pytest.fail(
-                f"{self.item.nodeid}: the ucwa_error/relay_error markers arm the fakes, so they "
-                f"need the fake backend (this test runs on {self.backend_name!r}); mark it "
-                '@pytest.mark.relaytokens_backend("fake")',
-                pytrace=False,
-            )
+        if self.backend_name != "fake":
+            self._fake_only()
         with self._backend_errors():
             service = self.backend.api_service(api)
         self._home_hosts.setdefault(api, service.host)  # before a loopback server moves it
         return service
 
+    def _fake_only(self) -> None:
+        """Markers that act on the fakes fail a test on another backend, naming them."""
+        settings = self.settings
+        used = [
+            name
+            for name, on in (
+                ("ucwa_error/relay_error", settings.ucwa_errors or settings.relay_errors),
+                ("token_revoked", settings.revoked),
+                (
+                    "relaytokens_service_options",
+                    settings.cors_origins is not None or settings.ucwa_online,
+                ),
+            )
+            if on
+        ]
+        if used:
+            pytest.fail(
+                f"{self.item.nodeid}: the {' and '.join(used)} marker(s) act on the fakes, so "
+                f"they need the fake backend (this test runs on {self.backend_name!r}); mark it "
+                '@pytest.mark.relaytokens_backend("fake")',
+                pytrace=False,
+            )
+
     def ucwa_token(self) -> Any:
+        if self.backend_name == "fake":  # the factories bind the test's clock themselves
+            return self.backend.ucwa_token()
+        self._fake_only()
         with self._backend_errors():
             token = self.backend.ucwa_token()
         return self._bind_clock(token)
@@ -347,6 +416,9 @@ class TestContext:
             return self.backend.ucwa_token_response()
 
     def relay_token(self) -> Any:
+        if self.backend_name == "fake":  # the factories bind the test's clock themselves
+            return self.backend.relay_token()
+        self._fake_only()
         with self._backend_errors():
             token = self.backend.relay_token()
         return self._bind_clock(token)
@@ -428,6 +500,16 @@ class TestContext:
 
     def teardown(self, call_failed: bool) -> list[str]:
         """Stop what runs, record coverage, and return the teardown problems (strict mode)."""
+        backend = self._backend
+        if (
+            self.network is None
+            and self.server is None
+            and self._unplug is None
+            and not self.blocked
+            and (backend is None or (backend.name == "fake" and not self.services()))
+        ):  # the fast path: a token fixture alone, nothing served, nothing to check
+            self._backend = None
+            return []
         problems: list[str] = []
         try:
             services = self.services()
@@ -527,11 +609,13 @@ def context_for(request: pytest.FixtureRequest) -> TestContext:
 
 
 def drop_context(item: pytest.Item) -> TestContext | None:
-    context = item.stash.get(CONTEXT_KEY, None)
-    if CONTEXT_KEY in item.stash:
-        del item.stash[CONTEXT_KEY]
-    if _CLOCK_KEY in item.stash:
-        del item.stash[_CLOCK_KEY]
+    """Forget the test's context and clock: nothing of the test stays in its item."""
+    stash = item.stash
+    context = stash.get(CONTEXT_KEY, None)
+    if context is not None:
+        del stash[CONTEXT_KEY]
+    if _CLOCK_KEY in stash:
+        del stash[_CLOCK_KEY]
     return context
 
 
@@ -539,8 +623,8 @@ def mark_item_used(item: pytest.Item, config: pytest.Config) -> None:
     """Note that this test used the plugin: its failure report shows the seed, and the run's
     coverage report is printed (one report per process carries the flag to xdist's
     controller)."""
-    item.stash[USED_KEY] = True
     state = config.stash[STATE_KEY]
+    state.current_used = item.nodeid
     if not state.flagged:
         state.flagged = True
         item.user_properties.append((USED_PROPERTY, True))

@@ -8,7 +8,7 @@ Per-test work lives in :mod:`.context` (one context per test, in the item's stas
 from __future__ import annotations
 
 import functools
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +17,8 @@ import pytest
 from .context import (
     CASSETTE_PROPERTY,
     CONTEXT_KEY,
-    DESELECTED_PROPERTY,
     SETTINGS_KEY,
     STATE_KEY,
-    USED_KEY,
     SharedServer,
     TestContext,
     cassette_path,
@@ -51,7 +49,6 @@ if TYPE_CHECKING:
     from ..ucwa.service import UcwaService
     from ..ucwa.wire import UcwaQuirks
 
-_CALL_FAILED_KEY = pytest.StashKey[bool]()
 _OUR_MARKERS = frozenset(MARKERS)
 #: Fixtures that make a test use a cassette (for the same-file check at collection).
 _CASSETTE_FIXTURES = frozenset(
@@ -108,7 +105,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from .report import ReportCollector
 
     track = get_option(config, "unused_cassettes") == "true"
-    config.pluginmanager.register(ReportCollector(state, track), "relaytokens-report-collector")
+    config.pluginmanager.register(
+        ReportCollector(state, track, hasattr(config, "workerinput")),
+        "relaytokens-report-collector",
+    )
 
 
 def _split_selectors(option: str) -> tuple[str, ...]:
@@ -246,34 +246,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(name, entries, ids=[e.id for e in entries], indirect=True)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.when == "call" and report.failed:
-        item.stash[_CALL_FAILED_KEY] = True
-    if report.failed and item.stash.get(USED_KEY, False):
-        state = item.config.stash[STATE_KEY]
-        seed = derive_seed(state.run_seed, item.nodeid)
-        report.sections.append(
-            (
-                "relaytokens",
-                f"test seed {seed} from run seed {state.run_seed}; reproduce with "
-                f"--relaytokens-seed={state.run_seed}",
-            )
-        )
-    if report.when == "teardown":
-        state = item.config.stash[STATE_KEY]
-        if state.deselected and not state.deselected_sent and hasattr(item.config, "workerinput"):
-            state.deselected_sent = True  # xdist: the controller learns them from this report
-            report.user_properties.append((DESELECTED_PROPERTY, "\n".join(state.deselected)))
-        for key in (_CALL_FAILED_KEY, USED_KEY):
-            if key in item.stash:
-                del item.stash[key]
-    return report
-
-
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
@@ -306,7 +278,7 @@ def _enter(request: pytest.FixtureRequest) -> TestContext:
     item = request.node
     context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
     if context is None:
-        context = context_for(request)
+        context = item.stash[CONTEXT_KEY] = TestContext(request)
         context.mark_used()
         item.addfinalizer(functools.partial(_leave, item, context))
     return context
@@ -314,7 +286,7 @@ def _enter(request: pytest.FixtureRequest) -> TestContext:
 
 def _leave(item: pytest.Item, context: TestContext) -> None:
     try:
-        problems = context.teardown(item.stash.get(_CALL_FAILED_KEY, False))
+        problems = context.teardown(context.state.failed_call == item.nodeid)
     finally:
         drop_context(item)
     if problems:
@@ -401,7 +373,11 @@ def relaytokens_faker(relaytokens_seed: int) -> Faker:
 
 def _wants_service(request: pytest.FixtureRequest, api: str) -> bool:
     names = request.fixturenames
-    return f"{api}_api" in names or "relaytokens_server" in names
+    return (
+        f"{api}_api" in names
+        or "relaytokens_server" in names
+        or "relaytokens_shared_server" in names
+    )
 
 
 @pytest.fixture
@@ -540,7 +516,6 @@ __all__ = [
     "pytest_deselected",
     "pytest_generate_tests",
     "pytest_report_header",
-    "pytest_runtest_makereport",
     "pytest_terminal_summary",
     "relay_access_token",
     "relay_api",

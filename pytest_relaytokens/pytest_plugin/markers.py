@@ -25,6 +25,8 @@ BACKENDS = ("fake", "replay", "live")
 #: the fakes compute stays a valid datetime.
 MAX_SECONDS = 10 * 365 * 24 * 3600
 ALLOW_KEYS = ("unexpected", "unused_faults", "unplayed", "hosts")
+APIS = ("ucwa", "relay")
+SERVICE_OPTION_KEYS = ("cors_origins", "ucwa_online")
 
 MARKERS: dict[str, str] = {
     "token_expired": "token_expired: every token handed out or issued is already expired; "
@@ -33,6 +35,12 @@ MARKERS: dict[str, str] = {
     "seconds after issue on relaytokens_clock (0 < seconds <= 10 years).",
     "token_never_expires": "token_never_expires: Relay tokens are issued with duration -1 "
     "(expirationDate: null).",
+    "token_revoked": 'token_revoked(api="ucwa" | "relay", default both): the credentials the '
+    "fixtures hand out (the UCWA bearer, the Relay access tokens) are revoked on the test's "
+    "fakes: a client presenting them gets the fake's real 401; tokens issued later work.",
+    "relaytokens_service_options": "relaytokens_service_options(cors_origins=[...], "
+    "ucwa_online=False): options of the test's fakes (CORS allowed origins or '*'; the UCWA "
+    "Azure AD deployment).",
     "token_clock_skew": "token_clock_skew(seconds): the fake servers' clock runs that many seconds "
     "ahead of (negative: behind) relaytokens_clock (at most 10 years either way).",
     "ucwa_error": "ucwa_error(code, subcode=None, times=None): the UCWA fake answers with that "
@@ -77,6 +85,11 @@ class MarkerSettings:
     backend: str | None = None
     cassette: str | None = None
     allow: dict[str, Any] = field(default_factory=dict)
+    #: the APIs whose handed-out credentials are revoked (the ``token_revoked`` marker)
+    revoked: tuple[str, ...] = ()
+    #: CORS allowed origins of both fakes (None: CORS off, as on a stock server)
+    cors_origins: tuple[str, ...] | None = None
+    ucwa_online: bool = False
 
     @property
     def any_token_policy(self) -> bool:
@@ -207,6 +220,51 @@ def _never(item: pytest.Item, settings: MarkerSettings) -> None:
         )
 
 
+def _revoked(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("token_revoked")
+    if mark is not None:
+        api = _bind(item, mark, ("api",), 0).get("api")
+        if api is None:
+            settings.revoked = APIS
+        else:
+            settings.revoked = (_choice(item, mark.name, "api", api, APIS),)
+
+
+def _service_options(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("relaytokens_service_options")
+    if mark is None:
+        return
+    valid = "cors_origins=['https://app.example.com', ...] or ['*'], ucwa_online=True|False"
+    if mark.args:
+        raise _problem(item, mark.name, "takes keyword arguments only", valid)
+    args = _bind(item, mark, SERVICE_OPTION_KEYS, 0)
+    if "ucwa_online" in args:
+        if not isinstance(args["ucwa_online"], bool):
+            raise _problem(
+                item,
+                mark.name,
+                f"ucwa_online must be True or False, got {args['ucwa_online']!r}",
+                valid,
+            )
+        settings.ucwa_online = args["ucwa_online"]
+    if "cors_origins" in args:
+        origins = _cors_origins(item, mark.name, args["cors_origins"], valid)
+        settings.cors_origins = origins or None  # an empty list: CORS off, as by default
+
+
+def _cors_origins(item: pytest.Item, marker: str, value: Any, valid: str) -> tuple[str, ...]:
+    from .service_options import check_origins
+
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise _problem(
+            item, marker, f"cors_origins must be a list of origins, got {value!r}", valid
+        )
+    try:
+        return check_origins(value)
+    except ValueError as exc:
+        raise _problem(item, marker, str(exc), valid) from None
+
+
 def _skew(item: pytest.Item, settings: MarkerSettings) -> None:
     mark = item.get_closest_marker("token_clock_skew")
     if mark is not None:
@@ -327,6 +385,7 @@ _STEPS = (
     _expiry,
     _expires_in,
     _never,
+    _revoked,
     _skew,
     _errors,
     _format,
@@ -335,6 +394,7 @@ _STEPS = (
     _backend,
     _cassette,
     _allow,
+    _service_options,
 )
 
 

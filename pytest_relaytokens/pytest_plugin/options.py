@@ -12,8 +12,13 @@ import os
 import random
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from ..core import TokenPolicy
+    from ..ucwa.wire import UcwaQuirks
 
 __all__ = [
     "OPTIONS",
@@ -271,6 +276,13 @@ class RunState:
     allow_hosts: tuple[str, ...] = ()
     live_missing: str = "error"
     run_id: str = ""  # the same in every xdist worker of one run
+    #: what every test without a marker or override shares (immutable; made on first use)
+    default_policy: TokenPolicy | None = None
+    default_quirks: UcwaQuirks | None = None
+    #: the test running now if it used the plugin (its failure reports show the seed)
+    current_used: str | None = None
+    #: the test running now if its call phase failed (strict teardown checks are skipped)
+    failed_call: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> RunState:

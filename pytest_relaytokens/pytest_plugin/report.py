@@ -48,16 +48,40 @@ def report_unused_cassettes(terminalreporter: Any, config: pytest.Config, state:
 class ReportCollector:
     """Gathers, from every test's teardown report (xdist workers' included), what the
     end-of-run reports need: whether the plugin was used, the errors exercised and the
-    cassettes used (and, for the unused-cassettes report, the test modules seen)."""
+    cassettes used (and, for the unused-cassettes report, the test modules seen).
 
-    def __init__(self, state: RunState, track_modules: bool) -> None:
+    It is also the plugin's only per-report hook: it adds the seed section to a failing
+    report of a test that used the plugin and notes a failed call for the teardown checks
+    (one cheap hook for every test, none of them a wrapper)."""
+
+    def __init__(self, state: RunState, track_modules: bool, worker: bool = False) -> None:
         self.state = state
         self.track_modules = track_modules
+        self.worker = worker
 
+    @pytest.hookimpl(tryfirst=True)  # before the terminal, junitxml and xdist read the report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self.state
+        if report.failed:
+            if report.when == "call":
+                state.failed_call = report.nodeid
+            if state.current_used == report.nodeid:
+                from .options import derive_seed
+
+                seed = derive_seed(state.run_seed, report.nodeid)
+                report.sections.append(
+                    (
+                        "relaytokens",
+                        f"test seed {seed} from run seed {state.run_seed}; reproduce with "
+                        f"--relaytokens-seed={state.run_seed}",
+                    )
+                )
         if report.when != "teardown":
             return
-        state = self.state
+        state.current_used = state.failed_call = None
+        if state.deselected and not state.deselected_sent and self.worker:
+            state.deselected_sent = True  # xdist: the controller learns them from this report
+            report.user_properties.append((DESELECTED_PROPERTY, "\n".join(state.deselected)))
         if self.track_modules:
             state.modules.add(report.nodeid.split("::", 1)[0])
         for key, value in report.user_properties:

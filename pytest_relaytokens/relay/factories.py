@@ -104,7 +104,8 @@ class RelayTokenFactory:
 
     ``seed`` is an int or a :class:`random.Random`; ``clock`` (default: a flowing
     :class:`Clock`) gives creation dates; ``policy`` sets every token's expiry and the server
-    skew added to creation dates.
+    skew added to creation dates. Every token answers ``is_expired()``/``remaining()`` on
+    ``clock``.
     """
 
     def __init__(
@@ -205,9 +206,12 @@ class RelayTokenFactory:
             data["creation_date"] = _utc_ms(cast(_dt.datetime, creation))
             expiry = data["expiration_date"]
             data["expiration_date"] = None if expiry is None else _utc_ms(expiry)
-            return _NEW_TOKEN(data)
-        data.update(overrides)
-        return RelayAccessToken.model_validate(data)
+            token = _NEW_TOKEN(data)
+        else:
+            data.update(overrides)
+            token = RelayAccessToken.model_validate(data)
+        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
+        return token
 
     def build_pairing(self, **overrides: Any) -> RelayAccessToken:
         """A Zero Touch token: ``[ROLE_PAIRINGCODE]``, one day, pairing ids set."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from pydantic.alias_generators import to_camel
@@ -19,9 +19,12 @@ __all__ = [
     "RelayAccessToken",
     "RelayEnterprise",
     "RelayErrorBody",
+    "bind_clock",
     "datetime_from_ms",
     "datetime_to_ms",
 ]
+
+T = TypeVar("T", bound=BaseModel)
 
 UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -177,3 +180,10 @@ def _now(now: _dt.datetime | None) -> _dt.datetime:
     if now is None:
         return _dt.datetime.now(UTC)
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
+def bind_clock(token: T, clock: Any) -> T:
+    """Let ``token`` answer ``is_expired()``/``remaining()`` without an argument on ``clock``
+    (anything with ``now()``). Kept beside the fields: equality and serialisation ignore it."""
+    token.__dict__["_relaytokens_clock"] = clock
+    return token

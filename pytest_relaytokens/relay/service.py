@@ -555,6 +555,7 @@ class RelayService(FakeService):
         if pairing is not None:
             fields["pairing_code_id"], fields["pairing_code_endpoint_id"] = pairing
         token = RelayAccessToken.model_validate(fields)
+        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads the fake's clock
         self._tokens[token.access_token] = token
         self._issued.append(token)
         return token

@@ -57,6 +57,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop by itself after N seconds (exit status 0)",
     )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        action="append",
+        default=None,
+        type=_origin,
+        metavar="ORIGIN",
+        help="answer CORS preflights and add Access-Control-* headers for this origin "
+        "(scheme://host[:port], or * for any; repeatable; default: CORS off, as on a stock "
+        "server)",
+    )
+    parser.add_argument(
+        "--ucwa-online",
+        action="store_true",
+        help="serve UCWA as the online (Azure AD) deployment: the 401 challenge carries "
+        "authorization_uri, bearers are JWTs from POST /common/oauth2/token",
+    )
+
+
+def _origin(value: str) -> str:
+    from ..pytest_plugin.service_options import check_origin
+
+    try:
+        return check_origin(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class _LoggingTarget:
@@ -105,16 +131,38 @@ def _exports(url: str, ucwa: Any, relay: Any) -> list[str]:
     return [f"export {name}={shlex.quote(str(value))}" for name, value in values.items()]
 
 
-def _banner(url: str, ucwa: object, relay: object, ucwa_token_path: str) -> str:
+def _banner(
+    url: str,
+    ucwa: object,
+    relay: object,
+    ucwa_token_path: str,
+    cors_origins: tuple[str, ...] | None = None,
+    online: bool = False,
+) -> str:
     u = getattr(ucwa, "credentials")  # noqa: B009 - typed loosely: services load lazily
     r = getattr(relay, "credentials")  # noqa: B009
+    if online:
+        sign_in = (
+            f"  token:        POST {url}/common/oauth2/token  (Azure AD: grant_type=password"
+            f"&resource={url}&username={u.username}&password={u.password})"
+        )
+    else:
+        sign_in = (
+            f"  token:        POST {url}/WebTicket/oauthtoken  "
+            f"(grant_type=password&username={u.username}&password={u.password})"
+        )
+    cors = (
+        f"CORS:  on for {', '.join(cors_origins)} (preflights answered, Access-Control-* sent)"
+        if cors_origins
+        else "CORS:  off (as on a stock server; --cors-origin ORIGIN turns it on)"
+    )
     return "\n".join(
         [
             f"relaytokens fakes listening on {url}",
+            cors,
             "",
-            f"UCWA   {url}",
-            f"  token:        POST {url}/WebTicket/oauthtoken  "
-            f"(grant_type=password&username={u.username}&password={u.password})",
+            f"UCWA   {url}" + ("  (online deployment: Azure AD sign-in)" if online else ""),
+            sign_in,
             f"  user:         {u.username}",
             f"  password:     {u.password}",
             f"  bearer:       Authorization: Bearer {u.bearer}",
@@ -168,13 +216,26 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     previous: list[tuple[int, object]] = []
     try:
         clock = Clock()
-        ucwa = UcwaService(base_url=server.url, clock=clock, seed=args.seed)
+        origins: tuple[str, ...] | None = (
+            tuple(dict.fromkeys(args.cors_origins)) if getattr(args, "cors_origins", None) else None
+        )
+        online = bool(getattr(args, "ucwa_online", False))
+        ucwa = UcwaService(
+            base_url=server.url, clock=clock, seed=args.seed, online=online, cors_origins=origins
+        )
         ucwa.application_idle_lifetime = None  # the printed application id keeps working
-        relay = RelayService(base_url=server.url, clock=clock, seed=args.seed)
+        relay = RelayService(base_url=server.url, clock=clock, seed=args.seed, cors_origins=origins)
         router.routes = [(RELAY_PREFIX, relay)]
         router.default = ucwa
         stream.write(
-            _banner(server.url, ucwa, relay, ucwa.token_path(ucwa.credentials.application_id))
+            _banner(
+                server.url,
+                ucwa,
+                relay,
+                ucwa.token_path(ucwa.credentials.application_id),
+                origins,
+                online,
+            )
         )
         stream.flush()
         if args.once_ready_file:

@@ -90,7 +90,8 @@ class UcwaTokenFactory:
     """Builds :class:`MediaRelayAccessToken` values; the same seed gives the same objects.
 
     ``valid_until`` is ``clock.now() + duration`` through ``policy.expiry`` (so expiry markers
-    apply). ``build(**overrides)`` takes model field names (``user_name=``, ``duration=``...).
+    apply); every token answers ``is_expired()``/``remaining()`` on ``clock``.
+    ``build(**overrides)`` takes model field names (``user_name=``, ``duration=``...).
     """
 
     def __init__(
@@ -227,8 +228,11 @@ class UcwaTokenFactory:
             if valid_until.tzinfo is not _UTC:
                 values["valid_until"] = valid_until.astimezone(_UTC)
             values["media_relays"] = [_NEW_RELAY(self._relay_values(f"{base}/mediaRelay"))]
-            return _NEW_TOKEN(values)
-        if "media_relays" not in overrides:
-            values["media_relays"] = [self._relay_values(f"{base}/mediaRelay")]
-        values.update(overrides)
-        return MediaRelayAccessToken.model_validate(values)
+            token = _NEW_TOKEN(values)
+        else:
+            if "media_relays" not in overrides:
+                values["media_relays"] = [self._relay_values(f"{base}/mediaRelay")]
+            values.update(overrides)
+            token = MediaRelayAccessToken.model_validate(values)
+        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
+        return token

@@ -8,7 +8,7 @@ aware UTC; a timestamp string (``/Date(ms)/`` or ISO 8601) is accepted too.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -23,7 +23,9 @@ from pydantic.functional_validators import ModelWrapValidatorHandler
 
 from .timestamps import parse_timestamp
 
-__all__ = ["MediaRelay", "MediaRelayAccessToken", "RelayLocation", "UcwaErrorBody"]
+__all__ = ["MediaRelay", "MediaRelayAccessToken", "RelayLocation", "UcwaErrorBody", "bind_clock"]
+
+T = TypeVar("T", bound=BaseModel)
 
 UTC = _dt.timezone.utc
 RelayLocation = Literal["Internet", "Intranet", "All"]
@@ -179,3 +181,10 @@ class UcwaErrorBody(BaseModel):
     )
     parameters: dict[str, str] | None = None
     link: str | None = None
+
+
+def bind_clock(token: T, clock: Any) -> T:
+    """Let ``token`` answer ``is_expired()``/``remaining()`` without an argument on ``clock``
+    (anything with ``now()``). Kept beside the fields: equality and serialisation ignore it."""
+    token.__dict__["_relaytokens_clock"] = clock
+    return token

@@ -1,0 +1,62 @@
+"""Options of the fakes themselves (CORS origins, the UCWA online deployment), checked once
+for the ``relaytokens_service_options`` marker and ``relaytokens serve`` alike.
+
+Imports nothing heavy (the ``relaytokens`` command uses it without pytest's plugin layer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+__all__ = ["MAX_ORIGIN_LENGTH", "check_origin", "check_origins"]
+
+#: An origin longer than this is refused (a browser never sends one near it).
+MAX_ORIGIN_LENGTH = 2048
+
+
+def check_origin(value: object) -> str:
+    """``value`` as an allowed CORS origin: ``"*"`` or ``scheme://host[:port]`` (http or
+    https, nothing after the authority but one ``/``, which is dropped), scheme and host
+    lower-cased as browsers send them. Raises ``ValueError`` naming the value and what is
+    valid."""
+    valid = "'*' or an origin such as 'https://app.example.com' or 'http://localhost:3000'"
+    if not isinstance(value, str):
+        raise ValueError(f"CORS origin must be a string, got {value!r}; valid: {valid}")
+    if value == "*":
+        return value
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    if len(value) > MAX_ORIGIN_LENGTH or not value.isascii() or not value.isprintable():
+        raise ValueError(f"bad CORS origin {shown!r}; valid: {valid}")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"bad CORS origin {shown!r} (bad port); valid: {valid}") from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if (
+        scheme not in ("http", "https")
+        or not host
+        or " " in value
+        or parts.username is not None
+        or parts.password is not None
+        or port == 0
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or value.endswith(("?", "#"))
+    ):
+        raise ValueError(f"bad CORS origin {shown!r}; valid: {valid}")
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def check_origins(values: Iterable[object]) -> tuple[str, ...]:
+    """Every origin checked (see :func:`check_origin`), duplicates dropped, order kept."""
+    if isinstance(values, (str, bytes)):
+        raise ValueError(
+            f"CORS origins must be a list of origins, not the single string {values!r}"
+        )
+    return tuple(dict.fromkeys(check_origin(v) for v in values))
