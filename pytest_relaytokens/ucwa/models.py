@@ -85,6 +85,15 @@ class MediaRelayAccessToken(BaseModel):
     microsecond, so a parsed document renders back byte for byte.
     """
 
+    def __eq__(self, other: object) -> bool:
+        """Field by field: the clock :func:`bind_clock` attaches is not a field (pydantic
+        before 2.6 compares the whole ``__dict__``, which would hold it)."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in type(self).model_fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic's own models
+
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     duration: int
