@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from .clock import Clock
 
@@ -58,6 +58,13 @@ class FakeRequest:
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    # Built on first use (the request is immutable): headers by lower-cased name, URL parts.
+    _by_name: dict[str, list[str]] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+    _parts: SplitResult | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def build(
@@ -71,25 +78,49 @@ class FakeRequest:
             body = body.encode("utf-8")
         return cls(method.upper(), url, _lower_pairs(headers), body or b"")
 
+    def _headers_by_name(self) -> dict[str, list[str]]:
+        found = self._by_name
+        if found is None:
+            found = {}
+            for key, value in self.headers:
+                lname = key.lower()
+                if lname in found:
+                    found[lname].append(value)
+                else:
+                    found[lname] = [value]
+            object.__setattr__(self, "_by_name", found)
+        return found
+
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first header of that name (case-insensitive)."""
-        return _first_header(self.headers, name, default)
+        values = self._headers_by_name().get(name.lower())
+        return values[0] if values else default
 
     def header_all(self, name: str) -> list[str]:
         """Every header of that name, in order."""
-        return _all_headers(self.headers, name)
+        return list(self._headers_by_name().get(name.lower(), ()))
+
+    @property
+    def parts(self) -> SplitResult:
+        """The URL split (:func:`urllib.parse.urlsplit`), computed once."""
+        parts = self._parts
+        if parts is None:
+            parts = urlsplit(self.url)
+            object.__setattr__(self, "_parts", parts)
+        return parts
 
     @property
     def path(self) -> str:
-        return urlsplit(self.url).path or "/"
+        return self.parts.path or "/"
 
     @property
     def host(self) -> str:
-        return urlsplit(self.url).netloc
+        return self.parts.netloc
 
     @property
     def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(self.url).query, keep_blank_values=True)
+        query = self.parts.query
+        return parse_qs(query, keep_blank_values=True) if query else {}
 
     def query_value(self, name: str) -> str | None:
         values = self.query.get(name)
