@@ -29,10 +29,10 @@ __all__ = [
     "accepts_gzip",
     "allow_header",
     "compress",
-    "gzip_bytes",
     "cors_headers",
     "encode",
     "finish",
+    "gzip_bytes",
     "is_preflight",
     "prepare",
 ]
