@@ -131,6 +131,9 @@ class FakeRequest:
         return parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
+_PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
+
+
 @dataclass
 class FakeResponse:
     """One HTTP response. ``headers`` is a list so a header may repeat (``WWW-Authenticate``).
@@ -154,10 +157,7 @@ class FakeResponse:
 
     @property
     def reason(self) -> str:
-        try:
-            return http.HTTPStatus(self.status).phrase
-        except ValueError:
-            return "Unknown"
+        return _PHRASES.get(self.status, "Unknown")
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first header of that name (case-insensitive)."""
@@ -310,6 +310,8 @@ class FaultPlan:
 
     def take(self, request: FakeRequest) -> Fault | None:
         """The first fault that matches ``request``, consuming one of its uses."""
+        if not self._faults:  # nothing armed: no lock needed to know it
+            return None
         with self._lock:
             for fault in self._faults:
                 if fault.matches(request):
@@ -341,6 +343,18 @@ def _origins(origins: Iterable[str]) -> tuple[str, ...]:
                 f"cors_origins: {origin!r} is not '*' or an origin such as 'https://app.example.com'"
             )
     return found
+
+
+_httpsemantics: Any = None
+
+
+def _load_httpsemantics() -> Any:
+    """The :mod:`httpsemantics` module (it imports this one, so it is loaded on first use)."""
+    global _httpsemantics
+    from . import httpsemantics
+
+    _httpsemantics = httpsemantics
+    return httpsemantics
 
 
 class FakeService:
@@ -399,8 +413,7 @@ class FakeService:
     def handle(self, request: FakeRequest) -> FakeResponse:
         """Answer one request: an armed fault first, else the service's own behaviour; HTTP
         semantics around both (the log keeps the body before gzip)."""
-        from . import httpsemantics
-
+        httpsemantics = _httpsemantics or _load_httpsemantics()
         early, effective = httpsemantics.prepare(self, request)
         fault = None
         if early is None:  # a HEAD answered as GET: HEAD faults first, then GET ones
@@ -429,7 +442,8 @@ class FakeService:
         self.log.append(
             Exchange(request, response, self.clock.now(), self.name, credential, expected, injected)
         )
-        return httpsemantics.encode(self, request, response)
+        encoded: FakeResponse = httpsemantics.encode(self, request, response)
+        return encoded
 
     # Fault helpers shared by both fakes -------------------------------------------------
     def arm(

@@ -243,8 +243,8 @@ def encode(service: SemanticService, request: FakeRequest, response: FakeRespons
         and response.status >= 200
         and response.status not in _NO_BODY
         and not response.drop_connection
-        and response.header("Content-Encoding") is None
         and accepts_gzip(request)
+        and response.header("Content-Encoding") is None
     ):
         return compress(response)
     return response

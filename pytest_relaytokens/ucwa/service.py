@@ -596,8 +596,11 @@ class UcwaService(FakeService):
         headers = [h for h in ucwa_headers("", self.fqdn) if h[0] != "Content-Type"]
         return FakeResponse(204, headers)
 
-    def _authenticate(self, request: FakeRequest) -> tuple[_Bearer | None, str | None]:
-        """The bearer record when the request carries a live one, and the credential kind."""
+    def _authenticate(
+        self, request: FakeRequest, now: _dt.datetime | None = None
+    ) -> tuple[_Bearer | None, str | None]:
+        """The bearer record when the request carries a live one, and the credential kind
+        (``now``: the server's clock, when the caller already read it)."""
         header = request.header("Authorization")
         if header is None:
             return None, None
@@ -605,7 +608,7 @@ class UcwaService(FakeService):
         record = self._bearers.get(value.strip()) if scheme.lower() == "bearer" else None
         if record is None or record.revoked:
             return None, "bearer"
-        if record.expires is not None and self.server_now() >= record.expires:
+        if record.expires is not None and (now or self.server_now()) >= record.expires:
             return None, "bearer"
         return record, "bearer"
 
@@ -843,7 +846,8 @@ class UcwaService(FakeService):
 
     # --- /ucwa/... ---------------------------------------------------------------------------
     def _ucwa(self, request: FakeRequest, prefix: str, app_id: str | None, rest: str) -> Dispatched:
-        record, kind = self._authenticate(request)
+        now = self.server_now()
+        record, kind = self._authenticate(request, now)
         if record is None:
             return self._unauthorized(request), kind, True
         if not self._audience_ok(record, request):
@@ -863,7 +867,7 @@ class UcwaService(FakeService):
             if request.method == "GET":
                 return self._list(request, owner), kind, True
             return self._method_not_allowed(request, ["GET", "POST"]), kind, True
-        app, ended = self._live_app(app_id)
+        app, ended = self._live_app(app_id, now)
         if app is None:
             return self._error(request, ended), kind, True
         user_route = self._user_route(request, rest)
@@ -918,14 +922,16 @@ class UcwaService(FakeService):
             del self._ended[next(iter(self._ended))]
         self._events_changed.notify_all()
 
-    def _live_app(self, app_id: str) -> tuple[Application | None, str]:
+    def _live_app(
+        self, app_id: str, now: _dt.datetime | None = None
+    ) -> tuple[Application | None, str]:
         """The live application, or None and the catalogue error to answer with."""
         if app_id in self._ended:
             return None, f"410-Gone-{self._ended[app_id]}"
         app = self._apps.get(app_id)
         if app is None:
             return None, "ApplicationNotFound"
-        now = self.server_now()
+        now = now or self.server_now()
         idle = self.application_idle_lifetime
         since = app.last_release or app.last_seen
         if idle is not None and now - since > idle:

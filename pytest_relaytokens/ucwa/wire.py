@@ -154,7 +154,7 @@ def _json_text(document: Mapping[str, Any], pretty: bool) -> str:
 
 
 def _escape_ms_dates(text: str) -> bytes:
-    if "/Date(" in text:
+    if '"/Date(' in text:  # what the pattern starts with
         text = _MS_DATE_JSON.sub(r'"\\/Date(\1)\\/"', text)
     return text.encode("utf-8")
 
@@ -266,11 +266,15 @@ def render_json(
 
 
 def _valid_until_json(token: MediaRelayAccessToken, quirks: UcwaQuirks) -> str:
+    """``validUntil`` as a JSON string; ``/Date()/`` already escaped as ``\\/Date()\\/``
+    (what :func:`_escape_ms_dates` makes of it: the form always matches its pattern)."""
     if quirks.timestamps == "iso":
-        return format_iso(token.valid_until, quirks.offset, token.valid_until_ticks)
+        return _scalar(format_iso(token.valid_until, quirks.offset, token.valid_until_ticks))
     if quirks.timestamps == "ms_offset":
-        return format_ms_date(token.valid_until, quirks.offset)
-    return format_ms_date(token.valid_until)
+        text = format_ms_date(token.valid_until, quirks.offset)
+    else:
+        text = format_ms_date(token.valid_until)
+    return '"\\' + text[:-1] + '\\/"'  # "/Date(ms)/" -> "\/Date(ms)\/"
 
 
 def _self_link(href: str) -> str:
@@ -301,7 +305,7 @@ def _compact_token(token: MediaRelayAccessToken, quirks: UcwaQuirks) -> str:
         parts.append(f',"{quirks.uri_key}":{_scalar(token.uri)}')
     parts.append(
         f',"password":{_scalar(token.password)},"userName":{_scalar(token.user_name)}'
-        f',"validUntil":{_scalar(_valid_until_json(token, quirks))}'
+        f',"validUntil":{_valid_until_json(token, quirks)}'
     )
     if token.href is not None:
         parts.append("," + _self_link(token.href))
