@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from .clock import Clock
 
@@ -58,6 +58,13 @@ class FakeRequest:
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    # Built on first use (the request is immutable): headers by lower-cased name, URL parts.
+    _by_name: dict[str, list[str]] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+    _parts: SplitResult | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def build(
@@ -71,25 +78,49 @@ class FakeRequest:
             body = body.encode("utf-8")
         return cls(method.upper(), url, _lower_pairs(headers), body or b"")
 
+    def _headers_by_name(self) -> dict[str, list[str]]:
+        found = self._by_name
+        if found is None:
+            found = {}
+            for key, value in self.headers:
+                lname = key.lower()
+                if lname in found:
+                    found[lname].append(value)
+                else:
+                    found[lname] = [value]
+            object.__setattr__(self, "_by_name", found)
+        return found
+
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first header of that name (case-insensitive)."""
-        return _first_header(self.headers, name, default)
+        values = self._headers_by_name().get(name.lower())
+        return values[0] if values else default
 
     def header_all(self, name: str) -> list[str]:
         """Every header of that name, in order."""
-        return _all_headers(self.headers, name)
+        return list(self._headers_by_name().get(name.lower(), ()))
+
+    @property
+    def parts(self) -> SplitResult:
+        """The URL split (:func:`urllib.parse.urlsplit`), computed once."""
+        parts = self._parts
+        if parts is None:
+            parts = urlsplit(self.url)
+            object.__setattr__(self, "_parts", parts)
+        return parts
 
     @property
     def path(self) -> str:
-        return urlsplit(self.url).path or "/"
+        return self.parts.path or "/"
 
     @property
     def host(self) -> str:
-        return urlsplit(self.url).netloc
+        return self.parts.netloc
 
     @property
     def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(self.url).query, keep_blank_values=True)
+        query = self.parts.query
+        return parse_qs(query, keep_blank_values=True) if query else {}
 
     def query_value(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -98,6 +129,9 @@ class FakeRequest:
     def form(self) -> dict[str, list[str]]:
         """The body parsed as ``application/x-www-form-urlencoded``."""
         return parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+_PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
 
 
 @dataclass
@@ -123,10 +157,7 @@ class FakeResponse:
 
     @property
     def reason(self) -> str:
-        try:
-            return http.HTTPStatus(self.status).phrase
-        except ValueError:
-            return "Unknown"
+        return _PHRASES.get(self.status, "Unknown")
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first header of that name (case-insensitive)."""
@@ -279,6 +310,8 @@ class FaultPlan:
 
     def take(self, request: FakeRequest) -> Fault | None:
         """The first fault that matches ``request``, consuming one of its uses."""
+        if not self._faults:  # nothing armed: no lock needed to know it
+            return None
         with self._lock:
             for fault in self._faults:
                 if fault.matches(request):
@@ -310,6 +343,18 @@ def _origins(origins: Iterable[str]) -> tuple[str, ...]:
                 f"cors_origins: {origin!r} is not '*' or an origin such as 'https://app.example.com'"
             )
     return found
+
+
+_httpsemantics: Any = None
+
+
+def _load_httpsemantics() -> Any:
+    """The :mod:`httpsemantics` module (it imports this one, so it is loaded on first use)."""
+    global _httpsemantics
+    from . import httpsemantics
+
+    _httpsemantics = httpsemantics
+    return httpsemantics
 
 
 class FakeService:
@@ -368,8 +413,7 @@ class FakeService:
     def handle(self, request: FakeRequest) -> FakeResponse:
         """Answer one request: an armed fault first, else the service's own behaviour; HTTP
         semantics around both (the log keeps the body before gzip)."""
-        from . import httpsemantics
-
+        httpsemantics = _httpsemantics or _load_httpsemantics()
         early, effective = httpsemantics.prepare(self, request)
         fault = None
         if early is None:  # a HEAD answered as GET: HEAD faults first, then GET ones
@@ -398,7 +442,8 @@ class FakeService:
         self.log.append(
             Exchange(request, response, self.clock.now(), self.name, credential, expected, injected)
         )
-        return httpsemantics.encode(self, request, response)
+        encoded: FakeResponse = httpsemantics.encode(self, request, response)
+        return encoded
 
     # Fault helpers shared by both fakes -------------------------------------------------
     def arm(

@@ -137,3 +137,56 @@ def test_patch_is_restored_and_hosts_respected(echo: EchoService) -> None:
     assert httpx.HTTPTransport.handle_request is original_sync
     assert httpx.AsyncHTTPTransport.handle_async_request is original_async
     assert len(a.log) == 1 and len(b.log) == 1
+
+
+def test_gzip_body_streams_raw_and_decodes_like_a_connection() -> None:
+    """A client reading raw bytes gets the gzip member as sent; a plain read decodes it."""
+    import gzip
+    import json
+
+    from pytest_relaytokens.ucwa.service import UcwaService
+
+    service = UcwaService(seed=3)
+    headers = {
+        "Authorization": f"Bearer {service.credentials.bearer}",
+        "Accept": "application/json",
+        "Accept-Encoding": "gzip",
+    }
+    url = service.token_url()
+    with httpx.Client(transport=FakeTransport(service)) as client:
+        with client.stream("GET", url, headers=headers) as streamed:
+            raw = b"".join(streamed.iter_raw())
+            assert streamed.headers["content-encoding"] == "gzip"
+            assert int(streamed.headers["content-length"]) == len(raw)
+        assert raw[:2] == b"\x1f\x8b"
+        assert json.loads(gzip.decompress(raw))["rel"] == "mediaRelayAccessToken"
+        decoded = client.get(url, headers=headers)
+        assert decoded.json()["rel"] == "mediaRelayAccessToken"
+        assert decoded.json()["password"] != json.loads(gzip.decompress(raw))["password"]
+
+    async def go() -> bytes:
+        async with (
+            httpx.AsyncClient(transport=FakeTransport(service)) as client,
+            client.stream("GET", url, headers=headers) as streamed,
+        ):
+            return b"".join([chunk async for chunk in streamed.aiter_raw()])
+
+    assert json.loads(gzip.decompress(asyncio.run(go())))["rel"] == "mediaRelayAccessToken"
+
+
+def test_head_keeps_no_body_and_a_streamed_body_reads_once(echo: EchoService) -> None:
+    with httpx.Client(transport=FakeTransport(echo), base_url=URL) as client:
+        head = client.head("/echo")
+        assert head.content == b"" and head.status_code == 200
+        with client.stream("GET", "/echo") as streamed:
+            chunks = list(streamed.iter_bytes())
+            with pytest.raises(httpx.StreamConsumed):
+                list(streamed.iter_bytes())
+    assert json_body(b"".join(chunks))["method"] == "GET"
+
+
+def json_body(data: bytes) -> dict[str, object]:
+    import json
+
+    loaded: dict[str, object] = json.loads(data)
+    return loaded

@@ -265,3 +265,51 @@ def test_same_seed_same_credentials_and_threads_are_safe() -> None:
     for thread in threads:
         thread.join()
     assert results == [200] * 80 and len(svc.issued_tokens) == 80
+
+
+def test_each_token_gets_its_own_relay_objects_and_follows_the_application() -> None:
+    svc = service()
+    bearer = svc.credentials.bearer
+    first = get(svc, svc.token_url(), bearer, "application/json")
+    token = svc.issued_tokens[-1]
+    token.media_relays[0].host = "mutated.example.com"
+    app = svc._apps[svc.credentials.application_id]
+    assert app.relays[0].host != "mutated.example.com"
+    app.relays[0] = app.relays[0].model_copy(update={"host": "moved.contoso.com"})
+    second = get(svc, svc.token_url(), bearer, "application/json")
+    relays = [json.loads(r.body)["_embedded"]["mediaRelay"][0] for r in (first, second)]
+    assert relays[0]["host"] != "mutated.example.com"
+    assert relays[1]["host"] == "moved.contoso.com"
+    assert relays[1]["_links"]["self"]["href"].endswith("/communication/mediaRelay")
+    assert svc.issued_tokens[-1].media_relays[0] is not svc.issued_tokens[-2].media_relays[0]
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("application/xml;q=0.5, application/json", "application/json"),
+        ("application/json;q=0.1, application/xml", "application/xml"),
+        ("application/json;q=0, */*", "application/json"),
+        ("text/html;q=1, application/xml;q=0.2", "application/xml"),
+    ],
+)
+def test_accept_ranges_pick_the_same_format_on_every_request(
+    accept: str, content_type: str
+) -> None:
+    svc = service()
+    for _ in range(3):  # the parsed ranges are remembered: the answer must not drift
+        answer = get(svc, svc.token_url(), svc.credentials.bearer, accept)
+        assert answer.status == 200 and answer.content_type == content_type
+    assert get(svc, svc.token_url(), svc.credentials.bearer, "text/html").status == 406
+    long_accept = ", ".join(["text/plain;q=0.9"] * 60) + ", application/xml"
+    assert get(svc, svc.token_url(), svc.credentials.bearer, long_accept).content_type == (
+        "application/xml"
+    )
+
+
+def test_a_server_base_url_change_shows_in_the_fqdn_header() -> None:
+    svc = service()
+    before = get(svc, svc.token_url(), svc.credentials.bearer).header("X-MS-Server-Fqdn")
+    svc.base_url = "http://127.0.0.1:5999"
+    after = get(svc, svc.token_url(), svc.credentials.bearer).header("X-MS-Server-Fqdn")
+    assert (before, after) == ("fe1.contoso.com", "127.0.0.1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 
@@ -365,3 +366,94 @@ def test_detect_quirks_reads_back_what_rendered_a_body(
     assert wire.detect_quirks(body) == (quirks, pretty)
     xml = wire.render_xml(token, wire.UcwaQuirks(offset="-03:00"))
     assert wire.detect_quirks(xml)[0].offset == "-03:00"
+
+
+# --- the fast layouts write exactly what json.dumps (plus the /Date escape) writes ---------
+_ODD_TEXT = [
+    'quote " and \\ backslash',
+    "é \u2028 \x00\x1f",
+    "😀",
+    "/Date(12)/",
+    'x"/Date(1)/"',
+    "\\/Date(5)\\/",
+    "</property>",
+    "",
+]
+
+
+def _reference(document: object, pretty: bool) -> bytes:
+    """What dump_json wrote before the fast paths: json.dumps, then the /Date escape."""
+    import re
+
+    if pretty:
+        text = json.dumps(document, indent=2, separators=(",", " : "), ensure_ascii=False)
+    else:
+        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return re.sub(r'"/Date\((-?\d+(?:[+-]\d{4})?)\)/"', r'"\\/Date(\1)\\/"', text).encode()
+
+
+@pytest.mark.parametrize("pretty", [True, False])
+def test_dump_json_matches_json_dumps_on_odd_documents(pretty: bool) -> None:
+    import random
+
+    rng = random.Random(7)
+
+    def value(depth: int) -> object:
+        kind = rng.randrange(9 if depth < 3 else 6)
+        if kind == 0:
+            return rng.choice(_ODD_TEXT)
+        if kind == 1:
+            return rng.randint(-(10**20), 10**20)
+        if kind == 2:
+            return rng.choice([0.5, -1e300, float("inf"), float("nan"), 3.0])
+        if kind == 3:
+            return rng.choice([True, False, None])
+        if kind == 4:
+            return f"/Date({rng.randint(-5, 10**13)}{rng.choice(['', '-0700', '+0130'])})/"
+        if kind == 5:
+            return rng.choice(_ODD_TEXT) + str(rng.random())
+        if kind == 6:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        if kind == 7:
+            return tuple(value(depth + 1) for _ in range(rng.randrange(3)))
+        return {rng.choice(_ODD_TEXT) + str(i): value(depth + 1) for i in range(rng.randrange(4))}
+
+    for _ in range(300):
+        document = {"rel": "x", "v": value(0), "w": value(1)}
+        assert wire.dump_json(document, pretty=pretty) == _reference(document, pretty)
+
+
+def test_dump_json_falls_back_for_what_the_fast_layout_does_not_know() -> None:
+    document: dict[str, Any] = {"ok": 1, 2: "int key", "nested": {3.5: [1]}}  # type: ignore[dict-item]
+    assert wire.dump_json(document) == _reference(document, True)
+    with pytest.raises(TypeError):
+        wire.dump_json({"x": object()})
+    with pytest.raises(TypeError):
+        wire.dump_json({"x": object()}, pretty=False)
+
+
+@pytest.mark.parametrize(
+    "quirks",
+    [
+        wire.UcwaQuirks(),
+        wire.UcwaQuirks("uri", "ms_offset", "+05:30"),
+        wire.UcwaQuirks("Uri", "iso", "-07:00", "All"),
+    ],
+)
+def test_render_json_matches_the_resource_document_byte_for_byte(quirks: wire.UcwaQuirks) -> None:
+    from pytest_relaytokens.clock import Clock
+    from pytest_relaytokens.ucwa.factories import UcwaTokenFactory
+
+    for seed in range(40):
+        factory = UcwaTokenFactory(seed, Clock())
+        odd = _ODD_TEXT[seed % len(_ODD_TEXT)]
+        token = factory.build(uri=None if seed % 4 == 0 else odd, href=None if seed % 3 else odd)
+        if seed % 5 == 0:
+            token = token.model_copy(update={"password": odd, "media_relays": []})
+        document = wire.token_resource(token, quirks, "json")
+        for pretty in (True, False):
+            assert wire.render_json(token, quirks, pretty=pretty) == _reference(document, pretty)
+    token.duration = "changed after validation"  # type: ignore[assignment]
+    assert wire.render_json(token, quirks, pretty=False) == _reference(
+        wire.token_resource(token, quirks, "json"), False
+    )

@@ -24,13 +24,20 @@ def to_fake_request(request: httpx.Request, body: bytes) -> FakeRequest:
 
 
 def to_httpx_response(response: FakeResponse, request: httpx.Request) -> httpx.Response:
-    """A :class:`FakeResponse` as an ``httpx.Response`` (repeated headers kept)."""
+    """A :class:`FakeResponse` as an ``httpx.Response`` (repeated headers kept).
+
+    The body goes in as a stream, as from a connection: the client decodes it (gzip) when it
+    reads it, and ``iter_raw()`` on a streamed response yields the bytes as sent.
+    ``Content-Length`` is added when the fake did not set one (as ``content=`` would).
+    """
+    body = b"" if request.method == "HEAD" or bodiless_status(response.status) else response.body
+    headers = response.headers
+    if body and not any(k.lower() == "content-length" for k, _ in headers):
+        headers = [*headers, ("Content-Length", str(len(body)))]
     return httpx.Response(
         response.status,
-        headers=list(response.headers),
-        content=b""
-        if request.method == "HEAD" or bodiless_status(response.status)
-        else response.body,
+        headers=headers,
+        stream=httpx.ByteStream(body),
         request=request,
         extensions={
             "http_version": b"HTTP/1.1",

@@ -15,6 +15,7 @@ Links in bodies are built from the request's scheme and host, so the same fake w
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import random
 import threading
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
 
+from .._prebuilt import Prebuilt
 from ..clock import Clock
 from ..core import FakeRequest, FakeResponse, FakeService, Fault, Responder, TokenPolicy
 from ..errors import WireFormatError
@@ -32,7 +34,7 @@ from . import DEFAULT_BASE_URL
 from .batch import BatchError, boundary_of, parse_batch, render_batch
 from .catalogue import lookup_ucwa_error, ucwa_headers, unauthorized_response
 from .factories import UcwaTokenFactory
-from .models import MediaRelayAccessToken
+from .models import MediaRelay, MediaRelayAccessToken
 from .online import JwtClaims, aad_token_body, encode_jwt
 from .surface import (
     SUBRESOURCES,
@@ -184,6 +186,37 @@ def _app_path(segments: list[str]) -> tuple[str, str | None, str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
+def _route(path: str) -> tuple[str, tuple[str, str | None, str] | None]:
+    """The lower-cased normalised path and its application parts (see :func:`_app_path`),
+    computed once per distinct path."""
+    segments = _split(path)
+    return ("/" + "/".join(segments)).lower(), _app_path(segments)
+
+
+@functools.lru_cache(maxsize=64)
+def _accept_ranges(accept: str) -> tuple[str, ...]:
+    """The media ranges of an ``Accept`` value with q > 0, most preferred first."""
+    ranges: list[tuple[float, int, str]] = []
+    for index, item in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in item.split(";"))
+        quality = 1.0
+        for param in params:
+            if param.lower().startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            ranges.append((-quality, index, media.lower()))
+    return tuple(media for _, _, media in sorted(ranges))
+
+
+#: Accept values this long or shorter are parsed once and remembered.
+_CACHED_ACCEPT_MAX = 300
+_NEW_RELAY = Prebuilt(MediaRelay)
+
+
 def _check_header_text(value: str, what: str) -> str:
     if not isinstance(value, str) or any(ch in value for ch in "\r\n\0"):
         raise ValueError(f"{what} must be a string without CR, LF or NUL, got {value!r}")
@@ -222,6 +255,7 @@ class UcwaService(FakeService):
         self.event_hold_seconds = EVENT_HOLD_SECONDS
         self.pretty = False
         self.issued_tokens: list[MediaRelayAccessToken] = []
+        self._fqdn: tuple[str, str] = ("", "")
         self.user_routes: list[UcwaUserRoute] = []
         self._events_changed = threading.Condition(self._lock)
         self._bearers: dict[str, _Bearer] = {}
@@ -250,7 +284,11 @@ class UcwaService(FakeService):
     # --- helpers a test calls ---------------------------------------------------------------
     @property
     def fqdn(self) -> str:
-        return urlsplit(self.base_url).hostname or "fe1.contoso.com"
+        cached = self._fqdn
+        if cached[0] != self.base_url:  # base_url is reassigned when a server starts
+            cached = (self.base_url, urlsplit(self.base_url).hostname or "fe1.contoso.com")
+            self._fqdn = cached
+        return cached[1]
 
     def server_now(self) -> _dt.datetime:
         """The server's clock: the shared clock plus ``policy.server_skew``."""
@@ -393,8 +431,7 @@ class UcwaService(FakeService):
     def allowed_methods(self, path: str) -> frozenset[str] | None:
         """The methods served on ``path`` (None: no such resource). HEAD and OPTIONS are the
         HTTP layer's business."""
-        segments = _split(path.split("?")[0])
-        low = ("/" + "/".join(segments)).lower()
+        low, parsed = _route(path.split("?")[0])
         if low in _ROOT_PATHS or low in _USER_PATHS or low in _XFRAME_PATHS:
             return frozenset({"GET"})
         if low == WEBTICKET_PATH.lower():
@@ -403,7 +440,6 @@ class UcwaService(FakeService):
             return frozenset({"POST"})
         if self.online and low == AAD_AUTHORIZE_PATH:
             return frozenset({"GET"})
-        parsed = _app_path(segments)
         if parsed is None:
             return None
         _, app_id, rest = parsed
@@ -515,19 +551,12 @@ class UcwaService(FakeService):
         accept = request.header("Accept")
         if accept is None or not accept.strip():
             return default
-        ranges: list[tuple[float, int, str]] = []
-        for index, item in enumerate(accept.split(",")):
-            media, *params = (p.strip() for p in item.split(";"))
-            quality = 1.0
-            for param in params:
-                if param.lower().startswith("q="):
-                    try:
-                        quality = float(param[2:])
-                    except ValueError:
-                        quality = 0.0
-            if quality > 0:
-                ranges.append((-quality, index, media.lower()))
-        for _, _, media in sorted(ranges):
+        ranges = (
+            _accept_ranges(accept)
+            if len(accept) <= _CACHED_ACCEPT_MAX
+            else _accept_ranges.__wrapped__(accept)
+        )
+        for media in ranges:
             if media in _MEDIA_TYPES:
                 return _MEDIA_TYPES[media], media
             if media in ("*/*", "application/*"):
@@ -567,8 +596,11 @@ class UcwaService(FakeService):
         headers = [h for h in ucwa_headers("", self.fqdn) if h[0] != "Content-Type"]
         return FakeResponse(204, headers)
 
-    def _authenticate(self, request: FakeRequest) -> tuple[_Bearer | None, str | None]:
-        """The bearer record when the request carries a live one, and the credential kind."""
+    def _authenticate(
+        self, request: FakeRequest, now: _dt.datetime | None = None
+    ) -> tuple[_Bearer | None, str | None]:
+        """The bearer record when the request carries a live one, and the credential kind
+        (``now``: the server's clock, when the caller already read it)."""
         header = request.header("Authorization")
         if header is None:
             return None, None
@@ -576,7 +608,7 @@ class UcwaService(FakeService):
         record = self._bearers.get(value.strip()) if scheme.lower() == "bearer" else None
         if record is None or record.revoked:
             return None, "bearer"
-        if record.expires is not None and self.server_now() >= record.expires:
+        if record.expires is not None and (now or self.server_now()) >= record.expires:
             return None, "bearer"
         return record, "bearer"
 
@@ -599,8 +631,7 @@ class UcwaService(FakeService):
         return self._stamp(request, response), kind, expected
 
     def _dispatch(self, request: FakeRequest) -> Dispatched:
-        segments = _split(request.path)
-        low = ("/" + "/".join(segments)).lower()
+        low, parsed = _route(request.path)
         if low in _ROOT_PATHS:
             return self._get_only(request, self._root), None, True
         if low in _XFRAME_PATHS:
@@ -613,7 +644,6 @@ class UcwaService(FakeService):
             return self._aad_token(request), "aad", True
         if self.online and low == AAD_AUTHORIZE_PATH:
             return self._get_only(request, self._aad_authorize), None, True
-        parsed = _app_path(segments)
         if parsed is not None:
             return self._ucwa(request, *parsed)
         return self._error(request, "ResourceNotFound"), None, False
@@ -816,7 +846,8 @@ class UcwaService(FakeService):
 
     # --- /ucwa/... ---------------------------------------------------------------------------
     def _ucwa(self, request: FakeRequest, prefix: str, app_id: str | None, rest: str) -> Dispatched:
-        record, kind = self._authenticate(request)
+        now = self.server_now()
+        record, kind = self._authenticate(request, now)
         if record is None:
             return self._unauthorized(request), kind, True
         if not self._audience_ok(record, request):
@@ -836,7 +867,7 @@ class UcwaService(FakeService):
             if request.method == "GET":
                 return self._list(request, owner), kind, True
             return self._method_not_allowed(request, ["GET", "POST"]), kind, True
-        app, ended = self._live_app(app_id)
+        app, ended = self._live_app(app_id, now)
         if app is None:
             return self._error(request, ended), kind, True
         user_route = self._user_route(request, rest)
@@ -891,14 +922,16 @@ class UcwaService(FakeService):
             del self._ended[next(iter(self._ended))]
         self._events_changed.notify_all()
 
-    def _live_app(self, app_id: str) -> tuple[Application | None, str]:
+    def _live_app(
+        self, app_id: str, now: _dt.datetime | None = None
+    ) -> tuple[Application | None, str]:
         """The live application, or None and the catalogue error to answer with."""
         if app_id in self._ended:
             return None, f"410-Gone-{self._ended[app_id]}"
         app = self._apps.get(app_id)
         if app is None:
             return None, "ApplicationNotFound"
-        now = self.server_now()
+        now = now or self.server_now()
         idle = self.application_idle_lifetime
         since = app.last_release or app.last_seen
         if idle is not None and now - since > idle:
@@ -1198,17 +1231,20 @@ class UcwaService(FakeService):
         return FakeResponse(chosen.status, headers, body)
 
     # --- token ---------------------------------------------------------------------------------
+    @staticmethod
+    def _relays_for(app: Application) -> list[MediaRelay]:
+        """Copies of the application's relays linked under its base (what ``model_copy``
+        with a new ``href`` gives, without its generic machinery)."""
+        href = f"{app.base}/communication/mediaRelay"
+        return [_NEW_RELAY({**r.__dict__, "href": href}) for r in app.relays]
+
     def _token(self, request: FakeRequest, app: Application) -> FakeResponse:
         chosen = self._accepted(request)
         if chosen is None:
             return self._error(request, "NotAcceptable")
         fmt, media = chosen
-        relays = [
-            r.model_copy(update={"href": f"{app.base}/communication/mediaRelay"})
-            for r in app.relays
-        ]
         token = self.factory.build(
-            uri=self.credentials.sip_uri, href=request.path, media_relays=relays
+            uri=self.credentials.sip_uri, href=request.path, media_relays=self._relays_for(app)
         )
         self.issued_tokens.append(token)
         if fmt == "xml":

@@ -98,13 +98,70 @@ def detect_quirks(body: bytes) -> tuple[UcwaQuirks, bool]:
 _MS_DATE_JSON = re.compile(r'"/Date\((-?\d+(?:[+-]\d{4})?)\)/"')
 
 
+_encode_str = json.encoder.encode_basestring  # the C encoder's, as ensure_ascii=False uses
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class _Unusual(Exception):
+    """A value the fast layout does not handle; ``json.dumps`` takes over."""
+
+
+def _scalar(value: object) -> str:
+    """One JSON scalar exactly as ``json.dumps`` writes it."""
+    if isinstance(value, str):
+        return _encode_str(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return json.dumps(value)
+    raise _Unusual
+
+
+def _pretty(value: object, pad: str) -> str:
+    """``json.dumps(value, indent=2, separators=(",", " : "), ensure_ascii=False)`` for
+    dicts with string keys, lists and scalars, without the pure-Python encoder."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = pad + "  "
+        items = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Unusual
+            items.append(f"{inner}{_encode_str(key)} : {_pretty(item, inner)}")
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        inner = pad + "  "
+        return "[\n" + ",\n".join(inner + _pretty(item, inner) for item in value) + "\n" + pad + "]"
+    return _scalar(value)
+
+
+def _json_text(document: Mapping[str, Any], pretty: bool) -> str:
+    if not pretty:
+        return _COMPACT(document)
+    try:
+        return _pretty(document, "")
+    except (_Unusual, RecursionError):
+        return json.dumps(document, indent=2, separators=(",", " : "), ensure_ascii=False)
+
+
+def _escape_ms_dates(text: str) -> bytes:
+    if '"/Date(' in text:  # what the pattern starts with
+        text = _MS_DATE_JSON.sub(r'"\\/Date(\1)\\/"', text)
+    return text.encode("utf-8")
+
+
 def dump_json(document: Mapping[str, Any], *, pretty: bool = True) -> bytes:
     """A resource dict as UCWA JSON: the docs layout, ``/Date()/`` slashes escaped as ``\\/``."""
-    if pretty:
-        text = json.dumps(document, indent=2, separators=(",", " : "), ensure_ascii=False)
-    else:
-        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    return _MS_DATE_JSON.sub(r'"\\/Date(\1)\\/"', text).encode("utf-8")
+    return _escape_ms_dates(_json_text(document, pretty))
 
 
 def _xml_value(value: object) -> str:
@@ -200,7 +257,63 @@ def render_json(
     token: MediaRelayAccessToken, quirks: UcwaQuirks = _DEFAULT_QUIRKS, *, pretty: bool = True
 ) -> bytes:
     """The token as UCWA JSON (the docs sample's layout unless ``pretty=False``)."""
-    return dump_json(token_resource(token, quirks, "json"), pretty=pretty)
+    if pretty:
+        return dump_json(token_resource(token, quirks, "json"), pretty=True)
+    try:
+        return _escape_ms_dates(_compact_token(token, quirks))
+    except _Unusual:  # a field assigned something odd after validation: the generic path
+        return dump_json(token_resource(token, quirks, "json"), pretty=False)
+
+
+def _valid_until_json(token: MediaRelayAccessToken, quirks: UcwaQuirks) -> str:
+    """``validUntil`` as a JSON string; ``/Date()/`` already escaped as ``\\/Date()\\/``
+    (what :func:`_escape_ms_dates` makes of it: the form always matches its pattern)."""
+    if quirks.timestamps == "iso":
+        return _scalar(format_iso(token.valid_until, quirks.offset, token.valid_until_ticks))
+    if quirks.timestamps == "ms_offset":
+        text = format_ms_date(token.valid_until, quirks.offset)
+    else:
+        text = format_ms_date(token.valid_until)
+    return '"\\' + text[:-1] + '\\/"'  # "/Date(ms)/" -> "\/Date(ms)\/"
+
+
+def _self_link(href: str) -> str:
+    return f'"_links":{{"self":{{"href":{_scalar(href)}}}}}'
+
+
+def _compact_relay(relay: MediaRelay, location: str | None) -> str:
+    parts = ['{"rel":"mediaRelay"']
+    for key in ("host", "ipv4", "ipv6"):
+        value = getattr(relay, key)
+        if value is not None:
+            parts.append(f',"{key}":{_scalar(value)}')
+    parts.append(
+        f',"location":{_scalar(location or relay.location)}'
+        f',"tcpPort":{_scalar(relay.tcp_port)},"udpPort":{_scalar(relay.udp_port)}'
+    )
+    if relay.href is not None:
+        parts.append("," + _self_link(relay.href))
+    parts.append("}")
+    return "".join(parts)
+
+
+def _compact_token(token: MediaRelayAccessToken, quirks: UcwaQuirks) -> str:
+    """What ``json.dumps(token_resource(token), separators=(",", ":"))`` gives, written
+    directly (field order as :func:`token_resource`)."""
+    parts = [f'{{"rel":"mediaRelayAccessToken","duration":{_scalar(token.duration)}']
+    if token.uri is not None:
+        parts.append(f',"{quirks.uri_key}":{_scalar(token.uri)}')
+    parts.append(
+        f',"password":{_scalar(token.password)},"userName":{_scalar(token.user_name)}'
+        f',"validUntil":{_valid_until_json(token, quirks)}'
+    )
+    if token.href is not None:
+        parts.append("," + _self_link(token.href))
+    if token.media_relays:
+        relays = ",".join(_compact_relay(r, quirks.location) for r in token.media_relays)
+        parts.append(f',"_embedded":{{"mediaRelay":[{relays}]}}')
+    parts.append("}")
+    return "".join(parts)
 
 
 def render_xml(token: MediaRelayAccessToken, quirks: UcwaQuirks = _DEFAULT_QUIRKS) -> bytes:
