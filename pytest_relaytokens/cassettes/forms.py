@@ -148,12 +148,62 @@ def encoded_forms(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(seen.items())
 
 
+_TIERS = (64, 16)
+"""Candidates at least this long are found by sampling the text (see :class:`Matcher`)."""
+_BLOCK = 8
+_FEW = 16
+
+
+class _Tier:
+    """Candidates of ``head`` characters or more, found by looking at every
+    ``head - _BLOCK + 1``-th position of a text only."""
+
+    def __init__(self, head: int) -> None:
+        self.head = head
+        self.blocks: dict[str, list[int]] = {}
+        """block -> the distinct offsets (< ``head - _BLOCK + 1``) it starts at in a head"""
+        self.heads: dict[str, list[int]] = {}
+        """head (first ``head`` characters) -> candidate lengths, longest first"""
+
+    def add(self, candidate: str) -> None:
+        head = self.head
+        lengths = self.heads.setdefault(candidate[:head], [])
+        if len(candidate) not in lengths:
+            lengths.append(len(candidate))
+            lengths.sort(reverse=True)
+        for offset in range(head - _BLOCK + 1):
+            offsets = self.blocks.setdefault(candidate[offset : offset + _BLOCK], [])
+            if offset not in offsets:
+                offsets.append(offset)
+
+    def hits(self, text: str, table: dict[str, str], hits: list[tuple[int, int]]) -> None:
+        head = self.head
+        get_block, get_head = self.blocks.get, self.heads.get
+        # a candidate at ``start`` holds exactly one sampled position in
+        # [start, start + head - _BLOCK]: the block there names ``start`` by its offset
+        for position in range(head - _BLOCK, len(text) - _BLOCK + 1, head - _BLOCK + 1):
+            offsets = get_block(text[position : position + _BLOCK])
+            if offsets is None:
+                continue
+            for offset in offsets:
+                start = position - offset
+                lengths = get_head(text[start : start + head]) if start >= 0 else None
+                if lengths is None:
+                    continue
+                for length in lengths:
+                    if text[start : start + length] in table:
+                        hits.append((start, -length))
+
+
 class Matcher:
     """Finds and replaces many literal strings in one left-to-right pass.
 
-    Candidates are indexed by their first ``width`` characters, so the cost is one dict
-    lookup per position plus the candidates sharing that prefix: linear in the text for
-    any number of secrets (no regular expression). Longer candidates win at a position;
+    Candidates of 16 characters or more are found Wu-Manber style (:class:`_Tier`): only
+    every 9th (57th for candidates of 64 or more) position of the text is looked up, and a
+    block of 8 characters seen there names the few starts worth checking. Shorter
+    candidates are found with ``str.find`` (a few of them) or a lookup at every position.
+    Linear in the text for any number of candidates (no regular expression). Hits are
+    non-overlapping, left to right, the longest candidate winning at a position;
     candidates shorter than ``width`` are ignored. :meth:`add` grows it in place.
     """
 
@@ -161,7 +211,10 @@ class Matcher:
         self.width = width
         self.table: dict[str, str] = {}
         self.index: dict[str, list[int]] = {}
-        """prefix -> the distinct candidate lengths under it, longest first"""
+        """prefix (``width`` characters) -> the distinct lengths of short candidates under
+        it, longest first"""
+        self._short: list[str] = []
+        self._tiers = [_Tier(head) for head in _TIERS]
         self.add(pairs)
 
     def __len__(self) -> int:
@@ -172,30 +225,49 @@ class Matcher:
             if len(old) < self.width or old in self.table:
                 continue
             self.table[old] = new
+            tier = next((t for t in self._tiers if len(old) >= t.head), None)
+            if tier is not None:
+                tier.add(old)
+                continue
+            self._short.append(old)
             lengths = self.index.setdefault(old[: self.width], [])
             if len(old) not in lengths:
                 lengths.append(len(old))
                 lengths.sort(reverse=True)
 
+    def _short_hits(self, text: str, hits: list[tuple[int, int]]) -> None:
+        if len(self._short) <= _FEW:
+            for candidate in self._short:
+                position = text.find(candidate)
+                while position >= 0:
+                    hits.append((position, -len(candidate)))
+                    position = text.find(candidate, position + 1)
+            return
+        width, index, table = self.width, self.index, self.table
+        get = index.get
+        for position in range(len(text) - width + 1):
+            lengths = get(text[position : position + width])
+            if lengths is not None:
+                for length in lengths:
+                    if text[position : position + length] in table:
+                        hits.append((position, -length))
+
     def find(self, text: str) -> Iterator[tuple[int, str]]:
         """``(position, candidate)`` for each non-overlapping hit, left to right."""
-        width, index, table = self.width, self.index, self.table
-        if not index or len(text) < width:
+        if not self.table or len(text) < self.width:
             return
-        position, last = 0, len(text) - width
-        while position <= last:
-            lengths = index.get(text[position : position + width])
-            if lengths is not None:
-                for size in lengths:
-                    candidate = text[position : position + size]
-                    if candidate in table:
-                        yield position, candidate
-                        position += size
-                        break
-                else:
-                    position += 1
-            else:
-                position += 1
+        hits: list[tuple[int, int]] = []
+        for tier in self._tiers:
+            if tier.heads:
+                tier.hits(text, self.table, hits)
+        if self._short:
+            self._short_hits(text, hits)
+        hits.sort()
+        end = 0
+        for position, length in hits:
+            if position >= end:
+                end = position - length
+                yield position, text[position:end]
 
     def replace(self, text: str) -> str:
         pieces: list[str] = []

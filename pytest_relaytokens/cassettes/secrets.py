@@ -267,6 +267,25 @@ def cassette_placeholders(data: Any) -> frozenset[str]:
     return frozenset(v for v in values if isinstance(v, str) and v and _issued_shape(v))
 
 
+def _utf16(secret: str) -> bytes:
+    return secret.encode("utf-16-le", "surrogatepass")
+
+
+def _byte_views(body: bytes, wide_need_nul: bool) -> list[tuple[str, int]]:
+    """The views of ``body`` worth decoding. UTF-32 puts a zero byte in every character
+    and UTF-16 one in every character below U+0100: a body without a zero byte cannot
+    hold such a secret in those encodings. A pure-ASCII body reads the same as UTF-8 and
+    latin-1."""
+    views = list(_BYTE_VIEWS)
+    if body.isascii():
+        views.remove(("latin-1", 0))
+    if b"\x00" not in body:
+        views = [v for v in views if not v[0].startswith("utf-32")]
+        if wide_need_nul:
+            views = [v for v in views if not v[0].startswith("utf-16")]
+    return views
+
+
 # --- searching ------------------------------------------------------------------------------
 class _Masker:
     """Replaces every issued placeholder of a text by one mask character, so that a
@@ -361,6 +380,7 @@ def scan_data(
     masker = _Masker(issued)
     wanted = _Finder(declared)
     raw = _Finder(wanted.secrets, raw_only=True)
+    wide_need_nul = all(b"\x00" in _utf16(secret) for secret in wanted.secrets)
     compiled = _compile(patterns)
     findings: list[Finding] = []
     for view in _views(data):
@@ -392,7 +412,7 @@ def scan_data(
                 for kind, value in _pattern_hits(text, compiled, issued):
                     add(label, kind, value)
         for label, body in view.bodies:
-            for encoding, offset in _BYTE_VIEWS:
+            for encoding, offset in _byte_views(body, wide_need_nul):
                 text = masker.mask(body[offset:].decode(encoding, "replace"))
                 for _, value in raw.hits(text):
                     add(label, f"secret:{encoding}", value)
