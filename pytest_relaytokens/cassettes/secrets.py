@@ -375,13 +375,21 @@ def scan_data(
     """Every finding in a parsed cassette: secrets, patterns, unredacted positions and
     bodies that cannot be decoded (and so cannot be checked)."""
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
-    declared = _wanted(secrets)
-    issued = issued - set(declared)  # a value the caller calls secret is never a placeholder
+    wanted = _Finder(_wanted(secrets))
+    # a value the caller calls secret is never a placeholder
+    return _scan_data(data, wanted, _compile(patterns), issued - set(wanted.secrets), positions)
+
+
+def _scan_data(
+    data: Any,
+    wanted: _Finder,
+    compiled: list[re.Pattern[str]],
+    issued: frozenset[str],
+    positions: bool,
+) -> list[Finding]:
     masker = _Masker(issued)
-    wanted = _Finder(declared)
     raw = _Finder(wanted.secrets, raw_only=True)
     wide_need_nul = all(b"\x00" in _utf16(secret) for secret in wanted.secrets)
-    compiled = _compile(patterns)
     findings: list[Finding] = []
     for view in _views(data):
         seen: set[tuple[str, str, str]] = set()
@@ -439,9 +447,7 @@ def _scan(
         data = None
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
     issued = issued - set(wanted.secrets)
-    findings = (
-        scan_data(data, wanted.secrets, compiled, issued, positions=positions) if data else []
-    )
+    findings = _scan_data(data, wanted, compiled, issued, positions) if data else []
     found = {f.excerpt for f in findings}
     masker = _Masker(issued)
     for number, line in enumerate(text.splitlines(), start=1):
