@@ -197,8 +197,8 @@ class _Tier:
     def __init__(self, head: int, step: int) -> None:
         assert step <= head - _BLOCK + 1
         self.head, self.step = head, step
-        self.blocks: dict[str, list[int]] = {}
-        """block -> the distinct offsets (< ``step``) it starts at in a candidate"""
+        self.blocks: dict[str, int] = {}
+        """block -> the offsets (< ``step``) it starts at in a candidate, as a bit mask"""
         self.heads: dict[str, list[int]] = {}
         """head (first ``head`` characters) -> candidate lengths, longest first"""
 
@@ -208,13 +208,10 @@ class _Tier:
             lengths.append(len(candidate))
             lengths.sort(reverse=True)
         blocks = self.blocks
+        get = blocks.get
         for offset in range(self.step):
             block = candidate[offset : offset + _BLOCK]
-            offsets = blocks.get(block)
-            if offsets is None:
-                blocks[block] = [offset]
-            elif offset not in offsets:
-                offsets.append(offset)
+            blocks[block] = get(block, 0) | 1 << offset
 
     def hits(self, text: str, table: dict[str, str], hits: list[tuple[int, int]]) -> None:
         head, step = self.head, self.step
@@ -224,10 +221,10 @@ class _Tier:
         # step <= head - _BLOCK + 1) names ``start`` by its offset
         for position in range(step - 1, len(text) - _BLOCK + 1, step):
             offsets = get_block(text[position : position + _BLOCK])
-            if offsets is None:
-                continue
-            for offset in offsets:
-                start = position - offset
+            while offsets:
+                low = offsets & -offsets
+                offsets ^= low
+                start = position - low.bit_length() + 1
                 lengths = get_head(text[start : start + head]) if start >= 0 else None
                 if lengths is None:
                     continue
@@ -299,7 +296,7 @@ class Matcher:
             return
         hits: list[tuple[int, int]] = []
         for tier in self._tiers:
-            if tier.heads:
+            if tier.heads and len(text) >= tier.head:
                 tier.hits(text, self.table, hits)
         if self._short:
             self._short_hits(text, hits)

@@ -191,16 +191,21 @@ def rewrite_params(text: str, on_secret: ParamRewrite, depth: int = 0) -> str:
     headers and bodies included) whose name is secret, passed through ``on_secret``."""
     if "=" not in text and "/" not in text:
         return text
-    masked = text.translate(_WORD_TABLE)
+    words = text.translate(_WORD_TABLE).split("\x00")  # the text between delimiters
+    rewritten: dict[int, str] = {}
+    for index in [i for i, word in enumerate(words) if "=" in word or "/" in word]:
+        new = _rewrite_word(words[index], on_secret, depth)
+        if new != words[index]:
+            rewritten[index] = new
+    if not rewritten:
+        return text
     out: list[str] = []
     position = 0
-    for piece in masked.split("\x00"):
-        end = position + len(piece)
-        word = text[position:end]
-        rewrite = "=" in word or "/" in word
-        out.append(_rewrite_word(word, on_secret, depth) if rewrite else word)
+    for index, word in enumerate(words):
+        end = position + len(word)
+        out.append(rewritten.get(index, word))
         if end < len(text):
-            out.append(text[end])
+            out.append(text[end])  # the delimiter, as it was
         position = end + 1
     return "".join(out)
 
