@@ -76,7 +76,7 @@ CHILD = textwrap.dedent(
     start = time.process_time()
     combined = getattr(cassettes, "redact_and_scan", None)
     if combined is not None:
-        combined(request, response)
+        combined(body.encode(), "application/json")
     else:
         from pytest_relaytokens.cassettes.redaction import Redactor
         from pytest_relaytokens.cassettes.secrets import scan
