@@ -4,7 +4,9 @@ Every path is exercised with bodies dense in secrets (a new secret every few hun
 bytes, so the number of secrets grows with the body): JSON, XML, forms, URLs in text,
 base64 runs, percent and backslash escapes, UTF-16 bodies. Each body is timed at two sizes
 4x apart (CPU time, best of two rounds); quadratic work would take 16x, so the bound of 8x
-is generous for a shared machine and still fails on anything quadratic.
+is generous for a shared machine and still fails on anything quadratic. Hostile bodies
+(unterminated keys, endless base64 runs, broken escapes, unclosed tags) are timed at
+256 KiB and 1 MiB the same way.
 """
 
 from __future__ import annotations
@@ -203,3 +205,26 @@ def test_json_round_trip_keeps_every_secret_out() -> None:
     body, content_type, _ = _json_tokens(64 * KIB)
     assert json.loads(body)  # a real UCWA token list
     assert redact_and_scan(body, content_type) == 0
+
+
+HOSTILE: dict[str, Callable[[int], str]] = {
+    "unterminated-keys": lambda n: ('"password":"' + "9" * 50) * (n // 62),
+    "base64-run": lambda n: "QUJD" * (n // 4),
+    "percent-pairs": lambda n: "%2" * (n // 2),
+    "bad-u-escapes": lambda n: "\\u" * (n // 2),
+    "unclosed-tags": lambda n: "<property name='password'>" * (n // 26),
+    "query-pairs": lambda n: "?access_token=" * (n // 14),
+    "entities": lambda n: "&#" * (n // 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_bodies_are_linear(name: str) -> None:
+    secrets = ["tenant-secret-42", "abcdefgh"]
+
+    def run(size: int) -> float:
+        body = HOSTILE[name](size).encode()
+        return _pipeline(body, "application/x-www-form-urlencoded", secrets)
+
+    ratio = run(1024 * KIB) / run(256 * KIB)
+    assert ratio <= BOUND, f"{name}: 4x the body took {ratio:.1f}x the time"
