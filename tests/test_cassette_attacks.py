@@ -365,3 +365,26 @@ def test_a_hand_edited_placeholder_list_does_not_hide_a_secret(tmp_path: Path) -
     assert "request.uri?accesstoken: secret not redacted" in out
     status, out = _verify(str(path), "--no-schema", "--secret", SECRETS.token)
     assert status == 1 and "request.uri: secret" in out
+
+
+def test_a_refused_body_fails_one_save_not_every_later_cassette(tmp_path: Path) -> None:
+    from vcr.serializers import yamlserializer
+
+    from pytest_relaytokens.cassettes.redaction import Redactor
+    from pytest_relaytokens.cassettes.storage import CassetteStore
+
+    redactor = Redactor()
+    store = CassetteStore.bind(redactor)
+    broken = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Encoding": ["gzip"]},
+        "body": {"string": b"\x1f\x8b\x08\x00garbage" + SECRETS.token.encode()},
+    }
+    with pytest.raises(UndecodableBodyError):
+        redactor.redact_response(broken)
+    empty: dict[str, list[object]] = {"requests": [], "responses": []}
+    with pytest.raises(SecretLeakError, match="undecodable") as info:
+        store.save_cassette(tmp_path / "first.yaml", empty, yamlserializer)
+    assert SECRETS.token not in str(info.value)
+    store.save_cassette(tmp_path / "second.yaml", empty, yamlserializer)
+    assert [p.name for p in tmp_path.iterdir()] == ["second.yaml"]

@@ -27,8 +27,40 @@ def _lower_percent(text: str) -> str:
     return head + "".join("%" + part[:2].lower() + part[2:] for part in rest)
 
 
+class _CharTable(dict[int, str]):
+    """A ``str.translate`` table filled on demand: each character converted once."""
+
+    def __init__(self, convert: Callable[[str], str]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, code: int) -> str:
+        value = self.convert(chr(code))
+        self[code] = value
+        return value
+
+
+_ALWAYS_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def _percent_char(plus: bool, lower: bool) -> Callable[[str], str]:
+    def convert(char: str) -> str:
+        if char in _ALWAYS_SAFE:
+            return char
+        if plus and char == " ":
+            return "+"
+        text = "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+        return text.lower() if lower else text
+
+    return convert
+
+
 def _percent(encoding: str, plus: bool, lower: bool) -> Callable[[str], str | None]:
+    ascii_table = _CharTable(_percent_char(plus, lower))
+
     def transform(value: str) -> str | None:
+        if value.isascii():  # the same in every encoding: one C-speed pass
+            return value.translate(ascii_table)
         try:
             out = (quote_plus if plus else quote)(value, safe="", encoding=encoding)
         except UnicodeEncodeError:
@@ -55,9 +87,11 @@ def _upper_u(text: str) -> str:
 
 
 def _json(ascii_only: bool, upper: bool, everything: bool) -> Callable[[str], str | None]:
+    table = _CharTable(lambda c: c if c.isascii() and c.isalnum() else _u_escape(c, upper))
+
     def transform(value: str) -> str | None:
         if everything:  # .NET / JavaScript style: all but [A-Za-z0-9] as \uXXXX
-            return "".join(c if c.isascii() and c.isalnum() else _u_escape(c, upper) for c in value)
+            return value.translate(table)
         out = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
         return _upper_u(out) if upper else out
 
@@ -65,14 +99,15 @@ def _json(ascii_only: bool, upper: bool, everything: bool) -> Callable[[str], st
 
 
 def _xml_refs(hexadecimal: bool, everything: bool) -> Callable[[str], str | None]:
+    def convert(char: str) -> str:
+        if not everything and char.isascii() and (char.isalnum() or char in "-_.~/+="):
+            return char
+        return f"&#x{ord(char):x};" if hexadecimal else f"&#{ord(char)};"
+
+    table = _CharTable(convert)
+
     def transform(value: str) -> str | None:
-        out = []
-        for char in value:
-            if not everything and char.isascii() and (char.isalnum() or char in "-_.~/+="):
-                out.append(char)
-            else:
-                out.append(f"&#x{ord(char):x};" if hexadecimal else f"&#{ord(char)};")
-        return "".join(out)
+        return value.translate(table)
 
     return transform
 
@@ -148,12 +183,65 @@ def encoded_forms(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(seen.items())
 
 
+_TIERS = ((64, 24), (16, 9))
+"""(head, step): candidates at least ``head`` long are found by looking at every
+``step``-th position of a text (see :class:`_Tier`)."""
+_BLOCK = 8
+_FEW = 16
+
+
+class _Tier:
+    """Candidates of ``head`` characters or more, found by looking up the block of
+    ``_BLOCK`` characters at every ``step``-th position of a text only (Wu-Manber)."""
+
+    def __init__(self, head: int, step: int) -> None:
+        assert step <= head - _BLOCK + 1
+        self.head, self.step = head, step
+        self.blocks: dict[str, int] = {}
+        """block -> the offsets (< ``step``) it starts at in a candidate, as a bit mask"""
+        self.heads: dict[str, list[int]] = {}
+        """head (first ``head`` characters) -> candidate lengths, longest first"""
+
+    def add(self, candidate: str) -> None:
+        lengths = self.heads.setdefault(candidate[: self.head], [])
+        if len(candidate) not in lengths:
+            lengths.append(len(candidate))
+            lengths.sort(reverse=True)
+        blocks = self.blocks
+        get = blocks.get
+        for offset in range(self.step):
+            block = candidate[offset : offset + _BLOCK]
+            blocks[block] = get(block, 0) | 1 << offset
+
+    def hits(self, text: str, table: dict[str, str], hits: list[tuple[int, int]]) -> None:
+        head, step = self.head, self.step
+        get_block, get_head = self.blocks.get, self.heads.get
+        # a candidate at ``start`` holds exactly one sampled position in
+        # [start, start + step - 1], whose block (inside the candidate's head, as
+        # step <= head - _BLOCK + 1) names ``start`` by its offset
+        for position in range(step - 1, len(text) - _BLOCK + 1, step):
+            offsets = get_block(text[position : position + _BLOCK])
+            while offsets:
+                low = offsets & -offsets
+                offsets ^= low
+                start = position - low.bit_length() + 1
+                lengths = get_head(text[start : start + head]) if start >= 0 else None
+                if lengths is None:
+                    continue
+                for length in lengths:
+                    if text[start : start + length] in table:
+                        hits.append((start, -length))
+
+
 class Matcher:
     """Finds and replaces many literal strings in one left-to-right pass.
 
-    Candidates are indexed by their first ``width`` characters, so the cost is one dict
-    lookup per position plus the candidates sharing that prefix: linear in the text for
-    any number of secrets (no regular expression). Longer candidates win at a position;
+    Candidates of 16 characters or more are found Wu-Manber style (:class:`_Tier`): only
+    every 9th (24th for candidates of 64 or more) position of the text is looked up, and a
+    block of 8 characters seen there names the few starts worth checking. Shorter
+    candidates are found with ``str.find`` (a few of them) or a lookup at every position.
+    Linear in the text for any number of candidates (no regular expression). Hits are
+    non-overlapping, left to right, the longest candidate winning at a position;
     candidates shorter than ``width`` are ignored. :meth:`add` grows it in place.
     """
 
@@ -161,7 +249,10 @@ class Matcher:
         self.width = width
         self.table: dict[str, str] = {}
         self.index: dict[str, list[int]] = {}
-        """prefix -> the distinct candidate lengths under it, longest first"""
+        """prefix (``width`` characters) -> the distinct lengths of short candidates under
+        it, longest first"""
+        self._short: list[str] = []
+        self._tiers = [_Tier(head, step) for head, step in _TIERS]
         self.add(pairs)
 
     def __len__(self) -> int:
@@ -172,30 +263,49 @@ class Matcher:
             if len(old) < self.width or old in self.table:
                 continue
             self.table[old] = new
+            tier = next((t for t in self._tiers if len(old) >= t.head), None)
+            if tier is not None:
+                tier.add(old)
+                continue
+            self._short.append(old)
             lengths = self.index.setdefault(old[: self.width], [])
             if len(old) not in lengths:
                 lengths.append(len(old))
                 lengths.sort(reverse=True)
 
+    def _short_hits(self, text: str, hits: list[tuple[int, int]]) -> None:
+        if len(self._short) <= _FEW:
+            for candidate in self._short:
+                position = text.find(candidate)
+                while position >= 0:
+                    hits.append((position, -len(candidate)))
+                    position = text.find(candidate, position + 1)
+            return
+        width, index, table = self.width, self.index, self.table
+        get = index.get
+        for position in range(len(text) - width + 1):
+            lengths = get(text[position : position + width])
+            if lengths is not None:
+                for length in lengths:
+                    if text[position : position + length] in table:
+                        hits.append((position, -length))
+
     def find(self, text: str) -> Iterator[tuple[int, str]]:
         """``(position, candidate)`` for each non-overlapping hit, left to right."""
-        width, index, table = self.width, self.index, self.table
-        if not index or len(text) < width:
+        if not self.table or len(text) < self.width:
             return
-        position, last = 0, len(text) - width
-        while position <= last:
-            lengths = index.get(text[position : position + width])
-            if lengths is not None:
-                for size in lengths:
-                    candidate = text[position : position + size]
-                    if candidate in table:
-                        yield position, candidate
-                        position += size
-                        break
-                else:
-                    position += 1
-            else:
-                position += 1
+        hits: list[tuple[int, int]] = []
+        for tier in self._tiers:
+            if tier.heads and len(text) >= tier.head:
+                tier.hits(text, self.table, hits)
+        if self._short:
+            self._short_hits(text, hits)
+        hits.sort()
+        end = 0
+        for position, length in hits:
+            if position >= end:
+                end = position - length
+                yield position, text[position:end]
 
     def replace(self, text: str) -> str:
         pieces: list[str] = []

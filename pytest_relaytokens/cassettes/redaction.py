@@ -167,8 +167,13 @@ class Redactor:
         self._tracked: dict[str, str] = {}
         self._variants: dict[str, list[tuple[str, str]]] = {}
         self._counter = 0
-        self._order: list[str] = []
+        self._sorted: list[str] | None = []
         self._nested = False
+        self._unstepped: list[str] = []
+        """placeholders issued since the matchers last learnt to step over them"""
+        self._secret_matcher = Matcher()  # every tracked secret, to keep placeholders clear
+        self._byte_matcher = Matcher()  # their encoded bytes, read as latin-1
+        self._byte_forms: dict[str, list[tuple[str, str]]] = {}
         self._depth = 0
         self._raw_matcher = Matcher()  # used once there are many secrets
         self._form_matcher = Matcher()
@@ -212,6 +217,7 @@ class Redactor:
         for value in values:
             if isinstance(value, str) and value and value not in self._tracked:
                 self._placeholders.add(value)
+                self._unstepped.append(value)
 
     # Placeholders ----------------------------------------------------------------------
     def placeholder_for(
@@ -237,6 +243,7 @@ class Redactor:
             placeholder = self._make(secret, size)
             self._map[key] = placeholder
             self._placeholders.add(placeholder)
+            self._unstepped.append(placeholder)
         if track:
             self._track(secret, placeholder, declared)
         return placeholder
@@ -254,16 +261,23 @@ class Redactor:
             if variant and replacement is not None and variant != replacement and pair not in pairs:
                 pairs.append((variant, replacement))
         self._variants[secret] = pairs
-        self._order = sorted(self._tracked, key=len, reverse=True)
+        self._sorted = None
         self._raw_matcher.add([(secret, placeholder)])
         self._form_matcher.add(pairs)
-        if not self._nested and any(secret in issued for issued in self._placeholders):
-            # a placeholder issued earlier holds this secret: from now on every replacement
-            # runs in one pass that steps over issued placeholders instead of editing them
+        self._secret_matcher.add([(secret, secret)])
+        if not self._nested and (
+            len(self._tracked) > _MANY or any(secret in issued for issued in self._placeholders)
+        ):
+            # a placeholder issued earlier holds this secret (or there are too many secrets
+            # to check each time): from now on every replacement runs in one pass that steps
+            # over issued placeholders instead of editing them
             self._nested = True
-        if self._nested:
-            self._raw_matcher.add((p, p) for p in self._placeholders)
-            self._form_matcher.add((p, p) for p in self._placeholders)
+            self._unstepped = list(self._placeholders)
+        if self._nested and self._unstepped:
+            fresh = [(p, p) for p in self._unstepped if p in self._placeholders]
+            self._raw_matcher.add(fresh)
+            self._form_matcher.add(fresh)
+            self._unstepped = []
 
     def _make(self, secret: str, size: int) -> str:
         body, padding = _split_padding(secret)
@@ -295,10 +309,15 @@ class Redactor:
                 candidate not in self._placeholders
                 and candidate not in self._tracked
                 and secret not in candidate
-                and not any(known in candidate for known in self._order)
+                and not self._holds_secret(candidate)
             ):
                 break
         return candidate
+
+    def _holds_secret(self, text: str) -> bool:
+        if len(self._tracked) <= _MANY:
+            return any(known in text for known in self._tracked)
+        return next(iter(self._secret_matcher.find(text)), None) is not None
 
     def _token(self, value: str, *, track: bool = True) -> str:
         for prefix in TOKEN_PREFIXES:
@@ -320,6 +339,7 @@ class Redactor:
         encoded = base64.b64encode(pair.encode("ascii", "replace")).decode("ascii")
         self._map[(credential, len(credential))] = encoded
         self._placeholders.add(encoded)
+        self._unstepped.append(encoded)
         self._track(f"{user}:{password}", pair)
         self._track(credential, encoded)
         return encoded
@@ -397,15 +417,17 @@ class Redactor:
         return self._replace_raw(text)
 
     def _replace_raw(self, text: str) -> str:
-        if self._nested or len(self._order) > _MANY:
+        if self._nested or len(self._tracked) > _MANY:
             return self._raw_matcher.replace(text)
-        for secret in self._order:
+        for secret in self._sorted_secrets():
             if secret in text:
                 text = text.replace(secret, self._tracked[secret])
         return text
 
     def _sorted_secrets(self) -> list[str]:
-        return self._order
+        if self._sorted is None:
+            self._sorted = sorted(self._tracked, key=len, reverse=True)
+        return self._sorted
 
     def _xml(self, text: str) -> str:
         leaves = xml_leaves(text)
@@ -463,10 +485,10 @@ class Redactor:
     def substitute(self, text: str) -> str:
         """Replace every tracked secret (and its encoded forms) in ``text``, also inside
         base64 runs that hold more than the secret (``base64("pw=" + secret)``)."""
-        if self._nested or len(self._order) > _MANY:
+        if self._nested or len(self._tracked) > _MANY:
             text = self._form_matcher.replace(text)
         else:
-            for secret in self._order:
+            for secret in self._sorted_secrets():
                 for variant, replacement in self._variants[secret]:
                     if variant in text:
                         text = text.replace(variant, replacement)
@@ -488,16 +510,25 @@ class Redactor:
         return b"".join(pieces).decode("utf-8", "surrogatepass")
 
     def _substitute_bytes(self, body: bytes) -> bytes:
-        for secret in self._sorted_secrets():
-            placeholder = self._tracked[secret]
-            for encoding in _BYTE_ENCODINGS:
-                try:
-                    raw, new = secret.encode(encoding), placeholder.encode(encoding)
-                except UnicodeEncodeError:
+        """Replace every tracked secret stored in ``body`` in any common encoding, in one
+        pass (the bytes read as latin-1, one character per byte)."""
+        if len(self._byte_forms) < len(self._tracked):
+            for secret in self._sorted_secrets():
+                if secret in self._byte_forms:
                     continue
-                if raw in body:
-                    body = body.replace(raw, new)
-        return body
+                placeholder = self._tracked[secret]
+                pairs = []
+                for encoding in _BYTE_ENCODINGS:
+                    try:
+                        raw, new = secret.encode(encoding), placeholder.encode(encoding)
+                    except UnicodeEncodeError:
+                        continue
+                    pairs.append((raw.decode("latin-1"), new.decode("latin-1")))
+                self._byte_forms[secret] = pairs
+                self._byte_matcher.add(pairs)
+        if not self._byte_matcher:
+            return body
+        return self._byte_matcher.replace(body.decode("latin-1")).encode("latin-1")
 
     def _redact_body(self, body: Any, headers: dict[str, list[str]], where: str) -> Any:
         """A body redacted on its normalised view; ``headers`` are fixed in place."""

@@ -8,6 +8,7 @@ file is searched too. Findings never quote a secret: they name it by a fingerpri
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -267,6 +268,25 @@ def cassette_placeholders(data: Any) -> frozenset[str]:
     return frozenset(v for v in values if isinstance(v, str) and v and _issued_shape(v))
 
 
+def _utf16(secret: str) -> bytes:
+    return secret.encode("utf-16-le", "surrogatepass")
+
+
+def _byte_views(body: bytes, wide_need_nul: bool) -> list[tuple[str, int]]:
+    """The views of ``body`` worth decoding. UTF-32 puts a zero byte in every character
+    and UTF-16 one in every character below U+0100: a body without a zero byte cannot
+    hold such a secret in those encodings. A pure-ASCII body reads the same as UTF-8 and
+    latin-1."""
+    views = list(_BYTE_VIEWS)
+    if body.isascii():
+        views.remove(("latin-1", 0))
+    if b"\x00" not in body:
+        views = [v for v in views if not v[0].startswith("utf-32")]
+        if wide_need_nul:
+            views = [v for v in views if not v[0].startswith("utf-16")]
+    return views
+
+
 # --- searching ------------------------------------------------------------------------------
 class _Masker:
     """Replaces every issued placeholder of a text by one mask character, so that a
@@ -331,6 +351,37 @@ class _Finder:
                 seen.add(secret)
                 yield kind, secret
 
+    def lines(self, lines: list[str]) -> set[int]:
+        """The indexes of ``lines`` holding some form of some secret (a superset): one
+        pass over the joined text instead of one search per line."""
+        joined = "\n".join(lines)
+        starts: list[int] = []
+        position = 0
+        for line in lines:
+            starts.append(position)
+            position += len(line) + 1
+        suspects: set[int] = set()
+
+        def mark(start: int, end: int) -> int:
+            """Mark the lines ``joined[start:end]`` touches; the start of the next line."""
+            first = bisect.bisect_right(starts, start) - 1
+            last = bisect.bisect_right(starts, end - 1) - 1
+            suspects.update(range(first, last + 1))
+            return starts[last + 1] if last + 1 < len(starts) else len(joined)
+
+        if self.matcher is not None:
+            # a hit may hide an overlapping one: it starts on a line this hit touches
+            for found, form in self.matcher.find(joined):
+                mark(found, found + len(form))
+            return suspects
+        for secret in self.secrets:
+            forms = [(secret, "")] if self.raw_only else encoded_forms(secret)
+            for form, _ in forms:
+                found = joined.find(form)
+                while found >= 0:
+                    found = joined.find(form, mark(found, found + len(form)))
+        return suspects
+
 
 def _secret_hits(text: str, secrets: list[str] | _Finder) -> Iterator[tuple[str, str]]:
     finder = secrets if isinstance(secrets, _Finder) else _Finder(secrets)
@@ -356,12 +407,21 @@ def scan_data(
     """Every finding in a parsed cassette: secrets, patterns, unredacted positions and
     bodies that cannot be decoded (and so cannot be checked)."""
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
-    declared = _wanted(secrets)
-    issued = issued - set(declared)  # a value the caller calls secret is never a placeholder
+    wanted = _Finder(_wanted(secrets))
+    # a value the caller calls secret is never a placeholder
+    return _scan_data(data, wanted, _compile(patterns), issued - set(wanted.secrets), positions)
+
+
+def _scan_data(
+    data: Any,
+    wanted: _Finder,
+    compiled: list[re.Pattern[str]],
+    issued: frozenset[str],
+    positions: bool,
+) -> list[Finding]:
     masker = _Masker(issued)
-    wanted = _Finder(declared)
     raw = _Finder(wanted.secrets, raw_only=True)
-    compiled = _compile(patterns)
+    wide_need_nul = all(b"\x00" in _utf16(secret) for secret in wanted.secrets)
     findings: list[Finding] = []
     for view in _views(data):
         seen: set[tuple[str, str, str]] = set()
@@ -392,7 +452,7 @@ def scan_data(
                 for kind, value in _pattern_hits(text, compiled, issued):
                     add(label, kind, value)
         for label, body in view.bodies:
-            for encoding, offset in _BYTE_VIEWS:
+            for encoding, offset in _byte_views(body, wide_need_nul):
                 text = masker.mask(body[offset:].decode(encoding, "replace"))
                 for _, value in raw.hits(text):
                     add(label, f"secret:{encoding}", value)
@@ -419,14 +479,15 @@ def _scan(
         data = None
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
     issued = issued - set(wanted.secrets)
-    findings = (
-        scan_data(data, wanted.secrets, compiled, issued, positions=positions) if data else []
-    )
+    findings = _scan_data(data, wanted, compiled, issued, positions) if data else []
     found = {f.excerpt for f in findings}
     masker = _Masker(issued)
-    for number, line in enumerate(text.splitlines(), start=1):
-        masked = masker.mask(line)  # decoded forms were searched leaf by leaf
-        hits = [*_secret_hits(masked, wanted), *_pattern_hits(masked, compiled, issued)]
+    lines = masker.mask(text).splitlines()
+    suspects = wanted.lines(lines)
+    for number, masked in enumerate(lines, start=1):
+        # decoded forms were searched leaf by leaf; here the file text, line by line
+        hits = [*_secret_hits(masked, wanted)] if number - 1 in suspects else []
+        hits.extend(_pattern_hits(masked, compiled, issued))
         for kind, value in hits:
             stamp = fingerprint(value)
             if stamp not in found:

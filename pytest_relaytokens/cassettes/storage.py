@@ -403,6 +403,9 @@ class CassetteStore:
             secrets |= set(cls.redactor.declared)
             patterns.extend(cls.redactor.patterns)
             refused = list(cls.redactor.refused)
+            # reported once, by this save: a shared redactor must not refuse every later
+            # cassette for a body an earlier one could not decode
+            cls.redactor.refused.clear()
             placeholders = set(cls.redactor.placeholders)
         findings = [Finding("recording", "undecodable body", reason) for reason in refused]
         findings.extend(scan_cassette(text, secrets, patterns, placeholders))

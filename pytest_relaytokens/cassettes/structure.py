@@ -57,6 +57,7 @@ SECRET_WORDS = frozenset(
 """Names (lower case, without ``-``, ``_``, ``.``) that are secret everywhere; names ending
 in ``token``, ``password`` or ``secret`` are too."""
 _SECRET_SUFFIXES = ("token", "password", "secret", "apikey")
+_PATH_WORDS = tuple(SECRET_WORDS | set(_SECRET_SUFFIXES))
 _NOT_SECRET_HEADERS = frozenset({"wwwauthenticate", "proxyauthenticate", "authenticationinfo"})
 _COOKIE_ATTRIBUTES = frozenset(
     {
@@ -136,7 +137,18 @@ def _is_secret_collection(segment: str) -> bool:
     return name.lower().endswith("s") and is_secret_name(name[:-1], "path")
 
 
+def _may_name_secret(path: str) -> bool:
+    """False when no segment of ``path`` can be a secret name: each normalised segment is
+    a piece of the normalised path, so a secret word must show up in it (C-speed ``in``)."""
+    if "%" in path:
+        return True
+    normal = _normal(path)
+    return any(word in normal for word in _PATH_WORDS)
+
+
 def _rewrite_path(path: str, on_secret: ParamRewrite) -> str:
+    if not _may_name_secret(path):
+        return path
     segments = path.split("/")
     changed = False
     for index in range(1, len(segments)):
@@ -179,16 +191,21 @@ def rewrite_params(text: str, on_secret: ParamRewrite, depth: int = 0) -> str:
     headers and bodies included) whose name is secret, passed through ``on_secret``."""
     if "=" not in text and "/" not in text:
         return text
-    masked = text.translate(_WORD_TABLE)
+    words = text.translate(_WORD_TABLE).split("\x00")  # the text between delimiters
+    rewritten: dict[int, str] = {}
+    for index in [i for i, word in enumerate(words) if "=" in word or "/" in word]:
+        new = _rewrite_word(words[index], on_secret, depth)
+        if new != words[index]:
+            rewritten[index] = new
+    if not rewritten:
+        return text
     out: list[str] = []
     position = 0
-    for piece in masked.split("\x00"):
-        end = position + len(piece)
-        word = text[position:end]
-        rewrite = "=" in word or "/" in word
-        out.append(_rewrite_word(word, on_secret, depth) if rewrite else word)
+    for index, word in enumerate(words):
+        end = position + len(word)
+        out.append(rewritten.get(index, word))
         if end < len(text):
-            out.append(text[end])
+            out.append(text[end])  # the delimiter, as it was
         position = end + 1
     return "".join(out)
 
