@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import requests
 
-from pytest_relaytokens.core import FakeResponse
+from pytest_relaytokens.core import FakeRequest, FakeResponse
 from pytest_relaytokens.relay.service import RelayService
 from pytest_relaytokens.relay.wire import parse_token
 from pytest_relaytokens.transports import PathRouter
@@ -531,6 +532,65 @@ def test_crlf_in_a_header_the_fake_returns_is_never_written() -> None:
         assert answer.startswith(b"HTTP/1.1 500")
         assert b"\r\nSet-Cookie" not in answer and b"X-Note: ok" not in answer
         assert b"X-Note" in answer  # the 500 names the header
+        assert len(server.errors) == 1
+
+
+class _HeaderTarget:
+    """Answers with the headers queued in ``answers``, one list per request."""
+
+    def __init__(self, answers: list[list[tuple[object, object]]]) -> None:
+        self.answers = answers
+
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        headers: Any = self.answers.pop(0)
+        return FakeResponse(200, headers, b"fine")
+
+
+class _Text(str):
+    """A str subclass: validated like any text, never taken on trust."""
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        (("X-Note", "ok\r\nSet-Cookie: evil=1"), b"X-Note"),
+        (("X-Note", "ok\nSet-Cookie: evil=1"), b"X-Note"),
+        (("X-Note", "a\x00b"), b"X-Note"),
+        (("X-Note", "a\x7fb"), b"X-Note"),
+        (("X-Note", "euro \u20ac"), b"X-Note"),
+        (("X-Note", b"bytes"), b"X-Note"),
+        (("X-Note", _Text("ok\r\nSet-Cookie: evil=1")), b"X-Note"),
+        ((_Text("X-Note"), "ok\r\nSet-Cookie: evil=1"), b"X-Note"),
+        (("X Note", "ok"), b"X Note"),
+        (("", "ok"), b"''"),
+    ],
+)
+def test_a_bad_header_is_refused_even_after_its_name_was_served(
+    bad: tuple[object, object], named: bytes
+) -> None:
+    """Valid names are remembered between answers; a bad value or name under a remembered
+    name, in any position, still becomes a 500 and is never written."""
+    good: list[tuple[object, object]] = [
+        ("Content-Type", "text/plain"),
+        ("X-Note", "ok\tfine \xe9"),
+        ("X-Other", "1"),
+    ]
+    target = _HeaderTarget([good, [*good[:1], bad, *good[2:]], good])
+    ask = b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n"
+    with LoopbackServer(target, timeout=2.0) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(ask)
+            first = _read_response(sock)
+            assert first.startswith(b"HTTP/1.1 200"), first[:120]
+            assert b"\r\nX-Note: ok\tfine \xe9\r\n" in first
+            sock.sendall(ask)
+            second = _read_response(sock)
+            sock.sendall(ask)  # the connection still serves the next (good) answer
+            third = _read_response(sock)
+        assert second.startswith(b"HTTP/1.1 500"), second[:120]
+        assert b"Set-Cookie" not in second and b"evil" not in second
+        assert named in second
+        assert third.startswith(b"HTTP/1.1 200") and b"X-Other: 1" in third
         assert len(server.errors) == 1
 
 

@@ -520,7 +520,7 @@ class LoopbackServer:
             self.errors.append(ValueError(problem))
             response = _plain(500, f"the fake returned {problem}\n")
         body = response.body
-        out = [_status_line(response.status, response.reason)]
+        lines: list[str] = []
         has_date = False
         for name, value in response.headers:
             lname = name.lower()
@@ -528,7 +528,9 @@ class LoopbackServer:
                 continue
             if lname == "date":
                 has_date = True
-            out.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
+            lines.append(f"{name}: {value}\r\n")
+        # Checked by _bad_header: every name and value is Latin-1 text, so one encode suffices.
+        out = [_status_line(response.status, response.reason), "".join(lines).encode("latin-1")]
         if not has_date:
             out.append(b"Date: " + self._dates.get() + b"\r\n")
         no_body = bodiless_status(response.status)
@@ -569,12 +571,32 @@ _TOKEN_CHARS = frozenset(
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # a character class: no backtracking
 
 
+#: Header names already found valid (fakes return the same few names on every answer).
+_VALID_NAMES: set[str] = set()
+_MAX_VALID_NAMES = 512
+
+
 def _bad_header(headers: list[tuple[str, str]]) -> str | None:
     """What is wrong with the first header that must not be written (RFC 9110 field name
     and value rules: no CR, LF, NUL or other control character), or None."""
+    values: list[str] = []
+    for name, value in headers:  # fast path: names seen before, every value checked at once
+        if type(name) is not str or name not in _VALID_NAMES or type(value) is not str:
+            return _first_bad_header(headers)
+        values.append(value)
+    joined = "\t".join(values)  # a tab is allowed in a value: it hides no problem
+    if _CONTROL.search(joined) is None and (joined.isascii() or max(joined) <= "\xff"):
+        return None
+    return _first_bad_header(headers)
+
+
+def _first_bad_header(headers: list[tuple[str, str]]) -> str | None:
+    """:func:`_bad_header` one header at a time, remembering the valid names."""
     for name, value in headers:
         if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
             return f"an invalid header name {name!r}"
+        if type(name) is str and len(_VALID_NAMES) < _MAX_VALID_NAMES:
+            _VALID_NAMES.add(name)
         if not isinstance(value, str):
             return f"a non-text value for header {name!r}"
         if _CONTROL.search(value) or (not value.isascii() and max(value) > "\xff"):
