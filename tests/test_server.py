@@ -363,3 +363,49 @@ def test_absolute_form_request_target(server: LoopbackServer) -> None:
 def test_limits_must_be_positive(service: CounterService, option: str) -> None:
     with pytest.raises(ValueError, match=f"{option} must be positive"):
         LoopbackServer(service, **{option: 0})  # type: ignore[arg-type]
+
+
+def _head(header_count: int, *, newline: bytes = b"\r\n", pad: int = 0) -> bytes:
+    """A GET head with ``header_count`` header lines (Host and Connection among them)."""
+    lines = [b"GET /echo HTTP/1.1", b"Host: x", b"Connection: close"]
+    lines += [b"X-%d: v" % i for i in range(header_count - 2)]
+    if pad:
+        lines.append(b"X-Pad: " + b"p" * pad)
+    return newline.join(lines) + newline + newline
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n"])
+def test_header_count_limit_at_its_edge(server: LoopbackServer, newline: bytes) -> None:
+    from pytest_relaytokens.transports.server import MAX_HEADERS
+
+    served = raw_exchange(server, _head(MAX_HEADERS, newline=newline))
+    assert served.startswith(b"HTTP/1.1 200 "), served[:80]
+    refused = raw_exchange(server, _head(MAX_HEADERS + 1, newline=newline))
+    assert refused.startswith(b"HTTP/1.1 431 "), refused[:80]
+
+
+def test_heads_either_side_of_the_small_head_size_are_served(server: LoopbackServer) -> None:
+    from pytest_relaytokens.transports.server import MAX_REQUEST_LINE
+
+    base = len(_head(3, pad=1)) - 1
+    for size in (MAX_REQUEST_LINE - 1, MAX_REQUEST_LINE, MAX_REQUEST_LINE + 1, 16_000):
+        head = _head(3, pad=size - base)
+        assert len(head) == size
+        reply = raw_exchange(server, head)
+        assert reply.startswith(b"HTTP/1.1 200 "), (size, reply[:80])
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n",
+        b"GET /echo HTTP/1.1\nHost: x\nX-A: a\n b\n\n",
+        b"GET /echo HTTP/1.1\nHost: x\nX-A: a\n\tb\r\n\r\n",
+    ],
+)
+def test_folded_lines_are_refused_whatever_the_line_ends(
+    server: LoopbackServer, head: bytes
+) -> None:
+    reply = raw_exchange(server, head)
+    assert reply.startswith(b"HTTP/1.1 400 "), reply[:80]
+    assert b"folding" in reply

@@ -372,6 +372,9 @@ class LoopbackServer:
                 if skip:
                     del buffer[:skip]
                     scanned = 0
+                if _small_whole_head(buffer):  # the common case, checked without a line loop
+                    assert deadline is not None
+                    return deadline
             end = buffer.find(b"\n", max(pos, scanned))
             if end < 0:
                 scanned = len(buffer)
@@ -557,6 +560,28 @@ class LoopbackServer:
             + b"\r\n\r\n"
             + body
         )
+
+
+def _small_whole_head(buffer: bytearray) -> bool:
+    """Whether ``buffer`` starts with a whole request head of at most ``MAX_REQUEST_LINE``
+    bytes, at most ``MAX_HEADERS`` header lines and no folded line: then every limit the
+    line-by-line reading checks holds. False means "read line by line", never "bad"."""
+    ends = [
+        found + size
+        for found, size in (
+            (buffer.find(b"\n\n", 0, MAX_REQUEST_LINE), 2),
+            (buffer.find(b"\n\r\n", 0, MAX_REQUEST_LINE), 3),
+        )
+        if found >= 0
+    ]
+    if not ends:
+        return False
+    head_end = min(ends)  # the first empty line ends the head
+    return (
+        buffer.count(b"\n", 0, head_end) - 2 <= MAX_HEADERS  # request line and empty line
+        and buffer.find(b"\n ", 0, head_end) < 0
+        and buffer.find(b"\n\t", 0, head_end) < 0
+    )
 
 
 def _plain(status: int, text: str) -> FakeResponse:
