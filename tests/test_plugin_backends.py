@@ -257,3 +257,61 @@ def test_ucwa_fixtures_replay_the_shipped_library(pytester: pytest.Pytester) -> 
         """
     )
     pytester.runpytest().assert_outcomes(passed=4)
+
+
+# ---------------------------------------------------------------- re-timing fast path
+def _recorded_token(name: str, path_pattern: str, family: str) -> object:
+    from pytest_relaytokens.cassettes.storage import load_interactions
+    from pytest_relaytokens.library import scenario_path
+    from pytest_relaytokens.pytest_plugin.backends import _recorded
+
+    return _recorded(load_interactions(scenario_path(name)), path_pattern, family)[1]
+
+
+@pytest.mark.parametrize("scenario", ["ucwa/token-json", "ucwa/token-json-iso", "ucwa/token-xml"])
+def test_retime_moves_the_ucwa_expiry_and_reuses_the_rendering(scenario: str) -> None:
+    from pytest_relaytokens.core import TokenPolicy
+    from pytest_relaytokens.pytest_plugin.backends import retime
+    from pytest_relaytokens.ucwa import wire
+
+    fmt = "xml" if "xml" in scenario else "json"
+    recorded = _recorded_token(scenario, r"mediaRelayAccessToken$", fmt)
+    now = dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
+    path = "/ucwa/oauth/v1/applications/1/communication/mediaRelayAccessToken"
+    short = TokenPolicy(lifetime=dt.timedelta(minutes=7))
+    first = retime(recorded, path, now, None, short, False)  # type: ignore[arg-type]
+    again = retime(recorded, path, now, None, short, False)  # type: ignore[arg-type]
+    assert first.body == again.body and first is not recorded
+    token = wire.parse(first.body, first.content_type)
+    assert token.valid_until == now + dt.timedelta(minutes=7)
+    assert first.header("Content-Length") == str(len(first.body))
+    expired = retime(recorded, path, now, None, TokenPolicy(already_expired=True), False)  # type: ignore[arg-type]
+    assert wire.parse(expired.body, expired.content_type).valid_until < now
+    assert wire.detect_quirks(first.body) == wire.detect_quirks(recorded.body)  # type: ignore[attr-defined]
+
+
+def test_retime_serves_the_recorded_answer_untouched_without_a_marker() -> None:
+    from pytest_relaytokens.core import FakeResponse, TokenPolicy
+    from pytest_relaytokens.pytest_plugin.backends import retime
+
+    # Not even a token: without an expiry marker or re-basing nothing is parsed.
+    response = FakeResponse(200, [("Content-Type", "application/json")], b"not json")
+    path = "/ucwa/oauth/v1/applications/1/communication/mediaRelayAccessToken"
+    now = dt.datetime(2031, 1, 1, tzinfo=dt.timezone.utc)
+    assert retime(response, path, now, None, TokenPolicy(), False) is response
+
+
+def test_retime_relay_follows_the_clock_for_each_answer() -> None:
+    from pytest_relaytokens.core import TokenPolicy
+    from pytest_relaytokens.pytest_plugin.backends import retime
+    from pytest_relaytokens.relay import wire
+
+    recorded = _recorded_token("relay/token-basic", r"/api/auth/accesstokens$", "json")
+    policy = TokenPolicy(lifetime=dt.timedelta(hours=2))
+    start = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    for minutes in (0, 5, 0):
+        now = start + dt.timedelta(minutes=minutes)
+        answer = retime(recorded, "/api/auth/accesstokens", now, None, policy, True)  # type: ignore[arg-type]
+        token = wire.parse_token(answer.body)
+        assert token.creation_date == now
+        assert token.expiration_date == now + dt.timedelta(hours=2)

@@ -538,6 +538,47 @@ def _new_expiry(
     return False, None
 
 
+#: Parsed recorded token bodies and re-rendered ones, so a replayed GET costs a lookup,
+#: not a parse/render round trip. Bounded: cleared when full (a cassette holds few tokens).
+_PARSED: dict[tuple[str, bytes, str], tuple[Any, Any, bool]] = {}
+_RENDERED: dict[tuple[str, bytes, str, str, str | None], bytes] = {}
+_CACHE_LIMIT = 512
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _iso(moment: _dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _parsed_ucwa(body: bytes, content_type: str) -> tuple[MediaRelayAccessToken, Any, bool]:
+    key = ("ucwa", body, content_type)
+    found = _PARSED.get(key)
+    if found is None:
+        from ..ucwa import wire
+
+        token = wire.parse(body, content_type)
+        quirks, pretty = wire.detect_quirks(body)
+        found = _remember(_PARSED, key, (token, quirks, pretty))
+    return found
+
+
+def _parsed_relay(body: bytes) -> RelayAccessToken:
+    key = ("relay", body, "")
+    found = _PARSED.get(key)
+    if found is None:
+        from ..relay import wire as relay_wire
+
+        found = _remember(_PARSED, key, (relay_wire.parse_token(body), None, False))
+    token: RelayAccessToken = found[0]
+    return token
+
+
 def retime(
     response: FakeResponse,
     path: str,
@@ -546,28 +587,41 @@ def retime(
     policy: TokenPolicy,
     rebase: bool,
 ) -> FakeResponse:
-    """A recorded token answer with its expiry moved as the policy or re-basing asks."""
+    """A recorded token answer with its expiry moved as the policy or re-basing asks.
+
+    Without an expiry marker or re-basing the answer is served as recorded (no parse).
+    """
     if response.status >= 300 or not response.body:
         return response
+    moves = rebase or policy.already_expired or policy.never_expires
+    if not moves and policy.lifetime is None:
+        return response
     if path.endswith("mediaRelayAccessToken"):
-        from ..ucwa import wire
-
-        token = wire.parse(response.body, response.content_type)
+        token, quirks, pretty = _parsed_ucwa(response.body, response.content_type)
         issued = recorded_at or token.valid_until - _dt.timedelta(minutes=token.duration)
         changed, expiry = _new_expiry(now, token.valid_until - issued, policy, rebase)
         if not changed:
             return response
         expiry = expiry or now + _dt.timedelta(days=180)
-        updated = token.model_copy(update={"valid_until": expiry})
-        quirks, pretty = wire.detect_quirks(response.body)
-        if "xml" in response.content_type:
-            body = wire.render_xml(updated, quirks)
-        else:
-            body = wire.render_json(updated, quirks, pretty=pretty)
-    elif re.search(_RELAY_TOKEN_PATH, path):
-        from ..relay import wire as relay_wire
+        key: tuple[str, bytes, str, str, str | None] = (
+            "ucwa",
+            response.body,
+            response.content_type,
+            expiry.isoformat(),
+            None,
+        )
+        body = _RENDERED.get(key)
+        if body is None:
+            from ..ucwa import wire
 
-        relay_token = relay_wire.parse_token(response.body)
+            updated = token.model_copy(update={"valid_until": expiry})
+            if "xml" in response.content_type:
+                body = wire.render_xml(updated, quirks)
+            else:
+                body = wire.render_json(updated, quirks, pretty=pretty)
+            _remember(_RENDERED, key, body)
+    elif re.search(_RELAY_TOKEN_PATH, path):
+        relay_token = _parsed_relay(response.body)
         lifetime = (
             None
             if relay_token.expiration_date is None
@@ -576,10 +630,15 @@ def retime(
         changed, expiry = _new_expiry(now, lifetime, policy, rebase)
         if not changed:
             return response
-        updated_relay = relay_token.model_copy(
-            update={"creation_date": now, "expiration_date": expiry}
-        )
-        body = relay_wire.render_token(updated_relay)
+        key = ("relay", response.body, "", now.isoformat(), _iso(expiry))
+        body = _RENDERED.get(key)
+        if body is None:
+            from ..relay import wire as relay_wire
+
+            updated_relay = relay_token.model_copy(
+                update={"creation_date": now, "expiration_date": expiry}
+            )
+            body = _remember(_RENDERED, key, relay_wire.render_token(updated_relay))
     else:
         return response
     headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
