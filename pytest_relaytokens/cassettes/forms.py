@@ -145,6 +145,12 @@ TRANSFORMS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
     ("secret:json-escaped", _json(True, True, True)),
     ("secret:xml-escaped", lambda value: xml_escape(value, {'"': "&quot;", "'": "&apos;"})),
     ("secret:xml-escaped", lambda value: xml_escape(value)),
+    # the minimal escape many serializers write in attributes and text: "&" and "<" only
+    ("secret:xml-escaped", lambda value: value.replace("&", "&amp;").replace("<", "&lt;")),
+    (
+        "secret:xml-escaped",
+        lambda value: value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;"),
+    ),
     ("secret:xml-escaped", _xml_refs(False, False)),
     ("secret:xml-escaped", _xml_refs(True, False)),
     ("secret:xml-escaped", _xml_refs(False, True)),

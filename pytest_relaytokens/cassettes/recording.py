@@ -137,8 +137,7 @@ def record(
     if redactor is None:
         redactor = Redactor(extra_secrets=secrets, extra_patterns=patterns)
     else:
-        for secret in secrets:
-            redactor.placeholder_for(secret, force=True, declared=True)
+        redactor.declare(secrets)
     if mode == "none" and not path.is_file():
         raise CassetteError(
             path,

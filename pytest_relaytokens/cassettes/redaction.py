@@ -183,7 +183,16 @@ class Redactor:
             p if isinstance(p, re.Pattern) else re.compile(p) for p in extra_patterns
         )
         self.declared: tuple[str, ...] = tuple(s for s in extra_secrets if s)
-        for secret in self.declared:
+        self._reserved: set[str] = set()
+        self.declare(self.declared)
+
+    def declare(self, secrets: Iterable[str]) -> None:
+        """Make ``secrets`` known secrets. All are reserved before any gets its placeholder,
+        so no placeholder can equal or hold another declared secret (``00000000`` must not
+        become ``00000001`` when ``00000001`` is declared too)."""
+        fresh = [s for s in secrets if s]
+        self._reserved.update(fresh)
+        for secret in fresh:
             self.placeholder_for(secret, force=True, declared=True)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Redactor:
@@ -310,6 +319,7 @@ class Redactor:
                 and candidate not in self._tracked
                 and secret not in candidate
                 and not self._holds_secret(candidate)
+                and not any(reserved in candidate for reserved in self._reserved)
             ):
                 break
         return candidate
