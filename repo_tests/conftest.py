@@ -7,6 +7,14 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 import pytest
+import yaml  # noqa: F401
+
+# In-process pytester runs restore sys.modules afterwards: whatever an inner run imported
+# first is dropped and re-imported later, and PyYAML's C loader then no longer recognises the
+# re-imported node classes ("could not determine a constructor for the tag None"). Importing
+# the modules the inner runs would import here keeps them loaded once for the whole session.
+import pytest_relaytokens.cassettes.loading
+import pytest_relaytokens.plugin  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
