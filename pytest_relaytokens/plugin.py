@@ -4,10 +4,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
 from .pytest_plugin.hooks import (
     _relaytokens_context,
     _relaytokens_session_loopback,
@@ -17,6 +13,7 @@ from .pytest_plugin.hooks import (
     pytest_configure_node,
     pytest_deselected,
     pytest_generate_tests,
+    pytest_recording_configure,
     pytest_report_header,
     pytest_terminal_summary,
     relay_access_token,
@@ -37,16 +34,6 @@ from .pytest_plugin.hooks import (
     ucwa_token,
     ucwa_token_response,
 )
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    """pytest-recording: a ``vcr_config`` from ``safe_vcr_config()`` keeps its leak scan on
-    every vcrpy release, and the ``vcr`` marker's extra cassettes keep loading."""
-    from .cassettes.vcr_config import adopt_pytest_recording
-
-    adopt_pytest_recording(vcr)
-
 
 __all__ = [
     "_relaytokens_context",

@@ -504,6 +504,15 @@ def relay_error(
     return entry
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """pytest-recording: a ``vcr_config`` from ``safe_vcr_config()`` keeps its leak scan on
+    every vcrpy release, and the ``vcr`` marker's extra cassettes keep loading."""
+    from ..cassettes.vcr_config import adopt_pytest_recording
+
+    adopt_pytest_recording(vcr)
+
+
 __all__ = [
     "CONTEXT_KEY",
     "_relaytokens_context",
@@ -515,6 +524,7 @@ __all__ = [
     "pytest_configure_node",
     "pytest_deselected",
     "pytest_generate_tests",
+    "pytest_recording_configure",
     "pytest_report_header",
     "pytest_terminal_summary",
     "relay_access_token",
