@@ -1,12 +1,11 @@
-"""One test's HTTP interception: ``requests`` (through ``responses``) and ``httpx`` calls to
+"""One test's HTTP interception: ``requests`` (at its transport adapter) and ``httpx`` calls to
 the fakes' hosts are answered by the fakes; in fake and replay mode every other host except
 loopback (and hosts allowed on purpose) is refused with :class:`NetworkBlockedError`."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from typing import Any
 
 from ..core import FakeRequest, FakeResponse, FakeService
@@ -15,7 +14,6 @@ from ..errors import RelayTokensError
 __all__ = ["LOOPBACK_HOSTS", "NetworkBlockedError", "TestNetwork"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 class NetworkBlockedError(RelayTokensError):
@@ -58,9 +56,8 @@ class TestNetwork:
         self.on_blocked = on_blocked
         self.routes: dict[str, FakeService] = {}
         self._stack = ExitStack()
-        self._mock: Any = None
-        self._registered: list[Any] = []
         self._started = False
+        self._real_send_below = True
 
     # --- routing -------------------------------------------------------------------------------
     def add(self, service: FakeService, host: str | None = None) -> None:
@@ -71,18 +68,23 @@ class TestNetwork:
         self.routes[host] = service
         if not self._started:
             self._start()
-        self._register()
 
     def _reachable(self, netloc: str) -> bool:
         host = _strip_port(netloc)
         return not self.block or host in LOOPBACK_HOSTS or host in self.allowed
 
-    def handle(self, request: FakeRequest) -> FakeResponse:
-        netloc = request.host.lower().rsplit("@", 1)[-1]
+    def route(self, netloc: str) -> FakeService | None:
+        """The fake serving ``netloc`` (``host[:port]``, any case, user info ignored); a fake's
+        host on an explicit port (``:443``) is still that fake."""
+        netloc = netloc.lower().rsplit("@", 1)[-1]
         service = self.routes.get(netloc)
-        if service is None:  # a fake's host on an explicit port (":443") is still the fake
+        if service is None and self.routes:
             bare = _strip_port(netloc)
             service = next((s for h, s in self.routes.items() if _strip_port(h) == bare), None)
+        return service
+
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        service = self.route(request.host)
         if service is None:
             raise self._blocked(request)
         return service.handle(request)
@@ -103,56 +105,32 @@ class TestNetwork:
         return NetworkBlockedError(message)
 
     # --- requests ------------------------------------------------------------------------------
-    def _pattern(self) -> re.Pattern[str]:
-        """What the callback answers: the fakes' hosts and, when blocking, every host but
-        loopback and the allowed ones (lookarounds only: nothing to backtrack on)."""
-        from ..transports import host_pattern
+    def _answer_requests(self, request: Any) -> FakeResponse | None:
+        """A fake's answer to a ``requests`` call, ``None`` to let it go on, or the blocked
+        error. When the ``send`` we replaced is not requests' own (a ``responses`` mock the
+        user started first), unserved hosts go to it: it refuses what it does not know."""
+        from ..transports.requests_adapter import request_netloc, to_fake_request
 
-        start = r"^https?://(?:[^/?#@]*@)?"
-        end = r"(?:[/?#]|$)"
-        fakes = f"(?={host_pattern(self.routes)}{end})" if self.routes else None
-        if not self.block:
-            return re.compile(start + (fakes or "(?!)"), re.IGNORECASE)
-        open_hosts = f"(?!{host_pattern([*LOOPBACK_HOSTS, *self.allowed])}{end})"
-        either = f"(?:{fakes}|{open_hosts})" if fakes else open_hosts
-        return re.compile(start + either, re.IGNORECASE)
-
-    def _register(self) -> None:
-        import responses
-
-        from ..transports.responses_transport import _callback
-
-        mock = self._mock
-        for added in self._registered:
-            with suppress(ValueError):
-                mock.remove(added)
-        pattern = self._pattern()
-        callback = _callback(self)
-        # keep our own objects: add()/add_callback() return None on older responses versions
-        self._registered = [
-            responses.CallbackResponse(method, pattern, callback, content_type=None)
-            for method in _METHODS
-        ]
-        for added in self._registered:
-            mock.add(added)
+        netloc = request_netloc(str(request.url))
+        if not netloc:  # not http(s): nothing of ours
+            return None
+        service = self.route(netloc)
+        if service is not None:
+            return service.handle(to_fake_request(request))
+        if self._reachable(netloc) or not self._real_send_below:
+            return None
+        raise self._blocked(to_fake_request(request))
 
     def _start(self) -> None:
         import importlib.util
 
-        import responses
+        from ..transports.requests_adapter import patch_requests
 
         self._started = True
-        self._mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-        self._mock.add_passthru(re.compile(r"^https?://"))  # what no callback matches goes out
-        self._mock.start()
-        self._stack.callback(self._stop_responses)
+        below = self._stack.enter_context(patch_requests(self._answer_requests))
+        self._real_send_below = getattr(below, "__module__", None) == "requests.adapters"
         if importlib.util.find_spec("httpx") is not None:
             self._patch_httpx()
-
-    def _stop_responses(self) -> None:
-        mock, self._mock = self._mock, None
-        mock.stop(allow_assert=False)
-        mock.reset()
 
     # --- httpx ---------------------------------------------------------------------------------
     def _patch_httpx(self) -> None:
@@ -169,7 +147,7 @@ class TestNetwork:
 
         def ours(request: httpx.Request) -> bool:
             netloc = request.url.netloc.decode("ascii", "replace").lower()
-            return netloc in network.routes or not network._reachable(netloc)
+            return network.route(netloc) is not None or not network._reachable(netloc)
 
         def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
             if ours(request):
@@ -196,13 +174,7 @@ class TestNetwork:
         """Intercept now, even before a fake joins (to block the network)."""
         if not self._started:
             self._start()
-            self._register_if_needed()
-
-    def _register_if_needed(self) -> None:
-        if self.block or self.routes:
-            self._register()
 
     def close(self) -> None:
         self._stack.close()
         self.routes.clear()
-        self._registered = []

@@ -12,42 +12,14 @@ from typing import Any
 import requests
 import responses
 
-from ..core import FakeRequest, FakeResponse
+from ..core import FakeResponse
 from . import Target, bodiless_status, host_pattern, strip_port, target_hosts
+from .requests_adapter import to_fake_request
 
 __all__ = ["activate_responses", "to_fake_request"]
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _Result = tuple[int, list[tuple[str, str]], bytes] | Exception
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else value
-
-
-def _body_bytes(body: Any) -> bytes:
-    if body is None:
-        return b""
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if hasattr(body, "read"):
-        return _body_bytes(body.read())
-    if isinstance(body, (bytearray, memoryview)):
-        return bytes(body)
-    if isinstance(body, Iterable):  # a generator: requests would send it chunked
-        return b"".join(_body_bytes(chunk) for chunk in body)
-    raise TypeError(f"cannot read a request body of type {type(body).__name__}")
-
-
-def to_fake_request(request: requests.PreparedRequest) -> FakeRequest:
-    """A ``requests.PreparedRequest`` as a :class:`FakeRequest` (absolute URL, headers in
-    order, body bytes)."""
-    headers = tuple((_text(k), _text(v)) for k, v in request.headers.items())
-    return FakeRequest(
-        str(request.method or "GET").upper(), str(request.url), headers, _body_bytes(request.body)
-    )
 
 
 def _callback(target: Target) -> Any:

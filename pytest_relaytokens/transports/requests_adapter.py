@@ -1,0 +1,206 @@
+"""Serve a fake to ``requests`` at its transport adapter, with no mock library in between.
+
+``patch_requests(answer)`` replaces ``requests.adapters.HTTPAdapter.send`` for its block:
+``answer(request)`` returns a :class:`FakeResponse` for a request it serves, or ``None`` to let
+the request go on to whatever ``send`` was there before (the real network, a loopback server,
+or a ``responses`` mock the user started first). A served answer becomes a ``requests.Response``
+the way ``responses`` builds one (a urllib3 ``HTTPResponse`` through the adapter's own
+``build_response``: gzip decoding, cookies, encoding, ``raw`` and ``stream=True`` all as from a
+connection), the adapter's ``max_retries`` are honoured for status retries as ``responses``
+does (without sleeping), and a ``delay`` longer than the client's read timeout raises
+``ReadTimeout`` after that timeout, as a slow server would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from io import BytesIO
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPHeaderDict, HTTPResponse
+from urllib3.exceptions import MaxRetryError
+from urllib3.util.retry import Retry
+
+from ..core import FakeRequest, FakeResponse
+from . import bodiless_status
+
+__all__ = ["Answer", "build_response", "patch_requests", "request_netloc", "to_fake_request"]
+
+#: ``answer(prepared_request)``: the fake's response, or ``None`` to pass the request on.
+Answer = Callable[[requests.PreparedRequest], FakeResponse | None]
+
+_Send = Callable[..., requests.Response]
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _body_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read"):
+        return _body_bytes(body.read())
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    if isinstance(body, Iterable):  # a generator: requests would send it chunked
+        return b"".join(_body_bytes(chunk) for chunk in body)
+    raise TypeError(f"cannot read a request body of type {type(body).__name__}")
+
+
+def to_fake_request(request: requests.PreparedRequest) -> FakeRequest:
+    """A ``requests.PreparedRequest`` as a :class:`FakeRequest` (absolute URL, headers in
+    order, body bytes)."""
+    headers = tuple((_text(k), _text(v)) for k, v in request.headers.items())
+    return FakeRequest(
+        str(request.method or "GET").upper(), str(request.url), headers, _body_bytes(request.body)
+    )
+
+
+def request_netloc(url: str) -> str:
+    """The lower-cased ``host[:port]`` of an absolute http(s) URL, without user info; ``""``
+    for anything else. Plain string splitting: nothing to backtrack on."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return ""
+    end = len(rest)
+    for stop in "/?#":
+        found = rest.find(stop)
+        if found != -1 and found < end:
+            end = found
+    return rest[:end].rpartition("@")[2].lower()
+
+
+_CLOSED = BytesIO()
+_CLOSED.close()
+_COOKIE_HEADERS = ("set-cookie", "set-cookie2")
+
+
+def build_response(
+    adapter: HTTPAdapter, request: requests.PreparedRequest, fake: FakeResponse
+) -> requests.Response:
+    """``fake`` as the adapter would have built it from a connection (repeated headers kept,
+    the body as sent: urllib3 decodes gzip when it is read, ``Set-Cookie`` reaches the jar)."""
+    body = b"" if request.method == "HEAD" or bodiless_status(fake.status) else fake.body
+    headers = HTTPHeaderDict()
+    cookies = False
+    for name, value in fake.headers:
+        headers.add(name, value)
+        cookies = cookies or name.lower() in _COOKIE_HEADERS
+    # requests reads cookies from ``_original_response.msg``; build it only when there are any
+    original = (
+        HTTPResponse(body=_CLOSED, headers=headers, msg=headers, preload_content=False)  # type: ignore[arg-type]
+        if cookies
+        else None
+    )
+    raw = HTTPResponse(
+        body=BytesIO(body),
+        headers=headers,
+        status=fake.status,
+        reason=fake.reason,
+        preload_content=False,
+        decode_content=True,
+        original_response=original,  # type: ignore[arg-type]
+        request_method=request.method,
+        request_url=request.url,
+    )
+    return adapter.build_response(request, raw)
+
+
+def _read_timeout(timeout: Any) -> float | None:
+    """The read timeout of a ``requests`` ``timeout=`` argument (number, pair, urllib3
+    ``Timeout``)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, tuple):
+        timeout = timeout[1] if len(timeout) == 2 else None
+    read = getattr(timeout, "read_timeout", timeout)
+    return float(read) if isinstance(read, (int, float)) else None
+
+
+def _serve(
+    answer: Answer,
+    fake: FakeResponse,
+    adapter: HTTPAdapter,
+    request: requests.PreparedRequest,
+    timeout: Any,
+    retries: Retry | None,
+) -> requests.Response:
+    if fake.delay > 0:
+        limit = _read_timeout(timeout)
+        if limit is not None and fake.delay > limit:
+            time.sleep(limit)
+            raise requests.exceptions.ReadTimeout(
+                f"{request.url} did not answer within the read timeout of {limit} s "
+                f"(fake delay of {fake.delay} s)",
+                request=request,
+            )
+        time.sleep(fake.delay)
+    if fake.drop_connection:
+        raise requests.exceptions.ConnectionError(
+            f"connection to {request.url} closed without a response (fake drop_connection)",
+            request=request,
+        )
+    response = build_response(adapter, request, fake)
+    retry = retries if retries is not None else adapter.max_retries
+    # status retries as urllib3 would do them inside the adapter (as ``responses`` does them)
+    if retry.is_retry(
+        method=str(request.method),
+        status_code=response.status_code,
+        has_retry_after="Retry-After" in response.headers,
+    ):
+        try:
+            retry = retry.increment(
+                method=str(request.method), url=response.url, response=response.raw
+            )
+        except MaxRetryError as exc:
+            if retry.raise_on_status:
+                raise requests.exceptions.RetryError(exc, request=request) from None
+            return response
+        again = answer(request)
+        if again is not None:
+            return _serve(answer, again, adapter, request, timeout, retry)
+    return response
+
+
+@contextmanager
+def patch_requests(answer: Answer) -> Iterator[_Send]:
+    """Answer ``requests`` calls with ``answer`` for the block; yields the ``send`` that was
+    there before (what unanswered requests go to). Blocks nest; each restores what it found."""
+    before: _Send = HTTPAdapter.send
+
+    def send(
+        self: HTTPAdapter,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        fake = answer(request)
+        if fake is None:
+            return before(
+                self,
+                request,
+                stream=stream,
+                timeout=timeout,
+                verify=verify,
+                cert=cert,
+                proxies=proxies,
+            )
+        return _serve(answer, fake, self, request, timeout, None)
+
+    HTTPAdapter.send = send  # type: ignore[method-assign]
+    try:
+        yield before
+    finally:
+        HTTPAdapter.send = before  # type: ignore[method-assign]
