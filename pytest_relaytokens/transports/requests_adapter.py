@@ -14,6 +14,7 @@ does (without sleeping), and a ``delay`` longer than the client's read timeout r
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
@@ -59,7 +60,9 @@ def _body_bytes(body: Any) -> bytes:
 def to_fake_request(request: requests.PreparedRequest) -> FakeRequest:
     """A ``requests.PreparedRequest`` as a :class:`FakeRequest` (absolute URL, headers in
     order, body bytes)."""
-    headers = tuple((_text(k), _text(v)) for k, v in request.headers.items())
+    headers = tuple(request.headers.items())
+    if not all(type(k) is str and type(v) is str for k, v in headers):
+        headers = tuple((_text(k), _text(v)) for k, v in headers)
     return FakeRequest(
         str(request.method or "GET").upper(), str(request.url), headers, _body_bytes(request.body)
     )
@@ -84,25 +87,59 @@ _CLOSED.close()
 _COOKIE_HEADERS = ("set-cookie", "set-cookie2")
 
 
+def _decoded(body: bytes, coding: str | None) -> bytes | None:
+    """``body`` without its content coding when that is none or one gzip/deflate layer (what
+    urllib3 would give); ``None`` for anything else (left to urllib3)."""
+    if not coding or coding.strip().lower() == "identity":
+        return body
+    coding = coding.strip().lower()
+    try:
+        if coding in ("gzip", "x-gzip"):
+            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        if coding == "deflate":
+            try:
+                return zlib.decompress(body)
+            except zlib.error:  # raw deflate, as urllib3 also accepts
+                return zlib.decompress(body, -zlib.MAX_WBITS)
+    except zlib.error:
+        return None  # urllib3 raises its own DecodeError, as from a connection
+    return None
+
+
 def build_response(
-    adapter: HTTPAdapter, request: requests.PreparedRequest, fake: FakeResponse
+    adapter: HTTPAdapter,
+    request: requests.PreparedRequest,
+    fake: FakeResponse,
+    stream: bool = True,
 ) -> requests.Response:
     """``fake`` as the adapter would have built it from a connection (repeated headers kept,
-    the body as sent: urllib3 decodes gzip when it is read, ``Set-Cookie`` reaches the jar)."""
+    ``Content-Length`` added when the fake set none, the body as sent: decoded when read,
+    ``Set-Cookie`` reaching the jar). With ``stream`` false the content is read at once, as
+    ``Session.send`` would read it, and ``raw`` is left at its end."""
     body = b"" if request.method == "HEAD" or bodiless_status(fake.status) else fake.body
     headers = HTTPHeaderDict()
-    cookies = False
+    cookies = length = False
+    coding: str | None = None
     for name, value in fake.headers:
         headers.add(name, value)
-        cookies = cookies or name.lower() in _COOKIE_HEADERS
+        lname = name.lower()
+        if lname == "content-length":
+            length = True
+        elif lname == "content-encoding":
+            coding = value if coding is None else f"{coding}, {value}"
+        elif lname in _COOKIE_HEADERS:
+            cookies = True
+    if body and not length:
+        headers.add("Content-Length", str(len(body)))
     # requests reads cookies from ``_original_response.msg``; build it only when there are any
     original = (
         HTTPResponse(body=_CLOSED, headers=headers, msg=headers, preload_content=False)  # type: ignore[arg-type]
         if cookies
         else None
     )
+    content = None if stream else _decoded(body, coding)
     raw = HTTPResponse(
-        body=BytesIO(body),
+        body=BytesIO(body if content is None else b""),
         headers=headers,
         status=fake.status,
         reason=fake.reason,
@@ -112,7 +149,11 @@ def build_response(
         request_method=request.method,
         request_url=request.url,
     )
-    return adapter.build_response(request, raw)
+    response = adapter.build_response(request, raw)
+    if content is not None:
+        response._content = content
+        response._content_consumed = True  # type: ignore[attr-defined]
+    return response
 
 
 def _read_timeout(timeout: Any) -> float | None:
@@ -131,6 +172,7 @@ def _serve(
     fake: FakeResponse,
     adapter: HTTPAdapter,
     request: requests.PreparedRequest,
+    stream: bool,
     timeout: Any,
     retries: Retry | None,
 ) -> requests.Response:
@@ -149,7 +191,7 @@ def _serve(
             f"connection to {request.url} closed without a response (fake drop_connection)",
             request=request,
         )
-    response = build_response(adapter, request, fake)
+    response = build_response(adapter, request, fake, stream)
     retry = retries if retries is not None else adapter.max_retries
     # status retries as urllib3 would do them inside the adapter (as ``responses`` does them)
     if retry.is_retry(
@@ -167,7 +209,7 @@ def _serve(
             return response
         again = answer(request)
         if again is not None:
-            return _serve(answer, again, adapter, request, timeout, retry)
+            return _serve(answer, again, adapter, request, stream, timeout, retry)
     return response
 
 
@@ -197,7 +239,7 @@ def patch_requests(answer: Answer) -> Iterator[_Send]:
                 cert=cert,
                 proxies=proxies,
             )
-        return _serve(answer, fake, self, request, timeout, None)
+        return _serve(answer, fake, self, request, stream, timeout, None)
 
     HTTPAdapter.send = send  # type: ignore[method-assign]
     try:
