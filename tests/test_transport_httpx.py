@@ -190,3 +190,26 @@ def json_body(data: bytes) -> dict[str, object]:
 
     loaded: dict[str, object] = json.loads(data)
     return loaded
+
+
+def test_a_delay_beyond_the_read_timeout_times_out_sync_and_async(echo: EchoService) -> None:
+    echo.arm_delay(30, times=2)
+    started = time.perf_counter()
+    client = httpx.Client(transport=FakeTransport(echo), timeout=httpx.Timeout(5, read=0.05))
+    with client, pytest.raises(httpx.ReadTimeout, match="read timeout"):
+        client.get(f"{URL}/echo")
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=FakeTransport(echo), timeout=0.05) as client:
+            await client.get(f"{URL}/echo")
+
+    with pytest.raises(httpx.ReadTimeout):
+        asyncio.run(go())
+    assert time.perf_counter() - started < 3  # the client's timeouts, not the fake's delay
+    assert [e.response.status for e in echo.log] == [200, 200]  # the fake did answer, late
+
+
+def test_a_delay_without_a_read_timeout_is_waited_for(echo: EchoService) -> None:
+    echo.arm_delay(0.1)
+    with httpx.Client(transport=FakeTransport(echo), timeout=httpx.Timeout(None)) as client:
+        assert client.get(f"{URL}/echo").status_code == 200

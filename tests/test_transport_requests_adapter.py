@@ -54,6 +54,10 @@ def _bodies() -> dict[str, tuple[list[tuple[str, str]], bytes]]:
             "café".encode("latin-1"),
         ),
         "no content type": ([], b"\xff\xfe raw"),
+        "repeated, two spellings": (
+            [("Vary", "Accept-Encoding"), ("X-Thing", "1"), ("vary", "Origin")],
+            BODY,
+        ),
         "repeated challenge": (
             [
                 ("WWW-Authenticate", 'Bearer trusted_issuers="x"'),
@@ -92,6 +96,7 @@ def _seen(response: requests.Response | BaseException) -> dict[str, Any]:
     return {
         "status": response.status_code,
         "reason": response.reason,
+        "names": [k for k in response.headers if k.lower() != "content-length"],
         "headers": sorted(
             (k.lower(), v) for k, v in response.headers.items() if k.lower() != "content-length"
         ),
@@ -279,3 +284,21 @@ def test_blocks_nest_and_restore_what_they_found() -> None:
 )
 def test_request_netloc(url: str, netloc: str) -> None:
     assert request_netloc(url) == netloc
+
+
+def test_an_adapter_subclass_building_its_own_response_is_honoured() -> None:
+    class Marking(HTTPAdapter):
+        def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+            response = super().build_response(req, resp)
+            response.headers["X-Built-By"] = "subclass"
+            return response
+
+    network = TestNetwork(block=True)
+    network.add(Fixed(*BODIES["gzip"]))
+    try:
+        with requests.Session() as session:
+            session.mount("https://", Marking())
+            answer = session.get(f"https://{HOST}/x")
+    finally:
+        network.close()
+    assert answer.headers["X-Built-By"] == "subclass" and answer.content == BODY

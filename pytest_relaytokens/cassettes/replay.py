@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from ..clock import Clock
 from ..core import FakeRequest, FakeResponse, FakeService
@@ -30,6 +30,8 @@ def _accept_family(accept: str | None) -> str:
 
 
 def _query_key(query: str) -> tuple[tuple[str, str], ...]:
+    if not query:
+        return ()
     pairs = parse_qsl(query, keep_blank_values=True)
     return tuple(
         sorted((k, _SECRET_MARK if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in pairs)
@@ -38,7 +40,10 @@ def _query_key(query: str) -> tuple[tuple[str, str], ...]:
 
 def request_key(method: str, url: str, accept: str | None) -> Key:
     """The index key: method, path, sorted query (secret values hidden), Accept family."""
-    parts = urlsplit(url)
+    return _key(method, urlsplit(url), accept)
+
+
+def _key(method: str, parts: SplitResult, accept: str | None) -> Key:
     return (method.upper(), parts.path or "/", _query_key(parts.query), _accept_family(accept))
 
 
@@ -142,7 +147,7 @@ class ReplayService(FakeService):
         return "\n".join(lines) or "  (nothing)"
 
     def dispatch(self, request: FakeRequest) -> tuple[FakeResponse, str | None, bool]:
-        key = request_key(request.method, request.url, request.header("Accept"))
+        key = _key(request.method, request.parts, request.header("Accept"))
         responses = self._index.get(key)
         if responses is None:
             # No Accept match: a request without a family takes the first recorded one;

@@ -46,6 +46,26 @@ def to_httpx_response(response: FakeResponse, request: httpx.Request) -> httpx.R
     )
 
 
+def _read_timeout(request: httpx.Request) -> float | None:
+    """The read timeout the client set for ``request`` (``None``: wait for ever)."""
+    timeout = request.extensions.get("timeout")
+    read = timeout.get("read") if isinstance(timeout, dict) else None
+    return float(read) if isinstance(read, (int, float)) else None
+
+
+def _wait(request: httpx.Request, delay: float) -> tuple[float, httpx.ReadTimeout | None]:
+    """How long to sleep for a fake ``delay``, and the error to raise after: a delay beyond
+    the client's read timeout ends in ``ReadTimeout`` at that timeout, as a slow server's."""
+    limit = _read_timeout(request)
+    if limit is not None and delay > limit:
+        return limit, httpx.ReadTimeout(
+            f"{request.url} did not answer within the read timeout of {limit} s "
+            f"(fake delay of {delay} s)",
+            request=request,
+        )
+    return delay, None
+
+
 def _dropped(request: httpx.Request) -> httpx.ConnectError:
     return httpx.ConnectError(
         f"connection to {request.url} closed without a response (fake drop_connection)",
@@ -63,7 +83,10 @@ class FakeTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.target.handle(to_fake_request(request, request.read()))
         if response.delay > 0:
-            time.sleep(response.delay)
+            seconds, timed_out = _wait(request, response.delay)
+            time.sleep(seconds)
+            if timed_out is not None:
+                raise timed_out
         if response.drop_connection:
             raise _dropped(request)
         return to_httpx_response(response, request)
@@ -71,7 +94,10 @@ class FakeTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = self.target.handle(to_fake_request(request, await request.aread()))
         if response.delay > 0:
-            await anyio.sleep(response.delay)  # asyncio.sleep on asyncio, works on trio too
+            seconds, timed_out = _wait(request, response.delay)
+            await anyio.sleep(seconds)  # asyncio.sleep on asyncio, works on trio too
+            if timed_out is not None:
+                raise timed_out
         if response.drop_connection:
             raise _dropped(request)
         return to_httpx_response(response, request)

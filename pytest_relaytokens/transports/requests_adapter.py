@@ -22,6 +22,9 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.cookies import extract_cookies_to_jar
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from urllib3 import HTTPHeaderDict, HTTPResponse
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
@@ -35,6 +38,7 @@ __all__ = ["Answer", "build_response", "patch_requests", "request_netloc", "to_f
 Answer = Callable[[requests.PreparedRequest], FakeResponse | None]
 
 _Send = Callable[..., requests.Response]
+_BUILD_RESPONSE = HTTPAdapter.build_response
 
 
 def _text(value: str | bytes) -> str:
@@ -106,6 +110,21 @@ def _decoded(body: bytes, coding: str | None) -> bytes | None:
     return None
 
 
+def _joined(pairs: list[tuple[str, str]]) -> CaseInsensitiveDict[str]:
+    """Headers as requests shows them: repeated names joined with ``", "`` under the first
+    spelling, as ``CaseInsensitiveDict(HTTPHeaderDict(pairs))`` gives."""
+    spelling: dict[str, str] = {}
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        lname = name.lower()
+        if lname in values:
+            values[lname] = f"{values[lname]}, {value}"
+        else:
+            spelling[lname] = name
+            values[lname] = value
+    return CaseInsensitiveDict({spelling[lname]: value for lname, value in values.items()})
+
+
 def build_response(
     adapter: HTTPAdapter,
     request: requests.PreparedRequest,
@@ -117,11 +136,10 @@ def build_response(
     ``Set-Cookie`` reaching the jar). With ``stream`` false the content is read at once, as
     ``Session.send`` would read it, and ``raw`` is left at its end."""
     body = b"" if request.method == "HEAD" or bodiless_status(fake.status) else fake.body
-    headers = HTTPHeaderDict()
+    pairs = fake.headers
     cookies = length = False
     coding: str | None = None
-    for name, value in fake.headers:
-        headers.add(name, value)
+    for name, value in pairs:
         lname = name.lower()
         if lname == "content-length":
             length = True
@@ -130,7 +148,10 @@ def build_response(
         elif lname in _COOKIE_HEADERS:
             cookies = True
     if body and not length:
-        headers.add("Content-Length", str(len(body)))
+        pairs = [*pairs, ("Content-Length", str(len(body)))]
+    headers = HTTPHeaderDict()
+    for name, value in pairs:
+        headers.add(name, value)
     # requests reads cookies from ``_original_response.msg``; build it only when there are any
     original = (
         HTTPResponse(body=_CLOSED, headers=headers, msg=headers, preload_content=False)  # type: ignore[arg-type]
@@ -149,7 +170,21 @@ def build_response(
         request_method=request.method,
         request_url=request.url,
     )
-    response = adapter.build_response(request, raw)
+    if type(adapter).build_response is not _BUILD_RESPONSE:  # a subclass's own: honour it
+        response = adapter.build_response(request, raw)
+    else:  # what HTTPAdapter.build_response does, without re-reading the headers
+        response = requests.Response()
+        response.status_code = fake.status
+        response.headers = _joined(pairs)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = raw
+        response.reason = fake.reason
+        url = request.url
+        response.url = url.decode("utf-8") if isinstance(url, bytes) else str(url)
+        if cookies:
+            extract_cookies_to_jar(response.cookies, request, raw)  # type: ignore[no-untyped-call]
+        response.request = request
+        response.connection = adapter
     if content is not None:
         response._content = content
         response._content_consumed = True  # type: ignore[attr-defined]
