@@ -4,8 +4,9 @@ One pytest process runs interleaved rounds of every side, each through the fixtu
 user would write: ``requests`` through ``ucwa_api`` (the stateful fake, a fresh token per GET)
 against the same body registered statically in ``responses``; httpx through ``ucwa_api``
 against pytest-httpx's ``httpx_mock`` with the same body (both patch httpx's transport). The
-limit through ``responses``: a callback that returns the constant body (a fake costing
-nothing). Rates are calls per CPU second of the test (client, mock and fake together).
+limits: the plugin's own requests adapter and httpx patch answering the constant body (a fake
+costing nothing). Rates are
+calls per CPU second of the test (client, mock and fake together).
 """
 
 from __future__ import annotations
@@ -70,20 +71,19 @@ def {test}(recorded):
 
     measure("{name}", {calls}, work)
 """,
-    "requests_callback": """
+    "requests_limit": """
 def {test}(recorded):
     import requests
-    import responses
+
+    from pytest_relaytokens.core import FakeResponse
+    from pytest_relaytokens.transports.requests_adapter import patch_requests
 
     url, body, content_type = recorded
     headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}
+    fixed = FakeResponse(200, [("Content-Type", content_type)], body)
 
     def work():
-        with responses.RequestsMock() as mock, requests.Session() as session:
-            mock.add_callback(
-                responses.GET, url, callback=lambda request: (200, {{}}, body),
-                content_type=content_type,
-            )
+        with patch_requests(lambda request: fixed), requests.Session() as session:
             for _ in range({calls}):
                 assert session.get(url, headers=headers).status_code == 200
 
@@ -102,6 +102,27 @@ def {{test}}(ucwa_api):
                 assert client.get(url, headers=headers).status_code == 200
 
     measure("{{name}}", {{calls}}, work)
+""",
+    "httpx_limit": """
+def {test}(recorded):
+    import httpx
+
+    from pytest_relaytokens.core import FakeResponse
+    from pytest_relaytokens.transports.httpx_transport import patch_httpx
+
+    url, body, content_type = recorded
+    headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}
+
+    class Constant:
+        def handle(self, request):
+            return FakeResponse(200, [("Content-Type", content_type)], body)
+
+    def work():
+        with patch_httpx(Constant(), [url.split("/")[2]]), httpx.Client() as client:
+            for _ in range({calls}):
+                assert client.get(url, headers=headers).status_code == 200
+
+    measure("{name}", {calls}, work)
 """,
     "httpx_mock": """
 def {test}(httpx_mock, recorded):
@@ -154,15 +175,20 @@ def rows(settings: Settings) -> list[Row]:
             ">= 0.85",
         ),
         row(
-            "requests_callback",
+            "requests_limit",
             "requests_static",
-            "limit: a responses callback returning the constant body vs static",
+            "limit: the plugin's requests adapter answering the constant body vs static",
         ),
         row(
             "httpx_ours",
             "httpx_mock",
             f"httpx: {calls:,} GETs through ucwa_api vs pytest-httpx static",
             ">= 1.0",
+        ),
+        row(
+            "httpx_limit",
+            "httpx_mock",
+            "limit: the plugin's httpx patch answering the constant body vs pytest-httpx static",
         ),
     ]
 

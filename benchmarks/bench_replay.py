@@ -39,11 +39,35 @@ CALLS = """
 """
 
 
+LIMIT = """
+def {{test}}():
+    from requests.adapters import HTTPAdapter
+
+    from pytest_relaytokens.cassettes.replay import recorded_response
+    from pytest_relaytokens.transports.requests_adapter import build_response
+
+    fixed = recorded_response(RECORDED)
+
+    def send(self, request, stream=False, **kwargs):
+        return build_response(self, request, fixed, stream)
+
+    real, HTTPAdapter.send = HTTPAdapter.send, send
+    try:
+{calls}
+        measure("{{name}}", {{calls}}, work)
+    finally:
+        HTTPAdapter.send = real
+"""
+
+
 def sides(cassette: Path, tag: str) -> dict[str, str]:
     """Each side's test: ours through the plugin's markers, vcrpy's context manager and
-    pytest-recording's marker on the same cassette."""
+    pytest-recording's marker on the same cassette; for the shipped cassette also the limit
+    through ``requests``: its adapter answering the recorded response at no cost."""
     quoted = repr(str(cassette))
+    limit = {} if tag else {"limit": LIMIT.format(calls=textwrap.indent(CALLS, "    "))}
     return {
+        **limit,
         f"ours{tag}": f"""
 @pytest.mark.relaytokens_backend("replay")
 @pytest.mark.relaytokens_cassette({quoted})
@@ -121,7 +145,10 @@ def rows(settings: Settings) -> list[Row]:
                 found,
                 settings,
                 ["ours", "recording"],
-                header=f"import pytest\nimport requests\nimport vcr\n\nURLS = {targets!r}\n",
+                header=(
+                    f"import pytest\nimport requests\nimport vcr\n\nURLS = {targets!r}\n"
+                    f"RECORDED = {item['response']!r}\n"
+                ),
                 calls=calls,
                 count_calls=100 if not tag else 0,  # loading 1,000 interactions under valgrind
                 rounds=None if not tag or settings.quick else 3,  # each test loads the cassette
@@ -141,6 +168,17 @@ def rows(settings: Settings) -> list[Row]:
                         measured.rates[peer],
                         goal if label == "vcrpy" or not tag else "",
                         instr=(measured.instr[f"ours{tag}"], measured.instr[peer]),
+                    )
+                )
+            if not tag:
+                out.append(
+                    compare(
+                        f"limit: {calls:,} GETs, requests' adapter answering the recorded response "
+                        "at no cost vs vcrpy",
+                        "calls/s",
+                        measured.rates["limit"],
+                        measured.rates["vcrpy"],
+                        instr=(measured.instr["limit"], measured.instr["vcrpy"]),
                     )
                 )
     return out
