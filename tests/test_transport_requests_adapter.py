@@ -302,3 +302,31 @@ def test_an_adapter_subclass_building_its_own_response_is_honoured() -> None:
     finally:
         network.close()
     assert answer.headers["X-Built-By"] == "subclass" and answer.content == BODY
+
+
+def test_serve_requests_answers_its_hosts_and_passes_the_rest_on() -> None:
+    from pytest_relaytokens.transports import serve_requests
+    from pytest_relaytokens.transports.server import LoopbackServer
+
+    fake = Fixed(*BODIES["gzip"])
+    other = Fixed(*BODIES["identity"])
+    other.base_url = "http://127.0.0.1"
+    with LoopbackServer(other) as server, serve_requests(fake):
+        assert requests.get(f"https://{HOST}/x").content == BODY
+        assert requests.get(f"https://{HOST.upper()}:8443/x").content == BODY  # any port
+        assert requests.get(f"{server.url}/y").content == BODY  # really over loopback
+    assert [e.request.path for e in fake.log] == ["/x", "/x"]
+    assert [e.request.path for e in other.log] == ["/y"]
+
+
+def test_serve_requests_with_a_port_serves_that_port_only() -> None:
+    from pytest_relaytokens.transports import serve_requests
+
+    fake = Fixed(*BODIES["identity"])
+    with (
+        responses.RequestsMock() as below,
+        serve_requests(fake, [f"{HOST}:8443"]),
+    ):
+        below.add(responses.GET, f"https://{HOST}/x", body=b"from below")
+        assert requests.get(f"https://{HOST}:8443/x").content == BODY
+        assert requests.get(f"https://{HOST}/x").content == b"from below"

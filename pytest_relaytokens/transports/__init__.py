@@ -2,8 +2,8 @@
 
 Every transport wraps a *target*: any object with ``handle(FakeRequest) -> FakeResponse``
 (a :class:`~pytest_relaytokens.core.FakeService`, a :class:`~pytest_relaytokens.core.FakeRouter`
-or a :class:`PathRouter`). Importing this package is cheap; ``responses`` and ``httpx`` load
-only with their own modules.
+or a :class:`PathRouter`). Importing this package is cheap; ``requests``, ``responses`` and
+``httpx`` load only with their own modules.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ __all__ = [
     "Target",
     "activate_responses",
     "patch_httpx",
+    "serve_requests",
     "target_hosts",
 ]
 
@@ -30,10 +31,12 @@ _LAZY: dict[str, str] = {
     "FakeTransport": "pytest_relaytokens.transports.httpx_transport",
     "patch_httpx": "pytest_relaytokens.transports.httpx_transport",
     "LoopbackServer": "pytest_relaytokens.transports.server",
+    "serve_requests": "pytest_relaytokens.transports.requests_adapter",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from .httpx_transport import FakeTransport, patch_httpx
+    from .requests_adapter import serve_requests
     from .responses_transport import activate_responses
     from .server import LoopbackServer
 

@@ -30,9 +30,16 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from ..core import FakeRequest, FakeResponse
-from . import bodiless_status
+from . import Target, bodiless_status, strip_port, target_hosts
 
-__all__ = ["Answer", "build_response", "patch_requests", "request_netloc", "to_fake_request"]
+__all__ = [
+    "Answer",
+    "build_response",
+    "patch_requests",
+    "request_netloc",
+    "serve_requests",
+    "to_fake_request",
+]
 
 #: ``answer(prepared_request)``: the fake's response, or ``None`` to pass the request on.
 Answer = Callable[[requests.PreparedRequest], FakeResponse | None]
@@ -281,3 +288,22 @@ def patch_requests(answer: Answer) -> Iterator[_Send]:
         yield before
     finally:
         HTTPAdapter.send = before  # type: ignore[method-assign]
+
+
+@contextmanager
+def serve_requests(target: Target, hosts: Iterable[str] | None = None) -> Iterator[Target]:
+    """Answer ``requests`` calls to ``hosts`` (default: the hosts the target's services
+    declare; a host given without a port matches any port) with ``target``; every other
+    request goes on as before (the real network, a loopback server). Yields ``target``."""
+    host_list = [h.strip().lower() for h in (hosts if hosts is not None else target_hosts(target))]
+    exact = {h for h in host_list if strip_port(h) != h}
+    any_port = {h for h in host_list if strip_port(h) == h}
+
+    def answer(request: requests.PreparedRequest) -> FakeResponse | None:
+        netloc = request_netloc(str(request.url))
+        if netloc and (netloc in exact or strip_port(netloc) in any_port):
+            return target.handle(to_fake_request(request))
+        return None
+
+    with patch_requests(answer):
+        yield target
