@@ -134,41 +134,15 @@ class TestNetwork:
 
     # --- httpx ---------------------------------------------------------------------------------
     def _patch_httpx(self) -> None:
-        from unittest import mock
+        from ..transports.httpx_transport import route_httpx
 
-        import httpx
+        def choose(request: Any) -> TestNetwork | None:
+            netloc = request.url.netloc.decode("ascii", "replace")
+            if self.route(netloc) is not None or not self._reachable(netloc):
+                return self  # the fake answers, or handle() raises the blocked error
+            return None
 
-        from ..transports.httpx_transport import FakeTransport
-
-        fake = FakeTransport(self)
-        real_sync = httpx.HTTPTransport.handle_request
-        real_async = httpx.AsyncHTTPTransport.handle_async_request
-        network = self
-
-        def ours(request: httpx.Request) -> bool:
-            netloc = request.url.netloc.decode("ascii", "replace").lower()
-            return network.route(netloc) is not None or not network._reachable(netloc)
-
-        def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-            if ours(request):
-                return fake.handle_request(request)
-            return real_sync(self, request)
-
-        async def handle_async_request(
-            self: httpx.AsyncHTTPTransport, request: httpx.Request
-        ) -> httpx.Response:
-            if ours(request):
-                return await fake.handle_async_request(request)
-            return await real_async(self, request)
-
-        self._stack.enter_context(
-            mock.patch.object(httpx.HTTPTransport, "handle_request", handle_request)
-        )
-        self._stack.enter_context(
-            mock.patch.object(
-                httpx.AsyncHTTPTransport, "handle_async_request", handle_async_request
-            )
-        )
+        self._stack.enter_context(route_httpx(choose))
 
     def start(self) -> None:
         """Intercept now, even before a fake joins (to block the network)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from unittest import mock
 
@@ -14,7 +14,15 @@ import httpx
 from ..core import FakeRequest, FakeResponse
 from . import Target, bodiless_status, host_pattern, target_hosts
 
-__all__ = ["FakeTransport", "patch_httpx", "to_fake_request", "to_httpx_response"]
+__all__ = [
+    "FakeTransport",
+    "patch_httpx",
+    "route_httpx",
+    "serve_async",
+    "serve_sync",
+    "to_fake_request",
+    "to_httpx_response",
+]
 
 
 def to_fake_request(request: httpx.Request, body: bytes) -> FakeRequest:
@@ -73,6 +81,32 @@ def _dropped(request: httpx.Request) -> httpx.ConnectError:
     )
 
 
+def serve_sync(target: Target, request: httpx.Request) -> httpx.Response:
+    """``target``'s answer to one sync httpx request (delay, drop and read timeout applied)."""
+    response = target.handle(to_fake_request(request, request.read()))
+    if response.delay > 0:
+        seconds, timed_out = _wait(request, response.delay)
+        time.sleep(seconds)
+        if timed_out is not None:
+            raise timed_out
+    if response.drop_connection:
+        raise _dropped(request)
+    return to_httpx_response(response, request)
+
+
+async def serve_async(target: Target, request: httpx.Request) -> httpx.Response:
+    """``target``'s answer to one async httpx request; the delay does not block the loop."""
+    response = target.handle(to_fake_request(request, await request.aread()))
+    if response.delay > 0:
+        seconds, timed_out = _wait(request, response.delay)
+        await anyio.sleep(seconds)  # asyncio.sleep on asyncio, works on trio too
+        if timed_out is not None:
+            raise timed_out
+    if response.drop_connection:
+        raise _dropped(request)
+    return to_httpx_response(response, request)
+
+
 class FakeTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """An httpx transport answering every request from ``target``; use it with
     ``httpx.Client(transport=...)`` or ``httpx.AsyncClient(transport=...)``."""
@@ -81,32 +115,51 @@ class FakeTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.target = target
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.target.handle(to_fake_request(request, request.read()))
-        if response.delay > 0:
-            seconds, timed_out = _wait(request, response.delay)
-            time.sleep(seconds)
-            if timed_out is not None:
-                raise timed_out
-        if response.drop_connection:
-            raise _dropped(request)
-        return to_httpx_response(response, request)
+        return serve_sync(self.target, request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.target.handle(to_fake_request(request, await request.aread()))
-        if response.delay > 0:
-            seconds, timed_out = _wait(request, response.delay)
-            await anyio.sleep(seconds)  # asyncio.sleep on asyncio, works on trio too
-            if timed_out is not None:
-                raise timed_out
-        if response.drop_connection:
-            raise _dropped(request)
-        return to_httpx_response(response, request)
+        return await serve_async(self.target, request)
 
     def close(self) -> None:
         """Nothing to release."""
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+@contextmanager
+def route_httpx(choose: Callable[[httpx.Request], Target | None]) -> Iterator[None]:
+    """Patch ``httpx.HTTPTransport`` and ``httpx.AsyncHTTPTransport`` for the block: a request
+    for which ``choose(request)`` names a target is answered by it; for ``None`` it goes
+    through the original transport method (the real network, a loopback server). Clients
+    built with their own ``transport=`` are not affected."""
+    real_sync = httpx.HTTPTransport.handle_request
+    real_async = httpx.AsyncHTTPTransport.handle_async_request
+
+    def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        target = choose(request)
+        if target is None:
+            return real_sync(self, request)
+        return serve_sync(target, request)
+
+    async def handle_async_request(
+        self: httpx.AsyncHTTPTransport, request: httpx.Request
+    ) -> httpx.Response:
+        target = choose(request)
+        if target is None:
+            return await real_async(self, request)
+        return await serve_async(target, request)
+
+    with ExitStack() as stack:
+        stack.enter_context(
+            mock.patch.object(httpx.HTTPTransport, "handle_request", handle_request)
+        )
+        stack.enter_context(
+            mock.patch.object(
+                httpx.AsyncHTTPTransport, "handle_async_request", handle_async_request
+            )
+        )
+        yield
 
 
 @contextmanager
@@ -120,32 +173,10 @@ def patch_httpx(target: Target, hosts: Iterable[str] | None = None) -> Iterator[
     """
     host_list = list(hosts) if hosts is not None else target_hosts(target)
     matcher = re.compile(host_pattern(host_list) + r"\Z", re.IGNORECASE)
-    fake = FakeTransport(target)
-    real_sync = httpx.HTTPTransport.handle_request
-    real_async = httpx.AsyncHTTPTransport.handle_async_request
 
-    def ours(request: httpx.Request) -> bool:
-        return matcher.match(request.url.netloc.decode("ascii", "replace")) is not None
+    def ours(request: httpx.Request) -> Target | None:
+        netloc = request.url.netloc.decode("ascii", "replace")
+        return target if matcher.match(netloc) is not None else None
 
-    def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-        if ours(request):
-            return fake.handle_request(request)
-        return real_sync(self, request)
-
-    async def handle_async_request(
-        self: httpx.AsyncHTTPTransport, request: httpx.Request
-    ) -> httpx.Response:
-        if ours(request):
-            return await fake.handle_async_request(request)
-        return await real_async(self, request)
-
-    with ExitStack() as stack:
-        stack.enter_context(
-            mock.patch.object(httpx.HTTPTransport, "handle_request", handle_request)
-        )
-        stack.enter_context(
-            mock.patch.object(
-                httpx.AsyncHTTPTransport, "handle_async_request", handle_async_request
-            )
-        )
-        yield fake
+    with route_httpx(ours):
+        yield FakeTransport(target)
