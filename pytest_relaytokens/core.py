@@ -27,6 +27,9 @@ __all__ = [
     "FaultPlan",
     "RequestLog",
     "Responder",
+    "RouteHandler",
+    "UserRoute",
+    "new_user_route",
 ]
 
 
@@ -267,6 +270,105 @@ class RequestLog:
 
 
 Responder = Callable[[FakeRequest], FakeResponse]
+#: A user route's handler: a full response, or a document sent as JSON.
+RouteHandler = Callable[[FakeRequest], "FakeResponse | dict[str, Any] | list[Any]"]
+_METHOD_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_JSON_TYPE = "application/json; charset=utf-8"
+_RAW_TYPE = "application/octet-stream"
+
+
+@dataclass
+class UserRoute:
+    """A route a test added to a fake with ``route()``, answered behind the fake's own
+    authentication; ``requests`` are the requests that reached it, ``calls`` their number."""
+
+    method: str
+    path: str
+    status: int = 200
+    body: bytes | None = None
+    json: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+    handler: RouteHandler | None = None
+    roles: frozenset[str] | None = None
+    requests: list[FakeRequest] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method == method and self.path == path
+
+    def answer(
+        self,
+        request: FakeRequest,
+        base_headers: Callable[[str], list[tuple[str, str]]],
+        render: Callable[[Any], bytes],
+    ) -> FakeResponse:
+        """Record ``request`` and answer it: the handler's response, or the route's document
+        rendered by the service (``render``) under its headers (``base_headers(content
+        type)``), the route's own headers replacing any of the same name."""
+        self.requests.append(request)
+        document = self.json
+        if self.handler is not None:
+            produced = self.handler(request)
+            if isinstance(produced, FakeResponse):
+                return produced
+            if not isinstance(produced, (dict, list)):
+                raise TypeError(
+                    f"route {self.method} {self.path}: handler must return a FakeResponse, a "
+                    f"dict or a list, got {type(produced).__name__}"
+                )
+            document = produced
+        elif self.body is not None:
+            return self._response(base_headers(_RAW_TYPE), self.body)
+        return self._response(
+            base_headers(_JSON_TYPE), b"" if document is None else render(document)
+        )
+
+    def _response(self, base: list[tuple[str, str]], body: bytes) -> FakeResponse:
+        own = {name.lower() for name, _ in self.headers}
+        headers = [(k, v) for k, v in base if k.lower() not in own] + list(self.headers)
+        return FakeResponse(self.status, headers, b"" if self.status in (204, 304) else body)
+
+
+def new_user_route(
+    method: object,
+    path: str,
+    *,
+    json: Any = None,
+    body: bytes | str | None = None,
+    status: object = 200,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    handler: RouteHandler | None = None,
+    roles: frozenset[str] | None = None,
+) -> UserRoute:
+    """A :class:`UserRoute` from ``route()``'s arguments, each checked (``ValueError`` or
+    ``TypeError`` naming the argument); ``path`` is the service's own normal form."""
+    method_name = str(method).strip().upper() if isinstance(method, str) else ""
+    if not method_name or not set(method_name) <= _METHOD_CHARS:
+        raise ValueError(f"route(): method must be an HTTP method token, got {method!r}")
+    given = [n for n, v in (("json", json), ("body", body), ("handler", handler)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"route(): give one of json=, body=, handler=, got {given}")
+    if handler is not None and not callable(handler):
+        raise TypeError(f"route(): handler must be callable, got {type(handler).__name__}")
+    if body is not None and not isinstance(body, (bytes, str)):
+        raise TypeError(f"route(): body must be bytes or str, got {type(body).__name__}")
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+        raise ValueError(f"route(): status must be an HTTP status from 200 to 599, got {status!r}")
+    pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    checked: list[tuple[str, str]] = []
+    for pair in pairs:
+        name, value = pair
+        for text, what in ((name, "name"), (value, "value")):
+            if not isinstance(text, str) or any(ch in text for ch in "\r\n\0"):
+                raise ValueError(
+                    f"route(): header {what}s must be strings without CR, LF or NUL, got {text!r}"
+                )
+        checked.append((name, value))
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    return UserRoute(method_name, path, status, raw, json, tuple(checked), handler, roles)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pytest_relaytokens.clock import Clock
 from pytest_relaytokens.core import FakeRequest, FakeResponse
 from pytest_relaytokens.relay.models import ROLE_READONLY, ROLE_READWRITE
 from pytest_relaytokens.relay.service import RelayService
+from pytest_relaytokens.ucwa.service import UcwaService
 
 UTC = _dt.timezone.utc
 BASE = "https://relay.bluejeans.com"
@@ -50,7 +51,10 @@ def test_static_route_with_trailing_slash_either_way(relay: RelayService) -> Non
         assert answer.status == 200 and json.loads(answer.body) == FAILURES
         assert answer.content_type == "application/json"
         assert answer.token == token
-    assert len(route.calls) == 2
+    assert route.calls == 2 and [r.path for r in route.requests] == [
+        "/api/failures/",
+        "/api/failures",
+    ]
     assert relay.allowed_methods("/api/failures") == frozenset({"GET"})
 
 
@@ -212,3 +216,30 @@ def test_role_guard_fails_the_client(relay_api):
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_role_guard_fails_the_client*", "*403*"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"headers": {"X-Evil": "a\r\nSet-Cookie: b"}}, ValueError, "CR, LF or NUL"),
+        ({"headers": [("X-Nul", "a\0")]}, ValueError, "CR, LF or NUL"),
+        ({"status": 101}, ValueError, "200 to 599"),
+        ({"status": True}, ValueError, "200 to 599"),
+        ({"body": 5}, TypeError, "bytes or str"),
+    ],
+)
+def test_route_arguments_are_checked_as_the_ucwa_fake_checks_them(
+    relay: RelayService, kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        relay.route("GET", "/api/failures/", **kwargs)
+    with pytest.raises(error, match=message):
+        UcwaService(seed=1).route("GET", "people/search", **kwargs)
+
+
+def test_a_raw_body_without_content_type_is_octet_stream_on_both_fakes(relay: RelayService) -> None:
+    relay.route("GET", "/api/blob/", body=b"\x00\x01")
+    answer = call(relay, "GET", "/api/blob/", relay.credentials.access_token)
+    assert answer.status == 200 and answer.body == b"\x00\x01"
+    assert answer.content_type == "application/octet-stream"
+    assert answer.header("Cache-Control") is not None  # the fake's own headers stay

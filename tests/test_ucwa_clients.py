@@ -771,7 +771,7 @@ def test_user_route_faults_and_validation() -> None:
     assert service.allowed_methods("/ucwa/oauth/v1/applications/1/photos/me") == frozenset({"GET"})
     with pytest.raises(ValueError, match="no roles"):
         service.route("GET", "x", roles=["admin"])
-    with pytest.raises(ValueError, match="one of json=, body= or handler="):
+    with pytest.raises(ValueError, match="give one of json=, body=, handler="):
         service.route("GET", "x", json={}, body=b"")
     with pytest.raises(ValueError, match="CR, LF or NUL"):
         service.route("GET", "x", headers={"X-Evil": "a\r\nSet-Cookie: b"})

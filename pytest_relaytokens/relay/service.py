@@ -16,12 +16,21 @@ import collections
 import datetime as _dt
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock
-from ..core import FakeRequest, FakeResponse, FakeService, Fault, Responder, TokenPolicy
+from ..core import (
+    FakeRequest,
+    FakeResponse,
+    FakeService,
+    Fault,
+    Responder,
+    RouteHandler,
+    TokenPolicy,
+    UserRoute,
+    new_user_route,
+)
 from . import DEFAULT_BASE_URL
 from .catalogue import json_headers, lookup_relay_error
 from .factories import DEFAULT_LIFETIME, PAIRING_LIFETIME, RelayTokenFactory
@@ -49,26 +58,6 @@ _RATE_LIMIT = 2
 _RATE_WINDOW = _dt.timedelta(seconds=1)
 
 Answer = tuple[FakeResponse, str | None, bool]
-RouteHandler = Callable[[FakeRequest], "FakeResponse | dict[str, Any] | list[Any]"]
-_METHOD_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-@dataclass
-class UserRoute:
-    """A route a test added with :meth:`RelayService.route`; ``calls`` are the requests
-    that reached it (authenticated and authorised)."""
-
-    method: str
-    path: str
-    status: int = 200
-    body: bytes | None = None
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    handler: RouteHandler | None = None
-    roles: frozenset[str] | None = None
-    calls: list[FakeRequest] = field(default_factory=list)
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.method == method and self.path == path
 
 
 @dataclass(frozen=True)
@@ -208,24 +197,10 @@ class RelayService(FakeService):
         ``BadCredentialsException``; ``roles`` (any of them) missing gets the 403. The answer is
         ``json`` (serialised), ``body``, or ``handler(request)`` returning a ``FakeResponse``,
         a dict or a list. A trailing slash in ``path`` is optional for the client."""
-        method_name = str(method).strip().upper()
-        if not method_name or not set(method_name) <= _METHOD_CHARS:
-            raise ValueError(f"route(): method must be an HTTP method token, got {method!r}")
         if not isinstance(path, str) or not path.startswith("/api/"):
             raise ValueError(f"route(): path must start with '/api/', got {path!r}")
         if "?" in path or "#" in path:
             raise ValueError(f"route(): path must not carry a query or fragment, got {path!r}")
-        given = [
-            name
-            for name, v in (("json", json), ("body", body), ("handler", handler))
-            if v is not None
-        ]
-        if len(given) > 1:
-            raise ValueError(f"route(): give one of json=, body=, handler=, got {given}")
-        if handler is not None and not callable(handler):
-            raise TypeError(f"route(): handler must be callable, got {type(handler).__name__}")
-        if not isinstance(status, int) or not 100 <= status <= 599:
-            raise ValueError(f"route(): status must be an HTTP status 100-599, got {status!r}")
         wanted = None
         if roles is not None:
             if isinstance(roles, str):
@@ -234,15 +209,16 @@ class RelayService(FakeService):
             if unknown:
                 raise ValueError(f"route(): unknown roles {unknown}; valid: {list(KNOWN_ROLES)}")
             wanted = frozenset(roles)
-        extra = list(headers.items()) if isinstance(headers, dict) else list(headers or ())
-        for name, value in extra:
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise TypeError(f"route(): header names and values must be str, got {name!r}")
-        if json is not None:
-            payload: bytes | None = render_json(json)
-        else:
-            payload = body.encode("utf-8") if isinstance(body, str) else body
-        added = UserRoute(method_name, _normal_path(path), status, payload, extra, handler, wanted)
+        added = new_user_route(
+            method,
+            _normal_path(path),
+            json=json,
+            body=body,
+            status=status,
+            headers=headers,
+            handler=handler,
+            roles=wanted,
+        )
         with self._lock:
             self._routes = [r for r in self._routes if not r.matches(added.method, added.path)]
             self._routes.append(added)
@@ -510,24 +486,15 @@ class RelayService(FakeService):
         return response
 
     def _serve_route(self, route: UserRoute, request: FakeRequest) -> FakeResponse:
-        route.calls.append(request)
-        if route.handler is None:
-            return self._route_response(route, route.body or b"")
-        produced = route.handler(request)
-        if isinstance(produced, FakeResponse):
-            return produced
-        if isinstance(produced, (dict, list)):
-            return self._route_response(route, render_json(produced))
-        raise TypeError(
-            f"route {route.method} {route.path}: handler must return a FakeResponse, a dict "
-            f"or a list, got {type(produced).__name__}"
-        )
+        def base_headers(content_type: str) -> list[tuple[str, str]]:
+            headers = json_headers(self.server_now())
+            if content_type.startswith("application/json"):
+                return headers
+            return [(k, v) for k, v in headers if k.lower() != "content-type"] + [
+                ("Content-Type", content_type)
+            ]
 
-    def _route_response(self, route: UserRoute, body: bytes) -> FakeResponse:
-        given = {k.lower() for k, _ in route.headers}
-        headers = [(k, v) for k, v in json_headers(self.server_now()) if k.lower() not in given]
-        headers += route.headers
-        return FakeResponse(route.status, headers, b"" if route.status in (204, 304) else body)
+        return route.answer(request, base_headers, render_json)
 
     # building blocks ---------------------------------------------------------------------
     def _issue(

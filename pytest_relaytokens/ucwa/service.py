@@ -22,13 +22,23 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
 
 from .._prebuilt import Prebuilt
 from ..clock import Clock
-from ..core import FakeRequest, FakeResponse, FakeService, Fault, Responder, TokenPolicy
+from ..core import (
+    FakeRequest,
+    FakeResponse,
+    FakeService,
+    Fault,
+    Responder,
+    RouteHandler,
+    TokenPolicy,
+    UserRoute,
+    new_user_route,
+)
 from ..errors import WireFormatError
 from . import DEFAULT_BASE_URL
 from .batch import BatchError, boundary_of, parse_batch, render_batch
@@ -69,7 +79,6 @@ __all__ = [
 
 Format = Literal["json", "xml"]
 Dispatched = tuple[FakeResponse, str | None, bool]
-RouteHandler = Callable[[FakeRequest], "FakeResponse | dict[str, Any]"]
 
 #: The autodiscover root as clients spell it in code (any case is served; hrefs in bodies use
 #: the documented ``/Autodiscover/AutodiscoverService.svc/root``).
@@ -143,23 +152,8 @@ class _Bearer:
     revoked: bool = False
 
 
-@dataclass
-class UcwaUserRoute:
-    """A route a test added under every application (see :meth:`UcwaService.route`);
-    ``requests`` lists what reached it after authentication."""
-
-    method: str
-    path: str
-    json: Any = None
-    body: bytes | None = None
-    status: int = 200
-    headers: tuple[tuple[str, str], ...] = ()
-    handler: RouteHandler | None = None
-    requests: list[FakeRequest] = field(default_factory=list)
-
-    @property
-    def calls(self) -> int:
-        return len(self.requests)
+#: A route a test added under every application (see :meth:`UcwaService.route`).
+UcwaUserRoute = UserRoute
 
 
 def _split(path: str) -> list[str]:
@@ -215,12 +209,6 @@ def _accept_ranges(accept: str) -> tuple[str, ...]:
 #: Accept values this long or shorter are parsed once and remembered.
 _CACHED_ACCEPT_MAX = 300
 _NEW_RELAY = Prebuilt(MediaRelay)
-
-
-def _check_header_text(value: str, what: str) -> str:
-    if not isinstance(value, str) or any(ch in value for ch in "\r\n\0"):
-        raise ValueError(f"{what} must be a string without CR, LF or NUL, got {value!r}")
-    return value
 
 
 class UcwaService(FakeService):
@@ -396,34 +384,20 @@ class UcwaService(FakeService):
         (``/ucwa/oauth/v1/applications/{id}/<path>``), behind the fake's own bearer check
         (401 without a valid unexpired, unrevoked bearer; 404/410 for a dead application),
         logged and subject to armed faults. Answer with ``json``, ``body`` or
-        ``handler(request)`` (a FakeResponse or a dict sent as JSON with ``status``)."""
+        ``handler(request)`` (a FakeResponse, or a dict or list sent as JSON with ``status``).
+        Checked and answered as the Relay fake's routes are (``core.new_user_route``)."""
         if roles is not None:
             raise ValueError("UCWA bearers carry no roles: route(roles=...) is for the Relay fake")
-        if not isinstance(method, str) or not method.isalpha():
-            raise ValueError(f"route method must be an HTTP method name, got {method!r}")
         if not isinstance(path, str) or not _split(path.split("?")[0]):
             raise ValueError(
-                f"route path must be a non-empty path below an application, got {path!r}"
+                f"route(): path must be a non-empty path below an application, got {path!r}"
             )
-        if sum(x is not None for x in (json, body, handler)) > 1:
-            raise ValueError("route() takes one of json=, body= or handler=")
-        if not isinstance(status, int) or not 200 <= status <= 599:
-            raise ValueError(f"route status must be an int from 200 to 599, got {status!r}")
-        if handler is not None and not callable(handler):
-            raise TypeError(f"route handler must be callable, got {handler!r}")
-        pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
-        checked = tuple(
-            (
-                _check_header_text(k, "route header name"),
-                _check_header_text(v, "route header value"),
-            )
-            for k, v in pairs
-        )
-        raw = body.encode("utf-8") if isinstance(body, str) else body
         relative = "/" + "/".join(_split(path.split("?")[0])).lower()
-        if relative.lower() in SUBRESOURCES:
-            raise ValueError(f"{path!r} is a resource the fake already serves")
-        user_route = UcwaUserRoute(method.upper(), relative, json, raw, status, checked, handler)
+        if relative in SUBRESOURCES:
+            raise ValueError(f"route(): {path!r} is a resource the fake already serves")
+        user_route = new_user_route(
+            method, relative, json=json, body=body, status=status, headers=headers, handler=handler
+        )
         with self._lock:
             self.user_routes.append(user_route)
         return user_route
@@ -1206,29 +1180,11 @@ class UcwaService(FakeService):
         chosen = next((r for r in matching if r.method == request.method), None)
         if chosen is None:
             return self._method_not_allowed(request, {r.method for r in matching})
-        chosen.requests.append(request)
-        if chosen.handler is not None:
-            answer = chosen.handler(request)
-            if isinstance(answer, FakeResponse):
-                return answer
-            if isinstance(answer, dict):
-                return self._user_json(chosen, answer)
-            raise TypeError(
-                f"route handler for {chosen.method} {chosen.path} returned "
-                f"{type(answer).__name__}; expected a FakeResponse or a dict"
-            )
-        if chosen.body is not None:
-            headers = list(chosen.headers)
-            if not any(k.lower() == "content-type" for k, _ in headers):
-                headers.append(("Content-Type", "application/octet-stream"))
-            return FakeResponse(chosen.status, headers, chosen.body)
-        return self._user_json(chosen, chosen.json)
-
-    def _user_json(self, chosen: UcwaUserRoute, document: Any) -> FakeResponse:
-        headers = ucwa_headers("application/json; charset=utf-8", self.fqdn)
-        headers.extend(chosen.headers)
-        body = b"" if document is None else json.dumps(document).encode("utf-8")
-        return FakeResponse(chosen.status, headers, body)
+        return chosen.answer(
+            request,
+            lambda content_type: ucwa_headers(content_type, self.fqdn),
+            lambda document: json.dumps(document).encode("utf-8"),
+        )
 
     # --- token ---------------------------------------------------------------------------------
     @staticmethod
