@@ -171,6 +171,7 @@ def test_preloaded_content_leaves_raw_at_its_end() -> None:
     finally:
         network.close()
     assert answer.content == BODY and answer.raw.read() == b""
+    assert answer.raw.version == 11  # HTTP/1.1, as from a connection
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ does (without sleeping), and a ``delay`` longer than the client's read timeout r
 
 from __future__ import annotations
 
+import inspect
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -93,6 +94,12 @@ def request_netloc(url: str) -> str:
     return rest[:end].rpartition("@")[2].lower()
 
 
+#: What a connection's response says of its protocol (``version_string`` from urllib3 2.3).
+_HTTP11: dict[str, Any] = (
+    {"version": 11, "version_string": "HTTP/1.1"}
+    if "version_string" in inspect.signature(HTTPResponse.__init__).parameters
+    else {"version": 11}
+)
 _CLOSED = BytesIO()
 _CLOSED.close()
 _COOKIE_HEADERS = ("set-cookie", "set-cookie2")
@@ -173,7 +180,8 @@ def build_response(
         reason=fake.reason,
         preload_content=False,
         decode_content=True,
-        original_response=original,  # type: ignore[arg-type]
+        original_response=original,
+        **_HTTP11,  # type: ignore[arg-type]
         request_method=request.method,
         request_url=request.url,
     )
