@@ -180,8 +180,8 @@ def build_response(
         reason=fake.reason,
         preload_content=False,
         decode_content=True,
-        original_response=original,
-        **_HTTP11,  # type: ignore[arg-type]
+        original_response=original,  # type: ignore[arg-type]
+        **_HTTP11,
         request_method=request.method,
         request_url=request.url,
     )
