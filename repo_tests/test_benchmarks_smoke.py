@@ -38,8 +38,8 @@ NAMES = [
 #: Rows every benchmark must produce (by the start of their names), so none silently vanishes.
 EXPECTED = {
     "per_test": ["per-test:"] * 4 + ["peer:", "reference:", "reference:"],
-    "mocked_calls": ["requests:", "limit:", "httpx:"],
-    "replay": ["replay:"] * 4,
+    "mocked_calls": ["requests:", "limit:", "httpx:", "limit:"],
+    "replay": ["replay:", "replay:", "limit:", "replay:", "replay:"],
     "loopback": ["loopback:"] * 4 + ["loopback, raw-socket"] * 2,
     "cassette_safety": [f"cassette safety, {kind}" for kind in ("realistic", "token-dense")]
     + ["cassette safety, adversarial"],
