@@ -46,6 +46,7 @@ class Prebuilt(Generic[M]):
         self._template = {
             name: None if name in made else info.default for name, info in fields.items()
         }
+        self._names = tuple(self._template)
         self._trusted: bool | None = None
 
     def __call__(self, values: dict[str, Any]) -> M:
@@ -64,11 +65,14 @@ class Prebuilt(Generic[M]):
         return self.model.model_validate(values)
 
     def _make(self, values: dict[str, Any]) -> M:
-        fields = self._template.copy()
-        fields.update(values)
-        for name, factory in self._factories:
-            if name not in values:
-                fields[name] = factory()
+        if tuple(values) == self._names:
+            fields = values  # every field given, in the model's order: nothing to add
+        else:
+            fields = self._template.copy()
+            fields.update(values)
+            for name, factory in self._factories:
+                if name not in values:
+                    fields[name] = factory()
         instance = self.model.__new__(self.model)
         _set(instance, "__dict__", fields)
         _set(instance, "__pydantic_fields_set__", set(values))

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_relaytokens._seeded import SeededRandom
 from pytest_relaytokens.clock import Clock
 from pytest_relaytokens.core import TokenPolicy
 from pytest_relaytokens.ucwa import wire
@@ -29,7 +30,11 @@ def test_same_seed_same_objects_and_different_seed_differs() -> None:
     b = UcwaTokenFactory(42, frozen()).build()
     c = UcwaTokenFactory(43, frozen()).build()
     assert a == b and a != c
-    assert UcwaTokenFactory(random.Random(5)).bearer_token() == UcwaTokenFactory(5).bearer_token()
+    # an int seed names a SeededRandom stream; any random.Random can be drawn from instead
+    assert UcwaTokenFactory(SeededRandom(5)).bearer_token() == UcwaTokenFactory(5).bearer_token()
+    assert UcwaTokenFactory(random.Random(5)).bearer_token() == (
+        UcwaTokenFactory(random.Random(5)).bearer_token()
+    )
 
 
 def test_realistic_values() -> None:

@@ -80,14 +80,14 @@ def clear_errors() -> Iterator[None]:
         raise failed from None  # the message alone: no "during handling" chain
 
 
-def overrides(request: pytest.FixtureRequest) -> frozenset[str]:
+def overrides(item: pytest.Item) -> frozenset[str]:
     """The overridable fixtures a conftest, plugin, the test module or its class defines.
 
     Lets the hot path skip fixture lookups when nobody overrides a default. Computed once per
     module or class (the session's conftests and plugins once) and cached.
     """
-    config = request.config
-    parent = request.node.parent
+    config = item.config
+    parent = item.parent
     cache = config.stash.get(_LOCAL_OVERRIDES_KEY, None)
     if cache is None:
         cache = config.stash[_LOCAL_OVERRIDES_KEY] = {}
@@ -226,14 +226,15 @@ class TestContext:
 
     __test__ = False  # not a test class
 
-    def __init__(self, request: pytest.FixtureRequest) -> None:
-        item: pytest.Item = request.node
-        config = request.config
-        state = config.stash[STATE_KEY]
+    def __init__(self, request: pytest.FixtureRequest, item: pytest.Item | None = None) -> None:
+        if item is None:
+            item = request.node
+        state = item.config.stash[STATE_KEY]
         self.item = item
         self.state = state
-        self.settings = settings = marker_settings(item)
-        names = overrides(request)
+        settings: MarkerSettings = item.stash.get(SETTINGS_KEY, None) or _NO_MARKERS
+        self.settings = settings
+        names = overrides(item)
         self._quirks: UcwaQuirks | None = None
         if not names:  # the fast path: nobody overrides a default (markers and options only)
             self.seed: int = derive_seed(state.run_seed, item.nodeid)
@@ -243,6 +244,11 @@ class TestContext:
             self.ucwa_format: str = settings.ucwa_format or state.ucwa_format
         else:
             self._resolve_overrides(request, names)
+        #: tokens made without a backend: no marker, the fake backend, no relay location
+        self._plain = (
+            settings is _NO_MARKERS and self.backend_name == "fake" and state.relay_location is None
+        )
+        self._tokens: dict[str, Any] = {}
         self._backend: Backend | None = None
         self._cassette: Path | None = None
         self.network: TestNetwork | None = None
@@ -333,8 +339,9 @@ class TestContext:
 
     @property
     def backend(self) -> Backend:
-        if self._backend is None:
-            from .backends import TestInputs, make_backend
+        backend = self._backend
+        if backend is None:
+            from .backends import FakeBackend, TestInputs, make_backend
 
             config = self.item.config
             settings = self.settings
@@ -361,8 +368,11 @@ class TestContext:
                 inputs.relay_location = settings.ucwa_quirks.get(
                     "location", self.state.relay_location
                 )
-            self._backend = make_backend(self.backend_name, inputs)
-        return self._backend
+            backend = make_backend(self.backend_name, inputs)
+            if self._tokens and isinstance(backend, FakeBackend):
+                backend.adopt_tokens(**self._tokens)  # handed out before: still the test's
+            self._backend = backend
+        return backend
 
     def mark_used(self) -> None:
         state = self.state
@@ -404,6 +414,14 @@ class TestContext:
             )
 
     def ucwa_token(self) -> Any:
+        if self._plain and self._backend is None:  # the fast path: a factory alone
+            token = self._tokens.get("ucwa")
+            if token is None:
+                from ..ucwa.factories import UcwaTokenFactory
+
+                token = UcwaTokenFactory(self.seed, self.clock, self.policy).build()
+                self._tokens["ucwa"] = token
+            return token
         if self.backend_name == "fake":  # the factories bind the test's clock themselves
             return self.backend.ucwa_token()
         self._fake_only()
@@ -416,6 +434,14 @@ class TestContext:
             return self.backend.ucwa_token_response()
 
     def relay_token(self) -> Any:
+        if self._plain and self._backend is None:  # the fast path: a factory alone
+            token = self._tokens.get("relay")
+            if token is None:
+                from ..relay.factories import RelayTokenFactory
+
+                token = RelayTokenFactory(self.seed, self.clock, self.policy).build()
+                self._tokens["relay"] = token
+            return token
         if self.backend_name == "fake":  # the factories bind the test's clock themselves
             return self.backend.relay_token()
         self._fake_only()
@@ -509,6 +535,7 @@ class TestContext:
             and (backend is None or (backend.name == "fake" and not self.services()))
         ):  # the fast path: a token fixture alone, nothing served, nothing to check
             self._backend = None
+            self._tokens.clear()
             return []
         problems: list[str] = []
         try:
@@ -604,7 +631,7 @@ def context_for(request: pytest.FixtureRequest) -> TestContext:
     item = request.node
     context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
     if context is None:
-        context = item.stash[CONTEXT_KEY] = TestContext(request)
+        context = item.stash[CONTEXT_KEY] = TestContext(request, item)
     return context
 
 
@@ -614,9 +641,14 @@ def drop_context(item: pytest.Item) -> TestContext | None:
     context = stash.get(CONTEXT_KEY, None)
     if context is not None:
         del stash[CONTEXT_KEY]
-    if _CLOCK_KEY in stash:
-        del stash[_CLOCK_KEY]
+    drop_clock(item)
     return context
+
+
+def drop_clock(item: pytest.Item) -> None:
+    """Forget the test's clock (``relaytokens_clock`` alone makes one without a context)."""
+    if _CLOCK_KEY in item.stash:
+        del item.stash[_CLOCK_KEY]
 
 
 def mark_item_used(item: pytest.Item, config: pytest.Config) -> None:
