@@ -107,3 +107,29 @@ def test_factories_give_realistic_spread() -> None:
     assert 130 < named < 230  # ~60%
     assert len({t.access_token for t in relay}) == 300
     assert set("".join(t.access_token for t in relay)) == set("0123456789abcdefghijklmnopqrstuv")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**40),
+    skew_us=st.integers(-(10**7), 10**7),
+    start_us=st.integers(0, 10**6 - 1),
+)
+def test_default_builds_equal_the_general_path(seed: int, skew_us: int, start_us: int) -> None:
+    """``build()`` with nothing to override takes a short path; an override that changes
+    nothing takes the general (validating) one: both give the same token."""
+    from pytest_relaytokens.core import TokenPolicy
+    from pytest_relaytokens.relay.factories import DEFAULT_ROLES
+    from pytest_relaytokens.relay.wire import render_token
+    from pytest_relaytokens.ucwa import wire
+
+    clock = Clock(START.replace(microsecond=start_us), frozen=True)
+    policy = TokenPolicy(server_skew=dt.timedelta(microseconds=skew_us))
+    fast = UcwaTokenFactory(seed, clock, policy).build()
+    general = UcwaTokenFactory(seed, clock, policy).build(duration=480)
+    assert fast == general and fast.model_fields_set == general.model_fields_set
+    assert wire.render_json(fast) == wire.render_json(general)
+    relay_fast = RelayTokenFactory(seed, clock, policy).build()
+    relay_general = RelayTokenFactory(seed, clock, policy).build(roles=list(DEFAULT_ROLES))
+    assert relay_fast == relay_general
+    assert render_token(relay_fast) == render_token(relay_general)
