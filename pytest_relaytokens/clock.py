@@ -40,7 +40,6 @@ class Clock:
         self._offset = _ZERO
         self._anchor_wall_s = _time.time()
         self._anchor_mono = _real_monotonic()
-        self._anchor_wall = self._frozen_at = _dt.datetime.fromtimestamp(self._anchor_wall_s, UTC)
         #: ``(generation, instant)``: what a frozen clock answers while the wall clock is not
         #: travelling; every change bumps ``_gen`` after the change, so a stale entry is ignored
         self._gen = 0
@@ -52,8 +51,15 @@ class Clock:
                 self._frozen_at = (
                     start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
                 )
-            else:
-                self.set(start)
+                return
+        self._frozen_at = self._anchor_wall
+        if start is not None:
+            self.set(start)
+
+    @property
+    def _anchor_wall(self) -> _dt.datetime:
+        """The wall clock's reading when the clock was made or last frozen."""
+        return _dt.datetime.fromtimestamp(self._anchor_wall_s, UTC)
 
     @property
     def frozen(self) -> bool:
@@ -117,8 +123,7 @@ class Clock:
         with self._lock:
             self._frozen = True
             self._frozen_at = now
-            self._anchor_wall = _system_now()
-            self._anchor_wall_s = self._anchor_wall.timestamp()
+            self._anchor_wall_s = _system_now().timestamp()
             self._anchor_mono = _real_monotonic()
             self._offset = _ZERO
             self._gen += 1

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..clock import Clock
 from .markers import MarkerSettings
 from .options import RunState, derive_seed, get_option, secret_patterns
 
 if TYPE_CHECKING:
-    from ..clock import Clock
     from ..core import FakeService, TokenPolicy
     from ..transports.server import FakeServers
     from ..ucwa.wire import UcwaQuirks
@@ -169,14 +169,30 @@ def policy_for(settings: MarkerSettings, state: RunState) -> TokenPolicy:
 
 _CLOCK_KEY = pytest.StashKey["Clock"]()
 
+#: api -> its token factory class, imported on first use (pydantic stays out of plugin import;
+#: an import statement in the per-test path costs more than the lookup)
+_FACTORIES: dict[str, Any] = {}
+
+
+def _load_factory(api: str) -> Any:
+    if api == "ucwa":
+        from ..ucwa.factories import UcwaTokenFactory as factory
+    else:
+        from ..relay.factories import RelayTokenFactory as factory  # type: ignore[assignment]
+    _FACTORIES[api] = factory
+    return factory
+
 
 def own_clock(item: pytest.Item, state: RunState) -> Clock:
-    """The test's own clock (frozen at the run's start instant), made once per test."""
-    clock: Clock | None = item.stash.get(_CLOCK_KEY, None)
+    """The test's own clock (frozen at the run's start instant), made once per test: the
+    context's when the test has one, else kept in the item's stash until the test ends."""
+    stash = item.stash
+    context = stash.get(CONTEXT_KEY, None)
+    if context is not None and context.own_clock is not None:
+        return context.own_clock
+    clock: Clock | None = stash.get(_CLOCK_KEY, None)
     if clock is None:
-        from ..clock import Clock
-
-        clock = item.stash[_CLOCK_KEY] = Clock(state.start, frozen=True)
+        clock = stash[_CLOCK_KEY] = Clock(state.start, frozen=True)
     return clock
 
 
@@ -236,9 +252,14 @@ class TestContext:
         self.settings = settings
         names = overrides(item)
         self._quirks: UcwaQuirks | None = None
+        #: the test's own clock when the context made it (not kept in the stash)
+        self.own_clock: Clock | None = None
         if not names:  # the fast path: nobody overrides a default (markers and options only)
             self.seed: int = derive_seed(state.run_seed, item.nodeid)
-            self.clock: Clock = own_clock(item, state)
+            clock: Clock | None = item.stash.get(_CLOCK_KEY, None)
+            if clock is None:  # relaytokens_clock did not make it first: the context owns it
+                clock = self.own_clock = Clock(state.start, frozen=True)
+            self.clock: Clock = clock
             self.policy: TokenPolicy = policy_for(settings, state)
             self.backend_name: str = settings.backend or state.backend
             self.ucwa_format: str = settings.ucwa_format or state.ucwa_format
@@ -417,9 +438,8 @@ class TestContext:
         if self._plain and self._backend is None:  # the fast path: a factory alone
             token = self._tokens.get("ucwa")
             if token is None:
-                from ..ucwa.factories import UcwaTokenFactory
-
-                token = UcwaTokenFactory(self.seed, self.clock, self.policy).build()
+                factory = _FACTORIES.get("ucwa") or _load_factory("ucwa")
+                token = factory(self.seed, self.clock, self.policy).build()
                 self._tokens["ucwa"] = token
             return token
         if self.backend_name == "fake":  # the factories bind the test's clock themselves
@@ -437,9 +457,8 @@ class TestContext:
         if self._plain and self._backend is None:  # the fast path: a factory alone
             token = self._tokens.get("relay")
             if token is None:
-                from ..relay.factories import RelayTokenFactory
-
-                token = RelayTokenFactory(self.seed, self.clock, self.policy).build()
+                factory = _FACTORIES.get("relay") or _load_factory("relay")
+                token = factory(self.seed, self.clock, self.policy).build()
                 self._tokens["relay"] = token
             return token
         if self.backend_name == "fake":  # the factories bind the test's clock themselves

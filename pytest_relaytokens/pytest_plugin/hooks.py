@@ -345,7 +345,8 @@ def relaytokens_clock() -> Clock:
     """The clock every fake and factory of this test reads: ``now()``, ``advance(seconds)``,
     ``set(dt)``. Frozen at the test's start: it moves only with ``advance``/``set``."""
     item = _requesting("relaytokens_clock").node
-    if _CLOCK_KEY not in item.stash:  # made here: dropped when the test ends
+    stash = item.stash
+    if CONTEXT_KEY not in stash and _CLOCK_KEY not in stash:  # made here: dropped at the end
         item.addfinalizer(functools.partial(drop_clock, item))
     return own_clock(item, item.config.stash[STATE_KEY])
 
@@ -408,7 +409,9 @@ def relaytokens_faker(relaytokens_seed: int) -> Faker:
 
 
 def _wants_service(request: pytest.FixtureRequest, api: str) -> bool:
-    names = request.fixturenames
+    """The test asks for ``api``'s service (one requested dynamically earlier is already in the
+    context's backend, which then issues the token)."""
+    names = request.node.fixturenames
     return (
         f"{api}_api" in names
         or "relaytokens_server" in names

@@ -96,15 +96,28 @@ def _user_name(expiry: _dt.datetime, drawn: bytes) -> str:
     return base64.b64encode(_BLOB_HEAD + ticks.to_bytes(8, "little") + drawn).decode("ascii")
 
 
+#: domain -> every Edge host name a relay can get there (pattern x number), made once
+_EDGE_HOSTS = {
+    domain: tuple(
+        f"{pattern.format(n=n)}.{domain}" for n in range(1, 5) for pattern in _EDGE_PATTERNS
+    )
+    for domain in _DOMAINS
+}
+_IPV4 = tuple(f"203.0.113.{n}" for n in range(1, 255))  # documentation range, no .0/.255
+
+
 def _edge_host(drawn: bytes, domain: str) -> str:
-    """An A/V Edge FQDN from two drawn bytes."""
-    return f"{_EDGE_PATTERNS[drawn[0] % 5].format(n=1 + drawn[1] % 4)}.{domain}"
+    """An A/V Edge FQDN from a drawn byte."""
+    hosts = _EDGE_HOSTS.get(domain)
+    if hosts is None:  # a domain set by hand
+        hosts = tuple(f"{p.format(n=n)}.{domain}" for n in range(1, 5) for p in _EDGE_PATTERNS)
+    return hosts[drawn[0] % len(hosts)]
 
 
 def _ipv6(drawn: bytes) -> str:
     """A documentation-range address from four drawn bytes."""
-    high = 1 + int.from_bytes(drawn[0:2], "little") % 0xFFFF
-    low = 1 + int.from_bytes(drawn[2:4], "little") % 0xFFFF
+    high = 1 + (drawn[0] | drawn[1] << 8) % 0xFFFF
+    low = 1 + (drawn[2] | drawn[3] << 8) % 0xFFFF
     return f"2001:db8:{high:x}::{low:x}"
 
 
@@ -172,7 +185,7 @@ class UcwaTokenFactory:
 
     def edge_host(self) -> str:
         """An A/V Edge FQDN such as ``av-edge01.contoso.com`` or ``sipedge.fabrikam.com``."""
-        return _edge_host(self._bytes(2), self.domain)
+        return _edge_host(self._bytes(1), self.domain)
 
     def ipv4(self) -> str:
         """An address in the documentation range 203.0.113.0/24."""
@@ -196,10 +209,12 @@ class UcwaTokenFactory:
         """One relay's fields from 8 drawn bytes (drawn now when not given)."""
         if drawn is None:
             drawn = self._bytes(8)
+        high = 1 + (drawn[4] | drawn[5] << 8) % 0xFFFF
+        low = 1 + (drawn[6] | drawn[7] << 8) % 0xFFFF
         return {
             "host": _edge_host(drawn, self.domain),
-            "ipv4": f"203.0.113.{1 + int.from_bytes(drawn[2:4], 'little') % 254}",
-            "ipv6": _ipv6(drawn[4:8]),
+            "ipv4": _IPV4[(drawn[2] | drawn[3] << 8) % 254],
+            "ipv6": f"2001:db8:{high:x}::{low:x}",
             "location": "Internet",
             "tcp_port": 443,
             "udp_port": 3478,
