@@ -132,4 +132,5 @@ def test_default_builds_equal_the_general_path(seed: int, skew_us: int, start_us
     relay_fast = RelayTokenFactory(seed, clock, policy).build()
     relay_general = RelayTokenFactory(seed, clock, policy).build(roles=list(DEFAULT_ROLES))
     assert relay_fast == relay_general
+    assert relay_fast.model_fields_set == relay_general.model_fields_set
     assert render_token(relay_fast) == render_token(relay_general)

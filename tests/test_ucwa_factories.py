@@ -196,3 +196,7 @@ def test_prebuilt_keeps_validating_when_the_shortcut_would_differ() -> None:
     assert first == Plain(word="a") and second == Plain(word="b")
     assert second.model_fields_set == {"word"} and second._seen == 3 and second.tags == []
     assert plain({"word": "c"}).tags is not plain({"word": "d"}).tags  # a mutable default, copied
+    whole = plain.whole({"word": "w", "tags": ["t"]})  # every field, in order: taken as given
+    assert whole == Plain(word="w", tags=["t"]) and whole.model_fields_set == {"word", "tags"}
+    assert whole._seen == 3 and whole.__pydantic_private__ is not second.__pydantic_private__
+    assert shouting.whole({"word": "a", "tags": []}).word == "A"  # untrusted: validated

@@ -80,6 +80,10 @@ _TOKEN_FIELDS = frozenset(RelayAccessToken.model_fields)
 _ENTERPRISE_FIELDS = frozenset(RelayEnterprise.model_fields)
 _UTC = _dt.timezone.utc
 _NEW_TOKEN = Prebuilt(RelayAccessToken)
+#: the fields a default token sets (the others stay unset: rendering omits them)
+_DEFAULT_SET = frozenset(
+    ("access_token", "client_name", "creation_date", "enterprise_name", "expiration_date", "roles")
+)
 _NEW_ENTERPRISE = Prebuilt(RelayEnterprise)
 #: RFC 4648 base 32 -> the token alphabet, digit for digit.
 _TOKEN_CHARS = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ACCESS_TOKEN_ALPHABET.encode())
@@ -233,15 +237,24 @@ class RelayTokenFactory:
         creation = self.server_now()
         if creation.tzinfo is not _UTC or creation.microsecond % 1000:
             creation = _utc_ms(creation)
-        token = _NEW_TOKEN(
-            {
+        token = _NEW_TOKEN.whole(
+            {  # every field in the model's order; the first six are set
                 "access_token": self.access_token_string(),
                 "client_name": self.client_name() if self._take(1)[0] < 154 else None,
                 "creation_date": creation,
                 "enterprise_name": self.enterprise_name,
-                "roles": list(DEFAULT_ROLES),
                 "expiration_date": creation + DEFAULT_LIFETIME,
-            }
+                "roles": list(DEFAULT_ROLES),
+                "creator": None,
+                "seam_id": None,
+                "client_device_type": None,
+                "first_name": None,
+                "last_name": None,
+                "username": None,
+                "pairing_code_id": None,
+                "pairing_code_endpoint_id": None,
+            },
+            _DEFAULT_SET,
         )
         token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
         return token

@@ -274,8 +274,8 @@ class UcwaTokenFactory:
         if not overrides:  # every value is already what validation would make of it
             if valid_until.tzinfo is not _UTC:
                 values["valid_until"] = valid_until.astimezone(_UTC)
-            values["media_relays"] = [_NEW_RELAY(relay)]
-            token = _NEW_TOKEN(values)
+            values["media_relays"] = [_NEW_RELAY.whole(relay)]
+            token = _NEW_TOKEN.whole(values)
         else:
             if "media_relays" not in overrides:
                 values["media_relays"] = [relay]
