@@ -84,11 +84,14 @@ class Clock:
         still = self._still
         if still is not None and still[0] == gen and not self._travelling():
             return still[1]  # frozen, and nothing moved it since
-        value = self._base() + self._offset
-        value = value.replace(microsecond=value.microsecond - value.microsecond % 1000)
-        if self._frozen and not self._travelling():
+        offset = self._offset
+        if self._frozen and not self._travelling():  # _base(), answered once: kept for later
+            value = self._frozen_at + offset
+            value = value.replace(microsecond=value.microsecond - value.microsecond % 1000)
             self._still = (gen, value)
-        return value
+            return value
+        value = self._base() + offset
+        return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
 
     def now_ms(self) -> int:
         """The current instant as epoch milliseconds."""

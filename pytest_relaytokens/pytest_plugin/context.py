@@ -660,7 +660,8 @@ def drop_context(item: pytest.Item) -> TestContext | None:
     context = stash.get(CONTEXT_KEY, None)
     if context is not None:
         del stash[CONTEXT_KEY]
-    drop_clock(item)
+    if context is None or context.own_clock is None:  # else the clock was never stashed
+        drop_clock(item)
     return context
 
 

@@ -275,6 +275,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 # ---------------------------------------------------------------------------- fixtures
+_FixtureRequest = pytest.FixtureRequest
+
+
 def _requesting(fixture: str) -> pytest.FixtureRequest:
     """pytest's request for ``fixture``, which is being set up now, read from the frame that
     called the fixture function (pytest's ``call_fixture_func(fixturefunc, request, kwargs)``).
@@ -289,7 +292,7 @@ def _requesting(fixture: str) -> pytest.FixtureRequest:
         if frame is None:
             break
         request = frame.f_locals.get("request")
-        if isinstance(request, pytest.FixtureRequest) and request.fixturename == fixture:
+        if isinstance(request, _FixtureRequest) and request.fixturename == fixture:
             return request
         frame = frame.f_back
     pytest.fail(
@@ -308,7 +311,10 @@ def _enter(request: pytest.FixtureRequest) -> TestContext:
     context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
     if context is None:
         context = item.stash[CONTEXT_KEY] = TestContext(request, item)
-        context.mark_used()
+        state = context.state
+        state.current_used = item.nodeid  # context.mark_used(), inlined
+        if not state.flagged:
+            mark_item_used(item, item.config)
         item.addfinalizer(functools.partial(_leave, item, context))
     return context
 
@@ -412,7 +418,7 @@ def _wants_service(request: pytest.FixtureRequest, api: str) -> bool:
     """The test asks for ``api``'s service (one requested dynamically earlier is already in the
     context's backend, which then issues the token)."""
     names = request.node.fixturenames
-    return (
+    return len(names) > 1 and (  # one name: the token fixture itself
         f"{api}_api" in names
         or "relaytokens_server" in names
         or "relaytokens_shared_server" in names

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import random
+from binascii import b2a_base64
 from collections.abc import Callable
 from typing import Any
 
@@ -238,23 +239,19 @@ class UcwaTokenFactory:
         now = self.clock.now()
         if policy.server_skew:
             now += policy.server_skew
-        duration: int
-        valid_until: _dt.datetime
         if not (overrides or policy.already_expired or policy.never_expires) and (
             policy.lifetime is None
         ):  # the common case: the default lifetime
+            return self._build_default(now + _DEFAULT_LIFETIME)
+        duration = overrides.get("duration")
+        if duration is None:
             duration = DEFAULT_DURATION
-            valid_until = now + _DEFAULT_LIFETIME
-        else:
-            duration = overrides.get("duration")  # type: ignore[assignment]
-            if duration is None:
-                duration = DEFAULT_DURATION
-                if policy.lifetime is not None and not policy.already_expired:
-                    duration = max(0, int(policy.lifetime.total_seconds() // 60))
-            valid_until = overrides.get("valid_until")  # type: ignore[assignment]
-            if valid_until is None:
-                expiry = policy.expiry(now, _dt.timedelta(minutes=duration))
-                valid_until = expiry if expiry is not None else now + NEVER_EXPIRES_LIFETIME
+            if policy.lifetime is not None and not policy.already_expired:
+                duration = max(0, int(policy.lifetime.total_seconds() // 60))
+        valid_until = overrides.get("valid_until")
+        if valid_until is None:
+            expiry = policy.expiry(now, _dt.timedelta(minutes=duration))
+            valid_until = expiry if expiry is not None else now + NEVER_EXPIRES_LIFETIME
         # One draw for every random part: application id (8 bytes), names (2 x 4), password
         # (20), user name (44), relay (8).
         drawn = self._take(_TOKEN_BYTES)
@@ -281,5 +278,46 @@ class UcwaTokenFactory:
                 values["media_relays"] = [relay]
             values.update(overrides)
             token = MediaRelayAccessToken.model_validate(values)
+        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
+        return token
+
+    def _build_default(self, valid_until: _dt.datetime) -> MediaRelayAccessToken:
+        """``build()`` with no override and the default lifetime: the same draws and values
+        as the general path, in fewer steps."""
+        if valid_until.tzinfo is not _UTC:
+            valid_until = valid_until.astimezone(_UTC)
+        drawn = self._take(_TOKEN_BYTES)  # laid out as in build()
+        application = 100_000_000_000 + int.from_bytes(drawn[0:8], "little") % 20_000_000_000
+        first = _FIRST[int.from_bytes(drawn[8:12], "little") % len(_FIRST)]
+        last = _LAST[int.from_bytes(drawn[12:16], "little") % len(_LAST)]
+        ticks = int(valid_until.timestamp()) * 10_000_000
+        blob = _BLOB_HEAD + ticks.to_bytes(8, "little") + drawn[36:80]
+        base = f"{_HREF_HEAD}{application}/communication"
+        domain = self.domain
+        hosts = _EDGE_HOSTS.get(domain)
+        high = 1 + (drawn[84] | drawn[85] << 8) % 0xFFFF
+        low = 1 + (drawn[86] | drawn[87] << 8) % 0xFFFF
+        relay = _NEW_RELAY.whole(
+            {
+                "host": hosts[drawn[80] % 20] if hosts else _edge_host(drawn[80:], domain),
+                "ipv4": _IPV4[(drawn[82] | drawn[83] << 8) % 254],
+                "ipv6": f"2001:db8:{high:x}::{low:x}",
+                "location": "Internet",
+                "tcp_port": 443,
+                "udp_port": 3478,
+                "href": f"{base}/mediaRelay",
+            }
+        )
+        token = _NEW_TOKEN.whole(
+            {
+                "duration": DEFAULT_DURATION,
+                "uri": f"sip:{first}.{last}@{domain}",
+                "password": b2a_base64(drawn[16:36], newline=False).decode("ascii"),
+                "user_name": b2a_base64(blob, newline=False).decode("ascii"),
+                "valid_until": valid_until,
+                "href": f"{base}/mediaRelayAccessToken",
+                "media_relays": [relay],
+            }
+        )
         token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
         return token
