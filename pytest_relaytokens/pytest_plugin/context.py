@@ -59,7 +59,7 @@ _OVERRIDABLE = (
     "relaytokens_ucwa_quirks",
 )
 _OVERRIDES_KEY = pytest.StashKey[frozenset[str]]()
-_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[Any, frozenset[str]]]()
+_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[int, frozenset[str]]]()
 
 
 @contextlib.contextmanager
@@ -91,7 +91,8 @@ def overrides(item: pytest.Item) -> frozenset[str]:
     cache = config.stash.get(_LOCAL_OVERRIDES_KEY, None)
     if cache is None:
         cache = config.stash[_LOCAL_OVERRIDES_KEY] = {}
-    names = cache.get(parent)
+    key = id(parent)  # nodes live as long as the session's cache: no hashing of a node
+    names = cache.get(key)
     if names is None:
         found = config.stash.get(_OVERRIDES_KEY, None)
         if found is None:
@@ -111,7 +112,7 @@ def overrides(item: pytest.Item) -> frozenset[str]:
             for node in (parent.listchain() if parent is not None else ())
             if isinstance(node, (pytest.Module, pytest.Class))
         ]
-        names = cache[parent] = found | frozenset(
+        names = cache[key] = found | frozenset(
             n for n in _OVERRIDABLE for obj in holders if obj is not None and hasattr(obj, n)
         )
     return names
@@ -265,9 +266,13 @@ class TestContext:
             self.ucwa_format: str = settings.ucwa_format or state.ucwa_format
         else:
             self._resolve_overrides(request, names)
-        #: tokens made without a backend: no marker, the fake backend, no relay location
+        #: tokens made without a backend: no marker, no override (the quirks one may move the
+        #: relays), the fake backend, no relay location option
         self._plain = (
-            settings is _NO_MARKERS and self.backend_name == "fake" and state.relay_location is None
+            not names
+            and settings is _NO_MARKERS
+            and self.backend_name == "fake"
+            and state.relay_location is None
         )
         self._tokens: dict[str, Any] = {}
         self._backend: Backend | None = None
@@ -394,6 +399,19 @@ class TestContext:
                 backend.adopt_tokens(**self._tokens)  # handed out before: still the test's
             self._backend = backend
         return backend
+
+    def finish(self) -> None:
+        """The test item's finalizer: stop the fakes, record coverage, drop the context, and
+        fail the test on what strict mode does not allow."""
+        item = self.item
+        try:
+            problems = self.teardown(self.state.failed_call == item.nodeid)
+        finally:
+            del item.stash[CONTEXT_KEY]  # nothing of the test stays in its item
+            if self.own_clock is None:  # a clock relaytokens_clock stashed, if any
+                drop_clock(item)
+        if problems:
+            pytest.fail("\n\n".join(problems), pytrace=False)
 
     def mark_used(self) -> None:
         state = self.state

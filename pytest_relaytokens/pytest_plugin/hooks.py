@@ -32,7 +32,6 @@ from .context import (
     default_policy,
     default_quirks,
     drop_clock,
-    drop_context,
     mark_item_used,
     own_clock,
 )
@@ -315,17 +314,8 @@ def _enter(request: pytest.FixtureRequest) -> TestContext:
         state.current_used = item.nodeid  # context.mark_used(), inlined
         if not state.flagged:
             mark_item_used(item, item.config)
-        item.addfinalizer(functools.partial(_leave, item, context))
+        item.addfinalizer(context.finish)
     return context
-
-
-def _leave(item: pytest.Item, context: TestContext) -> None:
-    try:
-        problems = context.teardown(context.state.failed_call == item.nodeid)
-    finally:
-        drop_context(item)
-    if problems:
-        pytest.fail("\n\n".join(problems), pytrace=False)
 
 
 @pytest.fixture
