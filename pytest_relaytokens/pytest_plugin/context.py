@@ -243,6 +243,16 @@ class TestContext:
 
     __test__ = False  # not a test class
 
+    # What most tests never set, read from the class until set (fewer stores per test).
+    _quirks: UcwaQuirks | None = None
+    #: the test's own clock when the context made it (not kept in the stash)
+    own_clock: Clock | None = None
+    _backend: Backend | None = None
+    _cassette: Path | None = None
+    network: TestNetwork | None = None
+    server: FakeServers | None = None
+    _unplug: Any = None  # the session server's router serving this test's fakes
+
     def __init__(self, request: pytest.FixtureRequest, item: pytest.Item | None = None) -> None:
         if item is None:
             item = request.node
@@ -252,9 +262,6 @@ class TestContext:
         settings: MarkerSettings = item.stash.get(SETTINGS_KEY, None) or _NO_MARKERS
         self.settings = settings
         names = overrides(item)
-        self._quirks: UcwaQuirks | None = None
-        #: the test's own clock when the context made it (not kept in the stash)
-        self.own_clock: Clock | None = None
         if not names:  # the fast path: nobody overrides a default (markers and options only)
             self.seed: int = derive_seed(state.run_seed, item.nodeid)
             clock: Clock | None = item.stash.get(_CLOCK_KEY, None)
@@ -275,13 +282,8 @@ class TestContext:
             and state.relay_location is None
         )
         self._tokens: dict[str, Any] = {}
-        self._backend: Backend | None = None
-        self._cassette: Path | None = None
-        self.network: TestNetwork | None = None
-        self.server: FakeServers | None = None
         self.blocked: list[str] = []
         self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
-        self._unplug: Any = None  # the session server's router serving this test's fakes
         self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
 
     def _resolve_overrides(self, request: pytest.FixtureRequest, names: frozenset[str]) -> None:

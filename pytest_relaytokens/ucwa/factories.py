@@ -147,7 +147,7 @@ class UcwaTokenFactory:
             self._take = self._stream.take
         self.clock = clock or Clock()
         self.policy = policy or TokenPolicy()
-        self.domain = self._pick(_DOMAINS)
+        self.domain = _DOMAINS[self._take(1)[0] % len(_DOMAINS)]
 
     @property
     def rng(self) -> random.Random:
