@@ -3,9 +3,11 @@
 Every suite runs in its own pytest process with only its plugin loaded (autoloading off), one
 round of each side after the other (interleaved), timed by the process's CPU time. Peers and
 references in the same run: pytest-httpx's ``httpx_mock`` fixture, the project's own factory
-called from a plain conftest fixture (no plugin loaded: what the token itself costs), and a
-fixture returning a small pydantic model. Instructions: the test loop only (after collection),
-per test after the first 10, from a 60-test run of each suite under callgrind.
+called from a plain conftest fixture (no plugin loaded: what the token itself costs), a
+fixture returning a small pydantic model, and one returning a constant (what pytest itself
+charges for any function-scoped fixture: the floor under every fixture row). Instructions:
+the test loop only (after collection), per test after the first 10, from a 60-test run of
+each suite under callgrind.
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ def token():
     return UcwaTokenFactory(0, Clock()).build()
 """
 
+CONSTANT_CONFTEST = """
+import pytest
+
+
+@pytest.fixture
+def token():
+    return 1
+"""
+
 PYDANTIC_CONFTEST = """
 import pytest
 from pydantic import BaseModel
@@ -63,6 +74,7 @@ SUITES: dict[str, tuple[str, list[str], str]] = {
     "httpx_mock": ("httpx_mock", ["httpx_mock", "probe"], ""),
     "factory": ("token", ["probe"], FACTORY_CONFTEST),
     "pydantic": ("token", ["probe"], PYDANTIC_CONFTEST),
+    "constant": ("token", ["probe"], CONSTANT_CONFTEST),
 }
 
 
@@ -82,7 +94,7 @@ def loop_instructions(settings: Settings) -> dict[str, float | None]:
     counted: dict[str, float | None] = {}
     tests, skipped = 60, 10  # the first tests pay one-off imports: not counted
     for name, (_, plugins, _) in SUITES.items():
-        if name in ("factory", "pydantic"):  # references: timed only (callgrind costs ~15 s each)
+        if name in ("factory", "pydantic"):  # references: timed only (callgrind costs ~10 s each)
             counted[name] = None
             continue
         with suite(files(name, tests)) as folder:
@@ -102,6 +114,7 @@ def run(settings: Settings) -> list[Row]:
         suite(files("httpx_mock", size)) as httpx_mock,
         suite(files("factory", size)) as factory,
         suite(files("pydantic", size)) as pydantic,
+        suite(files("constant", size)) as constant,
     ):
         folders = {
             "bare": bare,
@@ -110,6 +123,7 @@ def run(settings: Settings) -> list[Row]:
             "httpx_mock": httpx_mock,
             "factory": factory,
             "pydantic": pydantic,
+            "constant": constant,
         }
         runs: dict[str, list[Run]] = {name: [] for name in folders}
 
@@ -160,6 +174,11 @@ def run(settings: Settings) -> list[Row]:
             label="reference: UcwaTokenFactory from a plain conftest fixture vs bare",
         ),
         row("pydantic", "bare", label="reference: a small pydantic model fixture vs bare"),
+        row(
+            "constant",
+            "bare",
+            label="reference: a fixture returning a constant vs bare (pytest's own fixture cost)",
+        ),
     ]
 
 

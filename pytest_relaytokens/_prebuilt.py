@@ -46,7 +46,28 @@ class Prebuilt(Generic[M]):
         self._template = {
             name: None if name in made else info.default for name, info in fields.items()
         }
+        self._names = tuple(self._template)
         self._trusted: bool | None = None
+        #: how an instance is allocated (``object.__new__`` unless the model overrides it)
+        self._new: Callable[[type[M]], M] = (
+            object.__new__ if model.__new__ is object.__new__ else model.__new__
+        )
+
+    def whole(self, values: dict[str, Any], given: frozenset[str] | None = None) -> M:
+        """Like calling it with the fields named by ``given`` (default: all), for ``values``
+        holding every field in the model's order, the others at their defaults (the
+        factories' own dicts): the instance takes ``values`` as its fields, unchecked."""
+        if self._trusted:
+            instance = self._new(self.model)
+            _set(instance, "__dict__", values)
+            _set(instance, "__pydantic_fields_set__", set(values if given is None else given))
+            _set(instance, "__pydantic_extra__", None)
+            private = self._private
+            _set(instance, "__pydantic_private__", None if private is None else private.copy())
+            return instance
+        if given is None:
+            return self(values)
+        return self({name: values[name] for name in given})
 
     def __call__(self, values: dict[str, Any]) -> M:
         if self._trusted:
@@ -64,12 +85,15 @@ class Prebuilt(Generic[M]):
         return self.model.model_validate(values)
 
     def _make(self, values: dict[str, Any]) -> M:
-        fields = self._template.copy()
-        fields.update(values)
-        for name, factory in self._factories:
-            if name not in values:
-                fields[name] = factory()
-        instance = self.model.__new__(self.model)
+        if tuple(values) == self._names:
+            fields = values  # every field given, in the model's order: nothing to add
+        else:
+            fields = self._template.copy()
+            fields.update(values)
+            for name, factory in self._factories:
+                if name not in values:
+                    fields[name] = factory()
+        instance = self._new(self.model)
         _set(instance, "__dict__", fields)
         _set(instance, "__pydantic_fields_set__", set(values))
         _set(instance, "__pydantic_extra__", None)

@@ -16,6 +16,7 @@ from time import monotonic as _real_monotonic  # bound now: later patches of tim
 __all__ = ["Clock"]
 
 UTC = _dt.timezone.utc
+_ZERO = _dt.timedelta(0)
 
 
 def _system_now() -> _dt.datetime:
@@ -36,13 +37,29 @@ class Clock:
     def __init__(self, start: _dt.datetime | None = None, *, frozen: bool = False) -> None:
         self._lock = threading.Lock()
         self._frozen = frozen
-        self._offset = _dt.timedelta(0)
-        self._frozen_at = _system_now()
-        self._anchor_wall = self._frozen_at
-        self._anchor_wall_s = self._frozen_at.timestamp()
+        self._offset = _ZERO
+        self._anchor_wall_s = _time.time()
         self._anchor_mono = _real_monotonic()
+        #: ``(generation, instant)``: what a frozen clock answers while the wall clock is not
+        #: travelling; every change bumps ``_gen`` after the change, so a stale entry is ignored
+        self._gen = 0
+        self._still: tuple[int, _dt.datetime] | None = None
+        if start is not None:
+            if not isinstance(start, _dt.datetime):
+                raise TypeError(f"Clock(start=...) takes a datetime, got {start!r}")
+            if frozen:  # the same as set(start) on a clock frozen now, without the arithmetic
+                self._frozen_at = (
+                    start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+                )
+                return
+        self._frozen_at = self._anchor_wall
         if start is not None:
             self.set(start)
+
+    @property
+    def _anchor_wall(self) -> _dt.datetime:
+        """The wall clock's reading when the clock was made or last frozen."""
+        return _dt.datetime.fromtimestamp(self._anchor_wall_s, UTC)
 
     @property
     def frozen(self) -> bool:
@@ -63,7 +80,17 @@ class Clock:
 
     def now(self) -> _dt.datetime:
         """The current instant, timezone-aware UTC, millisecond precision."""
-        value = self._base() + self._offset
+        gen = self._gen  # read before the state it describes (see __init__)
+        still = self._still
+        if still is not None and still[0] == gen and not self._travelling():
+            return still[1]  # frozen, and nothing moved it since
+        offset = self._offset
+        if self._frozen and not self._travelling():  # _base(), answered once: kept for later
+            value = self._frozen_at + offset
+            value = value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+            self._still = (gen, value)
+            return value
+        value = self._base() + offset
         return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
 
     def now_ms(self) -> int:
@@ -79,6 +106,7 @@ class Clock:
             delta = _dt.timedelta(seconds=delta)
         with self._lock:
             self._offset += delta
+            self._gen += 1
         return self.now()
 
     def set(self, when: _dt.datetime) -> None:
@@ -90,6 +118,7 @@ class Clock:
         base = self._base()
         with self._lock:
             self._offset = when.astimezone(UTC) - base
+            self._gen += 1
 
     def freeze(self) -> None:
         """Stop the clock at its current instant."""
@@ -97,10 +126,10 @@ class Clock:
         with self._lock:
             self._frozen = True
             self._frozen_at = now
-            self._anchor_wall = _system_now()
-            self._anchor_wall_s = self._anchor_wall.timestamp()
+            self._anchor_wall_s = _system_now().timestamp()
             self._anchor_mono = _real_monotonic()
-            self._offset = _dt.timedelta(0)
+            self._offset = _ZERO
+            self._gen += 1
 
     def __repr__(self) -> str:
         return f"Clock(now={self.now().isoformat()}, frozen={self._frozen})"

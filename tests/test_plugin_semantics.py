@@ -513,7 +513,16 @@ def test_replayed_errors_count_as_exercised(pytester: pytest.Pytester) -> None:
 
         @pytest.mark.relaytokens_cassette("library:ucwa/errors/409-Conflict")
         def test_ucwa(ucwa_api):
-            path = "/ucwa/oauth/v1/applications/115257972996/communication/mediaRelayAccessToken"
+            from urllib.parse import urlsplit
+            import yaml
+            from pytest_relaytokens.library import scenario_path
+
+            recorded = yaml.safe_load(scenario_path("ucwa/errors/409-Conflict").read_text())
+            path = next(  # the token path as recorded (its application id comes from the seed)
+                urlsplit(i["request"]["uri"]).path
+                for i in recorded["interactions"]
+                if i["request"]["uri"].endswith("/mediaRelayAccessToken")
+            )
             answer = requests.get(ucwa_api.base_url + path, headers={"Accept": "application/json"})
             assert answer.status_code == 409
         """

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_relaytokens._seeded import SeededRandom
 from pytest_relaytokens.clock import Clock
 from pytest_relaytokens.core import TokenPolicy
 from pytest_relaytokens.ucwa import wire
@@ -29,7 +30,11 @@ def test_same_seed_same_objects_and_different_seed_differs() -> None:
     b = UcwaTokenFactory(42, frozen()).build()
     c = UcwaTokenFactory(43, frozen()).build()
     assert a == b and a != c
-    assert UcwaTokenFactory(random.Random(5)).bearer_token() == UcwaTokenFactory(5).bearer_token()
+    # an int seed names a SeededRandom stream; any random.Random can be drawn from instead
+    assert UcwaTokenFactory(SeededRandom(5)).bearer_token() == UcwaTokenFactory(5).bearer_token()
+    assert UcwaTokenFactory(random.Random(5)).bearer_token() == (
+        UcwaTokenFactory(random.Random(5)).bearer_token()
+    )
 
 
 def test_realistic_values() -> None:
@@ -191,3 +196,7 @@ def test_prebuilt_keeps_validating_when_the_shortcut_would_differ() -> None:
     assert first == Plain(word="a") and second == Plain(word="b")
     assert second.model_fields_set == {"word"} and second._seen == 3 and second.tags == []
     assert plain({"word": "c"}).tags is not plain({"word": "d"}).tags  # a mutable default, copied
+    whole = plain.whole({"word": "w", "tags": ["t"]})  # every field, in order: taken as given
+    assert whole == Plain(word="w", tags=["t"]) and whole.model_fields_set == {"word", "tags"}
+    assert whole._seen == 3 and whole.__pydantic_private__ is not second.__pydantic_private__
+    assert shouting.whole({"word": "a", "tags": []}).word == "A"  # untrusted: validated

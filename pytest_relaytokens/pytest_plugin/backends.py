@@ -216,6 +216,16 @@ class FakeBackend:
         self.services[api] = service
         return service
 
+    def adopt_tokens(
+        self, ucwa: MediaRelayAccessToken | None = None, relay: RelayAccessToken | None = None
+    ) -> None:
+        """Tokens the test's context made before this backend existed (the token fixtures'
+        fast path): the token fixtures keep answering with them."""
+        if ucwa is not None:
+            self._ucwa_token = ucwa
+        if relay is not None:
+            self._relay_token = relay
+
     def ucwa_token(self) -> MediaRelayAccessToken:
         if self._ucwa_token is None:
             self._ucwa_token = self._issue_ucwa_token()

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..clock import Clock
 from .markers import MarkerSettings
 from .options import RunState, derive_seed, get_option, secret_patterns
 
 if TYPE_CHECKING:
-    from ..clock import Clock
     from ..core import FakeService, TokenPolicy
     from ..transports.server import FakeServers
     from ..ucwa.wire import UcwaQuirks
@@ -59,7 +59,7 @@ _OVERRIDABLE = (
     "relaytokens_ucwa_quirks",
 )
 _OVERRIDES_KEY = pytest.StashKey[frozenset[str]]()
-_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[Any, frozenset[str]]]()
+_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[int, frozenset[str]]]()
 
 
 @contextlib.contextmanager
@@ -80,18 +80,19 @@ def clear_errors() -> Iterator[None]:
         raise failed from None  # the message alone: no "during handling" chain
 
 
-def overrides(request: pytest.FixtureRequest) -> frozenset[str]:
+def overrides(item: pytest.Item) -> frozenset[str]:
     """The overridable fixtures a conftest, plugin, the test module or its class defines.
 
     Lets the hot path skip fixture lookups when nobody overrides a default. Computed once per
     module or class (the session's conftests and plugins once) and cached.
     """
-    config = request.config
-    parent = request.node.parent
+    config = item.config
+    parent = item.parent
     cache = config.stash.get(_LOCAL_OVERRIDES_KEY, None)
     if cache is None:
         cache = config.stash[_LOCAL_OVERRIDES_KEY] = {}
-    names = cache.get(parent)
+    key = id(parent)  # nodes live as long as the session's cache: no hashing of a node
+    names = cache.get(key)
     if names is None:
         found = config.stash.get(_OVERRIDES_KEY, None)
         if found is None:
@@ -111,7 +112,7 @@ def overrides(request: pytest.FixtureRequest) -> frozenset[str]:
             for node in (parent.listchain() if parent is not None else ())
             if isinstance(node, (pytest.Module, pytest.Class))
         ]
-        names = cache[parent] = found | frozenset(
+        names = cache[key] = found | frozenset(
             n for n in _OVERRIDABLE for obj in holders if obj is not None and hasattr(obj, n)
         )
     return names
@@ -169,14 +170,30 @@ def policy_for(settings: MarkerSettings, state: RunState) -> TokenPolicy:
 
 _CLOCK_KEY = pytest.StashKey["Clock"]()
 
+#: api -> its token factory class, imported on first use (pydantic stays out of plugin import;
+#: an import statement in the per-test path costs more than the lookup)
+_FACTORIES: dict[str, Any] = {}
+
+
+def _load_factory(api: str) -> Any:
+    if api == "ucwa":
+        from ..ucwa.factories import UcwaTokenFactory as factory
+    else:
+        from ..relay.factories import RelayTokenFactory as factory  # type: ignore[assignment]
+    _FACTORIES[api] = factory
+    return factory
+
 
 def own_clock(item: pytest.Item, state: RunState) -> Clock:
-    """The test's own clock (frozen at the run's start instant), made once per test."""
-    clock: Clock | None = item.stash.get(_CLOCK_KEY, None)
+    """The test's own clock (frozen at the run's start instant), made once per test: the
+    context's when the test has one, else kept in the item's stash until the test ends."""
+    stash = item.stash
+    context = stash.get(CONTEXT_KEY, None)
+    if context is not None and context.own_clock is not None:
+        return context.own_clock
+    clock: Clock | None = stash.get(_CLOCK_KEY, None)
     if clock is None:
-        from ..clock import Clock
-
-        clock = item.stash[_CLOCK_KEY] = Clock(state.start, frozen=True)
+        clock = stash[_CLOCK_KEY] = Clock(state.start, frozen=True)
     return clock
 
 
@@ -226,30 +243,47 @@ class TestContext:
 
     __test__ = False  # not a test class
 
-    def __init__(self, request: pytest.FixtureRequest) -> None:
-        item: pytest.Item = request.node
-        config = request.config
-        state = config.stash[STATE_KEY]
+    # What most tests never set, read from the class until set (fewer stores per test).
+    _quirks: UcwaQuirks | None = None
+    #: the test's own clock when the context made it (not kept in the stash)
+    own_clock: Clock | None = None
+    _backend: Backend | None = None
+    _cassette: Path | None = None
+    network: TestNetwork | None = None
+    server: FakeServers | None = None
+    _unplug: Any = None  # the session server's router serving this test's fakes
+
+    def __init__(self, request: pytest.FixtureRequest, item: pytest.Item | None = None) -> None:
+        if item is None:
+            item = request.node
+        state = item.config.stash[STATE_KEY]
         self.item = item
         self.state = state
-        self.settings = settings = marker_settings(item)
-        names = overrides(request)
-        self._quirks: UcwaQuirks | None = None
+        settings: MarkerSettings = item.stash.get(SETTINGS_KEY, None) or _NO_MARKERS
+        self.settings = settings
+        names = overrides(item)
         if not names:  # the fast path: nobody overrides a default (markers and options only)
             self.seed: int = derive_seed(state.run_seed, item.nodeid)
-            self.clock: Clock = own_clock(item, state)
+            clock: Clock | None = item.stash.get(_CLOCK_KEY, None)
+            if clock is None:  # relaytokens_clock did not make it first: the context owns it
+                clock = self.own_clock = Clock(state.start, frozen=True)
+            self.clock: Clock = clock
             self.policy: TokenPolicy = policy_for(settings, state)
             self.backend_name: str = settings.backend or state.backend
             self.ucwa_format: str = settings.ucwa_format or state.ucwa_format
         else:
             self._resolve_overrides(request, names)
-        self._backend: Backend | None = None
-        self._cassette: Path | None = None
-        self.network: TestNetwork | None = None
-        self.server: FakeServers | None = None
+        #: tokens made without a backend: no marker, no override (the quirks one may move the
+        #: relays), the fake backend, no relay location option
+        self._plain = (
+            not names
+            and settings is _NO_MARKERS
+            and self.backend_name == "fake"
+            and state.relay_location is None
+        )
+        self._tokens: dict[str, Any] = {}
         self.blocked: list[str] = []
         self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
-        self._unplug: Any = None  # the session server's router serving this test's fakes
         self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
 
     def _resolve_overrides(self, request: pytest.FixtureRequest, names: frozenset[str]) -> None:
@@ -333,8 +367,9 @@ class TestContext:
 
     @property
     def backend(self) -> Backend:
-        if self._backend is None:
-            from .backends import TestInputs, make_backend
+        backend = self._backend
+        if backend is None:
+            from .backends import FakeBackend, TestInputs, make_backend
 
             config = self.item.config
             settings = self.settings
@@ -361,8 +396,24 @@ class TestContext:
                 inputs.relay_location = settings.ucwa_quirks.get(
                     "location", self.state.relay_location
                 )
-            self._backend = make_backend(self.backend_name, inputs)
-        return self._backend
+            backend = make_backend(self.backend_name, inputs)
+            if self._tokens and isinstance(backend, FakeBackend):
+                backend.adopt_tokens(**self._tokens)  # handed out before: still the test's
+            self._backend = backend
+        return backend
+
+    def finish(self) -> None:
+        """The test item's finalizer: stop the fakes, record coverage, drop the context, and
+        fail the test on what strict mode does not allow."""
+        item = self.item
+        try:
+            problems = self.teardown(self.state.failed_call == item.nodeid)
+        finally:
+            del item.stash[CONTEXT_KEY]  # nothing of the test stays in its item
+            if self.own_clock is None:  # a clock relaytokens_clock stashed, if any
+                drop_clock(item)
+        if problems:
+            pytest.fail("\n\n".join(problems), pytrace=False)
 
     def mark_used(self) -> None:
         state = self.state
@@ -404,6 +455,13 @@ class TestContext:
             )
 
     def ucwa_token(self) -> Any:
+        if self._plain and self._backend is None:  # the fast path: a factory alone
+            token = self._tokens.get("ucwa")
+            if token is None:
+                factory = _FACTORIES.get("ucwa") or _load_factory("ucwa")
+                token = factory(self.seed, self.clock, self.policy).build()
+                self._tokens["ucwa"] = token
+            return token
         if self.backend_name == "fake":  # the factories bind the test's clock themselves
             return self.backend.ucwa_token()
         self._fake_only()
@@ -416,6 +474,13 @@ class TestContext:
             return self.backend.ucwa_token_response()
 
     def relay_token(self) -> Any:
+        if self._plain and self._backend is None:  # the fast path: a factory alone
+            token = self._tokens.get("relay")
+            if token is None:
+                factory = _FACTORIES.get("relay") or _load_factory("relay")
+                token = factory(self.seed, self.clock, self.policy).build()
+                self._tokens["relay"] = token
+            return token
         if self.backend_name == "fake":  # the factories bind the test's clock themselves
             return self.backend.relay_token()
         self._fake_only()
@@ -509,6 +574,7 @@ class TestContext:
             and (backend is None or (backend.name == "fake" and not self.services()))
         ):  # the fast path: a token fixture alone, nothing served, nothing to check
             self._backend = None
+            self._tokens.clear()
             return []
         problems: list[str] = []
         try:
@@ -604,7 +670,7 @@ def context_for(request: pytest.FixtureRequest) -> TestContext:
     item = request.node
     context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
     if context is None:
-        context = item.stash[CONTEXT_KEY] = TestContext(request)
+        context = item.stash[CONTEXT_KEY] = TestContext(request, item)
     return context
 
 
@@ -614,9 +680,15 @@ def drop_context(item: pytest.Item) -> TestContext | None:
     context = stash.get(CONTEXT_KEY, None)
     if context is not None:
         del stash[CONTEXT_KEY]
-    if _CLOCK_KEY in stash:
-        del stash[_CLOCK_KEY]
+    if context is None or context.own_clock is None:  # else the clock was never stashed
+        drop_clock(item)
     return context
+
+
+def drop_clock(item: pytest.Item) -> None:
+    """Forget the test's clock (``relaytokens_clock`` alone makes one without a context)."""
+    if _CLOCK_KEY in item.stash:
+        del item.stash[_CLOCK_KEY]
 
 
 def mark_item_used(item: pytest.Item, config: pytest.Config) -> None:

@@ -8,13 +8,16 @@ Per-test work lives in :mod:`.context` (one context per test, in the item's stas
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .context import (
+    _CLOCK_KEY,
     CASSETTE_PROPERTY,
     CONTEXT_KEY,
     SETTINGS_KEY,
@@ -28,7 +31,7 @@ from .context import (
     default_format,
     default_policy,
     default_quirks,
-    drop_context,
+    drop_clock,
     mark_item_used,
     own_clock,
 )
@@ -271,6 +274,34 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 # ---------------------------------------------------------------------------- fixtures
+_FixtureRequest = pytest.FixtureRequest
+
+
+def _requesting(fixture: str) -> pytest.FixtureRequest:
+    """pytest's request for ``fixture``, which is being set up now, read from the frame that
+    called the fixture function (pytest's ``call_fixture_func(fixturefunc, request, kwargs)``).
+
+    The fixtures most tests use do not take ``request``: pytest makes a new ``FixtureDef`` for
+    every ``request`` a fixture asks for (three per test, ~200k instructions, more than the
+    token costs). The frames are checked, not trusted: only a ``FixtureRequest`` setting up
+    this very fixture is taken, and a clear failure names the fixture otherwise.
+    """
+    frame: FrameType | None = sys._getframe(2)  # 0: here, 1: the fixture, 2: pytest
+    for _ in range(4):
+        if frame is None:
+            break
+        request = frame.f_locals.get("request")
+        if isinstance(request, _FixtureRequest) and request.fixturename == fixture:
+            return request
+        frame = frame.f_back
+    pytest.fail(
+        f"pytest-relaytokens: the fixture {fixture!r} could not find pytest's request for it "
+        f"(pytest {pytest.__version__}); request it as a test or fixture argument, and please "
+        "report this with the pytest version",
+        pytrace=False,
+    )
+
+
 def _enter(request: pytest.FixtureRequest) -> TestContext:
     """This test's context, made on first use; the test item's finalizer (it runs after the
     teardown of every fixture set up after it) stops the fakes, records what they served for
@@ -278,19 +309,13 @@ def _enter(request: pytest.FixtureRequest) -> TestContext:
     item = request.node
     context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
     if context is None:
-        context = item.stash[CONTEXT_KEY] = TestContext(request)
-        context.mark_used()
-        item.addfinalizer(functools.partial(_leave, item, context))
+        context = item.stash[CONTEXT_KEY] = TestContext(request, item)
+        state = context.state
+        state.current_used = item.nodeid  # context.mark_used(), inlined
+        if not state.flagged:
+            mark_item_used(item, item.config)
+        item.addfinalizer(context.finish)
     return context
-
-
-def _leave(item: pytest.Item, context: TestContext) -> None:
-    try:
-        problems = context.teardown(context.state.failed_call == item.nodeid)
-    finally:
-        drop_context(item)
-    if problems:
-        pytest.fail("\n\n".join(problems), pytrace=False)
 
 
 @pytest.fixture
@@ -300,49 +325,57 @@ def _relaytokens_context(request: pytest.FixtureRequest) -> TestContext:
 
 
 @pytest.fixture
-def relaytokens_seed(request: pytest.FixtureRequest) -> int:
+def relaytokens_seed() -> int:
     """This test's seed for every fake and factory: derived from the run seed and the test id.
 
     Same run seed, same tokens, whatever the order or xdist worker. Set the run seed with
     ``--relaytokens-seed`` (or ini ``relaytokens_seed``), or override this fixture in a conftest.
     With ``--relaytokens-start`` fixed too, tokens are identical byte for byte.
     """
-    return derive_seed(request.config.stash[STATE_KEY].run_seed, request.node.nodeid)
+    item = _requesting("relaytokens_seed").node
+    return derive_seed(item.config.stash[STATE_KEY].run_seed, item.nodeid)
 
 
 @pytest.fixture
-def relaytokens_clock(request: pytest.FixtureRequest) -> Clock:
+def relaytokens_clock() -> Clock:
     """The clock every fake and factory of this test reads: ``now()``, ``advance(seconds)``,
     ``set(dt)``. Frozen at the test's start: it moves only with ``advance``/``set``."""
-    return own_clock(request.node, request.config.stash[STATE_KEY])
+    item = _requesting("relaytokens_clock").node
+    stash = item.stash
+    if CONTEXT_KEY not in stash and _CLOCK_KEY not in stash:  # made here: dropped at the end
+        item.addfinalizer(functools.partial(drop_clock, item))
+    return own_clock(item, item.config.stash[STATE_KEY])
 
 
 @pytest.fixture
-def relaytokens_token_policy(request: pytest.FixtureRequest) -> TokenPolicy:
+def relaytokens_token_policy() -> TokenPolicy:
     """The token lifetime rules the expiry markers ask for (a :class:`TokenPolicy`)."""
-    return default_policy(request.node)
+    return default_policy(_requesting("relaytokens_token_policy").node)
 
 
 @pytest.fixture
-def relaytokens_ucwa_format(request: pytest.FixtureRequest) -> str:
+def relaytokens_ucwa_format() -> str:
     """The UCWA representation this test uses, ``"json"`` or ``"xml"``: the ``ucwa_format``
     marker, else the option/ini."""
-    return default_format(request.node, request.config.stash[STATE_KEY])
+    item = _requesting("relaytokens_ucwa_format").node
+    return default_format(item, item.config.stash[STATE_KEY])
 
 
 @pytest.fixture
-def relaytokens_ucwa_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
+def relaytokens_ucwa_quirks() -> UcwaQuirks:
     """The UCWA wire quirks (``UcwaQuirks``) this test uses: options/ini, then the
     ``ucwa_quirks`` marker's keywords."""
-    return default_quirks(request.node, request.config.stash[STATE_KEY])
+    item = _requesting("relaytokens_ucwa_quirks").node
+    return default_quirks(item, item.config.stash[STATE_KEY])
 
 
 @pytest.fixture
-def relaytokens_backend(request: pytest.FixtureRequest) -> str:
+def relaytokens_backend() -> str:
     """Where this test's token and API fixtures come from: ``"fake"`` (default), ``"replay"``
     (cassettes) or ``"live"`` (``RELAYTOKENS_*`` environment variables): the
     ``relaytokens_backend`` marker, else the option/ini."""
-    return default_backend(request.node, request.config.stash[STATE_KEY])
+    item = _requesting("relaytokens_backend").node
+    return default_backend(item, item.config.stash[STATE_KEY])
 
 
 @pytest.fixture
@@ -372,8 +405,10 @@ def relaytokens_faker(relaytokens_seed: int) -> Faker:
 
 
 def _wants_service(request: pytest.FixtureRequest, api: str) -> bool:
-    names = request.fixturenames
-    return (
+    """The test asks for ``api``'s service (one requested dynamically earlier is already in the
+    context's backend, which then issues the token)."""
+    names = request.node.fixturenames
+    return len(names) > 1 and (  # one name: the token fixture itself
         f"{api}_api" in names
         or "relaytokens_server" in names
         or "relaytokens_shared_server" in names
@@ -381,10 +416,11 @@ def _wants_service(request: pytest.FixtureRequest, api: str) -> bool:
 
 
 @pytest.fixture
-def ucwa_token(request: pytest.FixtureRequest) -> MediaRelayAccessToken:
+def ucwa_token() -> MediaRelayAccessToken:
     """A realistic UCWA ``MediaRelayAccessToken`` (480 minutes, valid from now on the test's
     clock, or as the expiry markers say), issued by the test's UCWA fake when the test uses
     one; ``is_expired()``/``remaining()`` read the test's clock."""
+    request = _requesting("ucwa_token")
     context = _enter(request)
     if context.backend_name == "fake" and _wants_service(request, "ucwa"):
         context.service("ucwa")
@@ -403,10 +439,11 @@ def ucwa_token_response(
 
 
 @pytest.fixture
-def relay_access_token(request: pytest.FixtureRequest) -> RelayAccessToken:
+def relay_access_token() -> RelayAccessToken:
     """A realistic Relay ``RelayAccessToken`` (two weeks, or as the expiry markers say), issued
     by the test's Relay fake when the test uses one; ``is_expired()``/``remaining()`` read the
     test's clock."""
+    request = _requesting("relay_access_token")
     context = _enter(request)
     if context.backend_name == "fake" and _wants_service(request, "relay"):
         context.service("relay")

@@ -8,11 +8,14 @@ whose first 8 hex digits are the creation second, epoch-ms dates, two-week defau
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import random
+from collections.abc import Callable
 from typing import Any, cast
 
 from .._prebuilt import Prebuilt
+from .._seeded import SeededRandom, SeedStream
 from ..clock import Clock
 from ..core import TokenPolicy
 from .models import (
@@ -36,7 +39,6 @@ DEFAULT_LIFETIME = _dt.timedelta(milliseconds=1_209_600_000)
 PAIRING_LIFETIME = _dt.timedelta(milliseconds=86_400_000)
 DEFAULT_ROLES = (ROLE_READONLY, ROLE_READWRITE)
 
-_HEX = "0123456789abcdef"
 _ENTERPRISE_BASES = (
     "acme",
     "globex",
@@ -78,12 +80,13 @@ _TOKEN_FIELDS = frozenset(RelayAccessToken.model_fields)
 _ENTERPRISE_FIELDS = frozenset(RelayEnterprise.model_fields)
 _UTC = _dt.timezone.utc
 _NEW_TOKEN = Prebuilt(RelayAccessToken)
-_NEW_ENTERPRISE = Prebuilt(RelayEnterprise)
-#: Byte b -> the token character ``choices(ACCESS_TOKEN_ALPHABET)`` picks from a word whose top
-#: byte is b: ``floor(random() * 32)`` is the top 5 bits of the first of its two 32-bit words.
-_TOKEN_CHARS = bytes.maketrans(
-    bytes(range(256)), bytes(ord(ACCESS_TOKEN_ALPHABET[b >> 3]) for b in range(256))
+#: the fields a default token sets (the others stay unset: rendering omits them)
+_DEFAULT_SET = frozenset(
+    ("access_token", "client_name", "creation_date", "enterprise_name", "expiration_date", "roles")
 )
+_NEW_ENTERPRISE = Prebuilt(RelayEnterprise)
+#: RFC 4648 base 32 -> the token alphabet, digit for digit.
+_TOKEN_CHARS = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ACCESS_TOKEN_ALPHABET.encode())
 
 
 def _utc_ms(value: _dt.datetime) -> _dt.datetime:
@@ -114,27 +117,43 @@ class RelayTokenFactory:
         clock: Clock | None = None,
         policy: TokenPolicy | None = None,
     ) -> None:
-        self.rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+        if isinstance(seed, random.Random):
+            self._rng: random.Random | None = seed
+            self._take: Callable[[int], bytes] = seed.randbytes
+        else:
+            self._rng = None
+            self._stream = SeedStream(seed)
+            self._take = self._stream.take
         self.clock = clock or Clock()
         self.policy = policy or TokenPolicy()
-        # A plain Random is drawn from directly (same values as its methods, fewer calls).
-        self._plain = type(self.rng) is random.Random
         base, suffix = self._enterprise_parts()
         self.enterprise_name = base + suffix
-        self.enterprise_label = " ".join(p.capitalize() for p in (base, suffix) if p)
+        self._enterprise_suffix = suffix
         self._enterprise_base = base
+
+    @property
+    def enterprise_label(self) -> str:
+        """The Enterprise's display label, e.g. ``Acme Labs``."""
+        parts = (self._enterprise_base, self._enterprise_suffix)
+        return " ".join(p.capitalize() for p in parts if p)
+
+    @property
+    def rng(self) -> random.Random:
+        """The ``random.Random`` this factory draws from (for an int seed, a
+        :class:`SeededRandom` sharing the factory's stream, made on first use)."""
+        if self._rng is None:
+            self._rng = SeededRandom(stream=self._stream)
+        return self._rng
 
     # raw values --------------------------------------------------------------------------
     def access_token_string(self) -> str:
         """32 lower-case base-32 characters (``[0-9a-v]``), as in the S3 example."""
-        if self._plain:  # the 32 ``choices`` draws in one: 64 words, the top byte of every other
-            drawn = self.rng.getrandbits(2048).to_bytes(256, "little")
-            return drawn[3::8].translate(_TOKEN_CHARS).decode("ascii")
-        return "".join(self.rng.choices(ACCESS_TOKEN_ALPHABET, k=32))
+        # base 32 of 20 drawn bytes, then the RFC 4648 alphabet mapped onto [0-9a-v]
+        return base64.b32encode(self._take(20)).translate(_TOKEN_CHARS).decode("ascii")
 
     def seam_token(self) -> str:
         """32 hex characters shaped like ``uuid4().hex`` (13th is ``4``, 17th in ``89ab``)."""
-        value = self.rng.getrandbits(128)
+        value = int.from_bytes(self._take(16), "little")
         value &= ~(0xF000 << 64)
         value |= 0x4000 << 64
         value &= ~(0xC000 << 48)
@@ -148,8 +167,9 @@ class RelayTokenFactory:
         """
         when = self.server_now() if at is None else at
         seconds = int(when.timestamp()) & 0xFFFFFFFF
-        machine = "e4b0" if self.rng.random() < 0.75 else "".join(self.rng.choices(_HEX, k=4))
-        return f"{seconds:08x}{machine}{self.rng.getrandbits(48):012x}"
+        drawn = int.from_bytes(self._take(8), "little")  # 1 byte: e4b0?, 2: machine, 5: count
+        machine = "e4b0" if drawn & 0xFF < 192 else f"{(drawn >> 8) & 0xFFFF:04x}"
+        return f"{seconds:08x}{machine}{(drawn >> 24) & 0xFFFF_FFFF_FFFF:012x}"
 
     def pairing_code(self) -> str:
         """A Zero Touch pairing code: six digits (the real format is not documented)."""
@@ -159,15 +179,8 @@ class RelayTokenFactory:
         return _CLIENT_NAMES[self._below(len(_CLIENT_NAMES))]
 
     def _below(self, n: int) -> int:
-        """``rng.randrange(n)`` (what ``choice`` draws too), without its argument checks."""
-        if not self._plain:
-            return self.rng.randrange(n)
-        k = n.bit_length()
-        draw = self.rng.getrandbits
-        r = draw(k)
-        while r >= n:
-            r = draw(k)
-        return r
+        """A number in ``range(n)`` from 4 drawn bytes (n is small: the bias is negligible)."""
+        return int.from_bytes(self._take(4), "little") % n
 
     def server_now(self) -> _dt.datetime:
         """The clock reading plus the policy's server skew."""
@@ -180,6 +193,11 @@ class RelayTokenFactory:
         The expiry follows the policy: two weeks by default, one day when ``roles`` holds
         ``ROLE_PAIRINGCODE`` (then the pairing fields are filled in too).
         """
+        policy = self.policy
+        if not (overrides or policy.already_expired or policy.never_expires) and (
+            policy.lifetime is None
+        ):  # the common case, the same values in fewer steps
+            return self._build_default()
         if overrides:
             _check_overrides(overrides, _TOKEN_FIELDS, "RelayAccessToken")
         creation = overrides["creation_date"] if "creation_date" in overrides else self.server_now()
@@ -189,7 +207,7 @@ class RelayTokenFactory:
         pairing = ROLE_PAIRINGCODE in roles
         data: dict[str, Any] = {
             "access_token": self.access_token_string(),
-            "client_name": self.client_name() if self.rng.random() < 0.6 else None,
+            "client_name": self.client_name() if self._take(1)[0] < 154 else None,  # 60%
             "creation_date": creation,
             "enterprise_name": self.enterprise_name,
             "roles": roles,
@@ -210,6 +228,34 @@ class RelayTokenFactory:
         else:
             data.update(overrides)
             token = RelayAccessToken.model_validate(data)
+        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
+        return token
+
+    def _build_default(self) -> RelayAccessToken:
+        """``build()`` with no override and the default lifetime: what the general path
+        makes, in its draw order (token, client name, then nothing else)."""
+        creation = self.server_now()
+        if creation.tzinfo is not _UTC or creation.microsecond % 1000:
+            creation = _utc_ms(creation)
+        token = _NEW_TOKEN.whole(
+            {  # every field in the model's order; the first six are set
+                "access_token": self.access_token_string(),
+                "client_name": self.client_name() if self._take(1)[0] < 154 else None,
+                "creation_date": creation,
+                "enterprise_name": self.enterprise_name,
+                "expiration_date": creation + DEFAULT_LIFETIME,
+                "roles": list(DEFAULT_ROLES),
+                "creator": None,
+                "seam_id": None,
+                "client_device_type": None,
+                "first_name": None,
+                "last_name": None,
+                "username": None,
+                "pairing_code_id": None,
+                "pairing_code_endpoint_id": None,
+            },
+            _DEFAULT_SET,
+        )
         token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
         return token
 

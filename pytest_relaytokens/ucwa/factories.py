@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import random
+from binascii import b2a_base64
+from collections.abc import Callable
 from typing import Any
 
 from .._prebuilt import Prebuilt
+from .._seeded import SeededRandom, SeedStream
 from ..clock import Clock
 from ..core import TokenPolicy
 from .models import MediaRelay, MediaRelayAccessToken
@@ -73,9 +76,11 @@ _BLOB_HEAD = bytes([0x02, 0x00, 0x00, 0x24])  # v2 token blob: version, reserved
 _UTC = _dt.timezone.utc
 _NEW_RELAY = Prebuilt(MediaRelay)
 _NEW_TOKEN = Prebuilt(MediaRelayAccessToken)
-_MASK32 = (1 << 32) - 1
-_MASK160 = (1 << 160) - 1
 _EDGE_PATTERNS = ("av-edge{n:02d}", "sipedge", "edge-av{n}", "atl-edge-{n:03d}", "avedge{n}.dmz")
+_HREF_HEAD = "/ucwa/oauth/v1/applications/"
+_DEFAULT_LIFETIME = _dt.timedelta(minutes=DEFAULT_DURATION)
+#: The bytes one ``build()`` draws at once (see ``_TOKEN_LAYOUT``).
+_TOKEN_BYTES = 88
 
 
 def _check(overrides: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
@@ -86,12 +91,45 @@ def _check(overrides: dict[str, Any], allowed: tuple[str, ...], what: str) -> No
         )
 
 
+def _user_name(expiry: _dt.datetime, drawn: bytes) -> str:
+    """The v2 blob (head, expiry in 100 ns ticks, 44 drawn bytes) in base64: 76 chars."""
+    ticks = int(expiry.timestamp()) * 10_000_000
+    return base64.b64encode(_BLOB_HEAD + ticks.to_bytes(8, "little") + drawn).decode("ascii")
+
+
+#: domain -> every Edge host name a relay can get there (pattern x number), made once
+_EDGE_HOSTS = {
+    domain: tuple(
+        f"{pattern.format(n=n)}.{domain}" for n in range(1, 5) for pattern in _EDGE_PATTERNS
+    )
+    for domain in _DOMAINS
+}
+_IPV4 = tuple(f"203.0.113.{n}" for n in range(1, 255))  # documentation range, no .0/.255
+
+
+def _edge_host(drawn: bytes, domain: str) -> str:
+    """An A/V Edge FQDN from a drawn byte."""
+    hosts = _EDGE_HOSTS.get(domain)
+    if hosts is None:  # a domain set by hand
+        hosts = tuple(f"{p.format(n=n)}.{domain}" for n in range(1, 5) for p in _EDGE_PATTERNS)
+    return hosts[drawn[0] % len(hosts)]
+
+
+def _ipv6(drawn: bytes) -> str:
+    """A documentation-range address from four drawn bytes."""
+    high = 1 + (drawn[0] | drawn[1] << 8) % 0xFFFF
+    low = 1 + (drawn[2] | drawn[3] << 8) % 0xFFFF
+    return f"2001:db8:{high:x}::{low:x}"
+
+
 class UcwaTokenFactory:
     """Builds :class:`MediaRelayAccessToken` values; the same seed gives the same objects.
 
-    ``valid_until`` is ``clock.now() + duration`` through ``policy.expiry`` (so expiry markers
-    apply); every token answers ``is_expired()``/``remaining()`` on ``clock``.
-    ``build(**overrides)`` takes model field names (``user_name=``, ``duration=``...).
+    ``seed`` is an int (or str/bytes), drawn from through a :class:`SeededRandom`, or any
+    :class:`random.Random` to draw from. ``valid_until`` is ``clock.now() + duration`` through
+    ``policy.expiry`` (so expiry markers apply); every token answers
+    ``is_expired()``/``remaining()`` on ``clock``. ``build(**overrides)`` takes model field
+    names (``user_name=``, ``duration=``...); overrides are validated as the model does.
     """
 
     def __init__(
@@ -100,54 +138,43 @@ class UcwaTokenFactory:
         clock: Clock | None = None,
         policy: TokenPolicy | None = None,
     ) -> None:
-        self.rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+        if isinstance(seed, random.Random):
+            self._rng: random.Random | None = seed
+            self._take: Callable[[int], bytes] = seed.randbytes
+        else:
+            self._rng = None
+            self._stream = SeedStream(seed)
+            self._take = self._stream.take
         self.clock = clock or Clock()
         self.policy = policy or TokenPolicy()
-        # A plain Random is drawn from directly (same values as its methods, fewer calls).
-        self._plain = type(self.rng) is random.Random
-        self.domain = self._pick(_DOMAINS)
+        self.domain = _DOMAINS[self._take(1)[0] % len(_DOMAINS)]
+
+    @property
+    def rng(self) -> random.Random:
+        """The ``random.Random`` this factory draws from (for an int seed, a
+        :class:`SeededRandom` sharing the factory's stream, made on first use)."""
+        if self._rng is None:
+            self._rng = SeededRandom(stream=self._stream)
+        return self._rng
 
     # --- draws ---------------------------------------------------------------------------
     def _pick(self, options: tuple[str, ...]) -> str:
-        if self._plain:  # what choice() draws, without its checks and calls
-            n = len(options)
-            k = n.bit_length()
-            draw = self.rng.getrandbits
-            r = draw(k)
-            while r >= n:
-                r = draw(k)
-            return options[r]
-        return self.rng.choice(options)
+        return options[int.from_bytes(self._take(4), "little") % len(options)]
 
     def _between(self, low: int, high: int) -> int:
-        if self._plain:  # what randint() draws, without its checks and calls
-            n = high - low + 1
-            k = n.bit_length()
-            draw = self.rng.getrandbits
-            r = draw(k)
-            while r >= n:
-                r = draw(k)
-            return low + r
-        return self.rng.randint(low, high)
+        return low + int.from_bytes(self._take(8), "little") % (high - low + 1)
 
     def _bytes(self, count: int) -> bytes:
-        return self.rng.getrandbits(8 * count).to_bytes(count, "big")
+        return self._take(count)
 
     # --- single values ------------------------------------------------------------------
     def user_name(self, expires_at: _dt.datetime | None = None) -> str:
-        """Base64 of a 36-byte v2 token blob + 20-byte HMAC-SHA1: 76 chars, ``AgAAJ...=``."""
-        expiry = int((expires_at or self.clock.now()).timestamp())
-        # flags (4 bytes), client id (20) and the MAC (20) in one draw; getrandbits fills
-        # 32-bit words from the low end, so this splits into what three draws would give.
-        drawn = self.rng.getrandbits(352)
-        blob = (
-            _BLOB_HEAD
-            + (expiry * 10_000_000).to_bytes(8, "little")
-            + (drawn & _MASK32).to_bytes(4, "big")
-            + ((drawn >> 32) & _MASK160).to_bytes(20, "big")
-            + (drawn >> 192).to_bytes(20, "big")  # stands in for the HMAC-SHA1
-        )
-        return base64.b64encode(blob).decode("ascii")
+        """Base64 of a 36-byte v2 token blob + 20-byte HMAC-SHA1: 76 chars, ``AgAAJ...=``.
+
+        The blob: version 2, size 0x24, the expiry in 100 ns ticks (little-endian), 4 bytes of
+        flags and a 20-byte client id; the MAC is random bytes standing in for the HMAC-SHA1.
+        """
+        return _user_name(expires_at or self.clock.now(), self._bytes(44))
 
     def password(self) -> str:
         """Base64 of 20 bytes (an HMAC-SHA1 on a real Edge): 28 chars ending ``=``."""
@@ -159,8 +186,7 @@ class UcwaTokenFactory:
 
     def edge_host(self) -> str:
         """An A/V Edge FQDN such as ``av-edge01.contoso.com`` or ``sipedge.fabrikam.com``."""
-        n = self._between(1, 4)
-        return f"{self._pick(_EDGE_PATTERNS).format(n=n)}.{self.domain}"
+        return _edge_host(self._bytes(1), self.domain)
 
     def ipv4(self) -> str:
         """An address in the documentation range 203.0.113.0/24."""
@@ -168,7 +194,7 @@ class UcwaTokenFactory:
 
     def ipv6(self) -> str:
         """An address in the documentation range 2001:db8::/32."""
-        return f"2001:db8:{self._between(1, 0xFFFF):x}::{self._between(1, 0xFFFF):x}"
+        return _ipv6(self._bytes(4))
 
     def bearer_token(self) -> str:
         """``cwt=`` + base64url of an opaque web ticket (~240 chars, like ``cwt=AAEBHAEF...``)."""
@@ -180,11 +206,16 @@ class UcwaTokenFactory:
         return str(self._between(100_000_000_000, 119_999_999_999))
 
     # --- objects ------------------------------------------------------------------------
-    def _relay_values(self, href: str | None) -> dict[str, Any]:
+    def _relay_values(self, href: str | None, drawn: bytes | None = None) -> dict[str, Any]:
+        """One relay's fields from 8 drawn bytes (drawn now when not given)."""
+        if drawn is None:
+            drawn = self._bytes(8)
+        high = 1 + (drawn[4] | drawn[5] << 8) % 0xFFFF
+        low = 1 + (drawn[6] | drawn[7] << 8) % 0xFFFF
         return {
-            "host": self.edge_host(),
-            "ipv4": self.ipv4(),
-            "ipv6": self.ipv6(),
+            "host": _edge_host(drawn, self.domain),
+            "ipv4": _IPV4[(drawn[2] | drawn[3] << 8) % 254],
+            "ipv6": f"2001:db8:{high:x}::{low:x}",
             "location": "Internet",
             "tcp_port": 443,
             "udp_port": 3478,
@@ -205,7 +236,13 @@ class UcwaTokenFactory:
         if overrides:
             _check(overrides, _TOKEN_FIELDS, "build()")
         policy = self.policy
-        now = self.clock.now() + policy.server_skew
+        now = self.clock.now()
+        if policy.server_skew:
+            now += policy.server_skew
+        if not (overrides or policy.already_expired or policy.never_expires) and (
+            policy.lifetime is None
+        ):  # the common case: the default lifetime
+            return self._build_default(now + _DEFAULT_LIFETIME)
         duration = overrides.get("duration")
         if duration is None:
             duration = DEFAULT_DURATION
@@ -215,24 +252,72 @@ class UcwaTokenFactory:
         if valid_until is None:
             expiry = policy.expiry(now, _dt.timedelta(minutes=duration))
             valid_until = expiry if expiry is not None else now + NEVER_EXPIRES_LIFETIME
-        base = f"/ucwa/oauth/v1/applications/{self.application_id()}/communication"
+        # One draw for every random part: application id (8 bytes), names (2 x 4), password
+        # (20), user name (44), relay (8).
+        drawn = self._take(_TOKEN_BYTES)
+        application = 100_000_000_000 + int.from_bytes(drawn[0:8], "little") % 20_000_000_000
+        first = _FIRST[int.from_bytes(drawn[8:12], "little") % len(_FIRST)]
+        last = _LAST[int.from_bytes(drawn[12:16], "little") % len(_LAST)]
+        base = f"{_HREF_HEAD}{application}/communication"
         values: dict[str, Any] = {
             "duration": duration,
-            "uri": self.sip_uri(),
-            "password": self.password(),
-            "user_name": self.user_name(valid_until),
+            "uri": f"sip:{first}.{last}@{self.domain}",
+            "password": base64.b64encode(drawn[16:36]).decode("ascii"),
+            "user_name": _user_name(valid_until, drawn[36:80]),
             "valid_until": valid_until,
             "href": f"{base}/mediaRelayAccessToken",
         }
+        relay = self._relay_values(f"{base}/mediaRelay", drawn[80:88])
         if not overrides:  # every value is already what validation would make of it
             if valid_until.tzinfo is not _UTC:
                 values["valid_until"] = valid_until.astimezone(_UTC)
-            values["media_relays"] = [_NEW_RELAY(self._relay_values(f"{base}/mediaRelay"))]
-            token = _NEW_TOKEN(values)
+            values["media_relays"] = [_NEW_RELAY.whole(relay)]
+            token = _NEW_TOKEN.whole(values)
         else:
             if "media_relays" not in overrides:
-                values["media_relays"] = [self._relay_values(f"{base}/mediaRelay")]
+                values["media_relays"] = [relay]
             values.update(overrides)
             token = MediaRelayAccessToken.model_validate(values)
+        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
+        return token
+
+    def _build_default(self, valid_until: _dt.datetime) -> MediaRelayAccessToken:
+        """``build()`` with no override and the default lifetime: the same draws and values
+        as the general path, in fewer steps."""
+        if valid_until.tzinfo is not _UTC:
+            valid_until = valid_until.astimezone(_UTC)
+        drawn = self._take(_TOKEN_BYTES)  # laid out as in build()
+        application = 100_000_000_000 + int.from_bytes(drawn[0:8], "little") % 20_000_000_000
+        first = _FIRST[int.from_bytes(drawn[8:12], "little") % len(_FIRST)]
+        last = _LAST[int.from_bytes(drawn[12:16], "little") % len(_LAST)]
+        ticks = int(valid_until.timestamp()) * 10_000_000
+        blob = _BLOB_HEAD + ticks.to_bytes(8, "little") + drawn[36:80]
+        base = f"{_HREF_HEAD}{application}/communication"
+        domain = self.domain
+        hosts = _EDGE_HOSTS.get(domain)
+        high = 1 + (drawn[84] | drawn[85] << 8) % 0xFFFF
+        low = 1 + (drawn[86] | drawn[87] << 8) % 0xFFFF
+        relay = _NEW_RELAY.whole(
+            {
+                "host": hosts[drawn[80] % 20] if hosts else _edge_host(drawn[80:], domain),
+                "ipv4": _IPV4[(drawn[82] | drawn[83] << 8) % 254],
+                "ipv6": f"2001:db8:{high:x}::{low:x}",
+                "location": "Internet",
+                "tcp_port": 443,
+                "udp_port": 3478,
+                "href": f"{base}/mediaRelay",
+            }
+        )
+        token = _NEW_TOKEN.whole(
+            {
+                "duration": DEFAULT_DURATION,
+                "uri": f"sip:{first}.{last}@{domain}",
+                "password": b2a_base64(drawn[16:36], newline=False).decode("ascii"),
+                "user_name": b2a_base64(blob, newline=False).decode("ascii"),
+                "valid_until": valid_until,
+                "href": f"{base}/mediaRelayAccessToken",
+                "media_relays": [relay],
+            }
+        )
         token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
         return token
