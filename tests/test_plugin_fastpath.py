@@ -1,5 +1,6 @@
 """The per-test fast path: token fixtures built by a factory alone (no backend) and fixtures
-that find pytest's request without asking for ``request``. Each must answer exactly what the
+that get pytest's request from the public ``pytest_fixture_setup`` hook instead of asking
+for ``request``. Each must answer exactly what the
 general path answers."""
 
 from __future__ import annotations
@@ -142,5 +143,26 @@ def test_request_lookup_fails_clearly_outside_fixture_setup() -> None:
     def not_a_fixture() -> object:
         return _requesting("ucwa_token")
 
-    with pytest.raises(pytest.fail.Exception, match="could not find pytest's request"):
+    with pytest.raises(pytest.fail.Exception, match="set up without its pytest_fixture_setup"):
         not_a_fixture()
+
+
+def test_a_plugin_answering_fixture_setup_first_gets_a_clear_failure(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_fixture_setup(fixturedef, request):
+            if fixturedef.argname == "ucwa_token":  # set up without pytest's own hook
+                fixturedef.cached_result = None
+                return fixturedef.func()
+        """
+    )
+    pytester.makepyfile("def test_it(ucwa_token):\n    pass\n")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*'ucwa_token' was set up without its pytest_fixture_setup hook*"])
+    assert "Traceback" not in result.stdout.str()

@@ -8,10 +8,8 @@ Per-test work lives in :mod:`.context` (one context per test, in the item's stas
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -274,32 +272,49 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 # ---------------------------------------------------------------------------- fixtures
-_FixtureRequest = pytest.FixtureRequest
+
+
+#: The fixtures that find their request through :func:`pytest_fixture_setup`.
+_LIGHT_FIXTURES = frozenset(
+    {
+        "relaytokens_seed",
+        "relaytokens_clock",
+        "relaytokens_token_policy",
+        "relaytokens_ucwa_format",
+        "relaytokens_ucwa_quirks",
+        "relaytokens_backend",
+        "ucwa_token",
+        "relay_access_token",
+    }
+)
+#: pytest's request for each of those fixtures while it is being set up, by fixture name.
+_SETTING_UP: dict[str, pytest.FixtureRequest] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> None:
+    """Hand our light fixtures their request (pytest's public hook, called just before it
+    calls the fixture function). A fixture that asks for ``request`` makes pytest build a
+    new fixture definition for it at every test (~70k instructions each, three per token
+    test); this hook costs a dict check per fixture set up. Returns None: pytest sets the
+    fixture up as usual."""
+    if fixturedef.argname in _LIGHT_FIXTURES:
+        _SETTING_UP[fixturedef.argname] = request
 
 
 def _requesting(fixture: str) -> pytest.FixtureRequest:
-    """pytest's request for ``fixture``, which is being set up now, read from the frame that
-    called the fixture function (pytest's ``call_fixture_func(fixturefunc, request, kwargs)``).
-
-    The fixtures most tests use do not take ``request``: pytest makes a new ``FixtureDef`` for
-    every ``request`` a fixture asks for (three per test, ~200k instructions, more than the
-    token costs). The frames are checked, not trusted: only a ``FixtureRequest`` setting up
-    this very fixture is taken, and a clear failure names the fixture otherwise.
-    """
-    frame: FrameType | None = sys._getframe(2)  # 0: here, 1: the fixture, 2: pytest
-    for _ in range(4):
-        if frame is None:
-            break
-        request = frame.f_locals.get("request")
-        if isinstance(request, _FixtureRequest) and request.fixturename == fixture:
-            return request
-        frame = frame.f_back
-    pytest.fail(
-        f"pytest-relaytokens: the fixture {fixture!r} could not find pytest's request for it "
-        f"(pytest {pytest.__version__}); request it as a test or fixture argument, and please "
-        "report this with the pytest version",
-        pytrace=False,
-    )
+    """pytest's request for ``fixture``, being set up now (see :func:`pytest_fixture_setup`);
+    taken, so nothing keeps it after the set-up."""
+    request = _SETTING_UP.pop(fixture, None)
+    if request is None or request.fixturename != fixture:
+        pytest.fail(
+            f"pytest-relaytokens: the fixture {fixture!r} was set up without its "
+            "pytest_fixture_setup hook (is the plugin registered under another name, or did "
+            "another plugin answer that hook first?); request it as a test or fixture "
+            "argument through pytest",
+            pytrace=False,
+        )
+    return request
 
 
 def _enter(request: pytest.FixtureRequest) -> TestContext:
