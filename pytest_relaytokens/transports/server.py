@@ -140,6 +140,9 @@ class LoopbackServer:
         self._writing: set[socket.socket] = set()  # idle, but still writing their last answer
         self._dates = _DateCache()
         self._use_host_header = False
+        #: Read plain body-less request heads without h11 (:func:`simple_head`); False sends
+        #: every request through h11 (the tests compare both).
+        self.fast_heads = True
 
     # Lifecycle ----------------------------------------------------------------------------
     @property
@@ -353,9 +356,10 @@ class LoopbackServer:
                 raise _Closed() from None
             raise _HttpError(408, "request timeout") from None
 
-    def _read_head(self, conn: socket.socket, buffer: bytearray) -> float:
+    def _read_head(self, conn: socket.socket, buffer: bytearray) -> tuple[float, int]:
         """Read into ``buffer`` until it holds a whole request head (request line, header
-        lines, blank line), enforcing the size limits; returns the request's deadline."""
+        lines, blank line), enforcing the size limits; returns the request's deadline and
+        where the head ends in ``buffer``."""
         deadline: float | None = None
         self._set_idle(conn, True)
         pos = 0
@@ -372,9 +376,10 @@ class LoopbackServer:
                 if skip:
                     del buffer[:skip]
                     scanned = 0
-                if _small_whole_head(buffer):  # the common case, checked without a line loop
+                head_end = _small_whole_head(buffer)
+                if head_end > 0:  # the common case, checked without a line loop
                     assert deadline is not None
-                    return deadline
+                    return deadline, head_end
             end = buffer.find(b"\n", max(pos, scanned))
             if end < 0:
                 scanned = len(buffer)
@@ -396,7 +401,7 @@ class LoopbackServer:
                     raise _HttpError(414, "request line too long")
             elif size <= 2 and (end == pos or buffer[pos] == 13):
                 assert deadline is not None
-                return deadline
+                return deadline, end + 1
             else:
                 if size > MAX_HEADER_LINE or end + 1 > _MAX_HEAD or lines > MAX_HEADERS:
                     raise _HttpError(431, "request header fields too large")
@@ -408,25 +413,19 @@ class LoopbackServer:
     def _serve_one(self, conn: socket.socket, buffer: bytearray) -> bool:
         """Read, answer one request; False when the connection must close. ``buffer`` holds
         bytes already received (a pipelined request) and keeps what follows this one."""
-        import h11
-
-        deadline = self._read_head(conn, buffer)
-        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD + 1024)
-        parser.receive_data(bytes(buffer))
-        buffer.clear()
-        try:
-            event = parser.next_event()
-            if not isinstance(event, h11.Request):
-                raise _HttpError(400, "malformed request")
-            request, keep_alive = self._request_from(event)
-            if request.method != "HEAD" and parser.they_are_waiting_for_100_continue:
-                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = self._read_body(conn, parser, deadline)
-        except h11.RemoteProtocolError as error:
-            raise _HttpError(error.error_status_hint, str(error) or "malformed request") from None
-        leftover, _ = parser.trailing_data
-        buffer += leftover
-        request = FakeRequest(request.method, request.url, request.headers, body)
+        deadline, head_end = self._read_head(conn, buffer)
+        head = simple_head(bytes(buffer[:head_end])) if self.fast_heads else None
+        if head is not None:
+            url, keep_alive, length = self._request_from(head)
+            if length and len(buffer) < head_end + length:
+                head = None  # the body is still on its way: h11 reads it
+        if head is not None:  # a plain request, whole in the buffer: h11 would read this
+            body = bytes(buffer[head_end : head_end + length]) if length else b""
+            del buffer[: head_end + length]
+            request = FakeRequest(head[0], url, tuple(head[3]), body)
+            version = head[2]
+        else:
+            request, keep_alive, version = self._read_with_h11(conn, buffer, deadline)
         try:
             response = self.target.handle(request)
         except Exception as error:  # the target is broken: answer 500, keep serving
@@ -437,7 +436,7 @@ class LoopbackServer:
         if response.drop_connection or self._stopping.is_set():
             raise _Closed()
         conn.settimeout(self.timeout)
-        answer = self._response_bytes(response, request.method, keep_alive, event.http_version)
+        answer = self._response_bytes(response, request.method, keep_alive, version)
         if keep_alive:  # idle from now on: evictable once the answer is out
             with self._lock:
                 self._writing.add(conn)
@@ -449,19 +448,41 @@ class LoopbackServer:
                 self._writing.discard(conn)
         return keep_alive
 
-    def _request_from(self, event: Any) -> tuple[FakeRequest, bool]:
-        """The request head as a body-less :class:`FakeRequest`, and whether the connection
-        stays open after the answer."""
-        version = bytes(event.http_version)
-        if version not in (b"1.0", b"1.1"):
-            raise _HttpError(505, "HTTP version not supported")
-        headers: list[tuple[str, str]] = []
+    def _read_with_h11(
+        self, conn: socket.socket, buffer: bytearray, deadline: float
+    ) -> tuple[FakeRequest, bool, str]:
+        """The request (head and body) read by h11, for everything the fast path leaves;
+        whether the connection stays open; the HTTP version."""
+        import h11
+
+        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD + 1024)
+        parser.receive_data(bytes(buffer))
+        buffer.clear()
+        try:
+            event = parser.next_event()
+            if not isinstance(event, h11.Request):
+                raise _HttpError(400, "malformed request")
+            head = _head_from_event(event)
+            if head[2] not in ("1.0", "1.1"):
+                raise _HttpError(505, "HTTP version not supported")
+            url, keep_alive, _ = self._request_from(head)
+            if head[0] != "HEAD" and parser.they_are_waiting_for_100_continue:
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = self._read_body(conn, parser, deadline)
+        except h11.RemoteProtocolError as error:
+            raise _HttpError(error.error_status_hint, str(error) or "malformed request") from None
+        leftover, _ = parser.trailing_data
+        buffer += leftover
+        return FakeRequest(head[0], url, tuple(head[3]), body), keep_alive, head[2]
+
+    def _request_from(self, head: RequestHead) -> tuple[str, bool, int]:
+        """What the server makes of a request head: the request's URL, whether the
+        connection stays open after the answer, the body's Content-Length (0 if none)."""
+        _, target, version, headers = head
         tokens: set[str] = set()
         host_header = ""
-        content_length: int | None = None
-        for raw_name, raw_value in event.headers.raw_items():
-            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-            headers.append((name, value))
+        content_length = 0
+        for name, value in headers:
             lname = name.lower()
             if lname == "connection":
                 tokens.update(t.strip().lower() for t in value.split(","))
@@ -471,15 +492,13 @@ class LoopbackServer:
                 raise _HttpError(417, "expectation failed")
             elif lname == "content-length":
                 content_length = int(value)
-        if content_length is not None and content_length > self.max_body:
+        if content_length > self.max_body:
             raise _HttpError(413, f"request body larger than {self.max_body} bytes")
-        if version == b"1.1":
+        if version == "1.1":
             keep_alive = "close" not in tokens
         else:  # HTTP/1.0 closes unless the client asks for keep-alive
             keep_alive = "keep-alive" in tokens and "close" not in tokens
-        method = bytes(event.method).decode("ascii").upper()
-        url = self._request_url(bytes(event.target).decode("latin-1"), host_header)
-        return FakeRequest(method, url, tuple(headers), b""), keep_alive
+        return self._request_url(target, host_header), keep_alive, content_length
 
     def _read_body(self, conn: socket.socket, parser: Any, deadline: float) -> bytes:
         import h11
@@ -514,7 +533,7 @@ class LoopbackServer:
 
     # Writing ------------------------------------------------------------------------------
     def _response_bytes(
-        self, response: FakeResponse, method: str, keep_alive: bool, version: bytes = b"1.1"
+        self, response: FakeResponse, method: str, keep_alive: bool, version: str = "1.1"
     ) -> bytes:
         problem = _bad_header(response.headers)
         if not 200 <= response.status <= 599:
@@ -541,7 +560,7 @@ class LoopbackServer:
             out.append(b"Content-Length: %d\r\n" % len(body))
         if not keep_alive:
             out.append(b"Connection: close\r\n")
-        elif version == b"1.0":
+        elif version == "1.0":
             out.append(b"Connection: keep-alive\r\n")
         out.append(b"\r\n")
         if method != "HEAD" and not no_body:
@@ -562,26 +581,109 @@ class LoopbackServer:
         )
 
 
-def _small_whole_head(buffer: bytearray) -> bool:
-    """Whether ``buffer`` starts with a whole request head of at most ``MAX_REQUEST_LINE``
-    bytes, at most ``MAX_HEADERS`` header lines and no folded line: then every limit the
-    line-by-line reading checks holds. False means "read line by line", never "bad"."""
-    ends = [
-        found + size
-        for found, size in (
-            (buffer.find(b"\n\n", 0, MAX_REQUEST_LINE), 2),
-            (buffer.find(b"\n\r\n", 0, MAX_REQUEST_LINE), 3),
-        )
-        if found >= 0
-    ]
-    if not ends:
-        return False
-    head_end = min(ends)  # the first empty line ends the head
-    return (
+def _small_whole_head(buffer: bytearray) -> int:
+    """Where a whole request head at the start of ``buffer`` ends (after its empty line),
+    when it has at most ``MAX_REQUEST_LINE`` bytes, at most ``MAX_HEADERS`` header lines and
+    no folded line: then every limit the line-by-line reading checks holds. 0 means "read
+    line by line", never "bad"."""
+    crlf = buffer.find(b"\n\r\n", 0, MAX_REQUEST_LINE)
+    lf = buffer.find(b"\n\n", 0, crlf + 2 if crlf >= 0 else MAX_REQUEST_LINE)
+    if lf >= 0:  # the first empty line ends the head
+        head_end = lf + 2
+    elif crlf >= 0:
+        head_end = crlf + 3
+    else:
+        return 0
+    if (
         buffer.count(b"\n", 0, head_end) - 2 <= MAX_HEADERS  # request line and empty line
         and buffer.find(b"\n ", 0, head_end) < 0
         and buffer.find(b"\n\t", 0, head_end) < 0
-    )
+    ):
+        return head_end
+    return 0
+
+
+#: A request head as ``(METHOD, target, "1.1" | "1.0", [(name, value), ...])``: what h11 reads
+#: from a head, as text (names as sent, values without surrounding blanks).
+RequestHead = tuple[str, str, str, list[tuple[str, str]]]
+
+# Bytes a head the fast path reads may hold: printable ASCII, space, tab, CR, LF.
+_HEAD_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"
+_TOKEN = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Headers that change how h11 frames or answers a request: their requests go through h11.
+_FRAMING_HEADERS = frozenset({"transfer-encoding", "expect", "upgrade"})
+_MAX_LENGTH_DIGITS = 18  # fewer than h11's limit (20): any such length fits every check
+
+
+def simple_head(head: bytes) -> RequestHead | None:
+    """The fast path: ``head`` (request line, header lines, empty line) read as h11 would
+    read it, or None for anything but a plain body-less HTTP/1.1 or 1.0 request in printable
+    ASCII (h11 then reads it and gives its own answer or error). Never raises."""
+    if head.translate(None, _HEAD_BYTES):  # a byte outside printable ASCII and blanks
+        return None
+    lines = head.decode("ascii").split("\n")
+    if len(lines) < 3 or lines[-1] or lines[-2] not in ("", "\r"):
+        return None
+    del lines[-2:]
+    line = lines[0]
+    if line[-1:] == "\r":
+        line = line[:-1]
+    method, _, rest = line.partition(" ")
+    target, _, version = rest.partition(" ")
+    if (
+        version not in ("HTTP/1.1", "HTTP/1.0")
+        or not method
+        or method.strip(_TOKEN)
+        or method == "CONNECT"
+        or not target
+        or "\t" in target
+        or "\r" in target
+    ):
+        return None
+    headers: list[tuple[str, str]] = []
+    hosts = lengths = 0
+    for line in lines[1:]:
+        if line[-1:] == "\r":
+            line = line[:-1]
+        name, colon, value = line.partition(":")
+        if not colon or not name or name.strip(_TOKEN) or "\r" in value:
+            return None
+        value = value.strip(" \t")
+        lname = name.lower()
+        if lname == "host":
+            hosts += 1
+        elif lname == "content-length":  # one plain decimal length: h11 keeps it as it is
+            lengths += 1
+            if not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
+                return None
+        elif lname in _FRAMING_HEADERS:
+            return None
+        headers.append((name, value))
+    if hosts > 1 or (hosts == 0 and version == "HTTP/1.1") or lengths > 1:
+        return None  # h11 answers 400 or merges the lengths
+    return method.upper(), target, version[5:], headers
+
+
+def h11_head(head: bytes) -> RequestHead:
+    """``head`` read by h11 alone (what the fast path must match); raises h11's errors."""
+    import h11
+
+    parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD + 1024)
+    parser.receive_data(head)
+    event = parser.next_event()
+    if not isinstance(event, h11.Request):
+        raise ValueError(f"not a whole request head: {event!r}")
+    return _head_from_event(event)
+
+
+def _head_from_event(event: Any) -> RequestHead:
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in event.headers.raw_items()
+    ]
+    method = bytes(event.method).decode("ascii").upper()
+    target = bytes(event.target).decode("latin-1")
+    return method, target, bytes(event.http_version).decode("ascii"), headers
 
 
 def _plain(status: int, text: str) -> FakeResponse:
