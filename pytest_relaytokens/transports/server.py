@@ -16,6 +16,8 @@ import ipaddress
 import re
 import selectors
 import socket
+import struct
+import sys
 import threading
 import time
 from types import TracebackType
@@ -78,6 +80,43 @@ class _DateCache:
         return self._value
 
 
+_LINUX = sys.platform.startswith("linux")
+
+
+def _timeval(seconds: float) -> bytes:
+    """``struct timeval`` for ``SO_RCVTIMEO``/``SO_SNDTIMEO`` (never 0: that means "never")."""
+    micro = max(1, round(seconds * 1_000_000))
+    return struct.pack("@ll", micro // 1_000_000, micro % 1_000_000)
+
+
+def _kernel_timeouts_work(sock: socket.socket, seconds: float) -> bool:
+    """Whether this kernel takes and gives back a ``SO_RCVTIMEO`` in the layout we write."""
+    wanted = _timeval(seconds)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, wanted)
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, len(wanted)) == wanted
+    except (OSError, AttributeError):
+        return False
+
+
+class _Peer:
+    """One connection: its socket and thread, and what the connection cap needs to know."""
+
+    __slots__ = ("evicted", "idle_since", "read_timeout", "sock", "thread", "writing")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.thread: threading.Thread = threading.current_thread()  # set before it starts
+        self.idle_since: float | None = None  # waiting for a request since (monotonic)
+        self.writing = False  # idle, but still writing its last answer
+        self.evicted = False
+        self.read_timeout = 0.0  # what a read waits for at most now
+
+    def set_read_timeout(self, seconds: float) -> None:
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+        self.read_timeout = seconds
+
+
 class LoopbackServer:
     """Serve ``target`` over real HTTP/1.1 on ``host`` (default ``127.0.0.1``), ``port`` 0 =
     an ephemeral port. ``start()``/``stop()`` or use it as a context manager; ``url`` is
@@ -134,15 +173,17 @@ class LoopbackServer:
         self._wake_w: socket.socket | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._connections: dict[socket.socket, threading.Thread] = {}
-        self._idle: dict[socket.socket, float] = {}  # waiting for a request, since when
-        self._evicted: set[socket.socket] = set()
-        self._writing: set[socket.socket] = set()  # idle, but still writing their last answer
+        self._peers: dict[socket.socket, _Peer] = {}  # every open connection
+        self._evicted = 0  # peers evicted but not yet closed
         self._dates = _DateCache()
         self._use_host_header = False
-        #: Read plain body-less request heads without h11 (:func:`simple_head`); False sends
-        #: every request through h11 (the tests compare both).
+        #: Read plain request heads without h11 (:func:`simple_head`); False sends every
+        #: request through h11 (the tests compare both).
         self.fast_heads = True
+        #: Time reads and writes with the kernel's ``SO_RCVTIMEO``/``SO_SNDTIMEO`` on blocking
+        #: sockets (one system call per read or write; Linux); False uses socket timeouts
+        #: (a ``poll`` before each call). ``start()`` turns it off where the kernel refuses.
+        self.kernel_timeouts = _LINUX
 
     # Lifecycle ----------------------------------------------------------------------------
     @property
@@ -178,6 +219,8 @@ class LoopbackServer:
             shown = f"[{shown}]"
         self._base_url = f"http://{shown}:{self.port}"
         self._use_host_header = not is_loopback(self.host)
+        if self.kernel_timeouts:
+            self.kernel_timeouts = _kernel_timeouts_work(listener, self.timeout)
         self._wake_r, self._wake_w = socket.socketpair()
         self._stopping.clear()
         self._accept_thread = threading.Thread(
@@ -198,12 +241,12 @@ class LoopbackServer:
                 self._wake_w.send(b"x")
         self._accept_thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
-            connections = list(self._connections.items())
-            for conn, _ in connections:
+            peers = list(self._peers.values())
+            for peer in peers:
                 with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-        for _, thread in connections:
-            thread.join(max(0.0, deadline - time.monotonic()))
+                    peer.sock.shutdown(socket.SHUT_RDWR)
+        for peer in peers:
+            peer.thread.join(max(0.0, deadline - time.monotonic()))
         for sock in (self._listener, self._wake_r, self._wake_w):
             if sock is not None:
                 sock.close()
@@ -225,7 +268,7 @@ class LoopbackServer:
     def threads(self) -> list[threading.Thread]:
         """The server's live threads (accept loop and connections)."""
         with self._lock:
-            found = list(self._connections.values())
+            found = [peer.thread for peer in self._peers.values()]
         if self._accept_thread is not None:
             found.append(self._accept_thread)
         return [t for t in found if t.is_alive()]
@@ -256,37 +299,58 @@ class LoopbackServer:
             except OSError:  # e.g. EMFILE: back off a little, keep serving
                 time.sleep(0.01)
                 return
-            conn.setblocking(True)
-            conn.settimeout(self.timeout)
-            with contextlib.suppress(OSError):
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            peer = _Peer(conn)
+            try:
+                self._prepare(peer)
+            except OSError:
+                conn.close()
+                continue
             with self._lock:
                 if self._stopping.is_set():
                     conn.close()
                     return
-                full = len(self._connections) - len(self._evicted) >= self.max_connections
+                full = len(self._peers) - self._evicted >= self.max_connections
                 if full and not self._evict_idle():
                     self._refuse(conn)
                     continue
-                thread = threading.Thread(
+                peer.thread = threading.Thread(
                     target=self._serve_connection,
-                    args=(conn,),
+                    args=(peer,),
                     name=f"relaytokens-conn-{self.port}",
                     daemon=True,
                 )
-                self._connections[conn] = thread
-            thread.start()
+                self._peers[conn] = peer
+            peer.thread.start()
+
+    def _prepare(self, peer: _Peer) -> None:
+        """A new connection: no Nagle delay; reads and writes time out after ``timeout``."""
+        conn = peer.sock
+        conn.setblocking(True)
+        with contextlib.suppress(OSError):
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.kernel_timeouts:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(self.timeout))
+            peer.set_read_timeout(self.timeout)
+        else:
+            conn.settimeout(self.timeout)
+            peer.read_timeout = self.timeout
 
     def _evict_idle(self) -> bool:
         """Close the longest-idle keep-alive connection (caller holds the lock)."""
-        if not self._idle:
+        oldest: _Peer | None = None
+        oldest_since = 0.0
+        for peer in self._peers.values():
+            since = peer.idle_since
+            if since is not None and (oldest is None or since < oldest_since):
+                oldest, oldest_since = peer, since
+        if oldest is None:
             return False
-        oldest = min(self._idle, key=self._idle.__getitem__)
-        del self._idle[oldest]
-        self._evicted.add(oldest)
-        if oldest not in self._writing:  # else it closes once its answer is written
+        oldest.idle_since = None
+        oldest.evicted = True
+        self._evicted += 1
+        if not oldest.writing:  # else it closes once its answer is written
             with contextlib.suppress(OSError):
-                oldest.shutdown(socket.SHUT_RDWR)
+                oldest.sock.shutdown(socket.SHUT_RDWR)
         return True
 
     def _linger(self, conn: socket.socket) -> None:
@@ -304,71 +368,102 @@ class LoopbackServer:
 
     def _refuse(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
+            conn.settimeout(self.timeout)
             conn.sendall(self._error_bytes(503, "too many connections"))
         conn.close()
 
     # One connection -----------------------------------------------------------------------
-    def _serve_connection(self, conn: socket.socket) -> None:
-        buffer = bytearray()
+    def _serve_connection(self, peer: _Peer) -> None:
+        conn, buffer = peer.sock, bytearray()
         try:
             while not self._stopping.is_set():
-                if not self._serve_one(conn, buffer):
+                if not self._serve_one(peer, buffer):
                     break
         except _HttpError as error:
             with contextlib.suppress(OSError):
+                conn.settimeout(self.timeout)
                 conn.sendall(self._error_bytes(error.status, error.message))
                 self._linger(conn)
         except (_Closed, OSError, ValueError):
             pass
         finally:
             with self._lock:
-                self._connections.pop(conn, None)
-                self._idle.pop(conn, None)
-                self._evicted.discard(conn)
-                self._writing.discard(conn)
+                self._peers.pop(conn, None)
+                if peer.evicted:
+                    self._evicted -= 1
+                peer.idle_since = None
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
 
-    def _set_idle(self, conn: socket.socket, idle: bool) -> None:
+    def _mark(self, peer: _Peer, *, idle: bool, writing: bool = False) -> None:
+        """Note whether ``peer`` waits for a request (idle connections can be evicted at the
+        cap) and whether it is writing an answer; an evicted peer stops here."""
         with self._lock:
-            if idle:
-                self._idle[conn] = time.monotonic()
-            else:
-                self._idle.pop(conn, None)
-            if conn in self._evicted:
+            peer.idle_since = time.monotonic() if idle else None
+            peer.writing = writing
+            if peer.evicted:
                 raise _Closed()
 
-    def _receive(self, conn: socket.socket, deadline: float | None) -> bytes:
+    def _receive(self, peer: _Peer, deadline: float | None) -> bytes:
         """One read: b"" at end of stream. ``deadline`` None: waiting for a new request
         (silence closes quietly); else the whole request must arrive by then (408)."""
         if deadline is None:
-            conn.settimeout(self.timeout)
+            wait = self.timeout
         else:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _HttpError(408, "request timeout")
-            conn.settimeout(min(self.timeout, left))
+            wait = min(self.timeout, left)
+        if wait != peer.read_timeout:
+            if self.kernel_timeouts:
+                peer.set_read_timeout(wait)
+            else:
+                peer.sock.settimeout(wait)
+                peer.read_timeout = wait
         try:
-            return conn.recv(65536)
-        except TimeoutError:
+            return peer.sock.recv(65536)
+        except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO ran out
             if deadline is None:
                 raise _Closed() from None
             raise _HttpError(408, "request timeout") from None
 
-    def _read_head(self, conn: socket.socket, buffer: bytearray) -> tuple[float, int]:
+    def _send(self, peer: _Peer, data: bytes) -> None:
+        """Write ``data`` whole within ``timeout`` seconds (else the connection closes)."""
+        conn = peer.sock
+        if not self.kernel_timeouts:
+            if peer.read_timeout != self.timeout:
+                conn.settimeout(self.timeout)
+                peer.read_timeout = self.timeout
+            conn.sendall(data)
+            return
+        started = time.monotonic()
+        sent = conn.send(data)  # blocking: all of it, unless SO_SNDTIMEO runs out first
+        if sent == len(data):
+            return
+        left = self.timeout - (time.monotonic() - started)  # a slow reader: the rest in time
+        if left <= 0:
+            raise TimeoutError("the client does not read its answer")
+        conn.settimeout(left)
+        try:
+            conn.sendall(memoryview(data)[sent:])
+        finally:
+            conn.settimeout(None)
+
+    def _read_head(self, peer: _Peer, buffer: bytearray) -> tuple[float, int]:
         """Read into ``buffer`` until it holds a whole request head (request line, header
         lines, blank line), enforcing the size limits; returns the request's deadline and
         where the head ends in ``buffer``."""
         deadline: float | None = None
-        self._set_idle(conn, True)
+        if peer.idle_since is None:  # else idle since its last answer went out
+            self._mark(peer, idle=True)
         pos = 0
         scanned = 0  # where the search for the next line end resumes
         lines = 0
         while True:
             if buffer and deadline is None:  # blank lines too: they start the clock
                 deadline = time.monotonic() + self.request_deadline
-                self._set_idle(conn, False)
+                self._mark(peer, idle=False)
             if lines == 0:  # tolerate blank lines between requests (RFC 9112)
                 skip = 0
                 while skip < len(buffer) and buffer[skip] in (13, 10):
@@ -388,7 +483,7 @@ class LoopbackServer:
                     raise _HttpError(414, "request line too long")
                 if lines > 0 and (partial > MAX_HEADER_LINE or pos + partial > _MAX_HEAD):
                     raise _HttpError(431, "request header fields too large")
-                chunk = self._receive(conn, deadline)
+                chunk = self._receive(peer, deadline)
                 if not chunk:
                     if not buffer:  # nothing, or only blank lines: a quiet close
                         raise _Closed()
@@ -410,10 +505,10 @@ class LoopbackServer:
             lines += 1
             pos = end + 1
 
-    def _serve_one(self, conn: socket.socket, buffer: bytearray) -> bool:
+    def _serve_one(self, peer: _Peer, buffer: bytearray) -> bool:
         """Read, answer one request; False when the connection must close. ``buffer`` holds
         bytes already received (a pipelined request) and keeps what follows this one."""
-        deadline, head_end = self._read_head(conn, buffer)
+        deadline, head_end = self._read_head(peer, buffer)
         head = simple_head(bytes(buffer[:head_end])) if self.fast_heads else None
         if head is not None:
             url, keep_alive, length = self._request_from(head)
@@ -425,7 +520,7 @@ class LoopbackServer:
             request = FakeRequest(head[0], url, tuple(head[3]), body)
             version = head[2]
         else:
-            request, keep_alive, version = self._read_with_h11(conn, buffer, deadline)
+            request, keep_alive, version = self._read_with_h11(peer, buffer, deadline)
         try:
             response = self.target.handle(request)
         except Exception as error:  # the target is broken: answer 500, keep serving
@@ -435,21 +530,17 @@ class LoopbackServer:
             raise _Closed()
         if response.drop_connection or self._stopping.is_set():
             raise _Closed()
-        conn.settimeout(self.timeout)
         answer = self._response_bytes(response, request.method, keep_alive, version)
-        if keep_alive:  # idle from now on: evictable once the answer is out
-            with self._lock:
-                self._writing.add(conn)
-                self._idle[conn] = time.monotonic()
-        try:
-            conn.sendall(answer)
-        finally:
-            with self._lock:
-                self._writing.discard(conn)
-        return keep_alive
+        if not keep_alive:
+            self._send(peer, answer)
+            return False
+        self._mark(peer, idle=True, writing=True)  # evictable once the answer is out
+        self._send(peer, answer)
+        self._mark(peer, idle=True)
+        return True
 
     def _read_with_h11(
-        self, conn: socket.socket, buffer: bytearray, deadline: float
+        self, peer: _Peer, buffer: bytearray, deadline: float
     ) -> tuple[FakeRequest, bool, str]:
         """The request (head and body) read by h11, for everything the fast path leaves;
         whether the connection stays open; the HTTP version."""
@@ -467,8 +558,8 @@ class LoopbackServer:
                 raise _HttpError(505, "HTTP version not supported")
             url, keep_alive, _ = self._request_from(head)
             if head[0] != "HEAD" and parser.they_are_waiting_for_100_continue:
-                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = self._read_body(conn, parser, deadline)
+                self._send(peer, b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = self._read_body(peer, parser, deadline)
         except h11.RemoteProtocolError as error:
             raise _HttpError(error.error_status_hint, str(error) or "malformed request") from None
         leftover, _ = parser.trailing_data
@@ -500,14 +591,14 @@ class LoopbackServer:
             keep_alive = "keep-alive" in tokens and "close" not in tokens
         return self._request_url(target, host_header), keep_alive, content_length
 
-    def _read_body(self, conn: socket.socket, parser: Any, deadline: float) -> bytes:
+    def _read_body(self, peer: _Peer, parser: Any, deadline: float) -> bytes:
         import h11
 
         body = bytearray()
         while True:
             event = parser.next_event()
             if event is h11.NEED_DATA:
-                parser.receive_data(self._receive(conn, deadline))
+                parser.receive_data(self._receive(peer, deadline))
             elif isinstance(event, h11.Data):
                 body += event.data
                 if len(body) > self.max_body:
