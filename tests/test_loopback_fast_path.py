@@ -326,3 +326,46 @@ def test_the_fast_path_is_taken_for_plain_requests(
         for _ in range(3):
             assert session.get(server.url + "/x", timeout=5).status_code == 200
     assert len(target.seen) == 3
+
+
+# Writing: the response headers' fast path writes what the checked path writes ---------------
+
+_HEADER_NAMES = st.one_of(
+    st.sampled_from(["Content-Type", "Date", "date", "Content-Length", "Connection", "X-A"]),
+    _TOKENS,
+    st.sampled_from(["X A", "", "X:A", "X\r\nA"]),
+)
+_HEADER_VALUES = st.one_of(
+    _PRINTABLE,
+    st.text(alphabet=st.sampled_from([*"ab ", "\t", "\xe9", "\xff"]), max_size=8),
+    st.text(alphabet=st.sampled_from([*"ab", *_ODD, "\n", "\u20ac", "\x1f"]), max_size=8),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_HEADER_NAMES, _HEADER_VALUES), max_size=8))
+@example([("Content-Type", "text/plain"), ("Date", "x"), ("Content-Length", "3")])
+@example([("X-A", "ok\r\nSet-Cookie: evil=1")])
+@example([("X-A", "a"), ("Content-Length", "1\r\n")])
+def test_header_lines_fast_path_writes_what_the_checked_path_writes(
+    headers: list[tuple[str, str]],
+) -> None:
+    from pytest_relaytokens.transports import server as module
+
+    known = dict(module._VALID_NAMES)
+    try:  # remember this example's names only: the cache of valid names stays small
+        problem = module._first_bad_header(headers)  # also remembers the valid names
+        fast = module._header_lines(headers)
+    finally:
+        module._VALID_NAMES.clear()
+        module._VALID_NAMES.update(known)
+    if problem is not None:
+        assert fast is None, (problem, headers)  # a bad header is never written
+        return
+    checked = module._checked_header_lines(headers)
+    assert fast == checked
+    written = checked[0]
+    assert written.count(b"\r\n") == len(
+        [n for n, _ in headers if n.lower() not in ("content-length", "connection")]
+    )
+    assert checked[1] == any(n.lower() == "date" for n, _ in headers)

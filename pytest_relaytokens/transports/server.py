@@ -626,24 +626,18 @@ class LoopbackServer:
     def _response_bytes(
         self, response: FakeResponse, method: str, keep_alive: bool, version: str = "1.1"
     ) -> bytes:
-        problem = _bad_header(response.headers)
-        if not 200 <= response.status <= 599:
-            problem = f"status {response.status!r} as a final answer (expected 200-599)"
-        if problem is not None:  # never write a header that could split the response
-            self.errors.append(ValueError(problem))
-            response = _plain(500, f"the fake returned {problem}\n")
+        block = _header_lines(response.headers) if 200 <= response.status <= 599 else None
+        if block is None:  # a name not seen before, or something to refuse
+            problem = _first_bad_header(response.headers)
+            if not 200 <= response.status <= 599:
+                problem = f"status {response.status!r} as a final answer (expected 200-599)"
+            if problem is not None:  # never write a header that could split the response
+                self.errors.append(ValueError(problem))
+                response = _plain(500, f"the fake returned {problem}\n")
+            block = _checked_header_lines(response.headers)
+        lines, has_date = block
         body = response.body
-        lines: list[str] = []
-        has_date = False
-        for name, value in response.headers:
-            lname = name.lower()
-            if lname in _SKIP_HEADERS:
-                continue
-            if lname == "date":
-                has_date = True
-            lines.append(f"{name}: {value}\r\n")
-        # Checked by _bad_header: every name and value is Latin-1 text, so one encode suffices.
-        out = [_status_line(response.status, response.reason), "".join(lines).encode("latin-1")]
+        out = [_status_line(response.status, response.reason), lines]
         if not has_date:
             out.append(b"Date: " + self._dates.get() + b"\r\n")
         no_body = bodiless_status(response.status)
@@ -701,6 +695,7 @@ RequestHead = tuple[str, str, str, list[tuple[str, str]]]
 # Bytes a head the fast path reads may hold: printable ASCII, space, tab, CR, LF.
 _HEAD_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"
 _TOKEN = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_TOKEN_LINES = _TOKEN + "\n"
 #: Headers that change how h11 frames or answers a request: their requests go through h11.
 _FRAMING_HEADERS = frozenset({"transfer-encoding", "expect", "upgrade"})
 _MAX_LENGTH_DIGITS = 18  # fewer than h11's limit (20): any such length fits every check
@@ -708,18 +703,20 @@ _MAX_LENGTH_DIGITS = 18  # fewer than h11's limit (20): any such length fits eve
 
 def simple_head(head: bytes) -> RequestHead | None:
     """The fast path: ``head`` (request line, header lines, empty line) read as h11 would
-    read it, or None for anything but a plain body-less HTTP/1.1 or 1.0 request in printable
-    ASCII (h11 then reads it and gives its own answer or error). Never raises."""
+    read it, or None for anything but a plain HTTP/1.1 or 1.0 request in printable ASCII with
+    one kind of line end, no transfer coding, expectation or upgrade (h11 then reads it and
+    gives its own answer or error). Never raises."""
     if head.translate(None, _HEAD_BYTES):  # a byte outside printable ASCII and blanks
         return None
-    lines = head.decode("ascii").split("\n")
-    if len(lines) < 3 or lines[-1] or lines[-2] not in ("", "\r"):
+    text = head.decode("ascii")
+    returns = text.count("\r")
+    if not returns and text[-2:] == "\n\n":
+        lines = text[:-2].split("\n")
+    elif returns == text.count("\n") == text.count("\r\n") and text[-4:] == "\r\n\r\n":
+        lines = text[:-4].split("\r\n")
+    else:  # mixed line ends, a lone CR: h11 reads those
         return None
-    del lines[-2:]
-    line = lines[0]
-    if line[-1:] == "\r":
-        line = line[:-1]
-    method, _, rest = line.partition(" ")
+    method, _, rest = lines[0].partition(" ")
     target, _, version = rest.partition(" ")
     if (
         version not in ("HTTP/1.1", "HTTP/1.0")
@@ -728,30 +725,31 @@ def simple_head(head: bytes) -> RequestHead | None:
         or method == "CONNECT"
         or not target
         or "\t" in target
-        or "\r" in target
     ):
         return None
+    del lines[0]
+    names: list[str] = []
     headers: list[tuple[str, str]] = []
-    hosts = lengths = 0
-    for line in lines[1:]:
-        if line[-1:] == "\r":
-            line = line[:-1]
+    for line in lines:
         name, colon, value = line.partition(":")
-        if not colon or not name or name.strip(_TOKEN) or "\r" in value:
+        if not colon:
             return None
-        value = value.strip(" \t")
-        lname = name.lower()
-        if lname == "host":
-            hosts += 1
-        elif lname == "content-length":  # one plain decimal length: h11 keeps it as it is
-            lengths += 1
-            if not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
-                return None
-        elif lname in _FRAMING_HEADERS:
+        names.append(name)
+        headers.append((name, value.strip(" \t")))
+    joined = "\n".join(names)
+    if "" in names or joined.strip(_TOKEN_LINES):  # an empty name, a non-token character
+        return None
+    lowered = joined.lower().split("\n")
+    hosts = lowered.count("host")
+    if hosts > 1 or (not hosts and version == "HTTP/1.1"):
+        return None  # h11 answers 400
+    if not _FRAMING_HEADERS.isdisjoint(lowered):
+        return None
+    lengths = lowered.count("content-length")
+    if lengths:  # one plain decimal length: h11 keeps it as it is
+        value = headers[lowered.index("content-length")][1]
+        if lengths > 1 or not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
             return None
-        headers.append((name, value))
-    if hosts > 1 or (hosts == 0 and version == "HTTP/1.1") or lengths > 1:
-        return None  # h11 answers 400 or merges the lengths
     return method.upper(), target, version[5:], headers
 
 
@@ -787,34 +785,75 @@ _TOKEN_CHARS = frozenset(
 
 
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # a character class: no backtracking
+_CONTROL_NO_LINE_ENDS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-#: Header names already found valid (fakes return the same few names on every answer).
-_VALID_NAMES: set[str] = set()
+#: Header names already found valid (fakes return the same few names on every answer), with
+#: what the writer does with each: write it, skip it (framing the server writes itself), or
+#: write it and send no ``Date`` of its own.
+_VALID_NAMES: dict[str, int] = {}
 _MAX_VALID_NAMES = 512
+_WRITE, _SKIP, _DATE = 0, 1, 2
 
 
-def _bad_header(headers: list[tuple[str, str]]) -> str | None:
-    """What is wrong with the first header that must not be written (RFC 9110 field name
-    and value rules: no CR, LF, NUL or other control character), or None."""
-    values: list[str] = []
-    for name, value in headers:  # fast path: names seen before, every value checked at once
-        if type(name) is not str or name not in _VALID_NAMES or type(value) is not str:
-            return _first_bad_header(headers)
-        values.append(value)
-    joined = "\t".join(values)  # a tab is allowed in a value: it hides no problem
-    if _CONTROL.search(joined) is None and (joined.isascii() or max(joined) <= "\xff"):
+def _name_kind(name: str) -> int:
+    lname = name.lower()
+    return _SKIP if lname in _SKIP_HEADERS else _DATE if lname == "date" else _WRITE
+
+
+def _header_lines(headers: list[tuple[str, str]]) -> tuple[bytes, bool] | None:
+    """The fast path: the header lines to write and whether they hold a ``Date``, when every
+    name was found valid before and every value is plain text (checked all at once);
+    otherwise None (then :func:`_first_bad_header` looks at each header)."""
+    lines: list[str] = []
+    skipped: list[str] = []
+    has_date = False
+    for name, value in headers:
+        if type(name) is not str or type(value) is not str:
+            return None
+        kind = _VALID_NAMES.get(name)
+        if kind is None:
+            return None
+        if kind:
+            if kind == _SKIP:
+                skipped.append(value)  # not written, still checked
+                continue
+            has_date = True
+        lines.append(f"{name}: {value}\r\n")
+    text = "".join(lines)
+    # The only line ends are ours (one CR LF a line); no other control character anywhere.
+    if text.count("\n") != len(lines) or text.count("\r") != len(lines):
         return None
-    return _first_bad_header(headers)
+    if _CONTROL_NO_LINE_ENDS.search(text) or (skipped and _CONTROL.search("\t".join(skipped))):
+        return None
+    try:
+        return text.encode("latin-1"), has_date
+    except UnicodeEncodeError:
+        return None
+
+
+def _checked_header_lines(headers: list[tuple[str, str]]) -> tuple[bytes, bool]:
+    """The header lines of headers :func:`_first_bad_header` found valid."""
+    lines: list[str] = []
+    has_date = False
+    for name, value in headers:
+        kind = _name_kind(name)
+        if kind == _SKIP:
+            continue
+        has_date = has_date or kind == _DATE
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode("latin-1"), has_date
 
 
 def _first_bad_header(headers: list[tuple[str, str]]) -> str | None:
-    """:func:`_bad_header` one header at a time, remembering the valid names."""
+    """What is wrong with the first header that must not be written (RFC 9110 field name
+    and value rules: no CR, LF, NUL or other control character), or None; remembers the
+    valid names."""
     for name, value in headers:
         if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
             return f"an invalid header name {name!r}"
         if type(name) is str and len(_VALID_NAMES) < _MAX_VALID_NAMES:
-            _VALID_NAMES.add(name)
+            _VALID_NAMES[name] = _name_kind(name)
         if not isinstance(value, str):
             return f"a non-text value for header {name!r}"
         if _CONTROL.search(value) or (not value.isascii() and max(value) > "\xff"):
