@@ -160,3 +160,15 @@ def test_stop_is_prompt_while_threads_wait_in_reads_and_writes(
             idle.close()
             stuck.close()
             srv.stop()
+
+
+@pytest.mark.parametrize("option", ["timeout", "request_deadline"])
+@pytest.mark.parametrize("seconds", [float("inf"), 1e30, 2e8])
+def test_a_timeout_no_socket_can_wait_is_refused_up_front(option: str, seconds: float) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be at most 1e\\+08 seconds"):
+        LoopbackServer(_Target(), **{option: seconds})  # type: ignore[arg-type]
+
+
+def test_the_longest_timeout_accepted_serves() -> None:
+    with LoopbackServer(_Target(), timeout=1e8) as server:
+        assert requests.get(server.url + "/", timeout=5).text == "ok"

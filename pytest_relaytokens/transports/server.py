@@ -35,6 +35,8 @@ MAX_HEADER_LINE = 16384
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
 MAX_CONNECTIONS = 1000
+#: The longest ``timeout`` or ``request_deadline`` accepted, in seconds (about three years).
+MAX_TIMEOUT = 1e8
 #: The whole request (head and body) must arrive within this many times ``timeout``.
 REQUEST_DEADLINE_FACTOR = 3.0
 _MAX_HEAD = MAX_REQUEST_LINE + MAX_HEADER_BYTES
@@ -91,11 +93,11 @@ def _timeval(seconds: float) -> bytes:
 
 def _kernel_timeouts_work(sock: socket.socket, seconds: float) -> bool:
     """Whether this kernel takes and gives back a ``SO_RCVTIMEO`` in the layout we write."""
-    wanted = _timeval(seconds)
     try:
+        wanted = _timeval(seconds)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, wanted)
         return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, len(wanted)) == wanted
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, OverflowError, struct.error):  # e.g. a huge timeout
         return False
 
 
@@ -155,7 +157,9 @@ class LoopbackServer:
         self.max_body = max_body
         self.max_connections = max_connections
         self.request_deadline = (
-            request_deadline if request_deadline is not None else timeout * REQUEST_DEADLINE_FACTOR
+            request_deadline
+            if request_deadline is not None
+            else min(timeout * REQUEST_DEADLINE_FACTOR, MAX_TIMEOUT)
         )
         for label, number in (
             ("timeout", timeout),
@@ -165,6 +169,12 @@ class LoopbackServer:
         ):
             if not number > 0:
                 raise ValueError(f"LoopbackServer: {label} must be positive, got {number!r}")
+        for label, seconds in (("timeout", timeout), ("request_deadline", self.request_deadline)):
+            if seconds > MAX_TIMEOUT:  # sockets and the kernel cannot wait that long
+                raise ValueError(
+                    f"LoopbackServer: {label} must be at most {MAX_TIMEOUT:g} seconds, "
+                    f"got {seconds!r}"
+                )
         self.errors: list[BaseException] = []
         self._base_url = ""
         self._listener: socket.socket | None = None
