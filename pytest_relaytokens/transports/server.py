@@ -3,9 +3,14 @@
 One thread per connection (keep-alive). Requests are parsed and framed by h11 (the HTTP/1.1
 state machine httpx and uvicorn use), behind hard limits checked first: request line, header
 line, size and count, body size, an idle timeout, a whole-request deadline, a connection cap
-that closes idle keep-alive connections before refusing new ones. Header values the fakes
-return are validated before they are written. ``stop()`` returns within a second even while
-requests are in flight. h11 loads with the first connection, not with this module.
+that closes idle keep-alive connections before refusing new ones. A plain request (printable
+ASCII, one kind of line end, no transfer coding, expectation or upgrade, its body already
+received) is read by :func:`simple_head`, which gives exactly what h11 gives and leaves
+everything else to h11 (``tests/test_loopback_fast_path.py`` holds it to that). Each
+request costs one read and one write (on Linux, blocking sockets timed by the kernel).
+Header values the fakes return are validated before they are written. ``stop()`` returns
+within a second even while requests are in flight. h11 loads with the first request that
+needs it, not with this module.
 """
 
 from __future__ import annotations
