@@ -109,12 +109,11 @@ def _kernel_timeouts_work(sock: socket.socket, seconds: float) -> bool:
 class _Peer:
     """One connection: its socket and thread, and what the connection cap needs to know."""
 
-    __slots__ = ("evicted", "idle_since", "read_timeout", "sock", "thread", "writing")
+    __slots__ = ("evicted", "read_timeout", "sock", "thread", "writing")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.thread: threading.Thread = threading.current_thread()  # set before it starts
-        self.idle_since: float | None = None  # waiting for a request since (monotonic)
         self.writing = False  # idle, but still writing its last answer
         self.evicted = False
         self.read_timeout = 0.0  # what a read waits for at most now
@@ -122,6 +121,10 @@ class _Peer:
     def set_read_timeout(self, seconds: float) -> None:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
         self.read_timeout = seconds
+
+
+def _since(item: tuple[_Peer, float]) -> float:
+    return item[1]
 
 
 class LoopbackServer:
@@ -190,6 +193,10 @@ class LoopbackServer:
         self._lock = threading.Lock()
         self._peers: dict[socket.socket, _Peer] = {}  # every open connection
         self._evicted = 0  # peers evicted but not yet closed
+        #: Keep-alive peers waiting for a request, since when (monotonic). Taking a peer out
+        #: is how both its own thread (a request came) and the cap (evicting it) claim it:
+        #: ``dict.pop`` is atomic, so exactly one of them does, and no lock is needed.
+        self._idle: dict[_Peer, float] = {}
         self._dates = _DateCache()
         self._use_host_header = False
         #: Read plain request heads without h11 (:func:`simple_head`); False sends every
@@ -352,21 +359,18 @@ class LoopbackServer:
 
     def _evict_idle(self) -> bool:
         """Close the longest-idle keep-alive connection (caller holds the lock)."""
-        oldest: _Peer | None = None
-        oldest_since = 0.0
-        for peer in self._peers.values():
-            since = peer.idle_since
-            if since is not None and (oldest is None or since < oldest_since):
-                oldest, oldest_since = peer, since
-        if oldest is None:
-            return False
-        oldest.idle_since = None
-        oldest.evicted = True
-        self._evicted += 1
-        if not oldest.writing:  # else it closes once its answer is written
-            with contextlib.suppress(OSError):
-                oldest.sock.shutdown(socket.SHUT_RDWR)
-        return True
+        while self._idle:
+            waiting = list(self._idle.items())
+            oldest = min(waiting, key=_since)[0]
+            if self._idle.pop(oldest, None) is None:
+                continue  # a request came for it meanwhile: it is busy now
+            oldest.evicted = True
+            self._evicted += 1
+            if not oldest.writing:  # else it closes once its answer is written
+                with contextlib.suppress(OSError):
+                    oldest.sock.shutdown(socket.SHUT_RDWR)
+            return True
+        return False
 
     def _linger(self, conn: socket.socket) -> None:
         """After an error answer: stop sending, discard what the client still sends for a
@@ -390,6 +394,7 @@ class LoopbackServer:
     # One connection -----------------------------------------------------------------------
     def _serve_connection(self, peer: _Peer) -> None:
         conn, buffer = peer.sock, bytearray()
+        self._idle[peer] = time.monotonic()  # waits for its first request
         try:
             while not self._stopping.is_set():
                 if not self._serve_one(peer, buffer):
@@ -402,23 +407,19 @@ class LoopbackServer:
         except (_Closed, OSError, ValueError):
             pass
         finally:
+            self._idle.pop(peer, None)
             with self._lock:
                 self._peers.pop(conn, None)
                 if peer.evicted:
                     self._evicted -= 1
-                peer.idle_since = None
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
 
-    def _mark(self, peer: _Peer, *, idle: bool, writing: bool = False) -> None:
-        """Note whether ``peer`` waits for a request (idle connections can be evicted at the
-        cap) and whether it is writing an answer; an evicted peer stops here."""
-        with self._lock:
-            peer.idle_since = time.monotonic() if idle else None
-            peer.writing = writing
-            if peer.evicted:
-                raise _Closed()
+    def _busy(self, peer: _Peer) -> None:
+        """A request is coming: ``peer`` is no longer idle, unless the cap evicted it first."""
+        if self._idle.pop(peer, None) is None:
+            raise _Closed()
 
     def _receive(self, peer: _Peer, deadline: float | None) -> bytes:
         """One read: b"" at end of stream. ``deadline`` None: waiting for a new request
@@ -470,15 +471,13 @@ class LoopbackServer:
         lines, blank line), enforcing the size limits; returns the request's deadline and
         where the head ends in ``buffer``."""
         deadline: float | None = None
-        if peer.idle_since is None:  # else idle since its last answer went out
-            self._mark(peer, idle=True)
         pos = 0
         scanned = 0  # where the search for the next line end resumes
         lines = 0
         while True:
             if buffer and deadline is None:  # blank lines too: they start the clock
                 deadline = time.monotonic() + self.request_deadline
-                self._mark(peer, idle=False)
+                self._busy(peer)
             if lines == 0:  # tolerate blank lines between requests (RFC 9112)
                 skip = 0
                 while skip < len(buffer) and buffer[skip] in (13, 10):
@@ -549,9 +548,14 @@ class LoopbackServer:
         if not keep_alive:
             self._send(peer, answer)
             return False
-        self._mark(peer, idle=True, writing=True)  # evictable once the answer is out
-        self._send(peer, answer)
-        self._mark(peer, idle=True)
+        peer.writing = True  # first: the cap never shuts down an answer being written
+        self._idle[peer] = time.monotonic()  # evictable once the answer is out
+        try:
+            self._send(peer, answer)
+        finally:
+            peer.writing = False
+        if peer not in self._idle:  # evicted while writing: close now
+            raise _Closed()
         return True
 
     def _read_with_h11(
