@@ -172,3 +172,40 @@ def test_a_timeout_no_socket_can_wait_is_refused_up_front(option: str, seconds: 
 def test_the_longest_timeout_accepted_serves() -> None:
     with LoopbackServer(_Target(), timeout=1e8) as server:
         assert requests.get(server.url + "/", timeout=5).text == "ok"
+
+
+@pytest.mark.parametrize("kernel", MODES)
+def test_a_keep_alive_request_costs_one_read_and_one_write(
+    kernel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No timeout is set again per request: one read, one write (one system call each with
+    kernel timeouts, whose SO_RCVTIMEO is set once per connection)."""
+    from pytest_relaytokens.transports import server as module
+
+    calls: list[str] = []
+    for name in ("_receive", "_send"):
+        real = getattr(module.LoopbackServer, name)
+
+        def counted(self: object, *args: object, _real: object = real, _name: str = name) -> object:
+            calls.append(_name)
+            return _real(self, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(module.LoopbackServer, name, counted)
+    real_timeout = module._Peer.set_read_timeout
+
+    def set_read_timeout(peer: module._Peer, seconds: float) -> None:
+        calls.append("set_read_timeout")
+        real_timeout(peer, seconds)
+
+    monkeypatch.setattr(module._Peer, "set_read_timeout", set_read_timeout)
+    srv = LoopbackServer(_Target(), timeout=2.0)
+    srv.kernel_timeouts = kernel
+    with srv:
+        with _connect(srv) as sock:
+            for _ in range(5):
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert sock.recv(65536).endswith(b"\r\n\r\nok")
+        assert _settle(lambda: len(srv.threads) == 1, timeout=2.0)
+    assert calls.count("_send") == 5
+    assert calls.count("_receive") == 6  # the sixth read finds the client gone
+    assert calls.count("set_read_timeout") == (1 if kernel else 0)
