@@ -485,7 +485,7 @@ class LoopbackServer:
                 if skip:
                     del buffer[:skip]
                     scanned = 0
-                head_end = _small_whole_head(buffer)
+                head_end = _small_whole_head(buffer) if buffer else 0
                 if head_end > 0:  # the common case, checked without a line loop
                     assert deadline is not None
                     return deadline, head_end
@@ -523,7 +523,7 @@ class LoopbackServer:
         """Read, answer one request; False when the connection must close. ``buffer`` holds
         bytes already received (a pipelined request) and keeps what follows this one."""
         deadline, head_end = self._read_head(peer, buffer)
-        head = simple_head(bytes(buffer[:head_end])) if self.fast_heads else None
+        head = simple_head(buffer[:head_end]) if self.fast_heads else None
         if head is not None:
             url, keep_alive, length = self._request_from(head)
             if length and len(buffer) < head_end + length:
@@ -720,7 +720,7 @@ _FRAMING_HEADERS = frozenset({"transfer-encoding", "expect", "upgrade"})
 _MAX_LENGTH_DIGITS = 18  # fewer than h11's limit (20): any such length fits every check
 
 
-def simple_head(head: bytes) -> RequestHead | None:
+def simple_head(head: bytes | bytearray) -> RequestHead | None:
     """The fast path: ``head`` (request line, header lines, empty line) read as h11 would
     read it, or None for anything but a plain HTTP/1.1 or 1.0 request in printable ASCII with
     one kind of line end, no transfer coding, expectation or upgrade (h11 then reads it and
