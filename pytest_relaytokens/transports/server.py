@@ -19,6 +19,7 @@ import contextlib
 import email.utils
 import ipaddress
 import re
+import select
 import selectors
 import socket
 import struct
@@ -125,6 +126,18 @@ class _Peer:
 
 def _since(item: tuple[_Peer, float]) -> float:
     return item[1]
+
+
+def _has_pending(sock: socket.socket) -> bool:
+    """Whether bytes (or the end of the stream) wait on ``sock``, without reading them."""
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
 
 
 class LoopbackServer:
@@ -359,16 +372,16 @@ class LoopbackServer:
 
     def _evict_idle(self) -> bool:
         """Close the longest-idle keep-alive connection (caller holds the lock)."""
-        while self._idle:
-            waiting = list(self._idle.items())
-            oldest = min(waiting, key=_since)[0]
-            if self._idle.pop(oldest, None) is None:
+        for peer, _ in sorted(self._idle.items(), key=_since):  # the longest idle first
+            if _has_pending(peer.sock):
+                continue  # its client already sent a request its thread has not read yet
+            if self._idle.pop(peer, None) is None:
                 continue  # a request came for it meanwhile: it is busy now
-            oldest.evicted = True
+            peer.evicted = True
             self._evicted += 1
-            if not oldest.writing:  # else it closes once its answer is written
+            if not peer.writing:  # else it closes once its answer is written
                 with contextlib.suppress(OSError):
-                    oldest.sock.shutdown(socket.SHUT_RDWR)
+                    peer.sock.shutdown(socket.SHUT_RDWR)
             return True
         return False
 
