@@ -335,3 +335,138 @@ def run(settings: Settings) -> list[Row]:
 
 
 BENCHMARK = Benchmark("loopback", "loopback server", run)
+
+
+# The server alone: ``python benchmarks/bench_loopback.py [--constant] [--requests N]``
+# prints the server process's CPU per request (and, with ``--instructions``, callgrind's
+# instruction count per request), the client being a raw-socket keep-alive client in a child
+# process that sends what ``requests`` sends. This is how the README's profile was taken.
+
+CLIENT = r"""
+import socket, sys, time
+host, port, path, count, request = sys.argv[1:6]
+port, count = int(port), int(count)
+request = request.encode("latin-1").decode("unicode_escape").encode("latin-1")
+def run(n):
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for _ in range(n):
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, "closed"
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head[:80]
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(rest) < length:
+            rest += sock.recv(65536)
+    sock.close()
+run(100)
+print("ready", flush=True)
+sys.stdin.readline()
+run(count)
+print("done", flush=True)
+"""
+
+
+def _serve_alone(constant: bool, count: int) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import _cg
+    import requests
+
+    from pytest_relaytokens.core import FakeRequest, FakeResponse
+    from pytest_relaytokens.relay.service import RelayService
+    from pytest_relaytokens.transports.server import FakeServers, LoopbackServer
+    from pytest_relaytokens.ucwa.service import UcwaService
+
+    ucwa = UcwaService(seed=1)
+    sent = {
+        "User-Agent": "python-requests/" + requests.__version__,
+        "Accept-Encoding": "gzip, deflate",
+        "Accept": "application/json",
+        "Connection": "keep-alive",
+        "Authorization": "Bearer " + ucwa.credentials.bearer,
+    }
+    if constant:  # the server's own cost: the fake's recorded answer, no token work
+        answer = ucwa.handle(FakeRequest.build("GET", ucwa.token_url(), sent))
+
+        class Recorded:
+            def handle(self, request: FakeRequest) -> FakeResponse:
+                return answer
+
+        server: LoopbackServer = LoopbackServer(Recorded())
+    else:
+        server = FakeServers(ucwa, RelayService(seed=1))
+    with server:
+        ucwa.base_url = server.url
+        head = f"GET {ucwa.token_path()} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in sent.items()) + "\r\n"
+        escaped = head.encode("unicode_escape").decode("latin-1")
+        argv = ["127.0.0.1", str(server.port), ucwa.token_path(), str(count), escaped]
+        child = subprocess.Popen(
+            [sys.executable, "-c", CLIENT, *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdin is not None and child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        probe = _cg.Probe()
+        cpu = time.process_time()
+        probe.start()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "done"
+        probe.stop("server")
+        cpu = time.process_time() - cpu
+        child.wait()
+    if not probe.active:  # under valgrind the time means nothing
+        what = "the recorded answer" if constant else "a fresh token per GET"
+        print(f"server CPU per request ({what}): {cpu * 1e6 / count:.1f} us")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import _cg
+
+    parser = argparse.ArgumentParser(description="the loopback server alone, per request")
+    parser.add_argument("--constant", action="store_true", help="serve a recorded answer")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--instructions", action="store_true", help="count with callgrind")
+    args = parser.parse_args(argv)
+    if not args.instructions or os.environ.get(_cg.LIB_ENV):
+        _serve_alone(args.constant, args.requests)
+        return 0
+    library = _cg.library()
+    if not isinstance(library, Path):
+        print(f"no instruction count: {library}")
+        return 1
+    out = Path(tempfile.mkdtemp(prefix="relaytokens-loop-"))
+    try:
+        command = [*_cg.callgrind_command(out), sys.executable, __file__, "--instructions"]
+        command += ["--requests", str(args.requests)] + (["--constant"] if args.constant else [])
+        env = {**os.environ, _cg.LIB_ENV: str(library)}
+        subprocess.run(command, env=env, check=True, stderr=subprocess.DEVNULL)
+        total = _cg.read_dumps(out).get("server", 0)
+        print(f"server instructions per request: {total / args.requests:,.0f}")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
