@@ -3,9 +3,14 @@
 One thread per connection (keep-alive). Requests are parsed and framed by h11 (the HTTP/1.1
 state machine httpx and uvicorn use), behind hard limits checked first: request line, header
 line, size and count, body size, an idle timeout, a whole-request deadline, a connection cap
-that closes idle keep-alive connections before refusing new ones. Header values the fakes
-return are validated before they are written. ``stop()`` returns within a second even while
-requests are in flight. h11 loads with the first connection, not with this module.
+that closes idle keep-alive connections before refusing new ones. A plain request (printable
+ASCII, one kind of line end, no transfer coding, expectation or upgrade, its body already
+received) is read by :func:`simple_head`, which gives exactly what h11 gives and leaves
+everything else to h11 (``tests/test_loopback_fast_path.py`` holds it to that). Each
+request costs one read and one write (on Linux, blocking sockets timed by the kernel).
+Header values the fakes return are validated before they are written. ``stop()`` returns
+within a second even while requests are in flight. h11 loads with the first request that
+needs it, not with this module.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ import contextlib
 import email.utils
 import ipaddress
 import re
+import select
 import selectors
 import socket
+import struct
+import sys
 import threading
 import time
 from types import TracebackType
@@ -33,6 +41,8 @@ MAX_HEADER_LINE = 16384
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
 MAX_CONNECTIONS = 1000
+#: The longest ``timeout`` or ``request_deadline`` accepted, in seconds (about three years).
+MAX_TIMEOUT = 1e8
 #: The whole request (head and body) must arrive within this many times ``timeout``.
 REQUEST_DEADLINE_FACTOR = 3.0
 _MAX_HEAD = MAX_REQUEST_LINE + MAX_HEADER_BYTES
@@ -78,6 +88,58 @@ class _DateCache:
         return self._value
 
 
+_LINUX = sys.platform.startswith("linux")
+
+
+def _timeval(seconds: float) -> bytes:
+    """``struct timeval`` for ``SO_RCVTIMEO``/``SO_SNDTIMEO`` (never 0: that means "never")."""
+    micro = max(1, round(seconds * 1_000_000))
+    return struct.pack("@ll", micro // 1_000_000, micro % 1_000_000)
+
+
+def _kernel_timeouts_work(sock: socket.socket, seconds: float) -> bool:
+    """Whether this kernel takes and gives back a ``SO_RCVTIMEO`` in the layout we write."""
+    try:
+        wanted = _timeval(seconds)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, wanted)
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, len(wanted)) == wanted
+    except (OSError, AttributeError, OverflowError, struct.error):  # e.g. a huge timeout
+        return False
+
+
+class _Peer:
+    """One connection: its socket and thread, and what the connection cap needs to know."""
+
+    __slots__ = ("evicted", "read_timeout", "sock", "thread", "writing")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.thread: threading.Thread = threading.current_thread()  # set before it starts
+        self.writing = False  # idle, but still writing its last answer
+        self.evicted = False
+        self.read_timeout = 0.0  # what a read waits for at most now
+
+    def set_read_timeout(self, seconds: float) -> None:
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+        self.read_timeout = seconds
+
+
+def _since(item: tuple[_Peer, float]) -> float:
+    return item[1]
+
+
+def _has_pending(sock: socket.socket) -> bool:
+    """Whether bytes (or the end of the stream) wait on ``sock``, without reading them."""
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
+
+
 class LoopbackServer:
     """Serve ``target`` over real HTTP/1.1 on ``host`` (default ``127.0.0.1``), ``port`` 0 =
     an ephemeral port. ``start()``/``stop()`` or use it as a context manager; ``url`` is
@@ -116,7 +178,9 @@ class LoopbackServer:
         self.max_body = max_body
         self.max_connections = max_connections
         self.request_deadline = (
-            request_deadline if request_deadline is not None else timeout * REQUEST_DEADLINE_FACTOR
+            request_deadline
+            if request_deadline is not None
+            else min(timeout * REQUEST_DEADLINE_FACTOR, MAX_TIMEOUT)
         )
         for label, number in (
             ("timeout", timeout),
@@ -126,6 +190,12 @@ class LoopbackServer:
         ):
             if not number > 0:
                 raise ValueError(f"LoopbackServer: {label} must be positive, got {number!r}")
+        for label, seconds in (("timeout", timeout), ("request_deadline", self.request_deadline)):
+            if seconds > MAX_TIMEOUT:  # sockets and the kernel cannot wait that long
+                raise ValueError(
+                    f"LoopbackServer: {label} must be at most {MAX_TIMEOUT:g} seconds, "
+                    f"got {seconds!r}"
+                )
         self.errors: list[BaseException] = []
         self._base_url = ""
         self._listener: socket.socket | None = None
@@ -134,12 +204,21 @@ class LoopbackServer:
         self._wake_w: socket.socket | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._connections: dict[socket.socket, threading.Thread] = {}
-        self._idle: dict[socket.socket, float] = {}  # waiting for a request, since when
-        self._evicted: set[socket.socket] = set()
-        self._writing: set[socket.socket] = set()  # idle, but still writing their last answer
+        self._peers: dict[socket.socket, _Peer] = {}  # every open connection
+        self._evicted = 0  # peers evicted but not yet closed
+        #: Keep-alive peers waiting for a request, since when (monotonic). Taking a peer out
+        #: is how both its own thread (a request came) and the cap (evicting it) claim it:
+        #: ``dict.pop`` is atomic, so exactly one of them does, and no lock is needed.
+        self._idle: dict[_Peer, float] = {}
         self._dates = _DateCache()
         self._use_host_header = False
+        #: Read plain request heads without h11 (:func:`simple_head`); False sends every
+        #: request through h11 (the tests compare both).
+        self.fast_heads = True
+        #: Time reads and writes with the kernel's ``SO_RCVTIMEO``/``SO_SNDTIMEO`` on blocking
+        #: sockets (one system call per read or write; Linux); False uses socket timeouts
+        #: (a ``poll`` before each call). ``start()`` turns it off where the kernel refuses.
+        self.kernel_timeouts = _LINUX
 
     # Lifecycle ----------------------------------------------------------------------------
     @property
@@ -175,6 +254,8 @@ class LoopbackServer:
             shown = f"[{shown}]"
         self._base_url = f"http://{shown}:{self.port}"
         self._use_host_header = not is_loopback(self.host)
+        if self.kernel_timeouts:
+            self.kernel_timeouts = _kernel_timeouts_work(listener, self.timeout)
         self._wake_r, self._wake_w = socket.socketpair()
         self._stopping.clear()
         self._accept_thread = threading.Thread(
@@ -195,12 +276,12 @@ class LoopbackServer:
                 self._wake_w.send(b"x")
         self._accept_thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
-            connections = list(self._connections.items())
-            for conn, _ in connections:
+            peers = list(self._peers.values())
+            for peer in peers:
                 with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-        for _, thread in connections:
-            thread.join(max(0.0, deadline - time.monotonic()))
+                    peer.sock.shutdown(socket.SHUT_RDWR)
+        for peer in peers:
+            peer.thread.join(max(0.0, deadline - time.monotonic()))
         for sock in (self._listener, self._wake_r, self._wake_w):
             if sock is not None:
                 sock.close()
@@ -222,7 +303,7 @@ class LoopbackServer:
     def threads(self) -> list[threading.Thread]:
         """The server's live threads (accept loop and connections)."""
         with self._lock:
-            found = list(self._connections.values())
+            found = [peer.thread for peer in self._peers.values()]
         if self._accept_thread is not None:
             found.append(self._accept_thread)
         return [t for t in found if t.is_alive()]
@@ -253,38 +334,56 @@ class LoopbackServer:
             except OSError:  # e.g. EMFILE: back off a little, keep serving
                 time.sleep(0.01)
                 return
-            conn.setblocking(True)
-            conn.settimeout(self.timeout)
-            with contextlib.suppress(OSError):
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            peer = _Peer(conn)
+            try:
+                self._prepare(peer)
+            except OSError:
+                conn.close()
+                continue
             with self._lock:
                 if self._stopping.is_set():
                     conn.close()
                     return
-                full = len(self._connections) - len(self._evicted) >= self.max_connections
+                full = len(self._peers) - self._evicted >= self.max_connections
                 if full and not self._evict_idle():
                     self._refuse(conn)
                     continue
-                thread = threading.Thread(
+                peer.thread = threading.Thread(
                     target=self._serve_connection,
-                    args=(conn,),
+                    args=(peer,),
                     name=f"relaytokens-conn-{self.port}",
                     daemon=True,
                 )
-                self._connections[conn] = thread
-            thread.start()
+                self._peers[conn] = peer
+            peer.thread.start()
+
+    def _prepare(self, peer: _Peer) -> None:
+        """A new connection: no Nagle delay; reads and writes time out after ``timeout``."""
+        conn = peer.sock
+        conn.setblocking(True)
+        with contextlib.suppress(OSError):
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.kernel_timeouts:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(self.timeout))
+            peer.set_read_timeout(self.timeout)
+        else:
+            conn.settimeout(self.timeout)
+            peer.read_timeout = self.timeout
 
     def _evict_idle(self) -> bool:
         """Close the longest-idle keep-alive connection (caller holds the lock)."""
-        if not self._idle:
-            return False
-        oldest = min(self._idle, key=self._idle.__getitem__)
-        del self._idle[oldest]
-        self._evicted.add(oldest)
-        if oldest not in self._writing:  # else it closes once its answer is written
-            with contextlib.suppress(OSError):
-                oldest.shutdown(socket.SHUT_RDWR)
-        return True
+        for peer, _ in sorted(self._idle.items(), key=_since):  # the longest idle first
+            if _has_pending(peer.sock):
+                continue  # its client already sent a request its thread has not read yet
+            if self._idle.pop(peer, None) is None:
+                continue  # a request came for it meanwhile: it is busy now
+            peer.evicted = True
+            self._evicted += 1
+            if not peer.writing:  # else it closes once its answer is written
+                with contextlib.suppress(OSError):
+                    peer.sock.shutdown(socket.SHUT_RDWR)
+            return True
+        return False
 
     def _linger(self, conn: socket.socket) -> None:
         """After an error answer: stop sending, discard what the client still sends for a
@@ -301,70 +400,97 @@ class LoopbackServer:
 
     def _refuse(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
+            conn.settimeout(self.timeout)
             conn.sendall(self._error_bytes(503, "too many connections"))
         conn.close()
 
     # One connection -----------------------------------------------------------------------
-    def _serve_connection(self, conn: socket.socket) -> None:
-        buffer = bytearray()
+    def _serve_connection(self, peer: _Peer) -> None:
+        conn, buffer = peer.sock, bytearray()
+        self._idle[peer] = time.monotonic()  # waits for its first request
         try:
             while not self._stopping.is_set():
-                if not self._serve_one(conn, buffer):
+                if not self._serve_one(peer, buffer):
                     break
         except _HttpError as error:
             with contextlib.suppress(OSError):
+                conn.settimeout(self.timeout)
                 conn.sendall(self._error_bytes(error.status, error.message))
                 self._linger(conn)
         except (_Closed, OSError, ValueError):
             pass
         finally:
+            self._idle.pop(peer, None)
             with self._lock:
-                self._connections.pop(conn, None)
-                self._idle.pop(conn, None)
-                self._evicted.discard(conn)
-                self._writing.discard(conn)
+                self._peers.pop(conn, None)
+                if peer.evicted:
+                    self._evicted -= 1
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
 
-    def _set_idle(self, conn: socket.socket, idle: bool) -> None:
-        with self._lock:
-            if idle:
-                self._idle[conn] = time.monotonic()
-            else:
-                self._idle.pop(conn, None)
-            if conn in self._evicted:
-                raise _Closed()
+    def _busy(self, peer: _Peer) -> None:
+        """A request is coming: ``peer`` is no longer idle, unless the cap evicted it first."""
+        if self._idle.pop(peer, None) is None:
+            raise _Closed()
 
-    def _receive(self, conn: socket.socket, deadline: float | None) -> bytes:
+    def _receive(self, peer: _Peer, deadline: float | None) -> bytes:
         """One read: b"" at end of stream. ``deadline`` None: waiting for a new request
         (silence closes quietly); else the whole request must arrive by then (408)."""
         if deadline is None:
-            conn.settimeout(self.timeout)
+            wait = self.timeout
         else:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _HttpError(408, "request timeout")
-            conn.settimeout(min(self.timeout, left))
+            wait = min(self.timeout, left)
+        if wait != peer.read_timeout:
+            if self.kernel_timeouts:
+                peer.set_read_timeout(wait)
+            else:
+                peer.sock.settimeout(wait)
+                peer.read_timeout = wait
         try:
-            return conn.recv(65536)
-        except TimeoutError:
+            return peer.sock.recv(65536)
+        except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO ran out
             if deadline is None:
                 raise _Closed() from None
             raise _HttpError(408, "request timeout") from None
 
-    def _read_head(self, conn: socket.socket, buffer: bytearray) -> float:
+    def _send(self, peer: _Peer, data: bytes) -> None:
+        """Write ``data`` whole within ``timeout`` seconds (else the connection closes)."""
+        conn = peer.sock
+        if not self.kernel_timeouts:
+            if peer.read_timeout != self.timeout:
+                conn.settimeout(self.timeout)
+                peer.read_timeout = self.timeout
+            conn.sendall(data)
+            return
+        started = time.monotonic()
+        sent = conn.send(data)  # blocking: all of it, unless SO_SNDTIMEO runs out first
+        if sent == len(data):
+            return
+        left = self.timeout - (time.monotonic() - started)  # a slow reader: the rest in time
+        if left <= 0:
+            raise TimeoutError("the client does not read its answer")
+        conn.settimeout(left)
+        try:
+            conn.sendall(memoryview(data)[sent:])
+        finally:
+            conn.settimeout(None)
+
+    def _read_head(self, peer: _Peer, buffer: bytearray) -> tuple[float, int]:
         """Read into ``buffer`` until it holds a whole request head (request line, header
-        lines, blank line), enforcing the size limits; returns the request's deadline."""
+        lines, blank line), enforcing the size limits; returns the request's deadline and
+        where the head ends in ``buffer``."""
         deadline: float | None = None
-        self._set_idle(conn, True)
         pos = 0
         scanned = 0  # where the search for the next line end resumes
         lines = 0
         while True:
             if buffer and deadline is None:  # blank lines too: they start the clock
                 deadline = time.monotonic() + self.request_deadline
-                self._set_idle(conn, False)
+                self._busy(peer)
             if lines == 0:  # tolerate blank lines between requests (RFC 9112)
                 skip = 0
                 while skip < len(buffer) and buffer[skip] in (13, 10):
@@ -372,9 +498,10 @@ class LoopbackServer:
                 if skip:
                     del buffer[:skip]
                     scanned = 0
-                if _small_whole_head(buffer):  # the common case, checked without a line loop
+                head_end = _small_whole_head(buffer) if buffer else 0
+                if head_end > 0:  # the common case, checked without a line loop
                     assert deadline is not None
-                    return deadline
+                    return deadline, head_end
             end = buffer.find(b"\n", max(pos, scanned))
             if end < 0:
                 scanned = len(buffer)
@@ -383,7 +510,7 @@ class LoopbackServer:
                     raise _HttpError(414, "request line too long")
                 if lines > 0 and (partial > MAX_HEADER_LINE or pos + partial > _MAX_HEAD):
                     raise _HttpError(431, "request header fields too large")
-                chunk = self._receive(conn, deadline)
+                chunk = self._receive(peer, deadline)
                 if not chunk:
                     if not buffer:  # nothing, or only blank lines: a quiet close
                         raise _Closed()
@@ -396,7 +523,7 @@ class LoopbackServer:
                     raise _HttpError(414, "request line too long")
             elif size <= 2 and (end == pos or buffer[pos] == 13):
                 assert deadline is not None
-                return deadline
+                return deadline, end + 1
             else:
                 if size > MAX_HEADER_LINE or end + 1 > _MAX_HEAD or lines > MAX_HEADERS:
                     raise _HttpError(431, "request header fields too large")
@@ -405,28 +532,22 @@ class LoopbackServer:
             lines += 1
             pos = end + 1
 
-    def _serve_one(self, conn: socket.socket, buffer: bytearray) -> bool:
+    def _serve_one(self, peer: _Peer, buffer: bytearray) -> bool:
         """Read, answer one request; False when the connection must close. ``buffer`` holds
         bytes already received (a pipelined request) and keeps what follows this one."""
-        import h11
-
-        deadline = self._read_head(conn, buffer)
-        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD + 1024)
-        parser.receive_data(bytes(buffer))
-        buffer.clear()
-        try:
-            event = parser.next_event()
-            if not isinstance(event, h11.Request):
-                raise _HttpError(400, "malformed request")
-            request, keep_alive = self._request_from(event)
-            if request.method != "HEAD" and parser.they_are_waiting_for_100_continue:
-                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = self._read_body(conn, parser, deadline)
-        except h11.RemoteProtocolError as error:
-            raise _HttpError(error.error_status_hint, str(error) or "malformed request") from None
-        leftover, _ = parser.trailing_data
-        buffer += leftover
-        request = FakeRequest(request.method, request.url, request.headers, body)
+        deadline, head_end = self._read_head(peer, buffer)
+        head = simple_head(buffer[:head_end]) if self.fast_heads else None
+        if head is not None:
+            url, keep_alive, length = self._request_from(head)
+            if length and len(buffer) < head_end + length:
+                head = None  # the body is still on its way: h11 reads it
+        if head is not None:  # a plain request, whole in the buffer: h11 would read this
+            body = bytes(buffer[head_end : head_end + length]) if length else b""
+            del buffer[: head_end + length]
+            request = FakeRequest(head[0], url, tuple(head[3]), body)
+            version = head[2]
+        else:
+            request, keep_alive, version = self._read_with_h11(peer, buffer, deadline)
         try:
             response = self.target.handle(request)
         except Exception as error:  # the target is broken: answer 500, keep serving
@@ -436,32 +557,55 @@ class LoopbackServer:
             raise _Closed()
         if response.drop_connection or self._stopping.is_set():
             raise _Closed()
-        conn.settimeout(self.timeout)
-        answer = self._response_bytes(response, request.method, keep_alive, event.http_version)
-        if keep_alive:  # idle from now on: evictable once the answer is out
-            with self._lock:
-                self._writing.add(conn)
-                self._idle[conn] = time.monotonic()
+        answer = self._response_bytes(response, request.method, keep_alive, version)
+        if not keep_alive:
+            self._send(peer, answer)
+            return False
+        peer.writing = True  # first: the cap never shuts down an answer being written
+        self._idle[peer] = time.monotonic()  # evictable once the answer is out
         try:
-            conn.sendall(answer)
+            self._send(peer, answer)
         finally:
-            with self._lock:
-                self._writing.discard(conn)
-        return keep_alive
+            peer.writing = False
+        if peer not in self._idle:  # evicted while writing: close now
+            raise _Closed()
+        return True
 
-    def _request_from(self, event: Any) -> tuple[FakeRequest, bool]:
-        """The request head as a body-less :class:`FakeRequest`, and whether the connection
-        stays open after the answer."""
-        version = bytes(event.http_version)
-        if version not in (b"1.0", b"1.1"):
-            raise _HttpError(505, "HTTP version not supported")
-        headers: list[tuple[str, str]] = []
+    def _read_with_h11(
+        self, peer: _Peer, buffer: bytearray, deadline: float
+    ) -> tuple[FakeRequest, bool, str]:
+        """The request (head and body) read by h11, for everything the fast path leaves;
+        whether the connection stays open; the HTTP version."""
+        import h11
+
+        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD + 1024)
+        parser.receive_data(bytes(buffer))
+        buffer.clear()
+        try:
+            event = parser.next_event()
+            if not isinstance(event, h11.Request):
+                raise _HttpError(400, "malformed request")
+            head = _head_from_event(event)
+            if head[2] not in ("1.0", "1.1"):
+                raise _HttpError(505, "HTTP version not supported")
+            url, keep_alive, _ = self._request_from(head)
+            if head[0] != "HEAD" and parser.they_are_waiting_for_100_continue:
+                self._send(peer, b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = self._read_body(peer, parser, deadline)
+        except h11.RemoteProtocolError as error:
+            raise _HttpError(error.error_status_hint, str(error) or "malformed request") from None
+        leftover, _ = parser.trailing_data
+        buffer += leftover
+        return FakeRequest(head[0], url, tuple(head[3]), body), keep_alive, head[2]
+
+    def _request_from(self, head: RequestHead) -> tuple[str, bool, int]:
+        """What the server makes of a request head: the request's URL, whether the
+        connection stays open after the answer, the body's Content-Length (0 if none)."""
+        _, target, version, headers = head
         tokens: set[str] = set()
         host_header = ""
-        content_length: int | None = None
-        for raw_name, raw_value in event.headers.raw_items():
-            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-            headers.append((name, value))
+        content_length = 0
+        for name, value in headers:
             lname = name.lower()
             if lname == "connection":
                 tokens.update(t.strip().lower() for t in value.split(","))
@@ -471,24 +615,22 @@ class LoopbackServer:
                 raise _HttpError(417, "expectation failed")
             elif lname == "content-length":
                 content_length = int(value)
-        if content_length is not None and content_length > self.max_body:
+        if content_length > self.max_body:
             raise _HttpError(413, f"request body larger than {self.max_body} bytes")
-        if version == b"1.1":
+        if version == "1.1":
             keep_alive = "close" not in tokens
         else:  # HTTP/1.0 closes unless the client asks for keep-alive
             keep_alive = "keep-alive" in tokens and "close" not in tokens
-        method = bytes(event.method).decode("ascii").upper()
-        url = self._request_url(bytes(event.target).decode("latin-1"), host_header)
-        return FakeRequest(method, url, tuple(headers), b""), keep_alive
+        return self._request_url(target, host_header), keep_alive, content_length
 
-    def _read_body(self, conn: socket.socket, parser: Any, deadline: float) -> bytes:
+    def _read_body(self, peer: _Peer, parser: Any, deadline: float) -> bytes:
         import h11
 
         body = bytearray()
         while True:
             event = parser.next_event()
             if event is h11.NEED_DATA:
-                parser.receive_data(self._receive(conn, deadline))
+                parser.receive_data(self._receive(peer, deadline))
             elif isinstance(event, h11.Data):
                 body += event.data
                 if len(body) > self.max_body:
@@ -514,26 +656,20 @@ class LoopbackServer:
 
     # Writing ------------------------------------------------------------------------------
     def _response_bytes(
-        self, response: FakeResponse, method: str, keep_alive: bool, version: bytes = b"1.1"
+        self, response: FakeResponse, method: str, keep_alive: bool, version: str = "1.1"
     ) -> bytes:
-        problem = _bad_header(response.headers)
-        if not 200 <= response.status <= 599:
-            problem = f"status {response.status!r} as a final answer (expected 200-599)"
-        if problem is not None:  # never write a header that could split the response
-            self.errors.append(ValueError(problem))
-            response = _plain(500, f"the fake returned {problem}\n")
+        block = _header_lines(response.headers) if 200 <= response.status <= 599 else None
+        if block is None:  # a name not seen before, or something to refuse
+            problem = _first_bad_header(response.headers)
+            if not 200 <= response.status <= 599:
+                problem = f"status {response.status!r} as a final answer (expected 200-599)"
+            if problem is not None:  # never write a header that could split the response
+                self.errors.append(ValueError(problem))
+                response = _plain(500, f"the fake returned {problem}\n")
+            block = _checked_header_lines(response.headers)
+        lines, has_date = block
         body = response.body
-        lines: list[str] = []
-        has_date = False
-        for name, value in response.headers:
-            lname = name.lower()
-            if lname in _SKIP_HEADERS:
-                continue
-            if lname == "date":
-                has_date = True
-            lines.append(f"{name}: {value}\r\n")
-        # Checked by _bad_header: every name and value is Latin-1 text, so one encode suffices.
-        out = [_status_line(response.status, response.reason), "".join(lines).encode("latin-1")]
+        out = [_status_line(response.status, response.reason), lines]
         if not has_date:
             out.append(b"Date: " + self._dates.get() + b"\r\n")
         no_body = bodiless_status(response.status)
@@ -541,7 +677,7 @@ class LoopbackServer:
             out.append(b"Content-Length: %d\r\n" % len(body))
         if not keep_alive:
             out.append(b"Connection: close\r\n")
-        elif version == b"1.0":
+        elif version == "1.0":
             out.append(b"Connection: keep-alive\r\n")
         out.append(b"\r\n")
         if method != "HEAD" and not no_body:
@@ -562,26 +698,113 @@ class LoopbackServer:
         )
 
 
-def _small_whole_head(buffer: bytearray) -> bool:
-    """Whether ``buffer`` starts with a whole request head of at most ``MAX_REQUEST_LINE``
-    bytes, at most ``MAX_HEADERS`` header lines and no folded line: then every limit the
-    line-by-line reading checks holds. False means "read line by line", never "bad"."""
-    ends = [
-        found + size
-        for found, size in (
-            (buffer.find(b"\n\n", 0, MAX_REQUEST_LINE), 2),
-            (buffer.find(b"\n\r\n", 0, MAX_REQUEST_LINE), 3),
-        )
-        if found >= 0
-    ]
-    if not ends:
-        return False
-    head_end = min(ends)  # the first empty line ends the head
-    return (
+def _small_whole_head(buffer: bytearray) -> int:
+    """Where a whole request head at the start of ``buffer`` ends (after its empty line),
+    when it has at most ``MAX_REQUEST_LINE`` bytes, at most ``MAX_HEADERS`` header lines and
+    no folded line: then every limit the line-by-line reading checks holds. 0 means "read
+    line by line", never "bad"."""
+    crlf = buffer.find(b"\n\r\n", 0, MAX_REQUEST_LINE)
+    lf = buffer.find(b"\n\n", 0, crlf + 2 if crlf >= 0 else MAX_REQUEST_LINE)
+    if lf >= 0:  # the first empty line ends the head
+        head_end = lf + 2
+    elif crlf >= 0:
+        head_end = crlf + 3
+    else:
+        return 0
+    if (
         buffer.count(b"\n", 0, head_end) - 2 <= MAX_HEADERS  # request line and empty line
         and buffer.find(b"\n ", 0, head_end) < 0
         and buffer.find(b"\n\t", 0, head_end) < 0
-    )
+    ):
+        return head_end
+    return 0
+
+
+#: A request head as ``(METHOD, target, "1.1" | "1.0", [(name, value), ...])``: what h11 reads
+#: from a head, as text (names as sent, values without surrounding blanks).
+RequestHead = tuple[str, str, str, list[tuple[str, str]]]
+
+# Bytes a head the fast path reads may hold: printable ASCII, space, tab, CR, LF.
+_HEAD_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"
+_TOKEN = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_TOKEN_LINES = _TOKEN + "\n"
+#: Headers that change how h11 frames or answers a request: their requests go through h11.
+_FRAMING_HEADERS = frozenset({"transfer-encoding", "expect", "upgrade"})
+_MAX_LENGTH_DIGITS = 18  # fewer than h11's limit (20): any such length fits every check
+
+
+def simple_head(head: bytes | bytearray) -> RequestHead | None:
+    """The fast path: ``head`` (request line, header lines, empty line) read as h11 would
+    read it, or None for anything but a plain HTTP/1.1 or 1.0 request in printable ASCII with
+    one kind of line end, no transfer coding, expectation or upgrade (h11 then reads it and
+    gives its own answer or error). Never raises."""
+    if head.translate(None, _HEAD_BYTES):  # a byte outside printable ASCII and blanks
+        return None
+    text = head.decode("ascii")
+    returns = text.count("\r")
+    if not returns and text[-2:] == "\n\n":
+        lines = text[:-2].split("\n")
+    elif returns == text.count("\n") == text.count("\r\n") and text[-4:] == "\r\n\r\n":
+        lines = text[:-4].split("\r\n")
+    else:  # mixed line ends, a lone CR: h11 reads those
+        return None
+    method, _, rest = lines[0].partition(" ")
+    target, _, version = rest.partition(" ")
+    if (
+        version not in ("HTTP/1.1", "HTTP/1.0")
+        or not method
+        or method.strip(_TOKEN)
+        or method == "CONNECT"
+        or not target
+        or "\t" in target
+    ):
+        return None
+    del lines[0]
+    names: list[str] = []
+    headers: list[tuple[str, str]] = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon:
+            return None
+        names.append(name)
+        headers.append((name, value.strip(" \t")))
+    joined = "\n".join(names)
+    if "" in names or joined.strip(_TOKEN_LINES):  # an empty name, a non-token character
+        return None
+    lowered = joined.lower().split("\n")
+    hosts = lowered.count("host")
+    if hosts > 1 or (not hosts and version == "HTTP/1.1"):
+        return None  # h11 answers 400
+    if not _FRAMING_HEADERS.isdisjoint(lowered):
+        return None
+    lengths = lowered.count("content-length")
+    if lengths:  # one plain decimal length: h11 keeps it as it is
+        value = headers[lowered.index("content-length")][1]
+        if lengths > 1 or not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
+            return None
+    return method.upper(), target, version[5:], headers
+
+
+def h11_head(head: bytes) -> RequestHead:
+    """``head`` read by h11 alone (what the fast path must match); raises h11's errors."""
+    import h11
+
+    parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD + 1024)
+    parser.receive_data(head)
+    event = parser.next_event()
+    if not isinstance(event, h11.Request):
+        raise ValueError(f"not a whole request head: {event!r}")
+    return _head_from_event(event)
+
+
+def _head_from_event(event: Any) -> RequestHead:
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in event.headers.raw_items()
+    ]
+    method = bytes(event.method).decode("ascii").upper()
+    target = bytes(event.target).decode("latin-1")
+    return method, target, bytes(event.http_version).decode("ascii"), headers
 
 
 def _plain(status: int, text: str) -> FakeResponse:
@@ -594,34 +817,75 @@ _TOKEN_CHARS = frozenset(
 
 
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # a character class: no backtracking
+_CONTROL_NO_LINE_ENDS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-#: Header names already found valid (fakes return the same few names on every answer).
-_VALID_NAMES: set[str] = set()
+#: Header names already found valid (fakes return the same few names on every answer), with
+#: what the writer does with each: write it, skip it (framing the server writes itself), or
+#: write it and send no ``Date`` of its own.
+_VALID_NAMES: dict[str, int] = {}
 _MAX_VALID_NAMES = 512
+_WRITE, _SKIP, _DATE = 0, 1, 2
 
 
-def _bad_header(headers: list[tuple[str, str]]) -> str | None:
-    """What is wrong with the first header that must not be written (RFC 9110 field name
-    and value rules: no CR, LF, NUL or other control character), or None."""
-    values: list[str] = []
-    for name, value in headers:  # fast path: names seen before, every value checked at once
-        if type(name) is not str or name not in _VALID_NAMES or type(value) is not str:
-            return _first_bad_header(headers)
-        values.append(value)
-    joined = "\t".join(values)  # a tab is allowed in a value: it hides no problem
-    if _CONTROL.search(joined) is None and (joined.isascii() or max(joined) <= "\xff"):
+def _name_kind(name: str) -> int:
+    lname = name.lower()
+    return _SKIP if lname in _SKIP_HEADERS else _DATE if lname == "date" else _WRITE
+
+
+def _header_lines(headers: list[tuple[str, str]]) -> tuple[bytes, bool] | None:
+    """The fast path: the header lines to write and whether they hold a ``Date``, when every
+    name was found valid before and every value is plain text (checked all at once);
+    otherwise None (then :func:`_first_bad_header` looks at each header)."""
+    lines: list[str] = []
+    skipped: list[str] = []
+    has_date = False
+    for name, value in headers:
+        if type(name) is not str or type(value) is not str:
+            return None
+        kind = _VALID_NAMES.get(name)
+        if kind is None:
+            return None
+        if kind:
+            if kind == _SKIP:
+                skipped.append(value)  # not written, still checked
+                continue
+            has_date = True
+        lines.append(f"{name}: {value}\r\n")
+    text = "".join(lines)
+    # The only line ends are ours (one CR LF a line); no other control character anywhere.
+    if text.count("\n") != len(lines) or text.count("\r") != len(lines):
         return None
-    return _first_bad_header(headers)
+    if _CONTROL_NO_LINE_ENDS.search(text) or (skipped and _CONTROL.search("\t".join(skipped))):
+        return None
+    try:
+        return text.encode("latin-1"), has_date
+    except UnicodeEncodeError:
+        return None
+
+
+def _checked_header_lines(headers: list[tuple[str, str]]) -> tuple[bytes, bool]:
+    """The header lines of headers :func:`_first_bad_header` found valid."""
+    lines: list[str] = []
+    has_date = False
+    for name, value in headers:
+        kind = _name_kind(name)
+        if kind == _SKIP:
+            continue
+        has_date = has_date or kind == _DATE
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode("latin-1"), has_date
 
 
 def _first_bad_header(headers: list[tuple[str, str]]) -> str | None:
-    """:func:`_bad_header` one header at a time, remembering the valid names."""
+    """What is wrong with the first header that must not be written (RFC 9110 field name
+    and value rules: no CR, LF, NUL or other control character), or None; remembers the
+    valid names."""
     for name, value in headers:
         if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
             return f"an invalid header name {name!r}"
         if type(name) is str and len(_VALID_NAMES) < _MAX_VALID_NAMES:
-            _VALID_NAMES.add(name)
+            _VALID_NAMES[name] = _name_kind(name)
         if not isinstance(value, str):
             return f"a non-text value for header {name!r}"
         if _CONTROL.search(value) or (not value.isascii() and max(value) > "\xff"):
