@@ -65,7 +65,7 @@ def venv_sides(folder: Path, settings: Settings) -> tuple[dict[str, Callable[[],
     Raises ``_venvs.VenvError`` when a venv cannot be made."""
     if settings.quick or not settings.venvs:
         why = "--quick" if settings.quick else "--no-venvs"
-        found = {
+        found: dict[str, Callable[[], float]] = {
             name: partial(cpu_here, folder, plugins, extra)
             for name, (_, _, extra, plugins) in USER_SIDES.items()
         }
