@@ -15,6 +15,7 @@ a failure becomes :class:`VenvError`, whose message says which side and why.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.metadata
 import os
@@ -152,8 +153,17 @@ def _ensure(side: str, root: Path, constraints: Path, pinned: list[str]) -> Venv
         except BaseException:
             shutil.rmtree(venv.path, ignore_errors=True)
             raise
+        _prune(venv)
     marker.write_text(wanted, encoding="utf-8")
     return venv
+
+
+def _prune(keep: Venv) -> None:
+    """Older venvs of the same side and Python (other pins) are removed when a new one is made."""
+    prefix = keep.path.name.rsplit("-", 1)[0] + "-"
+    for old in keep.path.parent.glob(prefix + "*"):
+        if old != keep.path and old.is_dir() and (old / MARKER).is_file():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def prepare(sides: list[str] | None = None) -> tuple[dict[str, Venv], float]:
@@ -167,5 +177,7 @@ def prepare(sides: list[str] | None = None) -> tuple[dict[str, Venv], float]:
     pinned = pins()
     constraints = root / f"constraints-{hashlib.sha256(repr(pinned).encode()).hexdigest()[:12]}.txt"
     constraints.write_text("\n".join(pinned) + "\n", encoding="utf-8")
-    found = {side: _ensure(side, root, constraints, pinned) for side in sides or list(SIDES)}
+    with (root / ".lock").open("w") as lock:  # one harness at a time makes or updates them
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = {side: _ensure(side, root, constraints, pinned) for side in sides or list(SIDES)}
     return found, time.perf_counter() - started
