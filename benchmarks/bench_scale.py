@@ -5,7 +5,8 @@ and ``pytest -n 2`` against the same suite on static ``responses`` bodies.
   the test loop's cost per extra test over the second step against the first (1.0: flat). The
   20,000-test suites run in ``SCALE_ROUNDS`` interleaved rounds (``--full``: more), after one
   unmeasured ``--co`` run of each that writes their rewritten bytecode.
-- Peak RSS (``wait4``) of the 2,000- and 20,000-test suites against bare tests.
+- Peak RSS (``wait4``) of the 2,000- and 20,000-test suites against bare tests, and as the
+  limit, 20,000 tests taking a conftest fixture that returns a small pydantic model.
 - Objects of ``pytest_relaytokens`` types still alive after test 200 against after test 20
   of a suite mixing ``ucwa_token``, ``relay_access_token``, ``ucwa_api`` and ``relaytokens_server``
   (``gc.get_objects()`` after each teardown, by the suite probe): more means something outlives
@@ -58,6 +59,21 @@ def test_server_{n}(relaytokens_server):
     assert relaytokens_server.url.startswith("http://127.0.0.1:")
 """
 
+PYDANTIC_CONFTEST = """
+import pytest
+from pydantic import BaseModel
+
+
+class Token(BaseModel):
+    access_token: str
+    expires_in: int
+
+
+@pytest.fixture
+def token():
+    return Token(access_token="0123456789abcdefghijklmnopqrstuv", expires_in=3600)
+"""
+
 XDIST_CONFTEST = """
 import pytest
 import requests
@@ -107,8 +123,9 @@ for _ in range({calls}):
 """
 
 
-#: Interleaved rounds of the 20,000-test suites: one round of both costs ~30 s of CPU here.
-SCALE_ROUNDS = 3
+#: Interleaved rounds of the 20,000-test suites: one round of both costs ~30 s of CPU here,
+#: and their peak RSS varies by well under 1% between rounds.
+SCALE_ROUNDS = 2
 FULL_SCALE_ROUNDS = 5
 
 
@@ -176,8 +193,27 @@ def scale_rows(settings: Settings) -> list[Row]:
                     f"{len(ours)} runs of each; ours - bare: {excess:.1f} MiB",
                 )
             )
+    rows.append(memory_reference_row(steps[-1], SUITE_RUNS[f"bare:{steps[-1]}"]))
     rows.append(flatness_row(steps, loops))
     return rows
+
+
+def memory_reference_row(size: int, bare: list[Run]) -> Row:
+    """The limit for memory: ``size`` tests taking a conftest fixture that returns a small
+    pydantic model (importing pydantic and giving every test a fixture), no plugin. One run:
+    peak RSS moves by well under 1% between runs."""
+    files = many_tests(size, "assert token is not None", "token")
+    files["conftest.py"] = PYDANTIC_CONFTEST
+    with suite(files) as folder:
+        done = run_pytest(folder, ["probe"])
+    baseline = statistics.median(r.max_rss_mib for r in bare)
+    return compare(
+        f"memory reference: peak RSS, {size:,} tests with a small pydantic model fixture vs bare",
+        "MiB",
+        [done.max_rss_mib],
+        [baseline],
+        note="no plugin: what pydantic and a fixture per test cost (one run, vs the bare median)",
+    )
 
 
 def flatness_row(steps: tuple[int, ...], loops: dict[int, list[float]]) -> Row:

@@ -45,7 +45,8 @@ EXPECTED = {
     + ["cassette safety, adversarial"],
     "startup": ["start-up: the plugin itself"] + ["start-up, one venv, -p:"] * 4,
     "scale": ["scale:"] * 3
-    + ["memory: peak RSS", "scale: test-loop", "memory: pytest_relaytokens", "xdist:", "xdist:"],
+    + ["memory: peak RSS", "memory reference:", "scale: test-loop", "memory: pytest_relaytokens"]
+    + ["xdist:", "xdist:"],
 }
 
 
