@@ -17,7 +17,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["LIB_ENV", "Probe", "available", "callgrind_command", "library", "read_dumps"]
+__all__ = [
+    "LIB_ENV",
+    "Probe",
+    "available",
+    "callgrind_command",
+    "library",
+    "read_dumps",
+    "read_total",
+    "whole_process_command",
+]
 
 #: Environment variable naming the helper library inside a measured process.
 LIB_ENV = "RELAYTOKENS_BENCH_CG_LIB"
@@ -75,6 +84,29 @@ def callgrind_command(out_dir: Path) -> list[str]:
         "--dump-instr=no",
         f"--callgrind-out-file={out_dir}/cg.%p",
     ]
+
+
+def whole_process_command(out_dir: Path) -> list[str]:
+    """The valgrind prefix counting every instruction of the process (start-up rows)."""
+    return [
+        "valgrind",
+        "--tool=callgrind",
+        "--dump-instr=no",
+        f"--callgrind-out-file={out_dir}/cg.%p",
+    ]
+
+
+def read_total(out_dir: Path) -> int:
+    """Instructions of every process dumped into ``out_dir`` (whole-process counts)."""
+    total = 0
+    for path in sorted(out_dir.glob("cg.*")):
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if line.startswith("totals: "):
+                    total += int(line.split()[1])
+    if not total:
+        raise RuntimeError(f"callgrind wrote no totals into {out_dir}")
+    return total
 
 
 def read_dumps(out_dir: Path) -> dict[str, int]:

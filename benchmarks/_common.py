@@ -42,6 +42,7 @@ __all__ = [
     "interleave",
     "many_tests",
     "missing",
+    "run_process",
     "run_pytest",
     "suite",
 ]
@@ -70,12 +71,14 @@ class Skip(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """``quick``: tiny sizes, one round (the smoke test); ``full``: adds the 20,000-test runs;
-    ``instructions``: also count instructions with callgrind where it is available."""
+    """``quick``: tiny sizes, one round (the smoke test); ``full``: more rounds;
+    ``instructions``: also count instructions with callgrind where it is available;
+    ``venvs``: the start-up rows may make (once, cached) a virtualenv per side."""
 
     quick: bool = False
     full: bool = False
     instructions: bool = True
+    venvs: bool = True
 
     @property
     def rounds(self) -> int:
@@ -292,10 +295,20 @@ def run_pytest(
     timeout: float = 900,
 ) -> Run:
     """Run pytest in ``folder`` with exactly ``plugins`` loaded; fail loudly if a test failed."""
+    command = [*(prefix or []), *pytest_command(plugins, *extra)]
+    return run_process(command, folder, pytest_env(env), timeout)
+
+
+def run_process(
+    command: list[str], folder: Path, environ: dict[str, str], timeout: float = 900
+) -> Run:
+    """Run ``command`` (a pytest run) in ``folder``: its CPU, wall, peak RSS and probe output.
+
+    ``RELAYTOKENS_BENCH_OUT`` is set for the suite probe; a non-zero exit raises with the
+    output's tail."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
-    command = [*(prefix or []), *pytest_command(plugins, *extra)]
-    environ = pytest_env({"RELAYTOKENS_BENCH_OUT": str(out), **(env or {})})
+    environ = {**environ, "RELAYTOKENS_BENCH_OUT": str(out)}
     try:
         wall0 = time.perf_counter()
         with tempfile.TemporaryFile() as log:

@@ -1,7 +1,7 @@
 """Run the pytest-relaytokens benchmarks against their peers and references; print a table.
 
-    python benchmarks/run.py [--quick | --full] [--no-instructions] [--json PATH]
-                             [--only NAME ...] [--list]
+    python benchmarks/run.py [--quick | --full] [--no-instructions] [--no-venvs]
+                             [--json PATH] [--only NAME ...] [--list]
 
 Every row measures ours and its peer (or reference) in the same run, in interleaved rounds;
 figures are medians, ``spread`` is the lowest and highest single-round ratio, and instruction
@@ -131,16 +131,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="tiny sizes, one round (smoke test)")
-    size.add_argument("--full", action="store_true", help="also the 20,000-test scale runs")
+    size.add_argument(
+        "--full", action="store_true", help="more rounds (start-up, the 20,000-test suites)"
+    )
     parser.add_argument(
         "--no-instructions", action="store_true", help="skip the callgrind instruction counts"
+    )
+    parser.add_argument(
+        "--no-venvs",
+        action="store_true",
+        help="start-up: measure every side in this venv with -p instead of making a venv each",
     )
     parser.add_argument("--json", metavar="PATH", default=str(DEFAULT_JSON), help="JSON output")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     parser.add_argument("--list", action="store_true", help="list the benchmark names and exit")
     args = parser.parse_args(argv)
 
-    settings = Settings(quick=args.quick, full=args.full, instructions=not args.no_instructions)
+    settings = Settings(
+        quick=args.quick,
+        full=args.full,
+        instructions=not args.no_instructions,
+        venvs=not args.no_venvs,
+    )
     benchmarks = load_benchmarks()
     names = [b.name if isinstance(b, Benchmark) else b[0] for b in benchmarks]
     if args.list:

@@ -43,14 +43,19 @@ EXPECTED = {
     "loopback": ["loopback:"] * 4 + ["loopback, raw-socket"] * 2,
     "cassette_safety": [f"cassette safety, {kind}" for kind in ("realistic", "token-dense")]
     + ["cassette safety, adversarial"],
-    "startup": ["start-up:"] * 4,
+    "startup": ["start-up: the plugin itself"] + ["start-up, one venv, -p:"] * 4,
     "scale": ["scale:"] * 3
-    + ["scale: test-loop", "memory: pytest_relaytokens", "xdist:", "xdist:"],
+    + ["memory: peak RSS", "memory reference:", "scale: test-loop", "memory: pytest_relaytokens"]
+    + ["xdist:", "xdist:"],
 }
 
 
-def harness(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def harness(
+    *args: str, timeout: float = 300, cache: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    if cache is not None:
+        env["RELAYTOKENS_BENCH_CACHE"] = str(cache)
     return subprocess.run(
         [sys.executable, str(RUN), *args],
         cwd=REPO_ROOT,
@@ -65,8 +70,10 @@ def harness(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
 @pytest.mark.parametrize("name", NAMES)
 def test_every_row_runs_and_is_reported(name: str, tmp_path: Path) -> None:
     out = tmp_path / "results.json"
-    done = harness("--quick", "--only", name, "--json", str(out))
+    cache = tmp_path / "venvs"
+    done = harness("--quick", "--only", name, "--json", str(out), cache=cache)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert not cache.exists(), "--quick must not make the start-up venvs"
     data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     assert data["mode"] == "quick" and data["command"].endswith(f"--json {out}")
     rows = data["rows"]
@@ -179,3 +186,48 @@ def test_instruction_counts_come_from_the_measured_section_only(
     counts = _cg.read_dumps(tmp_path)
     assert 8 < counts["large"] / counts["small"] < 12, counts
     assert counts["small"] < 5_000_000, counts  # start-up alone is hundreds of millions
+
+
+@pytest.fixture
+def startup(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_startup
+
+    return bench_startup
+
+
+def test_startup_without_a_package_index_gives_skipped_rows(
+    startup: Any, common: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A venv pip cannot fill (no index) is a skipped row naming the side and the cause; the
+    goal's own row, which needs no venv, is still measured."""
+    monkeypatch.setenv("RELAYTOKENS_BENCH_CACHE", str(tmp_path / "venvs"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "no-wheels-here"))
+    monkeypatch.setenv("PIP_CONSTRAINT", "")
+    monkeypatch.setattr(startup, "rounds", lambda settings: 1)
+    rows = startup.run(common.Settings(instructions=False))
+    assert rows[0].name.startswith("start-up: the plugin itself") and rows[0].ratio is not None
+    assert len(rows) == 5
+    for row in rows[1:]:
+        assert row.skipped is not None and row.error is None, row
+        assert "pip install failed" in row.skipped and row.skipped.startswith("bare:"), row
+    assert not list((tmp_path / "venvs").glob("bare-*")), "a half-made venv must not stay cached"
+
+
+def test_venvs_are_keyed_by_python_and_requirements(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+    import _venvs
+
+    pins = ["pytest==9.0.0"]
+    assert _venvs.venv_key("bare", pins) == _venvs.venv_key("bare", list(pins))
+    assert _venvs.venv_key("bare", pins) != _venvs.venv_key("bare", ["pytest==9.0.1"])
+    assert _venvs.venv_key("bare", pins) != _venvs.venv_key("recording", pins)
+    assert _venvs.venv_key("bare", pins).startswith(f"bare-py{sys.version_info[0]}")
+    monkeypatch.setenv("RELAYTOKENS_BENCH_CACHE", "/somewhere/else")
+    assert _venvs.cache_root() == Path("/somewhere/else")
+    monkeypatch.delenv("RELAYTOKENS_BENCH_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+    assert _venvs.cache_root() == Path("/xdg/pytest-relaytokens-bench")
+    environ = _venvs.venv_env()
+    assert "PYTHONPATH" not in environ and not any(k.startswith("PYTEST_") for k in environ)

@@ -134,8 +134,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     marker alone activate the fake it arms, and refuse two tests sharing a cassette file by
     accident."""
     problems: list[tuple[pytest.Item, str]] = []
+    parents: dict[int, bool] = {}
     for item in items:
-        if not any(m.name in _OUR_MARKERS for m in item.iter_markers()):
+        if not carries_our_markers(item, parents):
             continue
         settings, found = read_markers(item)
         problems.extend((item, problem) for problem in found)
@@ -161,6 +162,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     listed = "\n".join(dict.fromkeys(problem for _, problem in problems))
     count = len(dict.fromkeys(problem for _, problem in problems))
     raise pytest.UsageError(f"relaytokens: {count} problem(s) with markers or cassettes:\n{listed}")
+
+
+def carries_our_markers(item: pytest.Item, parents: dict[int, bool]) -> bool:
+    """Whether ``item`` or a node above it carries a relaytokens marker: the same answer as
+    scanning ``item.iter_markers()``, with each parent's chain scanned once per collection
+    (``parents``, by node id) instead of once per test."""
+    for mark in item.own_markers:
+        if mark.name in _OUR_MARKERS:
+            return True
+    parent = item.parent
+    if parent is None:
+        return False
+    found = parents.get(id(parent))
+    if found is None:
+        found = parents[id(parent)] = any(m.name in _OUR_MARKERS for m in parent.iter_markers())
+    return found
 
 
 class _ProblemReporter:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ BACKENDS = ("fake", "replay", "live")
 MAX_SECONDS = 10 * 365 * 24 * 3600
 ALLOW_KEYS = ("unexpected", "unused_faults", "unplayed", "hosts")
 APIS = ("ucwa", "relay")
+_NO_SKEW = _dt.timedelta(0)
 SERVICE_OPTION_KEYS = ("cors_origins", "ucwa_online")
 
 MARKERS: dict[str, str] = {
@@ -68,28 +68,84 @@ class MarkerProblem(Exception):
     """One wrong marker argument (collected, then reported with every other one)."""
 
 
-@dataclass
 class MarkerSettings:
-    """What the relaytokens markers closest to a test ask for (None: not set by a marker)."""
+    """What the relaytokens markers closest to a test ask for (None: not set by a marker).
 
-    already_expired: bool = False
-    lifetime: _dt.timedelta | None = None
-    never_expires: bool = False
-    server_skew: _dt.timedelta = _dt.timedelta(0)
-    #: (catalogue id, times) of each error marker, resolved at collection
-    ucwa_errors: list[tuple[str, int | None]] = field(default_factory=list)
-    relay_errors: list[tuple[str, int | None]] = field(default_factory=list)
-    ucwa_format: str | None = None
-    ucwa_quirks: dict[str, str] = field(default_factory=dict)
-    error_selectors: tuple[str, ...] | None = None
-    backend: str | None = None
-    cassette: str | None = None
-    allow: dict[str, Any] = field(default_factory=dict)
-    #: the APIs whose handed-out credentials are revoked (the ``token_revoked`` marker)
-    revoked: tuple[str, ...] = ()
-    #: CORS allowed origins of both fakes (None: CORS off, as on a stock server)
-    cors_origins: tuple[str, ...] | None = None
-    ucwa_online: bool = False
+    A plain class rather than a dataclass: the plugin loads in every pytest run, and
+    generating a dataclass's methods at import costs more than the rest of this module.
+    """
+
+    __slots__ = (
+        "allow",
+        "already_expired",
+        "backend",
+        "cassette",
+        "cors_origins",
+        "error_selectors",
+        "lifetime",
+        "never_expires",
+        "relay_errors",
+        "revoked",
+        "server_skew",
+        "ucwa_errors",
+        "ucwa_format",
+        "ucwa_online",
+        "ucwa_quirks",
+    )
+
+    def __init__(
+        self,
+        already_expired: bool = False,
+        lifetime: _dt.timedelta | None = None,
+        never_expires: bool = False,
+        server_skew: _dt.timedelta = _NO_SKEW,
+        ucwa_errors: list[tuple[str, int | None]] | None = None,
+        relay_errors: list[tuple[str, int | None]] | None = None,
+        ucwa_format: str | None = None,
+        ucwa_quirks: dict[str, str] | None = None,
+        error_selectors: tuple[str, ...] | None = None,
+        backend: str | None = None,
+        cassette: str | None = None,
+        allow: dict[str, Any] | None = None,
+        revoked: tuple[str, ...] = (),
+        cors_origins: tuple[str, ...] | None = None,
+        ucwa_online: bool = False,
+    ) -> None:
+        self.already_expired = already_expired
+        self.lifetime = lifetime
+        self.never_expires = never_expires
+        self.server_skew = server_skew
+        #: (catalogue id, times) of each error marker, resolved at collection
+        self.ucwa_errors: list[tuple[str, int | None]] = [] if ucwa_errors is None else ucwa_errors
+        self.relay_errors: list[tuple[str, int | None]] = (
+            [] if relay_errors is None else relay_errors
+        )
+        self.ucwa_format = ucwa_format
+        self.ucwa_quirks: dict[str, str] = {} if ucwa_quirks is None else ucwa_quirks
+        self.error_selectors = error_selectors
+        self.backend = backend
+        self.cassette = cassette
+        self.allow: dict[str, Any] = {} if allow is None else allow
+        #: the APIs whose handed-out credentials are revoked (the ``token_revoked`` marker)
+        self.revoked = revoked
+        #: CORS allowed origins of both fakes (None: CORS off, as on a stock server)
+        self.cors_origins = cors_origins
+        self.ucwa_online = ucwa_online
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, MarkerSettings)
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
 
     @property
     def any_token_policy(self) -> bool:

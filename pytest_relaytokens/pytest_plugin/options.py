@@ -11,7 +11,6 @@ import hashlib
 import os
 import random
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
@@ -247,42 +246,49 @@ def derive_seed(run_seed: int, nodeid: str) -> int:
     return int.from_bytes(digest, "big") & 0x7FFF_FFFF
 
 
-@dataclass
 class RunState:
     """Per-process state of the plugin: the run seed, resolved options and what the end-of-run
-    reports collect."""
+    reports collect.
 
-    run_seed: int
-    seed_given: bool
-    exercised: dict[str, set[str]] = field(default_factory=lambda: {"ucwa": set(), "relay": set()})
-    used: bool = False
-    flagged: bool = False  # this process already sent the "used" flag with a report
-    cassettes_used: set[str] = field(default_factory=set)
-    modules: set[str] = field(default_factory=set)
-    deselected: set[str] = field(default_factory=set)  # cassettes of deselected tests
-    deselected_sent: bool = False
-    backend: str = "fake"
-    start: _dt.datetime | None = None
-    relay_location: str | None = None
-    ucwa_format: str = "json"
-    uri_key: str = "Uri"
-    timestamps: str = "utc_ms"
-    record_mode: str = "none"
-    rebase: bool = False
-    allow_unexpected: bool = False
-    allow_unused_faults: bool = False
-    allow_unplayed: bool = False
-    block_network: bool = True
-    allow_hosts: tuple[str, ...] = ()
-    live_missing: str = "error"
-    run_id: str = ""  # the same in every xdist worker of one run
-    #: what every test without a marker or override shares (immutable; made on first use)
-    default_policy: TokenPolicy | None = None
-    default_quirks: UcwaQuirks | None = None
-    #: the test running now if it used the plugin (its failure reports show the seed)
-    current_used: str | None = None
-    #: the test running now if its call phase failed (strict teardown checks are skipped)
-    failed_call: str | None = None
+    A plain class rather than a dataclass: the plugin loads in every pytest run, and
+    generating a dataclass's methods at import costs more than the rest of this module.
+    """
+
+    def __init__(self, run_seed: int, seed_given: bool) -> None:
+        self.run_seed = run_seed
+        self.seed_given = seed_given
+        self.exercised: dict[str, set[str]] = {"ucwa": set(), "relay": set()}
+        self.used = False
+        self.flagged = False  # this process already sent the "used" flag with a report
+        self.cassettes_used: set[str] = set()
+        self.modules: set[str] = set()
+        self.deselected: set[str] = set()  # cassettes of deselected tests
+        self.deselected_sent = False
+        self.backend = "fake"
+        self.start: _dt.datetime | None = None
+        self.relay_location: str | None = None
+        self.ucwa_format = "json"
+        self.uri_key = "Uri"
+        self.timestamps = "utc_ms"
+        self.record_mode = "none"
+        self.rebase = False
+        self.allow_unexpected = False
+        self.allow_unused_faults = False
+        self.allow_unplayed = False
+        self.block_network = True
+        self.allow_hosts: tuple[str, ...] = ()
+        self.live_missing = "error"
+        self.run_id = ""  # the same in every xdist worker of one run
+        #: what every test without a marker or override shares (immutable; made on first use)
+        self.default_policy: TokenPolicy | None = None
+        self.default_quirks: UcwaQuirks | None = None
+        #: the test running now if it used the plugin (its failure reports show the seed)
+        self.current_used: str | None = None
+        #: the test running now if its call phase failed (strict teardown checks are skipped)
+        self.failed_call: str | None = None
+
+    def __repr__(self) -> str:
+        return f"RunState(run_seed={self.run_seed!r}, seed_given={self.seed_given!r}, ...)"
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> RunState:

@@ -12,10 +12,12 @@ import copy
 import datetime as _dt
 from dataclasses import dataclass, field
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import FakeResponse
-from .models import RelayErrorBody
+
+if TYPE_CHECKING:  # loaded on first use: the end-of-run report needs only the entries
+    from .models import RelayErrorBody
 
 __all__ = [
     "RELAY_ERRORS",
@@ -72,6 +74,8 @@ class RelayErrorEntry:
     def body_model(
         self, *, message: str | None = None, details: dict[str, Any] | None = None
     ) -> RelayErrorBody:
+        from .models import RelayErrorBody
+
         return RelayErrorBody(
             error_code=self.error_code,
             error_name=self.name,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..core import FakeResponse
-from .models import UcwaErrorBody
-from .wire import render_error
+
+if TYPE_CHECKING:  # loaded on first use: the end-of-run report needs only the entries
+    from .models import UcwaErrorBody
 
 __all__ = [
     "ERROR_CODES",
@@ -216,6 +217,8 @@ class UcwaErrorEntry:
         return "-".join(parts)
 
     def body_model(self) -> UcwaErrorBody:
+        from .models import UcwaErrorBody
+
         return UcwaErrorBody(
             code=self.code,
             subcode=self.subcode,
@@ -249,6 +252,8 @@ class UcwaErrorEntry:
         if self.challenges:
             online = unauthorized_response(fqdn=fqdn, authorization_uri=authorization_uri)
             headers.extend(h for h in online.headers if _is_challenge(h))
+        from .wire import render_error
+
         return FakeResponse(
             self.status, headers, render_error(self.body_model(), fmt), error_id=self.id
         )
