@@ -229,13 +229,32 @@ def cassette_path(item: pytest.Item) -> Path:
     return cassette_path_for(module_path, cassette_name(item), base)
 
 
-@dataclasses.dataclass(frozen=True)
 class SharedServer:
-    """The session's loopback server as one test sees it: its ``url`` and this test's fakes."""
+    """The session's loopback server as one test sees it: its ``url`` and this test's fakes.
+    Read-only. (A plain class: a frozen dataclass costs ~3M instructions at every import.)"""
 
+    __slots__ = ("relay", "ucwa", "url")
     url: str
     ucwa: Any
     relay: Any
+
+    def __init__(self, url: str, ucwa: Any, relay: Any) -> None:
+        object.__setattr__(self, "url", url)
+        object.__setattr__(self, "ucwa", ucwa)
+        object.__setattr__(self, "relay", relay)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SharedServer is read-only: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SharedServer):
+            return NotImplemented
+        return (self.url, self.ucwa, self.relay) == (other.url, other.ucwa, other.relay)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"SharedServer(url={self.url!r}, ucwa={self.ucwa!r}, relay={self.relay!r})"
 
 
 class TestContext:
