@@ -105,23 +105,30 @@ _CLOSED.close()
 _COOKIE_HEADERS = ("set-cookie", "set-cookie2")
 
 
+#: The zlib codings the installed urllib3 decodes itself (``x-gzip`` only from urllib3 2.1).
+_ZLIB_CODINGS = frozenset({"gzip", "x-gzip", "deflate"}) & frozenset(
+    getattr(HTTPResponse, "CONTENT_DECODERS", ("gzip", "deflate"))
+)
+
+
 def _decoded(body: bytes, coding: str | None) -> bytes | None:
-    """``body`` without its content coding when that is none or one gzip/deflate layer (what
-    urllib3 would give); ``None`` for anything else (left to urllib3)."""
-    if not coding or coding.strip().lower() == "identity":
+    """``body`` as the installed urllib3 would read it when that is cheap to do here: no
+    coding or ``identity`` (the body itself), or one gzip/deflate layer urllib3 decodes;
+    ``None`` for anything else (left to urllib3, which then decodes or not as it does)."""
+    coding = (coding or "").strip().lower()
+    if not coding or coding == "identity":
         return body
-    coding = coding.strip().lower()
+    if coding not in _ZLIB_CODINGS:
+        return None
     try:
-        if coding in ("gzip", "x-gzip"):
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
         if coding == "deflate":
             try:
                 return zlib.decompress(body)
             except zlib.error:  # raw deflate, as urllib3 also accepts
                 return zlib.decompress(body, -zlib.MAX_WBITS)
+        return zlib.decompress(body, 16 + zlib.MAX_WBITS)
     except zlib.error:
         return None  # urllib3 raises its own DecodeError, as from a connection
-    return None
 
 
 def _joined(pairs: list[tuple[str, str]]) -> CaseInsensitiveDict[str]:
