@@ -192,6 +192,14 @@ def test_armed_faults_never_consumed_fail_at_teardown(pytester: pytest.Pytester)
     pytester.runpytest().assert_outcomes(passed=3)
 
 
+@pytest.mark.parametrize("option", ["--setup-only", "--setup-plan"])
+def test_setup_only_runs_no_strict_teardown_checks(pytester: pytest.Pytester, option: str) -> None:
+    pytester.makepyfile(test_strict=STRICT)
+    result = pytester.runpytest(option, "-p", "no:randomly")
+    assert result.ret == 0, result.stdout.str()
+    assert "never consumed" not in result.stdout.str()
+
+
 def test_unexpected_requests_fail_naming_the_opt_out(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
