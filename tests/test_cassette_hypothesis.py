@@ -8,20 +8,28 @@ import argparse
 import io
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 import requests
-from cassette_attack_server import Secrets, _Handler, assert_no_secret_on_disk, routes
+from cassette_attack_server import (
+    Secrets,
+    _Handler,
+    assert_no_secret_on_disk,
+    format_words,
+    in_format_words,
+    routes,
+)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_relaytokens.cassettes import verify
 from pytest_relaytokens.cassettes.forms import fingerprint
 from pytest_relaytokens.cassettes.recording import record
+from pytest_relaytokens.cassettes.secrets import SecretLeakError
 from pytest_relaytokens.cassettes.storage import load_interactions
 
 
@@ -91,6 +99,25 @@ def _drive_httpx(base: str, secrets: Secrets) -> None:
             )
 
 
+_HARMLESS = Secrets("zz-harmless-token-zz", "zz-harmless-pw-zz", "zz-harmless-declared-zz")
+_WORDS: dict[str, set[str]] = {}
+
+
+def _harmless_words(base_url: str, drive: Callable[[str, Secrets], None]) -> set[str]:
+    """The format words of the same recording made with harmless secrets (once per client)."""
+    if drive.__name__ not in _WORDS:
+        current, _Holder.secrets = _Holder.secrets, _HARMLESS
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "harmless.yaml"
+                with record(path, extra_secrets=[_HARMLESS.password, _HARMLESS.declared]):
+                    drive(base_url, _HARMLESS)
+                _WORDS[drive.__name__] = format_words(path.read_text(encoding="utf-8"))
+        finally:
+            _Holder.secrets = current
+    return _WORDS[drive.__name__]
+
+
 def _verify(path: Path, secrets: Secrets) -> tuple[int, str]:
     parser = argparse.ArgumentParser()
     verify.add_arguments(parser)
@@ -115,6 +142,11 @@ def _verify(path: Path, secrets: Secrets) -> tuple[int, str]:
 @example(token="000000000", password="00000000", declared="00000001")
 # found by hypothesis: an XML attribute escaping "<" but not ">"
 @example(token="000000<>", password="00000000", declared="00000001")
+# found by hypothesis: a counter grown by collisions ate the user placeholder's marker
+@example(token="00000000", password="00000000000000", declared="000000000")
+# found by hypothesis: a secret that is part of a header name is refused, never written
+@example(token="00000000", password="Content-", declared="000000000")
+@example(token="placehol", password="zz-pass-zz", declared="zz-declared-zz")
 def test_generated_secrets_never_reach_disk(
     base_url: str, token: str, password: str, declared: str
 ) -> None:
@@ -125,8 +157,15 @@ def test_generated_secrets_never_reach_disk(
     with tempfile.TemporaryDirectory() as folder:
         for name, drive in (("requests", _drive_requests), ("httpx", _drive_httpx)):
             path = Path(folder) / f"{name}.yaml"
-            with record(path, extra_secrets=[password, declared]):
-                drive(base_url, secrets)
+            try:
+                with record(path, extra_secrets=[password, declared]):
+                    drive(base_url, secrets)
+            except SecretLeakError:
+                # a secret inside the format's own words ("Content-" of a header name) cannot
+                # be told apart from them in the file: refused, nothing written (documented)
+                assert not path.exists()
+                assert in_format_words(secrets.all, _harmless_words(base_url, drive))
+                continue
             assert_no_secret_on_disk(path, secrets.all)
             assert _verify(path, secrets) == (0, "")
             interactions = load_interactions(path).interactions

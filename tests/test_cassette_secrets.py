@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from cassette_attack_server import format_words, in_format_words
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_relaytokens.cassettes.secrets import SecretLeakError, find_unredacted, scan
@@ -129,6 +130,8 @@ def _cassette_dict(secret: str) -> dict[str, object]:
 
 @settings(max_examples=25, deadline=None)
 @given(SECRETS)
+@example("placehol")  # found by hypothesis: part of the metadata's "placeholders" key
+@example("zz-secret-zz")
 def test_store_refuses_and_leaves_file_unchanged(secret: str) -> None:
     with tempfile.TemporaryDirectory() as directory:
         _check_refusal(Path(directory), secret)
@@ -153,6 +156,19 @@ def _check_refusal(tmp_path: Path, secret: str) -> None:
         knowing.save_cassette(absent, _cassette_dict(secret), yamlserializer)
     assert not absent.exists()
     assert list(tmp_path.iterdir()) == [target]
-    # With the redactor bound, its final pass removes the secret and the write succeeds.
+    # With the redactor bound, its final pass removes the secret and the write succeeds,
+    # unless the secret is part of the format's own words ("placehol" of the metadata's
+    # "placeholders" key): then the file cannot be told apart from a leak and is refused.
+    harmless = tmp_path / "harmless.yaml"
+    CassetteStore.bind(Redactor(extra_secrets=["zz-harmless-zz"])).save_cassette(
+        harmless, _cassette_dict("zz-harmless-zz"), yamlserializer
+    )
+    if in_format_words([secret], format_words(harmless.read_text())):
+        with pytest.raises(SecretLeakError):
+            CassetteStore.bind(redactor).save_cassette(
+                absent, _cassette_dict(secret), yamlserializer
+            )
+        assert not absent.exists()
+        return
     CassetteStore.bind(redactor).save_cassette(absent, _cassette_dict(secret), yamlserializer)
     assert secret not in absent.read_text()

@@ -310,6 +310,11 @@ class Redactor:
             if room >= len(marker) + len(counter):
                 core = marker + filler * (room - len(marker) - len(counter)) + counter
             elif room > len(counter):
+                # keep the marker is_placeholder() looks for (up to 4 characters): a counter
+                # grown by collisions is cut to its last digits (uniqueness is checked below)
+                keep = min(len(marker), 4, room - 1)
+                if room - len(counter) < keep:
+                    counter = counter[-(room - keep) :]
                 core = marker[: room - len(counter)] + counter
             else:
                 core = counter[-room:] if room > 0 else ""
