@@ -856,7 +856,11 @@ def _header_lines(headers: list[tuple[str, str]]) -> tuple[bytes, bool] | None:
     # The only line ends are ours (one CR LF a line); no other control character anywhere.
     if text.count("\n") != len(lines) or text.count("\r") != len(lines):
         return None
-    if _CONTROL_NO_LINE_ENDS.search(text) or (skipped and _CONTROL.search("\t".join(skipped))):
+    if skipped:  # framing values are not written, but are refused as the checked path does
+        framing = "\t".join(skipped)
+        if _CONTROL.search(framing) or (not framing.isascii() and max(framing) > "\xff"):
+            return None
+    if _CONTROL_NO_LINE_ENDS.search(text):
         return None
     try:
         return text.encode("latin-1"), has_date
