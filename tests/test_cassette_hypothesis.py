@@ -137,7 +137,7 @@ def _harmless_fields(base_url: str) -> set[str]:
             _Holder.secrets = current
         prefix = f"{path}: interaction "
         for line in out.splitlines():
-            _FIELDS.add(line[len(prefix) :].partition(": ")[2].rpartition(": ")[0])
+            _FIELDS.add(line[len(prefix) :].partition(": ")[2].partition(": ")[0])
         assert _FIELDS, "the harmless recording was reported nowhere"
     return _FIELDS
 
@@ -181,12 +181,16 @@ def _verify(path: Path, secrets: Secrets, fields: Collection[str] = ()) -> tuple
     for line in lines:
         assert line.startswith(prefix), line
         index, _, rest = line[len(prefix) :].partition(": ")
-        field, _, problem = rest.rpartition(": ")
+        field, _, problem = rest.partition(": ")
         kind, _, excerpt = problem.partition(" (")
         assert index.isdigit(), line
         assert field in fields or free_of_secrets(field), "a secret in a finding's field"
         assert kind in _KINDS or free_of_secrets(kind), "a secret in a finding's kind"
-        assert excerpt.endswith(")") and _is_fingerprint(excerpt[:-1]), "not a fingerprint"
+        assert excerpt.endswith(")"), line
+        if kind == "undecodable":  # verify's own reason (seen with the floors' vcrpy and httpx)
+            assert free_of_secrets(excerpt), "a secret in a reason"
+        else:
+            assert _is_fingerprint(excerpt[:-1]), "not a fingerprint"
     summary = f"relaytokens verify: 1 cassette(s), {len(lines)} finding(s)"
     for line in err.getvalue().splitlines():
         assert line == summary or free_of_secrets(line), "a secret on stderr"
