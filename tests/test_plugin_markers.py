@@ -216,3 +216,157 @@ def test_option_with_bad_value_is_a_usage_error(pytester: pytest.Pytester) -> No
         ]
     )
     assert "test_a" not in result.stdout.str()
+
+
+def test_expiry_markers_are_one_setting_the_narrowest_wins(pytester: pytest.Pytester) -> None:
+    """A module's default expiry is overridden by a class's or a test's own expiry marker."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.token_expires_in(60)
+
+        def test_module_default(relay_access_token, relaytokens_clock):
+            assert not relay_access_token.is_expired()
+            relaytokens_clock.advance(61)
+            assert relay_access_token.is_expired()
+
+        @pytest.mark.token_expired
+        def test_own_marker(relay_access_token, ucwa_token):
+            assert relay_access_token.is_expired() and ucwa_token.is_expired()
+
+        @pytest.mark.token_never_expires
+        class TestNever:
+            def test_class(self, relay_access_token):
+                assert relay_access_token.expiration_date is None
+
+            @pytest.mark.token_expires_in(5)
+            def test_method(self, relay_access_token, relaytokens_clock):
+                relaytokens_clock.advance(6)
+                assert relay_access_token.is_expired()
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
+
+
+def test_two_expiry_markers_on_one_test_are_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.token_never_expires
+
+        @pytest.mark.token_expired
+        @pytest.mark.token_expires_in(5)
+        def test_both():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*::test_both: @pytest.mark.token_expires_in: cannot be combined with token_expired"
+            " on the same test, class or module; valid values: one expiry marker per level*"
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("hosts", "expected"),
+    [
+        ('["https://api.example.com/x"]', "'https://api.example.com/x' is a URL or path*"),
+        ('["*.example.com"]', "'*.example.com' is wildcards are not supported*"),
+        ('["api.example.com:99999"]', "'api.example.com:99999' is bad port '99999'*"),
+        ('["user@api.example.com"]', "'user@api.example.com' is not a host name*"),
+    ],
+)
+def test_allow_hosts_that_would_allow_nothing_are_usage_errors(
+    pytester: pytest.Pytester, hosts: str, expected: str
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.relaytokens_allow(hosts={hosts})
+        def test_allowed(relay_api):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*::test_allowed: @pytest.mark.relaytokens_allow: hosts: {expected}"]
+    )
+
+
+def test_allow_hosts_option_refuses_a_url(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest("--relaytokens-allow-hosts=ok.example.com,http://api.example.com")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*--relaytokens-allow-hosts / ini relaytokens_allow_hosts: 'http://api.example.com' is a URL*"
+        ]
+    )
+
+
+def test_allowed_host_with_port_and_ipv6_are_accepted(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.relaytokens_allow(hosts=["api.example.com:8443", "[2001:db8::1]", "10.0.0.1"])
+        def test_allowed(relay_api):
+            pass
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_huge_marker_argument_is_shown_cut_short(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ucwa_error("x" * 100_000)
+        def test_huge():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    line = next(text for text in result.stderr.lines if "test_huge" in text)
+    assert "@pytest.mark.ucwa_error: unknown UCWA error 'xxx" in line
+    assert len(line) < 5_000  # the valid names are listed, the argument is cut short
+
+
+def test_ucwa_error_reaches_ucwa_token_response(pytester: pytest.Pytester) -> None:
+    """The fixture is the fake's answer to the token GET: under an error marker, that error
+    (in the test's format), counted as one use of it and as exercised in the report."""
+    pytester.makepyfile(
+        """
+        import json
+        import pytest
+
+        @pytest.mark.ucwa_error("409-Conflict-TooManyGroups")
+        def test_json(ucwa_token_response):
+            assert ucwa_token_response.status == 409
+            body = json.loads(ucwa_token_response.body)
+            assert (body["code"], body["subcode"]) == ("Conflict", "TooManyGroups")
+
+        @pytest.mark.ucwa_format("xml")
+        @pytest.mark.ucwa_error("ApplicationNotFound", times=1)
+        def test_xml_once(ucwa_token_response, ucwa_api, ucwa_token):
+            assert ucwa_token_response.status == 404
+            assert ucwa_token_response.body.startswith(b"<?xml")
+            assert not ucwa_api.faults.armed  # its one use was taken
+
+        def test_no_marker(ucwa_token_response, ucwa_token):
+            assert ucwa_token_response.status == 200
+            assert ucwa_token.media_relays[0].host.encode() in ucwa_token_response.body
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["ucwa   mediaRelayAccessToken          1      5"])

@@ -175,6 +175,7 @@ class FakeBackend:
         self.services: dict[str, FakeService] = {}
         self._ucwa_token: MediaRelayAccessToken | None = None
         self._relay_token: RelayAccessToken | None = None
+        self.rendered_errors: set[tuple[str, str]] = set()
 
     def api_service(self, api: str) -> FakeService:
         service = self.services.get(api)
@@ -249,7 +250,28 @@ class FakeBackend:
         return token
 
     def ucwa_token_response(self) -> FakeResponse:
-        return render_ucwa_response(self.ucwa_token(), self.inputs.ucwa_format, self.inputs.quirks)
+        """The fake's answer to ``GET .../mediaRelayAccessToken``: under a ``ucwa_error``
+        marker the armed error (one of its uses, as a client's GET would take it), else
+        ``ucwa_token`` rendered in the test's format and quirks."""
+        inputs = self.inputs
+        if inputs.ucwa_errors:
+            service: Any = self.api_service("ucwa")
+            accept = "xml" if inputs.ucwa_format == "xml" else "json"
+            request = FakeRequest.build(
+                "GET",
+                service.token_url(),
+                {
+                    "Accept": f"application/vnd.microsoft.com.ucwa+{accept}",
+                    "Authorization": f"Bearer {service.credentials.bearer}",
+                },
+            )
+            fault = service.faults.take(request)
+            if fault is not None and fault.respond is not None:
+                response: FakeResponse = fault.respond(request)
+                if response.error_id:  # the error-coverage report counts it as exercised
+                    self.rendered_errors.add(("ucwa", response.error_id))
+                return response
+        return render_ucwa_response(self.ucwa_token(), inputs.ucwa_format, inputs.quirks)
 
     def relay_token(self) -> RelayAccessToken:
         if self._relay_token is None:

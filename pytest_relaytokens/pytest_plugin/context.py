@@ -642,6 +642,7 @@ class TestContext:
             for exchange in service.log
             if exchange.error_id
         }
+        served.update(getattr(self._backend, "rendered_errors", ()))
         for api, error_id in sorted(served):
             self.item.user_properties.append((ERROR_PROPERTY, f"{api}:{error_id}"))
 

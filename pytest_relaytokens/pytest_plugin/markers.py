@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import reprlib
 from typing import Any
 
 import pytest
 
-__all__ = ["MARKERS", "MarkerProblem", "MarkerSettings", "read_markers"]
+__all__ = ["MARKERS", "MarkerProblem", "MarkerSettings", "host_problem", "read_markers"]
 
 FORMATS = ("json", "xml")
 URI_KEYS = ("Uri", "uri")
@@ -157,6 +158,16 @@ class MarkerSettings:
         )
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 8
+
+
+def _shown(value: object) -> str:
+    """A marker argument as an error shows it: its repr, cut short when long."""
+    return _REPR.repr(value)
+
+
 def _problem(item: pytest.Item, marker: str, problem: str, valid: str) -> MarkerProblem:
     return MarkerProblem(f"{item.nodeid}: @pytest.mark.{marker}: {problem}; valid values: {valid}")
 
@@ -176,9 +187,9 @@ def _bind(
     bound: dict[str, Any] = dict(zip(names, mark.args, strict=False))
     for key, value in mark.kwargs.items():
         if key not in names:
-            raise _problem(item, mark.name, f"unexpected keyword argument {key!r}", valid)
+            raise _problem(item, mark.name, f"unexpected keyword argument {_shown(key)}", valid)
         if key in bound:
-            raise _problem(item, mark.name, f"argument {key!r} given twice", valid)
+            raise _problem(item, mark.name, f"argument {_shown(key)} given twice", valid)
         bound[key] = value
     missing = [n for n in names[:required] if n not in bound]
     if missing:
@@ -195,13 +206,13 @@ def _seconds(item: pytest.Item, marker: str, value: Any, *, allow_negative: bool
     if isinstance(value, _dt.timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _problem(item, marker, f"seconds must be a number, got {value!r}", valid)
+        raise _problem(item, marker, f"seconds must be a number, got {_shown(value)}", valid)
     if isinstance(value, float) and not math.isfinite(value):
-        raise _problem(item, marker, f"seconds must be finite, got {value!r}", valid)
+        raise _problem(item, marker, f"seconds must be finite, got {_shown(value)}", valid)
     if abs(value) > MAX_SECONDS:
-        raise _problem(item, marker, f"seconds out of range, got {value!r}", valid)
+        raise _problem(item, marker, f"seconds out of range, got {_shown(value)}", valid)
     if not allow_negative and value <= 0:
-        raise _problem(item, marker, f"seconds must be positive, got {value!r}", valid)
+        raise _problem(item, marker, f"seconds must be positive, got {_shown(value)}", valid)
     return float(value)
 
 
@@ -212,7 +223,7 @@ def _times(item: pytest.Item, marker: str, value: Any) -> int | None:
         raise _problem(
             item,
             marker,
-            f"times must be a positive integer or None, got {value!r}",
+            f"times must be a positive integer or None, got {_shown(value)}",
             "None (always) or 1, 2, ...",
         )
     return value
@@ -220,7 +231,7 @@ def _times(item: pytest.Item, marker: str, value: Any) -> int | None:
 
 def _choice(item: pytest.Item, marker: str, what: str, value: Any, valid: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in valid:
-        raise _problem(item, marker, f"unknown {what} {value!r}", ", ".join(map(repr, valid)))
+        raise _problem(item, marker, f"unknown {what} {_shown(value)}", ", ".join(map(repr, valid)))
     return value
 
 
@@ -241,39 +252,43 @@ def read_markers(item: pytest.Item) -> tuple[MarkerSettings, list[str]]:
     return settings, problems
 
 
+_EXPIRY_MARKERS = ("token_expired", "token_expires_in", "token_never_expires")
+
+
 def _expiry(item: pytest.Item, settings: MarkerSettings) -> None:
-    mark = item.get_closest_marker("token_expired")
-    if mark is not None:
-        _no_arguments(item, mark)
-        settings.already_expired = True
-
-
-def _expires_in(item: pytest.Item, settings: MarkerSettings) -> None:
-    mark = item.get_closest_marker("token_expires_in")
-    if mark is not None:
+    """The three expiry markers are one setting: the one on the narrowest node wins (a test's
+    own over its class's over its module's); two on the same node cannot be combined."""
+    chosen: list[pytest.Mark] = []
+    level: object = None
+    for node, mark in item.iter_markers_with_node():
+        if mark.name not in _EXPIRY_MARKERS:
+            continue
+        if chosen and node is not level:
+            break
+        level = node
+        if all(mark.name != other.name for other in chosen):
+            chosen.append(mark)
+    if len(chosen) > 1:
+        names = [mark.name for mark in chosen]
+        raise _problem(
+            item,
+            names[0],
+            f"cannot be combined with {', '.join(names[1:])} on the same test, class or module",
+            "one expiry marker per level (the narrowest level wins)",
+        )
+    if not chosen:
+        return
+    mark = chosen[0]
+    if mark.name == "token_expires_in":
         value = _bind(item, mark, ("seconds",), 1)["seconds"]
         seconds = _seconds(item, mark.name, value, allow_negative=False)
         settings.lifetime = _dt.timedelta(seconds=seconds)
-
-
-def _never(item: pytest.Item, settings: MarkerSettings) -> None:
-    mark = item.get_closest_marker("token_never_expires")
-    if mark is not None:
-        _no_arguments(item, mark)
+        return
+    _no_arguments(item, mark)
+    if mark.name == "token_expired":
+        settings.already_expired = True
+    else:
         settings.never_expires = True
-    chosen = [
-        name
-        for name, on in (
-            ("token_expired", settings.already_expired),
-            ("token_expires_in", settings.lifetime is not None),
-            ("token_never_expires", settings.never_expires),
-        )
-        if on
-    ]
-    if len(chosen) > 1:
-        raise _problem(
-            item, chosen[0], f"cannot be combined with {', '.join(chosen[1:])}", "one expiry marker"
-        )
 
 
 def _revoked(item: pytest.Item, settings: MarkerSettings) -> None:
@@ -299,7 +314,7 @@ def _service_options(item: pytest.Item, settings: MarkerSettings) -> None:
             raise _problem(
                 item,
                 mark.name,
-                f"ucwa_online must be True or False, got {args['ucwa_online']!r}",
+                f"ucwa_online must be True or False, got {_shown(args['ucwa_online'])}",
                 valid,
             )
         settings.ucwa_online = args["ucwa_online"]
@@ -313,7 +328,7 @@ def _cors_origins(item: pytest.Item, marker: str, value: Any, valid: str) -> tup
 
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise _problem(
-            item, marker, f"cors_origins must be a list of origins, got {value!r}", valid
+            item, marker, f"cors_origins must be a list of origins, got {_shown(value)}", valid
         )
     try:
         return check_origins(value)
@@ -408,7 +423,7 @@ def _cassette(item: pytest.Item, settings: MarkerSettings) -> None:
             raise _problem(
                 item,
                 mark.name,
-                f"path must be a non-empty string, got {path!r}",
+                f"path must be a non-empty string, got {_shown(path)}",
                 "a relative or absolute .yaml path, or 'library:<scenario>'",
             )
         settings.cassette = path
@@ -432,15 +447,44 @@ def _allow(item: pytest.Item, settings: MarkerSettings) -> None:
         if not isinstance(hosts, (list, tuple)) or not all(
             isinstance(h, str) and h.strip() for h in hosts
         ):
-            raise _problem(item, mark.name, f"hosts must be host names, got {hosts!r}", valid)
+            raise _problem(item, mark.name, f"hosts must be host names, got {_shown(hosts)}", valid)
+        for host in hosts:
+            problem = host_problem(host.strip())
+            if problem is not None:
+                raise _problem(item, mark.name, f"hosts: {_shown(host)} is {problem}", valid)
         args["hosts"] = tuple(h.strip().lower() for h in hosts)
     settings.allow = args
 
 
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+
+
+def host_problem(host: str) -> str | None:
+    """What is wrong with ``host`` as an allowed host (a name or IP, ``[v6]`` in brackets, an
+    optional ``:port``), or None. A URL, a path or a wildcard would silently allow nothing."""
+    name, port = host, ""
+    if host.startswith("["):
+        name, bracket, port = host[1:].partition("]")
+        if not bracket or not name or not set(name) <= set("0123456789abcdefABCDEF:."):
+            return "not a bracketed IPv6 address"
+        if port and not port.startswith(":"):
+            return "unexpected text after the IPv6 address"
+        port = port[1:] if port else ""
+    elif ":" in host:
+        name, _, port = host.rpartition(":")
+    if "://" in host or "/" in host:
+        return "a URL or path, not a host name (give only the host, e.g. 'api.example.com')"
+    if "*" in host:
+        return "wildcards are not supported (name each host)"
+    if not host.startswith("[") and (not name or not set(name) <= _HOST_CHARS):
+        return "not a host name"
+    if port and not (port.isdigit() and port.isascii() and int(port) <= 65535):
+        return f"bad port {_shown(port)}"
+    return None
+
+
 _STEPS = (
     _expiry,
-    _expires_in,
-    _never,
     _revoked,
     _skew,
     _errors,
@@ -469,11 +513,11 @@ def _check_offset(item: pytest.Item, marker: str, value: Any) -> None:
         and int(text[4:6]) < 60
     )
     if not good:
-        raise _problem(item, marker, f"bad offset {value!r}", valid)
+        raise _problem(item, marker, f"bad offset {_shown(value)}", valid)
 
 
 def _did_you_mean(value: Any, candidates: list[str]) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 200:  # no name is that long
         return ""
     import difflib
 
@@ -493,7 +537,7 @@ def _ucwa_error_id(item: pytest.Item, code: Any, subcode: Any) -> str:
         except LookupError:
             pass
     names = sorted({e.id for e in UCWA_ERRORS} | {e.name for e in UCWA_ERRORS})
-    shown = f"{code!r}" + (f", {subcode!r}" if subcode is not None else "")
+    shown = f"{_shown(code)}" + (f", {_shown(subcode)}" if subcode is not None else "")
     hint = _did_you_mean(code if subcode is None else f"{code}-{subcode}", names)
     raise _problem(
         item,
@@ -516,6 +560,6 @@ def _relay_error_id(item: pytest.Item, name: Any) -> str:
     raise _problem(
         item,
         "relay_error",
-        f"unknown Relay error {name!r}{hint}",
+        f"unknown Relay error {_shown(name)}{hint}",
         ", ".join(e.name for e in RELAY_ERRORS),
     )

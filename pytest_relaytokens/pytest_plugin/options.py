@@ -307,6 +307,15 @@ class RunState:
         state.block_network = get_option(config, "block_network") == "true"
         hosts = get_option(config, "allow_hosts") or ""
         state.allow_hosts = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
+        for host in state.allow_hosts:
+            from .markers import host_problem
+
+            problem = host_problem(host)
+            if problem is not None:
+                raise pytest.UsageError(
+                    f"relaytokens: {_flag('allow_hosts')} / ini relaytokens_allow_hosts: "
+                    f"{host!r} is {problem}"
+                )
         state.live_missing = get_option(config, "live_missing") or "error"
         worker_input = getattr(config, "workerinput", None) or {}
         state.run_id = str(
