@@ -29,7 +29,9 @@ __all__ = [
     "Responder",
     "RouteHandler",
     "UserRoute",
+    "first_bad_header",
     "new_user_route",
+    "unsendable_answer",
 ]
 
 
@@ -147,7 +149,9 @@ class FakeResponse:
 
     ``error_id`` (the catalogue id this response answers with) and ``token`` (the issued token
     or bearer the request carried) never go on the wire: the request log and the
-    error-coverage report read them.
+    error-coverage report read them. Neither does ``problem``: set on the 500 sent in place of
+    an answer that could not be written (:func:`unsendable_answer`), it says why; the
+    loopback server keeps it in its ``errors``.
     """
 
     status: int
@@ -157,6 +161,7 @@ class FakeResponse:
     drop_connection: bool = False
     error_id: str | None = None
     token: str | None = None
+    problem: str | None = None
 
     @property
     def reason(self) -> str:
@@ -191,7 +196,39 @@ class FakeResponse:
             self.drop_connection,
             self.error_id,
             self.token,
+            self.problem,
         )
+
+
+#: The characters of an RFC 9110 token: all a header name may hold.
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+#: What a header value must not hold: control characters but tab (a character class: no
+#: backtracking).
+_VALUE_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def first_bad_header(headers: Iterable[tuple[object, object]]) -> str | None:
+    """What is wrong with the first header that cannot be written on the wire (RFC 9110: a
+    name is a non-empty token; a value is Latin-1 text without CR, LF, NUL or another control
+    character but tab), or None when every header can be. Every transport refuses the same
+    headers: a fake's answer carrying one is sent as :func:`unsendable_answer`."""
+    for name, value in headers:
+        if not isinstance(name, str) or not name or not _TOKEN_CHARS.issuperset(name):
+            return f"an invalid header name {name!r}"
+        if not isinstance(value, str):
+            return f"a non-text value for header {name!r}"
+        if _VALUE_CONTROL.search(value) or (not value.isascii() and max(value) > "\xff"):
+            return f"a control or non-Latin-1 character in the value of header {name!r}"
+    return None
+
+
+def unsendable_answer(problem: str) -> FakeResponse:
+    """The 500 sent in place of an answer that cannot be written (``problem``, e.g. from
+    :func:`first_bad_header`): the same on every transport; ``problem`` is kept on it."""
+    body = f"the fake returned {problem}\n".encode()
+    return FakeResponse(500, [("Content-Type", "text/plain; charset=utf-8")], body, problem=problem)
 
 
 @dataclass(frozen=True)
@@ -312,8 +349,9 @@ class UserRoute:
         document = self.json
         if self.handler is not None:
             produced = self.handler(request)
-            if isinstance(produced, FakeResponse):
-                return produced
+            if isinstance(produced, FakeResponse):  # a header no transport may write: a 500
+                problem = first_bad_header(produced.headers)
+                return produced if problem is None else unsendable_answer(problem)
             if not isinstance(produced, (dict, list)):
                 raise TypeError(
                     f"route {self.method} {self.path}: handler must return a FakeResponse, a "
@@ -366,6 +404,12 @@ def new_user_route(
                 raise ValueError(
                     f"route(): header {what}s must be strings without CR, LF or NUL, got {text!r}"
                 )
+        problem = first_bad_header([(name, value)])
+        if problem is not None:  # what every transport would refuse to write at request time
+            raise ValueError(
+                f"route(): headers must be writable on the wire (a name is an RFC 9110 token, a "
+                f"value Latin-1 text without control characters), got {problem}"
+            )
         checked.append((name, value))
     raw = body.encode("utf-8") if isinstance(body, str) else body
     return UserRoute(method_name, path, status, raw, json, tuple(checked), handler, roles)
@@ -533,6 +577,10 @@ class FakeService:
                 response = (
                     fault.respond(effective) if fault.respond is not None else FakeResponse(0)
                 )
+            if not response.drop_connection:  # a header no transport may write: a 500
+                problem = first_bad_header(response.headers)
+                if problem is not None:
+                    response = unsendable_answer(problem)
         else:
             with self._lock:
                 response, credential, expected = self.dispatch(effective)

@@ -5,7 +5,8 @@ serve); ``FakeService.handle`` calls :func:`prepare`, :func:`finish` and :func:`
 service's own answer:
 
 - ``HEAD`` is answered as ``GET`` wherever GET is served (same status and headers; the
-  transports drop the body and keep its ``Content-Length``).
+  transports drop the body). Every answer to a ``HEAD`` carries the ``Content-Length`` of the
+  body a GET would get (gzipped or not), here, so the log and every transport agree.
 - ``OPTIONS`` is answered here (no authentication, no fault): 200 with ``Allow``; a CORS
   preflight to a service with ``cors_origins`` gets the ``Access-Control-*`` answer.
 - A 405 always carries ``Allow``.
@@ -130,10 +131,13 @@ def gzip_bytes(body: bytes) -> bytes:
 
 
 def compress(response: FakeResponse) -> FakeResponse:
-    """A copy of ``response`` with a gzip body (``Content-Encoding: gzip``, ``Vary``)."""
+    """A copy of ``response`` with a gzip body (``Content-Encoding: gzip``, ``Vary``); a
+    ``Content-Length`` it had gives the gzipped body's length."""
     out = response.copy()
     out.body = gzip_bytes(response.body)
     out.headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
+    if len(out.headers) != len(response.headers):
+        out.headers.append(("Content-Length", str(len(out.body))))
     out.headers.append(("Content-Encoding", "gzip"))
     _add_vary(out, "Accept-Encoding")
     return out
@@ -207,8 +211,9 @@ def prepare(
 
 
 def finish(service: SemanticService, request: FakeRequest, response: FakeResponse) -> FakeResponse:
-    """After the service answered: ``Allow`` on a 405, CORS headers for an allowed origin,
-    and the token the request carried. The body stays as the service wrote it."""
+    """After the service answered: ``Allow`` on a 405, ``Content-Length`` on an answer to a
+    ``HEAD``, CORS headers for an allowed origin, and the token the request carried. The body
+    stays as the service wrote it."""
     if response.drop_connection:
         return response
     extra: list[tuple[str, str]] = []
@@ -216,6 +221,13 @@ def finish(service: SemanticService, request: FakeRequest, response: FakeRespons
         methods = service.allowed_methods(request.path)
         if methods is not None:
             extra.append(("Allow", allow_header(methods)))
+    if (
+        request.method == "HEAD"  # the GET's headers, its length included (no body follows)
+        and response.status >= 200
+        and response.status not in _NO_BODY
+        and response.header("Content-Length") is None
+    ):
+        extra.append(("Content-Length", str(len(response.body))))
     origin = request.header("Origin") or request.header("X-Ms-Origin")
     cors = (
         origin is not None

@@ -199,9 +199,14 @@ FAULTS: dict[str, tuple[bytes, bytes | None]] = {
         b"POST /api/endpoints HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         b"HTTP/1.1 400",
     ),
-    "smuggling CL+TE": (
-        b"POST /api/endpoints HTTP/1.1\r\nContent-Length: 3\r\n"
+    "smuggling CL+TE": (  # with Host: without one, the 400 would be for the missing Host
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 400",
+    ),
+    "smuggling TE+CL": (
+        b"POST /api/endpoints HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Length: 0\r\n\r\n5\r\nabcde\r\n0\r\n\r\n",
         b"HTTP/1.1 400",
     ),
     "bad version": (b"GET / HTTP/9.9\r\n\r\n", b"HTTP/1.1 505"),

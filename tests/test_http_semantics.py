@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -14,7 +16,12 @@ import requests
 from pytest_relaytokens import httpsemantics
 from pytest_relaytokens.core import FakeRequest, FakeResponse, FakeRouter, FakeService
 from pytest_relaytokens.relay.service import RelayService
-from pytest_relaytokens.transports import FakeTransport, PathRouter, activate_responses
+from pytest_relaytokens.transports import (
+    FakeTransport,
+    PathRouter,
+    activate_responses,
+    serve_requests,
+)
 from pytest_relaytokens.transports.server import FakeServers, LoopbackServer
 from pytest_relaytokens.ucwa.service import UcwaService
 
@@ -57,8 +64,12 @@ def test_head_is_answered_as_get_with_the_same_headers_and_logged_as_head() -> N
     get = service.handle(req("GET"))
     head = service.handle(req("HEAD"))
     assert service.dispatched == ["GET", "GET"]
-    assert head.status == 200 and head.headers == get.headers and head.body == get.body
+    # the GET's headers, its Content-Length included (the transports drop the body)
+    length = ("Content-Length", str(len(get.body)))
+    assert head.status == 200 and head.headers == [*get.headers, length]
+    assert head.body == get.body
     assert [e.request.method for e in service.log] == ["GET", "HEAD"]
+    assert service.log[1].response.header("Content-Length") == str(len(get.body))
 
 
 def test_options_answers_allow_without_dispatch_or_auth() -> None:
@@ -210,7 +221,7 @@ def test_relay_methods_head_options_and_405_allow() -> None:
 # The same answers on every transport ---------------------------------------------------
 
 
-@pytest.fixture(params=["responses", "httpx", "loopback"])
+@pytest.fixture(params=["requests", "responses", "httpx", "loopback"])
 def doc_url(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, DocService]]:
     """(transport, base URL, service) with CORS on for APP_ORIGIN."""
     service = DocService(cors_origins=(APP_ORIGIN,))
@@ -219,6 +230,9 @@ def doc_url(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, DocServi
             yield request.param, server.url, service
     elif request.param == "responses":
         with activate_responses(service):
+            yield request.param, BASE, service
+    elif request.param == "requests":
+        with serve_requests(service):
             yield request.param, BASE, service
     else:
         yield request.param, BASE, service
@@ -256,6 +270,51 @@ def test_every_transport_serves_the_semantics(doc_url: tuple[str, str, DocServic
     assert status == 200 and headers["access-control-allow-origin"] == APP_ORIGIN
     status, headers, _ = _send(transport, service, "PATCH", base + "/doc", {})
     assert status == 405 and headers["allow"] == "GET, HEAD, OPTIONS, PUT"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_head_has_the_gets_headers_content_length_included_on_every_transport(
+    doc_url: tuple[str, str, DocService], encoding: str
+) -> None:
+    """Found by a stranger's probe: only the loopback server sent a HEAD's Content-Length."""
+    transport, base, service = doc_url
+    sent = {"Accept-Encoding": encoding}
+    _, get, body = _send(transport, service, "GET", base + "/doc", sent)
+    status, head, nothing = _send(transport, service, "HEAD", base + "/doc", sent)
+    assert status == 200 and nothing == b""
+    head.pop("date", None), get.pop("date", None)  # only the server sends one
+    assert head == get  # Content-Length included: the length of the body GET sent
+    assert (head.get("content-encoding") == "gzip") == (encoding == "gzip")
+    if encoding == "identity":
+        assert head["content-length"] == str(len(body))
+    logged = service.log[-1].response  # the log agrees with the wire (before gzip)
+    assert logged.header("Content-Length") == str(len(service.log[-2].response.body))
+
+
+def test_an_empty_body_is_framed_with_content_length_0_on_every_transport(
+    doc_url: tuple[str, str, DocService],
+) -> None:
+    transport, base, service = doc_url
+    service.arm(lambda r: FakeResponse(200, [("X-Empty", "1")], b""), times=2, path="^/doc$")
+    for method in ("GET", "HEAD"):
+        status, headers, body = _send(transport, service, method, base + "/doc", {})
+        assert (status, body, headers["content-length"]) == (200, b"", "0"), method
+
+
+def test_head_content_length_is_not_doubled_by_the_server() -> None:
+    service = DocService()
+    with (
+        LoopbackServer(service, timeout=2.0) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock,
+    ):
+        sock.sendall(b"HEAD /doc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and rest == b""
+    lengths = re.findall(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+    assert lengths == [str(len(service.log[0].response.body)).encode()]
 
 
 def test_fake_servers_route_api_case_insensitively() -> None:

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
+import requests
 
 from pytest_relaytokens.clock import Clock
 from pytest_relaytokens.core import FakeRequest, FakeResponse
 from pytest_relaytokens.relay.models import ROLE_READONLY, ROLE_READWRITE
 from pytest_relaytokens.relay.service import RelayService
+from pytest_relaytokens.transports import FakeTransport, activate_responses, serve_requests
+from pytest_relaytokens.transports.server import LoopbackServer
 from pytest_relaytokens.ucwa.service import UcwaService
 
 UTC = _dt.timezone.utc
@@ -223,6 +228,12 @@ def test_role_guard_fails_the_client(relay_api):
     [
         ({"headers": {"X-Evil": "a\r\nSet-Cookie: b"}}, ValueError, "CR, LF or NUL"),
         ({"headers": [("X-Nul", "a\0")]}, ValueError, "CR, LF or NUL"),
+        # found by a stranger's probe: a bad name was accepted, then refused per transport
+        ({"headers": {"X A": "b"}}, ValueError, "invalid header name 'X A'"),
+        ({"headers": {"": "b"}}, ValueError, "invalid header name ''"),
+        ({"headers": {"X:A": "b"}}, ValueError, "invalid header name 'X:A'"),
+        ({"headers": {"X-Bell": "a\x07"}}, ValueError, "value of header 'X-Bell'"),
+        ({"headers": {"X-Euro": "\u20ac"}}, ValueError, "value of header 'X-Euro'"),
         ({"status": 101}, ValueError, "200 to 599"),
         ({"status": True}, ValueError, "200 to 599"),
         ({"body": 5}, TypeError, "bytes or str"),
@@ -243,3 +254,117 @@ def test_a_raw_body_without_content_type_is_octet_stream_on_both_fakes(relay: Re
     assert answer.status == 200 and answer.body == b"\x00\x01"
     assert answer.content_type == "application/octet-stream"
     assert answer.header("Cache-Control") is not None  # the fake's own headers stay
+
+
+# A handler's answer no transport may write: the same 500 everywhere ------------------------
+
+#: What a GET of ``path`` with ``headers`` gives on a transport: (status, body text, headers
+#: by lower-cased name).
+Get = Callable[[str, dict[str, str]], tuple[int, str, dict[str, str]]]
+
+
+@pytest.fixture(params=["requests", "responses", "httpx", "loopback"])
+def get_on(request: pytest.FixtureRequest, relay: RelayService) -> Iterator[Get]:
+    """A GET on ``relay`` through one transport, with a real client."""
+
+    def with_requests(base: str) -> Get:
+        def get(path: str, headers: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+            with requests.Session() as session:
+                r = session.get(base + path, headers=headers, timeout=5)
+                return r.status_code, r.text, {k.lower(): v for k, v in r.headers.items()}
+
+        return get
+
+    if request.param == "httpx":
+
+        def get(path: str, headers: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+            with httpx.Client(transport=FakeTransport(relay)) as client:
+                r = client.get(BASE + path, headers=headers)
+                return r.status_code, r.text, {k.lower(): v for k, v in r.headers.items()}
+
+        yield get
+    elif request.param == "loopback":
+        with LoopbackServer(relay, timeout=2.0) as server:
+            yield with_requests(server.url)
+            assert [str(e) for e in server.errors] == [
+                e.response.problem for e in relay.log if e.response.problem
+            ]
+    else:
+        with serve_requests(relay) if request.param == "requests" else activate_responses(relay):
+            yield with_requests(BASE)
+
+
+_IN_X_A = "a control or non-Latin-1 character in the value of header 'X-A'"
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        (("X-A", "a\r\nSet-Cookie: evil=1"), _IN_X_A),
+        (("X-A", "a\x00b"), _IN_X_A),
+        (("X-A", "a\x1fb"), _IN_X_A),
+        (("X-A", "euro \u20ac"), _IN_X_A),
+        (("X A", "b"), "an invalid header name 'X A'"),
+        (("", "b"), "an invalid header name ''"),
+    ],
+)
+def test_a_handler_header_no_transport_may_write_is_the_same_500_everywhere(
+    relay: RelayService, get_on: Get, header: tuple[str, str], problem: str
+) -> None:
+    """Found by a stranger's probe: the in-process transports delivered the header."""
+    relay.route(
+        "GET", "/api/bad/", handler=lambda r: FakeResponse(200, [header, ("X-B", "ok")], b"{}")
+    )
+    route = relay.route("GET", "/api/good/", handler=lambda r: FakeResponse(200, [], b"{}"))
+    token = {"X-Access-Token": relay.credentials.access_token}
+    status, text, headers = get_on("/api/bad/", token)
+    assert (status, text) == (500, f"the fake returned {problem}\n")
+    assert "x-b" not in headers and "set-cookie" not in headers
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    logged = relay.log[-1].response  # the log holds the 500 that was sent, and why
+    assert (logged.status, logged.problem) == (500, problem)
+    assert get_on("/api/good/", token)[0] == 200 and route.calls == 1
+
+
+def test_a_fault_responder_header_no_transport_may_write_is_the_same_500(
+    relay: RelayService, get_on: Get
+) -> None:
+    relay.arm(lambda r: FakeResponse(503, [("Retry-After", "1\r\nX-Evil: 1")]), path="enterp")
+    token = {"X-Access-Token": relay.credentials.access_token}
+    status, text, headers = get_on("/api/enterprises/self", token)
+    assert (status, text) == (
+        500,
+        "the fake returned a control or non-Latin-1 character in the value of header "
+        "'Retry-After'\n",
+    )
+    assert "retry-after" not in headers and "x-evil" not in headers
+    assert relay.log[-1].injected and relay.log[-1].response.status == 500
+    assert get_on("/api/enterprises/self", token)[0] == 200
+
+
+def test_routes_and_handler_headers_through_the_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_headers="""
+import httpx
+import pytest
+import requests
+from pytest_relaytokens.core import FakeResponse
+
+
+def test_bad_names_are_refused_at_once(relay_api):
+    with pytest.raises(ValueError, match="invalid header name 'X A'"):
+        relay_api.route("GET", "/api/x/", json={}, headers={"X A": "b"})
+
+
+def test_a_bad_handler_header_is_a_500_for_requests_and_httpx(relay_api):
+    relay_api.route("GET", "/api/x/", handler=lambda r: FakeResponse(
+        200, [("X-A", "a\\r\\nSet-Cookie: evil")], b"{}"))
+    url = f"{relay_api.base_url}/api/x/"
+    token = {"X-Access-Token": relay_api.credentials.access_token}
+    for answer in (requests.get(url, headers=token), httpx.get(url, headers=token)):
+        assert answer.status_code == 500, answer.status_code
+        assert "header 'X-A'" in answer.text and "Set-Cookie" not in answer.headers
+"""
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)

@@ -179,6 +179,7 @@ def test_http10_closes(server: LoopbackServer) -> None:
         b"GET /echo HTTP/1.1\r\n folded: header\r\n\r\n",
         b"GET /echo HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
         b"GET /echo HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
         b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     ],
 )
@@ -188,6 +189,38 @@ def test_malformed_requests_get_400_and_close(server: LoopbackServer, garbage: b
     assert b"Connection: close" in reply
     # the server still serves others
     assert requests.get(server.url + "/echo", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Content-Length: 40\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        b"Content-Length: 0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n",
+    ],
+)
+def test_content_length_and_transfer_encoding_are_refused_and_the_connection_closed(
+    server: LoopbackServer, service: CounterService, framing: bytes
+) -> None:
+    """RFC 9112 section 6.1: a request with both may be smuggled past a proxy that frames it
+    by the other one. Found by a stranger's probe: the request was served by its chunks, the
+    connection kept open, and the bytes after the chunked body served as a second request."""
+    smuggled = b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply = raw_exchange(
+        server,
+        b"POST /count HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n0\r\n\r\n" + smuggled,
+        timeout=3.0,
+    )  # reads until the server closes: a kept-open connection would time out here
+    assert reply.startswith(b"HTTP/1.1 400 "), reply[:80]
+    assert reply.count(b"HTTP/1.1 ") == 1 and b"Connection: close" in reply
+    assert b"Content-Length and Transfer-Encoding" in reply
+    assert service.count == 0 and len(service.log) == 0  # neither request reached the fake
+    assert server.errors == []
+    # a chunked body alone is still served
+    assert (
+        requests.post(server.url + "/echo", data=iter([b"a", b"b"]), timeout=5).json()["body"]
+        == "ab"
+    )
 
 
 @pytest.mark.parametrize(

@@ -36,12 +36,14 @@ def to_httpx_response(response: FakeResponse, request: httpx.Request) -> httpx.R
 
     The body goes in as a stream, as from a connection: the client decodes it (gzip) when it
     reads it, and ``iter_raw()`` on a streamed response yields the bytes as sent.
-    ``Content-Length`` is added when the fake did not set one (as ``content=`` would).
+    ``Content-Length`` is added when the fake did not set one and the status may carry a body
+    (a HEAD's too), as a server frames it.
     """
-    body = b"" if request.method == "HEAD" or bodiless_status(response.status) else response.body
+    bodiless = bodiless_status(response.status)
+    body = b"" if request.method == "HEAD" or bodiless else response.body
     headers = response.headers
-    if body and not any(k.lower() == "content-length" for k, _ in headers):
-        headers = [*headers, ("Content-Length", str(len(body)))]
+    if not bodiless and not any(k.lower() == "content-length" for k, _ in headers):
+        headers = [*headers, ("Content-Length", str(len(response.body)))]
     return httpx.Response(
         response.status,
         headers=headers,

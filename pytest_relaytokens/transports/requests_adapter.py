@@ -168,8 +168,8 @@ def build_response(
             coding = value if coding is None else f"{coding}, {value}"
         elif lname in _COOKIE_HEADERS:
             cookies = True
-    if body and not length:
-        pairs = [*pairs, ("Content-Length", str(len(body)))]
+    if not length and not bodiless_status(fake.status):  # as a server frames it (HEAD too)
+        pairs = [*pairs, ("Content-Length", str(len(fake.body)))]
     headers = HTTPHeaderDict()
     for name, value in pairs:
         headers.add(name, value)

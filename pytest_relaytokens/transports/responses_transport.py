@@ -34,10 +34,12 @@ def _callback(target: Target) -> Any:
             )
         # A list of pairs keeps repeated headers (two WWW-Authenticate): responses extends
         # an HTTPHeaderDict with it, so ``resp.raw.headers.getlist(name)`` sees each one.
-        body = (
-            b"" if request.method == "HEAD" or bodiless_status(response.status) else response.body
-        )
-        return response.status, list(response.headers), body
+        bodiless = bodiless_status(response.status)
+        body = b"" if request.method == "HEAD" or bodiless else response.body
+        headers = list(response.headers)
+        if not bodiless and not any(k.lower() == "content-length" for k, _ in headers):
+            headers.append(("Content-Length", str(len(response.body))))  # as a server frames it
+        return response.status, headers, body
 
     return respond
 

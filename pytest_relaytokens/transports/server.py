@@ -29,7 +29,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from ..core import FakeRequest, FakeResponse, FakeService
+from ..core import FakeRequest, FakeResponse, FakeService, first_bad_header, unsendable_answer
 from . import PathRouter, Target, bodiless_status
 
 __all__ = ["FakeServers", "LoopbackServer", "PathRouter", "is_loopback"]
@@ -553,6 +553,8 @@ class LoopbackServer:
         except Exception as error:  # the target is broken: answer 500, keep serving
             self.errors.append(error)
             response = _plain(500, f"fake raised {type(error).__name__}: {error}\n")
+        if response.problem is not None:  # the fake answered 500 in place of a bad answer
+            self.errors.append(ValueError(response.problem))
         if response.delay > 0 and self._stopping.wait(response.delay):
             raise _Closed()
         if response.drop_connection or self._stopping.is_set():
@@ -588,6 +590,10 @@ class LoopbackServer:
             head = _head_from_event(event)
             if head[2] not in ("1.0", "1.1"):
                 raise _HttpError(505, "HTTP version not supported")
+            if _both_lengths(head[3]):  # h11 would frame it by chunks: refuse it instead
+                raise _HttpError(
+                    400, "both Content-Length and Transfer-Encoding (RFC 9112 section 6.1)"
+                )
             url, keep_alive, _ = self._request_from(head)
             if head[0] != "HEAD" and parser.they_are_waiting_for_100_continue:
                 self._send(peer, b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -665,7 +671,7 @@ class LoopbackServer:
                 problem = f"status {response.status!r} as a final answer (expected 200-599)"
             if problem is not None:  # never write a header that could split the response
                 self.errors.append(ValueError(problem))
-                response = _plain(500, f"the fake returned {problem}\n")
+                response = unsendable_answer(problem)  # what the in-process transports send
             block = _checked_header_lines(response.headers)
         lines, has_date = block
         body = response.body
@@ -785,6 +791,15 @@ def simple_head(head: bytes | bytearray) -> RequestHead | None:
     return method.upper(), target, version[5:], headers
 
 
+def _both_lengths(headers: list[tuple[str, str]]) -> bool:
+    """Whether a head carries both ``Content-Length`` and ``Transfer-Encoding``: a request
+    that may be smuggled (a proxy in front may frame it by the other one), which RFC 9112
+    section 6.1 lets a server reject. Only heads h11 reads get here: the fast path leaves
+    every ``Transfer-Encoding`` to h11."""
+    names = {name.lower() for name, _ in headers}
+    return "content-length" in names and "transfer-encoding" in names
+
+
 def h11_head(head: bytes) -> RequestHead:
     """``head`` read by h11 alone (what the fast path must match); raises h11's errors."""
     import h11
@@ -809,11 +824,6 @@ def _head_from_event(event: Any) -> RequestHead:
 
 def _plain(status: int, text: str) -> FakeResponse:
     return FakeResponse(status, [("Content-Type", "text/plain; charset=utf-8")], text.encode())
-
-
-_TOKEN_CHARS = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
 
 
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # a character class: no backtracking
@@ -882,19 +892,15 @@ def _checked_header_lines(headers: list[tuple[str, str]]) -> tuple[bytes, bool]:
 
 
 def _first_bad_header(headers: list[tuple[str, str]]) -> str | None:
-    """What is wrong with the first header that must not be written (RFC 9110 field name
-    and value rules: no CR, LF, NUL or other control character), or None; remembers the
-    valid names."""
-    for name, value in headers:
-        if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
-            return f"an invalid header name {name!r}"
-        if type(name) is str and len(_VALID_NAMES) < _MAX_VALID_NAMES:
-            _VALID_NAMES[name] = _name_kind(name)
-        if not isinstance(value, str):
-            return f"a non-text value for header {name!r}"
-        if _CONTROL.search(value) or (not value.isascii() and max(value) > "\xff"):
-            return f"a control or non-Latin-1 character in the value of header {name!r}"
-    return None
+    """What is wrong with the first header that must not be written (the core's
+    :func:`~pytest_relaytokens.core.first_bad_header`, which every transport applies), or
+    None; when all are valid, remembers their names for :func:`_header_lines`."""
+    problem = first_bad_header(headers)
+    if problem is None:
+        for name, _ in headers:
+            if type(name) is str and len(_VALID_NAMES) < _MAX_VALID_NAMES:
+                _VALID_NAMES[name] = _name_kind(name)
+    return problem
 
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::\d{1,5})?\Z|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?\Z")
