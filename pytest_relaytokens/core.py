@@ -29,6 +29,7 @@ __all__ = [
     "Responder",
     "RouteHandler",
     "UserRoute",
+    "answer_problem",
     "first_bad_header",
     "new_user_route",
     "unsendable_answer",
@@ -224,6 +225,15 @@ def first_bad_header(headers: Iterable[tuple[object, object]]) -> str | None:
     return None
 
 
+def answer_problem(response: FakeResponse) -> str | None:
+    """What makes ``response`` impossible to send as a final answer (a status outside
+    200-599, or a header :func:`first_bad_header` refuses), or None."""
+    status = response.status
+    if type(status) is not int or not 200 <= status <= 599:
+        return f"status {status!r} as a final answer (expected 200-599)"
+    return first_bad_header(response.headers)
+
+
 def unsendable_answer(problem: str) -> FakeResponse:
     """The 500 sent in place of an answer that cannot be written (``problem``, e.g. from
     :func:`first_bad_header`): the same on every transport; ``problem`` is kept on it."""
@@ -349,8 +359,8 @@ class UserRoute:
         document = self.json
         if self.handler is not None:
             produced = self.handler(request)
-            if isinstance(produced, FakeResponse):  # a header no transport may write: a 500
-                problem = first_bad_header(produced.headers)
+            if isinstance(produced, FakeResponse):  # what no transport may write: a 500
+                problem = answer_problem(produced)
                 return produced if problem is None else unsendable_answer(problem)
             if not isinstance(produced, (dict, list)):
                 raise TypeError(
@@ -577,8 +587,8 @@ class FakeService:
                 response = (
                     fault.respond(effective) if fault.respond is not None else FakeResponse(0)
                 )
-            if not response.drop_connection:  # a header no transport may write: a 500
-                problem = first_bad_header(response.headers)
+            if not response.drop_connection:  # what no transport may write: a 500
+                problem = answer_problem(response)
                 if problem is not None:
                     response = unsendable_answer(problem)
         else:

@@ -326,6 +326,19 @@ def test_a_handler_header_no_transport_may_write_is_the_same_500_everywhere(
     assert get_on("/api/good/", token)[0] == 200 and route.calls == 1
 
 
+@pytest.mark.parametrize("status", [101, 199, 600, 0])
+def test_a_handler_status_no_transport_may_send_is_the_same_500_everywhere(
+    relay: RelayService, get_on: Get, status: int
+) -> None:
+    """A 1xx or out-of-range status as a final answer: the server refused it, the in-process
+    transports delivered it; now every transport sends the same 500."""
+    relay.route("GET", "/api/odd/", handler=lambda r: FakeResponse(status, [], b"{}"))
+    token = {"X-Access-Token": relay.credentials.access_token}
+    problem = f"status {status} as a final answer (expected 200-599)"
+    assert get_on("/api/odd/", token)[:2] == (500, f"the fake returned {problem}\n")
+    assert relay.log[-1].response.problem == problem
+
+
 def test_a_fault_responder_header_no_transport_may_write_is_the_same_500(
     relay: RelayService, get_on: Get
 ) -> None:
