@@ -978,3 +978,157 @@ def test_batch_refuses_bad_bodies(content_type: str, body: bytes, status: int) -
     }
     reply = _direct(service)("POST", url, headers=headers, data=body)
     assert reply.status == status and reply.json()["code"] in ("BadRequest", "TooManyRequests")
+
+
+# --- content negotiation and the version header, as clients send them -----------------------
+NO_ACCEPT = "(none)"
+
+
+def _accept(value: str, kind: str) -> dict[str, Any]:
+    """The ``Accept`` to send: ``NO_ACCEPT`` removes the client's own default (``*/*``)."""
+    if value != NO_ACCEPT:
+        return {"Accept": value}
+    return {"Accept": None} if kind in ("requests", "loopback") else {}
+
+
+@pytest.mark.parametrize("kind", ["direct", "requests", "loopback"])
+@pytest.mark.parametrize("default_format", ["json", "xml"])
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [
+        (NO_ACCEPT, 200),
+        ("*/*", 200),
+        ("application/*", 200),
+        ("application/xml;q=0.9, application/json;q=0.5", 200),
+        ("text/html, application/vnd.microsoft.com.ucwa+json;q=0.1", 200),
+        ("application/xml", 406),
+        ("application/json;q=0, */*", 406),
+        ("application/json;q=0, application/xml", 406),
+    ],
+)
+def test_events_answer_json_whenever_the_accept_allows_json(
+    kind: str,
+    default_format: str,
+    accept: str,
+    status: int,
+    connect: Callable[[str, UcwaService], tuple[Send, str]],
+) -> None:
+    """Events are JSON only: whatever the default format (the ``ucwa_format`` marker), a
+    client whose Accept takes JSON at all gets JSON; 406 only when it refuses JSON."""
+    service = new_service()
+    service.default_format = default_format  # type: ignore[assignment]
+    send, base = connect(kind, service)
+    app = service.credentials.application_id
+    url = f"{base}/ucwa/oauth/v1/applications/{app}/events?ack=1"
+    headers = {"Authorization": f"Bearer {service.credentials.bearer}", **_accept(accept, kind)}
+    reply = send("GET", url, headers=headers)
+    assert reply.status == status, reply
+    if status == 200:
+        assert reply.headers["content-type"].startswith("application/json")
+        assert "next" in reply.json()["_links"]
+    else:
+        assert re.search(rb"NotAcceptable", reply.body)
+
+
+@pytest.mark.parametrize("kind", ["direct", "httpx"])
+@pytest.mark.parametrize(
+    ("default_format", "accept", "content_type"),
+    [
+        ("xml", NO_ACCEPT, "application/xml"),
+        ("xml", "*/*", "application/xml"),
+        ("xml", "application/*", "application/xml"),
+        ("json", "application/*", "application/json"),
+        ("xml", "application/json;q=0.5, application/*;q=0.9", "application/xml"),
+        ("json", "application/xml;q=0.5, application/*;q=0.9", "application/json"),
+        ("json", "*/*;q=0.1, application/xml;q=0.2", "application/xml"),
+        ("json", "text/xml;q=0.3, application/*;q=0.2", "text/xml"),
+        (
+            "json",
+            "application/vnd.microsoft.com.ucwa+xml",
+            "application/vnd.microsoft.com.ucwa+xml",
+        ),
+        ("json", "application/xml, application/json", "application/xml"),  # client's order
+        ("json", "*/*;q=0", None),
+        ("json", "application/xml;q=0, application/json;q=0, */*", None),
+        ("json", "application/json;q=nan, application/xml;q=2", None),
+    ],
+)
+def test_resources_in_both_formats_take_the_best_accepted_one(
+    kind: str,
+    default_format: str,
+    accept: str,
+    content_type: str | None,
+    connect: Callable[[str, UcwaService], tuple[Send, str]],
+) -> None:
+    """RFC 9110 12.5.1: a type takes the q of the most specific range naming it, the highest
+    q > 0 wins (ties: the client's order, then the default format); nothing acceptable: 406."""
+    service = new_service()
+    service.default_format = default_format  # type: ignore[assignment]
+    send, base = connect(kind, service)
+    headers = {"Authorization": f"Bearer {service.credentials.bearer}", **_accept(accept, kind)}
+    app = service.credentials.application_id
+    for url in (service.token_url(), f"{base}/ucwa/oauth/v1/applications/{app}/me"):
+        reply = send("GET", url.replace(service.base_url, base), headers=headers)
+        if content_type is None:
+            assert reply.status == 406
+        else:
+            assert reply.status == 200
+            assert reply.headers["content-type"].split(";")[0] == content_type
+
+
+@pytest.mark.parametrize("kind", ["direct", "httpx", "loopback"])
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        ("2", 200),
+        ("2.0", 200),
+        ("1", 200),
+        ("1.5", 200),
+        ("02.000", 200),
+        (" 2", 200),  # whitespace around a field value is not part of it (RFC 9110 5.5)
+        ("2\t", 200),
+        ("2.01", 404),
+        ("3", 404),
+        ("9" * 400, 404),
+        ("nan", 400),
+        ("NaN", 400),
+        ("inf", 400),
+        ("-inf", 400),
+        ("+inf", 400),
+        ("Infinity", 400),
+        ("1e400", 400),
+        ("2e0", 400),
+        ("0x2", 400),
+        ("-1", 400),
+        ("+2", 400),
+        ("2.", 400),
+        (".5", 400),
+        ("2,0", 400),
+        ("2 0", 400),
+        ("2_0", 400),
+        ("abc", 400),
+        ("", 400),
+    ],
+)
+def test_resource_version_header_is_a_plain_decimal_number(
+    kind: str, header: str, status: int, connect: Callable[[str, UcwaService], tuple[Send, str]]
+) -> None:
+    """At most 2 is served, above 2 is 404 ``APIVersionNotSupported``, anything that is not a
+    plain decimal number (NaN, infinities, exponents, signs, hex) is 400."""
+    if kind == "loopback" and header != header.strip():
+        pytest.skip("requests refuses leading/trailing whitespace in a header value")
+    service = new_service()
+    send, base = connect(kind, service)
+    reply = send(
+        "GET",
+        service.token_url().replace(service.base_url, base),
+        headers={
+            "Authorization": f"Bearer {service.credentials.bearer}",
+            "X-MS-RequiresMinResourceVersion": header,
+        },
+    )
+    assert reply.status == status, reply
+    if status == 404:
+        assert reply.json()["subcode"] == "APIVersionNotSupported"
+    elif status == 400:
+        assert reply.json()["subcode"] == "ParameterValidationFailure"

@@ -200,3 +200,45 @@ def test_prebuilt_keeps_validating_when_the_shortcut_would_differ() -> None:
     assert whole == Plain(word="w", tags=["t"]) and whole.model_fields_set == {"word", "tags"}
     assert whole._seen == 3 and whole.__pydantic_private__ is not second.__pydantic_private__
     assert shouting.whole({"word": "a", "tags": []}).word == "A"  # untrusted: validated
+
+
+@pytest.mark.parametrize(
+    ("policy", "duration"),
+    [
+        (TokenPolicy(), 480),
+        (TokenPolicy(server_skew=dt.timedelta(seconds=30)), 480),
+        (TokenPolicy(never_expires=True), 180 * 24 * 60),  # validUntil = now + 180 days
+        (TokenPolicy(lifetime=dt.timedelta(minutes=5)), 5),
+        (TokenPolicy(lifetime=dt.timedelta(seconds=90)), 1),
+        (TokenPolicy(lifetime=dt.timedelta(seconds=30)), 0),
+        (TokenPolicy(already_expired=True), 0),
+    ],
+)
+def test_duration_is_the_whole_minutes_left_until_valid_until(
+    policy: TokenPolicy, duration: int
+) -> None:
+    """``duration`` and ``validUntil`` agree as on a server: duration is what is left, in
+    whole minutes rounded down, so an expiry computed from it is never past validUntil."""
+    token = UcwaTokenFactory(3, frozen(), policy).build()
+    assert token.duration == duration
+    issued = START + policy.server_skew
+    if not policy.already_expired:
+        slack = token.valid_until - (issued + dt.timedelta(minutes=token.duration))
+        assert dt.timedelta(0) <= slack < dt.timedelta(minutes=1)
+    overridden = UcwaTokenFactory(3, frozen(), policy).build(
+        valid_until=issued + dt.timedelta(minutes=42, seconds=59)
+    )
+    assert overridden.duration == 42
+
+
+@settings(max_examples=50, deadline=None)
+@given(lifetime_ms=st.integers(1, 10 * 365 * 86_400_000), start_ms=st.integers(0, 999))
+def test_an_expiry_computed_from_duration_is_never_after_valid_until(
+    lifetime_ms: int, start_ms: int
+) -> None:
+    clock = Clock(START.replace(microsecond=start_ms * 1000), frozen=True)
+    policy = TokenPolicy(lifetime=dt.timedelta(milliseconds=lifetime_ms))
+    token = UcwaTokenFactory(5, clock, policy).build()
+    parsed = wire.parse(wire.render_json(token))  # validUntil on the wire is whole ms
+    client_expiry = clock.now() + dt.timedelta(minutes=parsed.duration)
+    assert client_expiry <= parsed.valid_until < client_expiry + dt.timedelta(minutes=1)

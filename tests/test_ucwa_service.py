@@ -289,7 +289,7 @@ def test_each_token_gets_its_own_relay_objects_and_follows_the_application() -> 
     [
         ("application/xml;q=0.5, application/json", "application/json"),
         ("application/json;q=0.1, application/xml", "application/xml"),
-        ("application/json;q=0, */*", "application/json"),
+        ("application/json;q=0, */*", "application/xml"),  # q=0: JSON refused (RFC 9110)
         ("text/html;q=1, application/xml;q=0.2", "application/xml"),
     ],
 )

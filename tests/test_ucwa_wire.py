@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import pytest
@@ -457,3 +458,90 @@ def test_render_json_matches_the_resource_document_byte_for_byte(quirks: wire.Uc
     assert wire.render_json(token, quirks, pretty=False) == _reference(
         wire.token_resource(token, quirks, "json"), False
     )
+
+
+def _json_with(key: str, value: object, *, relay: bool = False) -> str:
+    """The docs' JSON sample with the token's (or its relay's) ``key`` set to ``value``."""
+    doc = json.loads(SEED_JSON)
+    (doc["_embedded"]["mediaRelay"][0] if relay else doc)[key] = value
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "relay", "said"),
+    [
+        ("duration", "480", False, "not a string"),
+        ("duration", True, False, "not true"),
+        ("duration", 480.0, False, "not a number with a fraction"),
+        ("duration", None, False, "not null"),
+        ("duration", -5, False, "out of range 0..2147483647"),
+        ("duration", 2**31, False, "out of range"),
+        ("validUntil", 1474932027265, False, "ISO 8601 string, not a number"),
+        ("validUntil", None, False, "string, not null"),
+        ("tcpPort", "443", True, "not a string"),
+        ("udpPort", False, True, "not false"),
+        ("tcpPort", -2, True, "out of range -1..65535"),
+        ("udpPort", 65536, True, "out of range"),
+    ],
+)
+def test_json_parser_refuses_wrong_types_instead_of_coercing(
+    key: str, value: object, relay: bool, said: str
+) -> None:
+    """A string, boolean or fraction where UCWA writes an integer, a number where it writes a
+    date, or an impossible value is a WireFormatError naming the field and what it found."""
+    with pytest.raises(WireFormatError) as info:
+        wire.parse(_json_with(key, value, relay=relay), "application/json", source="probe")
+    assert info.value.field == ("_embedded.mediaRelay[0]." if relay else "") + key
+    assert said in str(info.value) and info.value.value == value
+    if value is not None:
+        assert f"(got {value!r})" in str(info.value)
+
+
+def _xml_with(name: str, value: str, *, relay: bool = False, body: str = SEED_XML) -> str:
+    """``body`` with the token's (or its first relay's) property ``name`` set to ``value``."""
+    start = body.index('<resource rel="mediaRelay"') if relay else 0
+    found = re.compile(rf'<property name="{name}">[^<]*</property>').search(body, start)
+    assert found is not None
+    return f'{body[: found.start()]}<property name="{name}">{value}</property>{body[found.end() :]}'
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "relay", "said"),
+    [
+        ("duration", "-5", False, "plain decimal digits"),
+        ("duration", "+31", False, "plain decimal digits"),
+        ("duration", "true", False, "plain decimal digits"),
+        ("duration", "31.0", False, "plain decimal digits"),
+        ("duration", "3e1", False, "plain decimal digits"),
+        ("duration", "0x1f", False, "plain decimal digits"),
+        ("duration", "\u0663\u0661", False, "plain decimal digits"),  # Arabic-Indic 31
+        ("duration", "", False, "plain decimal digits"),
+        ("duration", "9" * 5000, False, "out of range"),
+        ("tcpPort", "65536", True, "out of range -1..65535"),
+        ("udpPort", "-2", True, "plain decimal digits"),
+        ("udpPort", "5 1", True, "plain decimal digits"),
+    ],
+)
+def test_xml_parser_reads_numbers_strictly(name: str, value: str, relay: bool, said: str) -> None:
+    body = _xml_with(name, value, relay=relay)
+    assert f">{value}</property>" in body
+    with pytest.raises(WireFormatError, match=said) as info:
+        wire.parse(body, "application/xml")
+    prefix = "resource[mediaRelay][0]." if relay else ""
+    assert info.value.field == prefix + name
+
+
+def test_strict_parsers_still_take_every_legal_value() -> None:
+    """The documented extremes parse: duration 0, ports -1 (unset), 0 and 65535, and XML's
+    whitespace around a number."""
+    doc = json.loads(_json_with("duration", 0))
+    doc["_embedded"]["mediaRelay"][0].update(tcpPort=-1, udpPort=65535)
+    token = wire.parse(json.dumps(doc))
+    assert token.duration == 0
+    assert (token.media_relays[0].tcp_port, token.media_relays[0].udp_port) == (-1, 65535)
+    xml = _xml_with("duration", "\n  0031 \t")
+    xml = _xml_with("tcpPort", "0", relay=True, body=xml)
+    xml = _xml_with("udpPort", "-1", relay=True, body=xml)
+    token = wire.parse(xml)
+    assert token.duration == 31
+    assert (token.media_relays[0].tcp_port, token.media_relays[0].udp_port) == (0, -1)

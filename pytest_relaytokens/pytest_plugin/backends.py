@@ -635,18 +635,23 @@ def retime(
         if not changed:
             return response
         expiry = expiry or now + _dt.timedelta(days=180)
+        duration = token.duration
+        if policy.already_expired or policy.lifetime is not None or policy.never_expires:
+            from ..ucwa.factories import remaining_minutes
+
+            duration = remaining_minutes(expiry, now)  # as the fake's factory: they agree
         key: tuple[str, bytes, str, str, str | None] = (
             "ucwa",
             response.body,
             response.content_type,
             expiry.isoformat(),
-            None,
+            str(duration),
         )
         body = _RENDERED.get(key)
         if body is None:
             from ..ucwa import wire
 
-            updated = token.model_copy(update={"valid_until": expiry})
+            updated = token.model_copy(update={"valid_until": expiry, "duration": duration})
             if "xml" in response.content_type:
                 body = wire.render_xml(updated, quirks)
             else:

@@ -61,11 +61,16 @@ class TestNetwork:
 
     # --- routing -------------------------------------------------------------------------------
     def add(self, service: FakeService, host: str | None = None) -> None:
-        """Serve ``service`` on ``host`` (default: its current one; kept if it moves)."""
+        """Serve ``service`` on ``host`` (default: its current one; kept if it moves) and on
+        the hosts it names as ``discovery_hosts`` (the UCWA fake's ``lyncdiscover.<domain>``
+        and ``lyncdiscoverinternal.<domain>``), unless another fake has them."""
         host = (host or service.host).lower()
         if self.routes.get(host) is service:
             return
         self.routes[host] = service
+        aliases: tuple[str, ...] = getattr(service, "discovery_hosts", ())
+        for alias in aliases:
+            self.routes.setdefault(alias.lower(), service)
         if not self._started:
             self._start()
 

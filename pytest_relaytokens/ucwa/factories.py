@@ -83,6 +83,15 @@ _DEFAULT_LIFETIME = _dt.timedelta(minutes=DEFAULT_DURATION)
 _TOKEN_BYTES = 88
 
 
+def remaining_minutes(valid_until: _dt.datetime, now: _dt.datetime) -> int:
+    """``duration`` for a token valid until ``valid_until``, issued at ``now``: the whole
+    minutes left, rounded down (0 once expired), so an expiry computed from ``duration`` is
+    never later than ``validUntil`` (inferred)."""
+    if valid_until.tzinfo is None:
+        valid_until = valid_until.replace(tzinfo=_UTC)
+    return max(0, int((valid_until - now).total_seconds() // 60))
+
+
 def _check(overrides: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
     unknown = sorted(set(overrides) - set(allowed))
     if unknown:
@@ -244,14 +253,13 @@ class UcwaTokenFactory:
         ):  # the common case: the default lifetime
             return self._build_default(now + _DEFAULT_LIFETIME)
         duration = overrides.get("duration")
-        if duration is None:
-            duration = DEFAULT_DURATION
-            if policy.lifetime is not None and not policy.already_expired:
-                duration = max(0, int(policy.lifetime.total_seconds() // 60))
         valid_until = overrides.get("valid_until")
         if valid_until is None:
-            expiry = policy.expiry(now, _dt.timedelta(minutes=duration))
+            lifetime = _DEFAULT_LIFETIME if duration is None else _dt.timedelta(minutes=duration)
+            expiry = policy.expiry(now, lifetime)
             valid_until = expiry if expiry is not None else now + NEVER_EXPIRES_LIFETIME
+        if duration is None:  # what is left of valid_until, in whole minutes rounded down
+            duration = remaining_minutes(valid_until, now)
         # One draw for every random part: application id (8 bytes), names (2 x 4), password
         # (20), user name (44), relay (8).
         drawn = self._take(_TOKEN_BYTES)

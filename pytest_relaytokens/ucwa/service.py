@@ -18,11 +18,13 @@ import datetime as _dt
 import functools
 import json
 import random
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -109,6 +111,21 @@ TOKEN_PATH_PATTERN = r"(?i)/mediaRelayAccessToken/?$"
 #: Highest ``X-MS-RequiresMinResourceVersion`` the fake serves.
 RESOURCE_VERSION = 2.0
 
+#: A resource version as clients send it (``2``, ``2.0``): plain decimal digits, no sign,
+#: exponent, hex, ``nan``/``inf`` or inner spaces (inferred; see the README).
+_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def version_too_high(value: str) -> bool | None:
+    """Whether an ``X-MS-RequiresMinResourceVersion`` value asks for more than
+    :data:`RESOURCE_VERSION`; None when it is not a plain decimal number (-> 400). The
+    whitespace HTTP allows around a field value (SP, HTAB) is not part of it."""
+    value = value.strip(" \t")
+    if _VERSION.fullmatch(value) is None:
+        return None
+    return Decimal(value) > Decimal(str(RESOURCE_VERSION))
+
+
 _PREFIXES = ("oauth/v1", "v1", "psanon/v1", "anonymous/v1")
 _ROOT_PATHS = frozenset({"/", AUTODISCOVER_ROOT})
 _USER_PATHS = frozenset({AUTODISCOVER_USER, AUTODISCOVER_ROOT + "/user"})
@@ -189,11 +206,14 @@ def _route(path: str) -> tuple[str, tuple[str, str | None, str] | None]:
 
 
 @functools.lru_cache(maxsize=64)
-def _accept_ranges(accept: str) -> tuple[str, ...]:
-    """The media ranges of an ``Accept`` value with q > 0, most preferred first."""
-    ranges: list[tuple[float, int, str]] = []
-    for index, item in enumerate(accept.split(",")):
+def _accept_ranges(accept: str) -> tuple[tuple[str, float], ...]:
+    """The media ranges of an ``Accept`` value in the client's order, each with its q (an
+    unreadable or out-of-range q counts as 0, not acceptable)."""
+    ranges: list[tuple[str, float]] = []
+    for item in accept.split(","):
         media, *params = (p.strip() for p in item.split(";"))
+        if not media:
+            continue
         quality = 1.0
         for param in params:
             if param.lower().startswith("q="):
@@ -201,9 +221,64 @@ def _accept_ranges(accept: str) -> tuple[str, ...]:
                     quality = float(param[2:])
                 except ValueError:
                     quality = 0.0
-        if quality > 0:
-            ranges.append((-quality, index, media.lower()))
-    return tuple(media for _, _, media in sorted(ranges))
+                if not 0.0 <= quality <= 1.0:  # also NaN
+                    quality = 0.0
+        ranges.append((media.lower(), quality))
+    return tuple(ranges)
+
+
+def _offers(formats: tuple[Format, ...]) -> tuple[tuple[Format, str], ...]:
+    """Every media type of ``formats``, in the server's order of preference: the first
+    format's canonical type first (what ``*/*`` gets), then the others' canonical types,
+    then the precise (``vnd``) and ``text/`` spellings."""
+    canonical = {"json": "application/json", "xml": "application/xml"}
+    offers = [(fmt, canonical[fmt]) for fmt in formats]
+    offers += [
+        (fmt, media)
+        for media, fmt in _MEDIA_TYPES.items()
+        if fmt in formats and media != canonical[fmt]
+    ]
+    return tuple(offers)
+
+
+#: What a resource can produce -> its offers: both formats (the default first) or JSON only.
+_OFFERS: dict[tuple[Format, ...], tuple[tuple[Format, str], ...]] = {
+    formats: _offers(formats) for formats in (("json", "xml"), ("xml", "json"), ("json",))
+}
+
+
+def _choose(
+    ranges: tuple[tuple[str, float], ...], offers: tuple[tuple[Format, str], ...]
+) -> tuple[Format, str] | None:
+    """RFC 9110 12.5.1 proactive negotiation: each offered type takes the q of the most
+    specific range that matches it (``type/subtype`` over ``type/*`` over ``*/*``); the
+    highest q > 0 wins, then the range the client listed first, then the server's order.
+    The ``vnd`` and ``text/xml`` spellings are answered only when named: a wildcard reaches
+    ``application/json`` or ``application/xml``. None when no offer is acceptable (406)."""
+    best: tuple[float, int, int] | None = None
+    chosen: tuple[Format, str] | None = None
+    for rank, (fmt, media) in enumerate(offers):
+        kind = media.split("/", 1)[0] + "/*"
+        alias = media not in ("application/json", "application/xml")
+        match: tuple[int, float, int] | None = None  # (specificity, q, index)
+        for index, (wanted, quality) in enumerate(ranges):
+            specificity = 2 if wanted == media else 1 if wanted == kind else 0
+            if (specificity == 0 and wanted != "*/*") or (alias and specificity < 2):
+                continue
+            if match is None or specificity > match[0]:
+                match = (specificity, quality, index)
+        if match is None or match[1] <= 0:
+            continue
+        key = (match[1], -match[2], -rank)
+        if best is None or key > best:
+            best, chosen = key, (fmt, media)
+    return chosen
+
+
+@functools.lru_cache(maxsize=128)
+def _negotiated(accept: str, formats: tuple[Format, ...]) -> tuple[Format, str] | None:
+    """:func:`_choose` for one ``Accept`` value, remembered per distinct short value."""
+    return _choose(_accept_ranges(accept), _OFFERS[formats])
 
 
 #: Accept values this long or shorter are parsed once and remembered.
@@ -277,6 +352,13 @@ class UcwaService(FakeService):
             cached = (self.base_url, urlsplit(self.base_url).hostname or "fe1.contoso.com")
             self._fqdn = cached
         return cached[1]
+
+    @property
+    def discovery_hosts(self) -> tuple[str, str]:
+        """``lyncdiscoverinternal.<domain>`` and ``lyncdiscover.<domain>`` for the user's SIP
+        domain: the hosts clients build to discover this pool (the plugin serves them too)."""
+        domain = domain_of(self.credentials.sip_uri).lower()
+        return f"lyncdiscoverinternal.{domain}", f"lyncdiscover.{domain}"
 
     def server_now(self) -> _dt.datetime:
         """The server's clock: the shared clock plus ``policy.server_skew``."""
@@ -516,26 +598,24 @@ class UcwaService(FakeService):
     #: What ``Accept: */*`` (or no Accept) gets: "json" or "xml" (the ``ucwa_format`` marker).
     default_format: Format = "json"
 
-    def _accepted(self, request: FakeRequest) -> tuple[Format, str] | None:
-        default: tuple[Format, str] = (
-            ("xml", "application/xml")
+    def _accepted(self, request: FakeRequest, json_only: bool = False) -> tuple[Format, str] | None:
+        """The format and media type to answer in, among those the resource can produce
+        (both, or JSON only): what the client's ``Accept`` accepts best; no (or an empty)
+        ``Accept`` gets the default format, or the resource's only one. None: 406."""
+        formats: tuple[Format, ...] = (
+            ("json",)
+            if json_only
+            else ("xml", "json")
             if self.default_format == "xml"
-            else ("json", "application/json")
+            else ("json", "xml")
         )
         accept = request.header("Accept")
         if accept is None or not accept.strip():
-            return default
-        ranges = (
-            _accept_ranges(accept)
-            if len(accept) <= _CACHED_ACCEPT_MAX
-            else _accept_ranges.__wrapped__(accept)
-        )
-        for media in ranges:
-            if media in _MEDIA_TYPES:
-                return _MEDIA_TYPES[media], media
-            if media in ("*/*", "application/*"):
-                return default
-        return None
+            fmt = formats[0]
+            return fmt, "application/json" if fmt == "json" else "application/xml"
+        if len(accept) <= _CACHED_ACCEPT_MAX:
+            return _negotiated(accept, formats)
+        return _choose(_accept_ranges.__wrapped__(accept), _OFFERS[formats])
 
     def _negotiate(self, request: FakeRequest) -> Format | None:
         chosen = self._accepted(request)
@@ -629,9 +709,16 @@ class UcwaService(FakeService):
             return self._method_not_allowed(request, ["GET"])
         return answer(request)
 
+    def _links_origin(self, request: FakeRequest) -> str:
+        """Where discovery links point: the host asked, or from ``lyncdiscover[internal].``
+        the pool's web services (``base_url``), as a real discovery answer does."""
+        if (request.parts.hostname or "") in self.discovery_hosts:
+            return self.base_url
+        return origin_of(request)
+
     def _root(self, request: FakeRequest) -> FakeResponse:
         domain = request.query_value("originalDomain") or domain_of(self.credentials.sip_uri)
-        return self._json(200, root_doc(origin_of(request), quote(domain, safe=".-_")))
+        return self._json(200, root_doc(self._links_origin(request), quote(domain, safe=".-_")))
 
     def _xframe(self, request: FakeRequest) -> FakeResponse:
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Server", "Microsoft-IIS/7.5")]
@@ -645,7 +732,7 @@ class UcwaService(FakeService):
             return self._unauthorized(request), kind, True
         if not self._audience_ok(record, request):
             return self._error(request, "403-Forbidden-28055"), kind, True
-        return self._json(200, user_doc(origin_of(request))), kind, True
+        return self._json(200, user_doc(self._links_origin(request))), kind, True
 
     # --- WebTicket ----------------------------------------------------------------------------
     def _webticket(self, request: FakeRequest) -> Dispatched:
@@ -828,9 +915,8 @@ class UcwaService(FakeService):
             return self._error(request, "403-Forbidden-28055"), kind, True
         version = request.header("X-MS-RequiresMinResourceVersion")
         if version is not None:
-            try:
-                too_high = float(version) > RESOURCE_VERSION
-            except ValueError:
+            too_high = version_too_high(version)
+            if too_high is None:
                 return self._error(request, "ParameterValidationFailure"), kind, True
             if too_high:
                 return self._error(request, "VersionNotSupported"), kind, True
@@ -1090,7 +1176,7 @@ class UcwaService(FakeService):
         self._events_changed.notify_all()
 
     def _events(self, request: FakeRequest, app: Application) -> FakeResponse:
-        if self._negotiate(request) != "json":  # the fake renders events as JSON only
+        if self._accepted(request, json_only=True) is None:  # events are JSON only
             return self._error(request, "NotAcceptable")
         instance = self._instance(request)
         if instance and instance not in app.instances:

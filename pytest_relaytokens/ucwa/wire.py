@@ -430,6 +430,73 @@ def _validate(model: type[BaseModel], raw: dict[str, Any], prefix: str, source: 
         raise _validation_error(exc, prefix, raw, source) from None
 
 
+def _kind(value: object) -> str:
+    """What a JSON value is, in JSON's words, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "a number with a fraction or exponent"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+#: Integer fields of the token and its relays: (lowest, highest, what the number is). A
+#: duration is minutes in a .NET Int32; a port is 0-65535, or -1 when unset (reference §2).
+_INTEGERS: dict[str, tuple[int, int, str]] = {
+    "duration": (0, 2**31 - 1, "minutes"),
+    "tcpPort": (-1, 65535, "a port (0-65535, or -1 when unset)"),
+    "udpPort": (-1, 65535, "a port (0-65535, or -1 when unset)"),
+}
+_XML_SPACE = " \t\r\n"
+_XML_DIGITS = re.compile(r"[0-9]+")
+
+
+def _strict_integers(values: dict[str, Any], prefix: str, source: str | None, *, xml: bool) -> None:
+    """Check and convert ``values``' integer fields in place: a JSON integer (never a string,
+    boolean or fraction), or in XML plain decimal digits (``-1`` only for a port), in range."""
+    for key, (low, high, what) in _INTEGERS.items():
+        if key not in values:
+            continue
+        value = values[key]
+        field = f"{prefix}.{key}" if prefix else key
+        if xml:
+            text = str(value).strip(_XML_SPACE)
+            if _XML_DIGITS.fullmatch(text) is not None:
+                number = int(text) if len(text) <= 20 else high + 1  # no int() of 5000 digits
+            elif text == "-1" and low < 0:
+                number = -1
+            else:
+                raise WireFormatError(
+                    f"expected {what} as plain decimal digits",
+                    field=field,
+                    value=value,
+                    source=source,
+                )
+        elif isinstance(value, bool) or not isinstance(value, int):
+            raise WireFormatError(
+                f"expected a JSON integer ({what}), not {_kind(value)}",
+                field=field,
+                value=value,
+                source=source,
+            )
+        else:
+            number = value
+        if not low <= number <= high:
+            raise WireFormatError(
+                f"{what} out of range {low}..{high}", field=field, value=value, source=source
+            )
+        values[key] = number
+
+
 def _href(links: object) -> str | None:
     if isinstance(links, Mapping):
         self_link = links.get("self")
@@ -448,6 +515,7 @@ def _relay_from_json(raw: object, field: str, source: str | None) -> MediaRelay:
         for k, v in raw.items()
         if k in ("host", "ipv4", "ipv6", "location", "tcpPort", "udpPort")
     }
+    _strict_integers(values, field, source, xml=False)
     values["href"] = _href(raw.get("_links"))
     relay: MediaRelay = _validate(MediaRelay, values, field, source)
     return relay
@@ -478,6 +546,14 @@ def parse_json(data: bytes | str, source: str | None = None) -> MediaRelayAccess
         if key in doc:
             values["uri"] = doc[key]
             break
+    _strict_integers(values, "", source, xml=False)
+    if "validUntil" in values and not isinstance(values["validUntil"], str):
+        raise WireFormatError(
+            "expected a /Date(ms)/ or ISO 8601 string, not " + _kind(values["validUntil"]),
+            field="validUntil",
+            value=values["validUntil"],
+            source=source,
+        )
     values["href"] = _href(doc.get("_links"))
     embedded = doc.get("_embedded") or {}
     if not isinstance(embedded, Mapping):
@@ -520,6 +596,7 @@ def parse_xml(data: bytes | str, source: str | None = None) -> MediaRelayAccessT
         if key in props:
             values["uri"] = props[key]
             break
+    _strict_integers(values, "", source, xml=True)
     values["href"] = root.get("href")
     relays: list[MediaRelay] = []
     nested = [
@@ -534,6 +611,7 @@ def parse_xml(data: bytes | str, source: str | None = None) -> MediaRelayAccessT
             for k, v in _properties(child).items()
             if k in ("host", "ipv4", "ipv6", "location", "tcpPort", "udpPort")
         }
+        _strict_integers(raw, field, source, xml=True)
         raw["href"] = child.get("href")
         relays.append(_validate(MediaRelay, raw, field, source))
     return _token_from_values(values, relays, source)
