@@ -1076,38 +1076,46 @@ def test_resources_in_both_formats_take_the_best_accepted_one(
             assert reply.headers["content-type"].split(";")[0] == content_type
 
 
-@pytest.mark.parametrize("kind", ["direct", "httpx", "loopback"])
+_VERSION_HEADERS = [
+    ("2", 200),
+    ("2.0", 200),
+    ("1", 200),
+    ("1.5", 200),
+    ("02.000", 200),
+    (" 2", 200),  # whitespace around a field value is not part of it (RFC 9110 5.5)
+    ("2\t", 200),
+    ("2.01", 404),
+    ("3", 404),
+    ("9" * 400, 404),
+    ("nan", 400),
+    ("NaN", 400),
+    ("inf", 400),
+    ("-inf", 400),
+    ("+inf", 400),
+    ("Infinity", 400),
+    ("1e400", 400),
+    ("2e0", 400),
+    ("0x2", 400),
+    ("-1", 400),
+    ("+2", 400),
+    ("2.", 400),
+    (".5", 400),
+    ("2,0", 400),
+    ("2 0", 400),
+    ("2_0", 400),
+    ("abc", 400),
+    ("", 400),
+]
+
+
 @pytest.mark.parametrize(
-    ("header", "status"),
+    ("kind", "header", "status"),
     [
-        ("2", 200),
-        ("2.0", 200),
-        ("1", 200),
-        ("1.5", 200),
-        ("02.000", 200),
-        (" 2", 200),  # whitespace around a field value is not part of it (RFC 9110 5.5)
-        ("2\t", 200),
-        ("2.01", 404),
-        ("3", 404),
-        ("9" * 400, 404),
-        ("nan", 400),
-        ("NaN", 400),
-        ("inf", 400),
-        ("-inf", 400),
-        ("+inf", 400),
-        ("Infinity", 400),
-        ("1e400", 400),
-        ("2e0", 400),
-        ("0x2", 400),
-        ("-1", 400),
-        ("+2", 400),
-        ("2.", 400),
-        (".5", 400),
-        ("2,0", 400),
-        ("2 0", 400),
-        ("2_0", 400),
-        ("abc", 400),
-        ("", 400),
+        (kind, header, status)
+        for kind in ("direct", "httpx", "loopback")
+        for header, status in _VERSION_HEADERS
+        # requests (the loopback client) refuses a value with whitespace around it
+        if kind != "loopback" or header == header.strip()
     ],
 )
 def test_resource_version_header_is_a_plain_decimal_number(
@@ -1115,8 +1123,6 @@ def test_resource_version_header_is_a_plain_decimal_number(
 ) -> None:
     """At most 2 is served, above 2 is 404 ``APIVersionNotSupported``, anything that is not a
     plain decimal number (NaN, infinities, exponents, signs, hex) is 400."""
-    if kind == "loopback" and header != header.strip():
-        pytest.skip("requests refuses leading/trailing whitespace in a header value")
     service = new_service()
     send, base = connect(kind, service)
     reply = send(
