@@ -7,17 +7,21 @@ import hashlib
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from ..errors import RelayTokensError
 from .redaction import SECRET_QUERY_PARAMS, Redactor
 from .storage import CassetteError, CassetteStore, remove_stale_temporaries
 
 __all__ = [
     "MATCH_ON",
     "QUIET_LOGGERS",
+    "CassetteKeptWarning",
     "RecordMode",
+    "RecordingAborted",
     "cassette_path_for",
     "make_vcr",
     "quiet_http_loggers",
@@ -50,6 +54,17 @@ def quiet_http_loggers() -> Iterator[None]:
     finally:
         for logger, level in saved:
             logger.setLevel(level)
+
+
+class RecordingAborted(RelayTokensError):
+    """Thrown into :func:`record` by a caller whose recorded work did not succeed (the
+    plugin's live backend: the test failed or the run was interrupted); its message says
+    why. ``rewrite`` then keeps the previous cassette."""
+
+
+class CassetteKeptWarning(UserWarning):
+    """``rewrite`` kept the previous cassette (or wrote none) because the recording block
+    did not finish: the message names the cassette and the reason."""
 
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
@@ -162,12 +177,21 @@ def record(
             _use_cassette(recorder, temporary, allow_playback_repeats) as tape,
         ):
             yield tape
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+        reason = str(error) if isinstance(error, RecordingAborted) else _raised(error)
+        kept = f"kept the previous cassette {path}" if path.is_file() else f"wrote no {path}"
+        warnings.warn(CassetteKeptWarning(f"{kept}: {reason}"), stacklevel=3)
         raise
     if temporary.is_file():
         os.replace(temporary, path)
+
+
+def _raised(error: BaseException) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "the recording was interrupted"
+    return f"the recording block raised {type(error).__name__}"
 
 
 def _sanitise(name: str) -> str:
