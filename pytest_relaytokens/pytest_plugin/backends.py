@@ -337,9 +337,10 @@ class ReplayBackend:
         self._ucwa_response: FakeResponse | None = None
 
     def _load(self, path: Path) -> Cassette:
-        from ..cassettes.storage import load_interactions
+        from ..cassettes.storage import load_interactions, resolve_cassette_path
 
         if not path.is_file():
+            resolve_cassette_path(path)  # a directory, FIFO or symlink loop: say so
             names = ", ".join(v for api in ENVIRONMENT.values() for v in api.values())
             raise BackendError(
                 f"{self.inputs.nodeid}: replay backend: no cassette at {path}. Record it against "
@@ -359,7 +360,7 @@ class ReplayBackend:
         return self._cassette
 
     def _own_or_library(self, scenario: str) -> Cassette:
-        if self.inputs.cassette.is_file():
+        if self.inputs.cassette.exists():  # a directory there is an error, not the library
             return self._own()
         from ..library import scenario_path
 
