@@ -25,7 +25,7 @@ import yaml
 
 from ..clock import Clock
 from .loading import MAX_CASSETTE_BYTES, CassetteError, load_yaml
-from .normalise import MAX_BODY_BYTES
+from .normalise import MAX_BODY_BYTES, UndecodableBodyError, _decode_one, content_codings
 from .redaction import Redactor
 from .secrets import Finding, SecretLeakError, cassette_placeholders, scan_cassette
 
@@ -238,8 +238,60 @@ def parse_cassette(text: str, path: str | os.PathLike[str] = "<string>") -> dict
             headers = side.get("headers") or {}
             if not isinstance(headers, Mapping):
                 raise CassetteError(where, f"{label} headers must be a mapping")
+        _check_types(where, label, request, response)
     _check_metadata(where, data.get(METADATA_KEY))
     return data
+
+
+def _wrong(where: Path, name: str, wanted: str, value: Any) -> CassetteError:
+    return CassetteError(where, f"{name} must be {wanted} (got {type(value).__name__})", field=name)
+
+
+def _check_headers(where: Path, name: str, headers: Mapping[Any, Any]) -> None:
+    for key, values in headers.items():
+        if not isinstance(key, str):
+            raise _wrong(where, f"{name} name {key!r:.40}", "a string", key)
+        items = values if isinstance(values, list) else [values]
+        for value in items:
+            if not isinstance(value, str):
+                raise _wrong(where, f"{name} {key[:40]!r}", "a string or a list of strings", value)
+
+
+def _check_types(
+    where: Path, label: str, request: Mapping[str, Any], response: Mapping[str, Any]
+) -> None:
+    """Hand-edited cassettes: every field the replay reads has the type vcrpy writes."""
+    method = request["method"]
+    if not isinstance(method, str) or not method or not method.isascii() or not method.isalpha():
+        raise _wrong(where, f"{label} request.method", "an HTTP method such as 'GET'", method)
+    if not isinstance(request["uri"], str) or not request["uri"]:
+        raise _wrong(where, f"{label} request.uri", "a URL string", request["uri"])
+    body = request.get("body")
+    if body is not None and not isinstance(body, (str, bytes)):
+        raise _wrong(where, f"{label} request.body", "a string, binary or null", body)
+    message = response["status"].get("message")
+    if message is not None and not isinstance(message, str):
+        raise _wrong(where, f"{label} response.status.message", "a string", message)
+    string = response["body"]["string"]
+    if string is not None and not isinstance(string, (str, bytes)):
+        raise _wrong(where, f"{label} response.body.string", "a string, binary or null", string)
+    _check_headers(where, f"{label} request.headers", request.get("headers") or {})
+    headers = response.get("headers") or {}
+    _check_headers(where, f"{label} response.headers", headers)
+    codings = content_codings(headers)
+    if codings and string and set(codings) <= {"gzip", "x-gzip", "deflate"}:
+        raw = string if isinstance(string, bytes) else string.encode("utf-8", "surrogatepass")
+        try:
+            for coding in reversed(codings):
+                raw = _decode_one(raw, coding, f"{label} response.body")
+        except UndecodableBodyError:
+            raise CassetteError(
+                where,
+                f"{label} response.body is undecodable: it does not decode as its Content-Encoding "
+                f"{', '.join(codings)!r} (a client replaying it would fail); remove the "
+                "header or store the encoded body",
+                field=f"{label} response.headers.Content-Encoding",
+            ) from None
 
 
 def _check_metadata(where: Path, meta: Any) -> None:
