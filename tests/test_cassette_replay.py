@@ -111,7 +111,7 @@ def test_unmatched_is_404_listing_the_cassette(cassette: Path) -> None:
     service = ReplayService(cassette)
     response = service.handle(FakeRequest.build("GET", f"{BASE}/api/endpoints"))
     assert response.status == 404
-    assert "GET /api/endpoints" in response.text()
+    assert f"no recorded interaction for GET {BASE}/api/endpoints;" in response.text()
     assert "POST /api/auth/accesstokens?roles=ROLE_READONLY" in response.text()
     assert str(cassette) in response.text()
     assert service.log.unexpected and not service.log[0].expected

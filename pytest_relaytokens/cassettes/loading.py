@@ -14,7 +14,35 @@ __all__ = ["MAX_CASSETTE_BYTES", "CassetteError", "load_yaml"]
 MAX_CASSETTE_BYTES = 64 * 1024 * 1024
 """Largest cassette file that is loaded or verified."""
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DuplicateKey(yaml.MarkedYAMLError):
+    """A mapping that names a key twice (YAML says keys are unique; PyYAML keeps the last)."""
+
+
+class _UniqueKeyLoader(_BASE_LOADER):  # type: ignore[misc]
+    """The safe loader, refusing a mapping key given twice (with its line)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _value in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue  # a complex key fails in the constructor as before
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise _DuplicateKey(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"duplicate key {key_node.value[:60]!r} (YAML keys must be unique)",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_LOADER: Any = _UniqueKeyLoader
 
 
 class CassetteError(RelayTokensError, ValueError):
@@ -57,7 +85,7 @@ def _refuse_anchors(text: str, path: str) -> None:
     anything is built (the event stream is linear in the text)."""
     if "&" not in text and "*" not in text:
         return
-    for event in yaml.parse(text, Loader=_LOADER):
+    for event in yaml.parse(text, Loader=_BASE_LOADER):
         anchor = getattr(event, "anchor", None)
         if anchor is not None or isinstance(event, yaml.AliasEvent):
             mark = event.start_mark
@@ -71,7 +99,8 @@ def _refuse_anchors(text: str, path: str) -> None:
 
 
 def load_yaml(text: str, path: str | os.PathLike[str] = "<string>") -> Any:
-    """Parse cassette YAML safely (safe loader, no anchors/aliases, size cap)."""
+    """Parse cassette YAML safely (safe loader, no anchors/aliases, no duplicate keys, size
+    cap)."""
     where = str(path)
     if len(text) > MAX_CASSETTE_BYTES:
         raise CassetteError(where, f"file is larger than {MAX_CASSETTE_BYTES} bytes", field="file")

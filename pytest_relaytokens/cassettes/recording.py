@@ -7,17 +7,26 @@ import hashlib
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from ..errors import RelayTokensError
 from .redaction import SECRET_QUERY_PARAMS, Redactor
-from .storage import CassetteError, CassetteStore, remove_stale_temporaries
+from .storage import (
+    CassetteError,
+    CassetteStore,
+    remove_stale_temporaries,
+    resolve_cassette_path,
+)
 
 __all__ = [
     "MATCH_ON",
     "QUIET_LOGGERS",
+    "CassetteKeptWarning",
     "RecordMode",
+    "RecordingAborted",
     "cassette_path_for",
     "make_vcr",
     "quiet_http_loggers",
@@ -50,6 +59,17 @@ def quiet_http_loggers() -> Iterator[None]:
     finally:
         for logger, level in saved:
             logger.setLevel(level)
+
+
+class RecordingAborted(RelayTokensError):
+    """Thrown into :func:`record` by a caller whose recorded work did not succeed (the
+    plugin's live backend: the test failed or the run was interrupted); its message says
+    why. ``rewrite`` then keeps the previous cassette."""
+
+
+class CassetteKeptWarning(UserWarning):
+    """``rewrite`` kept the previous cassette (or wrote none) because the recording block
+    did not finish: the message names the cassette and the reason."""
 
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
@@ -132,6 +152,7 @@ def record(
     if mode not in get_args(RecordMode):
         raise ValueError(f"unknown record mode {mode!r}; valid: {', '.join(get_args(RecordMode))}")
     path = Path(cassette_path)
+    target = resolve_cassette_path(path)  # before anything runs: no directory, FIFO or loop
     secrets = tuple(s for s in extra_secrets if s)
     patterns = tuple(extra_patterns)
     if redactor is None:
@@ -150,9 +171,10 @@ def record(
         with quiet_http_loggers(), _use_cassette(recorder, path, allow_playback_repeats) as tape:
             yield tape
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path.parent)
-    temporary = path.with_name(f".{path.stem}.rewrite-{os.getpid()}{path.suffix}")
+    # a symlinked cassette is written through: the temporary file sits next to its target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target.parent)
+    temporary = target.with_name(f".{target.stem}.rewrite-{os.getpid()}{target.suffix}")
     with contextlib.suppress(FileNotFoundError):
         temporary.unlink()
     recorder = make_vcr(redactor, patterns, record_mode="all", extra_secrets=secrets)
@@ -162,12 +184,31 @@ def record(
             _use_cassette(recorder, temporary, allow_playback_repeats) as tape,
         ):
             yield tape
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+        reason = str(error) if isinstance(error, RecordingAborted) else _raised(error)
+        kept = f"kept the previous cassette {path}" if path.is_file() else f"wrote no {path}"
+        warnings.warn(CassetteKeptWarning(f"{kept}: {reason}"), stacklevel=3)
         raise
     if temporary.is_file():
-        os.replace(temporary, path)
+        try:
+            resolve_cassette_path(path)  # still a file (or missing), not a directory now
+            os.replace(temporary, target)
+        except BaseException as error:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+            if isinstance(error, OSError):
+                raise CassetteError(
+                    path, f"cannot replace it: {error.strerror or error}", field="path"
+                ) from None
+            raise
+
+
+def _raised(error: BaseException) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "the recording was interrupted"
+    return f"the recording block raised {type(error).__name__}"
 
 
 def _sanitise(name: str) -> str:

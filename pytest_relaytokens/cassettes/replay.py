@@ -157,9 +157,11 @@ class ReplayService(FakeService):
                     key, responses = candidate, self._index[candidate]
                     break
         if responses is None:
+            from ..pytest_plugin.network import safe_url
+
+            # the request's own URL may carry a real token (?accesstoken=): never repeat it
             message = (
-                f"no recorded interaction for {request.method} {request.path}"
-                f"{'?' + urlsplit(request.url).query if urlsplit(request.url).query else ''}"
+                f"no recorded interaction for {request.method} {safe_url(request.url)}"
                 f"; the cassette(s) "
                 f"{', '.join(str(c.path) for c in self.cassettes)} hold:\n"
                 f"{self._describe()}\n"

@@ -15,6 +15,7 @@ import datetime as _dt
 import os
 import re
 import secrets as _random
+import stat as _stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import yaml
 
 from ..clock import Clock
 from .loading import MAX_CASSETTE_BYTES, CassetteError, load_yaml
-from .normalise import MAX_BODY_BYTES
+from .normalise import MAX_BODY_BYTES, UndecodableBodyError, _decode_one, content_codings
 from .redaction import Redactor
 from .secrets import Finding, SecretLeakError, cassette_placeholders, scan_cassette
 
@@ -38,6 +39,7 @@ __all__ = [
     "atomic_write_text",
     "load_interactions",
     "parse_cassette",
+    "resolve_cassette_path",
 ]
 
 METADATA_KEY = "relaytokens"
@@ -109,10 +111,48 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
+def resolve_cassette_path(path: str | os.PathLike[str]) -> Path:
+    """The file a cassette path stands for: a symlink is followed to its target (a write
+    replaces the target and the link stays a link), a missing file is fine (it will be
+    written). :class:`CassetteError` names the path when it is a directory, not a regular
+    file (a FIFO, socket or device), a symlink loop, or under a path that is a file."""
+    where = Path(path)
+    target = Path(os.path.realpath(where)) if where.is_symlink() else where
+    shown = f" (the symlink's target {target})" if target != where else ""
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        parent = target.parent
+        if parent.exists() and not parent.is_dir():
+            raise CassetteError(
+                where, f"its folder {parent} is a file, not a directory{shown}", field="path"
+            ) from None
+        return target
+    except OSError as error:  # ELOOP, ENOTDIR, EACCES
+        problem = error.strerror or type(error).__name__
+        problem = f"cannot use this path: {problem}{shown}"
+        raise CassetteError(where, problem, field="path") from None
+    if _stat.S_ISDIR(mode):
+        raise CassetteError(
+            where,
+            f"is a directory, not a cassette file{shown}; name a .yaml file "
+            "(@pytest.mark.relaytokens_cassette('folder/name.yaml'))",
+            field="path",
+        )
+    if not _stat.S_ISREG(mode):
+        raise CassetteError(
+            where, f"is not a regular file (a FIFO, socket or device){shown}", field="path"
+        )
+    return target
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a synced temporary file in the same directory and
     ``os.replace``: readers see the old file or the new one, never a partial one. Stale
-    temporary files of dead writers in that directory are removed first."""
+    temporary files of dead writers in that directory are removed first. A symlink is
+    written through: its target is replaced (the temporary file sits next to the target)
+    and the link stays."""
+    path = resolve_cassette_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{_random.token_hex(8)}{_TEMP_SUFFIX}")
@@ -198,8 +238,60 @@ def parse_cassette(text: str, path: str | os.PathLike[str] = "<string>") -> dict
             headers = side.get("headers") or {}
             if not isinstance(headers, Mapping):
                 raise CassetteError(where, f"{label} headers must be a mapping")
+        _check_types(where, label, request, response)
     _check_metadata(where, data.get(METADATA_KEY))
     return data
+
+
+def _wrong(where: Path, name: str, wanted: str, value: Any) -> CassetteError:
+    return CassetteError(where, f"{name} must be {wanted} (got {type(value).__name__})", field=name)
+
+
+def _check_headers(where: Path, name: str, headers: Mapping[Any, Any]) -> None:
+    for key, values in headers.items():
+        if not isinstance(key, str):
+            raise _wrong(where, f"{name} name {key!r:.40}", "a string", key)
+        items = values if isinstance(values, list) else [values]
+        for value in items:
+            if not isinstance(value, str):
+                raise _wrong(where, f"{name} {key[:40]!r}", "a string or a list of strings", value)
+
+
+def _check_types(
+    where: Path, label: str, request: Mapping[str, Any], response: Mapping[str, Any]
+) -> None:
+    """Hand-edited cassettes: every field the replay reads has the type vcrpy writes."""
+    method = request["method"]
+    if not isinstance(method, str) or not method or not method.isascii() or not method.isalpha():
+        raise _wrong(where, f"{label} request.method", "an HTTP method such as 'GET'", method)
+    if not isinstance(request["uri"], str) or not request["uri"]:
+        raise _wrong(where, f"{label} request.uri", "a URL string", request["uri"])
+    body = request.get("body")
+    if body is not None and not isinstance(body, (str, bytes)):
+        raise _wrong(where, f"{label} request.body", "a string, binary or null", body)
+    message = response["status"].get("message")
+    if message is not None and not isinstance(message, str):
+        raise _wrong(where, f"{label} response.status.message", "a string", message)
+    string = response["body"]["string"]
+    if string is not None and not isinstance(string, (str, bytes)):
+        raise _wrong(where, f"{label} response.body.string", "a string, binary or null", string)
+    _check_headers(where, f"{label} request.headers", request.get("headers") or {})
+    headers = response.get("headers") or {}
+    _check_headers(where, f"{label} response.headers", headers)
+    codings = content_codings(headers)
+    if codings and string and set(codings) <= {"gzip", "x-gzip", "deflate"}:
+        raw = string if isinstance(string, bytes) else string.encode("utf-8", "surrogatepass")
+        try:
+            for coding in reversed(codings):
+                raw = _decode_one(raw, coding, f"{label} response.body")
+        except UndecodableBodyError:
+            raise CassetteError(
+                where,
+                f"{label} response.body is undecodable: it does not decode as its Content-Encoding "
+                f"{', '.join(codings)!r} (a client replaying it would fail); remove the "
+                "header or store the encoded body",
+                field=f"{label} response.headers.Content-Encoding",
+            ) from None
 
 
 def _check_metadata(where: Path, meta: Any) -> None:
@@ -260,6 +352,7 @@ def load_interactions(path: str | os.PathLike[str]) -> Cassette:
     """Load a cassette file into a :class:`Cassette` (raises :class:`CassetteError`)."""
     where = Path(path)
     if not where.is_file():
+        resolve_cassette_path(where)  # a directory, FIFO or loop: say so
         raise CassetteError(where, "no such cassette file")
     data = parse_cassette(_read(where), where)
     interactions: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -319,6 +412,7 @@ class CassetteStore:
 
         path = Path(cassette_path)
         if not path.is_file():
+            resolve_cassette_path(path)  # a directory, FIFO or loop is no missing cassette
             raise CassetteNotFoundError()
         text = _read(path)
         if not text.strip():

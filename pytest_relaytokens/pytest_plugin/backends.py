@@ -337,9 +337,10 @@ class ReplayBackend:
         self._ucwa_response: FakeResponse | None = None
 
     def _load(self, path: Path) -> Cassette:
-        from ..cassettes.storage import load_interactions
+        from ..cassettes.storage import load_interactions, resolve_cassette_path
 
         if not path.is_file():
+            resolve_cassette_path(path)  # a directory, FIFO or symlink loop: say so
             names = ", ".join(v for api in ENVIRONMENT.values() for v in api.values())
             raise BackendError(
                 f"{self.inputs.nodeid}: replay backend: no cassette at {path}. Record it against "
@@ -359,7 +360,7 @@ class ReplayBackend:
         return self._cassette
 
     def _own_or_library(self, scenario: str) -> Cassette:
-        if self.inputs.cassette.is_file():
+        if self.inputs.cassette.exists():  # a directory there is an error, not the library
             return self._own()
         from ..library import scenario_path
 
@@ -801,6 +802,9 @@ class LiveBackend:
         self.services: dict[str, FakeService] = {}
         self._recording: contextlib.ExitStack | None = None
         self._ucwa_response: FakeResponse | None = None
+        #: why the recording is incomplete (set by the test's context when the call phase
+        #: did not pass); ``rewrite`` then keeps the previous cassette
+        self.unfinished: str | None = None
 
     def _start_recording(self) -> None:
         inputs = self.inputs
@@ -818,7 +822,7 @@ class LiveBackend:
             done = _run_marker(inputs.run_id, inputs.cassette)
             if mode == "rewrite" and done.exists():
                 mode = "all"
-            stack.callback(_touch, done)
+            stack.push(functools.partial(_touch_on_success, done))
         stack.enter_context(
             record(
                 inputs.cassette,
@@ -885,8 +889,16 @@ class LiveBackend:
     def close(self) -> None:
         stack, self._recording = self._recording, None
         self.services.clear()
-        if stack is not None:
+        if stack is None:
+            return
+        if self.unfinished is None:
             stack.close()
+            return
+        from ..cassettes.recording import RecordingAborted
+
+        # record() sees the failure: "rewrite" keeps the previous cassette (and warns)
+        error = RecordingAborted(self.unfinished)
+        stack.__exit__(RecordingAborted, error, None)
 
 
 def _lock_dir() -> Path:
@@ -924,8 +936,12 @@ def _run_marker(run_id: str, cassette: Path) -> Path:
     return _lock_dir() / f"{run}-{_key(cassette)}.recorded"
 
 
-def _touch(path: Path) -> None:
-    path.touch()
+def _touch_on_success(path: Path, *exc_info: Any) -> bool:
+    """An exit callback: the shared cassette counts as rewritten in this run only when
+    the recording succeeded (a failed first test kept the previous one)."""
+    if exc_info[0] is None:
+        path.touch()
+    return False
 
 
 def live_ucwa_token_response(api: FakeService, fmt: str) -> FakeResponse:

@@ -267,6 +267,8 @@ class TestContext:
     #: the test's own clock when the context made it (not kept in the stash)
     own_clock: Clock | None = None
     _backend: Backend | None = None
+    #: why the test's recording is not a complete one (None: its call phase passed)
+    unfinished: str | None = None
     _cassette: Path | None = None
     network: TestNetwork | None = None
     server: FakeServers | None = None
@@ -425,8 +427,11 @@ class TestContext:
         """The test item's finalizer: stop the fakes, record coverage, drop the context, and
         fail the test on what strict mode does not allow."""
         item = self.item
+        state = self.state
+        if state.passed_call != item.nodeid and self._backend is not None:
+            self.unfinished = _why_unfinished(item, state.failed_call == item.nodeid)
         try:
-            problems = self.teardown(self.state.failed_call == item.nodeid)
+            problems = self.teardown(state.failed_call == item.nodeid)
         finally:
             del item.stash[CONTEXT_KEY]  # nothing of the test stays in its item
             if self.own_clock is None:  # a clock relaytokens_clock stashed, if any
@@ -633,6 +638,11 @@ class TestContext:
                     network.close()
             finally:
                 if backend is not None:
+                    if self.unfinished is not None and backend.name == "live":
+                        from .backends import LiveBackend
+
+                        if isinstance(backend, LiveBackend):
+                            backend.unfinished = self.unfinished
                     backend.close()
 
     def _record_coverage(self, services: dict[str, FakeService]) -> None:
@@ -684,6 +694,15 @@ class TestContext:
             f"{listed}\nAllow this with @pytest.mark.relaytokens_allow(unused_faults=True) or "
             "--relaytokens-allow-unused-faults=true (ini relaytokens_allow_unused_faults = true)."
         ]
+
+
+def _why_unfinished(item: pytest.Item, call_failed: bool) -> str:
+    """Why a test whose call phase did not pass left an incomplete recording."""
+    if call_failed:
+        return "the test failed"
+    if getattr(item.session, "exitstatus", None) == pytest.ExitCode.INTERRUPTED:
+        return "the run was interrupted"
+    return "the test did not pass"
 
 
 def context_for(request: pytest.FixtureRequest) -> TestContext:

@@ -22,14 +22,18 @@ class NetworkBlockedError(RelayTokensError):
 
 def safe_url(url: str) -> str:
     """``url`` fit for a message: no user info, every query value hidden (a Relay token
-    travels as ``?accesstoken=``), no fragment."""
+    travels as ``?accesstoken=``), a path segment after a secret collection hidden
+    (``/api/auth/accesstokens/<hidden>``), no fragment."""
     from urllib.parse import urlsplit
+
+    from ..cassettes.structure import rewrite_params
 
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
     keys = [pair.split("=", 1)[0] for pair in parts.query.split("&") if pair]
     query = "&".join(f"{key}=<hidden>" for key in keys)
-    return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
+    path = rewrite_params(parts.path, lambda _name, _raw, _value: "<hidden>")
+    return f"{parts.scheme}://{host}{path}" + (f"?{query}" if query else "")
 
 
 def _strip_port(netloc: str) -> str:

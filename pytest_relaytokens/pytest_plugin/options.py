@@ -286,6 +286,8 @@ class RunState:
         self.current_used: str | None = None
         #: the test running now if its call phase failed (strict teardown checks are skipped)
         self.failed_call: str | None = None
+        #: the test running now if its call phase passed (a ``rewrite`` recording is kept)
+        self.passed_call: str | None = None
 
     def __repr__(self) -> str:
         return f"RunState(run_seed={self.run_seed!r}, seed_given={self.seed_given!r}, ...)"

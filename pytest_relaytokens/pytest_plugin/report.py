@@ -62,6 +62,8 @@ class ReportCollector:
     @pytest.hookimpl(tryfirst=True)  # before the terminal, junitxml and xdist read the report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.state
+        if report.when == "call" and report.passed:
+            state.passed_call = report.nodeid
         if report.failed:
             if report.when == "call":
                 state.failed_call = report.nodeid
@@ -78,7 +80,7 @@ class ReportCollector:
                 )
         if report.when != "teardown":
             return
-        state.current_used = state.failed_call = None
+        state.current_used = state.failed_call = state.passed_call = None
         if state.deselected and not state.deselected_sent and self.worker:
             state.deselected_sent = True  # xdist: the controller learns them from this report
             report.user_properties.append((DESELECTED_PROPERTY, "\n".join(state.deselected)))
