@@ -14,7 +14,7 @@ import pytest
 import requests
 import yaml
 
-from pytest_relaytokens.cassettes.recording import cassette_path_for, record
+from pytest_relaytokens.cassettes.recording import CassetteKeptWarning, cassette_path_for, record
 from pytest_relaytokens.cassettes.redaction import Redactor
 from pytest_relaytokens.cassettes.replay import ReplayService
 from pytest_relaytokens.cassettes.secrets import SecretLeakError
@@ -187,7 +187,8 @@ def test_rewrite_keeps_old_cassette_when_test_fails(server: str, tmp_path: Path)
     with record(cassette, mode="once"):
         _flow(server)
     before = cassette.read_bytes()
-    with pytest.raises(RuntimeError), record(cassette, mode="rewrite"):
+    kept = pytest.warns(CassetteKeptWarning, match="the recording block raised RuntimeError")
+    with kept, pytest.raises(RuntimeError), record(cassette, mode="rewrite"):
         requests.get(f"{server}/api/enterprises/self", params={"accesstoken": RELAY_TOKEN})
         raise RuntimeError("test failed")
     assert cassette.read_bytes() == before
