@@ -918,7 +918,7 @@ def jsonish_secret_values(text: str) -> Iterator[tuple[str, int, int]]:
                 yield key, -1, -1
                 return
             yield key, position + 1, end
-            position = end + 1
+            position = end  # in broken JSON a closing quote may also open the next key
         elif first in "{[":
             continue
         else:
