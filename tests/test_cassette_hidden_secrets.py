@@ -256,6 +256,35 @@ def test_json_whose_secret_value_cannot_be_delimited_is_refused(
     assert TOKEN not in message
 
 
+@CLIENTS
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<r><password>TOKEN</password><broken></r>",
+        '<r><a:apiKey xmlns:a="u"><![CDATA[TOKEN]]></a:apiKey>',
+        '<resource><property name="password">TOKEN</property>&nbsp;',
+        '<user id="1" refresh_token="TOKEN"><unclosed>',
+    ],
+    ids=["element", "cdata", "property", "attribute"],
+)
+def test_xml_that_does_not_parse_has_its_secret_fields_redacted_in_the_text(
+    send: Send, body: str, tmp_path: Path
+) -> None:
+    headers = {"Content-Type": "application/xml"}
+    payload = body.replace("TOKEN", TOKEN)
+    data = _record_with_echo(tmp_path / "x.yaml", send, "POST", headers, payload.encode())
+    assert len(_request_body(data)) == len(payload)
+
+
+def test_xml_whose_secret_value_cannot_be_delimited_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    refused = (UndecodableBodyError, SecretLeakError)
+    payload = f"<r><password>{TOKEN}".encode()
+    with pytest.raises(refused, match="'password'"), _server() as url, record(path, mode="once"):
+        _requests("POST", url, {"Content-Type": "text/xml"}, payload)
+    assert not path.exists()
+
+
 # 3. Authorization parameters, folded headers, ``;`` query parameters -----------------------
 @CLIENTS
 @pytest.mark.parametrize(

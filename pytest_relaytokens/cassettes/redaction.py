@@ -462,10 +462,10 @@ class Redactor:
             self._sorted = sorted(self._tracked, key=len, reverse=True)
         return self._sorted
 
-    def _xml(self, text: str) -> str:
+    def _xml(self, text: str, declared: bool = False) -> str:
         leaves = xml_leaves(text)
         if leaves is None:
-            return text
+            return self._xmlish(text) if declared else text
         for secret, value in leaves:
             if secret and value.strip():
                 stripped = value.strip()
@@ -480,6 +480,26 @@ class Redactor:
                 self._patterns(value)
                 self.redact_urls(value)
         return text
+
+    def _xmlish(self, text: str) -> str:
+        """A body declared XML that does not parse: the text of every secret-named element
+        (or ``<property name=...>``) and every secret-named attribute value is redacted in
+        one linear pass; a value that cannot be delimited is refused (fail closed)."""
+        spans: list[tuple[int, int, str]] = []
+        for name, start, end in xmlish_secret_values(text):
+            if start < 0:
+                self._refuse(
+                    f"is declared XML but does not parse, and the value of its secret field "
+                    f"{name!r} cannot be delimited"
+                )
+            spans.append((start, end, text[start:end]))
+        return _splice(text, spans, self._xml_value)
+
+    def _xml_value(self, value: str) -> str:
+        stripped = value.strip()
+        if not stripped:
+            return value
+        return value.replace(stripped, self.placeholder_for(stripped), 1)
 
     def _refuse(self, why: str) -> None:
         raise UndecodableBodyError(f"{self._where}{self._context}: {why}")
@@ -537,7 +557,7 @@ class Redactor:
             text = self._ndjson(text)
         else:
             text = self._json(text, declared="json" in lowered.partition(";")[0])
-        text = self._xml(text)
+        text = self._xml(text, declared="xml" in lowered.partition(";")[0])
         text = self._patterns(text)
         return self.substitute(text)
 
@@ -928,6 +948,61 @@ def jsonish_secret_values(text: str) -> Iterator[tuple[str, int, int]]:
                 continue
             yield key, position, bare.end()
             position = bare.end()
+
+# Names are bounded and attributes cannot cross "<", so an attempt reads at most to the next
+# "<": the search is linear.
+# Bounded classes only: each attempt reads at most a few hundred characters (linear search).
+_XML_TAG = re.compile(r"<([A-Za-z_][\w.:\-]{0,200})([ \t\r\n][^<>]*)?(/?)>")
+_XML_ATTRIBUTE = re.compile(r"([A-Za-z_][\w.:\-]{0,200})[ \t\r\n]*=[ \t\r\n]*([\"'])")
+
+
+def xmlish_secret_values(text: str) -> Iterator[tuple[str, int, int]]:
+    """``(name, start, end)`` of the text of every secret-named element (or
+    ``<property name="...">``) and of every secret-named attribute value in a text that is
+    not well-formed XML (CDATA unwrapped); ``start == end == -1`` when it cannot be
+    delimited."""
+    for tag in _XML_TAG.finditer(text):
+        local = tag.group(1).rpartition(":")[2]
+        attributes = tag.group(2) or ""
+        offset = tag.start(2)
+        property_name = ""
+        position = 0
+        while True:
+            attribute = _XML_ATTRIBUTE.search(attributes, position)
+            if attribute is None:
+                break
+            quote_char = attribute.group(2)
+            end = attributes.find(quote_char, attribute.end())
+            attribute_name = attribute.group(1).rpartition(":")[2]
+            if end < 0:
+                if is_secret_name(attribute_name, "body"):
+                    yield attribute_name, -1, -1
+                break
+            value = attributes[attribute.end() : end]
+            if attribute_name.lower() == "name":
+                property_name = value
+            if value and is_secret_name(attribute_name, "body"):
+                yield attribute_name, offset + attribute.end(), offset + end
+            position = end + 1
+        secret = is_secret_name(local, "body") or (
+            local.lower() == "property" and is_secret_name(property_name, "body")
+        )
+        if not secret or tag.group(3):
+            continue
+        name = property_name if local.lower() == "property" else local
+        start = tag.end()
+        if text.startswith("<![CDATA[", start):
+            close = text.find("]]>", start + 9)
+            if close < 0:
+                yield name, -1, -1
+                continue
+            yield name, start + 9, close
+            continue
+        end = text.find("<", start)
+        if end < 0:
+            yield name, -1, -1
+            continue
+        yield name, start, end
 
 
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
