@@ -949,9 +949,9 @@ def jsonish_secret_values(text: str) -> Iterator[tuple[str, int, int]]:
             yield key, position, bare.end()
             position = bare.end()
 
+
 # Names are bounded and attributes cannot cross "<", so an attempt reads at most to the next
 # "<": the search is linear.
-# Bounded classes only: each attempt reads at most a few hundred characters (linear search).
 _XML_TAG = re.compile(r"<([A-Za-z_][\w.:\-]{0,200})([ \t\r\n][^<>]*)?(/?)>")
 _XML_ATTRIBUTE = re.compile(r"([A-Za-z_][\w.:\-]{0,200})[ \t\r\n]*=[ \t\r\n]*([\"'])")
 

@@ -427,21 +427,36 @@ def scan_data(
     bodies that cannot be decoded (and so cannot be checked)."""
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
     views = _views(data)
-    if positions:  # as the recorder does: what a secret position holds is searched everywhere
-        secrets = [*secrets, *_learned(views, issued)]
-    wanted = _Finder(_wanted(secrets))
+    declared = list(secrets)
+    learned = _learned(views, issued, declared) if positions else []
+    # as the recorder does: what a secret position holds is searched for everywhere
+    wanted = _Finder(_wanted([*declared, *learned]))
     # a value the caller calls secret is never a placeholder
-    return _scan_data(views, wanted, _compile(patterns), issued - set(wanted.secrets), positions)
+    issued = issued - set(wanted.secrets)
+    return _scan_data(views, wanted, _compile(patterns), issued, positions, set(learned))
 
 
-def _learned(views: list[_View], issued: Collection[str]) -> list[str]:
+def _field(label: str) -> str:
+    """The field a position's label is in (``uri?code`` is in ``uri``)."""
+    for mark in ("?", ";"):
+        label = label.partition(mark)[0]
+    return "body" if label.startswith("body.") else label
+
+
+def _learned(
+    views: list[_View], issued: Collection[str], declared: Collection[str]
+) -> list[str]:
     """The values sitting in secret positions that are not placeholders (long enough to be
     searched for, as the recorder searches for what it learns)."""
     learned: set[str] = set()
     for view in views:
         for _, value in view.positions:
             stripped = _without_prefix(value.strip().strip('"'))
-            if len(stripped) >= MIN_TRACKED_LENGTH and stripped not in issued:
+            if (
+                len(stripped) >= MIN_TRACKED_LENGTH
+                and stripped not in issued
+                and stripped not in declared
+            ):
                 learned.add(stripped)
     return sorted(learned)
 
@@ -452,12 +467,19 @@ def _scan_data(
     compiled: list[re.Pattern[str]],
     issued: frozenset[str],
     positions: bool,
+    learned: set[str],
 ) -> list[Finding]:
     masker = _Masker(issued)
     raw = _Finder(wanted.secrets, raw_only=True)
     wide_need_nul = all(b"\x00" in _utf16(secret) for secret in wanted.secrets)
     findings: list[Finding] = []
     for view in views:
+        # a learnt value is reported once where it sits (unredacted), then at every copy
+        own = {
+            (_field(label), stripped)
+            for label, value in view.positions
+            if (stripped := _without_prefix(value.strip().strip('"'))) in learned
+        }
         seen: set[tuple[str, str, str]] = set()
 
         def add(
@@ -466,8 +488,11 @@ def _scan_data(
             value: str,
             view: _View = view,
             seen: set[tuple[str, str, str]] = seen,
+            own: set[tuple[str, str]] = own,
         ) -> None:
             key = (label, kind, value)
+            if kind != "unredacted" and (_field(label), value) in own:
+                return  # the position itself, reported as "unredacted" below
             if key not in seen:
                 seen.add(key)
                 findings.append(Finding(f"{view.where}.{label}", kind, fingerprint(value)))
@@ -512,11 +537,14 @@ def _scan(
         data = None
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
     views = _views(data) if data else []
-    if positions:  # as the recorder does: what a secret position holds is searched everywhere
-        secrets = [*secrets, *_learned(views, issued)]
-    wanted = _Finder(_wanted(secrets))
+    declared = list(secrets)
+    learned = _learned(views, issued, declared) if positions else []
+    # as the recorder does: what a secret position holds is searched for everywhere
+    wanted = _Finder(_wanted([*declared, *learned]))
     issued = issued - set(wanted.secrets)
-    findings = _scan_data(views, wanted, compiled, issued, positions) if data else []
+    findings = (
+        _scan_data(views, wanted, compiled, issued, positions, set(learned)) if data else []
+    )
     found = {f.excerpt for f in findings}
     masker = _Masker(issued)
     lines = masker.mask(text).splitlines()
