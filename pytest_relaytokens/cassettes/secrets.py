@@ -443,9 +443,7 @@ def _field(label: str) -> str:
     return "body" if label.startswith("body.") else label
 
 
-def _learned(
-    views: list[_View], issued: Collection[str], declared: Collection[str]
-) -> list[str]:
+def _learned(views: list[_View], issued: Collection[str], declared: Collection[str]) -> list[str]:
     """The values sitting in secret positions that are not placeholders (long enough to be
     searched for, as the recorder searches for what it learns)."""
     learned: set[str] = set()
@@ -542,9 +540,7 @@ def _scan(
     # as the recorder does: what a secret position holds is searched for everywhere
     wanted = _Finder(_wanted([*declared, *learned]))
     issued = issued - set(wanted.secrets)
-    findings = (
-        _scan_data(views, wanted, compiled, issued, positions, set(learned)) if data else []
-    )
+    findings = _scan_data(views, wanted, compiled, issued, positions, set(learned)) if data else []
     found = {f.excerpt for f in findings}
     masker = _Masker(issued)
     lines = masker.mask(text).splitlines()
