@@ -1064,26 +1064,25 @@ def split_authorization(value: str) -> tuple[str, str, list[tuple[int, int, str]
 def semicolon_params(text: str) -> Iterator[tuple[str, int, int, str]]:
     """``(name, start, end, decoded value)`` of every ``;name=value`` parameter (the legacy
     query separator) whose name is secret; the value ends at ``;``, ``&``, ``#`` or a
-    character that ends a URL."""
+    character that ends a URL. One pass: a name or value never crosses the next ``;``."""
     position = text.find(";")
     while position >= 0:
-        start = position + 1
-        equals = start
-        while equals < len(text) and text[equals] not in _PARAM_STOP and text[equals] != "=":
-            equals += 1
-        if equals < len(text) and text[equals] == "=":
-            name = unquote_plus(text[start:equals])
-            end = equals + 1
-            while end < len(text) and text[end] not in _PARAM_STOP:
-                end += 1
-            if end > equals + 1 and is_secret_name(name, "query"):
-                yield name, equals + 1, end, unquote_plus(text[equals + 1 : end])
-            position = text.find(";", equals)
-        else:
-            position = text.find(";", start) if start < len(text) else -1
+        name = _PARAM_RUN.match(text, position + 1)
+        assert name is not None  # the pattern matches the empty string
+        equals = name.end()
+        if text.startswith("=", equals):
+            value = _VALUE_RUN.match(text, equals + 1)
+            assert value is not None
+            key = unquote_plus(name.group())
+            if value.end() > equals + 1 and is_secret_name(key, "query"):
+                yield key, equals + 1, value.end(), unquote_plus(value.group())
+            equals = value.end()
+        position = text.find(";", equals)
 
 
-_PARAM_STOP = frozenset(";&# \t\r\n\"'<>`\\|^{}")
+_PARAM_RUN = re.compile(r"[^;&#= \t\r\n\"'<>`\\|^{}]*")
+_VALUE_RUN = re.compile(r"[^;&# \t\r\n\"'<>`\\|^{}]*")
+"""a parameter name, value: one character class each, so no backtracking"""
 
 
 def multipart_boundary(content_type: str) -> str | None:
