@@ -58,7 +58,26 @@ CHILD = textwrap.dedent(
         )
         return (unit * (size // len(unit) + 1))[:size]
 
-    body = {"realistic": realistic, "token-dense": dense, "adversarial": adversarial}[kind]()
+    def multipart():
+        # a secret part every ~80 bytes, mixed-case boundary (one pass, not one per part)
+        unit = (
+            '--BoUnDaRy\\r\\nContent-Disposition: form-data; name="password"'
+            '\\r\\n\\r\\npw%08d\\r\\n'
+        )
+        parts, total, n = [], 0, 0
+        while total < size:
+            parts.append(unit % n)
+            total += len(parts[-1])
+            n += 1
+        return ''.join(parts)[:size - 14] + '--BoUnDaRy--\\r\\n'
+
+    body = {
+        "realistic": realistic, "token-dense": dense, "adversarial": adversarial,
+        "multipart": multipart,
+    }[kind]()
+    content_type = (
+        "multipart/form-data; boundary=BoUnDaRy" if kind == "multipart" else "application/json"
+    )
     request = {
         "method": "GET",
         "uri": "https://fe1.contoso.com/ucwa/oauth/v1/applications/1/communication/x",
@@ -70,13 +89,13 @@ CHILD = textwrap.dedent(
     }
     response = {
         "status": {"code": 200, "message": "OK"},
-        "headers": {"Content-Type": ["application/json"]},
+        "headers": {"Content-Type": [content_type]},
         "body": {"string": body},
     }
     start = time.process_time()
     combined = getattr(cassettes, "redact_and_scan", None)
     if combined is not None:
-        combined(body.encode(), "application/json")
+        combined(body.encode(), content_type)
     else:
         from pytest_relaytokens.cassettes.redaction import Redactor
         from pytest_relaytokens.cassettes.secrets import scan
@@ -124,7 +143,7 @@ def rows(settings: Settings) -> list[Row]:
         else [(4096 * kib, 8192 * kib), (64 * kib, 128 * kib)]
     )
     out = []
-    for kind in ("realistic", "token-dense", "adversarial"):
+    for kind in ("realistic", "token-dense", "adversarial", "multipart"):
         notes: list[str] = []
         for small, large in ladder:
             first = measure(kind, small)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 from .forms import Matcher, encoded_forms, transforms_for
 from .normalise import (
@@ -27,21 +28,18 @@ from .normalise import (
     decode_text,
     header_text,
     header_values,
+    unescape_backslashes,
 )
 from .structure import (
     SECRET_BODY_KEYS,
     SECRET_FORM_FIELDS,
     SECRET_HEADERS,
     SECRET_QUERY_PARAMS,
+    Pairs,
     base64_runs,
     basic_parts,
-    dump_json,
-    is_json,
     is_secret_name,
-    multipart_fields,
-    parse_json,
     rewrite_cookie_header,
-    rewrite_json,
     rewrite_params,
     xml_leaves,
 )
@@ -177,6 +175,9 @@ class Redactor:
         self._depth = 0
         self._raw_matcher = Matcher()  # used once there are many secrets
         self._form_matcher = Matcher()
+        self._where = "body"
+        self._context = ""
+        """the request being redacted (named when a body is refused)"""
         self.refused: list[str] = []
         """Why a message could not be redacted (the store then refuses to write)."""
         self.patterns: tuple[re.Pattern[str], ...] = tuple(
@@ -364,19 +365,28 @@ class Redactor:
         """The redacted value of one header (unchanged when it is not a secret header)."""
         lname = name.lower()
         if lname in ("authorization", "proxy-authorization"):
-            stripped = value.strip()
-            scheme, sep, credential = stripped.partition(" ")
-            if not sep:
-                return self._token(stripped) if stripped else value
-            credential = credential.strip()
-            if scheme.lower() == "basic":
-                return f"{scheme} {self._basic(credential)}"
-            return f"{scheme} {self._token(credential)}"
+            scheme, credential, parts = split_authorization(value)
+            if not credential:
+                return value
+            if scheme.strip().lower() == "basic":
+                return f"{scheme}{self._basic(credential)}"
+            if parts is None:  # neither a token68 nor auth-params: one secret
+                return scheme + self._token(credential)
+            # every auth-param value (``token="T"``, ``oauth_token="T"``, Digest's
+            # ``response="T"``) and a token68 is a secret of its own, learnt and replaced
+            return scheme + _splice(credential, parts, self._token)
         if lname in ("cookie", "set-cookie"):
             return rewrite_cookie_header(lname, value, self._token)
         if is_secret_name(lname, "header"):
-            stripped = value.strip()
-            return self._token(stripped) if stripped else value
+            if not value.strip():
+                return value
+            # a folded header (``X-Access-Token: a, T``): each element is a secret
+            return ",".join(
+                piece.replace(piece.strip(), self._token(piece.strip()), 1)
+                if piece.strip()
+                else piece
+                for piece in value.split(",")
+            )
         return self.redact_urls(value)
 
     def _param(self, name: str, raw: str, decoded: str) -> str:
@@ -385,7 +395,15 @@ class Redactor:
 
     def redact_urls(self, text: str) -> str:
         """Secret-named values of every query string, fragment or form in ``text``."""
-        return rewrite_params(text, self._param)
+        text = rewrite_params(text, self._param)
+        if ";" not in text:
+            return text
+        # the legacy ``;`` separator (``?x=1;accesstoken=T``)
+        spans = [
+            (start, end, self._param(name, text[start:end], value))
+            for name, start, end, value in semicolon_params(text)
+        ]
+        return _splice(text, spans, lambda new: new)
 
     def redact_params(self, encoded: str, names: Iterable[str] = ()) -> str:
         """Redact the secret values of a ``k=v&k2=v2`` string, keeping its encoding."""
@@ -444,10 +462,10 @@ class Redactor:
             self._sorted = sorted(self._tracked, key=len, reverse=True)
         return self._sorted
 
-    def _xml(self, text: str) -> str:
+    def _xml(self, text: str, declared: bool = False) -> str:
         leaves = xml_leaves(text)
         if leaves is None:
-            return text
+            return self._xmlish(text) if declared else text
         for secret, value in leaves:
             if secret and value.strip():
                 stripped = value.strip()
@@ -463,9 +481,54 @@ class Redactor:
                 self.redact_urls(value)
         return text
 
-    def _json(self, text: str) -> str:
-        node = parse_json(text)
-        if not is_json(node):
+    def _xmlish(self, text: str) -> str:
+        """A body declared XML that does not parse: the text of every secret-named element
+        (or ``<property name=...>``) and every secret-named attribute value is redacted in
+        one linear pass; a value that cannot be delimited is refused (fail closed)."""
+        spans: list[tuple[int, int, str]] = []
+        for name, start, end in xmlish_secret_values(text):
+            if start < 0:
+                self._refuse(
+                    f"is declared XML but does not parse, and the value of its secret field "
+                    f"{name!r} cannot be delimited"
+                )
+            spans.append((start, end, text[start:end]))
+        return _splice(text, spans, self._xml_value)
+
+    def _xml_value(self, value: str) -> str:
+        stripped = value.strip()
+        if not stripped:
+            return value
+        return value.replace(stripped, self.placeholder_for(stripped), 1)
+
+    def _refuse(self, why: str) -> None:
+        raise UndecodableBodyError(f"{self._where}{self._context}: {why}")
+
+    def _jsonish(self, text: str) -> str:
+        """A body declared or sniffed as JSON that does not parse: every secret-named
+        ``"key": value`` is redacted in the text (one linear pass); a value that cannot be
+        delimited is refused (fail closed)."""
+        spans: list[tuple[int, int, str]] = []
+        for key, start, end in jsonish_secret_values(text):
+            if start < 0:
+                self._refuse(
+                    f"is declared or looks like JSON but does not parse, and the value of "
+                    f"its secret field {key!r} cannot be delimited"
+                )
+            raw = text[start:end]
+            spans.append((start, end, unescape_backslashes(raw) if "\\" in raw else raw))
+        return _splice(text, spans, self._token)
+
+    def _ndjson(self, text: str) -> str:
+        return "".join(
+            self._json(line, declared=bool(line.strip())) for line in text.splitlines(True)
+        )
+
+    def _json(self, text: str, declared: bool = False) -> str:
+        node = parse_json_exact(text)
+        if not is_parsed(node):
+            if declared or text.lstrip()[:1] in ("{", "["):
+                return self._jsonish(text)
             return text
 
         def secret(value: str) -> str:
@@ -473,29 +536,53 @@ class Redactor:
                 return value
             return self._token(value)
 
-        new = rewrite_json(node, secret, self._string)
+        new = _rewrite_json_exact(node, secret, self._string, False)
         if new == node:
             return text
         # Keep the server's own formatting (``\/``, spacing) when substituting the secrets
         # learnt from the structure into the text gives the same document.
         candidate = self.substitute(self.redact_urls(text))
-        if parse_json(candidate) == new:
+        if parse_json_exact(candidate) == new:
             return candidate
         compact = '": ' not in text and '", "' not in text
-        return dump_json(new, compact)
+        return _dump_json_exact(new, compact)
 
     def redact_text(self, text: str, content_type: str = "") -> str:
         """Redact a decoded body: forms, URLs, JSON and XML secret positions, patterns,
         then every known secret in every encoded form."""
         text = self.redact_urls(text)
-        for name, value, separator in multipart_fields(text, content_type):
-            if value and is_secret_name(name, "form"):
-                placeholder = self.placeholder_for(value)
-                text = text.replace(separator + value, separator + placeholder)
-        text = self._json(text)
-        text = self._xml(text)
+        text = self._multipart(text, content_type)
+        lowered = content_type.lower()
+        if "ndjson" in lowered or "jsonl" in lowered or "json-seq" in lowered:
+            text = self._ndjson(text)
+        else:
+            text = self._json(text, declared="json" in lowered.partition(";")[0])
+        text = self._xml(text, declared="xml" in lowered.partition(";")[0])
         text = self._patterns(text)
         return self.substitute(text)
+
+    def _multipart(self, text: str, content_type: str) -> str:
+        """Secret-named parts of a ``multipart/*`` body replaced in one pass (the boundary
+        is case-sensitive); a multipart body whose parts cannot be found is refused when it
+        names a secret field."""
+        if "multipart/" not in content_type.lower():
+            return text
+        boundary = multipart_boundary(content_type)
+        parts = multipart_parts(text, boundary) if boundary else []
+        if not parts:
+            for match in _PART_NAME.finditer(text):
+                if is_secret_name(match.group(1), "form"):
+                    self._refuse(
+                        f"is declared multipart but its parts cannot be found, and it names "
+                        f"the secret field {match.group(1)!r}"
+                    )
+            return text
+        spans = [
+            (start, end, text[start:end])
+            for name, start, end in parts
+            if end > start and is_secret_name(name, "form")
+        ]
+        return _splice(text, spans, self.placeholder_for)
 
     def substitute(self, text: str) -> str:
         """Replace every tracked secret (and its encoded forms) in ``text``, also inside
@@ -562,13 +649,18 @@ class Redactor:
             as_text = False
         if len(raw) > MAX_BODY_BYTES:
             raise UndecodableBodyError(f"{where}: body is larger than {MAX_BODY_BYTES} bytes")
-        content_type = (header_values(headers, "content-type") or [""])[0].lower()
-        decoded = decode_text(raw, content_type)
+        # the boundary of a multipart type is case-sensitive: keep the header as it is
+        content_type = (header_values(headers, "content-type") or [""])[0]
+        decoded = decode_text(raw, content_type.lower())
         if decoded is None:
             new = self._substitute_bytes(raw)
         else:
             text, encoding, bom = decoded
-            redacted = self.redact_text(text, content_type)
+            self._where = where
+            try:
+                redacted = self.redact_text(text, content_type)
+            finally:
+                self._where = "body"
             try:
                 new = bom + redacted.encode(encoding)
             except UnicodeEncodeError:
@@ -602,6 +694,7 @@ class Redactor:
         """vcrpy ``before_record_request``: redact a (copied) ``vcr.request.Request``."""
         headers = self._headers(request.headers)
         request.uri = self.redact_uri(request.uri)
+        self._context = f" of {getattr(request, 'method', '?')} {request.uri}"
         headers, body = self._redact_message(headers, request.body, "request body")
         request.uri = self.substitute(self._patterns(request.uri))
         for name in list(request.headers.keys()):
@@ -636,6 +729,7 @@ class Redactor:
         headers = self._headers(request.get("headers") or {})
         if isinstance(request.get("uri"), str):
             request["uri"] = self.redact_uri(request["uri"])
+            self._context = f" of {request.get('method', '?')} {request['uri']}"
         headers, request["body"] = self._redact_message(
             headers, request.get("body"), "request body"
         )
@@ -649,6 +743,24 @@ class Redactor:
 
 
 _FILLERS = "0123456789"
+_PART_NAME = re.compile(r'\bname="?([^";\r\n]{1,256})')
+
+
+def _splice(text: str, spans: list[tuple[int, int, str]], replace: Callable[[str], str]) -> str:
+    """``text`` with each ``(start, end, value)`` span (in order, not overlapping)
+    replaced by ``replace(value)``, built in one pass."""
+    if not spans:
+        return text
+    out: list[str] = []
+    position = 0
+    for start, end, value in spans:
+        out.append(text[position:start])
+        out.append(replace(value) if value else text[start:end])
+        position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
 _MANY = 16
 """With more tracked secrets than this, one indexed pass replaces them all."""
 _BYTE_ENCODINGS = ("utf-8", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
@@ -656,3 +768,372 @@ _BYTE_ENCODINGS = ("utf-8", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "u
 
 def xml_escape_text(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- exact JSON (no int-digit limit), auth parameters, ``;`` parameters, multipart -----------
+class JsonNumber:
+    """A JSON number (or ``NaN``/``Infinity``) kept as its text: parsing never converts it,
+    so an integer of any length parses and re-renders byte for byte."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonNumber) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"JsonNumber({self.text!r})"
+
+
+_NOT_PARSED = object()
+
+
+def parse_json_exact(text: str) -> Any:
+    """The parsed document (objects as ``Pairs``, numbers as :class:`JsonNumber`), or
+    ``_NOT_PARSED`` when ``text`` is not one JSON object or array."""
+    stripped = text.lstrip()
+    if not stripped or stripped[0] not in "{[":
+        return _NOT_PARSED
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=Pairs,
+            parse_int=JsonNumber,
+            parse_float=JsonNumber,
+            parse_constant=JsonNumber,
+        )
+    except (ValueError, RecursionError):
+        return _NOT_PARSED
+
+
+def is_parsed(node: Any) -> bool:
+    return node is not _NOT_PARSED
+
+
+def json_leaves(node: Any) -> Iterator[tuple[bool, str]]:
+    """``(in a secret position, string)`` for every key and string value of what
+    :func:`parse_json_exact` returned (a number under a secret name as its text)."""
+    stack: list[tuple[Any, bool]] = [(node, False)]
+    while stack:
+        current, secret = stack.pop()
+        if isinstance(current, Pairs):
+            for key, value in current:
+                yield False, key
+                stack.append((value, is_secret_name(key, "body")))
+        elif isinstance(current, list):
+            stack.extend((item, secret) for item in current)
+        elif isinstance(current, str):
+            yield secret, current
+        elif secret and isinstance(current, JsonNumber):
+            yield True, current.text
+
+
+def _rewrite_json_exact(
+    node: Any, on_secret: Callable[[str], str], on_string: Callable[[str], str], secret: bool
+) -> Any:
+    if isinstance(node, Pairs):  # a secret name covers its value, not a nested object's
+        out = Pairs()
+        for key, value in node:
+            inner = is_secret_name(key, "body")
+            out.append((on_string(key), _rewrite_json_exact(value, on_secret, on_string, inner)))
+        return out
+    if isinstance(node, list):
+        return [_rewrite_json_exact(item, on_secret, on_string, secret) for item in node]
+    if isinstance(node, str):
+        return on_secret(node) if secret and node else on_string(node)
+    if secret and isinstance(node, JsonNumber):
+        return on_secret(node.text)
+    return node
+
+
+def _dump_json_exact(node: Any, compact: bool) -> str:
+    item, key = (",", ":") if compact else (", ", ": ")
+    parts: list[str] = []
+    stack: list[Any] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (_Text, JsonNumber)):
+            parts.append(current.text)
+        elif isinstance(current, Pairs):
+            pieces: list[Any] = [_Text("{")]
+            for index, (name, value) in enumerate(current):
+                if index:
+                    pieces.append(_Text(item))
+                pieces.append(_Text(json.dumps(name, ensure_ascii=False) + key))
+                pieces.append(value)
+            pieces.append(_Text("}"))
+            stack.extend(reversed(pieces))
+        elif isinstance(current, list):
+            pieces = [_Text("[")]
+            for index, value in enumerate(current):
+                if index:
+                    pieces.append(_Text(item))
+                pieces.append(value)
+            pieces.append(_Text("]"))
+            stack.extend(reversed(pieces))
+        else:
+            parts.append(json.dumps(current, ensure_ascii=False))
+    return "".join(parts)
+
+
+class _Text:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+# A quoted key followed by ``:``. Bounded, and its two alternatives start with different
+# characters, so a failed attempt costs at most the bound: the search is linear.
+_JSONISH_KEY = re.compile(r"""(["'])((?:[^"'\\\r\n]|\\[^\r\n]){1,256})\1[ \t\r\n]*:[ \t\r\n]*""")
+_BARE_VALUE = re.compile(r"[^\s,}\]]+")
+
+
+def _unescape_key(raw: str) -> str:
+    return unescape_backslashes(raw) if "\\" in raw else raw
+
+
+def _string_end(text: str, start: int, quote_char: str) -> int:
+    """Index of the quote closing a string whose content starts at ``start``, or -1."""
+    position = start
+    while True:
+        end = text.find(quote_char, position)
+        if end < 0:
+            return -1
+        slashes = 0
+        while end - slashes - 1 >= start and text[end - slashes - 1] == "\\":
+            slashes += 1
+        if slashes % 2 == 0:
+            return end
+        position = end + 1
+
+
+def jsonish_secret_values(text: str) -> Iterator[tuple[str, int, int]]:
+    """``(key, start, end)`` of the value of every secret-named ``"key": value`` (or
+    ``'key': value``) in a text that is not valid JSON, found in one linear pass. A value
+    that cannot be delimited (an unterminated string, nothing after the colon) is yielded
+    with ``start == end == -1``; an object or array value is skipped (its keys are found)."""
+    position = 0
+    while True:
+        match = _JSONISH_KEY.search(text, position)
+        if match is None:
+            return
+        key = _unescape_key(match.group(2))
+        position = match.end()
+        if not is_secret_name(key, "body"):
+            position = match.end(1)  # the closing quote may open the next key
+            continue
+        if position >= len(text):
+            yield key, -1, -1
+            return
+        first = text[position]
+        if first in "\"'":
+            end = _string_end(text, position + 1, first)
+            if end < 0:
+                yield key, -1, -1
+                return
+            yield key, position + 1, end
+            position = end  # in broken JSON a closing quote may also open the next key
+        elif first in "{[":
+            continue
+        else:
+            bare = _BARE_VALUE.match(text, position)
+            if bare is None:
+                yield key, -1, -1
+                continue
+            yield key, position, bare.end()
+            position = bare.end()
+
+
+# Names are bounded and attributes cannot cross "<", so an attempt reads at most to the next
+# "<": the search is linear.
+_XML_TAG = re.compile(r"<([A-Za-z_][\w.:\-]{0,200})([ \t\r\n][^<>]*)?(/?)>")
+_XML_ATTRIBUTE = re.compile(r"([A-Za-z_][\w.:\-]{0,200})[ \t\r\n]*=[ \t\r\n]*([\"'])")
+
+
+def xmlish_secret_values(text: str) -> Iterator[tuple[str, int, int]]:
+    """``(name, start, end)`` of the text of every secret-named element (or
+    ``<property name="...">``) and of every secret-named attribute value in a text that is
+    not well-formed XML (CDATA unwrapped); ``start == end == -1`` when it cannot be
+    delimited."""
+    for tag in _XML_TAG.finditer(text):
+        local = tag.group(1).rpartition(":")[2]
+        attributes = tag.group(2) or ""
+        offset = tag.start(2)
+        property_name = ""
+        position = 0
+        while True:
+            attribute = _XML_ATTRIBUTE.search(attributes, position)
+            if attribute is None:
+                break
+            quote_char = attribute.group(2)
+            end = attributes.find(quote_char, attribute.end())
+            attribute_name = attribute.group(1).rpartition(":")[2]
+            if end < 0:
+                if is_secret_name(attribute_name, "body"):
+                    yield attribute_name, -1, -1
+                break
+            value = attributes[attribute.end() : end]
+            if attribute_name.lower() == "name":
+                property_name = value
+            if value and is_secret_name(attribute_name, "body"):
+                yield attribute_name, offset + attribute.end(), offset + end
+            position = end + 1
+        secret = is_secret_name(local, "body") or (
+            local.lower() == "property" and is_secret_name(property_name, "body")
+        )
+        if not secret or tag.group(3):
+            continue
+        name = property_name if local.lower() == "property" else local
+        start = tag.end()
+        if text.startswith("<![CDATA[", start):
+            close = text.find("]]>", start + 9)
+            if close < 0:
+                yield name, -1, -1
+                continue
+            yield name, start + 9, close
+            continue
+        end = text.find("<", start)
+        if end < 0:
+            yield name, -1, -1
+            continue
+        yield name, start, end
+
+
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_AUTH_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def auth_parts(credential: str) -> list[tuple[int, int, str]] | None:
+    """``(start, end, value)`` of each value in ``credential`` (what follows the scheme of
+    an ``Authorization`` header): the token68, or every auth-param value (quoted values
+    unquoted), or None when it is neither (then the whole is one secret)."""
+    if _TOKEN68.fullmatch(credential):
+        return [(0, len(credential), credential)]
+    parts: list[tuple[int, int, str]] = []
+    position, size = 0, len(credential)
+    while position < size:
+        while position < size and credential[position] in " \t,":
+            position += 1
+        if position >= size:
+            break
+        name = _AUTH_NAME.match(credential, position)
+        if name is None:
+            return None
+        position = name.end()
+        while position < size and credential[position] in " \t":
+            position += 1
+        if position >= size or credential[position] != "=":
+            return None
+        position += 1
+        while position < size and credential[position] in " \t":
+            position += 1
+        if position < size and credential[position] == '"':
+            end = _string_end(credential, position + 1, '"')
+            if end < 0:
+                return None
+            raw = credential[position + 1 : end]
+            value = re.sub(r"\\(.)", r"\1", raw) if "\\" in raw else raw
+            parts.append((position + 1, end, value))
+            position = end + 1
+        else:
+            end = position
+            while end < size and credential[end] not in " \t,":
+                end += 1
+            parts.append((position, end, credential[position:end]))
+            position = end
+    return parts or None
+
+
+def split_authorization(value: str) -> tuple[str, str, list[tuple[int, int, str]] | None]:
+    """``(scheme and the space after it, credential, its values)`` of an Authorization
+    value; with no space the whole value is the credential."""
+    stripped = value.strip()
+    scheme, sep, credential = stripped.partition(" ")
+    if not sep:
+        return "", stripped, [(0, len(stripped), stripped)] if stripped else []
+    credential = credential.strip()
+    return scheme + " ", credential, auth_parts(credential)
+
+
+def semicolon_params(text: str) -> Iterator[tuple[str, int, int, str]]:
+    """``(name, start, end, decoded value)`` of every ``;name=value`` parameter (the legacy
+    query separator) whose name is secret; the value ends at ``;``, ``&``, ``#`` or a
+    character that ends a URL. One pass: a name or value never crosses the next ``;``."""
+    position = text.find(";")
+    while position >= 0:
+        name = _PARAM_RUN.match(text, position + 1)
+        assert name is not None  # the pattern matches the empty string
+        equals = name.end()
+        if text.startswith("=", equals):
+            value = _VALUE_RUN.match(text, equals + 1)
+            assert value is not None
+            key = unquote_plus(name.group())
+            if value.end() > equals + 1 and is_secret_name(key, "query"):
+                yield key, equals + 1, value.end(), unquote_plus(value.group())
+            equals = value.end()
+        position = text.find(";", equals)
+
+
+_PARAM_RUN = re.compile(r"[^;&#= \t\r\n\"'<>`\\|^{}]*")
+_VALUE_RUN = re.compile(r"[^;&# \t\r\n\"'<>`\\|^{}]*")
+"""a parameter name, value: one character class each, so no backtracking"""
+
+
+def multipart_boundary(content_type: str) -> str | None:
+    """The ``boundary`` of a ``multipart/*`` content type, its case kept (RFC 2046)."""
+    if "multipart/" not in content_type.lower():
+        return None
+    for piece in content_type.split(";")[1:]:
+        key, sep, value = piece.strip().partition("=")
+        if sep and key.strip().lower() == "boundary":
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value or None
+    return None
+
+
+def _disposition_name(head: str) -> str:
+    for line in head.splitlines():
+        if line.lower().startswith("content-disposition"):
+            for piece in line.split(";")[1:]:
+                key, sep, value = piece.strip().partition("=")
+                if sep and key.strip().lower() == "name":
+                    return value.strip().strip('"')
+    return ""
+
+
+def multipart_parts(text: str, boundary: str) -> list[tuple[str, int, int]]:
+    """``(name, start, end)`` of the value of each part of a multipart ``text`` (the text
+    between a part's blank line and the line break before the next delimiter)."""
+    delimiter = "--" + boundary
+    found: list[tuple[str, int, int]] = []
+    position = text.find(delimiter)
+    while position >= 0:
+        start = position + len(delimiter)
+        following = text.find(delimiter, start)
+        stop = len(text) if following < 0 else following
+        if text.startswith("--", start):  # the close delimiter
+            break
+        blank = -1
+        for separator in ("\r\n\r\n", "\n\n"):
+            blank = text.find(separator, start, stop)
+            if blank >= 0:
+                head, value_start = text[start:blank], blank + len(separator)
+                break
+        if blank >= 0:
+            end = stop
+            if following >= 0:
+                if text.startswith("\r\n", end - 2) and end - 2 >= value_start:
+                    end -= 2
+                elif text.startswith("\n", end - 1) and end - 1 >= value_start:
+                    end -= 1
+            found.append((_disposition_name(head), value_start, end))
+        position = following
+    return found

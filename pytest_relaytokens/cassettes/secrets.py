@@ -28,16 +28,24 @@ from .normalise import (
     header_values,
     unescape_backslashes,
 )
-from .redaction import MIN_DECLARED_LENGTH, TOKEN_PREFIXES, is_placeholder
+from .redaction import (
+    MIN_DECLARED_LENGTH,
+    MIN_TRACKED_LENGTH,
+    TOKEN_PREFIXES,
+    is_parsed,
+    is_placeholder,
+    json_leaves,
+    multipart_boundary,
+    multipart_parts,
+    parse_json_exact,
+    semicolon_params,
+    split_authorization,
+)
 from .structure import (
     base64_runs,
     basic_parts,
     cookie_values,
-    is_json,
     is_secret_name,
-    json_strings,
-    multipart_fields,
-    parse_json,
     percent_forms,
     rewrite_params,
     xml_leaves,
@@ -134,20 +142,21 @@ def _without_prefix(value: str) -> str:
 def _credential_positions(name: str, value: str) -> list[str]:
     lname = name.lower()
     if lname in ("authorization", "proxy-authorization"):
-        scheme, sep, credential = value.strip().partition(" ")
-        credential = credential.strip() if sep else scheme
-        if sep and scheme.lower() == "basic":
+        scheme, credential, values = split_authorization(value)
+        if scheme.strip().lower() == "basic":
             parts = basic_parts(credential)
             if parts is not None:
                 return [parts[0], parts[1]]
+        if values is not None:  # a token68, or each auth-param value
+            return [v for _, _, v in values if v]
         for prefix in TOKEN_PREFIXES:
             if credential.startswith(prefix) and len(credential) > len(prefix):
                 return [credential[len(prefix) :]]
         return [credential]
     if lname in ("cookie", "set-cookie"):
         return cookie_values(lname, value)
-    if is_secret_name(lname, "header"):
-        return [value.strip()]
+    if is_secret_name(lname, "header"):  # folded: each comma-separated element
+        return [v.strip() for v in value.split(",") if v.strip()]
     return []
 
 
@@ -156,6 +165,9 @@ def _param_positions(text: str, view: _View, label: str) -> None:
         view.positions.append((f"{label}?{name}", decoded))
 
     rewrite_params(text, collect)
+    if ";" in text:  # the legacy ``;`` query separator
+        for name, _, _, value in semicolon_params(text):
+            view.positions.append((f"{label};{name}", value))
 
 
 def _body_bytes(body: Any) -> bytes | None:
@@ -169,14 +181,14 @@ def _body_bytes(body: Any) -> bytes | None:
 
 
 def _json_positions(node: Any, view: _View, depth: int) -> None:
-    for secret, value in json_strings(node):
+    for secret, value in json_leaves(node):
         view.leaves.append(("body", value))
         _param_positions(value, view, "body")
         if secret:
             view.positions.append(("body", value))
         elif depth < 3 and value[:1] in ("{", "["):  # a JSON document inside a string
-            inner = parse_json(value)
-            if is_json(inner):
+            inner = parse_json_exact(value)
+            if is_parsed(inner):
                 _json_positions(inner, view, depth + 1)
 
 
@@ -209,20 +221,27 @@ def _view(side: Mapping[str, Any], where: str, with_uri: bool) -> _View:
         view.problems.append(("body", f"larger than {MAX_BODY_BYTES} bytes"))
         return view
     view.bodies.append(("body", body))
-    content_type = (header_values(headers, "content-type") or [""])[0].lower()
-    decoded = decode_text(body, content_type)
+    content_type = (header_values(headers, "content-type") or [""])[0]  # boundary: case kept
+    decoded = decode_text(body, content_type.lower())
     if decoded is None:
         view.leaves.append(("body", body.decode("latin-1")))
         return view
     text = decoded[0]
     view.leaves.append(("body", text))
     _param_positions(text, view, "body")
-    for name, value, _ in multipart_fields(text, content_type):
-        if value and is_secret_name(name, "form"):
-            view.positions.append((f"body.{name}", value))
-    node = parse_json(text)
-    if is_json(node):
+    boundary = multipart_boundary(content_type)
+    for name, start, end in multipart_parts(text, boundary) if boundary else ():
+        if end > start and is_secret_name(name, "form"):
+            view.positions.append((f"body.{name}", text[start:end]))
+    node = parse_json_exact(text)
+    if is_parsed(node):
         _json_positions(node, view, 0)
+        return view
+    if any(kind in content_type.lower() for kind in ("ndjson", "jsonl", "json-seq")):
+        for line in text.splitlines():  # one JSON document a line
+            node = parse_json_exact(line)
+            if is_parsed(node):
+                _json_positions(node, view, 0)
         return view
     leaves = xml_leaves(text)
     for secret, value in leaves or ():
@@ -407,23 +426,58 @@ def scan_data(
     """Every finding in a parsed cassette: secrets, patterns, unredacted positions and
     bodies that cannot be decoded (and so cannot be checked)."""
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
-    wanted = _Finder(_wanted(secrets))
+    views = _views(data)
+    declared = list(secrets)
+    learned = _learned(views, issued, declared) if positions else []
+    # as the recorder does: what a secret position holds is searched for everywhere
+    wanted = _Finder(_wanted([*declared, *learned]))
     # a value the caller calls secret is never a placeholder
-    return _scan_data(data, wanted, _compile(patterns), issued - set(wanted.secrets), positions)
+    issued = issued - set(wanted.secrets)
+    return _scan_data(views, wanted, _compile(patterns), issued, positions, set(learned))
+
+
+def _field(label: str) -> str:
+    """The field a position's label is in (``uri?code`` is in ``uri``)."""
+    for mark in ("?", ";"):
+        label = label.partition(mark)[0]
+    return "body" if label.startswith("body.") else label
+
+
+def _learned(views: list[_View], issued: Collection[str], declared: Collection[str]) -> list[str]:
+    """The values sitting in secret positions that are not placeholders (long enough to be
+    searched for, as the recorder searches for what it learns)."""
+    learned: set[str] = set()
+    for view in views:
+        for _, value in view.positions:
+            stripped = _without_prefix(value.strip().strip('"'))
+            if (
+                len(stripped) >= MIN_TRACKED_LENGTH
+                and stripped not in issued
+                and stripped not in declared
+            ):
+                learned.add(stripped)
+    return sorted(learned)
 
 
 def _scan_data(
-    data: Any,
+    views: list[_View],
     wanted: _Finder,
     compiled: list[re.Pattern[str]],
     issued: frozenset[str],
     positions: bool,
+    learned: set[str],
 ) -> list[Finding]:
     masker = _Masker(issued)
     raw = _Finder(wanted.secrets, raw_only=True)
     wide_need_nul = all(b"\x00" in _utf16(secret) for secret in wanted.secrets)
     findings: list[Finding] = []
-    for view in _views(data):
+    for view in views:
+        # a learnt value is reported once where it sits (unredacted), then at every copy
+        own = {
+            (_field(label), stripped)
+            for label, value in view.positions
+            if (stripped := _without_prefix(value.strip().strip('"'))) in learned
+        }
         seen: set[tuple[str, str, str]] = set()
 
         def add(
@@ -432,8 +486,11 @@ def _scan_data(
             value: str,
             view: _View = view,
             seen: set[tuple[str, str, str]] = seen,
+            own: set[tuple[str, str]] = own,
         ) -> None:
             key = (label, kind, value)
+            if kind != "unredacted" and (_field(label), value) in own:
+                return  # the position itself, reported as "unredacted" below
             if key not in seen:
                 seen.add(key)
                 findings.append(Finding(f"{view.where}.{label}", kind, fingerprint(value)))
@@ -471,15 +528,19 @@ def _scan(
     placeholders: Collection[str] | None,
     positions: bool,
 ) -> list[Finding]:
-    wanted = _Finder(_wanted(secrets))
     compiled = _compile(patterns)
     try:
         data = load_yaml(text)
     except CassetteError:
         data = None
     issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
+    views = _views(data) if data else []
+    declared = list(secrets)
+    learned = _learned(views, issued, declared) if positions else []
+    # as the recorder does: what a secret position holds is searched for everywhere
+    wanted = _Finder(_wanted([*declared, *learned]))
     issued = issued - set(wanted.secrets)
-    findings = _scan_data(data, wanted, compiled, issued, positions) if data else []
+    findings = _scan_data(views, wanted, compiled, issued, positions, set(learned)) if data else []
     found = {f.excerpt for f in findings}
     masker = _Masker(issued)
     lines = masker.mask(text).splitlines()
