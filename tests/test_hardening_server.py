@@ -666,7 +666,7 @@ def test_connection_cap_closes_idle_keep_alive_before_refusing() -> None:
             for sock in busy:
                 sock.sendall(b"GET /api/enterprises/self HTTP/1.1\r\nHo")
             # only the accept loop and the three busy connections are left
-            assert _settle(lambda: len(server.threads) == 4, timeout=3.0), server.threads
+            assert _settle(lambda: len(server.threads) == 4, timeout=10.0), server.threads
             with socket.create_connection(address, timeout=5) as refused:
                 assert refused.recv(64).startswith(b"HTTP/1.1 503")
         finally:

@@ -20,6 +20,7 @@ from pytest_relaytokens.transports import (
     FakeTransport,
     PathRouter,
     activate_responses,
+    responses_transport,
     serve_requests,
 )
 from pytest_relaytokens.transports.server import FakeServers, LoopbackServer
@@ -283,6 +284,10 @@ def test_head_has_the_gets_headers_content_length_included_on_every_transport(
     status, head, nothing = _send(transport, service, "HEAD", base + "/doc", sent)
     assert status == 200 and nothing == b""
     head.pop("date", None), get.pop("date", None)  # only the server sends one
+    if transport == "responses" and not responses_transport._HEAD_LENGTH:
+        # responses before request_method: urllib3 would read the length as a cut body
+        assert "content-length" not in head
+        head["content-length"] = get["content-length"]
     assert head == get  # Content-Length included: the length of the body GET sent
     assert (head.get("content-encoding") == "gzip") == (encoding == "gzip")
     if encoding == "identity":
@@ -298,6 +303,9 @@ def test_an_empty_body_is_framed_with_content_length_0_on_every_transport(
     service.arm(lambda r: FakeResponse(200, [("X-Empty", "1")], b""), times=2, path="^/doc$")
     for method in ("GET", "HEAD"):
         status, headers, body = _send(transport, service, method, base + "/doc", {})
+        if method == "HEAD" and transport == "responses" and not responses_transport._HEAD_LENGTH:
+            assert (status, body, "content-length" in headers) == (200, b"", False)
+            continue
         assert (status, body, headers["content-length"]) == (200, b"", "0"), method
 
 

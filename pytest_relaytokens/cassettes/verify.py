@@ -202,7 +202,7 @@ def check_cassette(
     except OSError as error:
         return [Problem(label, None, "file", f"cannot read: {error.strerror or error}")]
     try:
-        data = parse_cassette(text, path)
+        data = parse_cassette(text, path, check_encodings=False)
     except CassetteError as error:
         where = f" (line {error.line}, column {error.column})" if error.line is not None else ""
         return [Problem(label, None, "format", f"{error.problem}{where}")]
