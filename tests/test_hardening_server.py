@@ -696,3 +696,19 @@ def test_an_impossible_status_from_the_fake_becomes_a_500(status: int) -> None:
         assert answer.status_code == 500 and str(status) in answer.text
         assert len(server.errors) == 1
         assert requests.get(server.url + "/api/odd", timeout=5).status_code == 404
+
+
+def test_a_connection_whose_client_closed_is_not_busy_for_eviction() -> None:
+    """A keep-alive client that closed leaves only the end of the stream: evicting it loses
+    nothing. It was counted as busy until its thread noticed, so under load a newcomer could
+    be refused with 503 while the cap was full of closed connections (found by CI)."""
+    from pytest_relaytokens.transports.server import _request_waiting
+
+    ours, theirs = socket.socketpair()
+    with ours:
+        assert not _request_waiting(ours)  # nothing sent: idle
+        theirs.sendall(b"GET / HTTP/1.1\r\n")
+        assert _request_waiting(ours)  # a request waits: busy
+        assert ours.recv(64)  # the peek left it there
+        theirs.close()
+        assert not _request_waiting(ours)  # the end of the stream: closed, not busy

@@ -140,6 +140,19 @@ def _has_pending(sock: socket.socket) -> bool:
         return False
 
 
+def _request_waiting(sock: socket.socket) -> bool:
+    """Whether request bytes wait on ``sock`` unread: not the end of the stream (a client
+    that closed its keep-alive connection leaves nothing to lose by evicting it)."""
+    if not _has_pending(sock):
+        return False
+    try:  # readable, so a peek returns at once: bytes, or b"" at the end of the stream
+        return sock.recv(1, socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)) != b""
+    except (BlockingIOError, InterruptedError):
+        return True  # nothing after all, or not yet: keep it, as before
+    except OSError:
+        return False  # reset by the client: nothing to lose
+
+
 class LoopbackServer:
     """Serve ``target`` over real HTTP/1.1 on ``host`` (default ``127.0.0.1``), ``port`` 0 =
     an ephemeral port. ``start()``/``stop()`` or use it as a context manager; ``url`` is
@@ -373,7 +386,7 @@ class LoopbackServer:
     def _evict_idle(self) -> bool:
         """Close the longest-idle keep-alive connection (caller holds the lock)."""
         for peer, _ in sorted(self._idle.items(), key=_since):  # the longest idle first
-            if _has_pending(peer.sock):
+            if _request_waiting(peer.sock):
                 continue  # its client already sent a request its thread has not read yet
             if self._idle.pop(peer, None) is None:
                 continue  # a request came for it meanwhile: it is busy now
