@@ -21,7 +21,15 @@ LINUX = sys.platform.startswith("linux")
 BIG = b"x" * (32 << 20)
 
 MODES = [
-    pytest.param(True, id="kernel", marks=pytest.mark.skipif(not LINUX, reason="Linux only")),
+    pytest.param(
+        True,
+        id="kernel",
+        marks=pytest.mark.skipif(
+            not LINUX,
+            reason="kernel-timed sockets (SO_RCVTIMEO/SO_SNDTIMEO) are the server's Linux mode; "
+            "elsewhere it uses socket timeouts, tested by the socket-timeouts case",
+        ),
+    ),
     pytest.param(False, id="socket-timeouts"),
 ]
 

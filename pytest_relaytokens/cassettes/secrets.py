@@ -28,26 +28,21 @@ from .normalise import (
     header_values,
     unescape_backslashes,
 )
-from .redaction import (
-    MIN_DECLARED_LENGTH,
-    MIN_TRACKED_LENGTH,
-    TOKEN_PREFIXES,
-    is_parsed,
-    is_placeholder,
-    json_leaves,
-    multipart_boundary,
-    multipart_parts,
-    parse_json_exact,
-    semicolon_params,
-    split_authorization,
-)
+from .redaction import MIN_DECLARED_LENGTH, MIN_TRACKED_LENGTH, TOKEN_PREFIXES, is_placeholder
 from .structure import (
     base64_runs,
     basic_parts,
     cookie_values,
+    is_parsed,
     is_secret_name,
+    json_leaves,
+    multipart_boundary,
+    multipart_parts,
+    parse_json_exact,
     percent_forms,
     rewrite_params,
+    semicolon_params,
+    split_authorization,
     xml_leaves,
 )
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
+
+from .normalise import unescape_backslashes
 
 __all__ = [
     "SECRET_BODY_KEYS",
@@ -21,13 +24,24 @@ __all__ = [
     "SECRET_HEADERS",
     "SECRET_QUERY_PARAMS",
     "SECRET_WORDS",
+    "auth_parts",
     "basic_parts",
     "cookie_values",
+    "dump_json_exact",
+    "is_parsed",
     "is_secret_name",
-    "parse_json",
+    "json_leaves",
+    "jsonish_secret_values",
+    "multipart_boundary",
+    "multipart_parts",
+    "parse_json_exact",
     "rewrite_cookie_header",
+    "rewrite_json_exact",
     "rewrite_params",
+    "semicolon_params",
+    "split_authorization",
     "xml_leaves",
+    "xmlish_secret_values",
 ]
 
 SECRET_HEADERS = ("authorization", "proxy-authorization", "x-access-token", "cookie", "set-cookie")
@@ -270,102 +284,6 @@ class Pairs(list[tuple[str, Any]]):
     """A JSON object as its (key, value) pairs: repeated keys are kept."""
 
 
-_NOT_JSON = object()
-
-
-def parse_json(text: str) -> Any:
-    """The parsed document (objects as :class:`Pairs`), or ``_NOT_JSON``."""
-    stripped = text.lstrip()
-    if not stripped or stripped[0] not in "{[":
-        return _NOT_JSON
-    try:
-        return json.loads(text, object_pairs_hook=Pairs)
-    except (ValueError, RecursionError):
-        return _NOT_JSON
-
-
-def is_json(node: Any) -> bool:
-    return node is not _NOT_JSON
-
-
-StringRewrite = Callable[[str], str]
-
-
-def rewrite_json(
-    node: Any, on_secret: StringRewrite, on_string: StringRewrite, secret: bool = False
-) -> Any:
-    """``node`` with secret-named values passed through ``on_secret`` (numbers become
-    strings) and every other string, key included, through ``on_string``."""
-    if isinstance(node, Pairs):  # a secret name covers its value, not a nested object's
-        out = Pairs()
-        for key, value in node:
-            inner_secret = is_secret_name(key, "body")
-            out.append((on_string(key), rewrite_json(value, on_secret, on_string, inner_secret)))
-        return out
-    if isinstance(node, list):
-        return [rewrite_json(item, on_secret, on_string, secret) for item in node]
-    if isinstance(node, str):
-        return on_secret(node) if secret and node else on_string(node)
-    if secret and isinstance(node, (int, float)) and not isinstance(node, bool):
-        return on_secret(json.dumps(node))
-    return node
-
-
-def dump_json(node: Any, compact: bool) -> str:
-    """Serialize what :func:`parse_json` returned (non-ASCII kept as is)."""
-    item, key = (",", ":") if compact else (", ", ": ")
-    parts: list[str] = []
-    stack: list[Any] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, _Raw):
-            parts.append(current.text)
-        elif isinstance(current, Pairs):
-            pieces: list[Any] = [_Raw("{")]
-            for index, (name, value) in enumerate(current):
-                if index:
-                    pieces.append(_Raw(item))
-                pieces.append(_Raw(json.dumps(name, ensure_ascii=False) + key))
-                pieces.append(value)
-            pieces.append(_Raw("}"))
-            stack.extend(reversed(pieces))
-        elif isinstance(current, list):
-            pieces = [_Raw("[")]
-            for index, value in enumerate(current):
-                if index:
-                    pieces.append(_Raw(item))
-                pieces.append(value)
-            pieces.append(_Raw("]"))
-            stack.extend(reversed(pieces))
-        else:
-            parts.append(json.dumps(current, ensure_ascii=False))
-    return "".join(parts)
-
-
-class _Raw:
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def json_strings(node: Any) -> Iterator[tuple[bool, str]]:
-    """``(in a secret position, string)`` for every key and string value."""
-    stack: list[tuple[Any, bool]] = [(node, False)]
-    while stack:
-        current, secret = stack.pop()
-        if isinstance(current, Pairs):
-            for key, value in current:
-                yield False, key
-                stack.append((value, is_secret_name(key, "body")))
-        elif isinstance(current, list):
-            stack.extend((item, secret) for item in current)
-        elif isinstance(current, str):
-            yield secret, current
-        elif secret and isinstance(current, (int, float)) and not isinstance(current, bool):
-            yield True, json.dumps(current)
-
-
 # --- XML -------------------------------------------------------------------------------------
 def _local(name: str) -> str:
     return name.rpartition("}")[2].rpartition(":")[2]
@@ -487,35 +405,370 @@ def base64_runs(data: bytes, minimum: int = 8) -> Iterator[Base64Run]:
             break
 
 
-# --- multipart/form-data ---------------------------------------------------------------------
-def _parameter(header: str, wanted: str) -> str | None:
-    for piece in header.replace("\n", ";").split(";"):
+# --- JSON, exact (no int-digit limit) ---------------------------------------------------------
+class JsonNumber:
+    """A JSON number (or ``NaN``/``Infinity``) kept as its text: parsing never converts it,
+    so an integer of any length parses and re-renders byte for byte."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonNumber) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"JsonNumber({self.text!r})"
+
+
+_NOT_PARSED = object()
+
+
+def parse_json_exact(text: str) -> Any:
+    """The parsed document (objects as ``Pairs``, numbers as :class:`JsonNumber`), or
+    ``_NOT_PARSED`` when ``text`` is not one JSON object or array."""
+    stripped = text.lstrip()
+    if not stripped or stripped[0] not in "{[":
+        return _NOT_PARSED
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=Pairs,
+            parse_int=JsonNumber,
+            parse_float=JsonNumber,
+            parse_constant=JsonNumber,
+        )
+    except (ValueError, RecursionError):
+        return _NOT_PARSED
+
+
+def is_parsed(node: Any) -> bool:
+    return node is not _NOT_PARSED
+
+
+def json_leaves(node: Any) -> Iterator[tuple[bool, str]]:
+    """``(in a secret position, string)`` for every key and string value of what
+    :func:`parse_json_exact` returned (a number under a secret name as its text)."""
+    stack: list[tuple[Any, bool]] = [(node, False)]
+    while stack:
+        current, secret = stack.pop()
+        if isinstance(current, Pairs):
+            for key, value in current:
+                yield False, key
+                stack.append((value, is_secret_name(key, "body")))
+        elif isinstance(current, list):
+            stack.extend((item, secret) for item in current)
+        elif isinstance(current, str):
+            yield secret, current
+        elif secret and isinstance(current, JsonNumber):
+            yield True, current.text
+
+
+def rewrite_json_exact(
+    node: Any, on_secret: Callable[[str], str], on_string: Callable[[str], str], secret: bool
+) -> Any:
+    if isinstance(node, Pairs):  # a secret name covers its value, not a nested object's
+        out = Pairs()
+        for key, value in node:
+            inner = is_secret_name(key, "body")
+            out.append((on_string(key), rewrite_json_exact(value, on_secret, on_string, inner)))
+        return out
+    if isinstance(node, list):
+        return [rewrite_json_exact(item, on_secret, on_string, secret) for item in node]
+    if isinstance(node, str):
+        return on_secret(node) if secret and node else on_string(node)
+    if secret and isinstance(node, JsonNumber):
+        return on_secret(node.text)
+    return node
+
+
+def dump_json_exact(node: Any, compact: bool) -> str:
+    item, key = (",", ":") if compact else (", ", ": ")
+    parts: list[str] = []
+    stack: list[Any] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (_Text, JsonNumber)):
+            parts.append(current.text)
+        elif isinstance(current, Pairs):
+            pieces: list[Any] = [_Text("{")]
+            for index, (name, value) in enumerate(current):
+                if index:
+                    pieces.append(_Text(item))
+                pieces.append(_Text(json.dumps(name, ensure_ascii=False) + key))
+                pieces.append(value)
+            pieces.append(_Text("}"))
+            stack.extend(reversed(pieces))
+        elif isinstance(current, list):
+            pieces = [_Text("[")]
+            for index, value in enumerate(current):
+                if index:
+                    pieces.append(_Text(item))
+                pieces.append(value)
+            pieces.append(_Text("]"))
+            stack.extend(reversed(pieces))
+        else:
+            parts.append(json.dumps(current, ensure_ascii=False))
+    return "".join(parts)
+
+
+class _Text:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+# A quoted key followed by ``:``. Bounded, and its two alternatives start with different
+# characters, so a failed attempt costs at most the bound: the search is linear.
+_JSONISH_KEY = re.compile(r"""(["'])((?:[^"'\\\r\n]|\\[^\r\n]){1,256})\1[ \t\r\n]*:[ \t\r\n]*""")
+_BARE_VALUE = re.compile(r"[^\s,}\]]+")
+
+
+def _unescape_key(raw: str) -> str:
+    return unescape_backslashes(raw) if "\\" in raw else raw
+
+
+def _string_end(text: str, start: int, quote_char: str) -> int:
+    """Index of the quote closing a string whose content starts at ``start``, or -1."""
+    position = start
+    while True:
+        end = text.find(quote_char, position)
+        if end < 0:
+            return -1
+        slashes = 0
+        while end - slashes - 1 >= start and text[end - slashes - 1] == "\\":
+            slashes += 1
+        if slashes % 2 == 0:
+            return end
+        position = end + 1
+
+
+def jsonish_secret_values(text: str) -> Iterator[tuple[str, int, int]]:
+    """``(key, start, end)`` of the value of every secret-named ``"key": value`` (or
+    ``'key': value``) in a text that is not valid JSON, found in one linear pass. A value
+    that cannot be delimited (an unterminated string, nothing after the colon) is yielded
+    with ``start == end == -1``; an object or array value is skipped (its keys are found)."""
+    position = 0
+    while True:
+        match = _JSONISH_KEY.search(text, position)
+        if match is None:
+            return
+        key = _unescape_key(match.group(2))
+        position = match.end()
+        if not is_secret_name(key, "body"):
+            position = match.end(1)  # the closing quote may open the next key
+            continue
+        if position >= len(text):
+            yield key, -1, -1
+            return
+        first = text[position]
+        if first in "\"'":
+            end = _string_end(text, position + 1, first)
+            if end < 0:
+                yield key, -1, -1
+                return
+            yield key, position + 1, end
+            position = end  # in broken JSON a closing quote may also open the next key
+        elif first in "{[":
+            continue
+        else:
+            bare = _BARE_VALUE.match(text, position)
+            if bare is None:
+                yield key, -1, -1
+                continue
+            yield key, position, bare.end()
+            position = bare.end()
+
+
+# Names are bounded and attributes cannot cross "<", so an attempt reads at most to the next
+# "<": the search is linear.
+_XML_TAG = re.compile(r"<([A-Za-z_][\w.:\-]{0,200})([ \t\r\n][^<>]*)?(/?)>")
+_XML_ATTRIBUTE = re.compile(r"([A-Za-z_][\w.:\-]{0,200})[ \t\r\n]*=[ \t\r\n]*([\"'])")
+
+
+def xmlish_secret_values(text: str) -> Iterator[tuple[str, int, int]]:
+    """``(name, start, end)`` of the text of every secret-named element (or
+    ``<property name="...">``) and of every secret-named attribute value in a text that is
+    not well-formed XML (CDATA unwrapped); ``start == end == -1`` when it cannot be
+    delimited."""
+    for tag in _XML_TAG.finditer(text):
+        local = tag.group(1).rpartition(":")[2]
+        attributes = tag.group(2) or ""
+        offset = tag.start(2)
+        property_name = ""
+        position = 0
+        while True:
+            attribute = _XML_ATTRIBUTE.search(attributes, position)
+            if attribute is None:
+                break
+            quote_char = attribute.group(2)
+            end = attributes.find(quote_char, attribute.end())
+            attribute_name = attribute.group(1).rpartition(":")[2]
+            if end < 0:
+                if is_secret_name(attribute_name, "body"):
+                    yield attribute_name, -1, -1
+                break
+            value = attributes[attribute.end() : end]
+            if attribute_name.lower() == "name":
+                property_name = value
+            if value and is_secret_name(attribute_name, "body"):
+                yield attribute_name, offset + attribute.end(), offset + end
+            position = end + 1
+        secret = is_secret_name(local, "body") or (
+            local.lower() == "property" and is_secret_name(property_name, "body")
+        )
+        if not secret or tag.group(3):
+            continue
+        name = property_name if local.lower() == "property" else local
+        start = tag.end()
+        if text.startswith("<![CDATA[", start):
+            close = text.find("]]>", start + 9)
+            if close < 0:
+                yield name, -1, -1
+                continue
+            yield name, start + 9, close
+            continue
+        end = text.find("<", start)
+        if end < 0:
+            yield name, -1, -1
+            continue
+        yield name, start, end
+
+
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_AUTH_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def auth_parts(credential: str) -> list[tuple[int, int, str]] | None:
+    """``(start, end, value)`` of each value in ``credential`` (what follows the scheme of
+    an ``Authorization`` header): the token68, or every auth-param value (quoted values
+    unquoted), or None when it is neither (then the whole is one secret)."""
+    if _TOKEN68.fullmatch(credential):
+        return [(0, len(credential), credential)]
+    parts: list[tuple[int, int, str]] = []
+    position, size = 0, len(credential)
+    while position < size:
+        while position < size and credential[position] in " \t,":
+            position += 1
+        if position >= size:
+            break
+        name = _AUTH_NAME.match(credential, position)
+        if name is None:
+            return None
+        position = name.end()
+        while position < size and credential[position] in " \t":
+            position += 1
+        if position >= size or credential[position] != "=":
+            return None
+        position += 1
+        while position < size and credential[position] in " \t":
+            position += 1
+        if position < size and credential[position] == '"':
+            end = _string_end(credential, position + 1, '"')
+            if end < 0:
+                return None
+            raw = credential[position + 1 : end]
+            value = re.sub(r"\\(.)", r"\1", raw) if "\\" in raw else raw
+            parts.append((position + 1, end, value))
+            position = end + 1
+        else:
+            end = position
+            while end < size and credential[end] not in " \t,":
+                end += 1
+            parts.append((position, end, credential[position:end]))
+            position = end
+    return parts or None
+
+
+def split_authorization(value: str) -> tuple[str, str, list[tuple[int, int, str]] | None]:
+    """``(scheme and the space after it, credential, its values)`` of an Authorization
+    value; with no space the whole value is the credential."""
+    stripped = value.strip()
+    scheme, sep, credential = stripped.partition(" ")
+    if not sep:
+        return "", stripped, [(0, len(stripped), stripped)] if stripped else []
+    credential = credential.strip()
+    return scheme + " ", credential, auth_parts(credential)
+
+
+def semicolon_params(text: str) -> Iterator[tuple[str, int, int, str]]:
+    """``(name, start, end, decoded value)`` of every ``;name=value`` parameter (the legacy
+    query separator) whose name is secret; the value ends at ``;``, ``&``, ``#`` or a
+    character that ends a URL. One pass: a name or value never crosses the next ``;``."""
+    position = text.find(";")
+    while position >= 0:
+        name = _PARAM_RUN.match(text, position + 1)
+        assert name is not None  # the pattern matches the empty string
+        equals = name.end()
+        if text.startswith("=", equals):
+            value = _VALUE_RUN.match(text, equals + 1)
+            assert value is not None
+            key = unquote_plus(name.group())
+            if value.end() > equals + 1 and is_secret_name(key, "query"):
+                yield key, equals + 1, value.end(), unquote_plus(value.group())
+            equals = value.end()
+        position = text.find(";", equals)
+
+
+_PARAM_RUN = re.compile(r"[^;&#= \t\r\n\"'<>`\\|^{}]*")
+_VALUE_RUN = re.compile(r"[^;&# \t\r\n\"'<>`\\|^{}]*")
+"""a parameter name, value: one character class each, so no backtracking"""
+
+
+def multipart_boundary(content_type: str) -> str | None:
+    """The ``boundary`` of a ``multipart/*`` content type, its case kept (RFC 2046)."""
+    if "multipart/" not in content_type.lower():
+        return None
+    for piece in content_type.split(";")[1:]:
         key, sep, value = piece.strip().partition("=")
-        if sep and key.strip().lower() == wanted:
-            return value.strip().strip('"')
+        if sep and key.strip().lower() == "boundary":
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value or None
     return None
 
 
-def multipart_fields(text: str, content_type: str) -> list[tuple[str, str, str]]:
-    """``(name, value, separator)`` of each part of a ``multipart/*`` body (``separator``
-    is the blank line before the value), or ``[]`` for other bodies."""
-    if "multipart/" not in content_type.lower():
-        return []
-    boundary = _parameter(content_type, "boundary")
-    if not boundary:
-        return []
-    fields: list[tuple[str, str, str]] = []
-    for part in text.split("--" + boundary):
+def _disposition_name(head: str) -> str:
+    for line in head.splitlines():
+        if line.lower().startswith("content-disposition"):
+            for piece in line.split(";")[1:]:
+                key, sep, value = piece.strip().partition("=")
+                if sep and key.strip().lower() == "name":
+                    return value.strip().strip('"')
+    return ""
+
+
+def multipart_parts(text: str, boundary: str) -> list[tuple[str, int, int]]:
+    """``(name, start, end)`` of the value of each part of a multipart ``text`` (the text
+    between a part's blank line and the line break before the next delimiter)."""
+    delimiter = "--" + boundary
+    found: list[tuple[str, int, int]] = []
+    position = text.find(delimiter)
+    while position >= 0:
+        start = position + len(delimiter)
+        following = text.find(delimiter, start)
+        stop = len(text) if following < 0 else following
+        if text.startswith("--", start):  # the close delimiter
+            break
+        blank = -1
         for separator in ("\r\n\r\n", "\n\n"):
-            head, found, value = part.partition(separator)
-            if found:
+            blank = text.find(separator, start, stop)
+            if blank >= 0:
+                head, value_start = text[start:blank], blank + len(separator)
                 break
-        else:
-            continue
-        name = _parameter(head, "name") or ""
-        if value.endswith("\r\n"):
-            value = value[:-2]
-        elif value.endswith("\n"):
-            value = value[:-1]
-        fields.append((name, value, separator))
-    return fields
+        if blank >= 0:
+            end = stop
+            if following >= 0:
+                if text.startswith("\r\n", end - 2) and end - 2 >= value_start:
+                    end -= 2
+                elif text.startswith("\n", end - 1) and end - 1 >= value_start:
+                    end -= 1
+            found.append((_disposition_name(head), value_start, end))
+        position = following
+    return found
