@@ -15,7 +15,6 @@ a failure becomes :class:`VenvError`, whose message says which side and why.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib.metadata
 import os
@@ -177,7 +176,8 @@ def prepare(sides: list[str] | None = None) -> tuple[dict[str, Venv], float]:
     pinned = pins()
     constraints = root / f"constraints-{hashlib.sha256(repr(pinned).encode()).hexdigest()[:12]}.txt"
     constraints.write_text("\n".join(pinned) + "\n", encoding="utf-8")
-    with (root / ".lock").open("w") as lock:  # one harness at a time makes or updates them
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    from filelock import FileLock
+
+    with FileLock(root / ".lock"):  # one harness at a time makes or updates them
         found = {side: _ensure(side, root, constraints, pinned) for side in sides or list(SIDES)}
     return found, time.perf_counter() - started

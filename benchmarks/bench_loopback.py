@@ -32,9 +32,8 @@ import time
 import pytest
 import requests
 
-from pytest_relaytokens.core import FakeRequest, FakeResponse
+from pytest_relaytokens import FakeRequest, FakeResponse, UcwaService
 from pytest_relaytokens.transports.server import LoopbackServer
-from pytest_relaytokens.ucwa.service import UcwaService
 
 
 #: What ``requests`` sends besides these (User-Agent, Accept-Encoding, Connection) is sent by
@@ -379,10 +378,8 @@ def _serve_alone(constant: bool, count: int) -> None:
     import _cg
     import requests
 
-    from pytest_relaytokens.core import FakeRequest, FakeResponse
-    from pytest_relaytokens.relay.service import RelayService
+    from pytest_relaytokens import FakeRequest, FakeResponse, RelayService, UcwaService
     from pytest_relaytokens.transports.server import FakeServers, LoopbackServer
-    from pytest_relaytokens.ucwa.service import UcwaService
 
     ucwa = UcwaService(seed=1)
     sent = {

@@ -2,43 +2,67 @@
 
 One pytest process runs interleaved rounds of every side, each through the fixture or mock a
 user would write: ``requests`` through ``ucwa_api`` (the stateful fake, a fresh token per GET)
-against the same body registered statically in ``responses``; httpx through ``ucwa_api``
-against pytest-httpx's ``httpx_mock`` with the same body (both patch httpx's transport). The
-limits: the plugin's own requests adapter and httpx patch answering the constant body (a fake
-costing nothing). Rates are
-calls per CPU second of the test (client, mock and fake together).
+against the shipped cassette's token answer registered statically in ``responses``; httpx
+through ``ucwa_api`` against pytest-httpx's ``httpx_mock`` with that body. The limits (a fake
+costing nothing): a ``responses`` callback returning the constant body, and
+``httpx.MockTransport`` doing the same. As users write them, each side makes one client (and
+registers its mock) before the counted calls; rates are calls per CPU second of the calls
+(client, mock and fake together).
 """
 
 from __future__ import annotations
 
-from _common import Benchmark, Row, Settings, compare, guarded, in_suite_rounds, missing
+from _common import (
+    REPO_ROOT,
+    Benchmark,
+    Row,
+    Settings,
+    compare,
+    guarded,
+    in_suite_rounds,
+    missing,
+)
 
-CONFTEST = """
+SHIPPED = REPO_ROOT / "cassettes" / "ucwa" / "token-json-iso.yaml"
+
+CONFTEST = f"""
 import pytest
-import requests
+import yaml
 
-from pytest_relaytokens.transports.responses_transport import activate_responses
-from pytest_relaytokens.ucwa.service import UcwaService
+SHIPPED = {str(SHIPPED)!r}
 
 
 @pytest.fixture(scope="session")
 def recorded():
-    \"\"\"One real answer of the fake (url, body, content type) for the static sides.\"\"\"
-    service = UcwaService(seed=1)
-    headers = {
-        "Authorization": "Bearer " + service.credentials.bearer,
-        "Accept": "application/json",
-    }
-    with activate_responses(service, [service.host]), requests.Session() as session:
-        answer = session.get(service.token_url(), headers=headers)
-    assert answer.status_code == 200, answer.text
-    return service.token_url(), answer.content, answer.headers["Content-Type"]
+    \"\"\"The shipped cassette's recorded token answer (url, body, content type): the static
+    sides' constant body (no package internals, so it reads the same before and after a
+    refactor).\"\"\"
+    with open(SHIPPED, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    for item in data["interactions"]:
+        request, response = item["request"], item["response"]
+        if request["method"] == "GET" and request["uri"].endswith("/mediaRelayAccessToken"):
+            body = response["body"]["string"]
+            body = body.encode() if isinstance(body, str) else body
+            return request["uri"], body, response["headers"]["Content-Type"][0]
+    raise RuntimeError(f"{{SHIPPED}} holds no token GET")
 """
 
 HEADERS = (
     'headers = {{"Authorization": "Bearer " + ucwa_api.credentials.bearer, '
     '"Accept": "application/json"}}'
 )
+STATIC_HEADERS = 'headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}'
+
+#: Each side makes its client (and registers its mock) before ``measure``: what a user's test
+#: does once, not per call; only the calls are counted.
+LOOP = """
+        def work():
+            for _ in range({calls}):
+                assert client.get(url, headers=headers).status_code == 200
+
+        measure("{name}", {calls}, work)
+"""
 
 SIDES = {
     "requests_ours": f"""
@@ -47,111 +71,69 @@ def {{test}}(ucwa_api):
 
     url = ucwa_api.token_url()
     {HEADERS}
-
-    def work():
-        with requests.Session() as session:
-            for _ in range({{calls}}):
-                assert session.get(url, headers=headers).status_code == 200
-
-    measure("{{name}}", {{calls}}, work)
-""",
-    "requests_static": """
-def {test}(recorded):
+    with requests.Session() as client:
+{LOOP}""",
+    "requests_static": f"""
+def {{test}}(recorded):
     import requests
     import responses
 
     url, body, content_type = recorded
-    headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}
-
-    def work():
-        with responses.RequestsMock() as mock, requests.Session() as session:
-            mock.add(responses.GET, url, body=body, content_type=content_type)
-            for _ in range({calls}):
-                assert session.get(url, headers=headers).status_code == 200
-
-    measure("{name}", {calls}, work)
-""",
-    "requests_limit": """
-def {test}(recorded):
+    {STATIC_HEADERS}
+    with responses.RequestsMock() as mock, requests.Session() as client:
+        mock.add(responses.GET, url, body=body, content_type=content_type)
+{LOOP}""",
+    "requests_limit": f"""
+def {{test}}(recorded):
     import requests
-
-    from pytest_relaytokens.core import FakeResponse
-    from pytest_relaytokens.transports.requests_adapter import patch_requests
+    import responses
 
     url, body, content_type = recorded
-    headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}
-    fixed = FakeResponse(200, [("Content-Type", content_type)], body)
-
-    def work():
-        with patch_requests(lambda request: fixed), requests.Session() as session:
-            for _ in range({calls}):
-                assert session.get(url, headers=headers).status_code == 200
-
-    measure("{name}", {calls}, work)
-""",
+    {STATIC_HEADERS}
+    answer = (200, {{{{"Content-Type": content_type}}}}, body)
+    with responses.RequestsMock() as mock, requests.Session() as client:
+        mock.add_callback(responses.GET, url, callback=lambda request: answer)
+{LOOP}""",
     "httpx_ours": f"""
 def {{test}}(ucwa_api):
     import httpx
 
     url = ucwa_api.token_url()
     {HEADERS}
-
-    def work():
-        with httpx.Client() as client:
-            for _ in range({{calls}}):
-                assert client.get(url, headers=headers).status_code == 200
-
-    measure("{{name}}", {{calls}}, work)
-""",
-    "httpx_limit": """
-def {test}(recorded):
-    import httpx
-
-    from pytest_relaytokens.core import FakeResponse
-    from pytest_relaytokens.transports.httpx_transport import patch_httpx
-
-    url, body, content_type = recorded
-    headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}
-
-    class Constant:
-        def handle(self, request):
-            return FakeResponse(200, [("Content-Type", content_type)], body)
-
-    def work():
-        with patch_httpx(Constant(), [url.split("/")[2]]), httpx.Client() as client:
-            for _ in range({calls}):
-                assert client.get(url, headers=headers).status_code == 200
-
-    measure("{name}", {calls}, work)
-""",
-    "httpx_mock": """
-def {test}(httpx_mock, recorded):
+    with httpx.Client() as client:
+{LOOP}""",
+    "httpx_limit": f"""
+def {{test}}(recorded):
     import httpx
 
     url, body, content_type = recorded
-    headers = {{"Authorization": "Bearer cwt=AAEB", "Accept": "application/json"}}
+    {STATIC_HEADERS}
 
+    def constant(request):
+        return httpx.Response(200, headers={{{{"Content-Type": content_type}}}}, content=body)
+
+    with httpx.Client(transport=httpx.MockTransport(constant)) as client:
+{LOOP}""",
+    "httpx_mock": f"""
+def {{test}}(httpx_mock, recorded):
+    import httpx
     from importlib.metadata import version
 
+    url, body, content_type = recorded
+    {STATIC_HEADERS}
     # pytest-httpx >= 0.32 asks for is_reusable; older releases reuse the last response
     release = tuple(int(p) for p in version("pytest-httpx").split(".")[:2])
-    reuse = {{"is_reusable": True}} if release >= (0, 32) else {{}}
-
-    def work():
-        httpx_mock.add_response(
-            url=url, content=body, headers={{"Content-Type": content_type}}, **reuse
-        )
-        with httpx.Client() as client:
-            for _ in range({calls}):
-                assert client.get(url, headers=headers).status_code == 200
-
-    measure("{name}", {calls}, work)
-""",
+    reuse = {{{{"is_reusable": True}}}} if release >= (0, 32) else {{{{}}}}
+    httpx_mock.add_response(
+        url=url, content=body, headers={{{{"Content-Type": content_type}}}}, **reuse
+    )
+    with httpx.Client() as client:
+{LOOP}""",
 }
 
 
 def rows(settings: Settings) -> list[Row]:
-    missing("requests", "responses", "httpx", "pytest_httpx", "pytest_relaytokens.plugin")
+    missing("requests", "responses", "httpx", "pytest_httpx", "yaml", "pytest_relaytokens.plugin")
     calls = settings.calls // 2
     measured = in_suite_rounds(
         SIDES, settings, ["ours", "httpx_mock"], conftest=CONFTEST, calls=calls, count_calls=100
@@ -177,7 +159,7 @@ def rows(settings: Settings) -> list[Row]:
         row(
             "requests_limit",
             "requests_static",
-            "limit: the plugin's requests adapter answering the constant body vs static",
+            "limit: a responses callback returning the constant body vs static",
         ),
         row(
             "httpx_ours",
@@ -188,7 +170,7 @@ def rows(settings: Settings) -> list[Row]:
         row(
             "httpx_limit",
             "httpx_mock",
-            "limit: the plugin's httpx patch answering the constant body vs pytest-httpx static",
+            "limit: httpx.MockTransport answering the constant body vs pytest-httpx static",
         ),
     ]
 

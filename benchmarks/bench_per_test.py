@@ -33,8 +33,7 @@ from _common import (
 FACTORY_CONFTEST = """
 import pytest
 
-from pytest_relaytokens.clock import Clock
-from pytest_relaytokens.ucwa.factories import UcwaTokenFactory
+from pytest_relaytokens import Clock, UcwaTokenFactory
 
 
 @pytest.fixture

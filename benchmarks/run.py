@@ -1,7 +1,7 @@
 """Run the pytest-relaytokens benchmarks against their peers and references; print a table.
 
     python benchmarks/run.py [--quick | --full] [--no-instructions] [--no-venvs]
-                             [--json PATH] [--only NAME ...] [--list]
+                             [--json PATH] [--only NAME ...] [--list] [--compare JSON]
 
 Every row measures ours and its peer (or reference) in the same run, in interleaved rounds;
 figures are medians, ``spread`` is the lowest and highest single-round ratio, and instruction
@@ -21,6 +21,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -28,7 +29,7 @@ if str(HERE.parent) not in sys.path:
     sys.path.insert(1, str(HERE.parent))
 
 import _cg  # noqa: E402
-from _common import Benchmark, Row, Settings, Skip  # noqa: E402
+from _common import COUNTED_UNITS, MIN_ROUNDS, Benchmark, Row, Settings, Skip  # noqa: E402
 
 #: Benchmark modules in the order of the issue's goals; each defines ``BENCHMARK``.
 MODULES = (
@@ -93,6 +94,8 @@ HEADER = [
     "goal",
     "met",
 ]
+#: ``--compare`` flags a row whose figure got more than this much worse.
+WORSE = 0.10
 
 
 def table(rows: list[Row]) -> str:
@@ -102,7 +105,7 @@ def table(rows: list[Row]) -> str:
             reason = f"skipped: {row.skipped}" if row.skipped is not None else f"error: {row.error}"
             lines.append([row.name, reason, "", "", "", "", row.goal, ""])
             continue
-        ratio, spread, met = row.ratio, row.spread, row.met
+        ratio, spread = row.ratio, row.spread
         lines.append(
             [
                 row.name,
@@ -112,7 +115,7 @@ def table(rows: list[Row]) -> str:
                 "" if spread is None else f"{spread[0]:.2f}-{spread[1]:.2f}",
                 fmt_instr(row),
                 row.goal,
-                "" if met is None else ("yes" if met else "NO"),
+                row.verdict,
             ]
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
@@ -125,6 +128,95 @@ def table(rows: list[Row]) -> str:
             out.append("| " + " | ".join(cells) + " |")
     notes = [f"- {row.name}: {row.note}" for row in rows if row.note and row.error is None]
     return "\n".join(out + (["", *notes] if notes else []))
+
+
+def _change(before: float | None, after: float | None, higher_is_better: bool) -> float | None:
+    """How much worse ``after`` is than ``before`` (0.12 = 12% worse; negative: better)."""
+    if before is None or after is None or before == 0:
+        return None
+    return (before - after) / before if higher_is_better else (after - before) / before
+
+
+def _pct(change: float | None) -> str:
+    return "" if change is None else f"{-change:+.0%}"
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def compare_table(before: dict[str, Any], after: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """Before and after per row (matched by name): the ratio, the instruction ratio, and
+    ``ours`` itself for rows whose own figure matters (``absolute``); a change is worse in the
+    row's direction (``+5%`` better, ``-12%`` worse). Returns the table and the worse rows."""
+    old = {row["name"]: row for row in before.get("rows", [])}
+    head = ["benchmark", "ratio before", "after", "change", "instr before", "after", "change"]
+    head += ["ours before", "after", "change", "flag"]
+    lines = [head]
+    worse: list[str] = []
+    for row in after:
+        was = old.pop(row["name"], None)
+        if was is None or row.get("error") or row.get("skipped"):
+            why = row.get("error") or row.get("skipped") or "no row of this name before"
+            lines.append([row["name"], *[""] * 9, f"not compared: {why}"[:90]])
+            continue
+        rate = str(row.get("unit", "")).endswith("/s")
+        ratio = _change(was.get("ratio"), row.get("ratio"), rate)
+        instr = _change(was.get("instr_ratio"), row.get("instr_ratio"), rate)
+        absolute = row.get("absolute") or was.get("absolute")
+        own = _change(was.get("ours"), row.get("ours"), rate) if absolute else None
+        # a timed figure from fewer than MIN_ROUNDS rounds is noise: shown, never flagged
+        timed = (
+            row.get("unit") in COUNTED_UNITS
+            or min(len(was.get("ours_rounds") or ()), len(row.get("ours_rounds") or ()))
+            >= MIN_ROUNDS
+        )
+        bad = [
+            what
+            for what, change in (("ratio", ratio), ("instructions", instr), ("ours", own))
+            if change is not None and change > WORSE and (timed or what == "instructions")
+        ]
+        if not timed and not bad and any(c is not None and c > WORSE for c in (ratio, own)):
+            bad_note = f"(timed >{WORSE:.0%} worse, but under {MIN_ROUNDS} rounds: noise)"
+        else:
+            bad_note = ""
+        if bad:
+            worse.append(f"{row['name']}: {', '.join(bad)}")
+        lines.append(
+            [
+                row["name"],
+                _fmt(was.get("ratio")),
+                _fmt(row.get("ratio")),
+                _pct(ratio),
+                _fmt(was.get("instr_ratio")),
+                _fmt(row.get("instr_ratio")),
+                _pct(instr),
+                _fmt(was.get("ours")) if absolute else "",
+                _fmt(row.get("ours")) if absolute else "",
+                _pct(own),
+                f"WORSE >{WORSE:.0%}: {', '.join(bad)}" if bad else bad_note,
+            ]
+        )
+    for name in old:
+        lines.append([name, *[""] * 9, "not compared: no row of this name now"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |"
+        for line in lines
+    ]
+    out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(out), worse
+
+
+def print_comparison(before_path: str, after: dict[str, Any]) -> int:
+    """Print :func:`compare_table` for an earlier run's JSON and ``after`` (a run's payload)."""
+    before = json.loads(Path(before_path).read_text(encoding="utf-8"))
+    text, worse = compare_table(before, after["rows"])
+    print(f"\nbefore: {before_path} ({before.get('command')}, load {before.get('load_average')})")
+    print(f"after: {after.get('command')}, load {after.get('load_average')}\n{text}")
+    summary = f"{len(worse)} row(s) more than {WORSE:.0%} worse" if worse else "no row"
+    print(f"\n{summary}" + "".join(f"\n- {line}" for line in worse))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +237,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", default=str(DEFAULT_JSON), help="JSON output")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     parser.add_argument("--list", action="store_true", help="list the benchmark names and exit")
+    parser.add_argument(
+        "--compare",
+        metavar="JSON",
+        help=f"also print before (JSON of an earlier run) / after per row; flag >{WORSE:.0%} worse",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="JSON",
+        help="with --compare: compare with this earlier run's JSON instead of running anything",
+    )
     args = parser.parse_args(argv)
+    if args.against:
+        if not args.compare:
+            parser.error("--against needs --compare BEFORE.json")
+        return print_comparison(args.compare, json.loads(Path(args.against).read_text("utf-8")))
 
     settings = Settings(
         quick=args.quick,
@@ -198,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [row.as_dict() for row in rows],
     }
     Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    if args.compare:
+        print_comparison(args.compare, payload)
     return 1 if any(row.error is not None for row in rows) else 0
 
 

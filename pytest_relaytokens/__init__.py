@@ -11,80 +11,51 @@ from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-_EXPORTS: dict[str, str] = {
-    "Clock": "pytest_relaytokens.clock",
-    "RelayTokensError": "pytest_relaytokens.errors",
-    "WireFormatError": "pytest_relaytokens.errors",
-    "NetworkBlockedError": "pytest_relaytokens.pytest_plugin.network",
-    "FakeRequest": "pytest_relaytokens.core",
-    "FakeResponse": "pytest_relaytokens.core",
-    "TokenPolicy": "pytest_relaytokens.core",
-    # UCWA
-    "MediaRelayAccessToken": "pytest_relaytokens.ucwa.models",
-    "MediaRelay": "pytest_relaytokens.ucwa.models",
-    "UcwaErrorBody": "pytest_relaytokens.ucwa.models",
-    "UcwaQuirks": "pytest_relaytokens.ucwa.wire",
-    "UcwaErrorEntry": "pytest_relaytokens.ucwa.catalogue",
-    "UCWA_ERRORS": "pytest_relaytokens.ucwa.catalogue",
-    "lookup_ucwa_error": "pytest_relaytokens.ucwa.catalogue",
-    "UcwaTokenFactory": "pytest_relaytokens.ucwa.factories",
-    "UcwaService": "pytest_relaytokens.ucwa.service",
-    # Relay
-    "RelayAccessToken": "pytest_relaytokens.relay.models",
-    "RelayEnterprise": "pytest_relaytokens.relay.models",
-    "RelayErrorBody": "pytest_relaytokens.relay.models",
-    "RelayErrorEntry": "pytest_relaytokens.relay.catalogue",
-    "RELAY_ERRORS": "pytest_relaytokens.relay.catalogue",
-    "lookup_relay_error": "pytest_relaytokens.relay.catalogue",
-    "RelayTokenFactory": "pytest_relaytokens.relay.factories",
-    "RelayService": "pytest_relaytokens.relay.service",
-    # Faker
-    "RelayTokensProvider": "pytest_relaytokens.fakedata",
+#: The public names, by the module (under this package) that defines them.
+_BY_MODULE: dict[str, tuple[str, ...]] = {
+    ".clock": ("Clock",),
+    ".errors": ("NetworkBlockedError", "RelayTokensError", "WireFormatError"),
+    ".http": ("FakeRequest", "FakeResponse", "TokenPolicy"),
+    ".ucwa.models": ("MediaRelay", "MediaRelayAccessToken", "UcwaErrorBody"),
+    ".ucwa.wire": ("UcwaQuirks",),
+    ".ucwa.catalogue": ("UCWA_ERRORS", "UcwaErrorEntry", "lookup_ucwa_error"),
+    ".ucwa.factories": ("UcwaTokenFactory",),
+    ".ucwa.service": ("UcwaService",),
+    ".relay.models": ("RelayAccessToken", "RelayEnterprise", "RelayErrorBody"),
+    ".relay.catalogue": ("RELAY_ERRORS", "RelayErrorEntry", "lookup_relay_error"),
+    ".relay.factories": ("RelayTokenFactory",),
+    ".relay.service": ("RelayService",),
+    ".fakedata": ("RelayTokensProvider",),
 }
+_EXPORTS = {name: module for module, names in _BY_MODULE.items() for name in names}
 
-__all__ = [
-    "RELAY_ERRORS",
-    "UCWA_ERRORS",
-    "Clock",
-    "FakeRequest",
-    "FakeResponse",
-    "MediaRelay",
-    "MediaRelayAccessToken",
-    "NetworkBlockedError",
-    "RelayAccessToken",
-    "RelayEnterprise",
-    "RelayErrorBody",
-    "RelayErrorEntry",
-    "RelayService",
-    "RelayTokenFactory",
-    "RelayTokensError",
-    "RelayTokensProvider",
-    "TokenPolicy",
-    "UcwaErrorBody",
-    "UcwaErrorEntry",
-    "UcwaQuirks",
-    "UcwaService",
-    "UcwaTokenFactory",
-    "WireFormatError",
-    "__version__",
-    "lookup_relay_error",
-    "lookup_ucwa_error",
-]
+__all__ = ["__version__", *sorted(_EXPORTS)]
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .clock import Clock
-    from .core import FakeRequest, FakeResponse, TokenPolicy
-    from .errors import RelayTokensError, WireFormatError
-    from .fakedata import RelayTokensProvider
-    from .pytest_plugin.network import NetworkBlockedError
-    from .relay.catalogue import RELAY_ERRORS, RelayErrorEntry, lookup_relay_error
-    from .relay.factories import RelayTokenFactory
-    from .relay.models import RelayAccessToken, RelayEnterprise, RelayErrorBody
-    from .relay.service import RelayService
-    from .ucwa.catalogue import UCWA_ERRORS, UcwaErrorEntry, lookup_ucwa_error
-    from .ucwa.factories import UcwaTokenFactory
-    from .ucwa.models import MediaRelay, MediaRelayAccessToken, UcwaErrorBody
-    from .ucwa.service import UcwaService
-    from .ucwa.wire import UcwaQuirks
+if TYPE_CHECKING:  # pragma: no cover  (what type checkers see; "as" marks a re-export)
+    from .clock import Clock as Clock
+    from .errors import NetworkBlockedError as NetworkBlockedError
+    from .errors import RelayTokensError as RelayTokensError
+    from .errors import WireFormatError as WireFormatError
+    from .fakedata import RelayTokensProvider as RelayTokensProvider
+    from .http import FakeRequest as FakeRequest
+    from .http import FakeResponse as FakeResponse
+    from .http import TokenPolicy as TokenPolicy
+    from .relay.catalogue import RELAY_ERRORS as RELAY_ERRORS
+    from .relay.catalogue import RelayErrorEntry as RelayErrorEntry
+    from .relay.catalogue import lookup_relay_error as lookup_relay_error
+    from .relay.factories import RelayTokenFactory as RelayTokenFactory
+    from .relay.models import RelayAccessToken as RelayAccessToken
+    from .relay.models import RelayEnterprise as RelayEnterprise
+    from .relay.models import RelayErrorBody as RelayErrorBody
+    from .relay.service import RelayService as RelayService
+    from .ucwa.catalogue import UCWA_ERRORS as UCWA_ERRORS
+    from .ucwa.catalogue import UcwaErrorEntry as UcwaErrorEntry
+    from .ucwa.catalogue import lookup_ucwa_error as lookup_ucwa_error
+    from .ucwa.factories import UcwaTokenFactory as UcwaTokenFactory
+    from .ucwa.models import MediaRelay as MediaRelay
+    from .ucwa.models import MediaRelayAccessToken as MediaRelayAccessToken
+    from .ucwa.models import UcwaErrorBody as UcwaErrorBody
+    from .ucwa.service import UcwaService as UcwaService
+    from .ucwa.wire import UcwaQuirks as UcwaQuirks
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

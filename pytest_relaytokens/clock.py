@@ -12,8 +12,13 @@ import datetime as _dt
 import threading
 import time as _time
 from time import monotonic as _real_monotonic  # bound now: later patches of time.* don't apply
+from typing import Protocol, TypeVar
 
-__all__ = ["Clock"]
+__all__ = ["Clock", "bind_clock", "bound_now"]
+
+T = TypeVar("T")
+#: Where :func:`bind_clock` keeps the clock: in ``__dict__``, beside a model's fields.
+_BOUND_CLOCK = "_relaytokens_clock"
 
 UTC = _dt.timezone.utc
 _ZERO = _dt.timedelta(0)
@@ -133,3 +138,27 @@ class Clock:
 
     def __repr__(self) -> str:
         return f"Clock(now={self.now().isoformat()}, frozen={self._frozen})"
+
+
+class NowSource(Protocol):
+    """Anything with ``now()`` (a :class:`Clock`, or a test's own)."""
+
+    def now(self) -> _dt.datetime: ...
+
+
+def bind_clock(token: T, clock: NowSource) -> T:
+    """Let ``token`` answer ``is_expired()``/``remaining()`` without an argument on ``clock``.
+
+    The clock sits in ``__dict__`` beside the fields, so equality and serialisation ignore it;
+    an object without a ``__dict__`` is returned unbound.
+    """
+    attributes = getattr(token, "__dict__", None)
+    if isinstance(attributes, dict):
+        attributes[_BOUND_CLOCK] = clock
+    return token
+
+
+def bound_now(token: object) -> _dt.datetime:
+    """``now()`` of the clock bound to ``token``, else the system clock's (aware UTC)."""
+    clock = getattr(token, "__dict__", {}).get(_BOUND_CLOCK)
+    return clock.now() if clock is not None else _system_now()

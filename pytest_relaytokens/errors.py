@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RelayTokensError", "WireFormatError"]
+__all__ = ["NetworkBlockedError", "RelayTokensError", "WireFormatError"]
 
 
 class RelayTokensError(Exception):
@@ -41,3 +41,7 @@ class WireFormatError(RelayTokensError, ValueError):
                 shown = shown[:117] + "..."
             text = f"{text} (got {shown})"
         super().__init__(text)
+
+
+class NetworkBlockedError(RelayTokensError):
+    """A request in fake or replay mode went to a host that is neither a fake nor loopback."""

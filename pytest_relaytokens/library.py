@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .cassettes.redaction import Redactor
 from .clock import Clock
-from .core import FakeRequest, FakeResponse
+from .http import FakeRequest, FakeResponse
 from .relay import DEFAULT_BASE_URL as RELAY_BASE
-from .relay.catalogue import RELAY_ERRORS
+from .relay.catalogue import RELAY_ERRORS, RelayErrorEntry
 from .ucwa import DEFAULT_BASE_URL as UCWA_BASE
-from .ucwa.catalogue import UCWA_ERRORS
+from .ucwa.catalogue import UCWA_ERRORS, UcwaErrorEntry
+from .ucwa.online import sign_in_to_token
+from .ucwa.urls import WEBTICKET_PATH
 from .ucwa.wire import UcwaQuirks
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,6 +143,17 @@ class Recording:
     bearers: list[str] = field(default_factory=list)
     extra_secrets: list[str] = field(default_factory=list)
 
+    def send(self, request: FakeRequest) -> FakeResponse:
+        """``request`` sent through the recorded session, its answer as a fake's."""
+        answer = self.http.request(
+            request.method,
+            request.url,
+            headers=dict(request.headers),
+            data=request.body or None,
+            timeout=10,
+        )
+        return FakeResponse(answer.status_code, list(answer.headers.items()), answer.content)
+
     # UCWA ------------------------------------------------------------------------------
     def call(self, method: str, url: str, status: int, **kwargs: Any) -> requests.Response:
         """Send a request and insist on ``status`` (a wrong fake must not be recorded)."""
@@ -154,8 +167,6 @@ class Recording:
 
     def webticket(self, url: str | None = None) -> str:
         """The password grant: a fresh ``cwt=`` bearer."""
-        from .ucwa.service import WEBTICKET_PATH
-
         creds = self.ucwa.credentials
         form = {"grant_type": "password", "username": creds.username, "password": creds.password}
         answer = self.call(
@@ -231,31 +242,17 @@ def _token_flow(accept: str) -> Drive:
 
 
 def _full_flow(rec: Recording) -> None:
-    from .ucwa.service import AUTODISCOVER_ROOT
-
-    root = rec.call("GET", rec.url + AUTODISCOVER_ROOT, 200, headers={"Accept": JSON})
-    user_url = str(root.json()["_links"]["user"]["href"])
-    challenge = rec.call("GET", user_url, 401, headers={"Accept": JSON})
-    match = re.search(r'MsRtcOAuth href="([^"]+)"', challenge.headers.get("WWW-Authenticate", ""))
-    if match is None:
-        raise RuntimeError("the 401 has no MsRtcOAuth challenge")
-    bearer = rec.webticket(match.group(1))
-    auth = {"Authorization": f"Bearer {bearer}", "Accept": JSON}
-    user = rec.call("GET", user_url, 200, headers=auth)
-    applications = str(user.json()["_links"]["applications"]["href"])
-    created = rec.call(
-        "POST",
-        applications,
-        201,
-        headers=auth,
-        json={
-            "UserAgent": "pytest-relaytokens",
-            "EndpointId": str(uuid.UUID(int=rec.rng.getrandbits(128), version=4)),
-            "Culture": "en-US",
-        },
+    creds = rec.ucwa.credentials
+    signed_in = sign_in_to_token(
+        rec.send,
+        rec.url,
+        creds.username,
+        creds.password,
+        endpoint_id=str(uuid.UUID(int=rec.rng.getrandbits(128), version=4)),
     )
-    links = created.json()["_embedded"]["communication"]["_links"]
-    rec.ucwa_token(bearer, JSON, path=str(links["mediaRelayAccessToken"]["href"]))
+    rec.bearers.append(signed_in.bearer)
+    if signed_in.token.status != 200:
+        raise RuntimeError(f"the media relay token answered {signed_in.token.status}")
 
 
 def _bearer_401(rec: Recording) -> None:
@@ -343,6 +340,23 @@ def _relay_error(entry_id: str, status: int) -> Drive:
     return drive
 
 
+def _error_scenario(
+    folder: str, entry: UcwaErrorEntry | RelayErrorEntry, request: str, how: str, accept: str | None
+) -> Scenario:
+    """The scenario of one catalogue row: ``request`` answered with it."""
+    inferred = " [inferred]" if entry.inferred else ""
+    drive = (
+        _relay_error(entry.id, entry.status)
+        if accept is None
+        else _ucwa_error(entry.id, entry.status, accept)
+    )
+    return Scenario(
+        f"{folder}/{entry.id}",
+        f"{request} answered {entry.status} {entry.name}{how}{inferred}.",
+        drive,
+    )
+
+
 def _build() -> dict[str, Scenario]:
     items: list[Scenario] = [
         Scenario(
@@ -409,27 +423,13 @@ def _build() -> dict[str, Scenario]:
             _bearer_expired,
         ),
     ]
-    for entry in UCWA_ERRORS:
-        items.append(
-            Scenario(
-                f"ucwa/errors/{entry.id}",
-                f"GET mediaRelayAccessToken answered {entry.status} {entry.name} (JSON)"
-                + (" [inferred]" if entry.inferred else "")
-                + ".",
-                _ucwa_error(entry.id, entry.status, JSON),
-            )
-        )
-    for entry in UCWA_ERRORS:
-        if entry.group == "mediaRelayAccessToken":
-            items.append(
-                Scenario(
-                    f"ucwa/errors-xml/{entry.id}",
-                    f"GET mediaRelayAccessToken answered {entry.status} {entry.name} (XML)"
-                    + (" [inferred]" if entry.inferred else "")
-                    + ".",
-                    _ucwa_error(entry.id, entry.status, XML),
-                )
-            )
+    token_get = "GET mediaRelayAccessToken"
+    items += [_error_scenario("ucwa/errors", e, token_get, " (JSON)", JSON) for e in UCWA_ERRORS]
+    items += [
+        _error_scenario("ucwa/errors-xml", e, token_get, " (XML)", XML)
+        for e in UCWA_ERRORS
+        if e.group == "mediaRelayAccessToken"
+    ]
     items += [
         Scenario(
             "relay/token-basic",
@@ -484,16 +484,8 @@ def _build() -> dict[str, Scenario]:
             _relay_unknown_token,
         ),
     ]
-    for relay_entry in RELAY_ERRORS:
-        items.append(
-            Scenario(
-                f"relay/errors/{relay_entry.id}",
-                f"POST /api/auth/accesstokens answered {relay_entry.status} {relay_entry.name}"
-                + (" [inferred]" if relay_entry.inferred else "")
-                + ".",
-                _relay_error(relay_entry.id, relay_entry.status),
-            )
-        )
+    create = "POST /api/auth/accesstokens"
+    items += [_error_scenario("relay/errors", e, create, "", None) for e in RELAY_ERRORS]
     return {s.name: s for s in items}
 
 

@@ -6,6 +6,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .relay.catalogue import RELAY_ERRORS
+from .ucwa.catalogue import UCWA_ERRORS
+
 __all__ = ["select_errors"]
 
 _STATUS_CLASS = re.compile(r"^[1-5]xx$", re.IGNORECASE)
@@ -13,13 +16,7 @@ _STATUS = re.compile(r"^[1-5]\d\d$")
 
 
 def _entries(api: str) -> Sequence[Any]:
-    if api == "ucwa":
-        from .ucwa.catalogue import UCWA_ERRORS
-
-        return UCWA_ERRORS
-    from .relay.catalogue import RELAY_ERRORS
-
-    return RELAY_ERRORS
+    return UCWA_ERRORS if api == "ucwa" else RELAY_ERRORS
 
 
 def select_errors(api: str, selectors: Sequence[str] | None) -> list[Any]:

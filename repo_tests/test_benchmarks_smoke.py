@@ -43,7 +43,7 @@ EXPECTED = {
     "loopback": ["loopback:"] * 4 + ["loopback, raw-socket"] * 2,
     "cassette_safety": [f"cassette safety, {kind}" for kind in ("realistic", "token-dense")]
     + ["cassette safety, adversarial", "cassette safety, multipart"],
-    "startup": ["start-up: the plugin itself"] + ["start-up, one venv, -p:"] * 4,
+    "startup": ["start-up: the plugin module via -p"] + ["start-up, one venv, -p:"] * 4,
     "scale": ["scale:"] * 3
     + ["memory: peak RSS", "memory reference:", "scale: test-loop", "memory: pytest_relaytokens"]
     + ["xdist:", "xdist:"],
@@ -117,13 +117,73 @@ def common(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def test_rows_take_medians_spread_and_direction(common: Any) -> None:
     rate = common.compare("r", "calls/s", [10.0, 30.0, 20.0], [10.0, 10.0, 10.0], ">= 1.5")
-    assert rate.ours == 20.0 and rate.ratio == 2.0 and rate.met is True
+    assert rate.ours == 20.0 and rate.ratio == 2.0
     assert rate.spread == (1.0, 3.0)
     rate.ours_instr, rate.baseline_instr = 2_000.0, 3_000.0
     assert rate.instr_ratio == pytest.approx(1.5)  # fewer instructions per call: better, > 1
     cost = common.compare("c", "s CPU", [1.2, 1.4], [1.0, 1.0], "<= 1.2", instr=(300.0, 200.0))
-    assert cost.ratio == pytest.approx(1.3) and cost.met is False
+    assert cost.ratio == pytest.approx(1.3)
     assert cost.instr_ratio == pytest.approx(1.5)  # more instructions: worse, > 1
+
+
+def test_a_verdict_needs_five_rounds_and_both_measures_to_agree(common: Any) -> None:
+    """Three timed rounds are no verdict; with instructions it rests on them and says so; five
+    rounds and instructions must agree, or the row is not met and says which one met it."""
+    three = common.compare("r", "calls/s", [2.0] * 3, [1.0] * 3, ">= 1.5")
+    assert three.met is None and three.verdict == "none (3 round(s), 5 needed)"
+    three.ours_instr, three.baseline_instr = 100.0, 200.0
+    assert three.met is True and three.verdict.startswith("yes (instructions only")
+    five = common.compare("r", "calls/s", [2.05] * 5, [1.0] * 5, ">= 2.0", instr=(100.0, 187.0))
+    assert five.met is False and five.verdict == "NO (split: timed only meets it)"
+    five.baseline_instr = 210.0
+    assert five.met is True and five.verdict == "yes"
+    timed = common.compare("c", "s CPU", [1.3] * 5, [1.0] * 5, "<= 1.2")
+    assert timed.met is False and timed.verdict == "NO (timed only)"
+    memory = common.compare("m", "MiB", [105.0], [100.0], "<= 1.1")  # counted: one run decides
+    assert memory.met is True and memory.verdict == "yes (counted only)"
+    assert common.compare("x", "s", [1.0], [1.0]).verdict == ""  # no goal, no verdict
+
+
+def test_compare_flags_rows_more_than_ten_percent_worse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--compare``: worse is in each row's direction (a rate falling, a cost rising), for the
+    ratio, the instruction ratio and, where the row says so, its own figure."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import run
+
+    def row(name: str, unit: str, ratio: float, instr: float, ours: float, absolute: bool = False):
+        return {
+            "name": name,
+            "unit": unit,
+            "ratio": ratio,
+            "instr_ratio": instr,
+            "ours": ours,
+            "absolute": absolute,
+            "error": None,
+            "skipped": None,
+            "ours_rounds": [ours] * 5,
+        }
+
+    before = {
+        "rows": [
+            row("rate", "calls/s", 1.0, 1.0, 100.0),
+            row("cost", "s CPU", 1.0, 1.0, 1.0),
+            row("size", "s CPU", 2.0, 0.0, 1.0, absolute=True),
+            row("gone", "s CPU", 1.0, 1.0, 1.0),
+        ]
+    }
+    after = [
+        row("rate", "calls/s", 0.89, 1.05, 50.0),  # ratio 11% worse; ours not compared
+        row("cost", "s CPU", 1.05, 1.2, 1.0),  # instructions 20% worse
+        row("size", "s CPU", 2.0, 0.0, 1.15, absolute=True),  # its own figure 15% worse
+        row("new", "s CPU", 1.0, 1.0, 1.0),
+    ]
+    text, worse = run.compare_table(before, after)
+    assert worse == ["rate: ratio", "cost: instructions", "size: ours"]
+    assert "not compared: no row of this name before" in text
+    assert "not compared: no row of this name now" in text
+    assert "-11%" in text and "+5%" in text
+    before["rows"][0]["ours_rounds"] = [100.0] * 3  # a timed ratio of 3 rounds is not flagged
+    assert run.compare_table(before, after)[1] == ["cost: instructions", "size: ours"]
 
 
 def test_interleave_runs_sides_round_robin(common: Any) -> None:
@@ -207,8 +267,9 @@ def test_startup_without_a_package_index_gives_skipped_rows(
     monkeypatch.setenv("PIP_CONSTRAINT", "")
     monkeypatch.setattr(startup, "rounds", lambda settings: 1)
     rows = startup.run(common.Settings(instructions=False))
-    assert rows[0].name.startswith("start-up: the plugin itself") and rows[0].ratio is not None
+    assert rows[0].name.startswith("start-up: the plugin module") and rows[0].ratio is not None
     assert len(rows) == 5
+    assert [row.goal for row in rows] == ["", "", "<= 1.03", "", ""]  # the wheel carries it
     for row in rows[1:]:
         assert row.skipped is not None and row.error is None, row
         assert "pip install failed" in row.skipped and row.skipped.startswith("bare:"), row

@@ -55,10 +55,16 @@ def _constraints() -> dict[str, str]:
     return pins
 
 
+#: Extras whose floors the floors cell does not install: turn (aioice) runs newest, in the
+#: turn cell beside coturn.
+UNFLOORED_EXTRAS = {"turn"}
+
+
 def test_every_declared_minimum_is_the_pin_the_floors_cell_installs() -> None:
+    extras = sorted(set(PROJECT["optional-dependencies"]) - UNFLOORED_EXTRAS)
     floors = {
         name: spec.removeprefix(">=")
-        for name, spec in _requirements("httpx", "test", "bench").items()
+        for name, spec in _requirements(*extras).items()
         if spec.startswith(">=")
     }
     pins = _constraints()
@@ -158,8 +164,8 @@ def test_ci_run_is_executable_valid_bash_with_all_cells() -> None:
     assert subprocess.run(["bash", "-n", str(CI_RUN)], check=False).returncode == 0
     text = CI_RUN.read_text(encoding="utf-8")
     cells = re.search(r"^CELLS=\((.*)\)$", text, re.M)
-    assert cells and cells.group(1).split() == ["readme", "floors", "py310", "py313", "wheel"]
-    for cell in cells.group(1).split():
+    assert cells and cells.group(1).split() == [*ALL_CELLS]
+    for cell in [*ALL_CELLS, "turn"]:
         assert f"setup_{cell}() {{" in text and f"test_{cell}() {{" in text, cell
     assert "--constraint .ci/constraints-floors.txt" in text
 
@@ -187,14 +193,16 @@ def test_ci_fails_loudly_on_a_missing_interpreter() -> None:
 
 
 def test_readme_states_every_floor_and_why() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Supported versions", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "supported-versions.md").read_text(encoding="utf-8")
     for name, version in _constraints().items():
         assert re.search(rf"\b{re.escape(name)}\b", section, re.I), name
         assert version.removesuffix(".0") in section, (name, version)
     for version in TESTED_PYTHONS:
         assert version in section
 
+
+#: The cells ``.ci/run`` runs by default; "turn" waits, commented, for the TURN tests.
+ALL_CELLS = ("readme", "floors", "py310", "py313", "wheel", "heavy")
 
 STUB_CELLS = """
 setup_readme() { echo installing; }
@@ -207,6 +215,10 @@ setup_py313() { true; }
 test_py313() { true; }
 setup_wheel() { true; }
 test_wheel() { true; }
+setup_heavy() { true; }
+test_heavy() { echo "3 passed"; }
+setup_turn() { true; }
+test_turn() { echo "2 passed"; }
 """
 
 
@@ -239,8 +251,9 @@ def test_ci_driver_passes_when_every_cell_passes(tmp_path: Path) -> None:
     done = _drive(tmp_path, passing)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.rstrip().endswith("[ci] all cells passed")
-    for cell in ("readme", "floors", "py310", "py313", "wheel"):
+    for cell in ALL_CELLS:
         assert re.search(rf"^\[ci\] {cell}\s+passed", done.stdout, re.M), cell
+    assert "[turn]" not in done.stdout  # not a default cell until its tests exist
 
 
 def test_ci_runs_a_chosen_subset_and_refuses_unknown_cells(tmp_path: Path) -> None:
@@ -249,3 +262,52 @@ def test_ci_runs_a_chosen_subset_and_refuses_unknown_cells(tmp_path: Path) -> No
     assert "[floors]" not in done.stdout and "cells: readme py313" in done.stdout
     unknown = _drive(tmp_path, STUB_CELLS, cells="readme nope")
     assert unknown.returncode == 2 and "unknown cell 'nope'" in unknown.stdout
+    turn = _drive(tmp_path, STUB_CELLS, cells="turn")
+    assert turn.returncode == 0 and "[turn] 2 passed" in turn.stdout, turn.stdout + turn.stderr
+
+
+def test_marked_suites_are_deselected_by_default_and_run_in_their_own_cells() -> None:
+    ini = PYPROJECT["tool"]["pytest"]["ini_options"]
+    assert "-m 'not heavy and not turn'" in ini["addopts"]
+    assert {m.split(":", 1)[0] for m in ini["markers"]} >= {"heavy", "turn"}
+    heavy, turn = _ci_function("test_heavy"), _ci_function("test_turn")
+    assert "-m heavy" in heavy and "-m turn" in turn
+    setup = _ci_function("setup_turn")
+    assert "command -v turnserver" in setup and "apt-get install -y coturn" in setup
+    assert '".[test,turn]"' in setup
+    assert "setup_newest 3.11 heavy" in CI_RUN.read_text(encoding="utf-8")
+
+
+#: ``python`` for ``test_readme``: the exit code of each step from the environment.
+FAKE_PYTHON = """
+python() {
+    case "$2" in
+        mkdocs) echo "mkdocs $*"; return "$DOCS_RC" ;;
+        pip) return "$PIP_RC" ;;
+        pytest) echo "pytest $*"; return "$PYTEST_RC" ;;
+    esac
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("docs", "pip", "tests", "expected"),
+    [(0, 0, 0, 0), (1, 0, 0, 1), (0, 1, 0, 1), (0, 0, 5, 5), (0, 0, 1, 1)],
+    ids=["all-pass", "docs-fail", "install-fail", "no-tests-ran", "tests-fail"],
+)
+def test_readme_cell_fails_on_the_docs_the_install_or_the_tests(
+    tmp_path: Path, docs: int, pip: int, tests: int, expected: int
+) -> None:
+    (tmp_path / "readme" / "bin").mkdir(parents=True)
+    (tmp_path / "readme" / "bin" / "activate").write_text("")
+    script = (
+        f"source {shlex.quote(str(CI_RUN))}\n{FAKE_PYTHON}\nWORK={shlex.quote(str(tmp_path))}\n"
+        "( set -euo pipefail; test_readme )\n"
+    )
+    env = {**os.environ, "DOCS_RC": str(docs), "PIP_RC": str(pip), "PYTEST_RC": str(tests)}
+    done = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert done.returncode == expected, done.stdout + done.stderr
+    assert "mkdocs -m mkdocs build --strict" in done.stdout
+    assert ("pytest -m pytest -n 2" in done.stdout) == (pip == 0)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 # pytester's in-process runs drop every module first imported inside them; importing the
 # heavy ones here keeps each inner run fast instead of re-importing them every time.
@@ -38,6 +40,34 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
         "filterwarnings = ignore::pytest.PytestAssertRewriteWarning\n"
     )
     return pytester
+
+
+#: Counts the function calls (Python and C) an action makes; see ``count_calls``.
+CallCounter = Callable[[Callable[[], object]], int]
+
+
+@pytest.fixture
+def count_calls() -> CallCounter:
+    """Count the function calls (Python and C) an action makes: work a busy machine cannot
+    stretch, unlike time. Tests bound work with it instead of asserting wall-clock time."""
+
+    def count(action: Callable[[], object]) -> int:
+        calls = 0
+
+        def profile(frame: FrameType, event: str, arg: object) -> None:
+            nonlocal calls
+            if event in ("call", "c_call"):
+                calls += 1
+
+        previous = sys.getprofile()
+        sys.setprofile(profile)
+        try:
+            action()
+        finally:
+            sys.setprofile(previous)
+        return calls
+
+    return count
 
 
 _REAL_HTTP_CONNECTION = __import__("http.client").client.HTTPConnection

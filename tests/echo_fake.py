@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pytest_relaytokens.core import FakeRequest, FakeResponse, FakeService
+from pytest_relaytokens.http import FakeRequest, FakeResponse, FakeService
 
 HOST = "echo.example.test"
 URL = f"https://{HOST}"

@@ -30,7 +30,7 @@ from pytest_relaytokens.cassettes.normalise import UndecodableBodyError
 from pytest_relaytokens.cassettes.recording import record
 from pytest_relaytokens.cassettes.replay import ReplayService
 from pytest_relaytokens.cassettes.secrets import SecretLeakError
-from pytest_relaytokens.core import FakeRequest
+from pytest_relaytokens.http import FakeRequest
 
 SECRETS = Secrets(
     token="i0gni52qmhtdsht5pvpu68dv96gqvil6",

@@ -20,13 +20,33 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from pytest_relaytokens.cassettes import fingerprint, redact_and_scan
+from pytest_relaytokens.cassettes import Redactor, fingerprint
 from pytest_relaytokens.cassettes.secrets import scan, scan_cassette
 from pytest_relaytokens.ucwa import wire
 from pytest_relaytokens.ucwa.factories import UcwaTokenFactory
 
 KIB = 1024
 BOUND = 8.0
+
+
+def redact_and_scan(body: bytes, content_type: str, *, secrets: list[str] | None = None) -> int:
+    """What recording does to one response (redact, serialize, scan); the finding count."""
+    redactor = Redactor(extra_secrets=secrets or ())
+    response: dict[str, object] = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Content-Type": [content_type], "Content-Length": [str(len(body))]},
+        "body": {"string": body},
+    }
+    request: dict[str, object] = {"method": "GET", "uri": "https://h.test/", "body": None}
+    request["headers"] = {}
+    redactor.redact_interaction(request, response)
+    cassette = {
+        "version": 1,
+        "interactions": [{"request": request, "response": response}],
+        "relaytokens": {"version": 1, "placeholders": sorted(redactor.placeholders)},
+    }
+    text = yaml.dump(cassette, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper))
+    return len(scan_cassette(text, redactor.secrets | set(redactor.declared), redactor.patterns))
 
 
 def _secret(index: int) -> str:
@@ -168,6 +188,7 @@ def test_the_dense_bodies_hold_secrets_the_scan_finds(name: str) -> None:
     assert {fingerprint(s) for s in secrets} <= {f.excerpt for f in findings}
 
 
+@pytest.mark.heavy
 def test_one_megabyte_of_tokens_is_redacted_and_scanned_in_linear_time() -> None:
     small = _json_tokens(256 * KIB)
     large = _json_tokens(1024 * KIB)
@@ -218,6 +239,7 @@ HOSTILE: dict[str, Callable[[int], str]] = {
 }
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_bodies_are_linear(name: str) -> None:
     secrets = ["tenant-secret-42", "abcdefgh"]

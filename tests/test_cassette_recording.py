@@ -19,7 +19,7 @@ from pytest_relaytokens.cassettes.redaction import Redactor
 from pytest_relaytokens.cassettes.replay import ReplayService
 from pytest_relaytokens.cassettes.secrets import SecretLeakError
 from pytest_relaytokens.cassettes.storage import CassetteError, load_interactions
-from pytest_relaytokens.core import FakeRequest
+from pytest_relaytokens.http import FakeRequest
 
 USERNAME = "alice@contoso.com"
 PASSWORD = "Sup3r-S3cret!pw"

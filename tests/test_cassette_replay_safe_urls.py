@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_relaytokens.cassettes import ReplayService
-from pytest_relaytokens.core import FakeRequest
+from pytest_relaytokens.http import FakeRequest
 from pytest_relaytokens.library import scenario_path
 
 SECRET = "SECRETtok3n0123456789abcdef"

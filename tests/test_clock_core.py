@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from pytest_relaytokens.clock import Clock
-from pytest_relaytokens.core import FakeRequest, FakeResponse, FakeRouter, FakeService, TokenPolicy
+from pytest_relaytokens.http import FakeRequest, FakeResponse, FakeRouter, FakeService, TokenPolicy
 
 UTC = dt.timezone.utc
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from pytest_relaytokens.clock import Clock
-from pytest_relaytokens.core import FakeRequest, FakeResponse
+from pytest_relaytokens.http import FakeRequest, FakeResponse
 from pytest_relaytokens.relay.models import ROLE_READONLY
 from pytest_relaytokens.relay.service import RelayService
 from pytest_relaytokens.relay.wire import parse_token

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from pytest_relaytokens.core import FakeRequest, FakeResponse
+from pytest_relaytokens.http import FakeRequest, FakeResponse
 from pytest_relaytokens.relay.service import RelayService
 from pytest_relaytokens.relay.wire import parse_token
 from pytest_relaytokens.transports import PathRouter
@@ -114,8 +114,8 @@ def _request(
 
 
 def _still_serves(stack: Stack) -> None:
-    """A normal request on a fresh connection is answered, and quickly."""
-    started = time.monotonic()
+    """A normal request on a fresh connection is answered (a stuck server fails on the
+    client's 5 s socket timeout, a hang guard rather than a speed bound)."""
     status, body = _request(
         stack,
         "GET",
@@ -126,7 +126,6 @@ def _still_serves(stack: Stack) -> None:
     assert parse_json(body).password
     status, body = _request(stack, "POST", "/api/auth/accesstokens", _basic(stack.relay))
     assert status == 200, body[:200]
-    assert time.monotonic() - started < 1.0
 
 
 def _raw(stack: Stack, payload: bytes, *, half_close: bool = True) -> bytes:
@@ -296,7 +295,7 @@ def test_client_that_stops_reading_a_large_response(stack: Stack) -> None:
     _still_serves(stack)
 
 
-def test_stop_within_a_second_with_requests_in_flight() -> None:
+def test_stop_cuts_the_requests_in_flight() -> None:
     threads, fds = set(threading.enumerate()), _fd_count()
     ucwa, relay = UcwaService(seed=3), RelayService(seed=4)
     server = LoopbackServer(PathRouter([("/api/", relay)], default=ucwa), timeout=10.0).start()
@@ -306,11 +305,18 @@ def test_stop_within_a_second_with_requests_in_flight() -> None:
     outcomes: list[str] = []
 
     def slow_request() -> None:
+        # the client waits longer than the armed delay: only a stop() that cuts the request
+        # (rather than waiting for it or for the server's timeout) can end it "closed"
+        conn = http.client.HTTPConnection(*stack.address, timeout=60)
         try:
-            _request(stack, "GET", "/api/enterprises/self", _basic(relay))
+            _request(stack, "GET", "/api/enterprises/self", _basic(relay), conn=conn)
             outcomes.append("answered")
+        except TimeoutError:
+            outcomes.append("timed out")
         except (http.client.HTTPException, OSError):
             outcomes.append("closed")
+        finally:
+            conn.close()
 
     clients = [threading.Thread(target=slow_request) for _ in range(8)]
     for client in clients:
@@ -322,12 +328,9 @@ def test_stop_within_a_second_with_requests_in_flight() -> None:
     dribble.sendall(b"GET / HTTP/1.1\r\nHo")
     try:
         assert _settle(lambda: len(relay.log) == 8 and len(ucwa.log) == 1, timeout=5.0)
-        started = time.monotonic()
         server.stop()
-        elapsed = time.monotonic() - started
-        assert elapsed < 1.0, f"stop() took {elapsed:.2f}s"
         for client in clients:
-            client.join(5)
+            client.join(60)
         assert outcomes == ["closed"] * 8
         assert server.threads == []
         assert server.errors == []
@@ -487,10 +490,8 @@ H11_REJECTS: dict[str, tuple[bytes, bytes]] = {
 @pytest.mark.parametrize("name", list(H11_REJECTS))
 def test_h11_rejects_what_a_lenient_parser_accepted(stack: Stack, name: str) -> None:
     payload, expected = H11_REJECTS[name]
-    started = time.monotonic()
     answer = _raw(stack, payload, half_close=False)
-    assert time.monotonic() - started < 2.0  # answered at once, not timed out
-    assert answer.startswith(expected), answer[:160]
+    assert answer.startswith(expected), answer[:160]  # answered, not a timeout's 408
     assert b"Connection: close" in answer
     _still_serves(stack)
 
@@ -518,13 +519,11 @@ def test_http10_keep_alive_is_honoured_and_announced(stack: Stack) -> None:
     ask = b"GET /api/enterprises/self HTTP/1.0\r\nConnection: keep-alive\r\nX-Access-Token: %s\r\n\r\n"
     token = stack.relay.credentials.access_token.encode()
     with socket.create_connection(stack.address, timeout=2) as sock:
-        started = time.monotonic()
         for _ in range(2):  # the same connection serves both
             sock.sendall(ask % token)
             answer = _read_response(sock)
             assert answer.startswith(b"HTTP/1.1 200"), answer[:120]
             assert b"\r\nConnection: keep-alive\r\n" in answer
-        assert time.monotonic() - started < 1.5
     plain = _raw(stack, b"GET /api/enterprises/self HTTP/1.0\r\nX-Access-Token: %s\r\n\r\n" % token)
     assert plain.startswith(b"HTTP/1.1 200") and b"\r\nConnection: close\r\n" in plain
 
@@ -615,22 +614,21 @@ def test_slow_loris_is_cut_by_the_whole_request_deadline() -> None:
     with LoopbackServer(relay, timeout=1.0, request_deadline=1.5) as server:
         request = b"GET /api/enterprises/self HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: y\r\n" * 50
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-            started = time.monotonic()
-            answer = b""
+            answer, sent = b"", 0
             for byte in request:  # one byte every 0.1 s: never silent for a whole timeout
                 try:
                     sock.sendall(bytes([byte]))
                 except OSError:
                     break
+                sent += 1
                 time.sleep(0.1)
-                if time.monotonic() - started > 4.0:
-                    break
             with contextlib.suppress(OSError):
                 while chunk := sock.recv(65536):
                     answer += chunk
-            elapsed = time.monotonic() - started
         assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
-        assert elapsed < 3.0, f"the deadline let the slow client hold a thread {elapsed:.1f}s"
+        # the server cut the client mid-request (about 15 of its bytes in): without the
+        # deadline this client, never silent for a whole timeout, would send all of them
+        assert sent < len(request), "the deadline let the slow client send its whole request"
         assert requests.get(server.url + "/api/nothing", timeout=5).status_code == 404
 
 
@@ -638,19 +636,19 @@ def test_connection_cap_closes_idle_keep_alive_before_refusing() -> None:
     relay = RelayService(seed=23)
     token = relay.credentials.access_token.encode()
     ask = b"GET /api/enterprises/self HTTP/1.1\r\nHost: x\r\nX-Access-Token: %s\r\n\r\n" % token
-    with LoopbackServer(relay, timeout=5.0, max_connections=3) as server:
+    # the server's idle timeout (60 s) outlasts the clients' (5 s): a newcomer served only
+    # once an idle connection timed out would fail on its own socket timeout
+    with LoopbackServer(relay, timeout=60.0, max_connections=3) as server:
         address = ("127.0.0.1", server.port)
         idle = [socket.create_connection(address, timeout=5) for _ in range(3)]
         try:
             for sock in idle:  # each served once, then left idle (keep-alive)
                 sock.sendall(ask)
                 assert _read_response(sock).startswith(b"HTTP/1.1 200")
-            started = time.monotonic()
             for _ in range(5):  # newcomers are served: idle connections make room
                 with socket.create_connection(address, timeout=5) as fresh:
                     fresh.sendall(ask)
                     assert _read_response(fresh).startswith(b"HTTP/1.1 200")
-            assert time.monotonic() - started < 2.0
             closed = 0
             for sock in idle:
                 sock.settimeout(2)
@@ -680,9 +678,7 @@ def test_a_flood_of_blank_lines_before_a_request_is_skipped_quickly(stack: Stack
         b"GET /api/enterprises/self HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
         b"X-Access-Token: %s\r\n\r\n" % token
     )
-    started = time.monotonic()
-    answer = _raw(stack, payload)
-    assert time.monotonic() - started < 2.0
+    answer = _raw(stack, payload)  # quadratic skipping would outlast the 5 s socket timeout
     assert answer.startswith(b"HTTP/1.1 200"), answer[:120]
     _still_serves(stack)
 

@@ -13,8 +13,7 @@ import httpx
 import pytest
 import requests
 
-from pytest_relaytokens import httpsemantics
-from pytest_relaytokens.core import FakeRequest, FakeResponse, FakeRouter, FakeService
+from pytest_relaytokens.http import FakeRequest, FakeResponse, FakeRouter, FakeService, semantics
 from pytest_relaytokens.relay.service import RelayService
 from pytest_relaytokens.transports import (
     FakeTransport,
@@ -180,9 +179,10 @@ def test_no_gzip_for_empty_bodies_and_when_switched_off() -> None:
 
 def test_accept_encoding_parsing_is_linear_on_hostile_input() -> None:
     hostile = ";" * 50_000 + "gzip" + ",;q=" * 20_000
-    assert httpsemantics.accepts_gzip(
-        FakeRequest.build("GET", BASE, {"Accept-Encoding": hostile})
-    ) in (True, False)
+    assert semantics.accepts_gzip(FakeRequest.build("GET", BASE, {"Accept-Encoding": hostile})) in (
+        True,
+        False,
+    )
 
 
 def test_relay_routing_is_case_insensitive_and_relay_answers_its_own_404() -> None:
@@ -345,7 +345,7 @@ def test_head_is_subject_to_head_and_get_faults() -> None:
 
 @pytest.mark.parametrize(
     ("origins", "error"),
-    [("https://a.example", TypeError), (["a.example"], ValueError), ([3], ValueError)],
+    [("https://a.example", ValueError), (["a.example"], ValueError), ([3], ValueError)],
 )
 def test_cors_origins_are_checked(origins: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="cors_origins"):

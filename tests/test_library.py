@@ -19,7 +19,7 @@ from pytest_relaytokens.cassettes.secrets import scan
 from pytest_relaytokens.cassettes.storage import load_interactions
 from pytest_relaytokens.cassettes.verify import check_cassette
 from pytest_relaytokens.cassettes.verify import run as verify_run
-from pytest_relaytokens.core import FakeRequest
+from pytest_relaytokens.http import FakeRequest
 from pytest_relaytokens.library import (
     DEFAULT_SEED,
     RECORDED_AT,

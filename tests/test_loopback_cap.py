@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from pytest_relaytokens.core import FakeRequest, FakeResponse
+from pytest_relaytokens.http import FakeRequest, FakeResponse
 from pytest_relaytokens.transports.server import LoopbackServer
 
 BODY = b"y" * 3000

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from pytest_relaytokens.core import FakeRequest, FakeResponse
+from pytest_relaytokens.http import FakeRequest, FakeResponse
 from pytest_relaytokens.transports.server import LoopbackServer
 
 LINUX = sys.platform.startswith("linux")
@@ -84,7 +84,8 @@ def test_keep_alive_then_an_idle_connection_closes_quietly(server: LoopbackServe
             assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\nok")
         started = time.monotonic()
         assert _drain(sock) == b""  # no answer: closed after the idle timeout
-        assert 0.8 < time.monotonic() - started < 3.0
+        # not before the 1 s timeout; a server that never closes fails on the 5 s socket timeout
+        assert time.monotonic() - started > 0.8
 
 
 def test_silence_mid_request_is_a_408(server: LoopbackServer) -> None:
@@ -93,26 +94,26 @@ def test_silence_mid_request_is_a_408(server: LoopbackServer) -> None:
         started = time.monotonic()
         answer = _drain(sock)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
-        assert 0.8 < time.monotonic() - started < 3.0
+        assert time.monotonic() - started > 0.8  # not before the timeout (see above)
 
 
 def test_a_dripping_client_is_cut_by_the_whole_request_deadline(server: LoopbackServer) -> None:
     request = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: y\r\n" * 40 + b"\r\n"
     with _connect(server) as sock:
-        started = time.monotonic()
+        sent = 0
         for byte in request:  # never silent for a whole timeout
             try:
                 sock.sendall(bytes([byte]))
             except OSError:
                 break
+            sent += 1
             time.sleep(0.05)
-            if time.monotonic() - started > 3.0:
-                break
         answer = b""
         with contextlib.suppress(ConnectionResetError):
             answer = _drain(sock)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
-        assert time.monotonic() - started < 3.0
+        # cut mid-request (about 30 bytes in at 1.5 s), not once the whole request arrived
+        assert sent < len(request), "the deadline let the dripping client finish its request"
 
 
 def test_a_client_that_stops_reading_is_dropped_in_time(server: LoopbackServer) -> None:
@@ -132,15 +133,15 @@ def test_a_slow_reader_cannot_hold_a_thread_past_the_timeout(server: LoopbackSer
     with _connect(server) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        started, received, freed_after = time.monotonic(), 0, None
-        while time.monotonic() - started < 4.0 and freed_after is None:
+        received = 0
+        while len(server.threads) > 1:  # read slowly until the writer gives up
             chunk = sock.recv(65536)
-            assert chunk, "closed before the writer's time was up"
+            if not chunk:
+                break
             received += len(chunk)
-            if len(server.threads) == 1:
-                freed_after = time.monotonic() - started
             time.sleep(0.01)
-        assert freed_after is not None and freed_after < 2.5, freed_after
+        assert _settle(lambda: len(server.threads) == 1, timeout=5.0), server.threads
+        # at this pace 32 MiB takes over a minute: a per-write limit would send it all
         assert received < len(BIG)
 
 
@@ -148,7 +149,7 @@ def test_stop_is_prompt_while_threads_wait_in_reads_and_writes(
     request: pytest.FixtureRequest,
 ) -> None:
     for kernel in (True, False) if LINUX else (False,):
-        srv = LoopbackServer(_Target(), timeout=10.0)
+        srv = LoopbackServer(_Target(), timeout=600.0)
         srv.kernel_timeouts = kernel
         srv.start()
         idle, stuck = _connect(srv), _connect(srv)
@@ -159,9 +160,11 @@ def test_stop_is_prompt_while_threads_wait_in_reads_and_writes(
             stuck.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")  # its thread blocks writing
             assert stuck.recv(16).startswith(b"HTTP/1.1 200")
             assert _settle(lambda srv=srv: len(srv.threads) == 3, timeout=2.0)
-            started = time.monotonic()
-            srv.stop()
-            assert time.monotonic() - started < 1.0
+            # a stop() that waited for its threads' 600 s timeouts could not end within 60 s
+            stopper = threading.Thread(target=srv.stop)
+            stopper.start()
+            stopper.join(60)
+            assert not stopper.is_alive(), "stop() waits for the threads' timeouts"
             assert srv.threads == []
             assert not [t for t in threading.enumerate() if t.name.endswith(f"-{srv.port}")]
         finally:

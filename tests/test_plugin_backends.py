@@ -270,7 +270,7 @@ def _recorded_token(name: str, path_pattern: str, family: str) -> object:
 
 @pytest.mark.parametrize("scenario", ["ucwa/token-json", "ucwa/token-json-iso", "ucwa/token-xml"])
 def test_retime_moves_the_ucwa_expiry_and_reuses_the_rendering(scenario: str) -> None:
-    from pytest_relaytokens.core import TokenPolicy
+    from pytest_relaytokens.http import TokenPolicy
     from pytest_relaytokens.pytest_plugin.backends import retime
     from pytest_relaytokens.ucwa import wire
 
@@ -291,7 +291,7 @@ def test_retime_moves_the_ucwa_expiry_and_reuses_the_rendering(scenario: str) ->
 
 
 def test_retime_serves_the_recorded_answer_untouched_without_a_marker() -> None:
-    from pytest_relaytokens.core import FakeResponse, TokenPolicy
+    from pytest_relaytokens.http import FakeResponse, TokenPolicy
     from pytest_relaytokens.pytest_plugin.backends import retime
 
     # Not even a token: without an expiry marker or re-basing nothing is parsed.
@@ -302,7 +302,7 @@ def test_retime_serves_the_recorded_answer_untouched_without_a_marker() -> None:
 
 
 def test_retime_relay_follows_the_clock_for_each_answer() -> None:
-    from pytest_relaytokens.core import TokenPolicy
+    from pytest_relaytokens.http import TokenPolicy
     from pytest_relaytokens.pytest_plugin.backends import retime
     from pytest_relaytokens.relay import wire
 

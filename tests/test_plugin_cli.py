@@ -91,7 +91,7 @@ def test_record_library_refuses_an_installed_package(
 def test_live_sign_in_sends_the_password_only_to_the_configured_host(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, href: str
 ) -> None:
-    from pytest_relaytokens.core import FakeResponse
+    from pytest_relaytokens.http import FakeResponse
     from pytest_relaytokens.transports.server import LoopbackServer
     from pytest_relaytokens.ucwa.service import UcwaService
 
@@ -117,7 +117,7 @@ def test_live_sign_in_sends_the_password_only_to_the_configured_host(
 def test_backend_errors_never_quote_a_server_body(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_relaytokens.core import FakeResponse
+    from pytest_relaytokens.http import FakeResponse
     from pytest_relaytokens.relay.service import RelayService
     from pytest_relaytokens.transports.server import LoopbackServer
 

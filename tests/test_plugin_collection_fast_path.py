@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_relaytokens.pytest_plugin.hooks import _OUR_MARKERS, carries_our_markers
+from pytest_relaytokens.pytest_plugin.collection import _OUR_MARKERS, carries_our_markers
 
 SUITE = """
 import pytest

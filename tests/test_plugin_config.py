@@ -127,7 +127,9 @@ def test_armed_but_never_served(ucwa_api, relay_api):
 """
 
 
-@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    "xdist", [False, pytest.param(True, marks=pytest.mark.heavy)], ids=["serial", "xdist"]
+)
 def test_error_coverage_counts_what_was_served(pytester: pytest.Pytester, xdist: bool) -> None:
     """An error counts once a fake answered with it, whatever armed it (fan-out, marker on
     any transport, arm_sequence); an error armed but never served does not count."""

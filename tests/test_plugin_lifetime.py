@@ -112,6 +112,7 @@ def _growth(counts: dict[str, dict[str, int]], first: int) -> dict[str, tuple[in
     }
 
 
+@pytest.mark.heavy
 def test_no_plugin_object_outlives_its_test(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -124,6 +125,7 @@ def test_no_plugin_object_outlives_its_test(
         assert not alive, f"{kept} objects alive after 200 tests: {alive}"
 
 
+@pytest.mark.heavy
 def test_no_plugin_object_outlives_its_test_with_random_order(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -162,7 +162,7 @@ def test_narrower_marker_wins(pytester: pytest.Pytester) -> None:
         ),
         (
             'ucwa_quirks(colour="red")',
-            "@pytest.mark.ucwa_quirks: unexpected keyword argument 'colour'*",
+            "@pytest.mark.ucwa_quirks: got an unexpected keyword argument 'colour'*",
         ),
         (
             'relay_error("BadCredentialsException", times=0)',
@@ -370,3 +370,31 @@ def test_ucwa_error_reaches_ucwa_token_response(pytester: pytest.Pytester) -> No
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["ucwa   mediaRelayAccessToken          1      5"])
+
+
+def test_bad_marker_arity_names_the_marker_signature(pytester: pytest.Pytester) -> None:
+    """A marker's arguments bind to its signature; the error shows that signature."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.relay_error("BadCredentialsException", 1, 2)
+        def test_a():
+            pass
+
+        @pytest.mark.ucwa_quirks(uri_key="uri", colour="red")
+        def test_b():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*::test_a: @pytest.mark.relay_error: too many positional arguments; "
+            "valid values: relay_error(name, times=None)",
+            "*::test_b: @pytest.mark.ucwa_quirks: got an unexpected keyword argument 'colour'; "
+            "valid values: ucwa_quirks(*, uri_key=None, timestamps=None, offset=None, "
+            "location=None)",
+        ]
+    )

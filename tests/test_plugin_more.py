@@ -91,6 +91,7 @@ def test_ucwa_clock_skew_and_time_travel(pytester: pytest.Pytester) -> None:
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+@pytest.mark.heavy
 def test_reproducible_under_xdist_and_randomly(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -68,7 +68,9 @@ def _interactions(path: Path) -> int:
 
 
 def _leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name != "conv.yaml")
+    return sorted(
+        p.name for p in folder.iterdir() if p.name not in ("conv.yaml", ".conv.yaml.lock")
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_relaytokens.pytest_plugin.service_options import (
+from pytest_relaytokens.http.urls import (
     MAX_ORIGIN_LENGTH,
     check_origin,
     check_origins,

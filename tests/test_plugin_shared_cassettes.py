@@ -56,8 +56,8 @@ def live_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
         ("new_episodes", False),
         ("all", False),
         ("rewrite", False),
-        ("all", True),
-        ("rewrite", True),
+        pytest.param("all", True, marks=pytest.mark.heavy),
+        pytest.param("rewrite", True, marks=pytest.mark.heavy),
     ],
     ids=["new_episodes-serial", "all-serial", "rewrite-serial", "all-xdist", "rewrite-xdist"],
 )

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from pytest_relaytokens.clock import Clock
-from pytest_relaytokens.core import FakeRequest, FakeResponse
+from pytest_relaytokens.http import FakeRequest, FakeResponse
 from pytest_relaytokens.relay.models import ROLE_READONLY, ROLE_READWRITE
 from pytest_relaytokens.relay.service import RelayService
 from pytest_relaytokens.transports import FakeTransport, activate_responses, serve_requests
@@ -361,7 +361,7 @@ def test_routes_and_handler_headers_through_the_plugin(pytester: pytest.Pytester
 import httpx
 import pytest
 import requests
-from pytest_relaytokens.core import FakeResponse
+from pytest_relaytokens.http import FakeResponse
 
 
 def test_bad_names_are_refused_at_once(relay_api):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_relaytokens.clock import Clock
-from pytest_relaytokens.core import FakeRequest, FakeResponse, TokenPolicy
+from pytest_relaytokens.http import FakeRequest, FakeResponse, TokenPolicy
 from pytest_relaytokens.relay import wire
 from pytest_relaytokens.relay.service import RelayService
 

@@ -118,7 +118,7 @@ def test_factories_give_realistic_spread() -> None:
 def test_default_builds_equal_the_general_path(seed: int, skew_us: int, start_us: int) -> None:
     """``build()`` with nothing to override takes a short path; an override that changes
     nothing takes the general (validating) one: both give the same token."""
-    from pytest_relaytokens.core import TokenPolicy
+    from pytest_relaytokens.http import TokenPolicy
     from pytest_relaytokens.relay.factories import DEFAULT_ROLES
     from pytest_relaytokens.relay.wire import render_token
     from pytest_relaytokens.ucwa import wire

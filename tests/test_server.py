@@ -8,12 +8,12 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
 
-from pytest_relaytokens.core import FakeRequest, FakeResponse, FakeService
+from pytest_relaytokens.http import FakeRequest, FakeResponse, FakeService
 from pytest_relaytokens.transports import PathRouter
 from pytest_relaytokens.transports.server import LoopbackServer
 
@@ -87,12 +87,13 @@ def raw_exchange(
         return b"".join(chunks)
 
 
-def test_start_is_fast_and_url_is_loopback(service: CounterService) -> None:
+def test_start_is_fast_and_url_is_loopback(
+    service: CounterService, count_calls: Callable[[Callable[[], object]], int]
+) -> None:
     srv = LoopbackServer(service)
-    begin = time.perf_counter()
-    srv.start()
+    calls = count_calls(srv.start)  # about 90: bind, one thread, no polling (work, not time)
     try:
-        assert time.perf_counter() - begin < 0.5  # milliseconds normally; a bound under load
+        assert calls <= 500, calls
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", srv.url)
         assert srv.port != 0
     finally:
@@ -268,15 +269,21 @@ def test_oversized_body_gets_413(server: LoopbackServer) -> None:
     assert requests.post(server.url + "/echo", data=b"x" * 1024, timeout=5).status_code == 200
 
 
-def test_slow_client_does_not_block_others_and_times_out(server: LoopbackServer) -> None:
+def test_slow_client_does_not_block_others_and_times_out(
+    server: LoopbackServer, service: CounterService
+) -> None:
+    # a server that waited on the slow client (its timeout 60 s) fails the others' 5 s ones
+    with (
+        LoopbackServer(service, timeout=60.0) as patient,
+        socket.create_connection(("127.0.0.1", patient.port), timeout=10) as slow,
+        requests.Session() as session,
+    ):
+        slow.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n")  # and then nothing
+        for _ in range(20):
+            assert session.get(patient.url + "/echo", timeout=5).status_code == 200
     slow = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     try:
         slow.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n")  # and then nothing
-        begin = time.perf_counter()
-        with requests.Session() as session:
-            for _ in range(20):
-                assert session.get(server.url + "/echo", timeout=5).status_code == 200
-        assert time.perf_counter() - begin < 4.0  # well before the slow client's 10 s timeout
         reply = b""
         while chunk := slow.recv(65536):  # the 2 s timeout answers 408 and closes
             reply += chunk
@@ -329,19 +336,19 @@ def test_target_exception_is_a_500(server: LoopbackServer) -> None:
     assert [type(e) for e in server.errors] == [RuntimeError]
 
 
-def test_stop_within_a_second_with_request_in_flight_and_no_leftover_threads(
+def test_stop_cuts_a_request_in_flight_and_leaves_no_threads(
     service: CounterService,
 ) -> None:
     before = set(threading.enumerate())
     srv = LoopbackServer(service).start()
     idle = requests.Session()
     assert idle.get(srv.url + "/echo", timeout=5).status_code == 200  # a kept-alive socket
-    service.arm_delay(5.0)
+    service.arm_delay(600.0)  # a stop() that waited for it could not end within 60 s
     outcome: list[object] = []
 
     def in_flight() -> None:
         try:
-            outcome.append(requests.get(srv.url + "/echo", timeout=10).status_code)
+            outcome.append(requests.get(srv.url + "/echo", timeout=120).status_code)
         except requests.exceptions.ConnectionError as error:
             outcome.append(error)
 
@@ -350,12 +357,12 @@ def test_stop_within_a_second_with_request_in_flight_and_no_leftover_threads(
     deadline = time.monotonic() + 5
     while not service.log.matching(path="/echo")[1:] and time.monotonic() < deadline:
         time.sleep(0.01)
-    begin = time.perf_counter()
-    srv.stop()
-    elapsed = time.perf_counter() - begin
-    client.join(5)
+    stopper = threading.Thread(target=srv.stop)
+    stopper.start()
+    stopper.join(60)
+    client.join(60)
     idle.close()
-    assert elapsed < 1.0
+    assert not stopper.is_alive(), "stop() waits for the delayed request"
     assert len(outcome) == 1 and isinstance(outcome[0], requests.exceptions.ConnectionError)
     assert srv.threads == []
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from pytest_relaytokens.clock import Clock
-from pytest_relaytokens.core import FakeService
+from pytest_relaytokens.http import FakeService
 from pytest_relaytokens.relay import factories as relay_factories
 from pytest_relaytokens.relay import service as relay_service
 from pytest_relaytokens.transports.httpx_transport import FakeTransport, patch_httpx

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pytest_relaytokens._seeded import SeededRandom
 from pytest_relaytokens.clock import Clock
-from pytest_relaytokens.core import TokenPolicy
+from pytest_relaytokens.http import TokenPolicy
 from pytest_relaytokens.ucwa import wire
 from pytest_relaytokens.ucwa.factories import UcwaTokenFactory
 

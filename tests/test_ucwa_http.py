@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_relaytokens.core import FakeRequest
+from pytest_relaytokens.http import FakeRequest
 from pytest_relaytokens.ucwa.service import UcwaService
 
 ORIGIN = "https://app.contoso.com"

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from pytest_relaytokens.clock import Clock
-from pytest_relaytokens.core import FakeRequest, FakeResponse, TokenPolicy
+from pytest_relaytokens.http import FakeRequest, FakeResponse, TokenPolicy
 from pytest_relaytokens.ucwa import wire
 from pytest_relaytokens.ucwa.service import UcwaService
 
@@ -273,7 +273,7 @@ def test_each_token_gets_its_own_relay_objects_and_follows_the_application() -> 
     first = get(svc, svc.token_url(), bearer, "application/json")
     token = svc.issued_tokens[-1]
     token.media_relays[0].host = "mutated.example.com"
-    app = svc._apps[svc.credentials.application_id]
+    app = svc.applications.apps[svc.credentials.application_id]
     assert app.relays[0].host != "mutated.example.com"
     app.relays[0] = app.relays[0].model_copy(update={"host": "moved.contoso.com"})
     second = get(svc, svc.token_url(), bearer, "application/json")

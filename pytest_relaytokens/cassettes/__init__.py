@@ -26,7 +26,6 @@ _EXPORTS: dict[str, str] = {
     "safe_vcr": "vcr_config",
     "safe_vcr_config": "vcr_config",
     "scan_cassette": "secrets",
-    "redact_and_scan": "throughput",
 }
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
     "is_placeholder",
     "load_interactions",
     "record",
-    "redact_and_scan",
     "safe_vcr",
     "safe_vcr_config",
     "scan",
@@ -56,7 +54,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .replay import ReplayService
     from .secrets import Finding, SecretLeakError, scan, scan_cassette
     from .storage import Cassette, CassetteError, CassetteStore, load_interactions
-    from .throughput import redact_and_scan
     from .vcr_config import safe_vcr, safe_vcr_config
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

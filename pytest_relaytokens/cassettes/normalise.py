@@ -15,12 +15,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import RelayTokensError
+from ..http.headers import content_type_param
+from ..http.multipart import MAX_PARAMETERS_LENGTH
 
 __all__ = [
     "MAX_BODY_BYTES",
     "UndecodableBodyError",
     "charset_of",
     "content_codings",
+    "decode_body",
     "decode_content",
     "decode_text",
     "header_values",
@@ -154,14 +157,27 @@ def decode_content(body: bytes, codings: list[str], where: str = "body") -> byte
     return body
 
 
+def decode_body(
+    body: bytes, headers: Mapping[str, Any] | None, where: str = "body"
+) -> tuple[bytes, str, tuple[str, str, bytes] | None]:
+    """``(bytes, content type, text)`` of a recorded body: its content codings undone (at
+    most :data:`MAX_BODY_BYTES`), the Content-Type as sent (a multipart boundary keeps its
+    case) and :func:`decode_text` of it (None when it is not text).
+    :class:`UndecodableBodyError` names ``where``."""
+    raw = decode_content(body, content_codings(headers), where)
+    if len(raw) > MAX_BODY_BYTES:
+        raise UndecodableBodyError(f"{where}: body is larger than {MAX_BODY_BYTES} bytes")
+    content_type = (header_values(headers, "content-type") or [""])[0]
+    return raw, content_type, decode_text(raw, content_type.lower())
+
+
 def charset_of(content_type: str) -> str | None:
-    """The ``charset`` parameter of a Content-Type value, if any."""
-    for part in content_type.split(";")[1:]:
-        name, sep, value = part.partition("=")
-        if sep and name.strip().lower() == "charset":
-            value = value.strip().strip('"').strip("'").strip()
-            return value or None
-    return None
+    """The ``charset`` parameter of a Content-Type value, if any (an over-long value is
+    not read: decoding then falls back to sniffing)."""
+    if len(content_type) > MAX_PARAMETERS_LENGTH:
+        return None
+    value = (content_type_param(content_type, "charset") or "").strip("'").strip()
+    return value or None
 
 
 _BOMS = (

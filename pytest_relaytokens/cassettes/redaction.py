@@ -14,19 +14,19 @@ import base64
 import binascii
 import re
 import string
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from ..http.headers import media_type
 from .forms import Matcher, encoded_forms, transforms_for
 from .normalise import (
-    MAX_BODY_BYTES,
     UndecodableBodyError,
     content_codings,
-    decode_content,
-    decode_text,
+    decode_body,
     header_text,
-    header_values,
     unescape_backslashes,
 )
 from .structure import (
@@ -40,8 +40,7 @@ from .structure import (
     is_parsed,
     is_secret_name,
     jsonish_secret_values,
-    multipart_boundary,
-    multipart_parts,
+    multipart_secret_parts,
     parse_json_exact,
     rewrite_cookie_header,
     rewrite_json_exact,
@@ -181,6 +180,11 @@ class Redactor:
         self._byte_matcher = Matcher()  # their encoded bytes, read as latin-1
         self._byte_forms: dict[str, list[tuple[str, str]]] = {}
         self._depth = 0
+        self._local = threading.local()
+        self._generations: weakref.WeakKeyDictionary[Any, tuple[int, int]] = (
+            weakref.WeakKeyDictionary()
+        )
+        """hooked request -> the generations its request and response were redacted at"""
         self._raw_matcher = Matcher()  # used once there are many secrets
         self._form_matcher = Matcher()
         self._where = "body"
@@ -413,23 +417,6 @@ class Redactor:
         ]
         return _splice(text, spans, lambda new: new)
 
-    def redact_params(self, encoded: str, names: Iterable[str] = ()) -> str:
-        """Redact the secret values of a ``k=v&k2=v2`` string, keeping its encoding."""
-        wanted = {n.lower() for n in names}
-
-        def rewrite(name: str, raw: str, decoded: str) -> str:
-            return self._param(name, raw, decoded)
-
-        out = rewrite_params(encoded, rewrite)
-        if not wanted:
-            return out
-        parts = out.split("&")
-        for index, part in enumerate(parts):
-            key, sep, value = part.partition("=")
-            if sep and value and key.lower() in wanted and value not in self._placeholders:
-                parts[index] = f"{key}={self._param(key, value, value)}"
-        return "&".join(parts)
-
     def redact_uri(self, uri: str) -> str:
         return self.redact_urls(uri)
 
@@ -491,17 +478,8 @@ class Redactor:
 
     def _xmlish(self, text: str) -> str:
         """A body declared XML that does not parse: the text of every secret-named element
-        (or ``<property name=...>``) and every secret-named attribute value is redacted in
-        one linear pass; a value that cannot be delimited is refused (fail closed)."""
-        spans: list[tuple[int, int, str]] = []
-        for name, start, end in xmlish_secret_values(text):
-            if start < 0:
-                self._refuse(
-                    f"is declared XML but does not parse, and the value of its secret field "
-                    f"{name!r} cannot be delimited"
-                )
-            spans.append((start, end, text[start:end]))
-        return _splice(text, spans, self._xml_value)
+        (or ``<property name=...>``) and every secret-named attribute value."""
+        return self._unparsed(text, xmlish_secret_values(text), "declared XML", self._xml_value)
 
     def _xml_value(self, value: str) -> str:
         stripped = value.strip()
@@ -514,18 +492,30 @@ class Redactor:
 
     def _jsonish(self, text: str) -> str:
         """A body declared or sniffed as JSON that does not parse: every secret-named
-        ``"key": value`` is redacted in the text (one linear pass); a value that cannot be
-        delimited is refused (fail closed)."""
+        ``"key": value``."""
+        found = jsonish_secret_values(text)
+        return self._unparsed(text, found, "declared or looks like JSON", self._token, True)
+
+    def _unparsed(
+        self,
+        text: str,
+        found: Iterable[tuple[str, int, int]],
+        declared: str,
+        replace: Callable[[str], str],
+        unescape: bool = False,
+    ) -> str:
+        """The ``(name, start, end)`` values a linear text scan ``found`` replaced in one
+        pass; a value that cannot be delimited (``start < 0``) is refused (fail closed)."""
         spans: list[tuple[int, int, str]] = []
-        for key, start, end in jsonish_secret_values(text):
+        for name, start, end in found:
             if start < 0:
                 self._refuse(
-                    f"is declared or looks like JSON but does not parse, and the value of "
-                    f"its secret field {key!r} cannot be delimited"
+                    f"is {declared} but does not parse, and the value of its secret field "
+                    f"{name!r} cannot be delimited"
                 )
             raw = text[start:end]
-            spans.append((start, end, unescape_backslashes(raw) if "\\" in raw else raw))
-        return _splice(text, spans, self._token)
+            spans.append((start, end, unescape_backslashes(raw) if unescape else raw))
+        return _splice(text, spans, replace)
 
     def _ndjson(self, text: str) -> str:
         return "".join(
@@ -560,37 +550,20 @@ class Redactor:
         then every known secret in every encoded form."""
         text = self.redact_urls(text)
         text = self._multipart(text, content_type)
-        lowered = content_type.lower()
-        if "ndjson" in lowered or "jsonl" in lowered or "json-seq" in lowered:
+        media = media_type(content_type)
+        if "ndjson" in media or "jsonl" in media or "json-seq" in media:
             text = self._ndjson(text)
         else:
-            text = self._json(text, declared="json" in lowered.partition(";")[0])
-        text = self._xml(text, declared="xml" in lowered.partition(";")[0])
+            text = self._json(text, declared="json" in media)
+        text = self._xml(text, declared="xml" in media)
         text = self._patterns(text)
         return self.substitute(text)
 
     def _multipart(self, text: str, content_type: str) -> str:
-        """Secret-named parts of a ``multipart/*`` body replaced in one pass (the boundary
-        is case-sensitive); a multipart body whose parts cannot be found is refused when it
-        names a secret field."""
-        if "multipart/" not in content_type.lower():
-            return text
-        boundary = multipart_boundary(content_type)
-        parts = multipart_parts(text, boundary) if boundary else []
-        if not parts:
-            for match in _PART_NAME.finditer(text):
-                if is_secret_name(match.group(1), "form"):
-                    self._refuse(
-                        f"is declared multipart but its parts cannot be found, and it names "
-                        f"the secret field {match.group(1)!r}"
-                    )
-            return text
-        spans = [
-            (start, end, text[start:end])
-            for name, start, end in parts
-            if end > start and is_secret_name(name, "form")
-        ]
-        return _splice(text, spans, self.placeholder_for)
+        """Secret-named parts of a ``multipart/*`` body replaced in one pass; one whose
+        parts cannot be found is refused when it names a secret field."""
+        found = multipart_secret_parts(text, content_type) or ()
+        return self._unparsed(text, found, "declared multipart", self.placeholder_for)
 
     def substitute(self, text: str) -> str:
         """Replace every tracked secret (and its encoded forms) in ``text``, also inside
@@ -650,16 +623,11 @@ class Redactor:
             return body
         raw = bytes(raw)
         codings = content_codings(headers)
+        raw, content_type, decoded = decode_body(raw, headers, where)
         if codings:
-            raw = decode_content(raw, codings, where)
             for name in [n for n in headers if n.lower() == "content-encoding"]:
                 del headers[name]
             as_text = False
-        if len(raw) > MAX_BODY_BYTES:
-            raise UndecodableBodyError(f"{where}: body is larger than {MAX_BODY_BYTES} bytes")
-        # the boundary of a multipart type is case-sensitive: keep the header as it is
-        content_type = (header_values(headers, "content-type") or [""])[0]
-        decoded = decode_text(raw, content_type.lower())
         if decoded is None:
             new = self._substitute_bytes(raw)
         else:
@@ -687,15 +655,39 @@ class Redactor:
 
     def _redact_message(
         self, headers: dict[str, list[str]], body: Any, where: str
-    ) -> tuple[dict[str, list[str]], Any]:
+    ) -> tuple[dict[str, list[str]], Any, int]:
+        """``(headers, body, generation)``: secret positions of the headers first, then the
+        body (which ends with a substitution of every secret known), then every header
+        substituted. The message holds none of the first ``generation`` secrets learnt."""
+        for name, values in headers.items():
+            headers[name] = [self.redact_header(name, v) for v in values]
         try:
             body = self._redact_body(body, headers, where)
         except UndecodableBodyError as error:
             self.refused.append(str(error))
             raise
+        generation = self.generation
         for name, values in headers.items():
-            headers[name] = [self.substitute(self.redact_header(name, v)) for v in values]
-        return headers, body
+            headers[name] = [self.substitute(v) for v in values]
+        return headers, body, generation
+
+    @property
+    def generation(self) -> int:
+        """How many secrets this redactor has learnt (it never forgets one)."""
+        return len(self._tracked)
+
+    def is_settled(self, request: Any) -> tuple[bool, bool]:
+        """Whether the request and the response of an interaction recorded through the
+        vcrpy hooks (``request`` is the hooked request) were redacted with every secret
+        known now; False for an interaction the hooks did not see."""
+        try:
+            generations = self._generations.get(request)
+        except TypeError:  # not a hooked request (it cannot be weakly referenced)
+            generations = None
+        if generations is None:
+            return False, False
+        now = self.generation
+        return generations[0] >= now, generations[1] >= now
 
     # vcrpy hooks --------------------------------------------------------------------------
     def redact_request(self, request: Any) -> Any:
@@ -703,7 +695,7 @@ class Redactor:
         headers = self._headers(request.headers)
         request.uri = self.redact_uri(request.uri)
         self._context = f" of {getattr(request, 'method', '?')} {request.uri}"
-        headers, body = self._redact_message(headers, request.body, "request body")
+        headers, body, generation = self._redact_message(headers, request.body, "request body")
         request.uri = self.substitute(self._patterns(request.uri))
         for name in list(request.headers.keys()):
             if name not in headers:
@@ -711,6 +703,8 @@ class Redactor:
         for name, values in headers.items():
             request.headers[name] = values[0] if len(values) == 1 else values
         request.body = body
+        # vcrpy hooks an interaction's request, then its response, in the same thread
+        self._local.request = (request, generation)
         return request
 
     def redact_response(self, response: dict[str, Any]) -> dict[str, Any]:
@@ -718,9 +712,11 @@ class Redactor:
         headers = self._headers(response.get("headers") or {})
         body = response.get("body")
         if isinstance(body, dict) and "string" in body:
-            headers, body["string"] = self._redact_message(headers, body["string"], "response body")
+            headers, body["string"], generation = self._redact_message(
+                headers, body["string"], "response body"
+            )
         else:
-            headers, _ = self._redact_message(headers, None, "response body")
+            headers, _, generation = self._redact_message(headers, None, "response body")
         for name, values in headers.items():
             headers[name] = [self._patterns(v) for v in values]
         if "headers" in response:
@@ -728,30 +724,45 @@ class Redactor:
         status = response.get("status")
         if isinstance(status, dict) and isinstance(status.get("message"), str):
             status["message"] = self.substitute(self._patterns(status["message"]))
+        pending = getattr(self._local, "request", None)
+        self._local.request = None
+        if pending is not None:
+            request, request_generation = pending
+            self._generations[request] = (request_generation, generation)
         return response
 
     def redact_interaction(
-        self, request: dict[str, Any], response: dict[str, Any]
+        self,
+        request: dict[str, Any],
+        response: dict[str, Any],
+        *,
+        sides: tuple[bool, bool] = (True, True),
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Redact a serialized interaction (cassette dict form) in place."""
+        """Redact a serialized interaction (cassette dict form) in place; ``sides`` says
+        whether to redact its request and its response."""
+        if sides[0]:
+            self._redact_request_dict(request)
+        if sides[1]:
+            self.redact_response(response)
+        if sides[0]:
+            if isinstance(request.get("uri"), str):
+                request["uri"] = self.substitute(self._patterns(request["uri"]))
+            for name, values in request["headers"].items():
+                request["headers"][name] = [self.substitute(v) for v in values]
+        return request, response
+
+    def _redact_request_dict(self, request: dict[str, Any]) -> None:
         headers = self._headers(request.get("headers") or {})
         if isinstance(request.get("uri"), str):
             request["uri"] = self.redact_uri(request["uri"])
             self._context = f" of {request.get('method', '?')} {request['uri']}"
-        headers, request["body"] = self._redact_message(
+        headers, request["body"], _ = self._redact_message(
             headers, request.get("body"), "request body"
         )
         request["headers"] = {n: [self._patterns(v) for v in vs] for n, vs in headers.items()}
-        self.redact_response(response)
-        if isinstance(request.get("uri"), str):
-            request["uri"] = self.substitute(self._patterns(request["uri"]))
-        for name, values in request["headers"].items():
-            request["headers"][name] = [self.substitute(v) for v in values]
-        return request, response
 
 
 _FILLERS = "0123456789"
-_PART_NAME = re.compile(r'\bname="?([^";\r\n]{1,256})')
 
 
 def _splice(text: str, spans: list[tuple[int, int, str]], replace: Callable[[str], str]) -> str:

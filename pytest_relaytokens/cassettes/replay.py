@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from ..clock import Clock
-from ..core import FakeRequest, FakeResponse, FakeService
+from ..http import FakeRequest, FakeResponse, FakeService
 from .redaction import SECRET_QUERY_PARAMS
 from .storage import Cassette, load_interactions
+from .structure import safe_url
 
 __all__ = ["ReplayService", "recorded_response", "request_key"]
 
@@ -157,8 +157,6 @@ class ReplayService(FakeService):
                     key, responses = candidate, self._index[candidate]
                     break
         if responses is None:
-            from ..pytest_plugin.network import safe_url
-
             # the request's own URL may carry a real token (?accesstoken=): never repeat it
             message = (
                 f"no recorded interaction for {request.method} {safe_url(request.url)}"
@@ -177,7 +175,3 @@ class ReplayService(FakeService):
             count = self._served.get(key, 0)
             self._served[key] = count + 1
         return responses[min(count, len(responses) - 1)].copy(), _credential(request), True
-
-    @classmethod
-    def from_paths(cls, paths: Iterable[str | os.PathLike[str]], **kwargs: Any) -> ReplayService:
-        return cls(*paths, **kwargs)

@@ -18,16 +18,7 @@ from typing import Any
 from ..errors import RelayTokensError
 from .forms import Matcher, encoded_forms, fingerprint
 from .loading import CassetteError, load_yaml
-from .normalise import (
-    MAX_BODY_BYTES,
-    UndecodableBodyError,
-    content_codings,
-    decode_content,
-    decode_text,
-    header_text,
-    header_values,
-    unescape_backslashes,
-)
+from .normalise import UndecodableBodyError, decode_body, header_text, unescape_backslashes
 from .redaction import MIN_DECLARED_LENGTH, MIN_TRACKED_LENGTH, TOKEN_PREFIXES, is_placeholder
 from .structure import (
     base64_runs,
@@ -36,8 +27,7 @@ from .structure import (
     is_parsed,
     is_secret_name,
     json_leaves,
-    multipart_boundary,
-    multipart_parts,
+    multipart_secret_parts,
     parse_json_exact,
     percent_forms,
     rewrite_params,
@@ -207,26 +197,20 @@ def _view(side: Mapping[str, Any], where: str, with_uri: bool) -> _View:
     if not body:
         return view
     try:
-        body = decode_content(body, content_codings(headers), "body")
+        decoded_body, content_type, decoded = decode_body(body, headers)
     except UndecodableBodyError as error:
         view.problems.append(("body", f"cannot be decoded, so cannot be checked ({error})"))
         view.bodies.append(("body", body))
         return view
-    if len(body) > MAX_BODY_BYTES:
-        view.problems.append(("body", f"larger than {MAX_BODY_BYTES} bytes"))
-        return view
-    view.bodies.append(("body", body))
-    content_type = (header_values(headers, "content-type") or [""])[0]  # boundary: case kept
-    decoded = decode_text(body, content_type.lower())
+    view.bodies.append(("body", decoded_body))
     if decoded is None:
-        view.leaves.append(("body", body.decode("latin-1")))
+        view.leaves.append(("body", decoded_body.decode("latin-1")))
         return view
     text = decoded[0]
     view.leaves.append(("body", text))
     _param_positions(text, view, "body")
-    boundary = multipart_boundary(content_type)
-    for name, start, end in multipart_parts(text, boundary) if boundary else ():
-        if end > start and is_secret_name(name, "form"):
+    for name, start, end in multipart_secret_parts(text, content_type) or ():
+        if start >= 0:
             view.positions.append((f"body.{name}", text[start:end]))
     node = parse_json_exact(text)
     if is_parsed(node):

@@ -465,14 +465,20 @@ class CassetteStore:
 
         from vcr.serializers import compat
 
-        requests = [copy.deepcopy(r) for r in cassette_dict["requests"]]
-        responses = [copy.deepcopy(r) for r in cassette_dict["responses"]]
         interactions = []
-        for request, response in zip(requests, responses, strict=True):
-            request_dict = compat.convert_to_unicode(request._to_dict())
-            response_dict = compat.convert_to_unicode(response)
-            if cls.redactor is not None:  # late-learnt secrets: a final idempotent pass
-                cls.redactor.redact_interaction(request_dict, response_dict)
+        for hooked, response in zip(
+            cassette_dict["requests"], cassette_dict["responses"], strict=True
+        ):
+            request_dict = compat.convert_to_unicode(copy.deepcopy(hooked)._to_dict())
+            response_dict = compat.convert_to_unicode(copy.deepcopy(response))
+            # a secret learnt after a message was redacted (a value first seen in a plain
+            # field, later in a secret one) is redacted there now; a settled message is not
+            # walked twice
+            sides = cls.redactor.is_settled(hooked) if cls.redactor is not None else (True, True)
+            if cls.redactor is not None and not all(sides):
+                cls.redactor.redact_interaction(
+                    request_dict, response_dict, sides=(not sides[0], not sides[1])
+                )
                 request_dict = compat.convert_to_unicode(request_dict)
                 response_dict = compat.convert_to_unicode(response_dict)
             interactions.append({"request": request_dict, "response": response_dict})

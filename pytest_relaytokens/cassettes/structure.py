@@ -14,8 +14,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
+from ..http.multipart import boundary_of, disposition_name, split_parts
 from .normalise import unescape_backslashes
 
 __all__ = [
@@ -32,12 +33,12 @@ __all__ = [
     "is_secret_name",
     "json_leaves",
     "jsonish_secret_values",
-    "multipart_boundary",
-    "multipart_parts",
+    "multipart_secret_parts",
     "parse_json_exact",
     "rewrite_cookie_header",
     "rewrite_json_exact",
     "rewrite_params",
+    "safe_url",
     "semicolon_params",
     "split_authorization",
     "xml_leaves",
@@ -720,55 +721,37 @@ _VALUE_RUN = re.compile(r"[^;&# \t\r\n\"'<>`\\|^{}]*")
 """a parameter name, value: one character class each, so no backtracking"""
 
 
-def multipart_boundary(content_type: str) -> str | None:
-    """The ``boundary`` of a ``multipart/*`` content type, its case kept (RFC 2046)."""
+def multipart_secret_parts(text: str, content_type: str) -> list[tuple[str, int, int]] | None:
+    """``(name, start, end)`` of the value of each secret-named part of a ``multipart/*``
+    body (the boundary is case-sensitive); None when ``content_type`` is not multipart.
+    When no part can be found, every secret-named ``Content-Disposition`` line is given
+    with ``start == end == -1`` (the caller cannot delimit it)."""
     if "multipart/" not in content_type.lower():
         return None
-    for piece in content_type.split(";")[1:]:
-        key, sep, value = piece.strip().partition("=")
-        if sep and key.strip().lower() == "boundary":
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            return value or None
-    return None
-
-
-def _disposition_name(head: str) -> str:
-    for line in head.splitlines():
-        if line.lower().startswith("content-disposition"):
-            for piece in line.split(";")[1:]:
-                key, sep, value = piece.strip().partition("=")
-                if sep and key.strip().lower() == "name":
-                    return value.strip().strip('"')
-    return ""
-
-
-def multipart_parts(text: str, boundary: str) -> list[tuple[str, int, int]]:
-    """``(name, start, end)`` of the value of each part of a multipart ``text`` (the text
-    between a part's blank line and the line break before the next delimiter)."""
-    delimiter = "--" + boundary
+    boundary = boundary_of(content_type)
+    parts = split_parts(text, boundary) if boundary else []
+    if not parts:
+        names = (
+            disposition_name(line)
+            for line in text.splitlines()
+            if line.lstrip()[:19].lower() == "content-disposition"
+        )
+        return [(name, -1, -1) for name in names if is_secret_name(name, "form")]
     found: list[tuple[str, int, int]] = []
-    position = text.find(delimiter)
-    while position >= 0:
-        start = position + len(delimiter)
-        following = text.find(delimiter, start)
-        stop = len(text) if following < 0 else following
-        if text.startswith("--", start):  # the close delimiter
-            break
-        blank = -1
-        for separator in ("\r\n\r\n", "\n\n"):
-            blank = text.find(separator, start, stop)
-            if blank >= 0:
-                head, value_start = text[start:blank], blank + len(separator)
-                break
-        if blank >= 0:
-            end = stop
-            if following >= 0:
-                if text.startswith("\r\n", end - 2) and end - 2 >= value_start:
-                    end -= 2
-                elif text.startswith("\n", end - 1) and end - 1 >= value_start:
-                    end -= 1
-            found.append((_disposition_name(head), value_start, end))
-        position = following
+    for part in parts:
+        name = disposition_name(part.head)
+        if part.end > part.start and is_secret_name(name, "form"):
+            found.append((name, part.start, part.end))
     return found
+
+
+def safe_url(url: str) -> str:
+    """``url`` fit for a message: no user info, every query value hidden (a Relay token
+    travels as ``?accesstoken=``), a path segment after a secret collection hidden
+    (``/api/auth/accesstokens/<hidden>``), no fragment."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    keys = [pair.split("=", 1)[0] for pair in parts.query.split("&") if pair]
+    query = "&".join(f"{key}=<hidden>" for key in keys)
+    path = rewrite_params(parts.path, lambda _name, _raw, _value: "<hidden>")
+    return f"{parts.scheme}://{host}{path}" + (f"?{query}" if query else "")

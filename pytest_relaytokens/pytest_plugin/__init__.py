@@ -1,14 +1,13 @@
-"""The pytest layer of pytest-relaytokens.
+"""The pytest layer of pytest-relaytokens (``pytest_relaytokens.plugin`` wires it to pytest).
 
-- :mod:`.hooks`: options, markers, hooks and fixtures only (what ``pytest_relaytokens.plugin``,
-  the ``pytest11`` entry point, exposes);
 - :mod:`.options`: command-line options and ini keys, checked at configure; the run seed;
-- :mod:`.markers`: marker definitions and their validation at collection;
-- :mod:`.context`: the per-test context, resolved once and kept in the item's stash;
+- :mod:`.markers`: marker definitions, their signatures and validation at collection;
+- :mod:`.collection`: collection-time checks (marker problems, cassette collisions);
+- :mod:`.context`: the defaults of the setting fixtures and the per-test context they feed;
 - :mod:`.backends`: the fake, replay and live backends behind one protocol;
 - :mod:`.network`: one test's ``requests``/``httpx`` interception and network blocking;
 - :mod:`.report`: the error-coverage and unused-cassettes reports.
 
-Imports go one way: hooks -> context -> backends/network -> markers/options.
+Imports go one way: plugin -> collection/context -> backends/network -> markers/options.
 Nothing here imports pydantic, faker, vcrpy, responses or httpx at module level.
 """

@@ -21,19 +21,21 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from ..core import FakeRequest, FakeResponse, FakeService
 from ..errors import RelayTokensError
+from ..http import FakeRequest, FakeResponse, FakeService
+from ..http.messages import body_digest
+from ..ucwa.online import SignInError, sign_in_to_token
 
 if TYPE_CHECKING:
     from ..cassettes.storage import Cassette
     from ..clock import Clock
-    from ..core import TokenPolicy
+    from ..http import TokenPolicy
     from ..relay.models import RelayAccessToken
     from ..ucwa.models import MediaRelayAccessToken
     from ..ucwa.wire import UcwaQuirks
@@ -85,12 +87,6 @@ class MissingEnvironment(BackendError):
     """The live backend's environment variables are not set."""
 
 
-def body_digest(body: bytes) -> str:
-    """How an error message refers to a server body: its length and a short sha256 prefix
-    (never the body itself, which may carry a credential)."""
-    return f"{len(body)} byte(s), sha256 {hashlib.sha256(body).hexdigest()[:12]}"
-
-
 @dataclass
 class TestInputs:
     """Everything a backend needs about one test, resolved once by the test's context."""
@@ -101,10 +97,9 @@ class TestInputs:
     seed: int
     clock: Clock
     policy: TokenPolicy
-    ucwa_format: str
+    format_source: Callable[[], str]
     quirks_source: Callable[[], UcwaQuirks]
     cassette: Path
-    library_cassette: bool = False
     ucwa_errors: list[tuple[str, int | None]] = field(default_factory=list)
     relay_errors: list[tuple[str, int | None]] = field(default_factory=list)
     rebase: bool = False
@@ -120,19 +115,16 @@ class TestInputs:
     cors_origins: tuple[str, ...] | None = None
     ucwa_online: bool = False
 
-    #: the relays' location the quirks ask for (None: as generated), known without building
-    #: the quirks; ``...``: ask the quirks
-    relay_location: Any = ...
+    @functools.cached_property
+    def ucwa_format(self) -> str:
+        return self.format_source()
 
     @functools.cached_property
     def quirks(self) -> UcwaQuirks:
         return self.quirks_source()
 
     def location(self) -> str | None:
-        if self.relay_location is ...:
-            return self.quirks.location
-        location: str | None = self.relay_location
-        return location
+        return self.quirks.location
 
 
 class Backend(Protocol):
@@ -173,8 +165,7 @@ class FakeBackend:
     def __init__(self, inputs: TestInputs) -> None:
         self.inputs = inputs
         self.services: dict[str, FakeService] = {}
-        self._ucwa_token: MediaRelayAccessToken | None = None
-        self._relay_token: RelayAccessToken | None = None
+        self._tokens: dict[str, Any] = {}
         self.rendered_errors: set[tuple[str, str]] = set()
 
     def api_service(self, api: str) -> FakeService:
@@ -217,20 +208,20 @@ class FakeBackend:
         self.services[api] = service
         return service
 
-    def adopt_tokens(
-        self, ucwa: MediaRelayAccessToken | None = None, relay: RelayAccessToken | None = None
-    ) -> None:
-        """Tokens the test's context made before this backend existed (the token fixtures'
-        fast path): the token fixtures keep answering with them."""
-        if ucwa is not None:
-            self._ucwa_token = ucwa
-        if relay is not None:
-            self._relay_token = relay
-
     def ucwa_token(self) -> MediaRelayAccessToken:
-        if self._ucwa_token is None:
-            self._ucwa_token = self._issue_ucwa_token()
-        return self._ucwa_token
+        token: MediaRelayAccessToken = self._token("ucwa", self._issue_ucwa_token)
+        return token
+
+    def relay_token(self) -> RelayAccessToken:
+        token: RelayAccessToken = self._token("relay", self._issue_relay_token)
+        return token
+
+    def _token(self, api: str, issue: Callable[[], Any]) -> Any:
+        """The test's one ``api`` token, issued on first use."""
+        token = self._tokens.get(api)
+        if token is None:
+            token = self._tokens[api] = issue()
+        return token
 
     def _issue_ucwa_token(self) -> MediaRelayAccessToken:
         inputs = self.inputs
@@ -273,11 +264,6 @@ class FakeBackend:
                 return response
         return render_ucwa_response(self.ucwa_token(), inputs.ucwa_format, inputs.quirks)
 
-    def relay_token(self) -> RelayAccessToken:
-        if self._relay_token is None:
-            self._relay_token = self._issue_relay_token()
-        return self._relay_token
-
     def _issue_relay_token(self) -> RelayAccessToken:
         inputs = self.inputs
         service: Any = self.services.get("relay")
@@ -297,14 +283,6 @@ class FakeBackend:
 
     def close(self) -> None:
         self.services.clear()
-
-
-def bind_clock(token: Any, clock: Clock) -> Any:
-    """Let ``token`` answer ``is_expired()``/``remaining()`` on ``clock`` (a token parsed from
-    a cassette or a live answer; the factories bind their own tokens)."""
-    with contextlib.suppress(AttributeError, TypeError):
-        vars(token)["_relaytokens_clock"] = clock
-    return token
 
 
 def render_ucwa_response(
@@ -787,10 +765,6 @@ def live_secrets() -> list[str]:
     return found
 
 
-def _loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1", "[::1]")
-
-
 class LiveBackend:
     """A real server: every request forwarded; recorded into the test's cassette unless the
     record mode is ``none``."""
@@ -810,6 +784,7 @@ class LiveBackend:
         inputs = self.inputs
         if self._recording is not None or inputs.record_mode == "none":
             return
+        from ..cassettes.locking import cassette_lock
         from ..cassettes.recording import record
 
         secrets = live_secrets()
@@ -818,7 +793,7 @@ class LiveBackend:
         if inputs.shared:
             # One recorder at a time (xdist workers too); each adds to what is there, and
             # "rewrite" starts afresh only for the run's first test on the cassette.
-            stack.enter_context(_file_lock(inputs.cassette))
+            stack.enter_context(cassette_lock(inputs.cassette))
             done = _run_marker(inputs.run_id, inputs.cassette)
             if mode == "rewrite" and done.exists():
                 mode = "all"
@@ -915,22 +890,6 @@ def _key(path: Path) -> str:
     return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
 
 
-@contextlib.contextmanager
-def _file_lock(cassette: Path) -> Iterator[None]:
-    """An exclusive lock on ``cassette`` across processes (POSIX ``flock``)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: shared recording is not serialised
-        yield
-        return
-    with open(_lock_dir() / f"{_key(cassette)}.lock", "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def _run_marker(run_id: str, cassette: Path) -> Path:
     run = hashlib.sha256(run_id.encode()).hexdigest()[:16]
     return _lock_dir() / f"{run}-{_key(cassette)}.recorded"
@@ -945,91 +904,12 @@ def _touch_on_success(path: Path, *exc_info: Any) -> bool:
 
 
 def live_ucwa_token_response(api: FakeService, fmt: str) -> FakeResponse:
-    """Walk a live UCWA server to its token: autodiscover, WebTicket, application, token.
-
-    Credentials go only to the configured host, over https (or to loopback): a WebTicket
-    ``MsRtcOAuth href`` pointing anywhere else is refused.
-    """
-    import json
-    from urllib.parse import urlencode, urljoin
-
-    base = api.base_url
+    """Walk a live UCWA server to its token (see :func:`sign_in_to_token`)."""
     creds: Any = getattr(api, "credentials")  # noqa: B009
-    home = urlsplit(base)
-
-    def call(method: str, url: str, headers: dict[str, str], body: bytes = b"") -> FakeResponse:
-        return api.handle(FakeRequest.build(method, urljoin(base + "/", url), headers, body))
-
-    def document(response: FakeResponse, what: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise BackendError(
-                f"live UCWA server at {base}: {what} answered {response.status} with no JSON "
-                f"({body_digest(response.body)})"
-            ) from None
-
-    def link(doc: Any, *keys: str) -> str:
-        for key in keys:
-            doc = doc.get(key) if isinstance(doc, dict) else None
-        if not isinstance(doc, str):
-            raise BackendError(f"live UCWA server at {base}: no {'.'.join(keys)} link")
-        return doc
-
-    root = document(
-        call("GET", "/autodiscover/autodiscoverservice.svc/root", {"Accept": "application/json"}),
-        "autodiscover",
-    )
-    user_url = urljoin(base + "/", link(root, "_links", "user", "href"))
-    challenge = call("GET", user_url, {"Accept": "application/json"})
-    href = next(
-        (
-            m.group(1)
-            for value in challenge.header_all("WWW-Authenticate")
-            if (m := re.search(r'MsRtcOAuth[ \t]+href="?([^",\s]+)', value))
-        ),
-        None,
-    )
-    if href is None:
-        raise BackendError(f"live UCWA server at {base}: no MsRtcOAuth challenge on {user_url}")
-    grant_url = urljoin(user_url, href)
-    target = urlsplit(grant_url)
-    secure = target.scheme == "https" or (
-        target.scheme == "http" and _loopback(target.hostname or "")
-    )
-    if (target.hostname or "").lower() != (home.hostname or "").lower() or not secure:
-        raise BackendError(
-            f"live UCWA server at {base}: refusing to send the password to "
-            f"{target.scheme}://{target.netloc} (the MsRtcOAuth href must be on the configured "
-            "host, over https or loopback)"
+    try:
+        signed_in = sign_in_to_token(
+            api.handle, api.base_url, creds.username, creds.password, accept=f"application/{fmt}"
         )
-    form = urlencode(
-        {"grant_type": "password", "username": creds.username, "password": creds.password}
-    )
-    grant = call(
-        "POST",
-        grant_url,
-        {"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
-        form.encode(),
-    )
-    if grant.status != 200:
-        raise BackendError(
-            f"live UCWA server: WebTicket answered {grant.status} ({body_digest(grant.body)})"
-        )
-    bearer = {"Authorization": "Bearer " + link(document(grant, "WebTicket"), "access_token")}
-    user = document(call("GET", user_url, {**bearer, "Accept": "application/json"}), "user")
-    apps_url = urljoin(user_url, link(user, "_links", "applications", "href"))
-    body = json.dumps(
-        {"UserAgent": "pytest-relaytokens", "EndpointId": "pytest-relaytokens", "Culture": "en-US"}
-    ).encode()
-    app = document(
-        call(
-            "POST",
-            apps_url,
-            {**bearer, "Content-Type": "application/json", "Accept": "application/json"},
-            body,
-        ),
-        "applications",
-    )
-    token_href = link(app, "_embedded", "communication", "_links", "mediaRelayAccessToken", "href")
-    return call("GET", urljoin(apps_url, token_href), {**bearer, "Accept": f"application/{fmt}"})
+    except SignInError as error:
+        raise BackendError(f"live {error}") from None
+    return signed_in.token

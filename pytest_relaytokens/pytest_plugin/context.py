@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
@@ -22,26 +21,23 @@ from .markers import MarkerSettings
 from .options import RunState, derive_seed, get_option, secret_patterns
 
 if TYPE_CHECKING:
-    from ..core import FakeService, TokenPolicy
+    from ..http import FakeService, TokenPolicy
     from ..transports.server import FakeServers
     from ..ucwa.wire import UcwaQuirks
     from .backends import Backend
     from .network import TestNetwork
 
 __all__ = [
-    "CONTEXT_KEY",
     "SETTINGS_KEY",
     "STATE_KEY",
     "SharedServer",
     "TestContext",
     "cassette_path",
     "clear_errors",
-    "context_for",
 ]
 
 STATE_KEY = pytest.StashKey[RunState]()
 SETTINGS_KEY = pytest.StashKey[MarkerSettings]()
-CONTEXT_KEY = pytest.StashKey["TestContext"]()
 
 ERROR_PROPERTY = "relaytokens_error"
 USED_PROPERTY = "relaytokens_used"
@@ -49,17 +45,6 @@ CASSETTE_PROPERTY = "relaytokens_cassette"
 DESELECTED_PROPERTY = "relaytokens_deselected"
 
 _NO_MARKERS = MarkerSettings()
-
-_OVERRIDABLE = (
-    "relaytokens_seed",
-    "relaytokens_clock",
-    "relaytokens_token_policy",
-    "relaytokens_backend",
-    "relaytokens_ucwa_format",
-    "relaytokens_ucwa_quirks",
-)
-_OVERRIDES_KEY = pytest.StashKey[frozenset[str]]()
-_LOCAL_OVERRIDES_KEY = pytest.StashKey[dict[int, frozenset[str]]]()
 
 
 @contextlib.contextmanager
@@ -80,58 +65,42 @@ def clear_errors() -> Iterator[None]:
         raise failed from None  # the message alone: no "during handling" chain
 
 
-def overrides(item: pytest.Item) -> frozenset[str]:
-    """The overridable fixtures a conftest, plugin, the test module or its class defines.
-
-    Lets the hot path skip fixture lookups when nobody overrides a default. Computed once per
-    module or class (the session's conftests and plugins once) and cached.
-    """
-    config = item.config
-    parent = item.parent
-    cache = config.stash.get(_LOCAL_OVERRIDES_KEY, None)
-    if cache is None:
-        cache = config.stash[_LOCAL_OVERRIDES_KEY] = {}
-    key = id(parent)  # nodes live as long as the session's cache: no hashing of a node
-    names = cache.get(key)
-    if names is None:
-        found = config.stash.get(_OVERRIDES_KEY, None)
-        if found is None:
-            ours = {
-                sys.modules.get("pytest_relaytokens.plugin"),
-                sys.modules.get("pytest_relaytokens.pytest_plugin.hooks"),
-            }
-            found = config.stash[_OVERRIDES_KEY] = frozenset(
-                n
-                for plugin in config.pluginmanager.get_plugins()
-                if plugin not in ours
-                for n in _OVERRIDABLE
-                if hasattr(plugin, n)
-            )
-        holders = [
-            getattr(node, "obj", None)
-            for node in (parent.listchain() if parent is not None else ())
-            if isinstance(node, (pytest.Module, pytest.Class))
-        ]
-        names = cache[key] = found | frozenset(
-            n for n in _OVERRIDABLE for obj in holders if obj is not None and hasattr(obj, n)
-        )
-    return names
-
-
 def marker_settings(item: pytest.Item) -> MarkerSettings:
     return item.stash.get(SETTINGS_KEY, None) or _NO_MARKERS
 
 
-# --- the resolved settings (also what the default setting fixtures return) ---------------------
-def default_backend(item: pytest.Item, state: RunState) -> str:
-    return marker_settings(item).backend or state.backend
+# --- what the default setting fixtures return ------------------------------------------------
+def given(
+    request: pytest.FixtureRequest, fixture: str, default: Callable[[pytest.Item], Any]
+) -> Any:
+    """The value a test parametrizes ``fixture`` with (``indirect=True``: pytest hands it to
+    the fixture as its parameter), else ``default(item)``."""
+    item = request.node
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and fixture in callspec.params:
+        return callspec.params[fixture]
+    return default(item)
 
 
-def default_format(item: pytest.Item, state: RunState) -> str:
-    return marker_settings(item).ucwa_format or state.ucwa_format
+def default_seed(item: pytest.Item) -> int:
+    return derive_seed(item.config.stash[STATE_KEY].run_seed, item.nodeid)
 
 
-def default_quirks(item: pytest.Item, state: RunState) -> UcwaQuirks:
+def default_clock(item: pytest.Item) -> Clock:
+    """The test's own clock, frozen at the run's start instant."""
+    return Clock(item.config.stash[STATE_KEY].start, frozen=True)
+
+
+def default_backend(item: pytest.Item) -> str:
+    return marker_settings(item).backend or item.config.stash[STATE_KEY].backend
+
+
+def default_format(item: pytest.Item) -> str:
+    return marker_settings(item).ucwa_format or item.config.stash[STATE_KEY].ucwa_format
+
+
+def default_quirks(item: pytest.Item) -> UcwaQuirks:
+    state = item.config.stash[STATE_KEY]
     base = state.default_quirks
     if base is None:  # options and ini: the same for every test of the run, made once
         from ..ucwa.wire import UcwaQuirks
@@ -152,7 +121,7 @@ def default_policy(item: pytest.Item) -> TokenPolicy:
 def policy_for(settings: MarkerSettings, state: RunState) -> TokenPolicy:
     """The token policy the expiry markers ask for (one shared default when none does)."""
     if settings is not _NO_MARKERS and settings.any_token_policy:
-        from ..core import TokenPolicy
+        from ..http import TokenPolicy
 
         return TokenPolicy(
             settings.already_expired,
@@ -162,39 +131,10 @@ def policy_for(settings: MarkerSettings, state: RunState) -> TokenPolicy:
         )
     policy = state.default_policy
     if policy is None:
-        from ..core import TokenPolicy
+        from ..http import TokenPolicy
 
         policy = state.default_policy = TokenPolicy()
     return policy
-
-
-_CLOCK_KEY = pytest.StashKey["Clock"]()
-
-#: api -> its token factory class, imported on first use (pydantic stays out of plugin import;
-#: an import statement in the per-test path costs more than the lookup)
-_FACTORIES: dict[str, Any] = {}
-
-
-def _load_factory(api: str) -> Any:
-    if api == "ucwa":
-        from ..ucwa.factories import UcwaTokenFactory as factory
-    else:
-        from ..relay.factories import RelayTokenFactory as factory  # type: ignore[assignment]
-    _FACTORIES[api] = factory
-    return factory
-
-
-def own_clock(item: pytest.Item, state: RunState) -> Clock:
-    """The test's own clock (frozen at the run's start instant), made once per test: the
-    context's when the test has one, else kept in the item's stash until the test ends."""
-    stash = item.stash
-    context = stash.get(CONTEXT_KEY, None)
-    if context is not None and context.own_clock is not None:
-        return context.own_clock
-    clock: Clock | None = stash.get(_CLOCK_KEY, None)
-    if clock is None:
-        clock = stash[_CLOCK_KEY] = Clock(state.start, frozen=True)
-    return clock
 
 
 def cassette_name(item: pytest.Item) -> str:
@@ -229,32 +169,12 @@ def cassette_path(item: pytest.Item) -> Path:
     return cassette_path_for(module_path, cassette_name(item), base)
 
 
-class SharedServer:
-    """The session's loopback server as one test sees it: its ``url`` and this test's fakes.
-    Read-only. (A plain class: a frozen dataclass costs ~3M instructions at every import.)"""
+class SharedServer(NamedTuple):
+    """The session's loopback server as one test sees it: its ``url`` and this test's fakes."""
 
-    __slots__ = ("relay", "ucwa", "url")
     url: str
     ucwa: Any
     relay: Any
-
-    def __init__(self, url: str, ucwa: Any, relay: Any) -> None:
-        object.__setattr__(self, "url", url)
-        object.__setattr__(self, "ucwa", ucwa)
-        object.__setattr__(self, "relay", relay)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"SharedServer is read-only: cannot set {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SharedServer):
-            return NotImplemented
-        return (self.url, self.ucwa, self.relay) == (other.url, other.ucwa, other.relay)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"SharedServer(url={self.url!r}, ucwa={self.ucwa!r}, relay={self.relay!r})"
 
 
 class TestContext:
@@ -264,8 +184,7 @@ class TestContext:
 
     # What most tests never set, read from the class until set (fewer stores per test).
     _quirks: UcwaQuirks | None = None
-    #: the test's own clock when the context made it (not kept in the stash)
-    own_clock: Clock | None = None
+    _format: str | None = None
     _backend: Backend | None = None
     #: why the test's recording is not a complete one (None: its call phase passed)
     unfinished: str | None = None
@@ -274,86 +193,27 @@ class TestContext:
     server: FakeServers | None = None
     _unplug: Any = None  # the session server's router serving this test's fakes
 
-    def __init__(self, request: pytest.FixtureRequest, item: pytest.Item | None = None) -> None:
-        if item is None:
-            item = request.node
-        state = item.config.stash[STATE_KEY]
+    def __init__(
+        self,
+        request: pytest.FixtureRequest,
+        seed: int,
+        clock: Clock,
+        policy: TokenPolicy,
+        backend: str,
+    ) -> None:
+        item = request.node
+        self.request = request
         self.item = item
-        self.state = state
-        settings: MarkerSettings = item.stash.get(SETTINGS_KEY, None) or _NO_MARKERS
-        self.settings = settings
-        names = overrides(item)
-        if not names:  # the fast path: nobody overrides a default (markers and options only)
-            self.seed: int = derive_seed(state.run_seed, item.nodeid)
-            clock: Clock | None = item.stash.get(_CLOCK_KEY, None)
-            if clock is None:  # relaytokens_clock did not make it first: the context owns it
-                clock = self.own_clock = Clock(state.start, frozen=True)
-            self.clock: Clock = clock
-            self.policy: TokenPolicy = policy_for(settings, state)
-            self.backend_name: str = settings.backend or state.backend
-            self.ucwa_format: str = settings.ucwa_format or state.ucwa_format
-        else:
-            self._resolve_overrides(request, names)
-        #: tokens made without a backend: no marker, no override (the quirks one may move the
-        #: relays), the fake backend, no relay location option
-        self._plain = (
-            not names
-            and settings is _NO_MARKERS
-            and self.backend_name == "fake"
-            and state.relay_location is None
-        )
-        self._tokens: dict[str, Any] = {}
+        self.state = item.config.stash[STATE_KEY]
+        settings = self.settings = marker_settings(item)
+        self.seed = _checked("relaytokens_seed", seed, item)
+        self.clock = clock
+        self.policy = policy
+        self.backend_name = _checked("relaytokens_backend", settings.backend or backend, item)
         self.blocked: list[str] = []
         self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
         self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
-
-    def _resolve_overrides(self, request: pytest.FixtureRequest, names: frozenset[str]) -> None:
-        """Settings from the conftest/module/class overrides of the setting fixtures, each
-        checked (a bad override fails the test naming the fixture)."""
-        item, state, settings = self.item, self.state, self.settings
-        lookup = request.getfixturevalue
-        self.seed = (
-            lookup("relaytokens_seed")
-            if "relaytokens_seed" in names
-            else derive_seed(state.run_seed, item.nodeid)
-        )
-        self.clock = (
-            lookup("relaytokens_clock") if "relaytokens_clock" in names else own_clock(item, state)
-        )
-        self.policy = (
-            lookup("relaytokens_token_policy")
-            if "relaytokens_token_policy" in names
-            else policy_for(settings, state)
-        )
-        self.backend_name = settings.backend or (
-            lookup("relaytokens_backend") if "relaytokens_backend" in names else state.backend
-        )
-        self.ucwa_format = settings.ucwa_format or (
-            lookup("relaytokens_ucwa_format")
-            if "relaytokens_ucwa_format" in names
-            else state.ucwa_format
-        )
-        for fixture, value, valid in (
-            ("relaytokens_backend", self.backend_name, ("fake", "replay", "live")),
-            ("relaytokens_ucwa_format", self.ucwa_format, ("json", "xml")),
-        ):
-            if value not in valid:
-                pytest.fail(
-                    f"{item.nodeid}: the override of fixture {fixture} returned {value!r}; "
-                    f"valid values: {', '.join(valid)}",
-                    pytrace=False,
-                )
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            pytest.fail(
-                f"{item.nodeid}: the override of fixture relaytokens_seed returned "
-                f"{self.seed!r}; valid values: an int",
-                pytrace=False,
-            )
-        if "relaytokens_ucwa_quirks" in names:  # an override: resolved now, while setting up
-            quirks: UcwaQuirks = lookup("relaytokens_ucwa_quirks")
-            if settings.ucwa_quirks:
-                quirks = dataclasses.replace(quirks, **settings.ucwa_quirks)  # type: ignore[arg-type]
-            self._quirks = quirks
+        mark_item_used(item, item.config)
 
     # --- lazily resolved parts ------------------------------------------------------------------
     @property
@@ -372,12 +232,33 @@ class TestContext:
     def allowed_hosts(self) -> tuple[str, ...]:
         return (*self.state.allow_hosts, *self.settings.allow.get("hosts", ()))
 
+    def with_ucwa(self, quirks: UcwaQuirks | None = None, fmt: str | None = None) -> TestContext:
+        """Take the UCWA settings a fixture resolved through pytest (the ``ucwa_format`` and
+        ``ucwa_quirks`` markers still win); returns the context."""
+        if quirks is not None and self._quirks is None:
+            marked = self.settings.ucwa_quirks
+            self._quirks = dataclasses.replace(quirks, **marked) if marked else quirks  # type: ignore[arg-type]
+        if fmt is not None and self._format is None:
+            value = self.settings.ucwa_format or fmt
+            self._format = _checked("relaytokens_ucwa_format", value, self.item)
+        return self
+
+    @property
+    def ucwa_format(self) -> str:
+        """The ``ucwa_format`` marker, else ``relaytokens_ucwa_format`` (asked of pytest on
+        first use when no fixture handed it over)."""
+        if self._format is None:
+            self.with_ucwa(fmt=self.request.getfixturevalue("relaytokens_ucwa_format"))
+        assert self._format is not None
+        return self._format
+
     @property
     def quirks(self) -> UcwaQuirks:
-        """The UCWA quirks: an override of ``relaytokens_ucwa_quirks``, else options/ini, then
-        the ``ucwa_quirks`` marker (resolved on first use: Relay-only tests never pay it)."""
+        """``relaytokens_ucwa_quirks`` with the ``ucwa_quirks`` marker's keywords on top
+        (asked of pytest on first use when no fixture handed it over)."""
         if self._quirks is None:
-            self._quirks = default_quirks(self.item, self.state)
+            self.with_ucwa(quirks=self.request.getfixturevalue("relaytokens_ucwa_quirks"))
+        assert self._quirks is not None
         return self._quirks
 
     @property
@@ -390,7 +271,7 @@ class TestContext:
     def backend(self) -> Backend:
         backend = self._backend
         if backend is None:
-            from .backends import FakeBackend, TestInputs, make_backend
+            from .backends import TestInputs, make_backend
 
             config = self.item.config
             settings = self.settings
@@ -399,7 +280,7 @@ class TestContext:
                 seed=self.seed,
                 clock=self.clock,
                 policy=self.policy,
-                ucwa_format=self.ucwa_format,
+                format_source=lambda: self.ucwa_format,
                 quirks_source=lambda: self.quirks,
                 cassette=self.cassette if self.backend_name != "fake" else Path(),
                 ucwa_errors=settings.ucwa_errors,
@@ -413,38 +294,20 @@ class TestContext:
                 cors_origins=settings.cors_origins,
                 ucwa_online=settings.ucwa_online,
             )
-            if self._quirks is None:  # no override: the location without building the quirks
-                inputs.relay_location = settings.ucwa_quirks.get(
-                    "location", self.state.relay_location
-                )
-            backend = make_backend(self.backend_name, inputs)
-            if self._tokens and isinstance(backend, FakeBackend):
-                backend.adopt_tokens(**self._tokens)  # handed out before: still the test's
-            self._backend = backend
+            backend = self._backend = make_backend(self.backend_name, inputs)
         return backend
 
     def finish(self) -> None:
-        """The test item's finalizer: stop the fakes, record coverage, drop the context, and
-        fail the test on what strict mode does not allow."""
+        """The context fixture's teardown: stop the fakes, record coverage, and fail the test
+        on what strict mode does not allow."""
         item = self.item
         state = self.state
         if state.passed_call != item.nodeid and self._backend is not None:
             self.unfinished = _why_unfinished(item, state.failed_call == item.nodeid)
-        try:
-            problems = self.teardown(state.failed_call == item.nodeid)
-        finally:
-            del item.stash[CONTEXT_KEY]  # nothing of the test stays in its item
-            if self.own_clock is None:  # a clock relaytokens_clock stashed, if any
-                drop_clock(item)
+        problems = self.teardown(state.failed_call == item.nodeid)
         # --setup-only / --setup-plan run no test body: nothing was meant to be consumed
         if problems and not item.config.getoption("setuponly", False):
             pytest.fail("\n\n".join(problems), pytrace=False)
-
-    def mark_used(self) -> None:
-        state = self.state
-        state.current_used = self.item.nodeid
-        if not state.flagged:
-            mark_item_used(self.item, self.item.config)
 
     # --- what the fixtures ask for --------------------------------------------------------------
     def service(self, api: str) -> Any:
@@ -479,43 +342,38 @@ class TestContext:
                 pytrace=False,
             )
 
-    def ucwa_token(self) -> Any:
-        if self._plain and self._backend is None:  # the fast path: a factory alone
-            token = self._tokens.get("ucwa")
-            if token is None:
-                factory = _FACTORIES.get("ucwa") or _load_factory("ucwa")
-                token = factory(self.seed, self.clock, self.policy).build()
-                self._tokens["ucwa"] = token
-            return token
-        if self.backend_name == "fake":  # the factories bind the test's clock themselves
-            return self.backend.ucwa_token()
+    def token(self, api: str) -> Any:
+        """The test's ``api`` token ("ucwa" or "relay"): issued by the test's fake when the
+        test uses that fake too (the fakes bind the test's clock themselves), else read from
+        the backend and bound to the test's clock."""
+        if self.backend_name == "fake":
+            if self._wants_service(api):
+                self.service(api)
+            return self._issue(api)
         self._fake_only()
         with self._backend_errors():
-            token = self.backend.ucwa_token()
+            token = self._issue(api)
         return self._bind_clock(token)
+
+    def _issue(self, api: str) -> Any:
+        backend = self.backend
+        return backend.ucwa_token() if api == "ucwa" else backend.relay_token()
+
+    def _wants_service(self, api: str) -> bool:
+        names = self.item.fixturenames
+        return (
+            f"{api}_api" in names
+            or "relaytokens_server" in names
+            or "relaytokens_shared_server" in names
+        )
 
     def ucwa_token_response(self) -> Any:
         with self._backend_errors():
             return self.backend.ucwa_token_response()
 
-    def relay_token(self) -> Any:
-        if self._plain and self._backend is None:  # the fast path: a factory alone
-            token = self._tokens.get("relay")
-            if token is None:
-                factory = _FACTORIES.get("relay") or _load_factory("relay")
-                token = factory(self.seed, self.clock, self.policy).build()
-                self._tokens["relay"] = token
-            return token
-        if self.backend_name == "fake":  # the factories bind the test's clock themselves
-            return self.backend.relay_token()
-        self._fake_only()
-        with self._backend_errors():
-            token = self.backend.relay_token()
-        return self._bind_clock(token)
-
     def _bind_clock(self, token: Any) -> Any:
         """Let the token answer ``is_expired()``/``remaining()`` on this test's clock."""
-        from .backends import bind_clock
+        from ..clock import bind_clock
 
         return bind_clock(token, self.clock)
 
@@ -599,7 +457,6 @@ class TestContext:
             and (backend is None or (backend.name == "fake" and not self.services()))
         ):  # the fast path: a token fixture alone, nothing served, nothing to check
             self._backend = None
-            self._tokens.clear()
             return []
         problems: list[str] = []
         try:
@@ -662,7 +519,7 @@ class TestContext:
             return []
         if self.allow_unexpected:
             return []
-        from .network import safe_url
+        from ..cassettes.structure import safe_url
 
         fixture = self.fixtures.get(api, f"{api}_api")
         listed = "\n".join(
@@ -705,30 +562,28 @@ def _why_unfinished(item: pytest.Item, call_failed: bool) -> str:
     return "the test did not pass"
 
 
-def context_for(request: pytest.FixtureRequest) -> TestContext:
-    """The test's context, resolved on first use and kept in the item's stash."""
-    item = request.node
-    context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
-    if context is None:
-        context = item.stash[CONTEXT_KEY] = TestContext(request, item)
-    return context
+def _checked(fixture: str, value: Any, item: pytest.Item) -> Any:
+    """A setting fixture's value, checked: an override returning something unusable fails
+    the test naming the fixture."""
+    valid = _VALID[fixture]
+    if fixture == "relaytokens_seed":
+        good = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        good = value in valid
+    if not good:
+        pytest.fail(
+            f"{item.nodeid}: the override of fixture {fixture} returned {value!r}; "
+            f"valid values: {', '.join(valid)}",
+            pytrace=False,
+        )
+    return value
 
 
-def drop_context(item: pytest.Item) -> TestContext | None:
-    """Forget the test's context and clock: nothing of the test stays in its item."""
-    stash = item.stash
-    context = stash.get(CONTEXT_KEY, None)
-    if context is not None:
-        del stash[CONTEXT_KEY]
-    if context is None or context.own_clock is None:  # else the clock was never stashed
-        drop_clock(item)
-    return context
-
-
-def drop_clock(item: pytest.Item) -> None:
-    """Forget the test's clock (``relaytokens_clock`` alone makes one without a context)."""
-    if _CLOCK_KEY in item.stash:
-        del item.stash[_CLOCK_KEY]
+_VALID = {
+    "relaytokens_seed": ("an int",),
+    "relaytokens_backend": ("fake", "replay", "live"),
+    "relaytokens_ucwa_format": ("json", "xml"),
+}
 
 
 def mark_item_used(item: pytest.Item, config: pytest.Config) -> None:

@@ -8,6 +8,7 @@ values. Nothing heavy is imported unless a test carries an error marker.
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import math
 import reprlib
 from typing import Any
@@ -24,10 +25,8 @@ BACKENDS = ("fake", "replay", "live")
 #: The longest token lifetime or clock skew a marker accepts (ten years), so every instant
 #: the fakes compute stays a valid datetime.
 MAX_SECONDS = 10 * 365 * 24 * 3600
-ALLOW_KEYS = ("unexpected", "unused_faults", "unplayed", "hosts")
 APIS = ("ucwa", "relay")
 _NO_SKEW = _dt.timedelta(0)
-SERVICE_OPTION_KEYS = ("cors_origins", "ucwa_online")
 
 MARKERS: dict[str, str] = {
     "token_expired": "token_expired: every token handed out or issued is already expired; "
@@ -172,29 +171,56 @@ def _problem(item: pytest.Item, marker: str, problem: str, valid: str) -> Marker
     return MarkerProblem(f"{item.nodeid}: @pytest.mark.{marker}: {problem}; valid values: {valid}")
 
 
-def _bind(
-    item: pytest.Item, mark: pytest.Mark, names: tuple[str, ...], required: int
-) -> dict[str, Any]:
-    """Bind a marker's positional and keyword arguments to ``names``."""
-    valid = ", ".join(names) if names else "no arguments"
-    if len(mark.args) > len(names):
-        raise _problem(
-            item,
-            mark.name,
-            f"takes at most {len(names)} positional argument(s), got {len(mark.args)}",
-            valid,
-        )
-    bound: dict[str, Any] = dict(zip(names, mark.args, strict=False))
-    for key, value in mark.kwargs.items():
-        if key not in names:
-            raise _problem(item, mark.name, f"unexpected keyword argument {_shown(key)}", valid)
-        if key in bound:
-            raise _problem(item, mark.name, f"argument {_shown(key)} given twice", valid)
-        bound[key] = value
-    missing = [n for n in names[:required] if n not in bound]
-    if missing:
-        raise _problem(item, mark.name, f"missing argument {missing[0]!r}", valid)
-    return bound
+#: Each marker's parameters, as in a ``def``: binding a marker's arguments to its signature is
+#: the validation of their number and names (pytest_httpx style).
+_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "token_expired": (),
+    "token_never_expires": (),
+    "token_expires_in": ("seconds",),
+    "token_clock_skew": ("seconds",),
+    "token_revoked": ("api=None",),
+    "ucwa_error": ("code", "subcode=None", "times=None"),
+    "relay_error": ("name", "times=None"),
+    "ucwa_format": ("fmt",),
+    "relaytokens_backend": ("backend",),
+    "relaytokens_cassette": ("path",),
+    "relaytokens_errors": ("*selectors",),
+    "ucwa_quirks": ("*", "uri_key=None", "timestamps=None", "offset=None", "location=None"),
+    "relaytokens_allow": (
+        "*",
+        "unexpected=None",
+        "unused_faults=None",
+        "unplayed=None",
+        "hosts=None",
+    ),
+    "relaytokens_service_options": ("*", "cors_origins=None", "ucwa_online=None"),
+}
+
+
+def _signature(marker: str) -> inspect.Signature:
+    """``marker``'s signature, built from its row of :data:`_PARAMETERS`."""
+    kind: inspect._ParameterKind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = []
+    for spec in _PARAMETERS[marker]:
+        if spec.startswith("*"):
+            if spec != "*":
+                parameters.append(inspect.Parameter(spec[1:], inspect.Parameter.VAR_POSITIONAL))
+            kind = inspect.Parameter.KEYWORD_ONLY
+            continue
+        name, optional, _ = spec.partition("=")
+        default = None if optional else inspect.Parameter.empty
+        parameters.append(inspect.Parameter(name, kind, default=default))
+    return inspect.Signature(parameters)
+
+
+def _bind(item: pytest.Item, mark: pytest.Mark) -> dict[str, Any]:
+    """The arguments ``mark`` was given, by name, bound to its signature."""
+    signature = _signature(mark.name)
+    try:
+        bound = signature.bind(*mark.args, **mark.kwargs)
+    except TypeError as exc:
+        raise _problem(item, mark.name, str(exc), f"{mark.name}{signature}") from None
+    return dict(bound.arguments)
 
 
 def _seconds(item: pytest.Item, marker: str, value: Any, *, allow_negative: bool) -> float:
@@ -233,10 +259,6 @@ def _choice(item: pytest.Item, marker: str, what: str, value: Any, valid: tuple[
     if not isinstance(value, str) or value not in valid:
         raise _problem(item, marker, f"unknown {what} {_shown(value)}", ", ".join(map(repr, valid)))
     return value
-
-
-def _no_arguments(item: pytest.Item, mark: pytest.Mark) -> None:
-    _bind(item, mark, (), 0)
 
 
 def read_markers(item: pytest.Item) -> tuple[MarkerSettings, list[str]]:
@@ -280,11 +302,11 @@ def _expiry(item: pytest.Item, settings: MarkerSettings) -> None:
         return
     mark = chosen[0]
     if mark.name == "token_expires_in":
-        value = _bind(item, mark, ("seconds",), 1)["seconds"]
+        value = _bind(item, mark)["seconds"]
         seconds = _seconds(item, mark.name, value, allow_negative=False)
         settings.lifetime = _dt.timedelta(seconds=seconds)
         return
-    _no_arguments(item, mark)
+    _bind(item, mark)
     if mark.name == "token_expired":
         settings.already_expired = True
     else:
@@ -294,7 +316,7 @@ def _expiry(item: pytest.Item, settings: MarkerSettings) -> None:
 def _revoked(item: pytest.Item, settings: MarkerSettings) -> None:
     mark = item.get_closest_marker("token_revoked")
     if mark is not None:
-        api = _bind(item, mark, ("api",), 0).get("api")
+        api = _bind(item, mark).get("api")
         if api is None:
             settings.revoked = APIS
         else:
@@ -306,9 +328,7 @@ def _service_options(item: pytest.Item, settings: MarkerSettings) -> None:
     if mark is None:
         return
     valid = "cors_origins=['https://app.example.com', ...] or ['*'], ucwa_online=True|False"
-    if mark.args:
-        raise _problem(item, mark.name, "takes keyword arguments only", valid)
-    args = _bind(item, mark, SERVICE_OPTION_KEYS, 0)
+    args = _bind(item, mark)
     if "ucwa_online" in args:
         if not isinstance(args["ucwa_online"], bool):
             raise _problem(
@@ -324,7 +344,7 @@ def _service_options(item: pytest.Item, settings: MarkerSettings) -> None:
 
 
 def _cors_origins(item: pytest.Item, marker: str, value: Any, valid: str) -> tuple[str, ...]:
-    from .service_options import check_origins
+    from ..http.urls import check_origins
 
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise _problem(
@@ -339,7 +359,7 @@ def _cors_origins(item: pytest.Item, marker: str, value: Any, valid: str) -> tup
 def _skew(item: pytest.Item, settings: MarkerSettings) -> None:
     mark = item.get_closest_marker("token_clock_skew")
     if mark is not None:
-        value = _bind(item, mark, ("seconds",), 1)["seconds"]
+        value = _bind(item, mark)["seconds"]
         settings.server_skew = _dt.timedelta(
             seconds=_seconds(item, mark.name, value, allow_negative=True)
         )
@@ -349,14 +369,14 @@ def _errors(item: pytest.Item, settings: MarkerSettings) -> None:
     problems = []
     for mark in item.iter_markers("ucwa_error"):
         try:
-            args = _bind(item, mark, ("code", "subcode", "times"), 1)
+            args = _bind(item, mark)
             error_id = _ucwa_error_id(item, args["code"], args.get("subcode"))
             settings.ucwa_errors.append((error_id, _times(item, mark.name, args.get("times"))))
         except MarkerProblem as exc:
             problems.append(str(exc))
     for mark in item.iter_markers("relay_error"):
         try:
-            args = _bind(item, mark, ("name", "times"), 1)
+            args = _bind(item, mark)
             error_id = _relay_error_id(item, args["name"])
             settings.relay_errors.append((error_id, _times(item, mark.name, args.get("times"))))
         except MarkerProblem as exc:
@@ -365,21 +385,33 @@ def _errors(item: pytest.Item, settings: MarkerSettings) -> None:
         raise MarkerProblem("\n".join(problems))
 
 
-def _format(item: pytest.Item, settings: MarkerSettings) -> None:
-    mark = item.get_closest_marker("ucwa_format")
-    if mark is not None:
-        fmt = _bind(item, mark, ("fmt",), 1)["fmt"]
-        settings.ucwa_format = _choice(item, mark.name, "format", fmt, FORMATS)
+#: Markers that pick one of a few values: marker -> (setting, what the value is, valid values).
+_ONE_OF = {
+    "ucwa_format": ("ucwa_format", "format", FORMATS),
+    "relaytokens_backend": ("backend", "backend", BACKENDS),
+}
+
+
+def _one_of(item: pytest.Item, settings: MarkerSettings) -> None:
+    problems = []
+    for marker, (setting, what, valid) in _ONE_OF.items():
+        mark = item.get_closest_marker(marker)
+        if mark is None:
+            continue
+        try:
+            (value,) = _bind(item, mark).values()
+            setattr(settings, setting, _choice(item, marker, what, value, valid))
+        except MarkerProblem as exc:
+            problems.append(str(exc))
+    if problems:
+        raise MarkerProblem("\n".join(problems))
 
 
 def _quirks(item: pytest.Item, settings: MarkerSettings) -> None:
     mark = item.get_closest_marker("ucwa_quirks")
     if mark is None:
         return
-    names = ("uri_key", "timestamps", "offset", "location")
-    if mark.args:
-        raise _problem(item, mark.name, "takes keyword arguments only", ", ".join(names))
-    args = _bind(item, mark, names, 0)
+    args = _bind(item, mark)
     if "uri_key" in args:
         _choice(item, mark.name, "uri_key", args["uri_key"], URI_KEYS)
     if "timestamps" in args:
@@ -396,11 +428,11 @@ def _selectors(item: pytest.Item, settings: MarkerSettings) -> None:
     if mark is None:
         return
     valid = '"4xx", "5xx", "409", a group (mediaRelayAccessToken, generic, ...), a name or id'
-    if not mark.args or mark.kwargs or not all(isinstance(a, str) for a in mark.args):
+    selectors = _bind(item, mark).get("selectors", ())
+    if not selectors or not all(isinstance(a, str) for a in selectors):
         raise _problem(item, mark.name, "needs one or more selector strings, nothing else", valid)
     from ..selection import select_errors
 
-    selectors = tuple(mark.args)
     try:
         select_errors("ucwa", selectors)
     except LookupError as exc:
@@ -408,17 +440,10 @@ def _selectors(item: pytest.Item, settings: MarkerSettings) -> None:
     settings.error_selectors = selectors
 
 
-def _backend(item: pytest.Item, settings: MarkerSettings) -> None:
-    mark = item.get_closest_marker("relaytokens_backend")
-    if mark is not None:
-        backend = _bind(item, mark, ("backend",), 1)["backend"]
-        settings.backend = _choice(item, mark.name, "backend", backend, BACKENDS)
-
-
 def _cassette(item: pytest.Item, settings: MarkerSettings) -> None:
     mark = item.get_closest_marker("relaytokens_cassette")
     if mark is not None:
-        path = _bind(item, mark, ("path",), 1)["path"]
+        path = _bind(item, mark)["path"]
         if not isinstance(path, str) or not path.strip() or "\x00" in path:
             raise _problem(
                 item,
@@ -434,9 +459,7 @@ def _allow(item: pytest.Item, settings: MarkerSettings) -> None:
     if mark is None:
         return
     valid = "unexpected=True, unused_faults=True, unplayed=True, hosts=['host', ...]"
-    if mark.args:
-        raise _problem(item, mark.name, "takes keyword arguments only", valid)
-    args = _bind(item, mark, ALLOW_KEYS, 0)
+    args = _bind(item, mark)
     for key in ("unexpected", "unused_faults", "unplayed"):
         if key in args and not isinstance(args[key], bool):
             raise _problem(item, mark.name, f"{key} must be True or False", valid)
@@ -488,10 +511,9 @@ _STEPS = (
     _revoked,
     _skew,
     _errors,
-    _format,
+    _one_of,
     _quirks,
     _selectors,
-    _backend,
     _cassette,
     _allow,
     _service_options,

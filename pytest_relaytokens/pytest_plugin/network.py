@@ -8,37 +8,16 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
-from ..core import FakeRequest, FakeResponse, FakeService
-from ..errors import RelayTokensError
+from ..cassettes.structure import safe_url
+from ..errors import NetworkBlockedError
+from ..http import FakeRequest, FakeResponse, FakeService
+from ..http.urls import is_loopback
+from ..transports import strip_port
 
-__all__ = ["LOOPBACK_HOSTS", "NetworkBlockedError", "TestNetwork"]
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
-
-
-class NetworkBlockedError(RelayTokensError):
-    """A request in fake or replay mode went to a host that is neither a fake nor loopback."""
-
-
-def safe_url(url: str) -> str:
-    """``url`` fit for a message: no user info, every query value hidden (a Relay token
-    travels as ``?accesstoken=``), a path segment after a secret collection hidden
-    (``/api/auth/accesstokens/<hidden>``), no fragment."""
-    from urllib.parse import urlsplit
-
-    from ..cassettes.structure import rewrite_params
-
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    keys = [pair.split("=", 1)[0] for pair in parts.query.split("&") if pair]
-    query = "&".join(f"{key}=<hidden>" for key in keys)
-    path = rewrite_params(parts.path, lambda _name, _raw, _value: "<hidden>")
-    return f"{parts.scheme}://{host}{path}" + (f"?{query}" if query else "")
+__all__ = ["TestNetwork"]
 
 
 def _strip_port(netloc: str) -> str:
-    from ..transports import strip_port
-
     return strip_port(netloc.lower().rsplit("@", 1)[-1])
 
 
@@ -80,7 +59,7 @@ class TestNetwork:
 
     def _reachable(self, netloc: str) -> bool:
         host = _strip_port(netloc)
-        return not self.block or host in LOOPBACK_HOSTS or host in self.allowed
+        return not self.block or is_loopback(host) or host in self.allowed
 
     def route(self, netloc: str) -> FakeService | None:
         """The fake serving ``netloc`` (``host[:port]``, any case, user info ignored); a fake's

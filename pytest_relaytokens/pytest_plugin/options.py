@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from ..core import TokenPolicy
+    from ..http import TokenPolicy
     from ..ucwa.wire import UcwaQuirks
 
 __all__ = [

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import random
-from collections.abc import Callable
 from typing import Any, cast
 
 from .._prebuilt import Prebuilt
-from .._seeded import SeededRandom, SeedStream
-from ..clock import Clock
-from ..core import TokenPolicy
+from ..clock import bind_clock
+from ..tokens import SeededFactory
 from .models import (
     ROLE_PAIRINGCODE,
     ROLE_READONLY,
@@ -102,7 +99,7 @@ def _check_overrides(overrides: dict[str, Any], allowed: frozenset[str], what: s
         raise TypeError(f"unknown {what} field(s) {unknown}; valid: {sorted(allowed)}")
 
 
-class RelayTokenFactory:
+class RelayTokenFactory(SeededFactory):
     """Builds :class:`RelayAccessToken` and :class:`RelayEnterprise` objects and raw values.
 
     ``seed`` is an int or a :class:`random.Random`; ``clock`` (default: a flowing
@@ -111,21 +108,7 @@ class RelayTokenFactory:
     ``clock``.
     """
 
-    def __init__(
-        self,
-        seed: int | random.Random = 0,
-        clock: Clock | None = None,
-        policy: TokenPolicy | None = None,
-    ) -> None:
-        if isinstance(seed, random.Random):
-            self._rng: random.Random | None = seed
-            self._take: Callable[[int], bytes] = seed.randbytes
-        else:
-            self._rng = None
-            self._stream = SeedStream(seed)
-            self._take = self._stream.take
-        self.clock = clock or Clock()
-        self.policy = policy or TokenPolicy()
+    def _start(self) -> None:
         base, suffix = self._enterprise_parts()
         self.enterprise_name = base + suffix
         self._enterprise_suffix = suffix
@@ -136,14 +119,6 @@ class RelayTokenFactory:
         """The Enterprise's display label, e.g. ``Acme Labs``."""
         parts = (self._enterprise_base, self._enterprise_suffix)
         return " ".join(p.capitalize() for p in parts if p)
-
-    @property
-    def rng(self) -> random.Random:
-        """The ``random.Random`` this factory draws from (for an int seed, a
-        :class:`SeededRandom` sharing the factory's stream, made on first use)."""
-        if self._rng is None:
-            self._rng = SeededRandom(stream=self._stream)
-        return self._rng
 
     # raw values --------------------------------------------------------------------------
     def access_token_string(self) -> str:
@@ -228,7 +203,7 @@ class RelayTokenFactory:
         else:
             data.update(overrides)
             token = RelayAccessToken.model_validate(data)
-        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
+        bind_clock(token, self.clock)
         return token
 
     def _build_default(self) -> RelayAccessToken:
@@ -256,7 +231,7 @@ class RelayTokenFactory:
             },
             _DEFAULT_SET,
         )
-        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
+        bind_clock(token, self.clock)
         return token
 
     def build_pairing(self, **overrides: Any) -> RelayAccessToken:

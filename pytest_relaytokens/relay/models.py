@@ -6,25 +6,29 @@ JSON integers on the wire and aware UTC :class:`~datetime.datetime` values in Py
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import enum
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from ..clock import bound_now
+from ..tokens import TokenModel
+
 __all__ = [
     "ClientDeviceType",
     "RelayAccessToken",
+    "RelayCredentials",
     "RelayEnterprise",
     "RelayErrorBody",
-    "bind_clock",
+    "TokenStore",
     "datetime_from_ms",
     "datetime_to_ms",
 ]
-
-T = TypeVar("T", bound=BaseModel)
 
 UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -88,17 +92,8 @@ class _WireModel(BaseModel):
     )
 
 
-class RelayAccessToken(_WireModel):
+class RelayAccessToken(_WireModel, TokenModel):
     """A Relay AccessToken (``POST /api/auth/accesstokens`` and ``auth.getAccessToken``)."""
-
-    def __eq__(self, other: object) -> bool:
-        """Field by field: the clock :func:`bind_clock` attaches is not a field (pydantic
-        before 2.6 compares the whole ``__dict__``, which would hold it)."""
-        if type(other) is not type(self):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in type(self).model_fields)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic's own models
 
     access_token: StrictStr
     client_name: StrictStr | None = None
@@ -150,10 +145,7 @@ class RelayAccessToken(_WireModel):
         return self.expiration_date - self._now(now)
 
     def _now(self, now: _dt.datetime | None) -> _dt.datetime:
-        clock = self.__dict__.get("_relaytokens_clock")  # bound by the plugin's fixtures
-        if now is None and clock is not None:
-            return _now(clock.now())
-        return _now(now)
+        return _aware(bound_now(self) if now is None else now)
 
     @property
     def creation_ms(self) -> int:
@@ -185,14 +177,45 @@ class RelayErrorBody(_WireModel):
     error_details: dict[str, Any] = Field(default_factory=dict)
 
 
-def _now(now: _dt.datetime | None) -> _dt.datetime:
-    if now is None:
-        return _dt.datetime.now(UTC)
+def _aware(now: _dt.datetime) -> _dt.datetime:
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
-def bind_clock(token: T, clock: Any) -> T:
-    """Let ``token`` answer ``is_expired()``/``remaining()`` without an argument on ``clock``
-    (anything with ``now()``). Kept beside the fields: equality and serialisation ignore it."""
-    token.__dict__["_relaytokens_clock"] = clock
-    return token
+@dataclass(frozen=True)
+class RelayCredentials:
+    """What a test needs to call the fake: Basic login, a Seam token, pre-issued tokens."""
+
+    username: str
+    password: str
+    seam_token: str
+    enterprise_name: str
+    access_token: str
+    readonly_access_token: str
+    pairing_code: str
+
+    @property
+    def basic_authorization(self) -> str:
+        """The ``Authorization`` header value for the Basic login."""
+        raw = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+class TokenStore:
+    """The tokens the fake issued (by value, and in order) and the ones a test revoked."""
+
+    def __init__(self) -> None:
+        self.issued: list[RelayAccessToken] = []
+        self.by_value: dict[str, RelayAccessToken] = {}
+        self.revoked: set[str] = set()
+
+    def add(self, token: RelayAccessToken) -> None:
+        self.by_value[token.access_token] = token
+        self.issued.append(token)
+
+    def get(self, value: str) -> RelayAccessToken | None:
+        """The issued token ``value`` names, revoked or not."""
+        return self.by_value.get(value)
+
+    def live(self, value: str) -> RelayAccessToken | None:
+        """The issued token ``value`` names, unless it was revoked (expiry is the caller's)."""
+        return None if value in self.revoked else self.by_value.get(value)

@@ -16,20 +16,20 @@ import collections
 import datetime as _dt
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..clock import Clock
-from ..core import (
+from ..clock import Clock, bind_clock
+from ..http import (
+    Dispatched,
     FakeRequest,
     FakeResponse,
     FakeService,
     Fault,
     Responder,
-    RouteHandler,
     TokenPolicy,
     UserRoute,
-    new_user_route,
 )
 from . import DEFAULT_BASE_URL
 from .catalogue import json_headers, lookup_relay_error
@@ -40,43 +40,19 @@ from .models import (
     ROLE_READONLY,
     ROLE_READWRITE,
     RelayAccessToken,
+    RelayCredentials,
+    TokenStore,
 )
+from .responses import RelayResponses
+from .urls import TOKEN_RE, TOKENS_PATH, known_methods, normal_path
 from .wire import render_enterprise, render_json, render_token
 
-__all__ = ["RelayCredentials", "RelayService", "UserRoute"]
+__all__ = ["RelayService", "UserRoute"]
 
-TOKENS_PATH = "/api/auth/accesstokens"
-_TOKEN_RE = re.compile(r"^/api/auth/accesstokens/([^/]+)$")
-_KNOWN_PATHS = {
-    TOKENS_PATH: ("POST",),
-    "/api/enterprises/self": ("GET",),
-    "/api/endpoints": ("GET", "POST"),
-}
 _DURATION_RE = re.compile(r"[+-]?\d{1,19}")
 _LONG_MAX = 2**63 - 1
 _RATE_LIMIT = 2
 _RATE_WINDOW = _dt.timedelta(seconds=1)
-
-Answer = tuple[FakeResponse, str | None, bool]
-
-
-@dataclass(frozen=True)
-class RelayCredentials:
-    """What a test needs to call the fake: Basic login, a Seam token, pre-issued tokens."""
-
-    username: str
-    password: str
-    seam_token: str
-    enterprise_name: str
-    access_token: str
-    readonly_access_token: str
-    pairing_code: str
-
-    @property
-    def basic_authorization(self) -> str:
-        """The ``Authorization`` header value for the Basic login."""
-        raw = f"{self.username}:{self.password}".encode()
-        return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 @dataclass
@@ -92,7 +68,7 @@ class _Reject(Exception):
         self.kind = kind
 
 
-class RelayService(FakeService):
+class RelayService(RelayResponses, FakeService):
     """The Relay fake. See the module docstring for the routes."""
 
     name = "relay"
@@ -113,14 +89,11 @@ class RelayService(FakeService):
         cors_origins: tuple[str, ...] | list[str] | None = None,
     ) -> None:
         super().__init__(base_url=base_url, clock=clock, cors_origins=cors_origins)
-        self._routes: list[UserRoute] = []
-        self._revoked: set[str] = set()
         self.policy = policy or TokenPolicy()
         self.rate_limit = rate_limit
         self.factory = RelayTokenFactory(seed, self.clock, self.policy)
         self.enterprise = self.factory.build_enterprise()
-        self._issued: list[RelayAccessToken] = []
-        self._tokens: dict[str, RelayAccessToken] = {}
+        self.tokens = TokenStore()
         self._recent: collections.deque[_dt.datetime] = collections.deque()
         self._seam_tokens = {self.factory.seam_token()}
         pairing_code = self.factory.pairing_code()
@@ -144,7 +117,7 @@ class RelayService(FakeService):
     def issued_tokens(self) -> list[RelayAccessToken]:
         """Every token issued so far, oldest first (the two pre-issued ones come first)."""
         with self._lock:
-            return list(self._issued)
+            return list(self.tokens.issued)
 
     def server_now(self) -> _dt.datetime:
         """The fake server's clock: the shared clock plus the policy's server skew."""
@@ -159,7 +132,7 @@ class RelayService(FakeService):
 
     def lookup_token(self, token: str) -> RelayAccessToken | None:
         with self._lock:
-            return self._tokens.get(token)
+            return self.tokens.get(token)
 
     def issue_token(
         self,
@@ -180,49 +153,25 @@ class RelayService(FakeService):
                 sorted(set(roles or (ROLE_READONLY, ROLE_READWRITE))), duration_ms, client_name
             )
 
-    def route(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        body: bytes | str | None = None,
-        status: int = 200,
-        headers: dict[str, str] | list[tuple[str, str]] | None = None,
-        handler: RouteHandler | None = None,
-        roles: list[str] | tuple[str, ...] | None = None,
-    ) -> UserRoute:
-        """Serve ``method path`` (e.g. ``GET /api/failures/``) behind the fake's own
-        authentication: an unknown, expired or revoked token gets the 401
-        ``BadCredentialsException``; ``roles`` (any of them) missing gets the 403. The answer is
-        ``json`` (serialised), ``body``, or ``handler(request)`` returning a ``FakeResponse``,
-        a dict or a list. A trailing slash in ``path`` is optional for the client."""
+    def route_key(self, path: str) -> str:
+        """Routes live under ``/api/`` (e.g. ``GET /api/failures/``); a trailing slash is
+        optional for the client. A route behind a role (any of ``roles``) answers 403 to a
+        token without one; the fake's own 401 comes first."""
         if not isinstance(path, str) or not path.startswith("/api/"):
             raise ValueError(f"route(): path must start with '/api/', got {path!r}")
         if "?" in path or "#" in path:
             raise ValueError(f"route(): path must not carry a query or fragment, got {path!r}")
-        wanted = None
-        if roles is not None:
-            if isinstance(roles, str):
-                raise TypeError(f"route(): roles must be a list of role names, got {roles!r}")
-            unknown = [r for r in roles if r not in KNOWN_ROLES]
-            if unknown:
-                raise ValueError(f"route(): unknown roles {unknown}; valid: {list(KNOWN_ROLES)}")
-            wanted = frozenset(roles)
-        added = new_user_route(
-            method,
-            _normal_path(path),
-            json=json,
-            body=body,
-            status=status,
-            headers=headers,
-            handler=handler,
-            roles=wanted,
-        )
-        with self._lock:
-            self._routes = [r for r in self._routes if not r.matches(added.method, added.path)]
-            self._routes.append(added)
-        return added
+        return normal_path(path)
+
+    def route_roles(self, roles: Iterable[str] | None) -> frozenset[str] | None:
+        if roles is None:
+            return None
+        if isinstance(roles, str):
+            raise TypeError(f"route(): roles must be a list of role names, got {roles!r}")
+        unknown = [r for r in roles if r not in KNOWN_ROLES]
+        if unknown:
+            raise ValueError(f"route(): unknown roles {unknown}; valid: {list(KNOWN_ROLES)}")
+        return frozenset(roles)
 
     def revoke(self, token: str | RelayAccessToken) -> RelayAccessToken:
         """Revoke an issued token: later requests carrying it get the same 401 as an unknown
@@ -230,33 +179,29 @@ class RelayService(FakeService):
         Relay documents no revocation endpoint."""
         value = token.access_token if isinstance(token, RelayAccessToken) else token
         with self._lock:
-            found = self._tokens.get(value) if isinstance(value, str) else None
+            found = self.tokens.get(value) if isinstance(value, str) else None
             if found is None:
                 raise LookupError(
                     f"revoke(): {str(value)[:8]!r}... is not a token this fake issued"
                 )
-            self._revoked.add(found.access_token)
+            self.tokens.revoked.add(found.access_token)
             return found
 
     def is_revoked(self, token: str) -> bool:
         with self._lock:
-            return token in self._revoked
+            return token in self.tokens.revoked
 
     def allowed_methods(self, path: str) -> frozenset[str] | None:
         """The methods served at ``path`` (built-in and user routes); None elsewhere."""
-        normal = _normal_path(path)
-        with self._lock:
-            methods = {r.method for r in self._routes if r.path == normal}
-        known = _KNOWN_PATHS.get(normal)
-        if known is None and _TOKEN_RE.match(normal):
-            known = ("GET",)
-        methods.update(known or ())
+        normal = normal_path(path)
+        methods = set(self.user_route("GET", normal)[1])
+        methods.update(known_methods(normal) or ())
         return frozenset(methods) if methods else None
 
     def carried_token(self, request: FakeRequest) -> str | None:
         """The issued token the request carries (``X-Access-Token`` or ``?accesstoken=``)."""
         for candidate in (request.header("X-Access-Token"), request.query_value("accesstoken")):
-            if candidate is not None and candidate in self._tokens:
+            if candidate is not None and self.tokens.get(candidate) is not None:
                 return candidate
         return None
 
@@ -266,7 +211,7 @@ class RelayService(FakeService):
         return lambda request: entry.response(when=self.server_now())
 
     def arm_error(self, name: str, *, times: int | None = 1, path: str | None = None) -> Fault:
-        """Answer the next ``times`` matching requests with the catalogue error ``name``."""
+        """Dispatched the next ``times`` matching requests with the catalogue error ``name``."""
         entry = lookup_relay_error(name)
         return self.arm(
             self.error_responder(entry.id),
@@ -276,7 +221,7 @@ class RelayService(FakeService):
         )
 
     # dispatch ----------------------------------------------------------------------------
-    def dispatch(self, request: FakeRequest) -> Answer:
+    def dispatch(self, request: FakeRequest) -> Dispatched:
         response, kind, matched = self._dispatch(request)
         if response.token is None:
             carried = self.carried_token(request)
@@ -285,14 +230,12 @@ class RelayService(FakeService):
                 response.token = carried
         return response, kind, matched
 
-    def _dispatch(self, request: FakeRequest) -> Answer:
-        path = _normal_path(request.path)
+    def _dispatch(self, request: FakeRequest) -> Dispatched:
+        path = normal_path(request.path)
         method = request.method.upper()
-        token_match = _TOKEN_RE.match(path)
-        user_methods = {r.method for r in self._routes if r.path == path}
-        known: tuple[str, ...] | None = _KNOWN_PATHS.get(path) or (
-            ("GET",) if token_match else None
-        )
+        token_match = TOKEN_RE.match(path)
+        user_route, user_methods = self.user_route(method, path)
+        known = known_methods(path)
         if user_methods:
             known = tuple(sorted(user_methods.union(known or ())))
         if self.rate_limit:
@@ -316,7 +259,6 @@ class RelayService(FakeService):
                 False,
             )
         creating = path == TOKENS_PATH and method == "POST"
-        user_route = next((r for r in self._routes if r.matches(method, path)), None)
         kind: str | None = None
         try:
             caller = self._authenticate(request, creating=creating and user_route is None)
@@ -355,13 +297,9 @@ class RelayService(FakeService):
         ):
             if token is None:
                 continue
-            found = self._tokens.get(token)
-            valid = (
-                not creating
-                and found is not None
-                and token not in self._revoked
-                and not found.is_expired(self.server_now())
-            )
+            found = self.tokens.get(token)
+            live = self.tokens.live(token)
+            valid = not creating and live is not None and not live.is_expired(self.server_now())
             return self._check(valid, kind, frozenset(found.roles) if found else frozenset())
         raise _Reject(self._unauthorized(), "seamaccesstoken" if seam is not None else None)
 
@@ -451,8 +389,8 @@ class RelayService(FakeService):
         return value
 
     def _get_token(self, token: str) -> FakeResponse:
-        found = self._tokens.get(token)
-        if found is None or token in self._revoked:
+        found = self.tokens.live(token)
+        if found is None:
             raise _Reject(
                 self._error(
                     "AccessTokenNotFound", "Access token not found.", {"accessToken": token}
@@ -522,15 +460,14 @@ class RelayService(FakeService):
         if pairing is not None:
             fields["pairing_code_id"], fields["pairing_code_endpoint_id"] = pairing
         token = RelayAccessToken.model_validate(fields)
-        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads the fake's clock
-        self._tokens[token.access_token] = token
-        self._issued.append(token)
+        bind_clock(token, self.clock)
+        self.tokens.add(token)
         return token
 
     def _fresh_token_string(self) -> str:
         while True:
             candidate = self.factory.access_token_string()
-            if candidate not in self._tokens:
+            if self.tokens.get(candidate) is None:
                 return candidate
 
     def _endpoint(self, name: str) -> dict[str, Any]:
@@ -556,28 +493,3 @@ class RelayService(FakeService):
             return lookup_relay_error("TooManyRequests").response(when=now)
         self._recent.append(now)
         return None
-
-    def _ok(self, body: bytes, status: int = 200) -> FakeResponse:
-        return FakeResponse(status, json_headers(self.server_now()), body)
-
-    def _error(
-        self, name: str, message: str | None = None, details: dict[str, Any] | None = None
-    ) -> FakeResponse:
-        return lookup_relay_error(name).response(
-            message=message, details=details, when=self.server_now()
-        )
-
-    def _unauthorized(self) -> FakeResponse:
-        return self._error("BadCredentialsException")
-
-    def _invalid(self, parameter: str, value: str, hint: str) -> FakeResponse:
-        return self._error(
-            "InvalidParameter",
-            f"Invalid value for parameter '{parameter}': {value!r} ({hint}).",
-            {"parameter": parameter, "value": value, "message": hint},
-        )
-
-
-def _normal_path(path: str) -> str:
-    """A path without its trailing slash (Relay clients send both forms)."""
-    return path.rstrip("/") or "/"

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..errors import WireFormatError
+from ..tokens import load_json_text
 from .models import RelayAccessToken, RelayEnterprise, RelayErrorBody, datetime_to_ms
 
 __all__ = [
@@ -127,19 +128,7 @@ def _load(data: bytes | str, source: str | None) -> Any:
             value=raw[max(0, exc.start - 20) : exc.start + 20],
             source=source,
         ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        snippet = text[max(0, exc.pos - 30) : exc.pos + 30]
-        raise WireFormatError(
-            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            value=snippet,
-            source=source,
-        ) from None
-    except RecursionError:
-        raise WireFormatError("JSON nested too deeply", source=source) from None
-    except ValueError as exc:  # e.g. an integer over the int-string conversion limit
-        raise WireFormatError(f"malformed JSON body: {exc}", source=source) from None
+    return load_json_text(text, source)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -1,7 +1,7 @@
 """Transports: adapters that let real HTTP clients talk to the fakes.
 
 Every transport wraps a *target*: any object with ``handle(FakeRequest) -> FakeResponse``
-(a :class:`~pytest_relaytokens.core.FakeService`, a :class:`~pytest_relaytokens.core.FakeRouter`
+(a :class:`~pytest_relaytokens.http.FakeService`, a :class:`~pytest_relaytokens.http.FakeRouter`
 or a :class:`PathRouter`). Importing this package is cheap; ``requests``, ``responses`` and
 ``httpx`` load only with their own modules.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .._lazy import lazy_exports
-from ..core import FakeRequest, FakeResponse
+from ..http import FakeRequest, FakeResponse
 
 __all__ = [
     "FakeTransport",

@@ -11,7 +11,7 @@ from unittest import mock
 import anyio
 import httpx
 
-from ..core import FakeRequest, FakeResponse
+from ..http import FakeRequest, FakeResponse
 from . import Target, bodiless_status, host_pattern, target_hosts
 
 __all__ = [

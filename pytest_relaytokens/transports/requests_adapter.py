@@ -30,7 +30,7 @@ from urllib3 import HTTPHeaderDict, HTTPResponse
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
-from ..core import FakeRequest, FakeResponse
+from ..http import FakeRequest, FakeResponse
 from . import Target, bodiless_status, strip_port, target_hosts
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -12,7 +13,7 @@ from typing import Any
 import requests
 import responses
 
-from ..core import FakeResponse
+from ..http import FakeResponse
 from . import Target, bodiless_status, host_pattern, strip_port, target_hosts
 from .requests_adapter import to_fake_request
 
@@ -25,8 +26,6 @@ _Result = tuple[int, list[tuple[str, str]], bytes] | Exception
 def _tells_urllib3_the_method() -> bool:
     """Whether this responses passes the request method to urllib3 (newer releases): older
     ones do not, and urllib3 then reads a HEAD answer's Content-Length as a truncated body."""
-    import inspect
-
     form = getattr(responses, "_form_response", None)
     try:
         return form is not None and "request_method" in inspect.signature(form).parameters

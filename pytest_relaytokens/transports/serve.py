@@ -12,9 +12,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from ..core import FakeRequest, FakeResponse
+from ..http import FakeRequest, FakeResponse
+from ..http.urls import check_origin, is_loopback
 from . import PathRouter, Target
-from .server import is_loopback
 
 __all__ = ["add_arguments", "run"]
 
@@ -77,8 +77,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _origin(value: str) -> str:
-    from ..pytest_plugin.service_options import check_origin
-
     try:
         return check_origin(value)
     except ValueError as error:

@@ -1,23 +1,18 @@
 """A real HTTP/1.1 server on 127.0.0.1 serving a fake: for clients you cannot patch.
 
 One thread per connection (keep-alive). Requests are parsed and framed by h11 (the HTTP/1.1
-state machine httpx and uvicorn use), behind hard limits checked first: request line, header
-line, size and count, body size, an idle timeout, a whole-request deadline, a connection cap
-that closes idle keep-alive connections before refusing new ones. A plain request (printable
-ASCII, one kind of line end, no transfer coding, expectation or upgrade, its body already
-received) is read by :func:`simple_head`, which gives exactly what h11 gives and leaves
-everything else to h11 (``tests/test_loopback_fast_path.py`` holds it to that). Each
-request costs one read and one write (on Linux, blocking sockets timed by the kernel).
-Header values the fakes return are validated before they are written. ``stop()`` returns
-within a second even while requests are in flight. h11 loads with the first request that
-needs it, not with this module.
+state machine httpx and uvicorn use) and nothing else; the limits h11 leaves to its user are
+checked on what it read: request line, header line, size and count, body size, an idle
+timeout, a whole-request deadline, a connection cap that closes idle keep-alive connections
+before refusing new ones. On Linux reads and writes are timed by the kernel on blocking
+sockets (one system call each). Header values the fakes return are validated before they are
+written. ``stop()`` returns within a second even while requests are in flight.
 """
 
 from __future__ import annotations
 
 import contextlib
 import email.utils
-import ipaddress
 import re
 import select
 import selectors
@@ -27,12 +22,15 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import Any
 
-from ..core import FakeRequest, FakeResponse, FakeService, first_bad_header, unsendable_answer
+import h11
+
+from ..http import FakeRequest, FakeResponse, FakeService
+from ..http.messages import first_bad_header, unsendable_answer
+from ..http.urls import is_loopback
 from . import PathRouter, Target, bodiless_status
 
-__all__ = ["FakeServers", "LoopbackServer", "PathRouter", "is_loopback"]
+__all__ = ["FakeServers", "LoopbackServer", "PathRouter"]
 
 MAX_REQUEST_LINE = 8192
 MAX_HEADER_BYTES = 65536
@@ -225,9 +223,6 @@ class LoopbackServer:
         self._idle: dict[_Peer, float] = {}
         self._dates = _DateCache()
         self._use_host_header = False
-        #: Read plain request heads without h11 (:func:`simple_head`); False sends every
-        #: request through h11 (the tests compare both).
-        self.fast_heads = True
         #: Time reads and writes with the kernel's ``SO_RCVTIMEO``/``SO_SNDTIMEO`` on blocking
         #: sockets (one system call per read or write; Linux); False uses socket timeouts
         #: (a ``poll`` before each call). ``start()`` turns it off where the kernel refuses.
@@ -492,75 +487,10 @@ class LoopbackServer:
         finally:
             conn.settimeout(None)
 
-    def _read_head(self, peer: _Peer, buffer: bytearray) -> tuple[float, int]:
-        """Read into ``buffer`` until it holds a whole request head (request line, header
-        lines, blank line), enforcing the size limits; returns the request's deadline and
-        where the head ends in ``buffer``."""
-        deadline: float | None = None
-        pos = 0
-        scanned = 0  # where the search for the next line end resumes
-        lines = 0
-        while True:
-            if buffer and deadline is None:  # blank lines too: they start the clock
-                deadline = time.monotonic() + self.request_deadline
-                self._busy(peer)
-            if lines == 0:  # tolerate blank lines between requests (RFC 9112)
-                skip = 0
-                while skip < len(buffer) and buffer[skip] in (13, 10):
-                    skip += 1
-                if skip:
-                    del buffer[:skip]
-                    scanned = 0
-                head_end = _small_whole_head(buffer) if buffer else 0
-                if head_end > 0:  # the common case, checked without a line loop
-                    assert deadline is not None
-                    return deadline, head_end
-            end = buffer.find(b"\n", max(pos, scanned))
-            if end < 0:
-                scanned = len(buffer)
-                partial = len(buffer) - pos
-                if lines == 0 and partial > MAX_REQUEST_LINE:
-                    raise _HttpError(414, "request line too long")
-                if lines > 0 and (partial > MAX_HEADER_LINE or pos + partial > _MAX_HEAD):
-                    raise _HttpError(431, "request header fields too large")
-                chunk = self._receive(peer, deadline)
-                if not chunk:
-                    if not buffer:  # nothing, or only blank lines: a quiet close
-                        raise _Closed()
-                    raise _HttpError(400, "incomplete request")
-                buffer += chunk
-                continue
-            size = end + 1 - pos
-            if lines == 0:
-                if size > MAX_REQUEST_LINE:
-                    raise _HttpError(414, "request line too long")
-            elif size <= 2 and (end == pos or buffer[pos] == 13):
-                assert deadline is not None
-                return deadline, end + 1
-            else:
-                if size > MAX_HEADER_LINE or end + 1 > _MAX_HEAD or lines > MAX_HEADERS:
-                    raise _HttpError(431, "request header fields too large")
-                if buffer[pos] in (32, 9):
-                    raise _HttpError(400, "obsolete line folding in a header")
-            lines += 1
-            pos = end + 1
-
     def _serve_one(self, peer: _Peer, buffer: bytearray) -> bool:
         """Read, answer one request; False when the connection must close. ``buffer`` holds
         bytes already received (a pipelined request) and keeps what follows this one."""
-        deadline, head_end = self._read_head(peer, buffer)
-        head = simple_head(buffer[:head_end]) if self.fast_heads else None
-        if head is not None:
-            url, keep_alive, length = self._request_from(head)
-            if length and len(buffer) < head_end + length:
-                head = None  # the body is still on its way: h11 reads it
-        if head is not None:  # a plain request, whole in the buffer: h11 would read this
-            body = bytes(buffer[head_end : head_end + length]) if length else b""
-            del buffer[: head_end + length]
-            request = FakeRequest(head[0], url, tuple(head[3]), body)
-            version = head[2]
-        else:
-            request, keep_alive, version = self._read_with_h11(peer, buffer, deadline)
+        request, keep_alive, version = self._read_request(peer, buffer)
         try:
             response = self.target.handle(request)
         except Exception as error:  # the target is broken: answer 500, keep serving
@@ -586,44 +516,55 @@ class LoopbackServer:
             raise _Closed()
         return True
 
-    def _read_with_h11(
-        self, peer: _Peer, buffer: bytearray, deadline: float
-    ) -> tuple[FakeRequest, bool, str]:
-        """The request (head and body) read by h11, for everything the fast path leaves;
-        whether the connection stays open; the HTTP version."""
-        import h11
-
-        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD + 1024)
-        parser.receive_data(bytes(buffer))
+    def _read_request(self, peer: _Peer, buffer: bytearray) -> tuple[FakeRequest, bool, str]:
+        """One request (head and body) read by h11; whether the connection stays open after
+        the answer; the HTTP version. ``buffer`` holds bytes already received and keeps what
+        follows this request (a pipelined one)."""
+        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
+        data = bytes(buffer)
         buffer.clear()
+        deadline: float | None = None
+        head = bytearray()  # this request's bytes until h11 has read its head
         try:
-            event = parser.next_event()
+            while True:
+                if not head:  # RFC 9112 section 2.2: blank lines before a request are ignored
+                    if data and deadline is None:  # blank lines too: they start the clock
+                        deadline = time.monotonic() + self.request_deadline
+                        self._busy(peer)
+                    data = data.lstrip(b"\r\n")
+                if data:
+                    head += data
+                    parser.receive_data(data)
+                    event = parser.next_event()
+                    if event is not h11.NEED_DATA:
+                        break
+                data = self._receive(peer, deadline)
+                if not data:
+                    if not head:  # nothing, or only blank lines: a quiet close
+                        raise _Closed()
+                    raise _HttpError(400, "incomplete request")
+            _check_limits(head)
             if not isinstance(event, h11.Request):
                 raise _HttpError(400, "malformed request")
-            head = _head_from_event(event)
-            if head[2] not in ("1.0", "1.1"):
-                raise _HttpError(505, "HTTP version not supported")
-            if _both_lengths(head[3]):  # h11 would frame it by chunks: refuse it instead
-                raise _HttpError(
-                    400, "both Content-Length and Transfer-Encoding (RFC 9112 section 6.1)"
-                )
-            url, keep_alive, _ = self._request_from(head)
-            if head[0] != "HEAD" and parser.they_are_waiting_for_100_continue:
+            method, target, version, headers = _request_head(event)
+            url, keep_alive = self._request_from(target, version, headers)
+            if method != "HEAD" and parser.they_are_waiting_for_100_continue:
                 self._send(peer, b"HTTP/1.1 100 Continue\r\n\r\n")
             body = self._read_body(peer, parser, deadline)
         except h11.RemoteProtocolError as error:
+            _check_limits(head)  # a limit broken is named first, as a server checks them first
             raise _HttpError(error.error_status_hint, str(error) or "malformed request") from None
         leftover, _ = parser.trailing_data
         buffer += leftover
-        return FakeRequest(head[0], url, tuple(head[3]), body), keep_alive, head[2]
+        return FakeRequest(method, url, tuple(headers), body), keep_alive, version
 
-    def _request_from(self, head: RequestHead) -> tuple[str, bool, int]:
-        """What the server makes of a request head: the request's URL, whether the
-        connection stays open after the answer, the body's Content-Length (0 if none)."""
-        _, target, version, headers = head
+    def _request_from(
+        self, target: str, version: str, headers: list[tuple[str, str]]
+    ) -> tuple[str, bool]:
+        """What the server makes of a request head: the request's URL, and whether the
+        connection stays open after the answer."""
         tokens: set[str] = set()
         host_header = ""
-        content_length = 0
         for name, value in headers:
             lname = name.lower()
             if lname == "connection":
@@ -632,19 +573,15 @@ class LoopbackServer:
                 host_header = value
             elif lname == "expect" and value.strip().lower() != "100-continue":
                 raise _HttpError(417, "expectation failed")
-            elif lname == "content-length":
-                content_length = int(value)
-        if content_length > self.max_body:
-            raise _HttpError(413, f"request body larger than {self.max_body} bytes")
+            elif lname == "content-length" and int(value) > self.max_body:
+                raise _HttpError(413, f"request body larger than {self.max_body} bytes")
         if version == "1.1":
             keep_alive = "close" not in tokens
         else:  # HTTP/1.0 closes unless the client asks for keep-alive
             keep_alive = "keep-alive" in tokens and "close" not in tokens
-        return self._request_url(target, host_header), keep_alive, content_length
+        return self._request_url(target, host_header), keep_alive
 
-    def _read_body(self, peer: _Peer, parser: Any, deadline: float) -> bytes:
-        import h11
-
+    def _read_body(self, peer: _Peer, parser: h11.Connection, deadline: float | None) -> bytes:
         body = bytearray()
         while True:
             event = parser.next_event()
@@ -717,122 +654,47 @@ class LoopbackServer:
         )
 
 
-def _small_whole_head(buffer: bytearray) -> int:
-    """Where a whole request head at the start of ``buffer`` ends (after its empty line),
-    when it has at most ``MAX_REQUEST_LINE`` bytes, at most ``MAX_HEADERS`` header lines and
-    no folded line: then every limit the line-by-line reading checks holds. 0 means "read
-    line by line", never "bad"."""
-    crlf = buffer.find(b"\n\r\n", 0, MAX_REQUEST_LINE)
-    lf = buffer.find(b"\n\n", 0, crlf + 2 if crlf >= 0 else MAX_REQUEST_LINE)
-    if lf >= 0:  # the first empty line ends the head
-        head_end = lf + 2
-    elif crlf >= 0:
-        head_end = crlf + 3
-    else:
-        return 0
-    if (
-        buffer.count(b"\n", 0, head_end) - 2 <= MAX_HEADERS  # request line and empty line
-        and buffer.find(b"\n ", 0, head_end) < 0
-        and buffer.find(b"\n\t", 0, head_end) < 0
-    ):
-        return head_end
-    return 0
+def _check_limits(head: bytes | bytearray) -> None:
+    """Raise the :class:`_HttpError` for the first limit h11 leaves to its user that a request
+    head (whole, or the part received) breaks: the request line over ``MAX_REQUEST_LINE``
+    bytes (414), a header line over ``MAX_HEADER_LINE``, more than ``MAX_HEADERS`` fields or a
+    head over ``_MAX_HEAD`` bytes (431), obsolete line folding (400; RFC 9112 section 5.2 lets
+    a server reject it, and h11 would unfold it)."""
+    lines = head[:_MAX_HEAD].split(b"\n")
+    if len(lines[0]) >= MAX_REQUEST_LINE:  # with its line end, over the limit
+        raise _HttpError(414, "request line too long")
+    for fields, line in enumerate(lines[1:]):
+        if line in (b"", b"\r"):  # the end of the head
+            return
+        if len(line) >= MAX_HEADER_LINE or fields >= MAX_HEADERS:
+            raise _HttpError(431, "request header fields too large")
+        if line[0] in (32, 9):
+            raise _HttpError(400, "obsolete line folding in a header")
+    if len(head) > _MAX_HEAD:
+        raise _HttpError(431, "request header fields too large")
 
 
-#: A request head as ``(METHOD, target, "1.1" | "1.0", [(name, value), ...])``: what h11 reads
-#: from a head, as text (names as sent, values without surrounding blanks).
-RequestHead = tuple[str, str, str, list[tuple[str, str]]]
-
-# Bytes a head the fast path reads may hold: printable ASCII, space, tab, CR, LF.
-_HEAD_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"
-_TOKEN = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_TOKEN_LINES = _TOKEN + "\n"
-#: Headers that change how h11 frames or answers a request: their requests go through h11.
-_FRAMING_HEADERS = frozenset({"transfer-encoding", "expect", "upgrade"})
-_MAX_LENGTH_DIGITS = 18  # fewer than h11's limit (20): any such length fits every check
-
-
-def simple_head(head: bytes | bytearray) -> RequestHead | None:
-    """The fast path: ``head`` (request line, header lines, empty line) read as h11 would
-    read it, or None for anything but a plain HTTP/1.1 or 1.0 request in printable ASCII with
-    one kind of line end, no transfer coding, expectation or upgrade (h11 then reads it and
-    gives its own answer or error). Never raises."""
-    if head.translate(None, _HEAD_BYTES):  # a byte outside printable ASCII and blanks
-        return None
-    text = head.decode("ascii")
-    returns = text.count("\r")
-    if not returns and text[-2:] == "\n\n":
-        lines = text[:-2].split("\n")
-    elif returns == text.count("\n") == text.count("\r\n") and text[-4:] == "\r\n\r\n":
-        lines = text[:-4].split("\r\n")
-    else:  # mixed line ends, a lone CR: h11 reads those
-        return None
-    method, _, rest = lines[0].partition(" ")
-    target, _, version = rest.partition(" ")
-    if (
-        version not in ("HTTP/1.1", "HTTP/1.0")
-        or not method
-        or method.strip(_TOKEN)
-        or method == "CONNECT"
-        or not target
-        or "\t" in target
-    ):
-        return None
-    del lines[0]
-    names: list[str] = []
+def _request_head(event: h11.Request) -> tuple[str, str, str, list[tuple[str, str]]]:
+    """The request h11 read as text (method, target, version, headers), refused where h11
+    accepts what this server does not: a version other than 1.0 and 1.1 (505), both
+    ``Content-Length`` and ``Transfer-Encoding`` (400; RFC 9112 section 6.1: a proxy in front
+    may frame it by the other one, h11 frames it by the chunks)."""
+    version = bytes(event.http_version).decode("ascii")
+    if version not in ("1.0", "1.1"):
+        raise _HttpError(505, "HTTP version not supported")
     headers: list[tuple[str, str]] = []
-    for line in lines:
-        name, colon, value = line.partition(":")
-        if not colon:
-            return None
-        names.append(name)
-        headers.append((name, value.strip(" \t")))
-    joined = "\n".join(names)
-    if "" in names or joined.strip(_TOKEN_LINES):  # an empty name, a non-token character
-        return None
-    lowered = joined.lower().split("\n")
-    hosts = lowered.count("host")
-    if hosts > 1 or (not hosts and version == "HTTP/1.1"):
-        return None  # h11 answers 400
-    if not _FRAMING_HEADERS.isdisjoint(lowered):
-        return None
-    lengths = lowered.count("content-length")
-    if lengths:  # one plain decimal length: h11 keeps it as it is
-        value = headers[lowered.index("content-length")][1]
-        if lengths > 1 or not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
-            return None
-    return method.upper(), target, version[5:], headers
-
-
-def _both_lengths(headers: list[tuple[str, str]]) -> bool:
-    """Whether a head carries both ``Content-Length`` and ``Transfer-Encoding``: a request
-    that may be smuggled (a proxy in front may frame it by the other one), which RFC 9112
-    section 6.1 lets a server reject. Only heads h11 reads get here: the fast path leaves
-    every ``Transfer-Encoding`` to h11."""
-    names = {name.lower() for name, _ in headers}
-    return "content-length" in names and "transfer-encoding" in names
-
-
-def h11_head(head: bytes) -> RequestHead:
-    """``head`` read by h11 alone (what the fast path must match); raises h11's errors."""
-    import h11
-
-    parser = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD + 1024)
-    parser.receive_data(head)
-    event = parser.next_event()
-    if not isinstance(event, h11.Request):
-        raise ValueError(f"not a whole request head: {event!r}")
-    return _head_from_event(event)
-
-
-def _head_from_event(event: Any) -> RequestHead:
-    headers = [
-        (name.decode("latin-1"), value.decode("latin-1"))
-        for name, value in event.headers.raw_items()
-    ]
+    framing = 0
+    for name, value in event.headers.raw_items():
+        lname = name.lower()
+        if lname == b"content-length":
+            framing |= 1
+        elif lname == b"transfer-encoding":
+            framing |= 2
+        headers.append((name.decode("latin-1"), value.decode("latin-1")))
+    if framing == 3:
+        raise _HttpError(400, "both Content-Length and Transfer-Encoding (RFC 9112 section 6.1)")
     method = bytes(event.method).decode("ascii").upper()
-    target = bytes(event.target).decode("latin-1")
-    return method, target, bytes(event.http_version).decode("ascii"), headers
+    return method, bytes(event.target).decode("latin-1"), version, headers
 
 
 def _plain(status: int, text: str) -> FakeResponse:
@@ -906,7 +768,7 @@ def _checked_header_lines(headers: list[tuple[str, str]]) -> tuple[bytes, bool]:
 
 def _first_bad_header(headers: list[tuple[str, str]]) -> str | None:
     """What is wrong with the first header that must not be written (the core's
-    :func:`~pytest_relaytokens.core.first_bad_header`, which every transport applies), or
+    :func:`~pytest_relaytokens.http.first_bad_header`, which every transport applies), or
     None; when all are valid, remembers their names for :func:`_header_lines`."""
     problem = first_bad_header(headers)
     if problem is None:
@@ -921,16 +783,6 @@ _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::\d{1,5})?\Z|\[[0-9A-Fa-f:.]+\](?::\d{1,5
 
 def _valid_host(value: str) -> bool:
     return _HOST.match(value) is not None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an IP, brackets allowed) is a loopback address."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class FakeServers(LoopbackServer):

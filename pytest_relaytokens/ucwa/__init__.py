@@ -21,7 +21,7 @@ _EXPORTS: dict[str, str] = {
     "unauthorized_response": "catalogue",
     "UcwaTokenFactory": "factories",
     "UcwaService": "service",
-    "UcwaCredentials": "service",
+    "UcwaCredentials": "models",
     "UcwaUserRoute": "service",
 }
 

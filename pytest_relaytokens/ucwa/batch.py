@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core import FakeResponse
+from ..http import FakeResponse
+from ..http.headers import content_type_param, media_type
 
 __all__ = ["MAX_PARTS", "BatchError", "BatchPart", "boundary_of", "parse_batch", "render_batch"]
 
@@ -36,19 +37,14 @@ class BatchPart:
 
 def boundary_of(content_type: str | None) -> str:
     """The ``boundary`` parameter of a ``multipart/batching`` Content-Type."""
-    media, _, params = (content_type or "").partition(";")
-    if media.strip().lower() != "multipart/batching":
+    if media_type(content_type) != "multipart/batching":
         raise BatchError(f"Content-Type must be multipart/batching, got {content_type!r}")
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "boundary":
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            if not 0 < len(value) <= _MAX_BOUNDARY or not set(value) <= _BOUNDARY_CHARS:
-                raise BatchError(f"invalid multipart boundary {value[:80]!r}")
-            return value
-    raise BatchError("multipart/batching Content-Type without a boundary parameter")
+    value = content_type_param(content_type, "boundary")
+    if value is None:
+        raise BatchError("multipart/batching Content-Type without a boundary parameter")
+    if not 0 < len(value) <= _MAX_BOUNDARY or not set(value) <= _BOUNDARY_CHARS:
+        raise BatchError(f"invalid multipart boundary {value[:80]!r}")
+    return value
 
 
 def _split_head(block: bytes, where: str) -> tuple[list[str], bytes]:

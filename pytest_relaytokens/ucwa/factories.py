@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import random
 from binascii import b2a_base64
-from collections.abc import Callable
 from typing import Any
 
 from .._prebuilt import Prebuilt
-from .._seeded import SeededRandom, SeedStream
-from ..clock import Clock
-from ..core import TokenPolicy
+from ..clock import bind_clock
+from ..tokens import SeededFactory
 from .models import MediaRelay, MediaRelayAccessToken
 
 __all__ = ["DEFAULT_DURATION", "NEVER_EXPIRES_LIFETIME", "UcwaTokenFactory"]
@@ -131,7 +128,7 @@ def _ipv6(drawn: bytes) -> str:
     return f"2001:db8:{high:x}::{low:x}"
 
 
-class UcwaTokenFactory:
+class UcwaTokenFactory(SeededFactory):
     """Builds :class:`MediaRelayAccessToken` values; the same seed gives the same objects.
 
     ``seed`` is an int (or str/bytes), drawn from through a :class:`SeededRandom`, or any
@@ -141,30 +138,8 @@ class UcwaTokenFactory:
     names (``user_name=``, ``duration=``...); overrides are validated as the model does.
     """
 
-    def __init__(
-        self,
-        seed: int | random.Random = 0,
-        clock: Clock | None = None,
-        policy: TokenPolicy | None = None,
-    ) -> None:
-        if isinstance(seed, random.Random):
-            self._rng: random.Random | None = seed
-            self._take: Callable[[int], bytes] = seed.randbytes
-        else:
-            self._rng = None
-            self._stream = SeedStream(seed)
-            self._take = self._stream.take
-        self.clock = clock or Clock()
-        self.policy = policy or TokenPolicy()
+    def _start(self) -> None:
         self.domain = _DOMAINS[self._take(1)[0] % len(_DOMAINS)]
-
-    @property
-    def rng(self) -> random.Random:
-        """The ``random.Random`` this factory draws from (for an int seed, a
-        :class:`SeededRandom` sharing the factory's stream, made on first use)."""
-        if self._rng is None:
-            self._rng = SeededRandom(stream=self._stream)
-        return self._rng
 
     # --- draws ---------------------------------------------------------------------------
     def _pick(self, options: tuple[str, ...]) -> str:
@@ -286,7 +261,7 @@ class UcwaTokenFactory:
                 values["media_relays"] = [relay]
             values.update(overrides)
             token = MediaRelayAccessToken.model_validate(values)
-        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
+        bind_clock(token, self.clock)
         return token
 
     def _build_default(self, valid_until: _dt.datetime) -> MediaRelayAccessToken:
@@ -327,5 +302,5 @@ class UcwaTokenFactory:
                 "media_relays": [relay],
             }
         )
-        token.__dict__["_relaytokens_clock"] = self.clock  # is_expired() reads this clock
+        bind_clock(token, self.clock)
         return token

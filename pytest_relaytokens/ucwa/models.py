@@ -8,7 +8,9 @@ aware UTC; a timestamp string (``/Date(ms)/`` or ISO 8601) is accepted too.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -21,11 +23,21 @@ from pydantic import (
 )
 from pydantic.functional_validators import ModelWrapValidatorHandler
 
+from ..clock import bound_now
+from ..tokens import TokenModel
 from .timestamps import parse_timestamp
 
-__all__ = ["MediaRelay", "MediaRelayAccessToken", "RelayLocation", "UcwaErrorBody", "bind_clock"]
-
-T = TypeVar("T", bound=BaseModel)
+__all__ = [
+    "Application",
+    "ApplicationStore",
+    "Bearer",
+    "Channel",
+    "MediaRelay",
+    "MediaRelayAccessToken",
+    "RelayLocation",
+    "UcwaCredentials",
+    "UcwaErrorBody",
+]
 
 UTC = _dt.timezone.utc
 RelayLocation = Literal["Internet", "Intranet", "All"]
@@ -36,8 +48,15 @@ _LOCATIONS: dict[str, RelayLocation] = {
 }
 
 
-def _system_now() -> _dt.datetime:
-    return _dt.datetime.now(UTC)
+def _port_field(name: str, wire: str) -> Any:
+    """A TURN port field: ``-1`` when unset, else 0-65535; read under either name."""
+    return Field(
+        default=-1,
+        validation_alias=AliasChoices(name, wire),
+        serialization_alias=wire,
+        ge=-1,
+        le=65535,
+    )
 
 
 class MediaRelay(BaseModel):
@@ -53,20 +72,8 @@ class MediaRelay(BaseModel):
     ipv4: str | None = None
     ipv6: str | None = None
     location: RelayLocation
-    tcp_port: int = Field(
-        default=-1,
-        validation_alias=AliasChoices("tcp_port", "tcpPort"),
-        serialization_alias="tcpPort",
-        ge=-1,
-        le=65535,
-    )
-    udp_port: int = Field(
-        default=-1,
-        validation_alias=AliasChoices("udp_port", "udpPort"),
-        serialization_alias="udpPort",
-        ge=-1,
-        le=65535,
-    )
+    tcp_port: int = _port_field("tcp_port", "tcpPort")
+    udp_port: int = _port_field("udp_port", "udpPort")
     href: str | None = None
 
     @field_validator("location", mode="before")
@@ -77,22 +84,13 @@ class MediaRelay(BaseModel):
         return value
 
 
-class MediaRelayAccessToken(BaseModel):
+class MediaRelayAccessToken(TokenModel):
     """Credentials for the A/V media relay (TURN) handed out by UCWA.
 
     ``duration`` is in minutes; ``valid_until`` is when the credentials stop working.
     ``valid_until_ticks`` keeps the 100 ns digit an XML timestamp may carry beyond the
     microsecond, so a parsed document renders back byte for byte.
     """
-
-    def __eq__(self, other: object) -> bool:
-        """Field by field: the clock :func:`bind_clock` attaches is not a field (pydantic
-        before 2.6 compares the whole ``__dict__``, which would hold it)."""
-        if type(other) is not type(self):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in type(self).model_fields)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic's own models
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
@@ -168,8 +166,7 @@ class MediaRelayAccessToken(BaseModel):
     def remaining(self, now: _dt.datetime | None = None) -> _dt.timedelta:
         """Time left until ``valid_until``; negative once expired (how long ago it expired)."""
         if now is None:
-            clock = self.__dict__.get("_relaytokens_clock")  # bound by the plugin's fixtures
-            now = clock.now() if clock is not None else _system_now()
+            now = bound_now(self)
         elif now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
         return self.valid_until - now
@@ -192,8 +189,122 @@ class UcwaErrorBody(BaseModel):
     link: str | None = None
 
 
-def bind_clock(token: T, clock: Any) -> T:
-    """Let ``token`` answer ``is_expired()``/``remaining()`` without an argument on ``clock``
-    (anything with ``now()``). Kept beside the fields: equality and serialisation ignore it."""
-    token.__dict__["_relaytokens_clock"] = clock
-    return token
+@dataclass
+class UcwaCredentials:
+    """What a test needs to talk to the fake: the WebTicket user, a pre-issued valid bearer
+    (``cwt=...``, a JWT when online), a pre-created application id, the user's SIP URI and
+    the meeting an anonymous client joins (``conference_uri`` with key ``conference_key``)."""
+
+    username: str
+    password: str
+    bearer: str
+    application_id: str
+    sip_uri: str
+    conference_uri: str = ""
+    conference_key: str = ""
+
+
+@dataclass
+class Bearer:
+    """An issued bearer: when it expires (None: never), whether it is an anonymous
+    meeting-join one, the JWT audience it is for (online) and whether it was revoked."""
+
+    expires: _dt.datetime | None
+    anonymous: bool = False
+    audience: str | None = None
+    revoked: bool = False
+
+
+@dataclass
+class Channel:
+    """One event channel (one per ``instanceId``): the next batch number, what is queued,
+    the last batch sent (re-sent when the client repeats its ack) and which P-GET is the
+    current one (a newer one releases the older with 409 PGetReplaced)."""
+
+    ack: int = 1
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    last: tuple[int, dict[str, Any]] | None = None
+    generation: int = 0
+
+
+@dataclass
+class Application:
+    """One registered application and everything the fake remembers about it."""
+
+    id: str
+    prefix: str
+    user_agent: str
+    endpoint_id: str
+    culture: str
+    type: str
+    owner: str
+    created: _dt.datetime
+    last_seen: _dt.datetime
+    relays: list[MediaRelay] = field(default_factory=list)
+    etag: int = 1
+    anonymous: bool = False
+    available: bool = False
+    sign_in_as: str = "Online"
+    last_release: _dt.datetime | None = None
+    instances: set[str] = field(default_factory=set)
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"/ucwa/{self.prefix}/applications/{self.id}"
+
+    def channel(self, instance: str) -> Channel:
+        if instance not in self.channels:
+            self.channels[instance] = Channel()
+        return self.channels[instance]
+
+
+class ApplicationStore:
+    """The live applications by id, and why each ended one ended (the latest
+    ``MAX_TOMBSTONES``: a later request for it gets 410 with that reason)."""
+
+    MAX_TOMBSTONES = 1000
+
+    def __init__(self, on_end: Callable[[], None] = lambda: None) -> None:
+        self.apps: dict[str, Application] = {}
+        self.ended: dict[str, str] = {}
+        self._on_end = on_end  # wakes pending event P-GETs
+
+    def taken(self, app_id: str) -> bool:
+        return app_id in self.apps or app_id in self.ended
+
+    def owned_by(self, owner: str) -> list[Application]:
+        return [a for a in list(self.apps.values()) if a.owner == owner]
+
+    def add(self, app: Application, limit: int | None) -> None:
+        """Store ``app``; at ``limit`` its owner's least recently used application ends
+        with ``TooManyApplications``."""
+        mine = self.owned_by(app.owner)
+        if limit is not None and len(mine) >= limit:
+            oldest = min(mine, key=lambda a: a.last_release or a.last_seen)
+            self.end(oldest.id, "TooManyApplications")
+        self.apps[app.id] = app
+
+    def end(self, app_id: str, reason: str) -> None:
+        self.apps.pop(app_id, None)
+        self.ended[app_id] = reason
+        while len(self.ended) > self.MAX_TOMBSTONES:
+            del self.ended[next(iter(self.ended))]
+        self._on_end()
+
+    def find(
+        self, app_id: str, now: _dt.datetime, idle: _dt.timedelta | None
+    ) -> tuple[Application | None, str]:
+        """The live application (its ``last_seen`` now ``now``), or None and the catalogue
+        error to answer with; one idle longer than ``idle`` ends here."""
+        if app_id in self.ended:
+            return None, f"410-Gone-{self.ended[app_id]}"
+        app = self.apps.get(app_id)
+        if app is None:
+            return None, "ApplicationNotFound"
+        since = app.last_release or app.last_seen
+        if idle is not None and now - since > idle:
+            self.end(app_id, "InactiveApplicationExpired")
+            return None, "410-Gone-InactiveApplicationExpired"
+        app.last_seen = now
+        return app, ""

@@ -1,4 +1,6 @@
-"""SfB Online sign-in for the UCWA fake: the Azure AD token endpoint's JSON and JWT bearers.
+"""Sign-in, both sides: the one client that signs in to a UCWA server and walks to its token
+(:func:`sign_in_to_token`, used by the live backend and the library recorder), and the SfB
+Online sign-in the UCWA fake answers with (the Azure AD token endpoint's JSON, JWT bearers).
 
 A bearer is ``header.payload.signature``, each part base64url without padding. The payload
 carries what clients and proxies read (``aud``, ``iss``, ``iat``, ``nbf``, ``exp``, ``upn``,
@@ -14,10 +16,130 @@ import datetime as _dt
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
 
-__all__ = ["JwtClaims", "aad_token_body", "decode_jwt", "encode_jwt"]
+from ..errors import RelayTokensError
+from ..http import FakeRequest, FakeResponse
+from ..http.headers import challenge_params
+from ..http.messages import body_digest
+from ..http.urls import is_loopback
+from .urls import AUTODISCOVER_ROOT
+
+__all__ = [
+    "JwtClaims",
+    "SignInError",
+    "SignedIn",
+    "aad_token_body",
+    "decode_jwt",
+    "encode_jwt",
+    "sign_in_to_token",
+]
+
+
+# --- the client ------------------------------------------------------------------------------
+_JSON = "application/json"
+
+
+class SignInError(RelayTokensError):
+    """A UCWA server answered the sign-in walk with something unusable."""
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The end of the walk: the bearer, and the answer to the token request."""
+
+    bearer: str
+    token: FakeResponse
+
+
+def sign_in_to_token(
+    send: Callable[[FakeRequest], FakeResponse],
+    base_url: str,
+    username: str,
+    password: str,
+    *,
+    accept: str = _JSON,
+    endpoint_id: str = "pytest-relaytokens",
+) -> SignedIn:
+    """Walk a UCWA server as a client does: autodiscover, the user resource's 401 and its
+    ``MsRtcOAuth`` challenge, the WebTicket password grant, the application, the media relay
+    token (asked for with ``accept``; its answer is returned whatever its status).
+
+    The password goes only to ``base_url``'s host, over https or to loopback: a challenge
+    ``href`` pointing elsewhere is refused. Every other step must succeed (2xx; the challenge
+    a 401), else :class:`SignInError` names the step and the status (never the body).
+    """
+    base = base_url.rstrip("/")
+
+    def call(method: str, url: str, headers: dict[str, str], body: bytes = b"") -> FakeResponse:
+        return send(FakeRequest.build(method, urljoin(base + "/", url), headers, body))
+
+    def document(response: FakeResponse, step: str, status: int | None = None) -> Any:
+        wanted = response.status == status if status else 200 <= response.status < 300
+        try:
+            found = response.json() if wanted else None
+        except ValueError:
+            found = None
+        if found is None:
+            raise SignInError(
+                f"UCWA server at {base}: {step} answered {response.status} "
+                f"({body_digest(response.body)})"
+            )
+        return found
+
+    def link(doc: Any, *keys: str) -> str:
+        for key in keys:
+            doc = doc.get(key) if isinstance(doc, dict) else None
+        if not isinstance(doc, str):
+            raise SignInError(f"UCWA server at {base}: no {'.'.join(keys)} link")
+        return doc
+
+    root = document(call("GET", AUTODISCOVER_ROOT, {"Accept": _JSON}), "autodiscover")
+    user_url = urljoin(base + "/", link(root, "_links", "user", "href"))
+    challenge = call("GET", user_url, {"Accept": _JSON})
+    params = challenge_params(challenge.header_all("WWW-Authenticate"), "MsRtcOAuth")
+    if challenge.status != 401 or params is None or not params.get("href"):
+        raise SignInError(
+            f"UCWA server at {base}: no MsRtcOAuth challenge on {user_url} "
+            f"(answered {challenge.status})"
+        )
+    grant_url = urljoin(user_url, params["href"])
+    target, home = urlsplit(grant_url), urlsplit(base)
+    secure = target.scheme == "https" or (
+        target.scheme == "http" and is_loopback(target.hostname or "")
+    )
+    if (target.hostname or "").lower() != (home.hostname or "").lower() or not secure:
+        raise SignInError(
+            f"UCWA server at {base}: refusing to send the password to "
+            f"{target.scheme}://{target.netloc} (the MsRtcOAuth href must be on the configured "
+            "host, over https or loopback)"
+        )
+    form = urlencode({"grant_type": "password", "username": username, "password": password})
+    grant = call(
+        "POST",
+        grant_url,
+        {"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8", "Accept": _JSON},
+        form.encode(),
+    )
+    bearer = link(document(grant, "WebTicket"), "access_token")
+    auth = {"Authorization": f"Bearer {bearer}", "Accept": _JSON}
+    user = document(call("GET", user_url, auth), "user")
+    apps_url = urljoin(user_url, link(user, "_links", "applications", "href"))
+    body = json.dumps(
+        {"UserAgent": "pytest-relaytokens", "EndpointId": endpoint_id, "Culture": "en-US"}
+    ).encode()
+    app = document(
+        call("POST", apps_url, {**auth, "Content-Type": _JSON}, body), "applications", 201
+    )
+    token_href = link(app, "_embedded", "communication", "_links", "mediaRelayAccessToken", "href")
+    token = call("GET", urljoin(apps_url, token_href), {**auth, "Accept": accept})
+    return SignedIn(bearer, token)
+
+
+# --- the fake's SfB Online sign-in -----------------------------------------------------------
 
 
 def _b64url(data: bytes) -> str:

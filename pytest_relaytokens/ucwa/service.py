@@ -15,7 +15,6 @@ Links in bodies are built from the request's scheme and host, so the same fake w
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import json
 import random
 import re
@@ -23,35 +22,39 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from .._prebuilt import Prebuilt
 from ..clock import Clock
-from ..core import (
+from ..errors import WireFormatError
+from ..http import (
+    Dispatched,
     FakeRequest,
     FakeResponse,
     FakeService,
     Fault,
     Responder,
-    RouteHandler,
     TokenPolicy,
     UserRoute,
-    new_user_route,
 )
-from ..errors import WireFormatError
 from . import DEFAULT_BASE_URL
 from .batch import BatchError, boundary_of, parse_batch, render_batch
-from .catalogue import lookup_ucwa_error, ucwa_headers, unauthorized_response
+from .catalogue import lookup_ucwa_error, ucwa_headers
 from .factories import UcwaTokenFactory
-from .models import MediaRelay, MediaRelayAccessToken
-from .online import JwtClaims, aad_token_body, encode_jwt
-from .surface import (
-    SUBRESOURCES,
-    XFRAME_HTML,
+from .models import (
     Application,
+    ApplicationStore,
+    Bearer,
+    MediaRelay,
+    MediaRelayAccessToken,
+    UcwaCredentials,
+)
+from .online import JwtClaims, aad_token_body, encode_jwt
+from .responses import UcwaResponses
+from .surface import (
+    XFRAME_HTML,
     application_doc,
     domain_of,
     events_href,
@@ -61,34 +64,25 @@ from .surface import (
     root_doc,
     user_doc,
 )
+from .urls import (
+    AAD_AUTHORIZE_PATH,
+    SUBRESOURCES,
+    TOKEN_PATH_PATTERN,
+    app_path,
+    fixed_path,
+    parse_path,
+    split_path,
+)
 from .wire import (
     UcwaQuirks,
-    dump_json,
-    dump_xml,
     parse_input,
     relay_resource,
     render_json,
     render_xml,
 )
 
-__all__ = [
-    "AUTODISCOVER_ROOT",
-    "AUTODISCOVER_USER",
-    "UcwaCredentials",
-    "UcwaService",
-    "UcwaUserRoute",
-]
+__all__ = ["UcwaService", "UcwaUserRoute"]
 
-Format = Literal["json", "xml"]
-Dispatched = tuple[FakeResponse, str | None, bool]
-
-#: The autodiscover root as clients spell it in code (any case is served; hrefs in bodies use
-#: the documented ``/Autodiscover/AutodiscoverService.svc/root``).
-AUTODISCOVER_ROOT = "/autodiscover/autodiscoverservice.svc/root"
-AUTODISCOVER_USER = AUTODISCOVER_ROOT + "/oauth/user"
-WEBTICKET_PATH = "/WebTicket/oauthtoken"
-AAD_AUTHORIZE_PATH = "/common/oauth2/authorize"
-AAD_TOKEN_PATH = "/common/oauth2/token"
 BEARER_LIFETIME = _dt.timedelta(hours=8)
 #: Anonymous meeting-join tokens live one hour (reference §6.1).
 ANONYMOUS_BEARER_LIFETIME = _dt.timedelta(hours=1)
@@ -107,7 +101,6 @@ EVENT_TIMEOUT_DEFAULT = 180
 #: The documented range of ``timeout``; values outside it are clamped (inferred).
 EVENT_TIMEOUT_MIN, EVENT_TIMEOUT_MAX = 180, 1800
 _MAX_CODES = 1000
-TOKEN_PATH_PATTERN = r"(?i)/mediaRelayAccessToken/?$"
 #: Highest ``X-MS-RequiresMinResourceVersion`` the fake serves.
 RESOURCE_VERSION = 2.0
 
@@ -126,167 +119,35 @@ def version_too_high(value: str) -> bool | None:
     return Decimal(value) > Decimal(str(RESOURCE_VERSION))
 
 
-_PREFIXES = ("oauth/v1", "v1", "psanon/v1", "anonymous/v1")
-_ROOT_PATHS = frozenset({"/", AUTODISCOVER_ROOT})
-_USER_PATHS = frozenset({AUTODISCOVER_USER, AUTODISCOVER_ROOT + "/user"})
-_XFRAME_PATHS = frozenset(
-    {"/xframe", "/autodiscover/xframe/xframe.html", AUTODISCOVER_ROOT + "/xframe"}
-)
-_MEDIA_TYPES: dict[str, Format] = {
-    "application/json": "json",
-    "application/vnd.microsoft.com.ucwa+json": "json",
-    "application/xml": "xml",
-    "application/vnd.microsoft.com.ucwa+xml": "xml",
-    "application/vnd.microsoft.ucwa+xml": "xml",
-    "text/xml": "xml",
-}
 _FIRST_NAMES = ("Alice", "Bob", "Carol", "Dan", "Erin", "Frank", "Grace", "Heidi")
 _ALLOWED_MODALITIES = frozenset({"messaging", "phoneaudio"})
-_MAX_TOMBSTONES = 1000
 _ANON_GRANT = "urn:microsoft.rtc:anonmeeting"
-
-
-@dataclass
-class UcwaCredentials:
-    """What a test needs to talk to the fake: the WebTicket user, a pre-issued valid bearer
-    (``cwt=...``, a JWT when online), a pre-created application id, the user's SIP URI and
-    the meeting an anonymous client joins (``conference_uri`` with key ``conference_key``)."""
-
-    username: str
-    password: str
-    bearer: str
-    application_id: str
-    sip_uri: str
-    conference_uri: str = ""
-    conference_key: str = ""
-
-
-@dataclass
-class _Bearer:
-    expires: _dt.datetime | None
-    anonymous: bool = False
-    audience: str | None = None
-    revoked: bool = False
 
 
 #: A route a test added under every application (see :meth:`UcwaService.route`).
 UcwaUserRoute = UserRoute
 
 
-def _split(path: str) -> list[str]:
-    """Path segments with empty ones dropped: ``//ucwa/x/`` -> ``["ucwa", "x"]``."""
-    return [segment for segment in path.split("/") if segment]
-
-
-def _normalise(path: str) -> str:
-    return "/" + "/".join(_split(path))
-
-
-def _app_path(segments: list[str]) -> tuple[str, str | None, str] | None:
-    """``(prefix, app id or None, rest)`` for ``/ucwa/<prefix>/applications[/id[/rest]]``."""
-    if len(segments) < 3 or segments[0].lower() != "ucwa":
-        return None
-    for end in (2, 3):
-        if len(segments) > end and segments[end].lower() == "applications":
-            prefix = "/".join(segments[1:end]).lower()
-            if prefix not in _PREFIXES:
-                return None
-            app = segments[end + 1] if len(segments) > end + 1 else None
-            rest = "/" + "/".join(segments[end + 2 :]) if len(segments) > end + 2 else ""
-            return prefix, app, rest.lower()
-    return None
-
-
-@functools.lru_cache(maxsize=256)
-def _route(path: str) -> tuple[str, tuple[str, str | None, str] | None]:
-    """The lower-cased normalised path and its application parts (see :func:`_app_path`),
-    computed once per distinct path."""
-    segments = _split(path)
-    return ("/" + "/".join(segments)).lower(), _app_path(segments)
-
-
-@functools.lru_cache(maxsize=64)
-def _accept_ranges(accept: str) -> tuple[tuple[str, float], ...]:
-    """The media ranges of an ``Accept`` value in the client's order, each with its q (an
-    unreadable or out-of-range q counts as 0, not acceptable)."""
-    ranges: list[tuple[str, float]] = []
-    for item in accept.split(","):
-        media, *params = (p.strip() for p in item.split(";"))
-        if not media:
-            continue
-        quality = 1.0
-        for param in params:
-            if param.lower().startswith("q="):
-                try:
-                    quality = float(param[2:])
-                except ValueError:
-                    quality = 0.0
-                if not 0.0 <= quality <= 1.0:  # also NaN
-                    quality = 0.0
-        ranges.append((media.lower(), quality))
-    return tuple(ranges)
-
-
-def _offers(formats: tuple[Format, ...]) -> tuple[tuple[Format, str], ...]:
-    """Every media type of ``formats``, in the server's order of preference: the first
-    format's canonical type first (what ``*/*`` gets), then the others' canonical types,
-    then the precise (``vnd``) and ``text/`` spellings."""
-    canonical = {"json": "application/json", "xml": "application/xml"}
-    offers = [(fmt, canonical[fmt]) for fmt in formats]
-    offers += [
-        (fmt, media)
-        for media, fmt in _MEDIA_TYPES.items()
-        if fmt in formats and media != canonical[fmt]
-    ]
-    return tuple(offers)
-
-
-#: What a resource can produce -> its offers: both formats (the default first) or JSON only.
-_OFFERS: dict[tuple[Format, ...], tuple[tuple[Format, str], ...]] = {
-    formats: _offers(formats) for formats in (("json", "xml"), ("xml", "json"), ("json",))
-}
-
-
-def _choose(
-    ranges: tuple[tuple[str, float], ...], offers: tuple[tuple[Format, str], ...]
-) -> tuple[Format, str] | None:
-    """RFC 9110 12.5.1 proactive negotiation: each offered type takes the q of the most
-    specific range that matches it (``type/subtype`` over ``type/*`` over ``*/*``); the
-    highest q > 0 wins, then the range the client listed first, then the server's order.
-    The ``vnd`` and ``text/xml`` spellings are answered only when named: a wildcard reaches
-    ``application/json`` or ``application/xml``. None when no offer is acceptable (406)."""
-    best: tuple[float, int, int] | None = None
-    chosen: tuple[Format, str] | None = None
-    for rank, (fmt, media) in enumerate(offers):
-        kind = media.split("/", 1)[0] + "/*"
-        alias = media not in ("application/json", "application/xml")
-        match: tuple[int, float, int] | None = None  # (specificity, q, index)
-        for index, (wanted, quality) in enumerate(ranges):
-            specificity = 2 if wanted == media else 1 if wanted == kind else 0
-            if (specificity == 0 and wanted != "*/*") or (alias and specificity < 2):
-                continue
-            if match is None or specificity > match[0]:
-                match = (specificity, quality, index)
-        if match is None or match[1] <= 0:
-            continue
-        key = (match[1], -match[2], -rank)
-        if best is None or key > best:
-            best, chosen = key, (fmt, media)
-    return chosen
-
-
-@functools.lru_cache(maxsize=128)
-def _negotiated(accept: str, formats: tuple[Format, ...]) -> tuple[Format, str] | None:
-    """:func:`_choose` for one ``Accept`` value, remembered per distinct short value."""
-    return _choose(_accept_ranges(accept), _OFFERS[formats])
-
-
-#: Accept values this long or shorter are parsed once and remembered.
-_CACHED_ACCEPT_MAX = 300
 _NEW_RELAY = Prebuilt(MediaRelay)
 
 
-class UcwaService(FakeService):
+def _parse_body(request: FakeRequest) -> dict[str, Any] | None:
+    """The body as a flat dict; a JSON object with one trailing comma (as in the docs' own
+    sample) is accepted."""
+    content_type = request.header("Content-Type")
+    try:
+        return parse_input(request.body, content_type, "request body")
+    except WireFormatError:
+        text = request.body.decode("utf-8", "replace").rstrip()
+        if not text.endswith("}"):
+            raise
+        inner = text[:-1].rstrip()
+        if not inner.endswith(","):
+            raise
+        return parse_input(inner[:-1] + "}", content_type, "request body")
+
+
+class UcwaService(UcwaResponses, FakeService):
     """The UCWA front end (``fe1.contoso.com``) as a stateful fake.
 
     ``online=True`` is the SfB Online deployment: the 401 challenge carries
@@ -319,11 +180,9 @@ class UcwaService(FakeService):
         self.pretty = False
         self.issued_tokens: list[MediaRelayAccessToken] = []
         self._fqdn: tuple[str, str] = ("", "")
-        self.user_routes: list[UcwaUserRoute] = []
         self._events_changed = threading.Condition(self._lock)
-        self._bearers: dict[str, _Bearer] = {}
-        self._apps: dict[str, Application] = {}
-        self._ended: dict[str, str] = {}
+        self._bearers: dict[str, Bearer] = {}
+        self.applications = ApplicationStore(self._events_changed.notify_all)
         self._codes: dict[str, tuple[str, str]] = {}
         self._surface_rng = random.Random(f"ucwa-surface-{seed}")
         self._jwt_key = self._surface_rng.randbytes(32)
@@ -379,7 +238,7 @@ class UcwaService(FakeService):
             now = self.server_now()
             if not self.online:
                 token = self.factory.bearer_token()
-                self._bearers[token] = _Bearer(self.policy.expiry(now, BEARER_LIFETIME))
+                self._bearers[token] = Bearer(self.policy.expiry(now, BEARER_LIFETIME))
                 return token
             expires = self.policy.expiry(now, ONLINE_BEARER_LIFETIME) or now + _dt.timedelta(
                 days=365
@@ -394,15 +253,8 @@ class UcwaService(FakeService):
                 object_id=str(uuid.UUID(int=self._surface_rng.getrandbits(128), version=4)),
             )
             token = encode_jwt(claims, self._jwt_key)
-            self._bearers[token] = _Bearer(expires, audience=claims.audience)
+            self._bearers[token] = Bearer(expires, audience=claims.audience)
             return token
-
-    def bearer_expires_at(self, bearer: str) -> _dt.datetime | None:
-        """When ``bearer`` expires (server clock); None when it never does."""
-        with self._lock:
-            if bearer not in self._bearers:
-                raise KeyError(f"unknown bearer {bearer[:16]!r}...")
-            return self._bearers[bearer].expires
 
     def revoke(self, bearer: str) -> None:
         """Revoke an issued bearer: later requests carrying it get the same 401 as an
@@ -437,65 +289,44 @@ class UcwaService(FakeService):
         if reason not in allowed:
             raise ValueError(f"reason must be one of {', '.join(allowed)}, got {reason!r}")
         with self._lock:
-            if application_id not in self._apps:
+            if application_id not in self.applications.apps:
                 raise KeyError(f"no live application {application_id!r}")
-            self._end(application_id, reason)
+            self.applications.end(application_id, reason)
 
     def push_events(self, application_id: str, sender: Mapping[str, Any]) -> None:
         """Queue one ``sender`` entry (``{"rel", "href", "events": [...]}``) on every event
         channel of the application and wake its pending P-GETs."""
         with self._lock:
-            app = self._apps.get(application_id)
+            app = self.applications.apps.get(application_id)
             if app is None:
                 raise KeyError(f"no live application {application_id!r}")
             self._queue(app, [dict(sender)])
 
-    def route(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        body: bytes | str | None = None,
-        status: int = 200,
-        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        handler: RouteHandler | None = None,
-        roles: Iterable[str] | None = None,
-    ) -> UcwaUserRoute:
-        """Serve ``method path`` under every application of the user
-        (``/ucwa/oauth/v1/applications/{id}/<path>``), behind the fake's own bearer check
-        (401 without a valid unexpired, unrevoked bearer; 404/410 for a dead application),
-        logged and subject to armed faults. Answer with ``json``, ``body`` or
-        ``handler(request)`` (a FakeResponse, or a dict or list sent as JSON with ``status``).
-        Checked and answered as the Relay fake's routes are (``core.new_user_route``)."""
-        if roles is not None:
-            raise ValueError("UCWA bearers carry no roles: route(roles=...) is for the Relay fake")
-        if not isinstance(path, str) or not _split(path.split("?")[0]):
+    def route_key(self, path: str) -> str:
+        """Routes live under every application of the user
+        (``/ucwa/oauth/v1/applications/{id}/<path>``): the key is ``<path>`` lower-cased,
+        never a resource the fake serves itself."""
+        if not isinstance(path, str) or not split_path(path.split("?")[0]):
             raise ValueError(
                 f"route(): path must be a non-empty path below an application, got {path!r}"
             )
-        relative = "/" + "/".join(_split(path.split("?")[0])).lower()
+        relative = "/" + "/".join(split_path(path.split("?")[0])).lower()
         if relative in SUBRESOURCES:
             raise ValueError(f"route(): {path!r} is a resource the fake already serves")
-        user_route = new_user_route(
-            method, relative, json=json, body=body, status=status, headers=headers, handler=handler
-        )
-        with self._lock:
-            self.user_routes.append(user_route)
-        return user_route
+        return relative
+
+    def route_roles(self, roles: Iterable[str] | None) -> frozenset[str] | None:
+        if roles is not None:
+            raise ValueError("UCWA bearers carry no roles: route(roles=...) is for the Relay fake")
+        return None
 
     def allowed_methods(self, path: str) -> frozenset[str] | None:
         """The methods served on ``path`` (None: no such resource). HEAD and OPTIONS are the
         HTTP layer's business."""
-        low, parsed = _route(path.split("?")[0])
-        if low in _ROOT_PATHS or low in _USER_PATHS or low in _XFRAME_PATHS:
-            return frozenset({"GET"})
-        if low == WEBTICKET_PATH.lower():
-            return frozenset({"POST"})
-        if self.online and low == AAD_TOKEN_PATH:
-            return frozenset({"POST"})
-        if self.online and low == AAD_AUTHORIZE_PATH:
-            return frozenset({"GET"})
+        low, parsed = parse_path(path.split("?")[0])
+        fixed = fixed_path(low, self.online)
+        if fixed is not None:
+            return fixed.methods
         if parsed is None:
             return None
         _, app_id, rest = parsed
@@ -503,9 +334,7 @@ class UcwaService(FakeService):
             return frozenset({"GET", "POST"})
         if rest in SUBRESOURCES:
             return SUBRESOURCES[rest]
-        with self._lock:
-            methods = frozenset(r.method for r in self.user_routes if r.path == rest)
-        return methods or None
+        return self.user_route("GET", rest)[1] or None
 
     def arm_error(
         self,
@@ -557,14 +386,6 @@ class UcwaService(FakeService):
         )
 
     # --- plumbing ---------------------------------------------------------------------------
-    def _unauthorized(self, request: FakeRequest) -> FakeResponse:
-        origin = origin_of(request)
-        return unauthorized_response(
-            fqdn=self.fqdn,
-            webticket_url=origin + WEBTICKET_PATH,
-            authorization_uri=origin + AAD_AUTHORIZE_PATH if self.online else None,
-        )
-
     def _carried(self, request: FakeRequest) -> str | None:
         header = request.header("Authorization")
         if header is None:
@@ -595,64 +416,9 @@ class UcwaService(FakeService):
             response.token = carried
         return response
 
-    #: What ``Accept: */*`` (or no Accept) gets: "json" or "xml" (the ``ucwa_format`` marker).
-    default_format: Format = "json"
-
-    def _accepted(self, request: FakeRequest, json_only: bool = False) -> tuple[Format, str] | None:
-        """The format and media type to answer in, among those the resource can produce
-        (both, or JSON only): what the client's ``Accept`` accepts best; no (or an empty)
-        ``Accept`` gets the default format, or the resource's only one. None: 406."""
-        formats: tuple[Format, ...] = (
-            ("json",)
-            if json_only
-            else ("xml", "json")
-            if self.default_format == "xml"
-            else ("json", "xml")
-        )
-        accept = request.header("Accept")
-        if accept is None or not accept.strip():
-            fmt = formats[0]
-            return fmt, "application/json" if fmt == "json" else "application/xml"
-        if len(accept) <= _CACHED_ACCEPT_MAX:
-            return _negotiated(accept, formats)
-        return _choose(_accept_ranges.__wrapped__(accept), _OFFERS[formats])
-
-    def _negotiate(self, request: FakeRequest) -> Format | None:
-        chosen = self._accepted(request)
-        return chosen[0] if chosen else None
-
-    def _error(self, request: FakeRequest, name: str, subcode: str | None = None) -> FakeResponse:
-        entry = lookup_ucwa_error(name, subcode)
-        return entry.response(
-            self._negotiate(request) or "json",
-            fqdn=self.fqdn,
-            authorization_uri=origin_of(request) + AAD_AUTHORIZE_PATH,
-        )
-
-    def _resource(
-        self, request: FakeRequest, document: dict[str, Any], status: int = 200
-    ) -> FakeResponse:
-        chosen = self._accepted(request)
-        if chosen is None:
-            return self._error(request, "NotAcceptable")
-        fmt, media = chosen
-        body = dump_xml(document) if fmt == "xml" else dump_json(document, pretty=self.pretty)
-        return FakeResponse(status, ucwa_headers(f"{media}; charset=utf-8", self.fqdn), body)
-
-    def _json(self, status: int, doc: Mapping[str, Any]) -> FakeResponse:
-        return FakeResponse(
-            status,
-            ucwa_headers("application/json; charset=utf-8", self.fqdn),
-            dump_json(doc, pretty=False),
-        )
-
-    def _no_content(self) -> FakeResponse:
-        headers = [h for h in ucwa_headers("", self.fqdn) if h[0] != "Content-Type"]
-        return FakeResponse(204, headers)
-
     def _authenticate(
         self, request: FakeRequest, now: _dt.datetime | None = None
-    ) -> tuple[_Bearer | None, str | None]:
+    ) -> tuple[Bearer | None, str | None]:
         """The bearer record when the request carries a live one, and the credential kind
         (``now``: the server's clock, when the caller already read it)."""
         header = request.header("Authorization")
@@ -666,17 +432,12 @@ class UcwaService(FakeService):
             return None, "bearer"
         return record, "bearer"
 
-    def _audience_ok(self, record: _Bearer, request: FakeRequest) -> bool:
+    def _audience_ok(self, record: Bearer, request: FakeRequest) -> bool:
         if record.audience is None:
             return True
         origin = origin_of(request)
         wanted = {origin.lower(), urlsplit(origin).netloc.lower(), self.base_url.lower()}
         return record.audience.rstrip("/").lower() in wanted
-
-    def _method_not_allowed(self, request: FakeRequest, allowed: Iterable[str]) -> FakeResponse:
-        response = self._error(request, "MethodNotAllowed")
-        response.headers.append(("Allow", ", ".join(sorted(allowed))))
-        return response
 
     # --- dispatch ---------------------------------------------------------------------------
     def dispatch(self, request: FakeRequest) -> Dispatched:
@@ -685,29 +446,16 @@ class UcwaService(FakeService):
         return self._stamp(request, response), kind, expected
 
     def _dispatch(self, request: FakeRequest) -> Dispatched:
-        low, parsed = _route(request.path)
-        if low in _ROOT_PATHS:
-            return self._get_only(request, self._root), None, True
-        if low in _XFRAME_PATHS:
-            return self._get_only(request, self._xframe), None, True
-        if low in _USER_PATHS:
-            return self._user(request)
-        if low == WEBTICKET_PATH.lower():
-            return self._webticket(request)
-        if self.online and low == AAD_TOKEN_PATH:
-            return self._aad_token(request), "aad", True
-        if self.online and low == AAD_AUTHORIZE_PATH:
-            return self._get_only(request, self._aad_authorize), None, True
+        low, parsed = parse_path(request.path)
+        fixed = fixed_path(low, self.online)
+        if fixed is not None:
+            if request.method not in fixed.methods:
+                return self._method_not_allowed(request, fixed.methods), None, True
+            handler: Callable[[FakeRequest], Dispatched] = getattr(self, fixed.handler)
+            return handler(request)
         if parsed is not None:
             return self._ucwa(request, *parsed)
         return self._error(request, "ResourceNotFound"), None, False
-
-    def _get_only(
-        self, request: FakeRequest, answer: Callable[[FakeRequest], FakeResponse]
-    ) -> FakeResponse:
-        if request.method != "GET":
-            return self._method_not_allowed(request, ["GET"])
-        return answer(request)
 
     def _links_origin(self, request: FakeRequest) -> str:
         """Where discovery links point: the host asked, or from ``lyncdiscover[internal].``
@@ -716,17 +464,16 @@ class UcwaService(FakeService):
             return self.base_url
         return origin_of(request)
 
-    def _root(self, request: FakeRequest) -> FakeResponse:
+    def _root(self, request: FakeRequest) -> Dispatched:
         domain = request.query_value("originalDomain") or domain_of(self.credentials.sip_uri)
-        return self._json(200, root_doc(self._links_origin(request), quote(domain, safe=".-_")))
+        origin = self._links_origin(request)
+        return self._json(200, root_doc(origin, quote(domain, safe=".-_"))), None, True
 
-    def _xframe(self, request: FakeRequest) -> FakeResponse:
+    def _xframe(self, request: FakeRequest) -> Dispatched:
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Server", "Microsoft-IIS/7.5")]
-        return FakeResponse(200, headers, XFRAME_HTML.encode("utf-8"))
+        return FakeResponse(200, headers, XFRAME_HTML.encode("utf-8")), None, True
 
     def _user(self, request: FakeRequest) -> Dispatched:
-        if request.method != "GET":
-            return self._method_not_allowed(request, ["GET"]), None, True
         record, kind = self._authenticate(request)
         if record is None:
             return self._unauthorized(request), kind, True
@@ -736,8 +483,6 @@ class UcwaService(FakeService):
 
     # --- WebTicket ----------------------------------------------------------------------------
     def _webticket(self, request: FakeRequest) -> Dispatched:
-        if request.method != "POST":
-            return self._method_not_allowed(request, ["POST"]), None, True
         form = {k.lower(): v[0] for k, v in request.form().items() if v}
         grant = form.get("grant_type")
         if grant is None:
@@ -769,7 +514,7 @@ class UcwaService(FakeService):
             return self._grant_error("invalid_grant")
         now = self.server_now()
         token = self.factory.bearer_token()
-        self._bearers[token] = _Bearer(
+        self._bearers[token] = Bearer(
             self.policy.expiry(now, ANONYMOUS_BEARER_LIFETIME), anonymous=True
         )
         return self._ticket(token, ANONYMOUS_BEARER_LIFETIME, "anonymous")
@@ -789,40 +534,11 @@ class UcwaService(FakeService):
         }
         return FakeResponse(200, self._grant_headers(), json.dumps(body).encode())
 
-    def _grant_headers(self) -> list[tuple[str, str]]:
-        return [
-            ("Cache-Control", "no-store"),
-            ("Pragma", "no-cache"),
-            ("Content-Type", "application/json"),
-            ("Server", "Microsoft-IIS/7.5"),
-            ("X-MS-Server-Fqdn", self.fqdn),
-            ("X-Powered-By", "ASP.NET"),
-        ]
-
-    def _grant_error(
-        self, error: str, diagnostic: int | None = None, reason: str = ""
-    ) -> FakeResponse:
-        headers = self._grant_headers()[:4]
-        if diagnostic is not None:
-            headers.append(
-                ("X-Ms-diagnostics", f'{diagnostic};source="{self.fqdn}";reason="{reason}"')
-            )
-        return FakeResponse(400, headers, json.dumps({"error": error}).encode())
-
     # --- Azure AD (online) --------------------------------------------------------------------
-    def _aad_error(self, error: str, code: int, description: str) -> FakeResponse:
-        body = {
-            "error": error,
-            "error_description": f"AADSTS{code}: {description}",
-            "error_codes": [code],
-            "timestamp": self.server_now().strftime("%Y-%m-%d %H:%M:%SZ"),
-        }
-        headers = [("Cache-Control", "no-store, no-cache"), ("Content-Type", "application/json")]
-        return FakeResponse(400, headers, json.dumps(body).encode())
+    def _aad_token(self, request: FakeRequest) -> Dispatched:
+        return self._aad_grant(request), "aad", True
 
-    def _aad_token(self, request: FakeRequest) -> FakeResponse:
-        if request.method != "POST":
-            return self._method_not_allowed(request, ["POST"])
+    def _aad_grant(self, request: FakeRequest) -> FakeResponse:
         form = {k.lower(): v[0] for k, v in request.form().items() if v}
         grant = form.get("grant_type")
         resource = form.get("resource") or self.base_url
@@ -869,7 +585,10 @@ class UcwaService(FakeService):
         ]
         return FakeResponse(200, headers, json.dumps(body).encode())
 
-    def _aad_authorize(self, request: FakeRequest) -> FakeResponse:
+    def _aad_authorize(self, request: FakeRequest) -> Dispatched:
+        return self._aad_sign_in(request), None, True
+
+    def _aad_sign_in(self, request: FakeRequest) -> FakeResponse:
         """Sign the fake's user in without a page: 302 to ``redirect_uri`` with a ``code``
         (``response_type=code``) or the token in the fragment (``response_type=token``)."""
         redirect = request.query_value("redirect_uri") or ""
@@ -940,7 +659,7 @@ class UcwaService(FakeService):
             return self._method_not_allowed(request, allowed), kind, True
         return self._app_resource(request, app, rest), kind, True
 
-    def _owner(self, request: FakeRequest, record: _Bearer) -> str:
+    def _owner(self, request: FakeRequest, record: Bearer) -> str:
         """Whose applications these are: the user, or one anonymous guest per bearer."""
         return f"anonymous:{self._carried(request)}" if record.anonymous else "user"
 
@@ -948,7 +667,7 @@ class UcwaService(FakeService):
         sip = self.credentials.sip_uri
         if rest == "":
             if request.method == "DELETE":
-                del self._apps[app.id]
+                del self.applications.apps[app.id]
                 return self._no_content()
             return self._resource(request, application_doc(app, sip, self._instance(request)))
         if rest == "/me/makemeavailable":
@@ -975,30 +694,13 @@ class UcwaService(FakeService):
         return (request.query_value("instanceId") or "").strip()
 
     # --- application lifetime -----------------------------------------------------------------
-    def _end(self, app_id: str, reason: str) -> None:
-        self._apps.pop(app_id, None)
-        self._ended[app_id] = reason
-        while len(self._ended) > _MAX_TOMBSTONES:
-            del self._ended[next(iter(self._ended))]
-        self._events_changed.notify_all()
-
     def _live_app(
         self, app_id: str, now: _dt.datetime | None = None
     ) -> tuple[Application | None, str]:
         """The live application, or None and the catalogue error to answer with."""
-        if app_id in self._ended:
-            return None, f"410-Gone-{self._ended[app_id]}"
-        app = self._apps.get(app_id)
-        if app is None:
-            return None, "ApplicationNotFound"
-        now = now or self.server_now()
-        idle = self.application_idle_lifetime
-        since = app.last_release or app.last_seen
-        if idle is not None and now - since > idle:
-            self._end(app_id, "InactiveApplicationExpired")
-            return None, "410-Gone-InactiveApplicationExpired"
-        app.last_seen = now
-        return app, ""
+        return self.applications.find(
+            app_id, now or self.server_now(), self.application_idle_lifetime
+        )
 
     def _register(
         self,
@@ -1012,7 +714,7 @@ class UcwaService(FakeService):
         anonymous: bool = False,
     ) -> Application:
         app_id = self.factory.application_id()
-        while app_id in self._apps or app_id in self._ended:
+        while self.applications.taken(app_id):
             app_id = self.factory.application_id()
         now = self.server_now()
         app = Application(
@@ -1028,24 +730,15 @@ class UcwaService(FakeService):
             relays=[self.factory.build_relay()],
             anonymous=anonymous,
         )
-        limit = self.max_applications
-        mine = [a for a in self._apps.values() if a.owner == owner]
-        if limit is not None and len(mine) >= limit:
-            oldest = min(mine, key=lambda a: a.last_release or a.last_seen)
-            self._end(oldest.id, "TooManyApplications")
-        self._apps[app_id] = app
+        self.applications.add(app, self.max_applications)
         return app
 
     def _create(
-        self, request: FakeRequest, prefix: str, record: _Bearer, owner: str
+        self, request: FakeRequest, prefix: str, record: Bearer, owner: str
     ) -> FakeResponse:
-        try:
-            values = self._input(request)
-        except WireFormatError:
-            return self._error(request, "DeserializationFailure")
-        if values is None:
-            return self._error(request, "UnsupportedMediaType")
-        lowered = {str(k).lower(): v for k, v in values.items()}
+        lowered = self._input(request)
+        if isinstance(lowered, FakeResponse):
+            return lowered
         user_agent = lowered.get("useragent")
         endpoint_id = lowered.get("endpointid")
         culture = lowered.get("culture") or "en-US"
@@ -1065,9 +758,8 @@ class UcwaService(FakeService):
         existing = next(
             (
                 a
-                for a in self._apps.values()
-                if a.owner == owner
-                and a.endpoint_id.lower() == endpoint_id.lower()
+                for a in self.applications.owned_by(owner)
+                if a.endpoint_id.lower() == endpoint_id.lower()
                 and a.user_agent == user_agent
                 and a.culture.lower() == culture.lower()
                 and a.type.lower() == app_type.lower()
@@ -1107,7 +799,7 @@ class UcwaService(FakeService):
 
     def _list(self, request: FakeRequest, owner: str) -> FakeResponse:
         sip = self.credentials.sip_uri
-        mine = [a for a in list(self._apps.values()) if a.owner == owner]
+        mine = self.applications.owned_by(owner)
         live = [a for a in mine if self._live_app(a.id)[0] is not None]
         doc = {
             "rel": "applications",
@@ -1116,33 +808,29 @@ class UcwaService(FakeService):
         }
         return self._resource(request, doc)
 
-    @staticmethod
-    def _input(request: FakeRequest) -> dict[str, Any] | None:
-        """The body as a flat dict; a JSON object with one trailing comma (as in the docs'
-        own sample) is accepted."""
-        content_type = request.header("Content-Type")
+    def _input(
+        self, request: FakeRequest, *, empty_ok: bool = False
+    ) -> dict[str, Any] | FakeResponse:
+        """The body's properties with lower-cased names, or the error answering it: 400
+        DeserializationFailure for an unreadable body, 415 for one neither JSON nor XML
+        (``empty_ok``: an empty body has no properties)."""
+        if empty_ok and not request.body.strip():
+            return {}
         try:
-            return parse_input(request.body, content_type, "request body")
+            values = _parse_body(request)
         except WireFormatError:
-            text = request.body.decode("utf-8", "replace").rstrip()
-            if not text.endswith("}"):
-                raise
-            inner = text[:-1].rstrip()
-            if not inner.endswith(","):
-                raise
-            return parse_input(inner[:-1] + "}", content_type, "request body")
+            return self._error(request, "DeserializationFailure")
+        if values is None:
+            return self._error(request, "UnsupportedMediaType")
+        return {str(k).lower(): v for k, v in values.items()}
 
     # --- me ---------------------------------------------------------------------------------
     def _make_me_available(self, request: FakeRequest, app: Application) -> FakeResponse:
         if app.anonymous:
             return self._error(request, "403-Forbidden-AnonymousNotAllowed")
-        try:
-            values = self._input(request) if request.body.strip() else {}
-        except WireFormatError:
-            return self._error(request, "DeserializationFailure")
-        if values is None:
-            return self._error(request, "UnsupportedMediaType")
-        lowered = {str(k).lower(): v for k, v in values.items()}
+        lowered = self._input(request, empty_ok=True)
+        if isinstance(lowered, FakeResponse):
+            return lowered
         modalities = lowered.get("supportedmodalities")
         if modalities is not None:
             if not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities):
@@ -1205,7 +893,7 @@ class UcwaService(FakeService):
         while not channel.pending:
             if channel.generation != mine:
                 return self._error(request, "PGetReplaced")
-            if app.id not in self._apps:
+            if app.id not in self.applications.apps:
                 return self._error(request, self._live_app(app.id)[1])
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.server_now() - started >= _dt.timedelta(seconds=timeout):
@@ -1244,7 +932,7 @@ class UcwaService(FakeService):
             if authorization and not any(k.lower() == "authorization" for k, _ in headers):
                 headers.append(("Authorization", authorization))
             inner = FakeRequest.build(part.method, url, headers, part.body)
-            parsed = _app_path(_split(inner.path))
+            parsed = app_path(split_path(inner.path))
             refused = (
                 origin_of(inner).lower() != origin.lower()
                 or parsed is None
@@ -1260,12 +948,11 @@ class UcwaService(FakeService):
 
     # --- user routes ---------------------------------------------------------------------------
     def _user_route(self, request: FakeRequest, rest: str) -> FakeResponse | None:
-        matching = [r for r in self.user_routes if r.path == rest]
-        if not matching:
+        chosen, methods = self.user_route(request.method, rest)
+        if not methods:
             return None
-        chosen = next((r for r in matching if r.method == request.method), None)
         if chosen is None:
-            return self._method_not_allowed(request, {r.method for r in matching})
+            return self._method_not_allowed(request, methods)
         return chosen.answer(
             request,
             lambda content_type: ucwa_headers(content_type, self.fqdn),

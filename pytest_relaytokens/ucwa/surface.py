@@ -6,19 +6,15 @@ read-only resources the application advertises. Pure functions of the state they
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..core import FakeRequest
-from .models import MediaRelay
+from ..http import FakeRequest
+from .models import Application
 from .timestamps import format_ms_date
 
 __all__ = [
     "AUTODISCOVER_ROOT",
     "AUTODISCOVER_USER",
-    "SUBRESOURCES",
-    "Application",
-    "Channel",
     "application_doc",
     "events_href",
     "root_doc",
@@ -30,75 +26,6 @@ AUTODISCOVER_USER = AUTODISCOVER_ROOT + "/oauth/user"
 XFRAME_PATH = "/Autodiscover/XFrame/XFrame.html"
 #: How long an application lives (``expires``) after creation, as in a 2016 capture. Inferred.
 APPLICATION_EXPIRES = _dt.timedelta(hours=8)
-
-#: Methods served on each path below ``/ucwa/.../applications/{id}`` (lower case).
-SUBRESOURCES: dict[str, frozenset[str]] = {
-    "": frozenset({"GET", "DELETE"}),
-    "/me": frozenset({"GET"}),
-    "/me/makemeavailable": frozenset({"POST"}),
-    "/me/reportmyactivity": frozenset({"POST"}),
-    "/me/presence": frozenset({"GET"}),
-    "/me/note": frozenset({"GET"}),
-    "/me/location": frozenset({"GET"}),
-    "/people": frozenset({"GET"}),
-    "/people/mycontacts": frozenset({"GET"}),
-    "/people/mygroups": frozenset({"GET"}),
-    "/onlinemeetings": frozenset({"GET"}),
-    "/onlinemeetings/myonlinemeetings": frozenset({"GET"}),
-    "/communication": frozenset({"GET"}),
-    "/communication/conversations": frozenset({"GET"}),
-    "/policies": frozenset({"GET"}),
-    "/events": frozenset({"GET"}),
-    "/batch": frozenset({"POST"}),
-    "/mediarelayaccesstoken": frozenset({"GET"}),
-    "/communication/mediarelayaccesstoken": frozenset({"GET"}),
-    "/mediarelay": frozenset({"GET"}),
-    "/communication/mediarelay": frozenset({"GET"}),
-}
-
-
-@dataclass
-class Channel:
-    """One event channel (one per ``instanceId``): the next batch number, what is queued,
-    the last batch sent (re-sent when the client repeats its ack) and which P-GET is the
-    current one (a newer one releases the older with 409 PGetReplaced)."""
-
-    ack: int = 1
-    pending: list[dict[str, Any]] = field(default_factory=list)
-    last: tuple[int, dict[str, Any]] | None = None
-    generation: int = 0
-
-
-@dataclass
-class Application:
-    """One registered application and everything the fake remembers about it."""
-
-    id: str
-    prefix: str
-    user_agent: str
-    endpoint_id: str
-    culture: str
-    type: str
-    owner: str
-    created: _dt.datetime
-    last_seen: _dt.datetime
-    relays: list[MediaRelay] = field(default_factory=list)
-    etag: int = 1
-    anonymous: bool = False
-    available: bool = False
-    sign_in_as: str = "Online"
-    last_release: _dt.datetime | None = None
-    instances: set[str] = field(default_factory=set)
-    channels: dict[str, Channel] = field(default_factory=dict)
-
-    @property
-    def base(self) -> str:
-        return f"/ucwa/{self.prefix}/applications/{self.id}"
-
-    def channel(self, instance: str) -> Channel:
-        if instance not in self.channels:
-            self.channels[instance] = Channel()
-        return self.channels[instance]
 
 
 def origin_of(request: FakeRequest) -> str:

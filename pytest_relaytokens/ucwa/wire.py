@@ -21,6 +21,8 @@ import defusedxml.ElementTree as SafeET
 from pydantic import BaseModel, ValidationError
 
 from ..errors import WireFormatError
+from ..http.headers import media_type
+from ..tokens import load_json_text
 from .models import MediaRelay, MediaRelayAccessToken, UcwaErrorBody
 from .timestamps import format_iso, format_ms_date, parse_timestamp
 
@@ -367,19 +369,7 @@ def _text(data: bytes | str, source: str | None) -> str:
 
 
 def _load_json(data: bytes | str, source: str | None) -> Any:
-    text = _text(data, source)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise WireFormatError(
-            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            value=text[max(0, exc.pos - 20) : exc.pos + 20],
-            source=source,
-        ) from None
-    except RecursionError:
-        raise WireFormatError("JSON nested too deeply", source=source) from None
-    except ValueError as exc:  # e.g. an integer over the int-string conversion limit
-        raise WireFormatError(f"invalid JSON body: {exc}", source=source) from None
+    return load_json_text(_text(data, source), source)
 
 
 def _local(tag: str) -> str:
@@ -534,18 +524,23 @@ def _token_from_values(
     return token
 
 
+def _token_values(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The token's own properties of a JSON object or XML property bag (``Uri`` in any of
+    the three spellings seen on the wire)."""
+    values = {k: doc[k] for k in ("duration", "password", "userName", "validUntil") if k in doc}
+    for key in ("Uri", "uri", "URI"):
+        if key in doc:
+            values["uri"] = doc[key]
+            break
+    return values
+
+
 def parse_json(data: bytes | str, source: str | None = None) -> MediaRelayAccessToken:
     """A ``mediaRelayAccessToken`` JSON body as a model (tolerant of the known quirks)."""
     doc = _load_json(data, source)
     if not isinstance(doc, dict):
         raise WireFormatError("expected a JSON object", value=doc, source=source)
-    values: dict[str, Any] = {
-        k: doc[k] for k in ("duration", "password", "userName", "validUntil") if k in doc
-    }
-    for key in ("Uri", "uri", "URI"):
-        if key in doc:
-            values["uri"] = doc[key]
-            break
+    values = _token_values(doc)
     _strict_integers(values, "", source, xml=False)
     if "validUntil" in values and not isinstance(values["validUntil"], str):
         raise WireFormatError(
@@ -589,13 +584,7 @@ def parse_xml(data: bytes | str, source: str | None = None) -> MediaRelayAccessT
             source=source,
         )
     props = _properties(root)
-    values: dict[str, Any] = {
-        k: props[k] for k in ("duration", "password", "userName", "validUntil") if k in props
-    }
-    for key in ("Uri", "uri", "URI"):
-        if key in props:
-            values["uri"] = props[key]
-            break
+    values = _token_values(props)
     _strict_integers(values, "", source, xml=True)
     values["href"] = root.get("href")
     relays: list[MediaRelay] = []
@@ -622,7 +611,7 @@ def parse_input(
 ) -> dict[str, Any] | None:
     """A POST/PUT body as a flat dict (JSON object, or XML ``<property>`` children);
     None when the content type is neither JSON nor XML."""
-    ctype = (content_type or "application/json").split(";")[0].strip().lower()
+    ctype = media_type(content_type or "application/json")
     if ctype.endswith("json"):
         doc = _load_json(data or b"{}", source)
         if not isinstance(doc, dict):
@@ -634,7 +623,7 @@ def parse_input(
 
 
 def _sniff(data: bytes | str, content_type: str | None) -> Format:
-    ctype = (content_type or "").split(";")[0].strip().lower()
+    ctype = media_type(content_type)
     if ctype.endswith("xml"):
         return "xml"
     if ctype.endswith("json"):

@@ -1,320 +1,40 @@
-"""The transport-free core shared by every fake and every transport.
-
-A fake service is anything with ``handle(FakeRequest) -> FakeResponse``. Transports
-(responses, httpx, the loopback server, recording) only convert to and from these two types.
-"""
+"""The base of every stateful fake: locking, faults (delays, drops, sequences), the request
+log, the routes a test adds, and the token-lifetime policy the expiry markers set."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import http
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import SplitResult, parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from .clock import Clock
+from ..clock import Clock
+from . import semantics
+from .messages import (
+    Dispatched,
+    Exchange,
+    FakeRequest,
+    FakeResponse,
+    RequestLog,
+    answer_problem,
+    first_bad_header,
+    unsendable_answer,
+)
+from .urls import check_origins
 
 __all__ = [
-    "Exchange",
-    "FakeRequest",
-    "FakeResponse",
-    "FakeRouter",
     "FakeService",
     "Fault",
     "FaultPlan",
-    "RequestLog",
     "Responder",
     "RouteHandler",
+    "TokenPolicy",
     "UserRoute",
-    "answer_problem",
-    "first_bad_header",
     "new_user_route",
-    "unsendable_answer",
 ]
-
-
-def _lower_pairs(
-    headers: Mapping[str, str] | Iterable[tuple[str, str]],
-) -> tuple[tuple[str, str], ...]:
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return tuple((str(k), str(v)) for k, v in items)
-
-
-def _first_header(headers: Iterable[tuple[str, str]], name: str, default: str | None) -> str | None:
-    lname = name.lower()
-    for key, value in headers:
-        if key.lower() == lname:
-            return value
-    return default
-
-
-def _all_headers(headers: Iterable[tuple[str, str]], name: str) -> list[str]:
-    lname = name.lower()
-    return [v for k, v in headers if k.lower() == lname]
-
-
-@dataclass(frozen=True)
-class FakeRequest:
-    """One HTTP request as a fake sees it. ``url`` is absolute (scheme, host, path, query)."""
-
-    method: str
-    url: str
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
-    # Built on first use (the request is immutable): headers by lower-cased name, URL parts.
-    _by_name: dict[str, list[str]] | None = field(
-        default=None, init=False, repr=False, compare=False, hash=False
-    )
-    _parts: SplitResult | None = field(
-        default=None, init=False, repr=False, compare=False, hash=False
-    )
-
-    @classmethod
-    def build(
-        cls,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
-        body: bytes | str | None = None,
-    ) -> FakeRequest:
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        return cls(method.upper(), url, _lower_pairs(headers), body or b"")
-
-    def _headers_by_name(self) -> dict[str, list[str]]:
-        found = self._by_name
-        if found is None:
-            found = {}
-            for key, value in self.headers:
-                lname = key.lower()
-                if lname in found:
-                    found[lname].append(value)
-                else:
-                    found[lname] = [value]
-            object.__setattr__(self, "_by_name", found)
-        return found
-
-    def header(self, name: str, default: str | None = None) -> str | None:
-        """The first header of that name (case-insensitive)."""
-        values = self._headers_by_name().get(name.lower())
-        return values[0] if values else default
-
-    def header_all(self, name: str) -> list[str]:
-        """Every header of that name, in order."""
-        return list(self._headers_by_name().get(name.lower(), ()))
-
-    @property
-    def parts(self) -> SplitResult:
-        """The URL split (:func:`urllib.parse.urlsplit`), computed once."""
-        parts = self._parts
-        if parts is None:
-            parts = urlsplit(self.url)
-            object.__setattr__(self, "_parts", parts)
-        return parts
-
-    @property
-    def path(self) -> str:
-        return self.parts.path or "/"
-
-    @property
-    def host(self) -> str:
-        return self.parts.netloc
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        query = self.parts.query
-        return parse_qs(query, keep_blank_values=True) if query else {}
-
-    def query_value(self, name: str) -> str | None:
-        values = self.query.get(name)
-        return values[0] if values else None
-
-    def form(self) -> dict[str, list[str]]:
-        """The body parsed as ``application/x-www-form-urlencoded``."""
-        return parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
-
-
-_PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
-
-
-@dataclass
-class FakeResponse:
-    """One HTTP response. ``headers`` is a list so a header may repeat (``WWW-Authenticate``).
-
-    ``delay`` (seconds) and ``drop_connection`` are instructions to the transport: wait before
-    answering, or close the connection without answering (transports raise their library's
-    connection error).
-
-    ``error_id`` (the catalogue id this response answers with) and ``token`` (the issued token
-    or bearer the request carried) never go on the wire: the request log and the
-    error-coverage report read them. Neither does ``problem``: set on the 500 sent in place of
-    an answer that could not be written (:func:`unsendable_answer`), it says why; the
-    loopback server keeps it in its ``errors``.
-    """
-
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-    delay: float = 0.0
-    drop_connection: bool = False
-    error_id: str | None = None
-    token: str | None = None
-    problem: str | None = None
-
-    @property
-    def reason(self) -> str:
-        return _PHRASES.get(self.status, "Unknown")
-
-    def header(self, name: str, default: str | None = None) -> str | None:
-        """The first header of that name (case-insensitive)."""
-        return _first_header(self.headers, name, default)
-
-    def header_all(self, name: str) -> list[str]:
-        """Every header of that name, in order."""
-        return _all_headers(self.headers, name)
-
-    @property
-    def content_type(self) -> str:
-        return (self.header("Content-Type") or "").split(";")[0].strip().lower()
-
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.body)
-
-    def copy(self) -> FakeResponse:
-        return FakeResponse(
-            self.status,
-            list(self.headers),
-            self.body,
-            self.delay,
-            self.drop_connection,
-            self.error_id,
-            self.token,
-            self.problem,
-        )
-
-
-#: The characters of an RFC 9110 token: all a header name may hold.
-_TOKEN_CHARS = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
-#: What a header value must not hold: control characters but tab (a character class: no
-#: backtracking).
-_VALUE_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
-
-
-def first_bad_header(headers: Iterable[tuple[object, object]]) -> str | None:
-    """What is wrong with the first header that cannot be written on the wire (RFC 9110: a
-    name is a non-empty token; a value is Latin-1 text without CR, LF, NUL or another control
-    character but tab), or None when every header can be. Every transport refuses the same
-    headers: a fake's answer carrying one is sent as :func:`unsendable_answer`."""
-    for name, value in headers:
-        if not isinstance(name, str) or not name or not _TOKEN_CHARS.issuperset(name):
-            return f"an invalid header name {name!r}"
-        if not isinstance(value, str):
-            return f"a non-text value for header {name!r}"
-        if _VALUE_CONTROL.search(value) or (not value.isascii() and max(value) > "\xff"):
-            return f"a control or non-Latin-1 character in the value of header {name!r}"
-    return None
-
-
-def answer_problem(response: FakeResponse) -> str | None:
-    """What makes ``response`` impossible to send as a final answer (a status outside
-    200-599, or a header :func:`first_bad_header` refuses), or None."""
-    status = response.status
-    if type(status) is not int or not 200 <= status <= 599:
-        return f"status {status!r} as a final answer (expected 200-599)"
-    return first_bad_header(response.headers)
-
-
-def unsendable_answer(problem: str) -> FakeResponse:
-    """The 500 sent in place of an answer that cannot be written (``problem``, e.g. from
-    :func:`first_bad_header`): the same on every transport; ``problem`` is kept on it."""
-    body = f"the fake returned {problem}\n".encode()
-    return FakeResponse(500, [("Content-Type", "text/plain; charset=utf-8")], body, problem=problem)
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One entry of a request log: what was asked, with which credential, what was answered.
-
-    ``credential`` names the kind of credential the fake accepted or rejected
-    (``"bearer"``, ``"basic"``, ``"accesstoken-query"``, ``"x-access-token"``,
-    ``"seamaccesstoken"``) or is ``None``. ``expected`` is False for a request no route of
-    the fake matched (an unknown path); ``injected`` is True when the answer came from an
-    armed fault. ``error_id`` is the catalogue error the fake answered with (None for a
-    success); ``token`` the issued token or bearer the request carried, when it carried one.
-    """
-
-    request: FakeRequest
-    response: FakeResponse
-    at: _dt.datetime
-    service: str
-    credential: str | None = None
-    expected: bool = True
-    injected: bool = False
-
-    @property
-    def error_id(self) -> str | None:
-        return self.response.error_id
-
-    @property
-    def token(self) -> str | None:
-        return self.response.token
-
-    def __repr__(self) -> str:
-        flag = "" if self.expected else " UNEXPECTED"
-        return (
-            f"<{self.service} {self.request.method} {self.request.path} -> "
-            f"{self.response.status}{flag}>"
-        )
-
-
-class RequestLog:
-    """A thread-safe, append-only list of :class:`Exchange` for assertions."""
-
-    def __init__(self) -> None:
-        self._items: list[Exchange] = []
-        self._lock = threading.Lock()
-
-    def append(self, exchange: Exchange) -> None:
-        with self._lock:
-            self._items.append(exchange)
-
-    def __iter__(self) -> Iterator[Exchange]:
-        with self._lock:
-            return iter(list(self._items))
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getitem__(self, index: int) -> Exchange:
-        return self._items[index]
-
-    @property
-    def unexpected(self) -> list[Exchange]:
-        return [e for e in self if not e.expected]
-
-    def matching(self, method: str | None = None, path: str | None = None) -> list[Exchange]:
-        """Exchanges whose method equals ``method`` and whose path contains ``path``."""
-        return [
-            e
-            for e in self
-            if (method is None or e.request.method == method.upper())
-            and (path is None or path in e.request.path)
-        ]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
 
 Responder = Callable[[FakeRequest], FakeResponse]
 #: A user route's handler: a full response, or a document sent as JSON.
@@ -488,31 +208,6 @@ class FaultPlan:
             self._faults.clear()
 
 
-def _origins(origins: Iterable[str]) -> tuple[str, ...]:
-    """``cors_origins`` checked: a tuple of ``scheme://host[:port]`` strings or ``"*"``."""
-    if isinstance(origins, str):
-        raise TypeError(f"cors_origins must be a list of origins, not the string {origins!r}")
-    found = tuple(origins)
-    for origin in found:
-        if not isinstance(origin, str) or not (origin == "*" or "://" in origin):
-            raise ValueError(
-                f"cors_origins: {origin!r} is not '*' or an origin such as 'https://app.example.com'"
-            )
-    return found
-
-
-_httpsemantics: Any = None
-
-
-def _load_httpsemantics() -> Any:
-    """The :mod:`httpsemantics` module (it imports this one, so it is loaded on first use)."""
-    global _httpsemantics
-    from . import httpsemantics
-
-    _httpsemantics = httpsemantics
-    return httpsemantics
-
-
 class FakeService:
     """Base of the stateful fakes: locking, fault injection and the request log.
 
@@ -533,20 +228,25 @@ class FakeService:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         if cors_origins is not None:
-            self.cors_origins = _origins(cors_origins)
+            try:
+                self.cors_origins = check_origins(cors_origins)
+            except ValueError as error:
+                raise ValueError(f"cors_origins: {error}") from None
         self.clock = clock or Clock()
         self.log = RequestLog()
         self.faults = FaultPlan()
         self._lock = threading.RLock()
+        #: The routes a test added with :meth:`route`, in the order added.
+        self.user_routes: list[UserRoute] = []
 
     @property
     def host(self) -> str:
         return urlsplit(self.base_url).netloc
 
-    def dispatch(self, request: FakeRequest) -> tuple[FakeResponse, str | None, bool]:
+    def dispatch(self, request: FakeRequest) -> Dispatched:
         raise NotImplementedError
 
-    # HTTP semantics (HEAD, OPTIONS, CORS, gzip, 405 Allow: see httpsemantics) ------------
+    # HTTP semantics (HEAD, OPTIONS, CORS, gzip, 405 Allow: see semantics) ------------
     #: Origins a CORS-enabled server allows (``"*"``: any); None (default): CORS off, as on a
     #: stock server.
     cors_origins: tuple[str, ...] | None = None
@@ -569,8 +269,7 @@ class FakeService:
     def handle(self, request: FakeRequest) -> FakeResponse:
         """Answer one request: an armed fault first, else the service's own behaviour; HTTP
         semantics around both (the log keeps the body before gzip)."""
-        httpsemantics = _httpsemantics or _load_httpsemantics()
-        early, effective = httpsemantics.prepare(self, request)
+        early, effective = semantics.prepare(self, request)
         fault = None
         if early is None:  # a HEAD answered as GET: HEAD faults first, then GET ones
             fault = self.faults.take(request)
@@ -598,12 +297,64 @@ class FakeService:
             response = response.copy()
             response.delay = max(response.delay, fault.delay)
             response.drop_connection = response.drop_connection or fault.drop_connection
-        response = httpsemantics.finish(self, request, response)
+        response = semantics.finish(self, request, response)
         self.log.append(
             Exchange(request, response, self.clock.now(), self.name, credential, expected, injected)
         )
-        encoded: FakeResponse = httpsemantics.encode(self, request, response)
-        return encoded
+        return semantics.encode(self, request, response)
+
+    # The routes a test adds ------------------------------------------------------------
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        body: bytes | str | None = None,
+        status: int = 200,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        handler: RouteHandler | None = None,
+        roles: Iterable[str] | None = None,
+    ) -> UserRoute:
+        """Serve ``method path`` behind the fake's own authentication, logged and subject to
+        armed faults. The answer is ``json`` (serialised), ``body``, or ``handler(request)``
+        returning a ``FakeResponse``, or a dict or list sent as JSON with ``status``. A later
+        route for the same method and path replaces the earlier one. Which paths and roles a
+        service takes is its own: :meth:`route_key`, :meth:`route_roles`."""
+        added = new_user_route(
+            method,
+            self.route_key(path),
+            json=json,
+            body=body,
+            status=status,
+            headers=headers,
+            handler=handler,
+            roles=self.route_roles(roles),
+        )
+        with self._lock:
+            self.user_routes = [
+                r for r in self.user_routes if not r.matches(added.method, added.path)
+            ]
+            self.user_routes.append(added)
+        return added
+
+    def route_key(self, path: str) -> str:
+        """The key a route's ``path`` is stored and looked up under (``ValueError`` for a
+        path the service cannot serve a route at)."""
+        return path
+
+    def route_roles(self, roles: Iterable[str] | None) -> frozenset[str] | None:
+        """The roles a route demands; by default the service's credentials carry none."""
+        if roles is not None:
+            raise ValueError(f"{self.name} credentials carry no roles: route(roles=...) is unused")
+        return None
+
+    def user_route(self, method: str, key: str) -> tuple[UserRoute | None, frozenset[str]]:
+        """The route for ``method`` at ``key`` (None if none) and every method routed there."""
+        with self._lock:
+            at_key = [r for r in self.user_routes if r.path == key]
+        chosen = next((r for r in at_key if r.method == method), None)
+        return chosen, frozenset(r.method for r in at_key)
 
     # Fault helpers shared by both fakes -------------------------------------------------
     def arm(
@@ -649,44 +400,6 @@ class FakeService:
             else:
                 armed.append(self.arm(step, times=1, path=path))
         return armed
-
-
-class FakeRouter:
-    """Routes each request to the fake whose base URL host matches; 502-free: an unknown
-    host is a programming error of the test and raises :class:`LookupError`."""
-
-    def __init__(self, services: Iterable[FakeService] = ()) -> None:
-        self.services: list[FakeService] = list(services)
-
-    def add(self, service: FakeService) -> None:
-        self.services.append(service)
-
-    def service_for(self, request: FakeRequest) -> FakeService | None:
-        """The service for the request's host; among services sharing a host, the one whose
-        ``path_prefix`` starts the path (case-insensitively), else one without a prefix."""
-        host = request.host.lower()
-        path = request.path.lower()
-        fallback: FakeService | None = None
-        for service in self.services:
-            if service.host.lower() != host:
-                continue
-            prefix = getattr(service, "path_prefix", None)
-            if prefix is None:
-                fallback = fallback or service
-            elif path.startswith(prefix.lower()):
-                return service
-        if fallback is None:  # a single service on that host answers everything (its 404)
-            fallback = next((s for s in self.services if s.host.lower() == host), None)
-        return fallback
-
-    def handle(self, request: FakeRequest) -> FakeResponse:
-        service = self.service_for(request)
-        if service is None:
-            raise LookupError(
-                f"no fake serves host {request.host!r} "
-                f"(known: {', '.join(s.host for s in self.services)})"
-            )
-        return service.handle(request)
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,44 @@
-"""Options of the fakes themselves (CORS origins, the UCWA online deployment), checked once
-for the ``relaytokens_service_options`` marker and ``relaytokens serve`` alike.
-
-Imports nothing heavy (the ``relaytokens`` command uses it without pytest's plugin layer).
-"""
+"""Origins and hosts: the one loopback check and the CORS-origin check."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_ORIGIN_LENGTH", "check_origin", "check_origins"]
+__all__ = ["MAX_ORIGIN_LENGTH", "check_origin", "check_origins", "is_loopback"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an IP literal, brackets allowed, no port) is loopback.
+
+    Loopback is ``localhost`` in any case (RFC 6761 §6.3: it always resolves to loopback),
+    any IPv4 address in 127.0.0.0/8 (RFC 6890 §2.2.2 and RFC 5735 §3: the whole block is
+    loopback, so ``127.0.0.2`` is too), ``::1`` (RFC 4291 §2.5.3) and an IPv4-mapped
+    ``::ffff:127.x.y.z`` (RFC 4291 §2.5.5.2). Every other name is not: it may resolve
+    anywhere.
+    """
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        address = ipaddress.ip_address(literal)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
 
 #: An origin longer than this is refused (a browser never sends one near it).
 MAX_ORIGIN_LENGTH = 2048
 
 
 def check_origin(value: object) -> str:
-    """``value`` as an allowed CORS origin: ``"*"`` or ``scheme://host[:port]`` (http or
-    https, nothing after the authority but one ``/``, which is dropped), scheme and host
-    lower-cased as browsers send them. Raises ``ValueError`` naming the value and what is
-    valid."""
+    """``value`` as an allowed CORS origin: ``"*"`` or ``scheme://host[:port]`` (RFC 6454
+    §6.1; http or https, nothing after the authority but one ``/``, which is dropped), scheme
+    and host lower-cased as browsers send them. Raises ``ValueError`` naming the value and
+    what is valid."""
     valid = "'*' or an origin such as 'https://app.example.com' or 'http://localhost:3000'"
     if not isinstance(value, str):
         raise ValueError(f"CORS origin must be a string, got {value!r}; valid: {valid}")

@@ -1,4 +1,4 @@
-"""HTTP semantics shared by both fakes, below every transport: HEAD, OPTIONS, CORS, gzip, 405.
+"""HTTP semantics shared by every fake, below every transport: HEAD, OPTIONS, CORS, gzip, 405.
 
 A service declares ``allowed_methods(path)`` (a frozenset, or None for a path it does not
 serve); ``FakeService.handle`` calls :func:`prepare`, :func:`finish` and :func:`encode` around the
@@ -17,12 +17,12 @@ service's own answer:
 
 from __future__ import annotations
 
-import functools
 import zlib
 from collections.abc import Iterable
 from typing import Protocol
 
-from .core import FakeRequest, FakeResponse
+from .headers import weighted
+from .messages import FakeRequest, FakeResponse
 
 __all__ = [
     "CORS_EXPOSED_HEADERS",
@@ -47,7 +47,7 @@ _NO_BODY = frozenset({204, 304})
 
 
 class SemanticService(Protocol):
-    """What :func:`answer` needs from a service."""
+    """What :func:`prepare`, :func:`finish` and :func:`encode` need from a service."""
 
     cors_origins: tuple[str, ...] | None
     compress_responses: bool
@@ -78,43 +78,12 @@ def is_preflight(request: FakeRequest) -> bool:
 
 
 def accepts_gzip(request: FakeRequest) -> bool:
-    """Whether ``Accept-Encoding`` accepts gzip (``gzip``, ``x-gzip`` or ``*``, q > 0)."""
+    """Whether ``Accept-Encoding`` accepts gzip: ``gzip`` or ``x-gzip`` with q > 0, else ``*``
+    with q > 0 (RFC 9110 §12.5.3; x-gzip is gzip, §8.4.1.3)."""
     values = request.header_all("Accept-Encoding")
     if not values:
         return False
-    if len(values) == 1:
-        value = values[0]
-        if len(value) <= _CACHED_VALUE_MAX:
-            return _accepts_gzip_cached(value)
-    return _accepts_gzip(values)
-
-
-#: Accept-Encoding values this long or shorter are parsed once and remembered.
-_CACHED_VALUE_MAX = 200
-
-
-@functools.lru_cache(maxsize=64)
-def _accepts_gzip_cached(value: str) -> bool:
-    return _accepts_gzip([value])
-
-
-def _accepts_gzip(values: list[str]) -> bool:
-    accepted: dict[str, float] = {}
-    for value in values:
-        for item in value.split(","):
-            coding, _, params = item.partition(";")
-            coding = coding.strip().lower()
-            if not coding:
-                continue
-            quality = 1.0
-            for param in params.split(";"):
-                key, _, raw = param.partition("=")
-                if key.strip().lower() == "q":
-                    try:
-                        quality = float(raw.strip()[:8])
-                    except ValueError:
-                        quality = 0.0
-            accepted[coding] = quality
+    accepted = dict(weighted(values))
     for coding in ("gzip", "x-gzip"):
         if coding in accepted:
             return accepted[coding] > 0

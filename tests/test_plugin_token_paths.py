@@ -1,7 +1,5 @@
-"""The per-test fast path: token fixtures built by a factory alone (no backend) and fixtures
-that get pytest's request from the public ``pytest_fixture_setup`` hook instead of asking
-for ``request``. Each must answer exactly what the
-general path answers."""
+"""Token fixtures answer the same tokens whichever way a test reaches them: directly, through
+a marker, dynamically, in a class, through another fixture, under a hook wrapper or xdist."""
 
 from __future__ import annotations
 
@@ -68,7 +66,7 @@ def pytest_fixture_setup(fixturedef, request):
 
 @pytest.mark.parametrize(
     "args",
-    [(), ("--setup-show",), ("-p", "wrapping"), ("-n", "2")],
+    [(), ("--setup-show",), ("-p", "wrapping"), pytest.param(("-n", "2"), marks=pytest.mark.heavy)],
     ids=["plain", "setup-show", "hook-wrapper", "xdist"],
 )
 def test_fast_path_and_general_path_give_the_same_tokens(
@@ -103,66 +101,3 @@ def test_setting_fixtures_keep_their_values(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest("--relaytokens-seed=5").assert_outcomes(passed=1)
-
-
-def test_clock_alone_is_dropped_at_teardown(pytester: pytest.Pytester) -> None:
-    """``relaytokens_clock`` without a token fixture keeps nothing in the item."""
-    pytester.makeconftest(
-        """
-        import pytest
-        from pytest_relaytokens.pytest_plugin.context import _CLOCK_KEY
-
-        ITEMS = []
-
-        def pytest_runtest_teardown(item):
-            ITEMS.append(item)
-
-        def pytest_sessionfinish(session):
-            left = [i.nodeid for i in ITEMS if _CLOCK_KEY in i.stash]
-            assert not left, left
-            print("clocks left: 0 of", len(ITEMS))
-        """
-    )
-    pytester.makepyfile(
-        """
-        def test_a(relaytokens_clock):
-            relaytokens_clock.advance(5)
-
-        def test_b(relaytokens_clock, ucwa_token):
-            assert not ucwa_token.is_expired()
-        """
-    )
-    result = pytester.runpytest("-s")
-    result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*clocks left: 0 of 2*"])
-
-
-def test_request_lookup_fails_clearly_outside_fixture_setup() -> None:
-    from pytest_relaytokens.pytest_plugin.hooks import _requesting
-
-    def not_a_fixture() -> object:
-        return _requesting("ucwa_token")
-
-    with pytest.raises(pytest.fail.Exception, match="set up without its pytest_fixture_setup"):
-        not_a_fixture()
-
-
-def test_a_plugin_answering_fixture_setup_first_gets_a_clear_failure(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makeconftest(
-        """
-        import pytest
-
-        @pytest.hookimpl(tryfirst=True)
-        def pytest_fixture_setup(fixturedef, request):
-            if fixturedef.argname == "ucwa_token":  # set up without pytest's own hook
-                fixturedef.cached_result = None
-                return fixturedef.func()
-        """
-    )
-    pytester.makepyfile("def test_it(ucwa_token):\n    pass\n")
-    result = pytester.runpytest("-p", "no:randomly")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*'ucwa_token' was set up without its pytest_fixture_setup hook*"])
-    assert "Traceback" not in result.stdout.str()
