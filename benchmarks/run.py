@@ -148,7 +148,9 @@ def _fmt(value: float | None) -> str:
 def compare_table(before: dict[str, Any], after: list[dict[str, Any]]) -> tuple[str, list[str]]:
     """Before and after per row (matched by name): the ratio, the instruction ratio, and
     ``ours`` itself for rows whose own figure matters (``absolute``); a change is worse in the
-    row's direction (``+5%`` better, ``-12%`` worse). Returns the table and the worse rows."""
+    row's direction (``+5%`` better, ``-12%`` worse). As in verdicts, a timed ratio is flagged
+    only from MIN_ROUNDS rounds and where no instruction ratio was counted on both sides.
+    Returns the table and the worse rows."""
     old = {row["name"]: row for row in before.get("rows", [])}
     head = ["benchmark", "ratio before", "after", "change", "instr before", "after", "change"]
     head += ["ours before", "after", "change", "flag"]
@@ -171,15 +173,24 @@ def compare_table(before: dict[str, Any], after: list[dict[str, Any]]) -> tuple[
             or min(len(was.get("ours_rounds") or ()), len(row.get("ours_rounds") or ()))
             >= MIN_ROUNDS
         )
+        # where instructions were counted on both sides they decide the ratio (as in verdicts)
+        counted = instr is not None
         bad = [
             what
             for what, change in (("ratio", ratio), ("instructions", instr), ("ours", own))
-            if change is not None and change > WORSE and (timed or what == "instructions")
+            if change is not None
+            and change > WORSE
+            and (what == "instructions" or (timed and not (counted and what == "ratio")))
         ]
-        if not timed and not bad and any(c is not None and c > WORSE for c in (ratio, own)):
-            bad_note = f"(timed >{WORSE:.0%} worse, but under {MIN_ROUNDS} rounds: noise)"
-        else:
-            bad_note = ""
+        noisy = [
+            what
+            for what, change in (("ratio", ratio), ("ours", own))
+            if change is not None and change > WORSE and what not in bad
+        ]
+        bad_note = ""
+        if noisy and not bad:
+            why = "instructions decide" if counted else f"under {MIN_ROUNDS} rounds"
+            bad_note = f"(timed {', '.join(noisy)} >{WORSE:.0%} worse; {why})"
         if bad:
             worse.append(f"{row['name']}: {', '.join(bad)}")
         lines.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 import time as _time
+from collections.abc import Callable
 from time import monotonic as _real_monotonic  # bound now: later patches of time.* don't apply
 from typing import Protocol, TypeVar
 
@@ -38,6 +39,8 @@ class Clock:
     """
 
     TRAVEL_THRESHOLD_SECONDS = 0.5
+    #: Called after ``advance``/``set``/``freeze`` (see :meth:`watch`); most clocks have none.
+    _watchers: tuple[Callable[[], None], ...] = ()
 
     def __init__(self, start: _dt.datetime | None = None, *, frozen: bool = False) -> None:
         self._lock = threading.Lock()
@@ -112,6 +115,7 @@ class Clock:
         with self._lock:
             self._offset += delta
             self._gen += 1
+        self._moved()
         return self.now()
 
     def set(self, when: _dt.datetime) -> None:
@@ -124,6 +128,7 @@ class Clock:
         with self._lock:
             self._offset = when.astimezone(UTC) - base
             self._gen += 1
+        self._moved()
 
     def freeze(self) -> None:
         """Stop the clock at its current instant."""
@@ -135,6 +140,23 @@ class Clock:
             self._anchor_mono = _real_monotonic()
             self._offset = _ZERO
             self._gen += 1
+        self._moved()
+
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` after every ``advance``/``set``/``freeze`` (not when time
+        merely flows or the wall clock travels) until the returned function is called."""
+        with self._lock:
+            self._watchers = (*self._watchers, callback)
+
+        def unwatch() -> None:
+            with self._lock:
+                self._watchers = tuple(w for w in self._watchers if w is not callback)
+
+        return unwatch
+
+    def _moved(self) -> None:
+        for callback in self._watchers:
+            callback()
 
     def __repr__(self) -> str:
         return f"Clock(now={self.now().isoformat()}, frozen={self._frozen})"

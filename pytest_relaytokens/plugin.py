@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .pytest_plugin.collection import ProblemReporter, carries_our_markers, cassette_collisions
+from .pytest_plugin.collection import (
+    ProblemReporter,
+    carries_our_markers,
+    cassette_collisions,
+    fanout_problems,
+)
 from .pytest_plugin.context import (
     CASSETTE_PROPERTY,
     SETTINGS_KEY,
@@ -30,9 +35,16 @@ from .pytest_plugin.context import (
     default_quirks,
     default_seed,
     given,
+    policy_for,
 )
+from .pytest_plugin.lifecycle import LIFECYCLE_MARKERS, LifecycleView, generate_lifecycle
 from .pytest_plugin.markers import MARKERS, read_markers
 from .pytest_plugin.options import OPTIONS, RunState, check_options, get_option
+from .pytest_plugin.turn import (  # noqa: F401  (fixtures: pytest finds them here)
+    _relaytokens_session_turn,
+    relaytokens_shared_turn,
+    relaytokens_turn,
+)
 
 if TYPE_CHECKING:
     from faker import Faker
@@ -82,7 +94,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)  # after pytest-randomly has settled its seed
 def pytest_configure(config: pytest.Config) -> None:
-    for line in MARKERS.values():
+    for line in (*MARKERS.values(), *LIFECYCLE_MARKERS.values()):
         config.addinivalue_line("markers", line)
     check_options(config)  # every bad option or ini key at once, before any test
     state = config.stash[STATE_KEY] = RunState.from_config(config)
@@ -133,6 +145,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ):
             if wanted and needed not in names:
                 names.append(needed)
+    problems.extend(fanout_problems(items))  # strict.py: declarations that cannot all happen
     if not problems:
         problems.extend(cassette_collisions(items))
     if not problems:
@@ -166,6 +179,10 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Fan ``ucwa_error`` and ``relay_error`` out over every catalogued error."""
+    generate_lifecycle(  # lifecycle markers: a fake to act on; one run per skew
+        metafunc,
+        lambda: policy_for(read_markers(metafunc.definition)[0], metafunc.config.stash[STATE_KEY]),
+    )
     wanted = [n for n in ("ucwa_error", "relay_error") if n in metafunc.fixturenames]
     if not wanted:
         return
@@ -209,6 +226,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if path:
         report.write_json(built, path)
         terminalreporter.write_line(f"relaytokens: error-coverage report written to {path}")
+    report.render_lifecycle(terminalreporter, config)
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -305,6 +323,14 @@ def relaytokens_cassette(request: pytest.FixtureRequest) -> Path:
     if path.is_file():  # the test has its cassette in hand: it counts as used
         request.node.user_properties.append((CASSETTE_PROPERTY, str(path.resolve())))
     return path
+
+
+@pytest.fixture
+def relaytokens_lifecycle(_relaytokens_context: TestContext) -> LifecycleView:
+    """The token requests and sign-ins this test's fakes got (``token_requests()``), a
+    one-line count check (``assert_token_requests(1)``), ``in_flight(call, n)`` /
+    ``in_flight_async(call, n)`` to run N calls at once, and ``to_dict()``."""
+    return LifecycleView(_relaytokens_context.services, _relaytokens_context.item)
 
 
 @pytest.fixture
@@ -426,8 +452,7 @@ def _fanout(
             '@pytest.mark.relaytokens_backend("fake")',
             pytrace=False,
         )
-    service = request.getfixturevalue(f"{api}_api")
-    service.arm_error(entry.id, times=None, path=path)
+    request.getfixturevalue(f"{api}_api")  # the fake arms the id at creation (strict.py)
     return entry
 
 

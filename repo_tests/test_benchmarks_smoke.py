@@ -165,14 +165,14 @@ def test_compare_flags_rows_more_than_ten_percent_worse(monkeypatch: pytest.Monk
 
     before = {
         "rows": [
-            row("rate", "calls/s", 1.0, 1.0, 100.0),
+            row("rate", "calls/s", 1.0, 0.0, 100.0),
             row("cost", "s CPU", 1.0, 1.0, 1.0),
             row("size", "s CPU", 2.0, 0.0, 1.0, absolute=True),
             row("gone", "s CPU", 1.0, 1.0, 1.0),
         ]
     }
     after = [
-        row("rate", "calls/s", 0.89, 1.05, 50.0),  # ratio 11% worse; ours not compared
+        row("rate", "calls/s", 0.89, 0.0, 50.0),  # ratio 11% worse; ours not compared
         row("cost", "s CPU", 1.05, 1.2, 1.0),  # instructions 20% worse
         row("size", "s CPU", 2.0, 0.0, 1.15, absolute=True),  # its own figure 15% worse
         row("new", "s CPU", 1.0, 1.0, 1.0),
@@ -181,7 +181,11 @@ def test_compare_flags_rows_more_than_ten_percent_worse(monkeypatch: pytest.Monk
     assert worse == ["rate: ratio", "cost: instructions", "size: ours"]
     assert "not compared: no row of this name before" in text
     assert "not compared: no row of this name now" in text
-    assert "-11%" in text and "+5%" in text
+    assert "-11%" in text and "-5%" in text
+    after[1]["ratio"], after[1]["instr_ratio"] = 1.3, 1.05  # instructions decide: not flagged
+    text, worse = run.compare_table(before, after)
+    assert worse == ["rate: ratio", "size: ours"] and "instructions decide" in text
+    after[1]["instr_ratio"] = 1.2
     before["rows"][0]["ours_rounds"] = [100.0] * 3  # a timed ratio of 3 rounds is not flagged
     assert run.compare_table(before, after)[1] == ["cost: instructions", "size: ours"]
 

@@ -75,7 +75,7 @@ def cassette(tmp_path: Path) -> Path:
 
 
 def test_serves_in_order_then_repeats_last(cassette: Path) -> None:
-    service = ReplayService(cassette)
+    service = ReplayService(cassette, allow_playback_repeats=True)
     url = f"{BASE}/api/auth/accesstokens?roles=ROLE_READONLY"
     bodies = [
         service.handle(FakeRequest.build("POST", url)).json()["accessToken"] for _ in range(4)
@@ -86,7 +86,7 @@ def test_serves_in_order_then_repeats_last(cassette: Path) -> None:
 
 
 def test_secret_query_values_and_credentials_are_ignored(cassette: Path) -> None:
-    service = ReplayService(cassette)
+    service = ReplayService(cassette, allow_playback_repeats=True)
     for token in ("anything", "redacted0001"):
         response = service.handle(
             FakeRequest.build(
@@ -122,7 +122,7 @@ def test_two_thousand_replays_are_quick(
     cassette: Path, count_calls: Callable[[Callable[[], object]], int]
 ) -> None:
     """The 2000th replay costs what the first ones did: no work grows with the log."""
-    service = ReplayService(cassette)
+    service = ReplayService(cassette, allow_playback_repeats=True)
     request = FakeRequest.build("GET", f"{BASE}/api/enterprises/self?accesstoken=x")
 
     def replay_100() -> None:

@@ -73,11 +73,13 @@ def test_fanout_filters_by_marker_and_option(pytester: pytest.Pytester) -> None:
         import pytest
 
         @pytest.mark.relaytokens_errors("mediaRelayAccessToken")
-        def test_specific(ucwa_error):
+        def test_specific(ucwa_error, ucwa_token_response):
             assert ucwa_error.group == "mediaRelayAccessToken"
+            assert ucwa_token_response.status == ucwa_error.status  # strict: received
 
-        def test_option(ucwa_error):
+        def test_option(ucwa_error, ucwa_token_response):
             assert 500 <= ucwa_error.status < 600
+            assert ucwa_token_response.status == ucwa_error.status
         """
     )
     result = pytester.runpytest("--relaytokens-errors=5xx")

@@ -12,8 +12,8 @@ def test_markers_are_registered_with_help(pytester: pytest.Pytester) -> None:
         "token_expires_in(seconds)",
         "token_never_expires:",
         "token_clock_skew(seconds)",
-        "ucwa_error(code, subcode=None, times=None)",
-        "relay_error(name, times=None)",
+        "ucwa_error(code, subcode=None, times=None, *, optional=False)",
+        "relay_error(name, times=None, *, optional=False)",
         "ucwa_format(",
         "ucwa_quirks(",
         "relaytokens_errors(",
@@ -392,7 +392,7 @@ def test_bad_marker_arity_names_the_marker_signature(pytester: pytest.Pytester) 
     result.stderr.fnmatch_lines(
         [
             "*::test_a: @pytest.mark.relay_error: too many positional arguments; "
-            "valid values: relay_error(name, times=None)",
+            "valid values: relay_error(name, times=None, *, optional=None)",
             "*::test_b: @pytest.mark.ucwa_quirks: got an unexpected keyword argument 'colour'; "
             "valid values: ucwa_quirks(*, uri_key=None, timestamps=None, offset=None, "
             "location=None)",

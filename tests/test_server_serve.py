@@ -70,7 +70,7 @@ def test_serve_subprocess_prints_working_credentials(tmp_path: Path) -> None:
             assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
             text = out.read_text()
             assert f"listening on {url}" in text
-            assert len(re.findall(r"^  curl ", text, re.MULTILINE)) == 3
+            assert len(re.findall(r"^  curl ", text, re.MULTILINE)) == 4  # 3 fakes, 1 control
 
             # UCWA: the password grant, then the token with the new and the printed bearer
             user, password = _value(text, "user"), _value(text, "password")

@@ -30,6 +30,8 @@ def test_the_walk_ends_at_the_token_with_a_bearer_the_fake_issued() -> None:
     [
         "https://evil.example/WebTicket/oauthtoken",  # another host
         "http://fe1.contoso.com/WebTicket/oauthtoken",  # the right host without TLS
+        "https://fe1.contoso.com:8443/WebTicket/oauthtoken",  # the right host, another port
+        "https://FE1.contoso.com:444/WebTicket/oauthtoken",
     ],
 )
 def test_the_password_goes_only_to_the_configured_host_over_tls(href: str) -> None:
@@ -58,3 +60,36 @@ def test_a_user_resource_without_the_challenge_is_refused() -> None:
     creds = ucwa.credentials
     with pytest.raises(SignInError, match=r"no MsRtcOAuth challenge on .*\(answered 401\)"):
         sign_in_to_token(ucwa.handle, ucwa.base_url, creds.username, creds.password)
+
+
+def test_a_listed_credential_host_receives_the_password_and_nothing_else_does() -> None:
+    ucwa = UcwaService(seed=3)
+    href = "https://pool.contoso.com:8443/WebTicket/oauthtoken"
+    challenge = f'MsRtcOAuth href="{href}",grant_type="password"'
+    ucwa.arm(lambda r: FakeResponse(401, [("WWW-Authenticate", challenge)]), path=r"/oauth/user$")
+    creds = ucwa.credentials
+    sent: list[str] = []
+
+    def send(request):  # type: ignore[no-untyped-def]
+        sent.append(request.url)
+        return ucwa.handle(request)
+
+    with pytest.raises(SignInError, match="refusing"):  # another port than the one listed
+        sign_in_to_token(
+            send,
+            ucwa.base_url,
+            creds.username,
+            creds.password,
+            credential_hosts=["pool.contoso.com:443"],
+        )
+    assert not any("/WebTicket" in url for url in sent)
+    ucwa.arm(lambda r: FakeResponse(401, [("WWW-Authenticate", challenge)]), path=r"/oauth/user$")
+    signed_in = sign_in_to_token(  # listed: the grant goes there (the fake answers any host)
+        send,
+        ucwa.base_url,
+        creds.username,
+        creds.password,
+        credential_hosts=[" ", "pool.contoso.com:8443"],
+    )
+    assert signed_in.token.status == 200
+    assert href in sent

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import json
 import re
@@ -353,6 +355,7 @@ def test_location_quirk_sets_every_relay(fmt: str) -> None:
         wire.UcwaQuirks(),
         wire.UcwaQuirks(uri_key="uri", timestamps="iso", offset="+05:30"),
         wire.UcwaQuirks(timestamps="ms_offset", offset="+01:00"),
+        wire.UcwaQuirks(timestamps="iso", offset="Z"),
     ],
 )
 @pytest.mark.parametrize("pretty", [True, False])
@@ -364,9 +367,10 @@ def test_detect_quirks_reads_back_what_rendered_a_body(
 
     token = UcwaTokenFactory(5, Clock(frozen=True)).build()
     body = wire.render_json(token, quirks, pretty=pretty)
-    assert wire.detect_quirks(body) == (quirks, pretty)
+    assert wire.detect_quirks(body) == (dataclasses.replace(quirks, pretty=pretty), pretty)
     xml = wire.render_xml(token, wire.UcwaQuirks(offset="-03:00"))
     assert wire.detect_quirks(xml)[0].offset == "-03:00"
+    assert wire.detect_quirks(wire.render_xml(token, wire.UcwaQuirks(offset="Z")))[0].offset == "Z"
 
 
 # --- the fast layouts write exactly what json.dumps (plus the /Date escape) writes ---------

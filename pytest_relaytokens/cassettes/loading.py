@@ -1,15 +1,23 @@
-"""Safe YAML loading of cassettes: size caps, no anchors or aliases, our error type."""
+"""Safe loading of cassettes: size caps, no anchors or aliases, our error type, one parse.
+
+A cassette is read as an event stream and composed one top-level value (one interaction) at
+a time, so a file is parsed once and memory is bounded by its largest interaction. vcrpy's
+JSON cassettes (``serializer="json"``) are read the same way: JSON is YAML, once its
+surrogate-pair escapes are written as one ``\\U`` escape (libyaml refuses a lone half).
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import yaml
 
 from ..errors import RelayTokensError
 
-__all__ = ["MAX_CASSETTE_BYTES", "CassetteError", "load_yaml"]
+__all__ = ["MAX_CASSETTE_BYTES", "CassetteError", "iter_cassette", "load_yaml"]
 
 MAX_CASSETTE_BYTES = 64 * 1024 * 1024
 """Largest cassette file that is loaded or verified."""
@@ -80,34 +88,200 @@ def _yaml_error(path: str, error: yaml.YAMLError) -> CassetteError:
     return CassetteError(path, f"invalid YAML: {problem}")
 
 
-def _refuse_anchors(text: str, path: str) -> None:
-    """A cassette never needs anchors or aliases; refusing them stops alias bombs before
-    anything is built (the event stream is linear in the text)."""
-    if "&" not in text and "*" not in text:
-        return
-    for event in yaml.parse(text, Loader=_BASE_LOADER):
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None or isinstance(event, yaml.AliasEvent):
+def _refused(event: Any, path: str) -> CassetteError:
+    mark = event.start_mark
+    return CassetteError(
+        path,
+        "YAML anchors and aliases are not allowed in a cassette",
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+        field="yaml",
+    )
+
+
+def _compose(loader: Any, path: str) -> Any:
+    """The next node of ``loader``'s event stream (anchors and aliases refused: a cassette
+    never needs them, and refusing them stops alias bombs before anything is built)."""
+    event: Any = loader.get_event()
+    if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+        raise _refused(event, path)
+    tag = event.tag
+    if isinstance(event, yaml.ScalarEvent):
+        if tag is None or tag == "!":
+            tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        node: Any = yaml.ScalarNode(tag, event.value, event.start_mark, None, event.style)
+        node.end_mark = event.end_mark
+        return node
+    if isinstance(event, yaml.SequenceStartEvent):
+        if tag is None or tag == "!":
+            tag = loader.resolve(yaml.SequenceNode, None, event.implicit)
+        items: list[Any] = []
+        node = yaml.SequenceNode(tag, items, None, None, event.flow_style)
+        node.start_mark = event.start_mark
+        while not loader.check_event(yaml.SequenceEndEvent):
+            items.append(_compose(loader, path))
+        node.end_mark = loader.get_event().end_mark
+        return node
+    if tag is None or tag == "!":
+        tag = loader.resolve(yaml.MappingNode, None, event.implicit)
+    pairs: list[Any] = []
+    mapping: Any = yaml.MappingNode(tag, pairs, None, None, event.flow_style)
+    mapping.start_mark = event.start_mark
+    while not loader.check_event(yaml.MappingEndEvent):
+        key = _compose(loader, path)
+        pairs.append((key, _compose(loader, path)))
+    mapping.end_mark = loader.get_event().end_mark
+    return mapping
+
+
+_SURROGATE_PAIR = re.compile(
+    r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
+)
+
+
+def _json_line(line: str) -> str:
+    """``\\ud83d\\ude00`` (JSON) as ``\\U0001f600`` (YAML): libyaml reads no surrogates."""
+    if "\\u" not in line:
+        return line
+
+    def join(match: re.Match[str]) -> str:
+        high, low = int(match.group(2), 16), int(match.group(3), 16)
+        code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+        return f"{match.group(1)}\\U{code:08x}"
+
+    return _SURROGATE_PAIR.sub(join, line)
+
+
+class _LineReader:
+    """A text stream over ``lines`` for the YAML parser, handing each line (numbered from 1)
+    to ``on_line`` as it is read."""
+
+    def __init__(
+        self, lines: Iterable[str], on_line: Callable[[int, str], None] | None, json: bool
+    ) -> None:
+        self._lines = iter(lines)
+        self._on_line = on_line
+        self._json = json
+        self._buffer = ""
+        self._offset = 0
+        self._number = 0
+
+    def read(self, size: int = -1) -> str:
+        pieces = [self._buffer[self._offset :]]
+        have = len(pieces[0])
+        while size < 0 or have < size:
+            line = next(self._lines, None)
+            if line is None:
+                break
+            self._number += 1
+            if self._on_line is not None:
+                self._on_line(self._number, line)
+            pieces.append(_json_line(line) if self._json else line)
+            have += len(pieces[-1])
+        text = "".join(pieces) if len(pieces) > 1 else pieces[0]
+        if size < 0 or len(text) <= size:
+            self._buffer, self._offset = "", 0
+            return text
+        self._buffer, self._offset = text, size
+        return text[:size]
+
+
+def iter_cassette(
+    lines: Iterable[str],
+    path: str | os.PathLike[str] = "<string>",
+    *,
+    json: bool = False,
+    on_line: Callable[[int, str], None] | None = None,
+) -> Iterator[tuple[str | int, Any]]:
+    """The top level of a cassette, one value at a time: ``(index, interaction)`` for each
+    item of ``interactions`` and ``(key, value)`` for every other key, parsed once. An
+    empty file yields nothing. :class:`CassetteError` names the problem and the line."""
+    where = str(path)
+    loader = _LOADER(_LineReader(lines, on_line, json))
+    try:
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return
+        loader.get_event()  # document start
+        if not loader.check_event(yaml.MappingStartEvent):
+            data = loader.construct_document(_compose(loader, where))
+            raise CassetteError(
+                where,
+                "not a vcrpy cassette: the top level must be a mapping with "
+                f"'interactions' (got {type(data).__name__})",
+            )
+        start = loader.get_event()
+        if getattr(start, "anchor", None) is not None:
+            raise _refused(start, where)
+        seen: set[Any] = set()
+        while not loader.check_event(yaml.MappingEndEvent):
+            key_node = _compose(loader, where)
+            key = loader.construct_document(key_node)
+            if not isinstance(key, (str, int, float, bool, type(None))) or key in seen:
+                mark = key_node.start_mark
+                raise CassetteError(
+                    where,
+                    f"invalid YAML: duplicate or complex key {str(key)[:60]!r} at the top level",
+                    line=mark.line + 1,
+                    column=mark.column + 1,
+                )
+            seen.add(key)
+            if key == "interactions" and loader.check_event(yaml.SequenceStartEvent):
+                event = loader.get_event()
+                if getattr(event, "anchor", None) is not None:
+                    raise _refused(event, where)
+                index = 0
+                while not loader.check_event(yaml.SequenceEndEvent):
+                    yield index, loader.construct_document(_compose(loader, where))
+                    index += 1
+                loader.get_event()
+            else:
+                yield str(key), loader.construct_document(_compose(loader, where))
+        loader.get_event()  # mapping end
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            event = loader.peek_event()
             mark = event.start_mark
             raise CassetteError(
-                path,
-                "YAML anchors and aliases are not allowed in a cassette",
+                where,
+                "invalid YAML: more than one document in a cassette",
                 line=mark.line + 1 if mark else None,
                 column=mark.column + 1 if mark else None,
-                field="yaml",
             )
-
-
-def load_yaml(text: str, path: str | os.PathLike[str] = "<string>") -> Any:
-    """Parse cassette YAML safely (safe loader, no anchors/aliases, no duplicate keys, size
-    cap)."""
-    where = str(path)
-    if len(text) > MAX_CASSETTE_BYTES:
-        raise CassetteError(where, f"file is larger than {MAX_CASSETTE_BYTES} bytes", field="file")
-    try:
-        _refuse_anchors(text, where)
-        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as error:
         raise _yaml_error(where, error) from None
     except RecursionError:
         raise CassetteError(where, "YAML nested too deeply", field="yaml") from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml(text: str, path: str | os.PathLike[str] = "<string>") -> Any:
+    """Parse cassette YAML safely (safe loader, no anchors/aliases, no duplicate keys, size
+    cap), in one pass."""
+    where = str(path)
+    if len(text) > MAX_CASSETTE_BYTES:
+        raise CassetteError(where, f"file is larger than {MAX_CASSETTE_BYTES} bytes", field="file")
+    loader = _LOADER(text)
+    try:
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return None
+        loader.get_event()  # document start
+        node = _compose(loader, where)
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            mark = loader.peek_event().start_mark
+            raise CassetteError(
+                where,
+                "invalid YAML: expected a single document in the stream",
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+            )
+        return loader.construct_document(node)
+    except yaml.YAMLError as error:
+        raise _yaml_error(where, error) from None
+    except RecursionError:
+        raise CassetteError(where, "YAML nested too deeply", field="yaml") from None
+    finally:
+        loader.dispose()

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import RelayTokensError
-from ..http.headers import content_type_param
+from ..http.headers import content_type_param, media_type
 from ..http.multipart import MAX_PARAMETERS_LENGTH
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "decode_content",
     "decode_text",
     "header_values",
+    "sniffed_coding",
     "unescape_backslashes",
 ]
 
@@ -157,6 +158,27 @@ def decode_content(body: bytes, codings: list[str], where: str = "body") -> byte
     return body
 
 
+def sniffed_coding(body: bytes, where: str = "body") -> str | None:
+    """``gzip`` or ``deflate`` when a body sent without ``Content-Encoding`` starts with that
+    format's magic (gzip ``1f 8b``, RFC 1952 §2.3.1; a zlib header, RFC 1950 §2.2) and
+    decodes as it; else None. A body that decodes past :data:`MAX_BODY_BYTES` raises."""
+    if body[:2] == b"\x1f\x8b":
+        coding = "gzip"
+    elif len(body) >= 2 and body[0] & 0x0F == 8 and body[0] >> 4 <= 7:
+        if (body[0] * 256 + body[1]) % 31 or body[1] & 0x20:  # FCHECK; no preset dictionary
+            return None
+        coding = "deflate"
+    else:
+        return None
+    try:
+        _inflate(body, 31 if coding == "gzip" else 15, where)
+    except UndecodableBodyError as error:
+        if "larger than" in str(error):
+            raise
+        return None
+    return coding
+
+
 def decode_body(
     body: bytes, headers: Mapping[str, Any] | None, where: str = "body"
 ) -> tuple[bytes, str, tuple[str, str, bytes] | None]:
@@ -164,7 +186,11 @@ def decode_body(
     most :data:`MAX_BODY_BYTES`), the Content-Type as sent (a multipart boundary keeps its
     case) and :func:`decode_text` of it (None when it is not text).
     :class:`UndecodableBodyError` names ``where``."""
-    raw = decode_content(body, content_codings(headers), where)
+    codings = content_codings(headers)
+    if not codings:
+        sniffed = sniffed_coding(body, where)
+        codings = [sniffed] if sniffed else []
+    raw = decode_content(body, codings, where)
     if len(raw) > MAX_BODY_BYTES:
         raise UndecodableBodyError(f"{where}: body is larger than {MAX_BODY_BYTES} bytes")
     content_type = (header_values(headers, "content-type") or [""])[0]
@@ -240,12 +266,21 @@ def decode_text(body: bytes, content_type: str = "") -> tuple[str, str, bytes] |
     candidates.append("utf-8")
     if declared_name and declared_name not in candidates:
         candidates.append(declared_name)
+    if _declares_structure(content_type) and "latin-1" not in candidates:
+        # declared JSON/XML that is not valid in its charset: read byte for byte, so the
+        # text fallbacks still find its secret-named fields (and it round-trips exactly)
+        candidates.append("latin-1")
     for encoding in candidates:
         try:
             return body.decode(encoding), encoding, b""
         except (UnicodeDecodeError, LookupError):
             continue
     return None
+
+
+def _declares_structure(content_type: str) -> bool:
+    media = media_type(content_type)
+    return "json" in media or "xml" in media
 
 
 _SIMPLE_ESCAPES = {

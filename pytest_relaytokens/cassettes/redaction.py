@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import re
 import string
 import threading
 import weakref
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -27,15 +29,18 @@ from .normalise import (
     content_codings,
     decode_body,
     header_text,
+    sniffed_coding,
     unescape_backslashes,
 )
 from .structure import (
+    CHALLENGE_HEADERS,
     SECRET_BODY_KEYS,
     SECRET_FORM_FIELDS,
     SECRET_HEADERS,
     SECRET_QUERY_PARAMS,
     base64_runs,
     basic_parts,
+    challenge_secret_values,
     dump_json_exact,
     is_parsed,
     is_secret_name,
@@ -389,6 +394,12 @@ class Redactor:
             return scheme + _splice(credential, parts, self._token)
         if lname in ("cookie", "set-cookie"):
             return rewrite_cookie_header(lname, value, self._token)
+        if lname in CHALLENGE_HEADERS:
+            for secret in challenge_secret_values(value):
+                new = self._token(secret)
+                for form in (f'"{secret}"', f"={secret}"):
+                    value = value.replace(form, form.replace(secret, new))
+            return self.redact_urls(value)
         if is_secret_name(lname, "header"):
             if not value.strip():
                 return value
@@ -622,7 +633,9 @@ class Redactor:
         if not isinstance(raw, (bytes, bytearray)):
             return body
         raw = bytes(raw)
+        original = raw
         codings = content_codings(headers)
+        sniffed = None if codings else sniffed_coding(raw, where)
         raw, content_type, decoded = decode_body(raw, headers, where)
         if codings:
             for name in [n for n in headers if n.lower() == "content-encoding"]:
@@ -641,7 +654,15 @@ class Redactor:
                 new = bom + redacted.encode(encoding)
             except UnicodeEncodeError:
                 new = bom + redacted.encode("utf-8")
-        if new != bytes(body if isinstance(body, bytes) else raw) or codings:
+        if sniffed is not None:
+            # compressed without a Content-Encoding (a gzip file, a zlib blob): redacted
+            # inside and compressed again the same way, so the client still gets that format
+            if new == raw:
+                return body
+            new = gzip.compress(new, mtime=0) if sniffed == "gzip" else zlib.compress(new)
+            as_text = False
+            decoded = None
+        if new != bytes(body if isinstance(body, bytes) else original) or codings:
             for name in [n for n in headers if n.lower() == "content-length"]:
                 headers[name] = [str(len(new))]
         return new.decode("utf-8") if as_text and decoded is not None else new

@@ -1,59 +1,65 @@
-"""Serve recorded interactions as a fake: parsed once, indexed, repeatable."""
+"""Serve recorded interactions as a fake: parsed once, indexed, each played once.
+
+Strict like vcrpy's default: a recorded interaction answers one request; a second request
+for it is a miss unless ``allow_playback_repeats`` (vcrpy's name) is set. Matching compares
+the fields of :mod:`.matching` (method, scheme, host, port, path, query, Accept family,
+form/JSON body fields, secrets masked), plus an optional user ``matcher``. Every miss is
+answered 404 and kept in :attr:`ReplayService.misses` with the nearest recorded request.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from ..clock import Clock
 from ..http import FakeRequest, FakeResponse, FakeService
-from .redaction import SECRET_QUERY_PARAMS
+from ..http.urls import is_loopback
+from .matching import (
+    MATCH_FIELDS,
+    Matcher,
+    Shape,
+    check_match_on,
+    differences,
+    nearest,
+    recorded_shape,
+    request_shape,
+)
 from .storage import Cassette, load_interactions
 from .structure import safe_url
 
-__all__ = ["ReplayService", "recorded_response", "request_key"]
+__all__ = ["Miss", "Recorded", "ReplayService", "recorded_response"]
 
-Key = tuple[str, str, tuple[tuple[str, str], ...], str]
-_SECRET_MARK = "<secret>"
-
-
-def _accept_family(accept: str | None) -> str:
-    accept = (accept or "").lower()
-    if "json" in accept:
-        return "json"
-    if "xml" in accept:
-        return "xml"
-    return ""
+_ORIGIN = ("scheme", "host", "port")
 
 
-def _query_key(query: str) -> tuple[tuple[str, str], ...]:
-    if not query:
-        return ()
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return tuple(
-        sorted((k, _SECRET_MARK if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in pairs)
-    )
+class Recorded(NamedTuple):
+    """One recorded interaction as replay indexes it."""
+
+    shape: Shape
+    request: dict[str, Any]
+    response: FakeResponse
 
 
-def request_key(method: str, url: str, accept: str | None) -> Key:
-    """The index key: method, path, sorted query (secret values hidden), Accept family."""
-    return _key(method, urlsplit(url), accept)
+class Miss(NamedTuple):
+    """A request replay could not answer: why, and the nearest recorded request."""
 
+    shape: Shape
+    reason: str
+    nearest: Shape | None
+    differing: list[str]
 
-def _key(method: str, parts: SplitResult, accept: str | None) -> Key:
-    return (method.upper(), parts.path or "/", _query_key(parts.query), _accept_family(accept))
-
-
-def _first(headers: dict[str, Any], name: str) -> str | None:
-    for key, values in headers.items():
-        if key.lower() == name:
-            if isinstance(values, list):
-                return str(values[0]) if values else None
-            return str(values)
-    return None
+    def describe(self) -> str:
+        lines = [f"  {self.shape.shown()}: {self.reason}"]
+        if self.nearest is not None:
+            lines.append(f"    nearest recorded: {self.nearest.shown()}")
+            if self.differing:
+                lines.append(f"    differs in: {'; '.join(self.differing)}")
+        return "\n".join(lines)
 
 
 def recorded_response(recorded: dict[str, Any]) -> FakeResponse:
@@ -85,12 +91,12 @@ def _credential(request: FakeRequest) -> str | None:
 
 
 class ReplayService(FakeService):
-    """A fake answering from cassettes, matched by method + path + query + Accept family.
+    """A fake answering from cassettes (see the module docstring).
 
-    Credentials are not checked (they are placeholders the cassette itself issued). When
-    several interactions share a key they are served in recorded order, then the last
-    one repeats. Unmatched requests get 404 (``route_matched`` False) listing what the
-    cassettes hold.
+    Credentials are not checked (they are placeholders the cassette itself issued). Several
+    interactions with one key are served in recorded order. A request to the service's own
+    ``base_url`` or to a loopback host no interaction names (``relaytokens serve``, the
+    loopback server) is matched on everything but scheme, host and port.
     """
 
     name = "replay"
@@ -102,30 +108,36 @@ class ReplayService(FakeService):
         *cassettes: str | os.PathLike[str] | Cassette,
         base_url: str | None = None,
         clock: Clock | None = None,
+        allow_playback_repeats: bool = False,
+        match_on: Iterable[str] = MATCH_FIELDS,
+        matcher: Matcher | None = None,
     ) -> None:
         if not cassettes:
             raise ValueError("ReplayService needs at least one cassette path")
         self.cassettes: list[Cassette] = [
             c if isinstance(c, Cassette) else load_interactions(Path(c)) for c in cassettes
         ]
-        self._index: dict[Key, list[FakeResponse]] = {}
-        self._families: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[Key]] = {}
-        self._served: dict[Key, int] = {}
-        self._served_lock = threading.Lock()
-        first_url: str | None = None
-        for cassette in self.cassettes:
-            for request, recorded in cassette.interactions:
-                uri = str(request["uri"])
-                first_url = first_url or uri
-                key = request_key(
-                    str(request["method"]), uri, _first(request.get("headers") or {}, "accept")
-                )
-                response = recorded_response(recorded)
-                if key not in self._index:
-                    self._families.setdefault(key[:3], []).append(key)
-                self._index.setdefault(key, []).append(response)
+        self.allow_playback_repeats = allow_playback_repeats
+        self.match_on = check_match_on(match_on)
+        self.matcher = matcher
+        #: every recorded interaction, in recorded order, and how often each was played
+        self.recorded: list[Recorded] = [
+            Recorded(recorded_shape(request), request, recorded_response(response))
+            for cassette in self.cassettes
+            for request, response in cassette.interactions
+        ]
+        self.plays: list[int] = [0] * len(self.recorded)
+        #: requests no interaction answered (each got a 404)
+        self.misses: list[Miss] = []
+        self._lock = threading.RLock()
+        self._origins = {r.shape.key(_ORIGIN) for r in self.recorded}
+        self._loose = tuple(f for f in self.match_on if f not in _ORIGIN and f != "accept")
+        self._index: dict[tuple[Any, ...], list[int]] = {}
+        for number, entry in enumerate(self.recorded):
+            self._index.setdefault(entry.shape.key(self._loose), []).append(number)
         if base_url is None:
-            parts = urlsplit(first_url or "http://replay.invalid")
+            first = self.recorded[0].request["uri"] if self.recorded else "http://replay.invalid"
+            parts = urlsplit(str(first))
             base_url = f"{parts.scheme}://{parts.netloc}"
         super().__init__(base_url=base_url, clock=clock)
 
@@ -134,44 +146,101 @@ class ReplayService(FakeService):
         """When the (first) cassette was recorded (ISO 8601), if it says."""
         return self.cassettes[0].recorded_at
 
-    @property
-    def keys(self) -> list[Key]:
-        return list(self._index)
+    def unplayed(self) -> list[str]:
+        """The recorded requests never replayed, one line each."""
+        return [r.shape.shown() for r, n in zip(self.recorded, self.plays, strict=True) if not n]
+
+    def mark_played(self, request: dict[str, Any]) -> None:
+        """Count an interaction used outside :meth:`dispatch` (the token fixtures)."""
+        for number, entry in enumerate(self.recorded):
+            if entry.request is request:
+                self.plays[number] += 1
+                return
 
     def _describe(self) -> str:
-        lines = []
-        for method, path, query, family in self._index:
-            q = "&".join(f"{k}={v}" for k, v in query)
-            accept = f" (Accept {family})" if family else ""
-            lines.append(f"  {method} {path}{'?' + q if q else ''}{accept}")
-        return "\n".join(lines) or "  (nothing)"
+        return "\n".join(f"  {r.shape.shown()}" for r in self.recorded) or "  (nothing)"
+
+    def _origin_counts(self, shape: Shape) -> bool:
+        """Whether the request's scheme, host and port take part in matching."""
+        origin = shape.key(_ORIGIN)
+        if origin in self._origins:
+            return True
+        own = urlsplit(self.base_url)
+        if (shape.host, shape.scheme) == ((own.hostname or "").lower(), own.scheme.lower()):
+            return False
+        return not is_loopback(shape.host)
+
+    def _candidates(self, shape: Shape, request: FakeRequest) -> list[int]:
+        numbers = self._index.get(shape.key(self._loose), [])
+        if self._origin_counts(shape):
+            wanted = shape.key(f for f in _ORIGIN if f in self.match_on)
+            fields = [f for f in _ORIGIN if f in self.match_on]
+            numbers = [n for n in numbers if self.recorded[n].shape.key(fields) == wanted]
+        if "accept" in self.match_on:
+            # a request without an Accept family takes any; one recorded without a family
+            # answers any request; otherwise the families must agree
+            exact = [n for n in numbers if self.recorded[n].shape.accept == shape.accept]
+            numbers = exact or [
+                n for n in numbers if not shape.accept or not self.recorded[n].shape.accept
+            ]
+        if self.matcher is not None:
+            numbers = [n for n in numbers if self.matcher(request, self.recorded[n].request)]
+        return numbers
+
+    def _miss(self, shape: Shape, reason: str, among: list[int] | None = None) -> Miss:
+        pool = [self.recorded[n].shape for n in among] if among else None
+        found = nearest(shape, pool or [r.shape for r in self.recorded])
+        if found is None:
+            return Miss(shape, reason, None, [])
+        differing = differences(shape, found[0], self.match_on)
+        return Miss(shape, reason, found[0], differing)
 
     def dispatch(self, request: FakeRequest) -> tuple[FakeResponse, str | None, bool]:
-        key = _key(request.method, request.parts, request.header("Accept"))
-        responses = self._index.get(key)
-        if responses is None:
-            # No Accept match: a request without a family takes the first recorded one;
-            # any request may take an interaction recorded without a family.
-            for candidate in self._families.get(key[:3], ()):
-                if not key[3] or not candidate[3]:
-                    key, responses = candidate, self._index[candidate]
-                    break
-        if responses is None:
-            # the request's own URL may carry a real token (?accesstoken=): never repeat it
-            message = (
-                f"no recorded interaction for {request.method} {safe_url(request.url)}"
-                f"; the cassette(s) "
-                f"{', '.join(str(c.path) for c in self.cassettes)} hold:\n"
-                f"{self._describe()}\n"
-            )
-            return (
-                FakeResponse(
-                    404, [("Content-Type", "text/plain; charset=utf-8")], message.encode("utf-8")
-                ),
-                _credential(request),
-                False,
-            )
-        with self._served_lock:
-            count = self._served.get(key, 0)
-            self._served[key] = count + 1
-        return responses[min(count, len(responses) - 1)].copy(), _credential(request), True
+        shape = request_shape(request)
+        with self._lock:
+            numbers = self._candidates(shape, request)
+            fresh = [n for n in numbers if not self.plays[n]]
+            if fresh:
+                chosen: int | None = fresh[0]
+            elif numbers and self.allow_playback_repeats:
+                chosen = numbers[-1]
+            else:
+                chosen = None
+            if chosen is not None:
+                self.plays[chosen] += 1
+                return self.recorded[chosen].response.copy(), _credential(request), True
+            if numbers:
+                reason = (
+                    f"its recorded interaction was already played ({len(numbers)} recorded, "
+                    "each plays once; allow repeats with allow_playback_repeats=True)"
+                )
+                miss = self._miss(shape, reason, numbers)
+            elif self.matcher is not None and self._index.get(shape.key(self._loose)):
+                miss = self._miss(shape, "the custom matcher refused every candidate")
+            else:
+                miss = self._miss(shape, "no recorded interaction matches")
+            self.misses.append(miss)
+        # the request's own URL may carry a real token (?accesstoken=): never repeat it
+        message = (
+            f"no recorded interaction for {request.method} {safe_url(request.url)}"
+            f"; the cassette(s) {', '.join(str(c.path) for c in self.cassettes)} hold:\n"
+            f"{self._describe()}\n{miss.describe()}\n"
+        )
+        return (
+            FakeResponse(
+                404, [("Content-Type", "text/plain; charset=utf-8")], message.encode("utf-8")
+            ),
+            _credential(request),
+            False,
+        )
+
+    def miss_report(self) -> str | None:
+        """Every miss, with its nearest recorded request and the fields that differ."""
+        if not self.misses:
+            return None
+        listed = "\n".join(m.describe() for m in self.misses)
+        return (
+            f"replay ({', '.join(str(c.path) for c in self.cassettes)}): "
+            f"{len(self.misses)} request(s) got a 404 from replay:\n{listed}"
+        )
+

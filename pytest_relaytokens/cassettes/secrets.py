@@ -8,7 +8,6 @@ file is searched too. Findings never quote a secret: they name it by a fingerpri
 
 from __future__ import annotations
 
-import bisect
 import html
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -16,17 +15,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RelayTokensError
+from ..http.headers import media_type
 from .forms import Matcher, encoded_forms, fingerprint
-from .loading import CassetteError, load_yaml
+from .loading import CassetteError, iter_cassette
 from .normalise import UndecodableBodyError, decode_body, header_text, unescape_backslashes
 from .redaction import MIN_DECLARED_LENGTH, MIN_TRACKED_LENGTH, TOKEN_PREFIXES, is_placeholder
 from .structure import (
+    CHALLENGE_HEADERS,
     base64_runs,
     basic_parts,
+    challenge_secret_values,
     cookie_values,
     is_parsed,
     is_secret_name,
     json_leaves,
+    jsonish_secret_values,
     multipart_secret_parts,
     parse_json_exact,
     percent_forms,
@@ -34,6 +37,7 @@ from .structure import (
     semicolon_params,
     split_authorization,
     xml_leaves,
+    xmlish_secret_values,
 )
 
 __all__ = [
@@ -140,6 +144,8 @@ def _credential_positions(name: str, value: str) -> list[str]:
         return [credential]
     if lname in ("cookie", "set-cookie"):
         return cookie_values(lname, value)
+    if lname in CHALLENGE_HEADERS:
+        return challenge_secret_values(value)
     if is_secret_name(lname, "header"):  # folded: each comma-separated element
         return [v.strip() for v in value.split(",") if v.strip()]
     return []
@@ -209,20 +215,20 @@ def _view(side: Mapping[str, Any], where: str, with_uri: bool) -> _View:
     text = decoded[0]
     view.leaves.append(("body", text))
     _param_positions(text, view, "body")
-    for name, start, end in multipart_secret_parts(text, content_type) or ():
-        if start >= 0:
-            view.positions.append((f"body.{name}", text[start:end]))
-    node = parse_json_exact(text)
-    if is_parsed(node):
-        _json_positions(node, view, 0)
-        return view
-    if any(kind in content_type.lower() for kind in ("ndjson", "jsonl", "json-seq")):
-        for line in text.splitlines():  # one JSON document a line
-            node = parse_json_exact(line)
-            if is_parsed(node):
-                _json_positions(node, view, 0)
-        return view
+    media = media_type(content_type)
+    _spans(view, text, multipart_secret_parts(text, content_type) or (), "declared multipart")
+    # the recorder's order (Redactor.redact_text): JSON (a line at a time for NDJSON), with
+    # its text fallback, then XML, with its text fallback when declared
+    lines = text.splitlines() if any(k in media for k in _LINE_JSON) else [text]
+    for line in lines:
+        node = parse_json_exact(line)
+        if is_parsed(node):
+            _json_positions(node, view, 0)
+        elif (len(lines) > 1 and line.strip()) or "json" in media or line.lstrip()[:1] in "{[":
+            _spans(view, line, jsonish_secret_values(line), "declared or looks like JSON", True)
     leaves = xml_leaves(text)
+    if leaves is None and "xml" in media:
+        _spans(view, text, xmlish_secret_values(text), "declared XML")
     for secret, value in leaves or ():
         view.leaves.append(("body", value))
         _param_positions(value, view, "body")
@@ -231,39 +237,85 @@ def _view(side: Mapping[str, Any], where: str, with_uri: bool) -> _View:
     return view
 
 
-def _views(data: Any) -> list[_View]:
-    interactions = data.get("interactions") if isinstance(data, Mapping) else None
-    if not isinstance(interactions, list):
+_LINE_JSON = ("ndjson", "jsonl", "json-seq")
+
+
+def _spans(
+    view: _View,
+    text: str,
+    found: Iterable[tuple[str, int, int]],
+    declared: str,
+    unescape: bool = False,
+) -> None:
+    """The ``(name, start, end)`` values a text fallback found, as positions; one that
+    cannot be delimited is a problem (the recorder refuses such a body)."""
+    for name, start, end in found:
+        if start < 0:
+            view.problems.append(
+                (
+                    f"body.{name}",
+                    f"is {declared} but does not parse, and the value of its secret field "
+                    "cannot be delimited",
+                )
+            )
+            continue
+        raw = text[start:end]
+        view.positions.append((f"body.{name}", unescape_backslashes(raw) if unescape else raw))
+
+
+def interaction_views(index: int, interaction: Any) -> list[_View]:
+    """The normalised views of one interaction's request and response."""
+    if not isinstance(interaction, Mapping):
         return []
     views: list[_View] = []
-    for index, interaction in enumerate(interactions):
-        if not isinstance(interaction, Mapping):
-            continue
-        for side in ("request", "response"):
-            part = interaction.get(side)
-            if isinstance(part, Mapping):
-                views.append(_view(part, f"interaction {index} {side}", side == "request"))
+    for side in ("request", "response"):
+        part = interaction.get(side)
+        if isinstance(part, Mapping):
+            view = _view(part, f"interaction {index} {side}", side == "request")
+            status = part.get("status")
+            if isinstance(status, Mapping) and isinstance(status.get("message"), str):
+                view.leaves.append(("status.message", status["message"]))
+            views.append(view)
     return views
 
 
-def _issued_shape(value: str) -> bool:
-    if len(value) < 4 or is_placeholder(value):
+MIN_PLACEHOLDER_LENGTH = 4
+"""A value this long with the redactor's placeholder shape is a placeholder; shorter values
+have no shape to tell them by."""
+MIN_MASKED_LENGTH = 8
+"""A placeholder this long is unambiguous enough to be masked inside other text."""
+
+
+def trusted_placeholder(value: str) -> bool:
+    """Has ``value`` the exact shape the redactor issues (a marker, zeros, a counter; see
+    :func:`~pytest_relaytokens.cassettes.redaction.is_placeholder`), at least
+    :data:`MIN_PLACEHOLDER_LENGTH` long? A Basic credential counts when both its parts do.
+    A hand-edited list cannot make anything else a placeholder."""
+    if len(value) >= MIN_PLACEHOLDER_LENGTH and is_placeholder(value):
         return True
-    parts = basic_parts(value)
-    return parts is not None and all(len(p) < 4 or is_placeholder(p) for p in parts[:2])
+    parts = basic_parts(value) if len(value) >= 8 else None
+    return parts is not None and all(
+        len(p) < MIN_PLACEHOLDER_LENGTH or is_placeholder(p) for p in parts[:2]
+    )
 
 
 def cassette_placeholders(data: Any) -> frozenset[str]:
-    """The placeholders a cassette's redactor issued (its ``relaytokens.placeholders``).
-
-    The list is what makes a value a placeholder; as a guard against a hand-edited list,
-    an entry is trusted only when it also has the shape our redactor gives placeholders.
-    """
+    """The entries of a cassette's ``relaytokens.placeholders`` that verify accepts: those
+    with the placeholder shape (:func:`trusted_placeholder`), and values too short to have
+    one (accepted only as the whole value of a secret position, never masked)."""
     meta = data.get("relaytokens") if isinstance(data, Mapping) else None
+    return _listed(meta)
+
+
+def _listed(meta: Any) -> frozenset[str]:
     values = meta.get("placeholders") if isinstance(meta, Mapping) else None
     if not isinstance(values, list):
         return frozenset()
-    return frozenset(v for v in values if isinstance(v, str) and v and _issued_shape(v))
+    return frozenset(
+        v
+        for v in values
+        if isinstance(v, str) and v and (len(v) < MIN_PLACEHOLDER_LENGTH or trusted_placeholder(v))
+    )
 
 
 def _utf16(secret: str) -> bytes:
@@ -305,89 +357,266 @@ class _Masker:
         return text
 
 
-def _pattern_hits(
-    text: str, patterns: Iterable[re.Pattern[str]], placeholders: Collection[str]
-) -> Iterator[tuple[str, str]]:
-    for pattern in patterns:
-        for match in pattern.finditer(text):
-            value = match.group(1) if pattern.groups else match.group(0)
-            if value and value not in placeholders and _MASK not in value:
-                yield f"pattern:{pattern.pattern}", value
-                break
-
-
 class _Finder:
     """Which secrets, in which encoded form, a text holds (one indexed pass when many)."""
 
     def __init__(self, secrets: list[str], raw_only: bool = False) -> None:
-        self.secrets = secrets
+        self.secrets: list[str] = []
         self.raw_only = raw_only
         self.matcher: Matcher | None = None
-        if len(secrets) > 16:
-            pairs = []
-            self.kinds: dict[str, tuple[str, str]] = {}
-            for secret in secrets:
-                forms = [(secret, "secret")] if raw_only else encoded_forms(secret)
-                for form, kind in forms:
-                    self.kinds.setdefault(form, (kind, secret))
-                    pairs.append((form, form))
-            self.matcher = Matcher(pairs)
+        self.kinds: dict[str, tuple[str, str]] = {}
+        self._known: set[str] = set()
+        self.add(secrets)
 
-    def hits(self, text: str) -> Iterator[tuple[str, str]]:
+    def _forms(self, secret: str) -> Iterable[tuple[str, str]]:
+        return [(secret, "secret")] if self.raw_only else encoded_forms(secret)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Search for ``secrets`` too (grows the index in place)."""
+        fresh = [s for s in dict.fromkeys(secrets) if s not in self._known]
+        self._known.update(fresh)
+        self.secrets.extend(fresh)
+        if self.matcher is None and len(self.secrets) <= 16:
+            return
+        if self.matcher is None:
+            self.matcher, fresh = Matcher(), self.secrets
+        pairs = []
+        for secret in fresh:
+            for form, kind in self._forms(secret):
+                self.kinds.setdefault(form, (kind, secret))
+                pairs.append((form, form))
+        self.matcher.add(pairs)
+
+    def hits(self, text: str, by_shape: bool = False) -> Iterator[tuple[str, str]]:
+        """``(kind, secret)`` for each secret some form of which ``text`` holds; with
+        ``by_shape``, an occurrence inside a placeholder-shaped word does not count."""
         if self.matcher is None:
             for secret in self.secrets:
-                forms = [(secret, "secret")] if self.raw_only else encoded_forms(secret)
-                for form, kind in forms:
-                    if form in text:
+                for form, kind in self._forms(secret):
+                    if form in text and (not by_shape or _outside_placeholders(text, form)):
                         yield kind, secret
                         break
             return
         seen: set[str] = set()
-        for _, form in self.matcher.find(text):
+        for position, form in self.matcher.find(text):
             kind, secret = self.kinds[form]
-            if secret not in seen:
-                seen.add(secret)
-                yield kind, secret
-
-    def lines(self, lines: list[str]) -> set[int]:
-        """The indexes of ``lines`` holding some form of some secret (a superset): one
-        pass over the joined text instead of one search per line."""
-        joined = "\n".join(lines)
-        starts: list[int] = []
-        position = 0
-        for line in lines:
-            starts.append(position)
-            position += len(line) + 1
-        suspects: set[int] = set()
-
-        def mark(start: int, end: int) -> int:
-            """Mark the lines ``joined[start:end]`` touches; the start of the next line."""
-            first = bisect.bisect_right(starts, start) - 1
-            last = bisect.bisect_right(starts, end - 1) - 1
-            suspects.update(range(first, last + 1))
-            return starts[last + 1] if last + 1 < len(starts) else len(joined)
-
-        if self.matcher is not None:
-            # a hit may hide an overlapping one: it starts on a line this hit touches
-            for found, form in self.matcher.find(joined):
-                mark(found, found + len(form))
-            return suspects
-        for secret in self.secrets:
-            forms = [(secret, "")] if self.raw_only else encoded_forms(secret)
-            for form, _ in forms:
-                found = joined.find(form)
-                while found >= 0:
-                    found = joined.find(form, mark(found, found + len(form)))
-        return suspects
+            if secret in seen:
+                continue
+            if by_shape and _in_placeholder(text, position, position + len(form)):
+                continue
+            seen.add(secret)
+            yield kind, secret
 
 
-def _secret_hits(text: str, secrets: list[str] | _Finder) -> Iterator[tuple[str, str]]:
-    finder = secrets if isinstance(secrets, _Finder) else _Finder(secrets)
-    return finder.hits(text)
+_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_LONGEST_WORD = 1024
+
+
+def _in_placeholder(text: str, start: int, end: int) -> bool:
+    """Does ``text[start:end]`` lie inside a placeholder-shaped word (letters and digits,
+    then ``=`` padding) of :data:`MIN_MASKED_LENGTH` characters or more?"""
+    left, right = start, end
+    while left > 0 and start - left < _LONGEST_WORD and text[left - 1] in _WORD:
+        left -= 1
+    while right < len(text) and right - end < _LONGEST_WORD and text[right] in _WORD:
+        right += 1
+    while right < len(text) and text[right] == "=" and right - end < _LONGEST_WORD:
+        right += 1
+    word = text[left:right]
+    # a word that is exactly what was found is that value, not a placeholder holding it
+    return len(word) > end - start and len(word) >= MIN_MASKED_LENGTH and is_placeholder(word)
+
+
+def _outside_placeholders(text: str, form: str) -> bool:
+    """Does ``form`` occur in ``text`` somewhere other than inside a placeholder?"""
+    position = text.find(form)
+    while position >= 0:
+        if not _in_placeholder(text, position, position + len(form)):
+            return True
+        position = text.find(form, position + 1)
+    return False
 
 
 def _compile(patterns: Iterable[str | re.Pattern[str]]) -> list[re.Pattern[str]]:
     return [p if isinstance(p, re.Pattern) else re.compile(p) for p in patterns]
+
+
+def _field(label: str) -> str:
+    """The field a position's label is in (``uri?code`` is in ``uri``)."""
+    for mark in ("?", ";"):
+        label = label.partition(mark)[0]
+    return "body" if label.startswith("body.") else label
+
+
+def _stripped(value: str) -> str:
+    return _without_prefix(value.strip().strip('"'))
+
+
+class CassetteScanner:
+    """The leak scan of one cassette, fed as it is read: :meth:`interaction` for each
+    interaction, :meth:`line` for each line of the file, :meth:`metadata` for its
+    ``relaytokens`` key; :meth:`finish` gives the findings. Memory is bounded by the largest
+    interaction (plus the findings and the values learnt).
+
+    ``placeholders`` given (the recorder's own check): exactly those are placeholders. Not
+    given (``verify``): a value is a placeholder when it has the redactor's shape
+    (:func:`trusted_placeholder`) and the file's list names it; the list alone makes nothing
+    a placeholder, except a value too short to have a shape, as the whole value of a secret
+    position. A secret found only inside a placeholder-shaped word of
+    :data:`MIN_MASKED_LENGTH` characters or more is not reported.
+
+    What a secret position holds is learnt and searched for in that interaction and every
+    later one (a file is read once: an earlier copy is not reported again; the position is).
+    """
+
+    def __init__(
+        self,
+        secrets: Iterable[str] = (),
+        patterns: Iterable[str | re.Pattern[str]] = (),
+        placeholders: Collection[str] | None = None,
+        *,
+        positions: bool = True,
+    ) -> None:
+        self.declared = _wanted(secrets)
+        self.patterns = _compile(patterns)
+        self.explicit = None if placeholders is None else frozenset(placeholders)
+        self.explicit = self.explicit - set(self.declared) if self.explicit else self.explicit
+        self.positions = positions
+        self.findings: list[Finding] = []
+        self._learned: set[str] = set()
+        self._wanted = _Finder(list(self.declared))
+        self._raw = _Finder(list(self.declared), raw_only=True)
+        self._lines = _Finder(list(self.declared))
+        self._masker = _Masker(self.explicit or ())
+        self._deferred: dict[str, list[Any]] = {}
+        """value -> [where of its first position, how many positions]: placeholder-shaped
+        or short values, judged once the file's list is read (it comes last)"""
+        self._line_findings: list[Finding] = []
+        self._listed: frozenset[str] = frozenset()
+        self.last_line = 0
+
+    # what counts as a placeholder ---------------------------------------------------------
+    def _accepted(self, value: str) -> bool:
+        if self.explicit is not None:
+            return value in self.explicit
+        return value not in self.declared and trusted_placeholder(value)
+
+    def _learn(self, values: Iterable[str]) -> None:
+        fresh = [
+            v
+            for v in values
+            if len(v) >= MIN_TRACKED_LENGTH
+            and v not in self._learned
+            and v not in self.declared
+            and not self._accepted(v)
+        ]
+        if fresh:
+            self._learned.update(fresh)
+            self._wanted.add(fresh)
+            self._raw.add(fresh)
+
+    # feeding --------------------------------------------------------------------------------
+    def interaction(self, index: int, interaction: Any) -> None:
+        """Scan one interaction (its views, positions and bodies)."""
+        views = interaction_views(index, interaction)
+        stripped = [_stripped(v) for view in views for _, v in view.positions]
+        if self.positions:
+            self._learn(stripped)
+        for view in views:
+            self._scan_view(view)
+
+    def line(self, number: int, text: str) -> None:
+        """Search one line of the file for the declared secrets and the patterns."""
+        self.last_line = number
+        masked = self._masker.mask(text) if self.explicit else text
+        hits = [*self._lines.hits(masked, self.explicit is None)] if self.declared else []
+        hits.extend(self._pattern_hits(masked))
+        for kind, value in hits:
+            self._line_findings.append(Finding(f"line {number}", kind, fingerprint(value)))
+
+    def metadata(self, meta: Any) -> None:
+        """The cassette's ``relaytokens`` key (its placeholder list)."""
+        self._listed = _listed(meta)
+
+    def finish(self) -> list[Finding]:
+        """Every finding, the file's lines last (a value found in an interaction is not
+        reported again by line)."""
+        for value, (where, count) in self._deferred.items():
+            if value not in self._listed:
+                more = f" (and {count - 1} more position(s))" if count > 1 else ""
+                self.findings.append(Finding(where, "unredacted", fingerprint(value) + more))
+        self._deferred = {}
+        found = {f.excerpt for f in self.findings}
+        for finding in self._line_findings:
+            if finding.excerpt not in found:
+                found.add(finding.excerpt)
+                self.findings.append(finding)
+        self._line_findings = []
+        return self.findings
+
+    # searching ------------------------------------------------------------------------------
+    def _pattern_hits(self, text: str) -> Iterator[tuple[str, str]]:
+        for pattern in self.patterns:
+            for match in pattern.finditer(text):
+                value = match.group(1) if pattern.groups else match.group(0)
+                if value and _MASK not in value and not self._accepted(_stripped(value)):
+                    yield f"pattern:{pattern.pattern}", value
+                    break
+
+    def _scan_view(self, view: _View) -> None:
+        own = {
+            (_field(label), stripped)
+            for label, value in view.positions
+            if (stripped := _stripped(value)) in self._learned
+        }
+        seen: set[tuple[str, str, str]] = set()
+        findings = self.findings
+
+        def add(label: str, kind: str, value: str) -> None:
+            key = (label, kind, value)
+            if kind != "unredacted" and (_field(label), value) in own:
+                return  # the position itself, reported as "unredacted" below
+            if key not in seen:
+                seen.add(key)
+                findings.append(Finding(f"{view.where}.{label}", kind, fingerprint(value)))
+
+        for label, problem in view.problems:
+            findings.append(Finding(f"{view.where}.{label}", "undecodable", problem))
+        grouped: dict[str, list[str]] = {}
+        for label, leaf in view.leaves:
+            grouped.setdefault(label, []).append(leaf)
+        searching = bool(self._wanted.secrets) or bool(self.patterns)
+        by_shape = self.explicit is None  # verify: placeholders are told by their shape
+        for label, leaves in grouped.items():
+            if not searching:
+                break
+            # one search per field: its leaves joined by a character no encoding produces
+            joined = _SEPARATOR.join(leaves)
+            for text in _derived(self._masker.mask(joined)):
+                for kind, value in self._wanted.hits(text, by_shape):
+                    add(label, kind, value)
+                for kind, value in self._pattern_hits(text):
+                    add(label, kind, value)
+        if self._raw.secrets:
+            wide_need_nul = all(b"\x00" in _utf16(secret) for secret in self._raw.secrets)
+            for label, body in view.bodies:
+                for encoding, offset in _byte_views(body, wide_need_nul):
+                    text = self._masker.mask(body[offset:].decode(encoding, "replace"))
+                    for _, value in self._raw.hits(text, by_shape):
+                        add(label, f"secret:{encoding}", value)
+        if self.positions:
+            for label, value in view.positions:
+                stripped = _stripped(value)
+                if not stripped or (self.explicit is not None and stripped in self.explicit):
+                    continue
+                if self.explicit is None and (
+                    len(stripped) < MIN_PLACEHOLDER_LENGTH or self._accepted(stripped)
+                ):
+                    # a placeholder only if the file's list (read last) names it too
+                    entry = self._deferred.setdefault(stripped, [f"{view.where}.{label}", 0])
+                    entry[1] += 1
+                else:
+                    add(label, "unredacted", stripped)
 
 
 def _wanted(secrets: Iterable[str]) -> list[str]:
@@ -404,100 +633,13 @@ def scan_data(
 ) -> list[Finding]:
     """Every finding in a parsed cassette: secrets, patterns, unredacted positions and
     bodies that cannot be decoded (and so cannot be checked)."""
-    issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
-    views = _views(data)
-    declared = list(secrets)
-    learned = _learned(views, issued, declared) if positions else []
-    # as the recorder does: what a secret position holds is searched for everywhere
-    wanted = _Finder(_wanted([*declared, *learned]))
-    # a value the caller calls secret is never a placeholder
-    issued = issued - set(wanted.secrets)
-    return _scan_data(views, wanted, _compile(patterns), issued, positions, set(learned))
-
-
-def _field(label: str) -> str:
-    """The field a position's label is in (``uri?code`` is in ``uri``)."""
-    for mark in ("?", ";"):
-        label = label.partition(mark)[0]
-    return "body" if label.startswith("body.") else label
-
-
-def _learned(views: list[_View], issued: Collection[str], declared: Collection[str]) -> list[str]:
-    """The values sitting in secret positions that are not placeholders (long enough to be
-    searched for, as the recorder searches for what it learns)."""
-    learned: set[str] = set()
-    for view in views:
-        for _, value in view.positions:
-            stripped = _without_prefix(value.strip().strip('"'))
-            if (
-                len(stripped) >= MIN_TRACKED_LENGTH
-                and stripped not in issued
-                and stripped not in declared
-            ):
-                learned.add(stripped)
-    return sorted(learned)
-
-
-def _scan_data(
-    views: list[_View],
-    wanted: _Finder,
-    compiled: list[re.Pattern[str]],
-    issued: frozenset[str],
-    positions: bool,
-    learned: set[str],
-) -> list[Finding]:
-    masker = _Masker(issued)
-    raw = _Finder(wanted.secrets, raw_only=True)
-    wide_need_nul = all(b"\x00" in _utf16(secret) for secret in wanted.secrets)
-    findings: list[Finding] = []
-    for view in views:
-        # a learnt value is reported once where it sits (unredacted), then at every copy
-        own = {
-            (_field(label), stripped)
-            for label, value in view.positions
-            if (stripped := _without_prefix(value.strip().strip('"'))) in learned
-        }
-        seen: set[tuple[str, str, str]] = set()
-
-        def add(
-            label: str,
-            kind: str,
-            value: str,
-            view: _View = view,
-            seen: set[tuple[str, str, str]] = seen,
-            own: set[tuple[str, str]] = own,
-        ) -> None:
-            key = (label, kind, value)
-            if kind != "unredacted" and (_field(label), value) in own:
-                return  # the position itself, reported as "unredacted" below
-            if key not in seen:
-                seen.add(key)
-                findings.append(Finding(f"{view.where}.{label}", kind, fingerprint(value)))
-
-        for label, problem in view.problems:
-            findings.append(Finding(f"{view.where}.{label}", "undecodable", problem))
-        grouped: dict[str, list[str]] = {}
-        for label, leaf in view.leaves:
-            grouped.setdefault(label, []).append(leaf)
-        for label, leaves in grouped.items():
-            # one search per field: its leaves joined by a character no encoding produces
-            joined = _SEPARATOR.join(leaves)
-            for text in _derived(masker.mask(joined)):
-                for kind, value in _secret_hits(text, wanted):
-                    add(label, kind, value)
-                for kind, value in _pattern_hits(text, compiled, issued):
-                    add(label, kind, value)
-        for label, body in view.bodies:
-            for encoding, offset in _byte_views(body, wide_need_nul):
-                text = masker.mask(body[offset:].decode(encoding, "replace"))
-                for _, value in raw.hits(text):
-                    add(label, f"secret:{encoding}", value)
-        if positions:
-            for label, value in view.positions:
-                stripped = _without_prefix(value.strip().strip('"'))
-                if stripped and stripped not in issued:
-                    add(label, "unredacted", stripped)
-    return findings
+    scanner = CassetteScanner(secrets, patterns, placeholders, positions=positions)
+    interactions = data.get("interactions") if isinstance(data, Mapping) else None
+    for index, interaction in enumerate(interactions if isinstance(interactions, list) else ()):
+        scanner.interaction(index, interaction)
+    if isinstance(data, Mapping):
+        scanner.metadata(data.get("relaytokens"))
+    return scanner.finish()
 
 
 def _scan(
@@ -507,33 +649,21 @@ def _scan(
     placeholders: Collection[str] | None,
     positions: bool,
 ) -> list[Finding]:
-    compiled = _compile(patterns)
+    scanner = CassetteScanner(secrets, patterns, placeholders, positions=positions)
+    lines = text.splitlines(keepends=True)
     try:
-        data = load_yaml(text)
+        for key, value in iter_cassette(lines, on_line=scanner.line):
+            if isinstance(key, int):
+                scanner.interaction(key, value)
+            elif key == "relaytokens":
+                scanner.metadata(value)
     except CassetteError:
-        data = None
-    issued = cassette_placeholders(data) if placeholders is None else frozenset(placeholders)
-    views = _views(data) if data else []
-    declared = list(secrets)
-    learned = _learned(views, issued, declared) if positions else []
-    # as the recorder does: what a secret position holds is searched for everywhere
-    wanted = _Finder(_wanted([*declared, *learned]))
-    issued = issued - set(wanted.secrets)
-    findings = _scan_data(views, wanted, compiled, issued, positions, set(learned)) if data else []
-    found = {f.excerpt for f in findings}
-    masker = _Masker(issued)
-    lines = masker.mask(text).splitlines()
-    suspects = wanted.lines(lines)
-    for number, masked in enumerate(lines, start=1):
-        # decoded forms were searched leaf by leaf; here the file text, line by line
-        hits = [*_secret_hits(masked, wanted)] if number - 1 in suspects else []
-        hits.extend(_pattern_hits(masked, compiled, issued))
-        for kind, value in hits:
-            stamp = fingerprint(value)
-            if stamp not in found:
-                found.add(stamp)
-                findings.append(Finding(f"line {number}", kind, stamp))
-    return findings
+        pass  # not a cassette: what was read is scanned, and the rest of the text by line
+    else:
+        return scanner.finish()
+    for number in range(scanner.last_line + 1, len(lines) + 1):
+        scanner.line(number, lines[number - 1])
+    return scanner.finish()
 
 
 def scan(
@@ -546,14 +676,14 @@ def scan(
 
     Secrets are searched in every decoded leaf of every interaction and in the file text,
     raw and re-encoded (percent upper/lower, base64/base64url, JSON/.NET ``\\u`` escapes,
-    XML entities). ``placeholders`` (default: the cassette's own list) are never reported.
+    XML entities). ``placeholders`` (default: by their shape) are never reported.
     """
     return _scan(text, secrets, patterns, placeholders, positions=False)
 
 
 def find_unredacted(data: Any, placeholders: Collection[str] | None = None) -> list[Finding]:
     """Secret positions (auth headers, cookies, secret-named query/form/JSON/XML values)
-    holding something that is not a placeholder issued for this cassette."""
+    holding something that is not a placeholder."""
     return scan_data(data, (), (), placeholders, positions=True)
 
 

@@ -37,6 +37,8 @@ __all__ = [
     "CassetteError",
     "CassetteStore",
     "atomic_write_text",
+    "check_interaction",
+    "check_metadata",
     "load_interactions",
     "parse_cassette",
     "resolve_cassette_path",
@@ -212,39 +214,46 @@ def parse_cassette(
     if not isinstance(data["interactions"], list):
         raise CassetteError(where, "'interactions' must be a list")
     for index, interaction in enumerate(data["interactions"]):
-        label = f"interaction {index}"
-        _require(where, interaction, ("request", "response"), label)
-        request, response = interaction["request"], interaction["response"]
-        _require(where, request, ("method", "uri"), f"{label} request")
-        _require(where, response, ("status", "body"), f"{label} response")
-        _require(where, response["status"], ("code",), f"{label} response.status")
-        code = response["status"]["code"]
-        if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
-            shown = code if isinstance(code, int) and not isinstance(code, bool) else None
+        check_interaction(where, index, interaction, check_encodings)
+    check_metadata(where, data.get(METADATA_KEY))
+    return data
+
+
+def check_interaction(
+    where: Path, index: int, interaction: Any, check_encodings: bool = True
+) -> None:
+    """Raise :class:`CassetteError` when one interaction is not what vcrpy writes."""
+    label = f"interaction {index}"
+    _require(where, interaction, ("request", "response"), label)
+    request, response = interaction["request"], interaction["response"]
+    _require(where, request, ("method", "uri"), f"{label} request")
+    _require(where, response, ("status", "body"), f"{label} response")
+    _require(where, response["status"], ("code",), f"{label} response.status")
+    code = response["status"]["code"]
+    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+        shown = code if isinstance(code, int) and not isinstance(code, bool) else None
+        raise CassetteError(
+            where,
+            f"{label} response.status.code must be an integer from 100 to 599 "
+            f"(got {shown if shown is not None else type(code).__name__})",
+            field=f"{label} response.status.code",
+        )
+    body = response["body"]
+    _require(where, body, ("string",), f"{label} response.body")
+    for side_name, value in (("request.body", request.get("body")), ("response.body", body)):
+        if isinstance(value, Mapping):
+            value = value.get("string")
+        if isinstance(value, (str, bytes)) and len(value) > MAX_BODY_BYTES:
             raise CassetteError(
                 where,
-                f"{label} response.status.code must be an integer from 100 to 599 "
-                f"(got {shown if shown is not None else type(code).__name__})",
-                field=f"{label} response.status.code",
+                f"{label} {side_name} is larger than {MAX_BODY_BYTES} bytes",
+                field=f"{label} {side_name}",
             )
-        body = response["body"]
-        _require(where, body, ("string",), f"{label} response.body")
-        for side_name, value in (("request.body", request.get("body")), ("response.body", body)):
-            if isinstance(value, Mapping):
-                value = value.get("string")
-            if isinstance(value, (str, bytes)) and len(value) > MAX_BODY_BYTES:
-                raise CassetteError(
-                    where,
-                    f"{label} {side_name} is larger than {MAX_BODY_BYTES} bytes",
-                    field=f"{label} {side_name}",
-                )
-        for side in (request, response):
-            headers = side.get("headers") or {}
-            if not isinstance(headers, Mapping):
-                raise CassetteError(where, f"{label} headers must be a mapping")
-        _check_types(where, label, request, response, check_encodings)
-    _check_metadata(where, data.get(METADATA_KEY))
-    return data
+    for side in (request, response):
+        headers = side.get("headers") or {}
+        if not isinstance(headers, Mapping):
+            raise CassetteError(where, f"{label} headers must be a mapping")
+    _check_types(where, label, request, response, check_encodings)
 
 
 def _wrong(where: Path, name: str, wanted: str, value: Any) -> CassetteError:
@@ -302,7 +311,8 @@ def _check_types(
             ) from None
 
 
-def _check_metadata(where: Path, meta: Any) -> None:
+def check_metadata(where: Path, meta: Any) -> None:
+    """Raise :class:`CassetteError` when the ``relaytokens`` key is malformed."""
     if meta is None:
         return
     if not isinstance(meta, Mapping):

@@ -11,24 +11,29 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
+from ..http.headers import challenges
 from ..http.multipart import boundary_of, disposition_name, split_parts
 from .normalise import unescape_backslashes
 
 __all__ = [
+    "CHALLENGE_HEADERS",
     "SECRET_BODY_KEYS",
     "SECRET_FORM_FIELDS",
     "SECRET_HEADERS",
     "SECRET_QUERY_PARAMS",
     "SECRET_WORDS",
+    "attribute_is_secret",
     "auth_parts",
     "basic_parts",
+    "challenge_secret_values",
     "cookie_values",
     "dump_json_exact",
+    "element_is_secret",
     "is_parsed",
     "is_secret_name",
     "json_leaves",
@@ -309,18 +314,42 @@ def xml_leaves(text: str) -> list[tuple[bool, str]] | None:
     leaves: list[tuple[bool, str]] = []
     for element in root.iter():
         tag = element.tag if isinstance(element.tag, str) else ""
-        local = _local(tag)
-        secret = is_secret_name(local, "body") or (
-            local.lower() == "property" and is_secret_name(element.get("name", ""), "body")
-        )
+        attributes = {_local(name): value for name, value in element.attrib.items()}
+        secret = element_is_secret(_local(tag), attributes)
         if element.text:
             leaves.append((secret, element.text))
         if element.tail:
             leaves.append((False, element.tail))
-        for attribute, value in element.attrib.items():
+        for attribute, value in attributes.items():
             if value:
-                leaves.append((is_secret_name(_local(attribute), "body"), value))
+                leaves.append((attribute_is_secret(attribute, secret), value))
     return leaves
+
+
+_NAMING_ATTRIBUTES = ("name", "key")
+"""``<property name="password">``, ``<add key="password" value="..."/>``: the element is
+named by this attribute, not by its tag."""
+_VALUE_ATTRIBUTES = ("value",)
+
+
+def element_is_secret(local: str, attributes: Mapping[str, str]) -> bool:
+    """Is the text (and the ``value`` attribute) of an element with this local tag name and
+    these attributes (local names) a secret position?"""
+    if is_secret_name(local, "body"):
+        return True
+    return any(
+        is_secret_name(value, "body")
+        for name, value in attributes.items()
+        if name.lower() in _NAMING_ATTRIBUTES
+    )
+
+
+def attribute_is_secret(local: str, element_secret: bool) -> bool:
+    """Is an attribute (local name) a secret position: by its own name, or ``value`` of a
+    secret element (``<property name="password" value="..."/>``)?"""
+    if is_secret_name(local, "body"):
+        return True
+    return element_secret and local.lower() in _VALUE_ATTRIBUTES
 
 
 _HEX_TABLE = bytes(
@@ -601,7 +630,8 @@ def xmlish_secret_values(text: str) -> Iterator[tuple[str, int, int]]:
         local = tag.group(1).rpartition(":")[2]
         attributes = tag.group(2) or ""
         offset = tag.start(2)
-        property_name = ""
+        found: list[tuple[str, int, int]] = []
+        named: dict[str, str] = {}
         position = 0
         while True:
             attribute = _XML_ATTRIBUTE.search(attributes, position)
@@ -611,21 +641,18 @@ def xmlish_secret_values(text: str) -> Iterator[tuple[str, int, int]]:
             end = attributes.find(quote_char, attribute.end())
             attribute_name = attribute.group(1).rpartition(":")[2]
             if end < 0:
-                if is_secret_name(attribute_name, "body"):
-                    yield attribute_name, -1, -1
+                found.append((attribute_name, -1, -1))
                 break
-            value = attributes[attribute.end() : end]
-            if attribute_name.lower() == "name":
-                property_name = value
-            if value and is_secret_name(attribute_name, "body"):
-                yield attribute_name, offset + attribute.end(), offset + end
+            named.setdefault(attribute_name, attributes[attribute.end() : end])
+            found.append((attribute_name, offset + attribute.end(), offset + end))
             position = end + 1
-        secret = is_secret_name(local, "body") or (
-            local.lower() == "property" and is_secret_name(property_name, "body")
-        )
+        secret = element_is_secret(local, named)
+        for attribute_name, start, end in found:
+            if attribute_is_secret(attribute_name, secret) and (start < 0 or end > start):
+                yield attribute_name, start, end
         if not secret or tag.group(3):
             continue
-        name = property_name if local.lower() == "property" else local
+        name = next((v for k, v in named.items() if k.lower() in _NAMING_ATTRIBUTES and v), local)
         start = tag.end()
         if text.startswith("<![CDATA[", start):
             close = text.find("]]>", start + 9)
@@ -684,6 +711,26 @@ def auth_parts(credential: str) -> list[tuple[int, int, str]] | None:
             parts.append((position, end, credential[position:end]))
             position = end
     return parts or None
+
+
+CHALLENGE_HEADERS = frozenset({"www-authenticate", "proxy-authenticate", "authentication-info"})
+"""Auth headers a server sends: not secret as a whole, but a secret-named auth-param
+(``Bearer realm="r", token="T"``) is."""
+
+
+def challenge_secret_values(value: str) -> list[str]:
+    """The value of every secret-named auth-param of every challenge in a
+    ``WWW-Authenticate``/``Proxy-Authenticate`` (or ``Authentication-Info``) value, read
+    by :func:`~pytest_relaytokens.http.headers.challenges` (RFC 9110 §11.6.1)."""
+    found: list[str] = []
+    for _scheme, params in challenges(value):
+        for name, param in params.items():
+            if param and is_secret_name(name, "query") and param not in found:
+                found.append(param)
+    if not found and "=" in value:  # Authentication-Info is a bare #auth-param list
+        for _scheme, params in challenges("x " + value):
+            found.extend(v for k, v in params.items() if v and is_secret_name(k, "query"))
+    return found
 
 
 def split_authorization(value: str) -> tuple[str, str, list[tuple[int, int, str]] | None]:

@@ -159,6 +159,8 @@ class FakeResponse:
     error_id: str | None = None
     token: str | None = None
     problem: str | None = None
+    #: the seeded chaos the transport applies to this answer (see http/chaos.py), or None
+    chaos: str | None = None
 
     @property
     def reason(self) -> str:
@@ -192,6 +194,7 @@ class FakeResponse:
             self.error_id,
             self.token,
             self.problem,
+            self.chaos,
         )
 
 

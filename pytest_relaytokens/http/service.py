@@ -8,11 +8,13 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..clock import Clock
 from . import semantics
+from .lifecycle import Lifecycle
 from .messages import (
     Dispatched,
     Exchange,
@@ -150,8 +152,10 @@ class Fault:
     """An armed fault: answer with ``respond(request)`` (or pass through when it is None),
     after ``delay`` seconds, or drop the connection.
 
-    ``times`` is how many matching requests it applies to (None: always); ``path`` a
-    regular expression searched in the request path; ``method`` an HTTP method.
+    ``times`` is how many matching requests it applies to (None: every one, at least one);
+    ``path`` a regular expression searched in the request path; ``method`` an HTTP method.
+    Strict by default: a fault no request consumed (``used == 0``, or uses left) fails the
+    test at teardown unless ``optional``. ``origin`` says who armed it (a marker, a fan-out).
     """
 
     respond: Responder | None = None
@@ -161,6 +165,17 @@ class Fault:
     delay: float = 0.0
     drop_connection: bool = False
     label: str = "fault"
+    optional: bool = False
+    origin: str = ""
+    #: how many requests (or response fixtures) this fault answered
+    used: int = 0
+
+    @property
+    def unconsumed(self) -> bool:
+        """Whether the fault breaks its promise: never used, or uses left."""
+        if self.optional:
+            return False
+        return self.used == 0 or (self.times is not None and self.times > 0)
 
     def matches(self, request: FakeRequest) -> bool:
         if self.method is not None and request.method != self.method.upper():
@@ -173,6 +188,8 @@ class FaultPlan:
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        #: every fault armed, consumed or not, in arming order (for the teardown check)
+        self.history: list[Fault] = []
         self._lock = threading.Lock()
 
     def arm(self, fault: Fault) -> Fault:
@@ -182,6 +199,7 @@ class FaultPlan:
             )
         with self._lock:
             self._faults.append(fault)
+            self.history.append(fault)
         return fault
 
     def take(self, request: FakeRequest) -> Fault | None:
@@ -191,6 +209,7 @@ class FaultPlan:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(request):
+                    fault.used += 1
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
@@ -203,9 +222,17 @@ class FaultPlan:
         with self._lock:
             return list(self._faults)
 
+    @property
+    def unconsumed(self) -> list[Fault]:
+        """The armed faults no request consumed as promised (see :attr:`Fault.unconsumed`)."""
+        with self._lock:
+            return [fault for fault in self.history if fault.unconsumed]
+
     def clear(self) -> None:
+        """Disarm every fault: a test that clears them promises nothing any more."""
         with self._lock:
             self._faults.clear()
+            self.history.clear()
 
 
 class FakeService:
@@ -234,6 +261,8 @@ class FakeService:
                 raise ValueError(f"cors_origins: {error}") from None
         self.clock = clock or Clock()
         self.log = RequestLog()
+        #: token requests, dead tokens, Retry-After and chaos (see http/lifecycle.py)
+        self.lifecycle = Lifecycle(self.name)
         self.faults = FaultPlan()
         self._lock = threading.RLock()
         #: The routes a test added with :meth:`route`, in the order added.
@@ -298,10 +327,25 @@ class FakeService:
             response.delay = max(response.delay, fault.delay)
             response.drop_connection = response.drop_connection or fault.drop_connection
         response = semantics.finish(self, request, response)
-        self.log.append(
-            Exchange(request, response, self.clock.now(), self.name, credential, expected, injected)
+        if not response.drop_connection and response.header("Date") is None:
+            response = self._dated(response)
+        exchange = Exchange(
+            request, response, self.clock.now(), self.name, credential, expected, injected
         )
-        return semantics.encode(self, request, response)
+        self.log.append(exchange)
+        return self.lifecycle.observe(exchange, semantics.encode(self, request, response))
+
+    def server_now(self) -> _dt.datetime:
+        """The server's clock (services add their policy's skew)."""
+        return self.clock.now()
+
+    def _dated(self, response: FakeResponse) -> FakeResponse:
+        """``response`` with a ``Date`` (RFC 9110 §6.6.1) from :meth:`server_now`: one clock
+        on every transport, so a client estimating skew from ``Date`` sees the test's."""
+        dated = response.copy()
+        when = self.server_now().astimezone(_dt.timezone.utc)
+        dated.headers = [("Date", format_datetime(when, usegmt=True)), *response.headers]
+        return dated
 
     # The routes a test adds ------------------------------------------------------------
     def route(
@@ -367,24 +411,49 @@ class FakeService:
         delay: float = 0.0,
         drop_connection: bool = False,
         label: str = "fault",
+        optional: bool = False,
     ) -> Fault:
-        """Arm a raw fault (see :class:`Fault`)."""
-        return self.faults.arm(Fault(respond, times, path, method, delay, drop_connection, label))
+        """Arm a raw fault (see :class:`Fault`); ``optional=True``: no request need use it."""
+        return self.faults.arm(
+            Fault(respond, times, path, method, delay, drop_connection, label, optional)
+        )
 
-    def arm_delay(self, seconds: float, *, times: int | None = 1, path: str | None = None) -> Fault:
+    def arm_delay(
+        self,
+        seconds: float,
+        *,
+        times: int | None = 1,
+        path: str | None = None,
+        optional: bool = False,
+    ) -> Fault:
         """Answer normally, but only after ``seconds``."""
-        return self.arm(None, times=times, path=path, delay=seconds, label=f"delay {seconds}s")
+        return self.arm(
+            None,
+            times=times,
+            path=path,
+            delay=seconds,
+            label=f"delay {seconds}s",
+            optional=optional,
+        )
 
-    def arm_drop(self, *, times: int | None = 1, path: str | None = None) -> Fault:
+    def arm_drop(
+        self, *, times: int | None = 1, path: str | None = None, optional: bool = False
+    ) -> Fault:
         """Close the connection without answering."""
-        return self.arm(None, times=times, path=path, drop_connection=True, label="drop")
+        return self.arm(
+            None, times=times, path=path, drop_connection=True, label="drop", optional=optional
+        )
 
     def error_responder(self, name: str) -> Responder:
         """A responder answering with the catalogue error ``name`` (an id or a name)."""
         raise LookupError(f"{type(self).__name__} has no error catalogue (asked for {name!r})")
 
     def arm_sequence(
-        self, steps: Iterable[Responder | str | None], *, path: str | None = None
+        self,
+        steps: Iterable[Responder | str | None],
+        *,
+        path: str | None = None,
+        optional: bool = False,
     ) -> list[Fault]:
         """One fault per request, in order. A step is a responder, a catalogue error id or name
         (``"401-BadCredentialsException"``), or ``None`` to answer normally; e.g. an expired
@@ -392,13 +461,13 @@ class FakeService:
         armed = []
         for step in steps:
             if step is None:
-                armed.append(
-                    self.arm(lambda r: self.dispatch(r)[0], times=1, path=path, label="pass")
-                )
+                respond: Responder = lambda r: self.dispatch(r)[0]  # noqa: E731
+                label = "pass"
             elif isinstance(step, str):
-                armed.append(self.arm(self.error_responder(step), times=1, path=path, label=step))
+                respond, label = self.error_responder(step), step
             else:
-                armed.append(self.arm(step, times=1, path=path))
+                respond, label = step, "fault"
+            armed.append(self.arm(respond, times=1, path=path, label=label, optional=optional))
         return armed
 
 

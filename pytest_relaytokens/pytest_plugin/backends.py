@@ -30,7 +30,9 @@ from urllib.parse import urlsplit
 from ..errors import RelayTokensError
 from ..http import FakeRequest, FakeResponse, FakeService
 from ..http.messages import body_digest
-from ..ucwa.online import SignInError, sign_in_to_token
+from ..ucwa.online import CREDENTIAL_HOSTS_VARIABLE, SignInError, sign_in_to_token
+from .markers import MarkedError
+from .strict import arm_errors, ucwa_client_answer
 
 if TYPE_CHECKING:
     from ..cassettes.storage import Cassette
@@ -100,8 +102,8 @@ class TestInputs:
     format_source: Callable[[], str]
     quirks_source: Callable[[], UcwaQuirks]
     cassette: Path
-    ucwa_errors: list[tuple[str, int | None]] = field(default_factory=list)
-    relay_errors: list[tuple[str, int | None]] = field(default_factory=list)
+    ucwa_errors: list[MarkedError] = field(default_factory=list)
+    relay_errors: list[MarkedError] = field(default_factory=list)
     rebase: bool = False
     record_mode: str = "none"
     secret_patterns: list[re.Pattern[str]] = field(default_factory=list)
@@ -185,8 +187,7 @@ class FakeBackend:
                 cors_origins=inputs.cors_origins,
             )
             ucwa.default_format = "xml" if inputs.ucwa_format == "xml" else "json"
-            for error_id, times in inputs.ucwa_errors:
-                ucwa.arm_error(error_id, times=times)
+            arm_errors(ucwa, inputs.ucwa_errors)  # strict: each must reach a client
             if "ucwa" in inputs.revoked:  # the bearer a client presents, handed out at setup
                 ucwa.revoke(ucwa.credentials.bearer)
             service = ucwa
@@ -199,8 +200,7 @@ class FakeBackend:
                 policy=inputs.policy,
                 cors_origins=inputs.cors_origins,
             )
-            for error_id, times in inputs.relay_errors:
-                relay.arm_error(error_id, times=times)
+            arm_errors(relay, inputs.relay_errors)
             if "relay" in inputs.revoked:  # the pre-issued access tokens
                 relay.revoke(relay.credentials.access_token)
                 relay.revoke(relay.credentials.readonly_access_token)
@@ -236,32 +236,24 @@ class FakeBackend:
         if location is not None:
             relays = [r.model_copy(update={"location": location}) for r in token.media_relays]
             token = token.model_copy(update={"media_relays": relays})
-        if service is not None:
-            service.issued_tokens.append(token)
+        if service is not None:  # its relays pointed at an attached TURN server
+            token = service.media_credentials.issue(token)
+            if "ucwa" in inputs.revoked:  # its TURN credential too
+                service.media_credentials.revoke(token)
         return token
 
     def ucwa_token_response(self) -> FakeResponse:
-        """The fake's answer to ``GET .../mediaRelayAccessToken``: under a ``ucwa_error``
-        marker the armed error (one of its uses, as a client's GET would take it), else
-        ``ucwa_token`` rendered in the test's format and quirks."""
+        """What a client gets for ``GET .../mediaRelayAccessToken`` (see
+        :func:`~.strict.ucwa_client_answer`): an armed error, the 401 of an expired or revoked
+        bearer, else ``ucwa_token`` rendered in the test's format and quirks."""
         inputs = self.inputs
-        if inputs.ucwa_errors:
-            service: Any = self.api_service("ucwa")
-            accept = "xml" if inputs.ucwa_format == "xml" else "json"
-            request = FakeRequest.build(
-                "GET",
-                service.token_url(),
-                {
-                    "Accept": f"application/vnd.microsoft.com.ucwa+{accept}",
-                    "Authorization": f"Bearer {service.credentials.bearer}",
-                },
-            )
-            fault = service.faults.take(request)
-            if fault is not None and fault.respond is not None:
-                response: FakeResponse = fault.respond(request)
-                if response.error_id:  # the error-coverage report counts it as exercised
-                    self.rendered_errors.add(("ucwa", response.error_id))
-                return response
+        dead = inputs.policy.already_expired or "ucwa" in inputs.revoked
+        if inputs.ucwa_errors or dead or self.services.get("ucwa") is not None:
+            answer = ucwa_client_answer(self.api_service("ucwa"), inputs.ucwa_format, dead)
+            if answer is not None:
+                if answer.error_id:  # the error-coverage report counts it as exercised
+                    self.rendered_errors.add(("ucwa", answer.error_id))
+                return answer
         return render_ucwa_response(self.ucwa_token(), inputs.ucwa_format, inputs.quirks)
 
     def _issue_relay_token(self) -> RelayAccessToken:
@@ -630,11 +622,7 @@ def retime(
         if body is None:
             from ..ucwa import wire
 
-            updated = token.model_copy(update={"valid_until": expiry, "duration": duration})
-            if "xml" in response.content_type:
-                body = wire.render_xml(updated, quirks)
-            else:
-                body = wire.render_json(updated, quirks, pretty=pretty)
+            body = wire.retime(response.body, response.content_type, expiry, duration)
             _remember(_RENDERED, key, body)
     elif re.search(_RELAY_TOKEN_PATH, path):
         relay_token = _parsed_relay(response.body)
@@ -651,10 +639,9 @@ def retime(
         if body is None:
             from ..relay import wire as relay_wire
 
-            updated_relay = relay_token.model_copy(
-                update={"creation_date": now, "expiration_date": expiry}
+            body = _remember(
+                _RENDERED, key, relay_wire.retime_token(response.body, now, expiry)
             )
-            body = _remember(_RENDERED, key, relay_wire.render_token(updated_relay))
     else:
         return response
     headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
@@ -908,7 +895,12 @@ def live_ucwa_token_response(api: FakeService, fmt: str) -> FakeResponse:
     creds: Any = getattr(api, "credentials")  # noqa: B009
     try:
         signed_in = sign_in_to_token(
-            api.handle, api.base_url, creds.username, creds.password, accept=f"application/{fmt}"
+            api.handle,
+            api.base_url,
+            creds.username,
+            creds.password,
+            accept=f"application/{fmt}",
+            credential_hosts=os.environ.get(CREDENTIAL_HOSTS_VARIABLE, "").split(","),
         )
     except SignInError as error:
         raise BackendError(f"live {error}") from None

@@ -7,8 +7,10 @@ import pytest
 
 from .context import SETTINGS_KEY, STATE_KEY, cassette_path
 from .markers import MARKERS
+from .options import get_option
+from .strict import fanout_conflicts
 
-__all__ = ["ProblemReporter", "carries_our_markers", "cassette_collisions"]
+__all__ = ["ProblemReporter", "carries_our_markers", "cassette_collisions", "fanout_problems"]
 
 _OUR_MARKERS = frozenset(MARKERS)
 #: Fixtures that make a test use a cassette (for the same-file check at collection).
@@ -83,4 +85,20 @@ def cassette_collisions(items: list[pytest.Item]) -> list[tuple[pytest.Item, str
                 "@pytest.mark.relaytokens_cassette(path) on each"
             )
             problems.extend((test, problem) for test in tests)
+    return problems
+
+
+def fanout_problems(items: list[pytest.Item]) -> list[tuple[pytest.Item, str]]:
+    """Tests whose error fan-out cannot run as declared: a marker of the same API beside it,
+    or selectors (marker, option or ini) that keep no row of its catalogue."""
+    problems: list[tuple[pytest.Item, str]] = []
+    option: str | None = None
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "ucwa_error" not in names and "relay_error" not in names:
+            continue
+        if option is None:
+            option = get_option(item.config, "errors") or ""
+        settings = item.stash.get(SETTINGS_KEY, None)
+        problems.extend((item, p) for p in fanout_conflicts(item, settings, option))
     return problems

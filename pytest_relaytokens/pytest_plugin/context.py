@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pytest
 
 from ..clock import Clock
+from .lifecycle import configure_service, lifecycle_problems
 from .markers import MarkerSettings
 from .options import RunState, derive_seed, get_option, secret_patterns
+from .strict import fanout_errors, unconsumed_faults
 
 if TYPE_CHECKING:
     from ..http import FakeService, TokenPolicy
@@ -283,8 +285,9 @@ class TestContext:
                 format_source=lambda: self.ucwa_format,
                 quirks_source=lambda: self.quirks,
                 cassette=self.cassette if self.backend_name != "fake" else Path(),
-                ucwa_errors=settings.ucwa_errors,
-                relay_errors=settings.relay_errors,
+                # strict.py: markers and the fan-out id, each checked at teardown
+                ucwa_errors=[*settings.ucwa_errors, *fanout_errors(self.item, "ucwa")],
+                relay_errors=[*settings.relay_errors, *fanout_errors(self.item, "relay")],
                 rebase=self.state.rebase,
                 record_mode=self.state.record_mode,
                 secret_patterns=secret_patterns(config) if self.backend_name == "live" else [],
@@ -316,6 +319,7 @@ class TestContext:
             self._fake_only()
         with self._backend_errors():
             service = self.backend.api_service(api)
+        configure_service(self.item, service, self.seed)  # lifecycle markers (chaos, Date)
         self._home_hosts.setdefault(api, service.host)  # before a loopback server moves it
         return service
 
@@ -349,6 +353,9 @@ class TestContext:
         if self.backend_name == "fake":
             if self._wants_service(api):
                 self.service(api)
+            for turn in ("relaytokens_turn", "relaytokens_shared_turn"):
+                if api == "ucwa" and turn in self.item.fixturenames:  # its relays point there
+                    self.request.getfixturevalue(turn)
             return self._issue(api)
         self._fake_only()
         with self._backend_errors():
@@ -419,12 +426,23 @@ class TestContext:
             if self.network is not None:  # keep the in-process hosts served
                 self.network.add(ucwa, self._home_hosts.get("ucwa"))
                 self.network.add(relay, self._home_hosts.get("relay"))
-            server = FakeServers(ucwa, relay)
+            server = self._tls_servers(ucwa, relay) or FakeServers(ucwa, relay)
             server.start()
             self.server = server
             if self.backend_name == "fake":
                 ucwa.base_url = relay.base_url = server.url.rstrip("/")
         return self.server
+
+    def _tls_servers(self, ucwa: Any, relay: Any) -> FakeServers | None:
+        """``relaytokens_service_options(tls=True)``: the server over https (throwaway CA)."""
+        if not marker_settings(self.item).tls:
+            return None
+        from ..transports.tls import ThrowawayCA, TlsFakeServers
+
+        try:
+            return TlsFakeServers(ucwa, relay, ThrowawayCA())
+        except RuntimeError as error:  # trustme missing: say which extra to install
+            pytest.fail(f"relaytokens_service_options(tls=True): {error}", pytrace=False)
 
     def serve_on_shared(self, server: Any, router: Any) -> SharedServer:
         """Plug this test's fakes into the session's loopback server (``router`` routes its
@@ -466,6 +484,7 @@ class TestContext:
                 problems.append("\n".join(dict.fromkeys(self.blocked)))
             for api, service in services.items():
                 problems.extend(self._unexpected(api, service))
+            problems.extend(lifecycle_problems(self.item, services))
             if not call_failed:
                 for api, service in services.items():
                     problems.extend(self._unused_faults(api, service))
@@ -536,21 +555,7 @@ class TestContext:
     def _unused_faults(self, api: str, service: Any) -> list[str]:
         if self.allow_unused_faults:
             return []
-        left = [f for f in service.faults.armed if f.times is not None]
-        if not left:
-            return []
-        fixture = self.fixtures.get(api, f"{api}_api")
-        listed = "\n".join(
-            f"  {f.label}"
-            + (f" on paths matching {f.path!r}" if f.path else "")
-            + f" ({f.times} use(s) left)"
-            for f in left
-        )
-        return [
-            f"{fixture}: {len(left)} armed error(s)/fault(s) were never consumed by a request:\n"
-            f"{listed}\nAllow this with @pytest.mark.relaytokens_allow(unused_faults=True) or "
-            "--relaytokens-allow-unused-faults=true (ini relaytokens_allow_unused_faults = true)."
-        ]
+        return unconsumed_faults(self.fixtures.get(api, f"{api}_api"), service)  # strict.py
 
 
 def _why_unfinished(item: pytest.Item, call_failed: bool) -> str:

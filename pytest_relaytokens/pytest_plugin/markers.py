@@ -11,11 +11,18 @@ import datetime as _dt
 import inspect
 import math
 import reprlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
-__all__ = ["MARKERS", "MarkerProblem", "MarkerSettings", "host_problem", "read_markers"]
+__all__ = [
+    "MARKERS",
+    "MarkedError",
+    "MarkerProblem",
+    "MarkerSettings",
+    "host_problem",
+    "read_markers",
+]
 
 FORMATS = ("json", "xml")
 URI_KEYS = ("Uri", "uri")
@@ -39,14 +46,16 @@ MARKERS: dict[str, str] = {
     "fixtures hand out (the UCWA bearer, the Relay access tokens) are revoked on the test's "
     "fakes: a client presenting them gets the fake's real 401; tokens issued later work.",
     "relaytokens_service_options": "relaytokens_service_options(cors_origins=[...], "
-    "ucwa_online=False): options of the test's fakes (CORS allowed origins or '*'; the UCWA "
-    "Azure AD deployment).",
+    "ucwa_online=False, tls=False): options of the test's fakes (CORS allowed origins or '*'; "
+    "the UCWA Azure AD deployment; relaytokens_server over https with a throwaway CA).",
     "token_clock_skew": "token_clock_skew(seconds): the fake servers' clock runs that many seconds "
     "ahead of (negative: behind) relaytokens_clock (at most 10 years either way).",
-    "ucwa_error": "ucwa_error(code, subcode=None, times=None): the UCWA fake answers with that "
-    "catalogued error (times=None: always).",
-    "relay_error": "relay_error(name, times=None): the Relay fake answers with that catalogued "
-    "error (times=None: always).",
+    "ucwa_error": "ucwa_error(code, subcode=None, times=None, *, optional=False): the UCWA "
+    "fake answers mediaRelayAccessToken with that catalogued error (times=None: every request); "
+    "strict: a client must receive it, unless optional=True.",
+    "relay_error": "relay_error(name, times=None, *, optional=False): the Relay fake answers "
+    "with that catalogued error (times=None: every request); strict: a client must receive it, "
+    "unless optional=True.",
     "ucwa_format": 'ucwa_format("json" | "xml"): the UCWA representation fixtures use and the '
     "fake answers Accept: */* (or no Accept) with.",
     "ucwa_quirks": 'ucwa_quirks(uri_key="Uri"|"uri", timestamps="utc_ms"|"ms_offset"|"iso", '
@@ -68,6 +77,19 @@ class MarkerProblem(Exception):
     """One wrong marker argument (collected, then reported with every other one)."""
 
 
+class MarkedError(NamedTuple):
+    """One error a test declares: by an error marker or as its fan-out id."""
+
+    api: str
+    error_id: str
+    times: int | None
+    optional: bool
+    #: how the test declared it, as the teardown check names it
+    origin: str
+    #: the request paths it answers (a regex; None: the service's default for its errors)
+    path: str | None = None
+
+
 class MarkerSettings:
     """What the relaytokens markers closest to a test ask for (None: not set by a marker).
 
@@ -87,6 +109,7 @@ class MarkerSettings:
         "relay_errors",
         "revoked",
         "server_skew",
+        "tls",
         "ucwa_errors",
         "ucwa_format",
         "ucwa_online",
@@ -99,8 +122,8 @@ class MarkerSettings:
         lifetime: _dt.timedelta | None = None,
         never_expires: bool = False,
         server_skew: _dt.timedelta = _NO_SKEW,
-        ucwa_errors: list[tuple[str, int | None]] | None = None,
-        relay_errors: list[tuple[str, int | None]] | None = None,
+        ucwa_errors: list[MarkedError] | None = None,
+        relay_errors: list[MarkedError] | None = None,
         ucwa_format: str | None = None,
         ucwa_quirks: dict[str, str] | None = None,
         error_selectors: tuple[str, ...] | None = None,
@@ -110,16 +133,15 @@ class MarkerSettings:
         revoked: tuple[str, ...] = (),
         cors_origins: tuple[str, ...] | None = None,
         ucwa_online: bool = False,
+        tls: bool = False,
     ) -> None:
         self.already_expired = already_expired
         self.lifetime = lifetime
         self.never_expires = never_expires
         self.server_skew = server_skew
-        #: (catalogue id, times) of each error marker, resolved at collection
-        self.ucwa_errors: list[tuple[str, int | None]] = [] if ucwa_errors is None else ucwa_errors
-        self.relay_errors: list[tuple[str, int | None]] = (
-            [] if relay_errors is None else relay_errors
-        )
+        #: each error marker, resolved at collection
+        self.ucwa_errors: list[MarkedError] = [] if ucwa_errors is None else ucwa_errors
+        self.relay_errors: list[MarkedError] = [] if relay_errors is None else relay_errors
         self.ucwa_format = ucwa_format
         self.ucwa_quirks: dict[str, str] = {} if ucwa_quirks is None else ucwa_quirks
         self.error_selectors = error_selectors
@@ -131,6 +153,7 @@ class MarkerSettings:
         #: CORS allowed origins of both fakes (None: CORS off, as on a stock server)
         self.cors_origins = cors_origins
         self.ucwa_online = ucwa_online
+        self.tls = tls
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
@@ -179,8 +202,8 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
     "token_expires_in": ("seconds",),
     "token_clock_skew": ("seconds",),
     "token_revoked": ("api=None",),
-    "ucwa_error": ("code", "subcode=None", "times=None"),
-    "relay_error": ("name", "times=None"),
+    "ucwa_error": ("code", "subcode=None", "times=None", "*", "optional=None"),
+    "relay_error": ("name", "times=None", "*", "optional=None"),
     "ucwa_format": ("fmt",),
     "relaytokens_backend": ("backend",),
     "relaytokens_cassette": ("path",),
@@ -193,7 +216,7 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
         "unplayed=None",
         "hosts=None",
     ),
-    "relaytokens_service_options": ("*", "cors_origins=None", "ucwa_online=None"),
+    "relaytokens_service_options": ("*", "cors_origins=None", "ucwa_online=None", "tls=None"),
 }
 
 
@@ -327,8 +350,17 @@ def _service_options(item: pytest.Item, settings: MarkerSettings) -> None:
     mark = item.get_closest_marker("relaytokens_service_options")
     if mark is None:
         return
-    valid = "cors_origins=['https://app.example.com', ...] or ['*'], ucwa_online=True|False"
+    valid = (
+        "cors_origins=['https://app.example.com', ...] or ['*'], ucwa_online=True|False, "
+        "tls=True|False"
+    )
     args = _bind(item, mark)
+    if "tls" in args:
+        if not isinstance(args["tls"], bool):
+            raise _problem(
+                item, mark.name, f"tls must be True or False, got {_shown(args['tls'])}", valid
+            )
+        settings.tls = args["tls"]
     if "ucwa_online" in args:
         if not isinstance(args["ucwa_online"], bool):
             raise _problem(
@@ -367,20 +399,45 @@ def _skew(item: pytest.Item, settings: MarkerSettings) -> None:
 
 def _errors(item: pytest.Item, settings: MarkerSettings) -> None:
     problems = []
-    for mark in item.iter_markers("ucwa_error"):
-        try:
-            args = _bind(item, mark)
-            error_id = _ucwa_error_id(item, args["code"], args.get("subcode"))
-            settings.ucwa_errors.append((error_id, _times(item, mark.name, args.get("times"))))
-        except MarkerProblem as exc:
-            problems.append(str(exc))
-    for mark in item.iter_markers("relay_error"):
-        try:
-            args = _bind(item, mark)
-            error_id = _relay_error_id(item, args["name"])
-            settings.relay_errors.append((error_id, _times(item, mark.name, args.get("times"))))
-        except MarkerProblem as exc:
-            problems.append(str(exc))
+    for api, found in (("ucwa", settings.ucwa_errors), ("relay", settings.relay_errors)):
+        marker = f"{api}_error"
+        for mark in item.iter_markers(marker):
+            try:
+                args = _bind(item, mark)
+                if api == "ucwa":
+                    error_id = _ucwa_error_id(item, args["code"], args.get("subcode"))
+                else:
+                    error_id = _relay_error_id(item, args["name"])
+                times = _times(item, marker, args.get("times"))
+                optional = args.get("optional")
+                if optional is not None and not isinstance(optional, bool):
+                    raise _problem(
+                        item,
+                        marker,
+                        f"optional must be True or False, got {_shown(optional)}",
+                        "optional=True (no client need receive it) or False (the default)",
+                    )
+                shown = ", ".join(
+                    [*map(_shown, mark.args), *(f"{k}={_shown(v)}" for k, v in mark.kwargs.items())]
+                )
+                origin = f"@pytest.mark.{marker}({shown})"
+                found.append(MarkedError(api, error_id, times, bool(optional), origin))
+            except MarkerProblem as exc:
+                problems.append(str(exc))
+        if len(found) > 1:
+            problems.append(
+                str(
+                    _problem(
+                        item,
+                        marker,
+                        f"{len(found)} {marker} markers apply to this test "
+                        f"({', '.join(e.origin for e in found)}): the first would answer every "
+                        "request the others wait for",
+                        f"one {marker} marker per test (its own, its class's or its module's); "
+                        f"for a sequence call {api}_api.arm_sequence([...]) in the test",
+                    )
+                )
+            )
     if problems:
         raise MarkerProblem("\n".join(problems))
 

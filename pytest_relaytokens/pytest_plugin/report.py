@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .context import CASSETTE_PROPERTY, DESELECTED_PROPERTY, ERROR_PROPERTY, USED_PROPERTY
+from .lifecycle import LIFECYCLE_PROPERTY, scenario_names
 from .options import get_option
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ReportCollector",
     "build_report",
+    "render_lifecycle",
     "render_terminal",
     "report_unused_cassettes",
     "write_json",
@@ -58,6 +60,8 @@ class ReportCollector:
         self.state = state
         self.track_modules = track_modules
         self.worker = worker
+        #: lifecycle scenario -> the tests that exercised it (pytest_plugin/lifecycle.py)
+        self.lifecycle: dict[str, list[str]] = {}
 
     @pytest.hookimpl(tryfirst=True)  # before the terminal, junitxml and xdist read the report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -93,6 +97,8 @@ class ReportCollector:
                 state.deselected.update(str(value).split("\n"))
             elif key == USED_PROPERTY:
                 state.used = True
+            elif key == LIFECYCLE_PROPERTY:
+                self.lifecycle.setdefault(str(value), []).append(report.nodeid)
             elif key == ERROR_PROPERTY:
                 api, _, error_id = str(value).partition(":")
                 state.exercised.setdefault(api, set()).add(error_id)
@@ -138,6 +144,24 @@ def render_terminal(report: Mapping[str, Any], verbose: bool) -> list[str]:
         )
         lines.append(f"{api} never exercised: {', '.join(shown)}")
     return lines
+
+
+def render_lifecycle(terminalreporter: Any, config: pytest.Config) -> None:
+    """The lifecycle coverage rows: which tests exercised single-flight, dead-token reuse,
+    Retry-After, the skews and each chaos kind (nothing when no test did)."""
+    collector = config.pluginmanager.get_plugin("relaytokens-report-collector")
+    seen: dict[str, list[str]] = getattr(collector, "lifecycle", {})
+    if not seen:
+        return
+    verbose = int(getattr(config.option, "verbose", 0) or 0) > 0
+    terminalreporter.write_sep("-", "relaytokens lifecycle coverage")
+    terminalreporter.write_line(f"{'scenario':<20} {'tests':>5}  exercised by")
+    for name in scenario_names():
+        tests = seen.get(name, [])
+        shown = tests if verbose or len(tests) <= 2 else [*tests[:2], f"... {len(tests) - 2} more"]
+        terminalreporter.write_line(
+            f"{name:<20} {len(tests):>5}  {', '.join(shown) if tests else 'never exercised'}"
+        )
 
 
 def write_json(report: Mapping[str, Any], path: str | Path) -> None:

@@ -47,12 +47,37 @@ from .responses import RelayResponses
 from .urls import TOKEN_RE, TOKENS_PATH, known_methods, normal_path
 from .wire import render_enterprise, render_json, render_token
 
-__all__ = ["RelayService", "UserRoute"]
+__all__ = ["RelayService", "UserRoute", "decode_basic"]
 
 _DURATION_RE = re.compile(r"[+-]?\d{1,19}")
 _LONG_MAX = 2**63 - 1
 _RATE_LIMIT = 2
 _RATE_WINDOW = _dt.timedelta(seconds=1)
+
+
+_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def decode_basic(encoded: str) -> str | None:
+    """The ``user:password`` text of Basic credentials (RFC 7617), or None when they are not
+    base64 as ``java.util.Base64.getDecoder()`` reads it (Spring Security's
+    ``BasicAuthenticationConverter``): the standard alphabet only; padding optional, but when
+    present exactly what the last unit needs, and nothing after it. The padding is checked
+    here, so every Python decodes alike (3.13's ``b64decode`` refuses excess padding that
+    3.10-3.12 accept); then UTF-8."""
+    text = encoded.strip(" \t")
+    data = text.rstrip("=")
+    padding = len(text) - len(data)
+    if not data or not set(data) <= _BASE64_ALPHABET:
+        return None
+    if len(data) % 4 == 1:  # Java: "Last unit does not have enough valid bits"
+        return None
+    if padding and (len(text) % 4 or padding != -len(data) % 4):
+        return None  # Java: "Input byte array has incorrect ending byte" (or wrong padding)
+    try:
+        return base64.b64decode(data + "=" * (-len(data) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
 
 
 @dataclass
@@ -210,14 +235,23 @@ class RelayService(RelayResponses, FakeService):
         entry = lookup_relay_error(name)
         return lambda request: entry.response(when=self.server_now())
 
-    def arm_error(self, name: str, *, times: int | None = 1, path: str | None = None) -> Fault:
-        """Dispatched the next ``times`` matching requests with the catalogue error ``name``."""
+    def arm_error(
+        self,
+        name: str,
+        *,
+        times: int | None = 1,
+        path: str | None = None,
+        optional: bool = False,
+    ) -> Fault:
+        """Answer the next ``times`` matching requests with the catalogue error ``name``.
+        Strict: unless ``optional``, a request must take it (``times=None``: at least one)."""
         entry = lookup_relay_error(name)
         return self.arm(
             self.error_responder(entry.id),
             times=times,
             path=path,
             label=f"relay error {entry.id}",
+            optional=optional,
         )
 
     # dispatch ----------------------------------------------------------------------------
@@ -311,9 +345,8 @@ class RelayService(RelayResponses, FakeService):
         return _Caller(kind, roles)
 
     def _basic_ok(self, encoded: str) -> bool:
-        try:
-            raw = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        raw = decode_basic(encoded)
+        if raw is None:
             return False
         username, sep, password = raw.partition(":")
         creds = getattr(self, "credentials", None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -31,6 +32,7 @@ __all__ = [
     "render_error",
     "render_json",
     "render_token",
+    "retime_token",
     "token_to_dict",
 ]
 
@@ -190,3 +192,30 @@ def parse_enterprise(data: bytes | str, source: str | None = None) -> RelayEnter
 def parse_error(data: bytes | str, source: str | None = None) -> RelayErrorBody:
     """Parse the four-key error envelope."""
     return _validate(RelayErrorBody, _load(data, source), "error envelope", source)
+
+
+_DATE_VALUE = {
+    key: re.compile(rb'("' + key.encode() + rb'"\s*:\s*)(-?\d+|null)')
+    for key in ("creationDate", "expirationDate")
+}
+
+
+def retime_token(
+    body: bytes, creation_date: _dt.datetime, expiration_date: _dt.datetime | None
+) -> bytes:
+    """A recorded AccessToken body with only ``creationDate`` and ``expirationDate``
+    replaced (epoch ms, or ``null`` for a token that never expires), every other byte kept:
+    unknown keys, order and spacing. Raises :class:`WireFormatError` when either key is not
+    there exactly once."""
+    values = {
+        "creationDate": str(datetime_to_ms(creation_date)).encode(),
+        "expirationDate": b"null"
+        if expiration_date is None
+        else str(datetime_to_ms(expiration_date)).encode(),
+    }
+    for key, pattern in _DATE_VALUE.items():
+        count = len(pattern.findall(body))
+        if count != 1:
+            raise WireFormatError(f"expected one {key} to re-time, found {count}", field=key)
+        body = pattern.sub(lambda m, v=values[key]: m[1] + v, body, count=1)
+    return body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from unittest import mock
 
@@ -12,6 +12,12 @@ import anyio
 import httpx
 
 from ..http import FakeRequest, FakeResponse
+from ..http.chaos import (
+    DRIBBLE_PAUSE_SECONDS,
+    DRIBBLE_PIECE,
+    SLOW_HEADERS_SECONDS,
+    truncated_length,
+)
 from . import Target, bodiless_status, host_pattern, target_hosts
 
 __all__ = [
@@ -44,16 +50,77 @@ def to_httpx_response(response: FakeResponse, request: httpx.Request) -> httpx.R
     headers = response.headers
     if not bodiless and not any(k.lower() == "content-length" for k, _ in headers):
         headers = [*headers, ("Content-Length", str(len(response.body)))]
+    stream: httpx.SyncByteStream | httpx.AsyncByteStream = httpx.ByteStream(body)
+    if response.chaos in _BODY_CHAOS:
+        stream = _ChaosStream(response.chaos, body, request)
+        if response.chaos == "bad_chunked":
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Transfer-Encoding", "chunked"))
     return httpx.Response(
         response.status,
         headers=headers,
-        stream=httpx.ByteStream(body),
+        stream=stream,
         request=request,
         extensions={
             "http_version": b"HTTP/1.1",
             "reason_phrase": response.reason.encode("ascii", "replace"),
         },
     )
+
+
+_BODY_CHAOS = frozenset({"truncate", "reset", "dribble", "bad_chunked"})
+
+
+class _ChaosStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body broken as the seeded chaos ``kind`` says (http/chaos.py), raising
+    the error httpcore raises for the same thing on a socket."""
+
+    def __init__(self, kind: str, body: bytes, request: httpx.Request) -> None:
+        self.kind, self.body, self.request = kind, body, request
+
+    def _pieces(self) -> list[bytes]:
+        if self.kind == "dribble":
+            step = DRIBBLE_PIECE
+            return [self.body[i : i + step] for i in range(0, len(self.body), step)]
+        if self.kind == "bad_chunked":
+            return []
+        return [self.body[: truncated_length(len(self.body))]]
+
+    def _error(self) -> httpx.TransportError | None:
+        if self.kind == "truncate":
+            return httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body "
+                f"(seeded chaos: {truncated_length(len(self.body))} of {len(self.body)} bytes)",
+                request=self.request,
+            )
+        if self.kind == "reset":
+            return httpx.ReadError(
+                "[Errno 104] Connection reset by peer (seeded chaos)", request=self.request
+            )
+        if self.kind == "bad_chunked":
+            return httpx.RemoteProtocolError(
+                "malformed chunked encoding: invalid chunk size line (seeded chaos)",
+                request=self.request,
+            )
+        return None
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self._pieces():
+            if self.kind == "dribble":
+                time.sleep(DRIBBLE_PAUSE_SECONDS)
+            yield piece
+        error = self._error()
+        if error is not None:
+            raise error
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self._pieces():
+            if self.kind == "dribble":
+                await anyio.sleep(DRIBBLE_PAUSE_SECONDS)
+            yield piece
+        error = self._error()
+        if error is not None:
+            raise error
 
 
 def _read_timeout(request: httpx.Request) -> float | None:
@@ -76,6 +143,12 @@ def _wait(request: httpx.Request, delay: float) -> tuple[float, httpx.ReadTimeou
     return delay, None
 
 
+def _delay(response: FakeResponse) -> float:
+    """The wait before the answer's head: the fake's delay, plus seeded slow headers."""
+    slow = SLOW_HEADERS_SECONDS if response.chaos == "slow_headers" else 0.0
+    return response.delay + slow
+
+
 def _dropped(request: httpx.Request) -> httpx.ConnectError:
     return httpx.ConnectError(
         f"connection to {request.url} closed without a response (fake drop_connection)",
@@ -86,8 +159,8 @@ def _dropped(request: httpx.Request) -> httpx.ConnectError:
 def serve_sync(target: Target, request: httpx.Request) -> httpx.Response:
     """``target``'s answer to one sync httpx request (delay, drop and read timeout applied)."""
     response = target.handle(to_fake_request(request, request.read()))
-    if response.delay > 0:
-        seconds, timed_out = _wait(request, response.delay)
+    if response.delay > 0 or response.chaos == "slow_headers":
+        seconds, timed_out = _wait(request, _delay(response))
         time.sleep(seconds)
         if timed_out is not None:
             raise timed_out
@@ -99,8 +172,8 @@ def serve_sync(target: Target, request: httpx.Request) -> httpx.Response:
 async def serve_async(target: Target, request: httpx.Request) -> httpx.Response:
     """``target``'s answer to one async httpx request; the delay does not block the loop."""
     response = target.handle(to_fake_request(request, await request.aread()))
-    if response.delay > 0:
-        seconds, timed_out = _wait(request, response.delay)
+    if response.delay > 0 or response.chaos == "slow_headers":
+        seconds, timed_out = _wait(request, _delay(response))
         await anyio.sleep(seconds)  # asyncio.sleep on asyncio, works on trio too
         if timed_out is not None:
             raise timed_out

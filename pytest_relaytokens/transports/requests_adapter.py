@@ -31,6 +31,7 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from ..http import FakeRequest, FakeResponse
+from ..http.chaos import SLOW_HEADERS_SECONDS, cut_short
 from . import Target, bodiless_status, strip_port, target_hosts
 
 __all__ = [
@@ -224,6 +225,21 @@ def _read_timeout(timeout: Any) -> float | None:
     return float(read) if isinstance(read, (int, float)) else None
 
 
+def _chaos(fake: FakeResponse, request: requests.PreparedRequest) -> FakeResponse:
+    """Seeded chaos without a socket: slow headers wait, a reset is a ``ConnectionError``,
+    a truncated body or broken chunked framing a body shorter than its ``Content-Length``
+    (``ChunkedEncodingError`` when read); dribbling cannot show and answers whole."""
+    if fake.chaos == "slow_headers":
+        time.sleep(SLOW_HEADERS_SECONDS)
+    elif fake.chaos == "reset":
+        raise requests.exceptions.ConnectionError(
+            f"connection to {request.url} was reset (seeded chaos)", request=request
+        )
+    elif fake.chaos in ("truncate", "bad_chunked") and fake.body:
+        return cut_short(fake)
+    return fake
+
+
 def _serve(
     answer: Answer,
     fake: FakeResponse,
@@ -248,6 +264,8 @@ def _serve(
             f"connection to {request.url} closed without a response (fake drop_connection)",
             request=request,
         )
+    if fake.chaos is not None:  # seeded chaos, as far as requests can show it (http/chaos.py)
+        fake, stream = _chaos(fake, request), True
     response = build_response(adapter, request, fake, stream)
     retry = retries if retries is not None else adapter.max_retries
     # status retries as urllib3 would do them inside the adapter (as ``responses`` does them)

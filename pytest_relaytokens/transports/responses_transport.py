@@ -14,6 +14,7 @@ import requests
 import responses
 
 from ..http import FakeResponse
+from ..http.chaos import SLOW_HEADERS_SECONDS, cut_short
 from . import Target, bodiless_status, host_pattern, strip_port, target_hosts
 from .requests_adapter import to_fake_request
 
@@ -41,10 +42,17 @@ def _callback(target: Target) -> Any:
         response: FakeResponse = target.handle(to_fake_request(request))
         if response.delay > 0:
             time.sleep(response.delay)
-        if response.drop_connection:
+        chaos = response.chaos
+        if chaos == "slow_headers":
+            time.sleep(SLOW_HEADERS_SECONDS)
+        if response.drop_connection or chaos == "reset":  # responses cannot reset mid-body
+            what = (
+                "was reset (seeded chaos)"
+                if chaos == "reset" and not response.drop_connection
+                else "closed without a response (fake drop_connection)"
+            )
             return requests.exceptions.ConnectionError(
-                f"connection to {request.url} closed without a response (fake drop_connection)",
-                request=request,
+                f"connection to {request.url} {what}", request=request
             )
         # A list of pairs keeps repeated headers (two WWW-Authenticate): responses extends
         # an HTTPHeaderDict with it, so ``resp.raw.headers.getlist(name)`` sees each one.
@@ -55,6 +63,9 @@ def _callback(target: Target) -> Any:
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         elif not bodiless and not any(k.lower() == "content-length" for k, _ in headers):
             headers.append(("Content-Length", str(len(response.body))))  # as a server frames it
+        if chaos in ("truncate", "bad_chunked") and body:  # urllib3 reads a short body
+            short = cut_short(FakeResponse(response.status, headers, body))
+            headers, body = short.headers, short.body
         return response.status, headers, body
 
     return respond

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import math
+import re
 import shlex
 import signal
 import sys
@@ -12,11 +15,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from ..cassettes.structure import safe_url
 from ..http import FakeRequest, FakeResponse
 from ..http.urls import check_origin, is_loopback
 from . import PathRouter, Target
 
 __all__ = ["add_arguments", "run"]
+
+#: An RFC 1123 host name whose last label is not numeric (RFC 3696 section 2), so a
+#: mistyped address such as ``127.0.0.1x`` is not taken for a name.
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}\Z)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?\Z"
+)
 
 RELAY_PREFIX = "/api/"
 
@@ -26,14 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host",
         default="127.0.0.1",
+        type=_host,
         help="address to bind (default 127.0.0.1; others need --allow-remote)",
     )
     parser.add_argument(
-        "--port", type=int, default=0, help="port to bind (default 0: any free port)"
+        "--port", type=_port, default=0, help="port to bind (default 0: any free port)"
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=0,
         help="seed of the fakes' generated credentials and tokens (default 0)",
     )
@@ -51,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-seconds",
-        type=float,
+        type=_max_seconds,
         default=None,
         metavar="N",
         help="stop by itself after N seconds (exit status 0)",
@@ -74,6 +86,80 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve UCWA as the online (Azure AD) deployment: the 401 challenge carries "
         "authorization_uri, bearers are JWTs from POST /common/oauth2/token",
     )
+    parser.add_argument(
+        "--routes",
+        metavar="FILE",
+        type=_routes_file,
+        default=None,
+        help="add the routes of FILE (YAML, or JSON for *.json) at start and after each reset",
+    )
+    parser.add_argument(
+        "--cassette",
+        metavar="PATH",
+        type=_cassette,
+        default=None,
+        help="serve the recorded cassette PATH instead of the fakes, as strictly as the "
+        "replay backend (an unmatched request is a 404 and makes the exit status 1)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https with a throwaway CA (needs the tls extra) and print "
+        "SSL_CERT_FILE, REQUESTS_CA_BUNDLE and NODE_EXTRA_CA_CERTS",
+    )
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 to 65535 (0: any free)")
+    return port
+
+
+def _seed(value: str) -> int:
+    try:
+        return int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+
+
+def _host(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        pass
+    if _HOSTNAME.match(value) is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an IP address or a host name")
+    return value
+
+
+def _max_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {value!r}")
+    return seconds
+
+
+def _routes_file(value: str) -> list[dict[str, Any]]:
+    from .control import BadInput, load_routes  # loaded when the option is given
+
+    try:
+        return load_routes(value)
+    except BadInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _cassette(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{value}: no such cassette file")
+    return path
 
 
 def _origin(value: str) -> str:
@@ -137,6 +223,8 @@ def _banner(
     cors_origins: tuple[str, ...] | None = None,
     online: bool = False,
 ) -> str:
+    from ..ucwa.surface import down_level_logon  # loaded with the services, not the CLI
+
     u = getattr(ucwa, "credentials")  # noqa: B009 - typed loosely: services load lazily
     r = getattr(relay, "credentials")  # noqa: B009
     if online:
@@ -161,7 +249,7 @@ def _banner(
             "",
             f"UCWA   {url}" + ("  (online deployment: Azure AD sign-in)" if online else ""),
             sign_in,
-            f"  user:         {u.username}",
+            f"  user:         {u.username}  (or {down_level_logon(u.username)})",
             f"  password:     {u.password}",
             f"  bearer:       Authorization: Bearer {u.bearer}",
             f"  application:  {u.application_id}",
@@ -188,8 +276,114 @@ def _banner(
     )
 
 
+def _export_lines(values: dict[str, str]) -> list[str]:
+    return [f"export {name}={shlex.quote(str(value))}" for name, value in values.items()]
+
+
+def _control_banner(url: str, token: str, ca_file: Path | None) -> list[str]:
+    """The control plane's lines: its URL, a curl example, the admin and CA exports."""
+    from .control import CONTROL_PREFIX, TOKEN_HEADER
+    from .tls import ca_exports
+
+    cacert = f" --cacert {shlex.quote(str(ca_file))}" if ca_file is not None else ""
+    lines = [
+        f"Control {url}{CONTROL_PREFIX}  (JSON; header {TOKEN_HEADER}: $RELAYTOKENS_ADMIN_TOKEN)",
+        f"  curl -s{cacert} -X POST {url}{CONTROL_PREFIX}clock/advance "
+        f'-H "{TOKEN_HEADER}: $RELAYTOKENS_ADMIN_TOKEN" -d \'{{"seconds": 3600}}\'',
+        "  relaytokens admin --help   (the same operations from a shell)",
+        "",
+        "Environment for the control plane and https clients:",
+        *_export_lines({"RELAYTOKENS_ADMIN_URL": url, "RELAYTOKENS_ADMIN_TOKEN": token}),
+    ]
+    if ca_file is not None:
+        lines += _export_lines(ca_exports(ca_file))
+    return [*lines, "", "Ctrl-C stops the server.", ""]
+
+
+def _cassette_banner(url: str, replay: Any) -> str:
+    held = "\n".join("  " + line.strip() for line in replay._describe().splitlines())
+    return "\n".join(
+        [
+            f"relaytokens replaying {', '.join(str(c.path) for c in replay.cassettes)} on {url}",
+            "  strict: a request with no recorded interaction gets 404 and exit status 1",
+            "Recorded:",
+            held,
+            "",
+        ]
+    )
+
+
+def _replay_problems(replay: Any, out: TextIO) -> int:
+    """Print what the replay left undone; the number of problems (strict, as the backend):
+    requests no interaction matched, and interactions never replayed when the replay
+    service reports them (``unplayed()``)."""
+    unexpected = replay.log.unexpected
+    for exchange in unexpected:
+        out.write(f"unmatched: {exchange.request.method} {safe_url(exchange.request.url)}\n")
+    unplayed = getattr(replay, "unplayed", None)
+    left = list(unplayed()) if callable(unplayed) else []
+    for entry in left:
+        out.write(f"never replayed: {entry}\n")
+    return len(unexpected) + len(left)
+
+
+def _build(args: argparse.Namespace, url: str, origins: tuple[str, ...] | None) -> Any:
+    """``build(clock)`` for :class:`~.control.ServeState`: the fakes (or the cassette)."""
+    from ..clock import Clock
+    from ..http import FakeService
+
+    if args.cassette is not None:
+        from ..cassettes.replay import ReplayService
+
+        def replay(clock: Clock) -> dict[str, FakeService]:
+            return {"replay": ReplayService(args.cassette, base_url=url, clock=clock)}
+
+        return replay
+
+    from ..relay.service import RelayService
+    from ..ucwa.service import UcwaService
+
+    online = bool(getattr(args, "ucwa_online", False))
+
+    def fakes(clock: Clock) -> dict[str, FakeService]:
+        ucwa = UcwaService(
+            base_url=url, clock=clock, seed=args.seed, online=online, cors_origins=origins
+        )
+        ucwa.application_idle_lifetime = None  # the printed application id keeps working
+        relay = RelayService(base_url=url, clock=clock, seed=args.seed, cors_origins=origins)
+        return {"ucwa": ucwa, "relay": relay}
+
+    return fakes
+
+
+def _make_server(args: argparse.Namespace, target: Target, host: str) -> tuple[Any, Any]:
+    """The loopback server (https with ``--tls``) and its CA (or None)."""
+    from .server import LoopbackServer
+
+    if not getattr(args, "tls", False):
+        return LoopbackServer(target, host, args.port), None
+    from .tls import ThrowawayCA, TlsLoopbackServer
+
+    ca = ThrowawayCA()
+    return TlsLoopbackServer(target, ca, host, args.port), ca
+
+
+class _Late:
+    """The serve target before the state exists (the fakes need the bound URL first)."""
+
+    target: Target | None = None
+
+    def handle(self, request: FakeRequest) -> FakeResponse:
+        if self.target is None:
+            return FakeResponse(503, [("Retry-After", "1"), ("Content-Length", "0")])
+        return self.target.handle(request)
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Serve both fakes until Ctrl-C, SIGTERM or ``--max-seconds``; returns the exit status."""
+    from .control import BadInput, ControlPlane, ServeState, new_admin_token
+    from .tls import TLS_MISSING, tls_available
+
     stream = out if out is not None else sys.stdout
     host: str = args.host
     if not is_loopback(host) and not args.allow_remote:
@@ -198,46 +392,23 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             "working credentials to anyone; pass --allow-remote to do it anyway\n"
         )
         return 2
-    from ..clock import Clock
-    from ..relay.service import RelayService
-    from ..ucwa.service import UcwaService
-    from .server import LoopbackServer
-
-    router = PathRouter()
-    server = LoopbackServer(_LoggingTarget(router, stream, bool(args.quiet)), host, args.port)
+    if getattr(args, "tls", False) and not tls_available():
+        sys.stderr.write(f"relaytokens serve: --tls: {TLS_MISSING}\n")
+        return 2
+    late = _Late()
+    server, ca = _make_server(args, _LoggingTarget(late, stream, bool(args.quiet)), host)
     try:
         server.start()
     except OSError as error:
         sys.stderr.write(f"relaytokens serve: cannot bind {host}:{args.port}: {error}\n")
+        if ca is not None:
+            ca.close()
         return 1
     stop = threading.Event()
     previous: list[tuple[int, object]] = []
+    unmatched = 0
     try:
-        clock = Clock()
-        origins: tuple[str, ...] | None = (
-            tuple(dict.fromkeys(args.cors_origins)) if getattr(args, "cors_origins", None) else None
-        )
-        online = bool(getattr(args, "ucwa_online", False))
-        ucwa = UcwaService(
-            base_url=server.url, clock=clock, seed=args.seed, online=online, cors_origins=origins
-        )
-        ucwa.application_idle_lifetime = None  # the printed application id keeps working
-        relay = RelayService(base_url=server.url, clock=clock, seed=args.seed, cors_origins=origins)
-        router.routes = [(RELAY_PREFIX, relay)]
-        router.default = ucwa
-        stream.write(
-            _banner(
-                server.url,
-                ucwa,
-                relay,
-                ucwa.token_path(ucwa.credentials.application_id),
-                origins,
-                online,
-            )
-        )
-        stream.flush()
-        if args.once_ready_file:
-            Path(args.once_ready_file).write_text(server.url + "\n", encoding="utf-8")
+        # before the banner: a client may send SIGTERM as soon as it has read it
         if threading.current_thread() is threading.main_thread():
 
             def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -246,18 +417,63 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
                 if signum is not None:
                     previous.append((signum, signal.signal(signum, on_signal)))
+        origins: tuple[str, ...] | None = (
+            tuple(dict.fromkeys(args.cors_origins)) if getattr(args, "cors_origins", None) else None
+        )
+        online = bool(getattr(args, "ucwa_online", False))
+        try:
+            state = ServeState(
+                _build(args, server.url, origins),
+                PathRouter(),
+                server.url,
+                getattr(args, "routes", None),
+            )
+        except BadInput as error:
+            sys.stderr.write(f"relaytokens serve: --routes: {error}\n")
+            return 2
+        except (OSError, ValueError) as error:  # an unreadable or malformed cassette
+            sys.stderr.write(f"relaytokens serve: --cassette: {error}\n")
+            return 2
+        token = new_admin_token()
+        late.target = ControlPlane(state, token)
+        if args.cassette is not None:
+            stream.write(_cassette_banner(server.url, state.services["replay"]))
+        else:
+            ucwa, relay = state.services["ucwa"], state.services["relay"]
+            banner = _banner(
+                server.url,
+                ucwa,
+                relay,
+                ucwa.token_path(ucwa.credentials.application_id),  # type: ignore[attr-defined]
+                origins,
+                online,
+            )
+            stream.write(banner.removesuffix("Ctrl-C stops the server.\n"))
+        stream.write("\n".join(_control_banner(server.url, token, ca and ca.ca_file)))
+        stream.flush()
+        if args.once_ready_file:
+            Path(args.once_ready_file).write_text(server.url + "\n", encoding="utf-8")
         deadline = None if args.max_seconds is None else time.monotonic() + args.max_seconds
         while not stop.is_set():
             remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
             if remaining <= 0:
                 break
             stop.wait(remaining)
+        if args.cassette is not None:
+            unmatched = _replay_problems(state.services["replay"], stream)
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+        if ca is not None:
+            ca.close()
         for signum, handler in previous:
             signal.signal(signum, handler)  # type: ignore[arg-type]
+    if unmatched:
+        stream.write(
+            f"relaytokens serve: the cassette replay is incomplete ({unmatched} problem(s) "
+            "above); exit status 1\n"
+        )
     stream.write("relaytokens serve: stopped\n")
     stream.flush()
-    return 0
+    return 1 if unmatched else 0

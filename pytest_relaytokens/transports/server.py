@@ -26,6 +26,12 @@ from types import TracebackType
 import h11
 
 from ..http import FakeRequest, FakeResponse, FakeService
+from ..http.chaos import (
+    DRIBBLE_PAUSE_SECONDS,
+    DRIBBLE_PIECE,
+    SLOW_HEADERS_SECONDS,
+    truncated_length,
+)
 from ..http.messages import first_bad_header, unsendable_answer
 from ..http.urls import is_loopback
 from . import PathRouter, Target, bodiless_status
@@ -46,6 +52,7 @@ REQUEST_DEADLINE_FACTOR = 3.0
 _MAX_HEAD = MAX_REQUEST_LINE + MAX_HEADER_BYTES
 
 _STATUS_LINES: dict[int, bytes] = {}
+_CONTENT_LENGTH_LINE = re.compile(rb"(?im)^content-length:[^\r\n]*\r\n")
 _SKIP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
@@ -502,7 +509,12 @@ class LoopbackServer:
             raise _Closed()
         if response.drop_connection or self._stopping.is_set():
             raise _Closed()
+        if response.chaos == "slow_headers" and self._stopping.wait(SLOW_HEADERS_SECONDS):
+            raise _Closed()
         answer = self._response_bytes(response, request.method, keep_alive, version)
+        if response.chaos not in (None, "slow_headers"):
+            self._send_chaos(peer, response.chaos, answer)
+            return False
         if not keep_alive:
             self._send(peer, answer)
             return False
@@ -515,6 +527,25 @@ class LoopbackServer:
         if peer not in self._idle:  # evicted while writing: close now
             raise _Closed()
         return True
+
+    def _send_chaos(self, peer: _Peer, kind: str, answer: bytes) -> None:
+        """Write ``answer`` broken as the seeded chaos ``kind`` says (http/chaos.py); the
+        connection closes after it."""
+        split = answer.find(b"\r\n\r\n") + 4
+        head, body = answer[:split], answer[split:]
+        if kind == "dribble":
+            for start in range(0, len(answer), DRIBBLE_PIECE):
+                self._send(peer, answer[start : start + DRIBBLE_PIECE])
+                if self._stopping.wait(DRIBBLE_PAUSE_SECONDS):
+                    return
+        elif kind == "bad_chunked":  # RFC 9112 section 7.1: chunk-size is hex digits
+            head = _CONTENT_LENGTH_LINE.sub(b"", head[:-2]) + b"Transfer-Encoding: chunked\r\n\r\n"
+            self._send(peer, head + b"zz-not-hex\r\n" + body + b"\r\n0\r\n\r\n")
+        else:  # truncate or reset: half the body, then FIN or RST
+            self._send(peer, head + body[: truncated_length(len(body))])
+            if kind == "reset":  # SO_LINGER 0: close() sends RST, not FIN
+                peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                peer.sock.close()
 
     def _read_request(self, peer: _Peer, buffer: bytearray) -> tuple[FakeRequest, bool, str]:
         """One request (head and body) read by h11; whether the connection stays open after

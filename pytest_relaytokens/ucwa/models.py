@@ -293,14 +293,21 @@ class ApplicationStore:
         self._on_end()
 
     def find(
-        self, app_id: str, now: _dt.datetime, idle: _dt.timedelta | None
+        self,
+        app_id: str,
+        now: _dt.datetime,
+        idle: _dt.timedelta | None,
+        owner: str | None = None,
     ) -> tuple[Application | None, str]:
         """The live application (its ``last_seen`` now ``now``), or None and the catalogue
-        error to answer with; one idle longer than ``idle`` ends here."""
+        error to answer with; one idle longer than ``idle`` ends here. With ``owner``, another
+        owner's application answers as one that does not exist (404 ApplicationNotFound,
+        untouched). Inferred: a server resolves an application among its caller's own, and
+        hiding it (rather than 403) tells a stranger nothing (reference ucwa.md §3.3)."""
         if app_id in self.ended:
             return None, f"410-Gone-{self.ended[app_id]}"
         app = self.apps.get(app_id)
-        if app is None:
+        if app is None or (owner is not None and app.owner != owner):
             return None, "ApplicationNotFound"
         since = app.last_release or app.last_seen
         if idle is not None and now - since > idle:

@@ -16,10 +16,10 @@ import datetime as _dt
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
 
 from ..errors import RelayTokensError
 from ..http import FakeRequest, FakeResponse
@@ -29,6 +29,7 @@ from ..http.urls import is_loopback
 from .urls import AUTODISCOVER_ROOT
 
 __all__ = [
+    "CREDENTIAL_HOSTS_VARIABLE",
     "JwtClaims",
     "SignInError",
     "SignedIn",
@@ -63,16 +64,20 @@ def sign_in_to_token(
     *,
     accept: str = _JSON,
     endpoint_id: str = "pytest-relaytokens",
+    credential_hosts: Iterable[str] = (),
 ) -> SignedIn:
     """Walk a UCWA server as a client does: autodiscover, the user resource's 401 and its
     ``MsRtcOAuth`` challenge, the WebTicket password grant, the application, the media relay
     token (asked for with ``accept``; its answer is returned whatever its status).
 
-    The password goes only to ``base_url``'s host, over https or to loopback: a challenge
-    ``href`` pointing elsewhere is refused. Every other step must succeed (2xx; the challenge
-    a 401), else :class:`SignInError` names the step and the status (never the body).
+    The password goes only to ``base_url``'s origin (scheme, host and port), or to a host in
+    ``credential_hosts`` (``host`` or ``host:port``, for deployments whose WebTicket host
+    differs), over https or to loopback: a challenge ``href`` pointing elsewhere is refused.
+    Every other step must succeed (2xx; the challenge a 401), else :class:`SignInError` names
+    the step and the status (never the body).
     """
     base = base_url.rstrip("/")
+    allowed = [_host_and_port(entry) for entry in credential_hosts if entry.strip()]
 
     def call(method: str, url: str, headers: dict[str, str], body: bytes = b"") -> FakeResponse:
         return send(FakeRequest.build(method, urljoin(base + "/", url), headers, body))
@@ -107,15 +112,16 @@ def sign_in_to_token(
             f"(answered {challenge.status})"
         )
     grant_url = urljoin(user_url, params["href"])
-    target, home = urlsplit(grant_url), urlsplit(base)
+    target = urlsplit(grant_url)
     secure = target.scheme == "https" or (
         target.scheme == "http" and is_loopback(target.hostname or "")
     )
-    if (target.hostname or "").lower() != (home.hostname or "").lower() or not secure:
+    if not secure or not _may_receive_password(target, urlsplit(base), allowed):
         raise SignInError(
             f"UCWA server at {base}: refusing to send the password to "
-            f"{target.scheme}://{target.netloc} (the MsRtcOAuth href must be on the configured "
-            "host, over https or loopback)"
+            f"{target.scheme}://{target.netloc.rpartition('@')[2]} (the MsRtcOAuth href must be "
+            "on the configured origin, scheme, host and port, or a host listed in "
+            f"{CREDENTIAL_HOSTS_VARIABLE}, over https or loopback)"
         )
     form = urlencode({"grant_type": "password", "username": username, "password": password})
     grant = call(
@@ -137,6 +143,42 @@ def sign_in_to_token(
     token_href = link(app, "_embedded", "communication", "_links", "mediaRelayAccessToken", "href")
     token = call("GET", urljoin(apps_url, token_href), {**auth, "Accept": accept})
     return SignedIn(bearer, token)
+
+
+CREDENTIAL_HOSTS_VARIABLE = "RELAYTOKENS_UCWA_CREDENTIAL_HOSTS"
+"""The environment variable listing extra hosts the live password may go to."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:  # a port that is no number: matches nothing
+        return -1
+
+
+def _host_and_port(entry: str) -> tuple[str, int | None]:
+    """``host``, ``host:port`` or an https URL, as ``(host, port or None for any)``."""
+    entry = entry.strip()
+    parts = urlsplit(entry if "//" in entry else f"//{entry}")
+    port = _port(parts) if parts.scheme else (parts.port if parts.netloc else None)
+    return (parts.hostname or "").lower().rstrip("."), port
+
+
+def _may_receive_password(
+    target: SplitResult, home: SplitResult, allowed: list[tuple[str, int | None]]
+) -> bool:
+    """Same origin as ``home`` (RFC 6454: scheme, host and port), or a listed host."""
+    host = (target.hostname or "").lower().rstrip(".")
+    if not host:
+        return False
+    if (
+        target.scheme.lower() == home.scheme.lower()
+        and host == (home.hostname or "").lower().rstrip(".")
+        and _port(target) == _port(home)
+    ):
+        return True
+    return any(host == name and port in (None, _port(target)) for name, port in allowed)
 
 
 # --- the fake's SfB Online sign-in -----------------------------------------------------------

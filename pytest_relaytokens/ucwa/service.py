@@ -42,6 +42,7 @@ from ..http import (
 from . import DEFAULT_BASE_URL
 from .batch import BatchError, boundary_of, parse_batch, render_batch
 from .catalogue import lookup_ucwa_error, ucwa_headers
+from .credentials import IssuedCredentials
 from .factories import UcwaTokenFactory
 from .models import (
     Application,
@@ -54,9 +55,11 @@ from .models import (
 from .online import JwtClaims, aad_token_body, encode_jwt
 from .responses import UcwaResponses
 from .surface import (
+    BLANK_PHOTO,
     XFRAME_HTML,
     application_doc,
     domain_of,
+    down_level_logon,
     events_href,
     leaf_doc,
     make_me_available_events,
@@ -66,12 +69,14 @@ from .surface import (
 )
 from .urls import (
     AAD_AUTHORIZE_PATH,
+    REPLACEABLE,
     SUBRESOURCES,
     TOKEN_PATH_PATTERN,
     app_path,
     fixed_path,
     parse_path,
     split_path,
+    subresource,
 )
 from .wire import (
     UcwaQuirks,
@@ -105,7 +110,7 @@ _MAX_CODES = 1000
 RESOURCE_VERSION = 2.0
 
 #: A resource version as clients send it (``2``, ``2.0``): plain decimal digits, no sign,
-#: exponent, hex, ``nan``/``inf`` or inner spaces (inferred; see the README).
+#: exponent, hex, ``nan``/``inf`` or inner spaces (inferred; see docs/errors.md).
 _VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
@@ -153,7 +158,7 @@ class UcwaService(UcwaResponses, FakeService):
     ``online=True`` is the SfB Online deployment: the 401 challenge carries
     ``authorization_uri`` (on this fake's own host), users sign in at the Azure AD token
     endpoint ``/common/oauth2/token`` and carry JWT bearers whose ``aud`` must be this host;
-    WebTicket then takes only the anonymous grant. See the README's "The UCWA surface".
+    WebTicket then takes only the anonymous grant. See "The UCWA surface" in docs/transports.md.
     """
 
     name = "ucwa"
@@ -179,6 +184,8 @@ class UcwaService(UcwaResponses, FakeService):
         self.event_hold_seconds = EVENT_HOLD_SECONDS
         self.pretty = False
         self.issued_tokens: list[MediaRelayAccessToken] = []
+        #: the TURN credentials issued (live or not) and where their relays point
+        self.media_credentials = IssuedCredentials(self.issued_tokens, self.server_now, self.clock)
         self._fqdn: tuple[str, str] = ("", "")
         self._events_changed = threading.Condition(self._lock)
         self._bearers: dict[str, Bearer] = {}
@@ -256,9 +263,13 @@ class UcwaService(UcwaResponses, FakeService):
             self._bearers[token] = Bearer(expires, audience=claims.audience)
             return token
 
-    def revoke(self, bearer: str) -> None:
+    def revoke(self, bearer: str | MediaRelayAccessToken) -> None:
         """Revoke an issued bearer: later requests carrying it get the same 401 as an
-        unknown or expired one. A test-side control: UCWA documents no revocation endpoint."""
+        unknown or expired one; or an issued ``MediaRelayAccessToken``: its TURN credential
+        stops working. A test-side control: UCWA documents no revocation endpoint."""
+        if isinstance(bearer, MediaRelayAccessToken):
+            self.media_credentials.revoke(bearer)
+            return
         with self._lock:
             record = self._bearers.get(bearer)
             if record is None:
@@ -311,7 +322,7 @@ class UcwaService(UcwaResponses, FakeService):
                 f"route(): path must be a non-empty path below an application, got {path!r}"
             )
         relative = "/" + "/".join(split_path(path.split("?")[0])).lower()
-        if relative in SUBRESOURCES:
+        if relative in SUBRESOURCES and relative not in REPLACEABLE:
             raise ValueError(f"route(): {path!r} is a resource the fake already serves")
         return relative
 
@@ -332,9 +343,9 @@ class UcwaService(UcwaResponses, FakeService):
         _, app_id, rest = parsed
         if app_id is None:
             return frozenset({"GET", "POST"})
-        if rest in SUBRESOURCES:
-            return SUBRESOURCES[rest]
-        return self.user_route("GET", rest)[1] or None
+        methods = set(self.user_route("GET", rest)[1])  # routes may replace placeholders
+        methods.update(SUBRESOURCES.get(subresource(rest), ()))
+        return frozenset(methods) or None
 
     def arm_error(
         self,
@@ -343,11 +354,13 @@ class UcwaService(UcwaResponses, FakeService):
         *,
         times: int | None = 1,
         path: str | None = None,
+        optional: bool = False,
     ) -> Fault:
         """Answer with a catalogue error in the format the request negotiated.
 
         ``path`` is a regex searched in the request path; by default the error hits the
-        ``mediaRelayAccessToken`` resource only (``path=""`` hits every path).
+        ``mediaRelayAccessToken`` resource only (``path=""`` hits every path). Strict: unless
+        ``optional``, a request must take it (``times=None``: at least one) by teardown.
         """
         entry = lookup_ucwa_error(code_or_name, subcode)
         return self.arm(
@@ -355,6 +368,7 @@ class UcwaService(UcwaResponses, FakeService):
             times=times,
             path=TOKEN_PATH_PATTERN if path is None else path,
             label=f"ucwa {entry.id}",
+            optional=optional,
         )
 
     def error_responder(self, name: str, subcode: str | None = None) -> Responder:
@@ -376,13 +390,16 @@ class UcwaService(UcwaResponses, FakeService):
 
         return respond
 
-    def arm_unauthorized(self, times: int | None = 1, *, path: str | None = None) -> Fault:
+    def arm_unauthorized(
+        self, times: int | None = 1, *, path: str | None = None, optional: bool = False
+    ) -> Fault:
         """Answer with the bearer 401 (both challenges) as if the token had been revoked."""
         return self.arm(
             lambda request: self._stamp(request, self._unauthorized(request)),
             times=times,
             path=TOKEN_PATH_PATTERN if path is None else path,
             label="ucwa 401",
+            optional=optional,
         )
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -498,7 +515,11 @@ class UcwaService(UcwaResponses, FakeService):
                 True,
             )
         user, password = form.get("username", ""), form.get("password", "")
-        valid_users = {self.credentials.username.lower(), self.credentials.sip_uri.lower()}
+        valid_users = {
+            self.credentials.username.lower(),
+            self.credentials.sip_uri.lower(),
+            down_level_logon(self.credentials.username).lower(),  # DOMAIN\user (C8; C5#9)
+        }
         if user.lower() not in valid_users or password != self.credentials.password:
             return self._grant_error("invalid_grant"), "password-grant", True
         bearer = self.issue_bearer()
@@ -646,13 +667,13 @@ class UcwaService(UcwaResponses, FakeService):
             if request.method == "GET":
                 return self._list(request, owner), kind, True
             return self._method_not_allowed(request, ["GET", "POST"]), kind, True
-        app, ended = self._live_app(app_id, now)
+        app, ended = self._live_app(app_id, now, owner)  # ownership: the creator's bearer only
         if app is None:
             return self._error(request, ended), kind, True
         user_route = self._user_route(request, rest)
         if user_route is not None:
             return user_route, kind, True
-        allowed = SUBRESOURCES.get(rest)
+        allowed = SUBRESOURCES.get(subresource(rest))
         if allowed is None:
             return self._error(request, "ResourceNotFound"), kind, False
         if request.method not in allowed:
@@ -672,14 +693,25 @@ class UcwaService(UcwaResponses, FakeService):
             return self._resource(request, application_doc(app, sip, self._instance(request)))
         if rest == "/me/makemeavailable":
             return self._make_me_available(request, app)
-        if rest == "/me/reportmyactivity":
+        if rest in ("/me/reportmyactivity", "/reportmyactivity"):  # both documented hrefs
             return self._report_activity(request, app)
+        if rest.endswith("invitations"):  # startMessaging & co.: conversations not modelled
+            if app.anonymous:
+                return self._error(request, "403-Forbidden-AnonymousNotAllowed")
+            if not app.available:
+                return self._error(request, "409-Conflict-MakeMeAvailableRequired")
+            return self._error(request, "403-Forbidden-OperationNotSupported")
+        if rest.startswith("/photos/"):
+            headers = [("Content-Type", "image/png"), ("Cache-Control", "private, max-age=3600")]
+            return FakeResponse(200, headers, BLANK_PHOTO)
         if rest == "/events":
             return self._events(request, app)
         if rest == "/batch":
             return self._batch(request)
         if rest.endswith("/mediarelay"):
-            relay = app.relays[0].model_copy(update={"href": request.path})
+            relay = self.media_credentials.point(app.relays)[0].model_copy(
+                update={"href": request.path}
+            )
             return self._resource(request, relay_resource(relay))
         if rest.endswith("/mediarelayaccesstoken"):
             return self._token(request, app)
@@ -695,11 +727,11 @@ class UcwaService(UcwaResponses, FakeService):
 
     # --- application lifetime -----------------------------------------------------------------
     def _live_app(
-        self, app_id: str, now: _dt.datetime | None = None
+        self, app_id: str, now: _dt.datetime | None = None, owner: str | None = None
     ) -> tuple[Application | None, str]:
-        """The live application, or None and the catalogue error to answer with."""
+        """The live application (``owner``'s only), or None and the error to answer with."""
         return self.applications.find(
-            app_id, now or self.server_now(), self.application_idle_lifetime
+            app_id, now or self.server_now(), self.application_idle_lifetime, owner
         )
 
     def _register(
@@ -975,7 +1007,7 @@ class UcwaService(UcwaResponses, FakeService):
         token = self.factory.build(
             uri=self.credentials.sip_uri, href=request.path, media_relays=self._relays_for(app)
         )
-        self.issued_tokens.append(token)
+        token = self.media_credentials.issue(token)
         if fmt == "xml":
             body = render_xml(token, self.quirks)
         else:

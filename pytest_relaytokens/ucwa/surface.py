@@ -38,6 +38,13 @@ def domain_of(sip_uri: str) -> str:
     return sip_uri.rpartition("@")[2]
 
 
+def down_level_logon(username: str) -> str:
+    """``CONTOSO\\alice`` for ``alice@contoso.com``: the ``DOMAIN\\user`` form clients send
+    in the password grant (the NetBIOS name taken as the domain's first label: inferred)."""
+    local, _, domain = username.partition("@")
+    return f"{domain.split('.')[0].upper()}\\{local}" if domain else local
+
+
 def root_doc(origin: str, domain: str) -> dict[str, Any]:
     """The discovery root as the on-prem docs capture it: absolute hrefs, ``originalDomain``
     echoed, ``self``, ``user`` and ``xframe``."""
@@ -96,6 +103,9 @@ def me_doc(app: Application, sip_uri: str) -> dict[str, Any]:
         links["reportMyActivity"] = {"href": f"{me}/reportMyActivity"}
     else:
         links["makeMeAvailable"] = {"href": f"{me}/makeMeAvailable"}
+    links["callForwardingSettings"] = {"href": f"{me}/callForwardingSettings"}
+    links["phones"] = {"href": f"{me}/phones"}
+    links["photo"] = {"href": photo_href(app, sip_uri)}
     return {
         "rel": "me",
         "name": _display_name(sip_uri),
@@ -105,27 +115,61 @@ def me_doc(app: Application, sip_uri: str) -> dict[str, Any]:
     }
 
 
+#: ``people`` links as the walkthrough and the Online capture list them (rev 2 where Online
+#: says so); each is an empty collection here.
+PEOPLE_LINKS: tuple[tuple[str, str | None], ...] = (
+    ("presenceSubscriptions", None),
+    ("subscribedContacts", None),
+    ("presenceSubscriptionMemberships", None),
+    ("myGroups", "2"),
+    ("myGroupMemberships", "2"),
+    ("myContacts", None),
+    ("myPrivacyRelationships", None),
+    ("myContactsAndGroupsSubscription", None),
+    ("search", "2"),
+)
+#: ``onlineMeetings`` links as the walkthrough lists them (``myAssignedOnlineMeeting`` is
+#: optional and left out).
+MEETING_LINKS: tuple[str, ...] = (
+    "myOnlineMeetings",
+    "onlineMeetingDefaultValues",
+    "onlineMeetingEligibleValues",
+    "onlineMeetingInvitationCustomization",
+    "onlineMeetingPolicies",
+    "phoneDialInInformation",
+)
+#: The ``communication`` links of the Online captures that start something (POST): the fake
+#: does not model conversations, so they answer 403 OperationNotSupported once the user is
+#: available (inferred: what a server whose policy disables the modality sends).
+START_LINKS: dict[str, tuple[str, str | None]] = {
+    "startMessaging": ("messagingInvitations", "2"),
+    "startAudioVideo": ("audioVideoInvitations", "2"),
+    "startOnlineMeeting": ("onlineMeetingInvitations?onlineMeetingUri=adhoc", None),
+    "joinOnlineMeeting": ("onlineMeetingInvitations", None),
+}
+
+
+def _link(href: str, revision: str | None = None) -> dict[str, str]:
+    return {"href": href} if revision is None else {"href": href, "revision": revision}
+
+
+def photo_href(app: Application, sip_uri: str) -> str:
+    """``.../photos/<user>`` (the walkthrough's form)."""
+    return f"{app.base}/photos/{sip_uri.removeprefix('sip:')}"
+
+
 def people_doc(app: Application) -> dict[str, Any]:
     people = f"{app.base}/people"
-    return {
-        "rel": "people",
-        "_links": {
-            "self": {"href": people},
-            "myContacts": {"href": f"{people}/myContacts"},
-            "myGroups": {"href": f"{people}/myGroups", "revision": "2"},
-        },
-    }
+    links = {"self": {"href": people}}
+    links.update({name: _link(f"{people}/{name}", rev) for name, rev in PEOPLE_LINKS})
+    return {"rel": "people", "_links": links}
 
 
 def online_meetings_doc(app: Application) -> dict[str, Any]:
     meetings = f"{app.base}/onlineMeetings"
-    return {
-        "rel": "onlineMeetings",
-        "_links": {
-            "self": {"href": meetings},
-            "myOnlineMeetings": {"href": f"{meetings}/myOnlineMeetings"},
-        },
-    }
+    links = {"self": {"href": meetings}}
+    links.update({name: {"href": f"{meetings}/{name}"} for name in MEETING_LINKS})
+    return {"rel": "onlineMeetings", "_links": links}
 
 
 def communication_doc(app: Application) -> dict[str, Any]:
@@ -142,7 +186,10 @@ def communication_doc(app: Application) -> dict[str, Any]:
         "_links": {
             "self": {"href": comm},
             "mediaRelayAccessToken": {"href": f"{comm}/mediaRelayAccessToken"},
+            "mediaPolicies": {"href": f"{app.base}/mediaPolicies"},
             "conversations": {"href": f"{comm}/conversations?filter=active"},
+            **{name: _link(f"{comm}/{path}", rev) for name, (path, rev) in START_LINKS.items()},
+            "missedItems": {"href": f"{comm}/missedItems"},
         },
     }
 
@@ -229,6 +276,7 @@ def leaf_doc(app: Application, rest: str, sip_uri: str) -> dict[str, Any]:
             "_links": {"self": {"href": f"{base}/policies"}},
         },
     }
+    docs.update(_linked_docs(base))
     if rest == "/me":
         return me_doc(app, sip_uri)
     if rest == "/people":
@@ -238,6 +286,62 @@ def leaf_doc(app: Application, rest: str, sip_uri: str) -> dict[str, Any]:
     if rest == "/communication":
         return communication_doc(app)
     return docs[rest]
+
+
+def _linked_docs(base: str) -> dict[str, dict[str, Any]]:
+    """The resources behind the links the walkthrough and the captures list, as empty or
+    default-valued resources (shapes inferred from the reference pages' property lists)."""
+
+    def plain(path: str, rel: str, **fields: Any) -> dict[str, Any]:
+        return {"rel": rel, **fields, "_links": {"self": {"href": f"{base}{path}"}}}
+
+    docs: dict[str, dict[str, Any]] = {}
+    for name, _ in PEOPLE_LINKS:
+        docs[f"/people/{name.lower()}"] = plain(f"/people/{name}", name, _embedded={})
+    docs["/people/search"] = plain(
+        "/people/search", "search", moreResultsAvailable=False, _embedded={"contact": []}
+    )
+    docs["/people/subscribedcontacts"]["_embedded"] = {"contact": []}
+    meetings: dict[str, dict[str, Any]] = {
+        "onlineMeetingDefaultValues": {
+            "accessLevel": "SameEnterprise",
+            "automaticLeaderAssignment": "SameEnterprise",
+            "defaultOnlineMeetingRel": "myOnlineMeetings",
+            "entryExitAnnouncement": "Disabled",
+            "participantsWarningThreshold": 250,
+        },
+        "onlineMeetingEligibleValues": {
+            "accessLevels": ["Everyone", "Invited", "Locked", "SameEnterprise"],
+            "automaticLeaderAssignments": ["Disabled", "Everyone", "SameEnterprise"],
+            "entryExitAnnouncements": ["Disabled", "Enabled"],
+            "lobbyBypassForPhoneUsers": ["Disabled", "Enabled"],
+        },
+        "onlineMeetingInvitationCustomization": {"invitationFooterText": ""},
+        "onlineMeetingPolicies": {
+            "entryExitAnnouncement": "Supported",
+            "phoneUserAdmission": "Enabled",
+        },
+        "phoneDialInInformation": {"_embedded": {"dialInRegion": []}},
+    }
+    for name, fields in meetings.items():
+        docs[f"/onlinemeetings/{name.lower()}"] = plain(f"/onlineMeetings/{name}", name, **fields)
+    docs["/me/callforwardingsettings"] = plain(
+        "/me/callForwardingSettings", "callForwardingSettings", activeSetting="Off"
+    )
+    docs["/me/phones"] = plain("/me/phones", "phones", _embedded={"phone": []})
+    docs["/mediapolicies"] = plain("/mediaPolicies", "mediaPolicies", audioBitRate="Default")
+    docs["/communication/misseditems"] = plain(
+        "/communication/missedItems", "missedItems", missedConversationsCount=0
+    )
+    return docs
+
+
+#: A 1x1 transparent PNG: the photo a user without one gets (real servers send the
+#: user's picture; an empty answer would break image decoders).
+BLANK_PHOTO = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082"
+)
 
 
 def make_me_available_events(app: Application, sip_uri: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ __all__ = [
     "AUTODISCOVER_ROOT",
     "AUTODISCOVER_USER",
     "FIXED_PATHS",
+    "REPLACEABLE",
     "SUBRESOURCES",
     "TOKEN_PATH_PATTERN",
     "WEBTICKET_PATH",
@@ -21,6 +22,7 @@ __all__ = [
     "fixed_path",
     "parse_path",
     "split_path",
+    "subresource",
 ]
 
 #: The autodiscover root as clients spell it in code (any case is served; hrefs in bodies use
@@ -87,7 +89,66 @@ SUBRESOURCES: dict[str, frozenset[str]] = {
     "/communication/mediarelayaccesstoken": frozenset({"GET"}),
     "/mediarelay": frozenset({"GET"}),
     "/communication/mediarelay": frozenset({"GET"}),
+    # the links of client-surface §3.2 (issue 22): reportMyActivity at the application's
+    # own href too, the rest of me, people, onlineMeetings and communication
+    "/reportmyactivity": frozenset({"POST"}),
+    "/me/callforwardingsettings": frozenset({"GET"}),
+    "/me/phones": frozenset({"GET"}),
+    "/photos/{user}": frozenset({"GET"}),
+    "/mediapolicies": frozenset({"GET"}),
+    "/communication/misseditems": frozenset({"GET"}),
+    "/communication/messaginginvitations": frozenset({"POST"}),
+    "/communication/audiovideoinvitations": frozenset({"POST"}),
+    "/communication/onlinemeetinginvitations": frozenset({"POST"}),
+    **{
+        f"/people/{name}": frozenset({"GET"})
+        for name in (
+            "presencesubscriptions",
+            "subscribedcontacts",
+            "presencesubscriptionmemberships",
+            "mygroupmemberships",
+            "myprivacyrelationships",
+            "mycontactsandgroupssubscription",
+            "search",
+        )
+    },
+    **{
+        f"/onlinemeetings/{name}": frozenset({"GET"})
+        for name in (
+            "onlinemeetingdefaultvalues",
+            "onlinemeetingeligiblevalues",
+            "onlinemeetinginvitationcustomization",
+            "onlinemeetingpolicies",
+            "phonedialininformation",
+        )
+    },
 }
+
+
+#: Placeholder resources (empty collections, default values) a test may replace with its own
+#: ``route()``, e.g. ``people/search`` answering with contacts.
+REPLACEABLE: frozenset[str] = (
+    frozenset(
+        key
+        for key, methods in SUBRESOURCES.items()
+        if methods == {"GET"}
+        and key.startswith(("/people/", "/onlinemeetings/", "/me/"))
+        and key not in ("/me/presence", "/me/note", "/me/location")
+    )
+    | {"/mediapolicies", "/communication/misseditems"}
+    | {
+        key
+        for key in SUBRESOURCES
+        if key.endswith("invitations")  # a test's own conversation
+    }
+)
+
+
+def subresource(rest: str) -> str:
+    """The :data:`SUBRESOURCES` key of ``rest`` (``/photos/<user>`` -> ``/photos/{user}``)."""
+    if rest.startswith("/photos/") and rest.count("/") == 2 and len(rest) > len("/photos/"):
+        return "/photos/{user}"
+    return rest
 
 
 def fixed_path(low: str, online: bool) -> FixedPath | None:

@@ -8,6 +8,7 @@ or a list, missing addresses) and raise :class:`WireFormatError` on anything els
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import re
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ from ..errors import WireFormatError
 from ..http.headers import media_type
 from ..tokens import load_json_text
 from .models import MediaRelay, MediaRelayAccessToken, UcwaErrorBody
-from .timestamps import format_iso, format_ms_date, parse_timestamp
+from .timestamps import format_iso, format_ms_date, parse_timestamp, zone
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -40,6 +41,7 @@ __all__ = [
     "parse_xml",
     "relay_resource",
     "render",
+    "retime",
     "render_error",
     "render_json",
     "render_xml",
@@ -60,26 +62,36 @@ class UcwaQuirks:
     - ``uri_key``: ``"Uri"`` as in both docs samples, or ``"uri"`` as in the property table.
     - ``timestamps`` (JSON only; XML is always ISO 8601): ``"utc_ms"`` ``\\/Date(ms)\\/``,
       ``"ms_offset"`` ``\\/Date(ms-0700)\\/``, ``"iso"`` an ISO 8601 string.
-    - ``offset``: the local UTC offset used by ISO timestamps and the ``ms_offset`` suffix.
+    - ``offset``: the local UTC offset used by ISO timestamps and the ``ms_offset`` suffix:
+      ``"-07:00"``, ``"Z"`` (ISO ``...Z``; ``+0000`` in ``/Date()/``) or an IANA zone name
+      (``"America/Los_Angeles"``: ``-08:00`` in December, ``-07:00`` in July).
     - ``location``: every relay's ``location`` (``"Internet"``, ``"Intranet"``, ``"All"``)
       whatever the token holds (None: as the token holds; the JSON sample says ``Internet``,
       the XML one ``Intranet``).
+    - ``pretty``: JSON laid out as the docs samples (``"key" : value``, two-space indent);
+      None leaves it to the caller (``render_json(pretty=...)``, the fake's compact default).
     """
 
     uri_key: Literal["Uri", "uri"] = "Uri"
     timestamps: Literal["utc_ms", "ms_offset", "iso"] = "utc_ms"
     offset: str = "-07:00"
     location: Literal["Internet", "Intranet", "All"] | None = None
+    pretty: bool | None = None
+
+    def __post_init__(self) -> None:
+        zone(self.offset)  # a bad offset or zone name fails here, naming the field
+        if self.pretty is not None and not isinstance(self.pretty, bool):
+            raise WireFormatError("expected True, False or None", field="pretty", value=self.pretty)
 
 
 _DEFAULT_QUIRKS = UcwaQuirks()
 _MS_OFFSET = re.compile(rb"Date\(-?\d+([+-])(\d\d)(\d\d)\)")
-_ISO_OFFSET = re.compile(rb"[+-]\d\d:\d\d(?=[<\"])")
+_ISO_OFFSET = re.compile(rb"T\d\d:\d\d:\d\d(?:\.\d+)?(Z|z|[+-]\d\d:\d\d)(?=[<\"])")
 
 
 def detect_quirks(body: bytes) -> tuple[UcwaQuirks, bool]:
-    """The quirks a rendered token body was written with, and whether it was pretty-printed,
-    so a changed token can be rendered back the same way."""
+    """The quirks a rendered token body was written with (``Z`` or the numeric offset it
+    shows), and whether it was pretty-printed, so a changed token renders back the same way."""
     uri_key: Literal["Uri", "uri"] = "uri" if b'"uri"' in body or b'name="uri"' in body else "Uri"
     timestamps: Literal["utc_ms", "ms_offset", "iso"]
     offset = _DEFAULT_QUIRKS.offset
@@ -89,8 +101,9 @@ def detect_quirks(body: bytes) -> tuple[UcwaQuirks, bool]:
     else:
         timestamps = "utc_ms" if b"Date(" in body or body.lstrip().startswith(b"<") else "iso"
         if iso := _ISO_OFFSET.search(body):
-            offset = iso.group().decode()
-    return UcwaQuirks(uri_key, timestamps, offset), b"\n" in body.strip()
+            offset = iso.group(1).decode().upper()
+    pretty = b"\n" in body.strip()
+    return UcwaQuirks(uri_key, timestamps, offset, pretty=pretty), pretty
 
 
 # ---------------------------------------------------------------------------------------
@@ -256,10 +269,14 @@ def token_resource(
 
 
 def render_json(
-    token: MediaRelayAccessToken, quirks: UcwaQuirks = _DEFAULT_QUIRKS, *, pretty: bool = True
+    token: MediaRelayAccessToken,
+    quirks: UcwaQuirks = _DEFAULT_QUIRKS,
+    *,
+    pretty: bool | None = None,
 ) -> bytes:
-    """The token as UCWA JSON (the docs sample's layout unless ``pretty=False``)."""
-    if pretty:
+    """The token as UCWA JSON: the docs sample's layout unless ``pretty=False``; when the
+    argument is left out or False, ``quirks.pretty=True`` still asks for that layout."""
+    if quirks.pretty or (pretty is None and quirks.pretty is None) or pretty:
         return dump_json(token_resource(token, quirks, "json"), pretty=True)
     try:
         return _escape_ms_dates(_compact_token(token, quirks))
@@ -332,6 +349,78 @@ def render(
     if fmt == "json":
         return render_json(token, quirks)
     raise ValueError(f"fmt must be 'json' or 'xml', got {fmt!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# Re-timing a recorded body
+# ---------------------------------------------------------------------------------------
+
+_JSON_VALID_UNTIL = re.compile(rb'("validUntil"\s*:\s*")((?:[^"\\]|\\.)*)(")')
+_JSON_DURATION = re.compile(rb'("duration"\s*:\s*)(-?\d+)')
+_XML_VALID_UNTIL = re.compile(rb'(<property\s+name="validUntil"\s*>)([^<]*)(</property>)')
+_XML_DURATION = re.compile(rb'(<property\s+name="duration"\s*>)(\s*\d+\s*)(</property>)')
+_ISO_SHAPE = re.compile(r"(.*?T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:?\d\d)?")
+_MS_SHAPE = re.compile(r"(\\?/Date\()(-?\d+)([+-]\d{4})?(\)\\?/)")
+
+
+def _same_shape(old: str, valid_until: _dt.datetime, ticks: int) -> str:
+    """``valid_until`` written exactly as ``old`` was: ``/Date()/`` with its escaping and
+    offset suffix kept, or ISO 8601 with its offset text and number of fractional digits."""
+    if ms := _MS_SHAPE.fullmatch(old):
+        stamp = format_ms_date(valid_until)[len("/Date(") : -len(")/")]
+        return f"{ms[1]}{stamp}{ms[3] or ''}{ms[4]}"
+    iso = _ISO_SHAPE.fullmatch(old)
+    if iso is None:
+        raise WireFormatError("not a timestamp this can re-time", field="validUntil", value=old)
+    suffix = iso[3] or ""
+    offset = "Z" if suffix in ("", "Z", "z") else f"{suffix[:3]}:{suffix[-2:]}"
+    text = format_iso(valid_until, offset, ticks)  # 2016-09-26T16:20:27.2948002-07:00
+    head, _, rest = text.partition(".")
+    digits = rest[:7] + "00"  # nine digits at most, as parse_iso reads
+    fraction = f".{digits[: len(iso[2])]}" if iso[2] is not None else ""
+    return f"{head}{fraction}{suffix}"
+
+
+def retime(
+    body: bytes,
+    content_type: str | None,
+    valid_until: _dt.datetime,
+    duration: int | None = None,
+    *,
+    ticks: int = 0,
+) -> bytes:
+    """A recorded ``mediaRelayAccessToken`` body with only ``validUntil`` (and ``duration``
+    when given) replaced, byte for byte otherwise: unknown properties (``etag``), order,
+    spacing, the timestamp's form, offset and precision are all kept.
+
+    The one function replay (an expiry marker, ``--relaytokens-rebase``, clock skew) uses to
+    move a recorded token. Raises :class:`WireFormatError` when the body has no single
+    ``validUntil`` to replace.
+    """
+    xml = _sniff(body, content_type) == "xml"
+    stamp, number = (_XML_VALID_UNTIL, _XML_DURATION) if xml else (_JSON_VALID_UNTIL, _JSON_DURATION)
+    found = stamp.findall(body)
+    if len(found) != 1:
+        raise WireFormatError(
+            f"expected one validUntil to re-time, found {len(found)}", field="validUntil"
+        )
+
+    def new_stamp(match: re.Match[bytes]) -> bytes:
+        old = match[2].decode("utf-8")
+        return match[1] + _same_shape(old.strip(), valid_until, ticks).encode() + match[3]
+
+    body = stamp.sub(new_stamp, body, count=1)
+    if duration is not None and len(number.findall(body)) == 1:
+
+        def new_duration(match: re.Match[bytes]) -> bytes:
+            old = match[2]
+            text = str(duration).encode()
+            if xml:  # keep the XML whitespace around the number
+                text = old[: len(old) - len(old.lstrip())] + text + old[len(old.rstrip()) :]
+            return match[1] + text + (match[3] if xml else b"")
+
+        body = number.sub(new_duration, body, count=1)
+    return body
 
 
 # ---------------------------------------------------------------------------------------
