@@ -159,6 +159,121 @@ def measure(kind: str, size: int) -> tuple[float, int] | None:
     return float(found["cpu"]), int(found["findings"])
 
 
+PEER_CHILD = CHILD.replace(
+    "from pytest_relaytokens.cassettes import SecretLeakError, record",
+    "import vcr\nfrom pytest_relaytokens.cassettes import SecretLeakError\n"
+    "record = lambda path, mode: vcr.VCR(record_mode=mode).use_cassette(path)",
+)
+"""The peer: vcrpy recording the same body, without redaction or scan."""
+
+VERIFY_CHILD = textwrap.dedent(
+    """
+    import json, os, resource, sys, tempfile, time
+    import yaml
+    size = int(sys.argv[1])
+    record = {"id": "5d1e4b0a9f", "name": "Room", "type": "H323", "status": "online"}
+    body = json.dumps([dict(record, name=f"Room {n}") for n in range(80)])
+    interaction = {
+        "request": {"method": "GET", "uri": "https://relay.example.com/api/rooms",
+                    "body": None, "headers": {"Authorization": ["Bearer REDACTED0000000001"]}},
+        "response": {"status": {"code": 200, "message": "OK"},
+                     "headers": {"Content-Type": ["application/json"]},
+                     "body": {"string": body}},
+    }
+    unit = yaml.safe_dump([interaction])
+    with tempfile.TemporaryDirectory(prefix="relaytokens-bench-") as folder:
+        path = os.path.join(folder, "big.yaml")
+        with open(path, "w", encoding="utf-8") as out:  # written streaming: small memory
+            out.write("interactions:\\n")
+            for _ in range(max(1, (size - 200) // len(unit))):
+                out.write(unit)
+            out.write("relaytokens:\\n  placeholders:\\n  - REDACTED0000000001\\n  version: 1\\n")
+            out.write("version: 1\\n")
+        from pathlib import Path
+        from pytest_relaytokens.cassettes.verify import check_cassette
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.process_time()
+        problems = check_cassette(Path(path), schema=False)
+        cpu = time.process_time() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        print(json.dumps({"cpu": cpu, "peak_kib": peak, "before_kib": before,
+                          "bytes": os.path.getsize(path), "findings": len(problems)}))
+    """
+)
+"""One ``verify`` of a generated cassette of ``size`` bytes (many ~6 KiB interactions) in a
+fresh process: CPU seconds and peak RSS (``resource.getrusage``)."""
+
+
+def _child(script: str, *args: str) -> dict[str, float] | None:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            env=pytest_env(),
+            capture_output=True,
+            text=True,
+            timeout=LIMIT_S * 2,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{args}: {tail}")
+    found: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def gate_rows(settings: Settings) -> list[Row]:
+    """Issue 20: redaction + scan on a realistic 8 MiB body against vcrpy recording it
+    without a scan (and the 10 MB/s goal), and ``verify`` of a 64 MiB cassette: time
+    against 32 MiB (linear) and its peak RSS (bounded by the largest interaction)."""
+    mib = 1024 * 1024
+    size = 64 * 1024 if settings.quick else 8 * mib
+    ours, peers = [], []
+    for _ in range(1 if settings.quick else MIN_ROUNDS):
+        first = _child(CHILD, "realistic", str(size))
+        second = _child(PEER_CHILD, "realistic", str(size))
+        if first is None or second is None:
+            return [Row("cassette safety, realistic 8 MiB vs vcrpy", "s CPU", note="timed out")]
+        ours.append(first["cpu"])
+        peers.append(second["cpu"])
+    rate = size / 1e6 / statistics.median(ours)
+    vs_peer = compare(
+        f"cassette safety, realistic {size // 1024:,} KiB: recording vs vcrpy (no scan)",
+        "s CPU",
+        ours,
+        peers,
+        note=f"ours {rate:.1f} MB/s (redaction + scan + YAML + write), vcrpy "
+        f"{size / 1e6 / statistics.median(peers):.1f} MB/s",
+    )
+    goal = Row(
+        f"cassette safety, realistic {size // 1024:,} KiB: MB/s vs the 10 MB/s goal",
+        "MB/s",
+        rate,
+        10.0,
+        ">= 1",
+        ours_rounds=[size / 1e6 / t for t in ours],
+        baseline_rounds=[10.0] * len(ours),
+        absolute=True,
+    )
+    big = 256 * 1024 if settings.quick else 64 * mib - 4096
+    half, full = _child(VERIFY_CHILD, str(big // 2)), _child(VERIFY_CHILD, str(big))
+    if half is None or full is None:
+        return [vs_peer, goal, Row("verify, 64 MiB cassette", "s CPU", note="timed out")]
+    verify = Row(
+        f"verify, {full['bytes'] / mib:.0f} MiB cassette: time vs {half['bytes'] / mib:.0f} MiB",
+        "s CPU",
+        full["cpu"],
+        half["cpu"],
+        "<= 2.2",
+        note=f"peak RSS {full['peak_kib'] / 1024:.0f} MiB at {full['bytes'] / mib:.0f} MiB, "
+        f"{half['peak_kib'] / 1024:.0f} MiB at {half['bytes'] / mib:.0f} MiB (the interpreter "
+        f"and imports: {full['before_kib'] / 1024:.0f} MiB); one parse, streamed",
+        absolute=True,
+    )
+    return [vs_peer, goal, verify]
+
+
 def rows(settings: Settings) -> list[Row]:
     missing("yaml", "vcr", "pytest_relaytokens.cassettes")
     kib = 1024
@@ -195,7 +310,7 @@ def rows(settings: Settings) -> list[Row]:
 
 
 def run(settings: Settings) -> list[Row]:
-    return guarded("cassette safety", lambda: rows(settings))
+    return guarded("cassette safety", lambda: rows(settings) + gate_rows(settings))
 
 
 BENCHMARK = Benchmark("cassette_safety", "cassette safety", run)

@@ -28,13 +28,7 @@ from .pytest_plugin.context import (
     TestContext,
     cassette_path,
     clear_errors,
-    default_backend,
-    default_clock,
-    default_format,
-    default_policy,
-    default_quirks,
-    default_seed,
-    given,
+    context_for,
     policy_for,
 )
 from .pytest_plugin.lifecycle import LIFECYCLE_MARKERS, LifecycleView, generate_lifecycle
@@ -233,84 +227,63 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 @pytest.fixture
-def _relaytokens_request(request: pytest.FixtureRequest) -> pytest.FixtureRequest:
-    """pytest's request, for the plugin's fixtures: the only one of them that asks for
-    ``request`` (pytest builds a fixture definition for every ``request`` argument of every
-    fixture it sets up, ~70k instructions each)."""
-    return request
-
-
-@pytest.fixture
-def relaytokens_seed(_relaytokens_request: pytest.FixtureRequest) -> int:
+def relaytokens_seed(request: pytest.FixtureRequest) -> int:
     """This test's seed for every fake and factory: derived from the run seed and the test id.
 
     Same run seed, same tokens, whatever the order or xdist worker. Set the run seed with
     ``--relaytokens-seed`` (or ini ``relaytokens_seed``), or override this fixture.
     With ``--relaytokens-start`` fixed too, tokens are identical byte for byte.
     """
-    seed: int = given(_relaytokens_request, "relaytokens_seed", default_seed)
+    seed: int = context_for(request).default("relaytokens_seed")
     return seed
 
 
 @pytest.fixture
-def relaytokens_clock(_relaytokens_request: pytest.FixtureRequest) -> Clock:
+def relaytokens_clock(request: pytest.FixtureRequest) -> Clock:
     """The clock every fake and factory of this test reads: ``now()``, ``advance(seconds)``,
     ``set(dt)``. Frozen at the test's start: it moves only with ``advance``/``set``."""
-    clock: Clock = given(_relaytokens_request, "relaytokens_clock", default_clock)
+    clock: Clock = context_for(request).default("relaytokens_clock")
     return clock
 
 
 @pytest.fixture
-def relaytokens_token_policy(_relaytokens_request: pytest.FixtureRequest) -> TokenPolicy:
+def relaytokens_token_policy(request: pytest.FixtureRequest) -> TokenPolicy:
     """The token lifetime rules the expiry markers ask for (a :class:`TokenPolicy`)."""
-    policy: TokenPolicy = given(_relaytokens_request, "relaytokens_token_policy", default_policy)
+    policy: TokenPolicy = context_for(request).default("relaytokens_token_policy")
     return policy
 
 
 @pytest.fixture
-def relaytokens_ucwa_format(_relaytokens_request: pytest.FixtureRequest) -> str:
+def relaytokens_ucwa_format(request: pytest.FixtureRequest) -> str:
     """The UCWA representation this test uses, ``"json"`` or ``"xml"``: the ``ucwa_format``
     marker, else the option/ini."""
-    fmt: str = given(_relaytokens_request, "relaytokens_ucwa_format", default_format)
+    fmt: str = context_for(request).default("relaytokens_ucwa_format")
     return fmt
 
 
 @pytest.fixture
-def relaytokens_ucwa_quirks(_relaytokens_request: pytest.FixtureRequest) -> UcwaQuirks:
+def relaytokens_ucwa_quirks(request: pytest.FixtureRequest) -> UcwaQuirks:
     """The UCWA wire quirks (``UcwaQuirks``) this test uses: options/ini, then the
     ``ucwa_quirks`` marker's keywords."""
-    quirks: UcwaQuirks = given(_relaytokens_request, "relaytokens_ucwa_quirks", default_quirks)
+    quirks: UcwaQuirks = context_for(request).default("relaytokens_ucwa_quirks")
     return quirks
 
 
 @pytest.fixture
-def relaytokens_backend(_relaytokens_request: pytest.FixtureRequest) -> str:
+def relaytokens_backend(request: pytest.FixtureRequest) -> str:
     """Where this test's token and API fixtures come from: ``"fake"`` (default), ``"replay"``
     (cassettes) or ``"live"`` (``RELAYTOKENS_*`` environment variables): the
     ``relaytokens_backend`` marker, else the option/ini."""
-    backend: str = given(_relaytokens_request, "relaytokens_backend", default_backend)
+    backend: str = context_for(request).default("relaytokens_backend")
     return backend
 
 
 @pytest.fixture
-def _relaytokens_context(
-    _relaytokens_request: pytest.FixtureRequest,
-    relaytokens_seed: int,
-    relaytokens_clock: Clock,
-    relaytokens_token_policy: TokenPolicy,
-    relaytokens_backend: str,
-) -> Iterator[TestContext]:
-    """This test's context: its settings (each one a fixture, so any override counts), its
-    fakes and, at teardown, the strict checks."""
-    context = TestContext(
-        _relaytokens_request,
-        relaytokens_seed,
-        relaytokens_clock,
-        relaytokens_token_policy,
-        relaytokens_backend,
-    )
-    yield context
-    context.finish()
+def _relaytokens_context(request: pytest.FixtureRequest) -> TestContext:
+    """This test's context: its fakes and, at teardown, the strict checks. Its settings are
+    the fixtures above, each resolved through pytest on first use (so any override counts)
+    without a fixture set-up per setting (see ``context.plugin_defines``)."""
+    return context_for(request)
 
 
 @pytest.fixture
@@ -348,50 +321,39 @@ def relaytokens_faker(relaytokens_seed: int) -> Faker:
 
 
 @pytest.fixture
-def ucwa_token(
-    _relaytokens_context: TestContext, relaytokens_ucwa_quirks: UcwaQuirks
-) -> MediaRelayAccessToken:
+def ucwa_token(request: pytest.FixtureRequest) -> MediaRelayAccessToken:
     """A realistic UCWA ``MediaRelayAccessToken`` (480 minutes, valid from now on the test's
     clock, or as the expiry markers say), issued by the test's UCWA fake when the test uses
     one; ``is_expired()``/``remaining()`` read the test's clock."""
-    context = _relaytokens_context.with_ucwa(quirks=relaytokens_ucwa_quirks)
-    token: MediaRelayAccessToken = context.token("ucwa")
+    token: MediaRelayAccessToken = context_for(request).token("ucwa")
     return token
 
 
 @pytest.fixture
 def ucwa_token_response(
-    _relaytokens_context: TestContext,
-    ucwa_token: MediaRelayAccessToken,
-    relaytokens_ucwa_format: str,
+    _relaytokens_context: TestContext, ucwa_token: MediaRelayAccessToken
 ) -> FakeResponse:
     """The full HTTP response (``status``, ``headers``, ``body`` bytes) of a
     ``GET .../mediaRelayAccessToken`` for ``ucwa_token``, in the test's format and quirks."""
-    context = _relaytokens_context.with_ucwa(fmt=relaytokens_ucwa_format)
-    response: FakeResponse = context.ucwa_token_response()
+    response: FakeResponse = _relaytokens_context.ucwa_token_response()
     return response
 
 
 @pytest.fixture
-def relay_access_token(_relaytokens_context: TestContext) -> RelayAccessToken:
+def relay_access_token(request: pytest.FixtureRequest) -> RelayAccessToken:
     """A realistic Relay ``RelayAccessToken`` (two weeks, or as the expiry markers say), issued
     by the test's Relay fake when the test uses one; ``is_expired()``/``remaining()`` read the
     test's clock."""
-    token: RelayAccessToken = _relaytokens_context.token("relay")
+    token: RelayAccessToken = context_for(request).token("relay")
     return token
 
 
 @pytest.fixture
-def ucwa_api(
-    _relaytokens_context: TestContext,
-    relaytokens_ucwa_format: str,
-    relaytokens_ucwa_quirks: UcwaQuirks,
-) -> UcwaService:
+def ucwa_api(_relaytokens_context: TestContext) -> UcwaService:
     """The test's UCWA fake, serving ``requests`` and ``httpx`` calls to its ``base_url``:
     ``credentials``, ``log``, ``arm_error(...)``, ``token_url()``. The same object as
     ``relaytokens_server.ucwa``. Strict at teardown (see the README)."""
-    context = _relaytokens_context.with_ucwa(relaytokens_ucwa_quirks, relaytokens_ucwa_format)
-    service: UcwaService = context.serve_in_process("ucwa", "ucwa_api")
+    service: UcwaService = _relaytokens_context.serve_in_process("ucwa", "ucwa_api")
     return service
 
 

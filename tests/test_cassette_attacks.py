@@ -85,7 +85,7 @@ def test_compressed_bodies_are_stored_decoded_and_replay_the_same(tmp_path: Path
     assert json.loads(stored_text)["clientName"] is None
     length = interaction["response"]["headers"].get("Content-Length")
     assert length in (None, [str(len(stored_text.encode()))])
-    replayed = ReplayService(path).handle(FakeRequest("GET", "http://x/compressed/stacked"))
+    replayed = ReplayService(path).handle(FakeRequest("GET", base + "/compressed/stacked"))
     assert json.loads(replayed.body)["accessToken"] != original["accessToken"]
     assert set(json.loads(replayed.body)) == set(original)
 

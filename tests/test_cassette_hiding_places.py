@@ -17,9 +17,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pytest_relaytokens.cassettes.normalise import UndecodableBodyError
 from pytest_relaytokens.cassettes.recording import record
 from pytest_relaytokens.cassettes.redaction import is_placeholder
-from pytest_relaytokens.cassettes.normalise import UndecodableBodyError
 from pytest_relaytokens.cassettes.secrets import SecretLeakError
 from pytest_relaytokens.cassettes.verify import check_cassette
 
@@ -47,7 +47,9 @@ def _json(content_type: str, template: str) -> Callable[[str], tuple[dict[str, l
 PLACES = [
     Place(
         "xml-property-value-attribute",
-        _json("application/xml", '<properties><property name="password" value="{S}"/></properties>'),
+        _json(
+            "application/xml", '<properties><property name="password" value="{S}"/></properties>'
+        ),
     ),
     Place(
         "xml-appsettings-add-key",
@@ -141,7 +143,10 @@ def unredacted(place: Place, secret: str, path: Path) -> Path:
         "body": None,
         "headers": {k: [v] for k, v in _request_headers(place, secret).items()},
     }
-    data = {"version": 1, "interactions": [{"request": request, "response": _response(place, secret)}]}
+    data = {
+        "version": 1,
+        "interactions": [{"request": request, "response": _response(place, secret)}],
+    }
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 
@@ -176,7 +181,7 @@ def test_a_compressed_body_is_redacted_inside_and_stays_compressed(tmp_path: Pat
 
 _HEAVY = os.environ.get("RELAYTOKENS_HYPOTHESIS") == "heavy"
 _SECRET = st.text(
-    st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters='"\\<>&,=\'')
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters="\"\\<>&,='")
     | st.characters(min_codepoint=0xA1, max_codepoint=0xFF),
     min_size=8,
     max_size=40,

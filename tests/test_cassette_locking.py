@@ -103,3 +103,66 @@ def test_the_lock_excludes_a_second_holder_until_released(tmp_path: Path) -> Non
         order.append("first")
     thread.join()
     assert order == ["first", "second"]
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from vcr.request import Request
+from pytest_relaytokens.cassettes.recording import record
+
+path, who, wait_for, done = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+response = {
+    "status": {"code": 200, "message": "OK"},
+    "headers": {"Content-Type": ["application/json"]},
+    "body": {"string": b'{"ok": true}'},
+}
+with record(path, mode="new_episodes") as tape:
+    tape.append(Request("GET", "https://h.example/" + who, None, {}), response)
+    Path(done + ".loaded").touch()
+    while wait_for != "-" and not Path(wait_for).exists():  # the other one saves meanwhile
+        time.sleep(0.01)
+Path(done).touch()
+"""
+
+
+def test_two_processes_recording_one_unshared_cassette_keep_both(tmp_path: Path) -> None:
+    """Both load the cassette before either saves (the default-named, not shared, case): the
+    later save merges the earlier one's interactions instead of replacing them."""
+    cassette = tmp_path / "cassettes" / "test_x.yaml"
+    first_done, second_done = tmp_path / "first.done", tmp_path / "second.done"
+
+    def start(who: str, wait_for: str, done: Path) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-c", WRITER, str(cassette), who, wait_for, str(done)]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    first = start("first", str(second_done), first_done)
+    while not Path(str(first_done) + ".loaded").exists():
+        assert first.poll() is None, first.communicate()[0]
+        threading.Event().wait(0.01)
+    second = start("second", "-", second_done)
+    for run in (second, first):
+        output = run.communicate(timeout=120)[0].decode(errors="replace")
+        assert run.returncode == 0, output
+    data = yaml.safe_load(cassette.read_text())
+    uris = sorted(i["request"]["uri"] for i in data["interactions"])
+    assert uris == ["https://h.example/first", "https://h.example/second"]
+
+
+def test_a_cassette_another_process_left_unreadable_fails_the_later_save_loudly(
+    tmp_path: Path,
+) -> None:
+    from vcr.request import Request
+
+    from pytest_relaytokens.cassettes.recording import record
+    from pytest_relaytokens.cassettes.storage import CassetteError
+
+    cassette = tmp_path / "c.yaml"
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b"x"}}
+    with (
+        pytest.raises(CassetteError, match="another process wrote this cassette"),
+        record(cassette, mode="new_episodes") as tape,
+    ):
+        tape.append(Request("GET", "https://h.example/", None, {}), response)
+        cassette.write_text("interactions: [\n")  # another writer, meanwhile
+    assert cassette.read_text() == "interactions: [\n"  # kept, not replaced

@@ -164,7 +164,7 @@ def test_replay_service_serves_recorded_flow(server: str, tmp_path: Path) -> Non
     cassette = tmp_path / "flow.yaml"
     with record(cassette, mode="once"):
         _flow(server)
-    service = ReplayService(cassette)
+    service = ReplayService(cassette, allow_playback_repeats=True)  # repeats: an opt-in
     assert service.recorded_at is not None
     for _ in range(3):
         response = service.handle(

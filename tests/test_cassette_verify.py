@@ -139,13 +139,13 @@ def test_schema_drift_names_interaction_and_field(tmp_path: Path) -> None:
     assert line.startswith(f"{path}: interaction 1: response.body.creationDate: schema drift")
 
 
-def test_corrupt_and_foreign_files_are_findings(tmp_path: Path) -> None:
+def test_corrupt_and_foreign_files_are_unreadable_exit_two(tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.yaml"
     corrupt.write_text("interactions: [\n")
     foreign = tmp_path / "foreign.yaml"
     foreign.write_text("name: not a cassette\n")
     status, out = _run(str(corrupt), str(foreign))
-    assert status == 1
+    assert status == 2
     lines = out.splitlines()
     assert lines[0].startswith(f"{corrupt}: interaction -: format: invalid YAML")
     assert "line" in lines[0]

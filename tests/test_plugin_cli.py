@@ -52,6 +52,8 @@ def test_serve_exports_drive_the_live_backend(
                 "RELAYTOKENS_RELAY_USERNAME",
                 "RELAYTOKENS_RELAY_PASSWORD",
                 "RELAYTOKENS_RELAY_SEAM_TOKEN",
+                "RELAYTOKENS_ADMIN_URL",  # the control plane (docs/serve.md)
+                "RELAYTOKENS_ADMIN_TOKEN",
             }
             for line in exports:
                 name, _, value = shlex.split(line)[1].partition("=")

@@ -260,3 +260,42 @@ def test_conflicts_under_xdist_error_each_test(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest("-n", "1")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*keeps no relay error*"])
+
+
+SERVERS = """
+import pytest, requests
+
+@pytest.mark.parametrize("fixture", ["relaytokens_server", "relaytokens_shared_server"])
+@pytest.mark.ucwa_error("ServiceUnavailable")
+def test_never_reached_over_a_server(request, fixture):
+    server = request.getfixturevalue(fixture)
+    ucwa = server.ucwa
+    requests.get(ucwa.base_url + "/ucwa/oauth/v1/applications",
+                 headers={"Authorization": "Bearer " + ucwa.credentials.bearer})
+
+@pytest.mark.parametrize("fixture", ["relaytokens_server", "relaytokens_shared_server"])
+def test_arm_error_reached_over_a_server(request, fixture):
+    relay = request.getfixturevalue(fixture).relay
+    relay.arm_drop(path="accesstokens", optional=True)  # armed first: answers first
+    relay.arm_error("ListenerOffline", times=None)
+    url = relay.base_url + "/api/auth/accesstokens"
+    creds = relay.credentials
+    with pytest.raises(requests.ConnectionError):
+        requests.post(url, auth=(creds.username, creds.password))
+    assert requests.post(url, auth=(creds.username, creds.password)).status_code == 503
+"""
+
+
+def test_strict_over_the_loopback_and_shared_servers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_servers=SERVERS)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=4, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_never_reached_over_a_server[[]relaytokens_server[]]*",
+            "ucwa_api: 1 armed error(s)/fault(s) were never consumed by a request:",
+            "*GET http://127.0.0.1:*/ucwa/oauth/v1/applications -> 200",
+            "*ERROR at teardown of test_never_reached_over_a_server[[]relaytokens_shared_server[]]*",
+            "*GET http://127.0.0.1:*/ucwa/oauth/v1/applications -> 200",
+        ]
+    )

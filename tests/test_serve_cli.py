@@ -164,15 +164,18 @@ def test_cassette_is_served_strictly(tmp_path: Path) -> None:
     assert served.proc.returncode == 1
     assert "unmatched: GET http://127.0.0.1" in out
     assert "the cassette replay is incomplete" in out
+    assert "never replayed: POST /api/auth/accesstokens" in out  # as the replay backend
 
 
 def test_cassette_fully_replayed_exits_0() -> None:
     served = start_serve("--cassette", str(CASSETTE))
-    request = urllib.request.Request(
-        served.url + "/api/enterprises/self",
-        headers={"X-Access-Token": "x", "Accept": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=10).close()
+    for method, path in (("POST", "/api/auth/accesstokens"), ("GET", "/api/enterprises/self")):
+        request = urllib.request.Request(  # every recorded interaction, once
+            served.url + path,
+            method=method,
+            headers={"Authorization": "Basic eDp5", "Accept": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
     served.proc.terminate()
     out, _ = served.proc.communicate(timeout=20)
     assert served.proc.returncode == 0, out

@@ -167,6 +167,8 @@ def test_clock_set_and_freeze(served: Served) -> None:
         ({"seconds": "soon"}, "seconds"),
         ({"seconds": True}, "seconds"),
         ({"seconds": 1e300}, "seconds"),
+        ({"seconds": 10**400}, "seconds"),
+        ({"seconds": float("nan")}, "seconds"),
         ({}, "seconds"),
         ({"seconds": 1, "extra": 1}, "extra"),
     ],

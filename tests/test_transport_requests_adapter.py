@@ -15,6 +15,7 @@ import responses
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from pytest_relaytokens.clock import Clock
 from pytest_relaytokens.errors import NetworkBlockedError
 from pytest_relaytokens.http import FakeRequest, FakeResponse, FakeService
 from pytest_relaytokens.pytest_plugin.network import TestNetwork
@@ -78,7 +79,8 @@ class Fixed(FakeService):
     name = "fixed"
 
     def __init__(self, headers: list[tuple[str, str]], body: bytes) -> None:
-        super().__init__(base_url=f"https://{HOST}")
+        # a frozen clock: both transports' answers carry the same Date
+        super().__init__(base_url=f"https://{HOST}", clock=Clock(frozen=True))
         self.compress_responses = False
         self.headers = headers
         self.body = body

@@ -230,7 +230,7 @@ def allocates(sync: CredentialSync, user: str, password: str) -> bool:
     ("user_name", "password"),
     [
         ("AgAAJ:with:colons:", "pass:word"),
-        ("'; DROP TABLE turnusers_lt; --", "--user=x:y"),
+        ("a;DROP--TABLE/turnusers_lt=+%_", "--user=x:y 'quoted' \\ \n"),
         ("ü" * (MAX_USERNAME_BYTES // 2), "p" * 1024),  # the longest name a STUN client sends
     ],
 )
@@ -250,6 +250,7 @@ def test_odd_but_sendable_credentials_work_end_to_end(
     [
         ("nul\0byte", "userName holds a NUL"),
         ("new\nline", "userName holds a newline"),
+        ("'; DROP TABLE turnusers_lt; --", "userName holds a space"),
         ("x" * 1024, "userName is 1024 bytes of UTF-8"),
     ],
 )

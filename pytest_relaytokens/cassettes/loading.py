@@ -109,8 +109,8 @@ def _compose(loader: Any, path: str) -> Any:
     if isinstance(event, yaml.ScalarEvent):
         if tag is None or tag == "!":
             tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-        node: Any = yaml.ScalarNode(tag, event.value, event.start_mark, None, event.style)
-        node.end_mark = event.end_mark
+        node: Any = yaml.ScalarNode(tag, event.value, None, None, event.style)
+        node.start_mark, node.end_mark = event.start_mark, event.end_mark
         return node
     if isinstance(event, yaml.SequenceStartEvent):
         if tag is None or tag == "!":
@@ -153,14 +153,14 @@ def _json_line(line: str) -> str:
 
 
 class _LineReader:
-    """A text stream over ``lines`` for the YAML parser, handing each line (numbered from 1)
-    to ``on_line`` as it is read."""
+    """A text stream over ``lines`` for the YAML parser, handing the lines of each read
+    (and the number of the first, from 1) to ``on_lines``."""
 
     def __init__(
-        self, lines: Iterable[str], on_line: Callable[[int, str], None] | None, json: bool
+        self, lines: Iterable[str], on_lines: Callable[[int, list[str]], None] | None, json: bool
     ) -> None:
         self._lines = iter(lines)
-        self._on_line = on_line
+        self._on_lines = on_lines
         self._json = json
         self._buffer = ""
         self._offset = 0
@@ -169,15 +169,17 @@ class _LineReader:
     def read(self, size: int = -1) -> str:
         pieces = [self._buffer[self._offset :]]
         have = len(pieces[0])
+        read: list[str] = []
         while size < 0 or have < size:
             line = next(self._lines, None)
             if line is None:
                 break
-            self._number += 1
-            if self._on_line is not None:
-                self._on_line(self._number, line)
+            read.append(line)
             pieces.append(_json_line(line) if self._json else line)
             have += len(pieces[-1])
+        if read and self._on_lines is not None:
+            self._on_lines(self._number + 1, read)
+        self._number += len(read)
         text = "".join(pieces) if len(pieces) > 1 else pieces[0]
         if size < 0 or len(text) <= size:
             self._buffer, self._offset = "", 0
@@ -191,13 +193,14 @@ def iter_cassette(
     path: str | os.PathLike[str] = "<string>",
     *,
     json: bool = False,
-    on_line: Callable[[int, str], None] | None = None,
+    on_lines: Callable[[int, list[str]], None] | None = None,
 ) -> Iterator[tuple[str | int, Any]]:
     """The top level of a cassette, one value at a time: ``(index, interaction)`` for each
     item of ``interactions`` and ``(key, value)`` for every other key, parsed once. An
-    empty file yields nothing. :class:`CassetteError` names the problem and the line."""
+    empty file yields nothing. ``on_lines(first line number, lines)`` sees the file's lines
+    as they are read. :class:`CassetteError` names the problem and the line."""
     where = str(path)
-    loader = _LOADER(_LineReader(lines, on_line, json))
+    loader = _LOADER(_LineReader(lines, on_lines, json))
     try:
         loader.get_event()  # stream start
         if loader.check_event(yaml.StreamEndEvent):

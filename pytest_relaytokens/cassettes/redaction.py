@@ -38,12 +38,15 @@ from .structure import (
     SECRET_FORM_FIELDS,
     SECRET_HEADERS,
     SECRET_QUERY_PARAMS,
+    base64_minimum,
     base64_runs,
     basic_parts,
     challenge_secret_values,
     dump_json_exact,
     is_parsed,
     is_secret_name,
+    is_valid_json,
+    json_secret_spans,
     jsonish_secret_values,
     multipart_secret_parts,
     parse_json_exact,
@@ -185,6 +188,8 @@ class Redactor:
         self._byte_matcher = Matcher()  # their encoded bytes, read as latin-1
         self._byte_forms: dict[str, list[tuple[str, str]]] = {}
         self._depth = 0
+        self._minimum = (-1, 8)
+        """(how many secrets were tracked, the shortest base64 run that can hold one)"""
         self._local = threading.local()
         self._generations: weakref.WeakKeyDictionary[Any, tuple[int, int]] = (
             weakref.WeakKeyDictionary()
@@ -534,6 +539,10 @@ class Redactor:
         )
 
     def _json(self, text: str, declared: bool = False) -> str:
+        if is_valid_json(text):
+            spans = json_secret_spans(text)
+            if spans is not None:  # the secret positions, without a walk of every leaf
+                return self._unparsed(text, spans, "JSON", self._token, True)
         node = parse_json_exact(text)
         if not is_parsed(node):
             if declared or text.lstrip()[:1] in ("{", "["):
@@ -592,7 +601,7 @@ class Redactor:
         data = text.encode("utf-8", "surrogatepass")
         pieces: list[bytes] = []
         position = 0
-        for run in base64_runs(data):
+        for run in base64_runs(data, self._base64_minimum()):
             decoded = self._replace_raw(run.text)
             if decoded != run.text:
                 pieces.append(data[position : run.start])
@@ -602,6 +611,11 @@ class Redactor:
             return text
         pieces.append(data[position:])
         return b"".join(pieces).decode("utf-8", "surrogatepass")
+
+    def _base64_minimum(self) -> int:
+        if self._minimum[0] != len(self._tracked):
+            self._minimum = (len(self._tracked), base64_minimum(self._tracked))
+        return self._minimum[1]
 
     def _substitute_bytes(self, body: bytes) -> bytes:
         """Replace every tracked secret stored in ``body`` in any common encoding, in one

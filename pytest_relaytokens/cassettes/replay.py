@@ -9,6 +9,7 @@ answered 404 and kept in :attr:`ReplayService.misses` with the nearest recorded 
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import threading
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from ..clock import Clock
 from ..http import FakeRequest, FakeResponse, FakeService
 from ..http.urls import is_loopback
+from .age import check_on_expiry, parse_max_age
 from .matching import (
     MATCH_FIELDS,
     Matcher,
@@ -32,7 +34,7 @@ from .matching import (
 from .storage import Cassette, load_interactions
 from .structure import safe_url
 
-__all__ = ["Miss", "Recorded", "ReplayService", "recorded_response"]
+__all__ = ["Miss", "Recorded", "ReplayOptions", "ReplayService", "recorded_response"]
 
 _ORIGIN = ("scheme", "host", "port")
 
@@ -60,6 +62,46 @@ class Miss(NamedTuple):
             if self.differing:
                 lines.append(f"    differs in: {'; '.join(self.differing)}")
         return "\n".join(lines)
+
+
+class ReplayOptions(NamedTuple):
+    """How strictly one test replays (the ``relaytokens_replay`` marker over ini/CLI)."""
+
+    allow_playback_repeats: bool = False
+    match_on: tuple[str, ...] = MATCH_FIELDS
+    matcher: Matcher | None = None
+    max_age: _dt.timedelta | None = None
+    on_expiry: str = "fail"
+
+    @classmethod
+    def checked(
+        cls,
+        allow_playback_repeats: object = False,
+        match_on: object = MATCH_FIELDS,
+        matcher: object = None,
+        max_age: object = None,
+        on_expiry: object = "fail",
+    ) -> ReplayOptions:
+        """The options, each checked (ValueError names the argument and what is valid)."""
+        if not isinstance(allow_playback_repeats, bool):
+            raise ValueError(
+                f"allow_playback_repeats must be True or False, got {allow_playback_repeats!r}"
+            )
+        if isinstance(match_on, str):
+            match_on = [f.strip() for f in match_on.split(",") if f.strip()]
+        if not isinstance(match_on, (list, tuple)) or not all(isinstance(f, str) for f in match_on):
+            raise ValueError(f"match_on must be field names, got {match_on!r}")
+        if matcher is not None and not callable(matcher):
+            raise ValueError(
+                f"matcher must be a callable (request, recorded_request) -> bool, got {matcher!r}"
+            )
+        return cls(
+            allow_playback_repeats,
+            check_match_on(match_on),
+            matcher,
+            None if max_age is None else parse_max_age(max_age),
+            check_on_expiry(on_expiry),
+        )
 
 
 def recorded_response(recorded: dict[str, Any]) -> FakeResponse:
@@ -140,6 +182,7 @@ class ReplayService(FakeService):
             parts = urlsplit(str(first))
             base_url = f"{parts.scheme}://{parts.netloc}"
         super().__init__(base_url=base_url, clock=clock)
+        self._own_origin = request_shape(FakeRequest.build("GET", self.base_url)).key(_ORIGIN)
 
     @property
     def recorded_at(self) -> str | None:
@@ -165,8 +208,7 @@ class ReplayService(FakeService):
         origin = shape.key(_ORIGIN)
         if origin in self._origins:
             return True
-        own = urlsplit(self.base_url)
-        if (shape.host, shape.scheme) == ((own.hostname or "").lower(), own.scheme.lower()):
+        if origin == self._own_origin:
             return False
         return not is_loopback(shape.host)
 
@@ -243,4 +285,3 @@ class ReplayService(FakeService):
             f"replay ({', '.join(str(c.path) for c in self.cassettes)}): "
             f"{len(self.misses)} request(s) got a 404 from replay:\n{listed}"
         )
-

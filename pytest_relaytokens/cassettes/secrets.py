@@ -22,13 +22,16 @@ from .normalise import UndecodableBodyError, decode_body, header_text, unescape_
 from .redaction import MIN_DECLARED_LENGTH, MIN_TRACKED_LENGTH, TOKEN_PREFIXES, is_placeholder
 from .structure import (
     CHALLENGE_HEADERS,
+    base64_minimum,
     base64_runs,
     basic_parts,
     challenge_secret_values,
     cookie_values,
     is_parsed,
     is_secret_name,
+    is_valid_json,
     json_leaves,
+    json_secret_spans,
     jsonish_secret_values,
     multipart_secret_parts,
     parse_json_exact,
@@ -102,13 +105,13 @@ class _View:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _base64_runs(text: str) -> Iterator[str]:
-    """Text decoded from every base64/base64url run of 8+ characters in ``text``."""
-    for run in base64_runs(text.encode("utf-8", "surrogatepass")):
+def _base64_runs(text: str, minimum: int) -> Iterator[str]:
+    """Text decoded from every base64/base64url run of ``minimum``+ characters."""
+    for run in base64_runs(text.encode("utf-8", "surrogatepass"), minimum):
         yield run.text
 
 
-def _derived(text: str) -> list[str]:
+def _derived(text: str, minimum: int = 8) -> list[str]:
     """``text`` with its escapes undone in each way a secret could be hidden by them."""
     out = [text]
     if "\\" in text:
@@ -117,7 +120,7 @@ def _derived(text: str) -> list[str]:
         out.append(html.unescape(text))
     out.extend(percent_forms(text))
     for form in list(out):
-        out.extend(_base64_runs(form))
+        out.extend(_base64_runs(form, minimum))
     return out
 
 
@@ -221,6 +224,10 @@ def _view(side: Mapping[str, Any], where: str, with_uri: bool) -> _View:
     # its text fallback, then XML, with its text fallback when declared
     lines = text.splitlines() if any(k in media for k in _LINE_JSON) else [text]
     for line in lines:
+        spans = json_secret_spans(line) if is_valid_json(line) else None
+        if spans is not None:  # the recorder's fast path: the same positions, no walk
+            _spans(view, line, spans, "JSON", True, named=False)
+            continue
         node = parse_json_exact(line)
         if is_parsed(node):
             _json_positions(node, view, 0)
@@ -246,6 +253,7 @@ def _spans(
     found: Iterable[tuple[str, int, int]],
     declared: str,
     unescape: bool = False,
+    named: bool = True,
 ) -> None:
     """The ``(name, start, end)`` values a text fallback found, as positions; one that
     cannot be delimited is a problem (the recorder refuses such a body)."""
@@ -260,7 +268,8 @@ def _spans(
             )
             continue
         raw = text[start:end]
-        view.positions.append((f"body.{name}", unescape_backslashes(raw) if unescape else raw))
+        label = f"body.{name}" if named else "body"
+        view.positions.append((label, unescape_backslashes(raw) if unescape else raw))
 
 
 def interaction_views(index: int, interaction: Any) -> list[_View]:
@@ -454,7 +463,7 @@ def _stripped(value: str) -> str:
 
 class CassetteScanner:
     """The leak scan of one cassette, fed as it is read: :meth:`interaction` for each
-    interaction, :meth:`line` for each line of the file, :meth:`metadata` for its
+    interaction, :meth:`lines` for the lines of the file, :meth:`metadata` for its
     ``relaytokens`` key; :meth:`finish` gives the findings. Memory is bounded by the largest
     interaction (plus the findings and the values learnt).
 
@@ -525,14 +534,25 @@ class CassetteScanner:
         for view in views:
             self._scan_view(view)
 
-    def line(self, number: int, text: str) -> None:
-        """Search one line of the file for the declared secrets and the patterns."""
-        self.last_line = number
-        masked = self._masker.mask(text) if self.explicit else text
-        hits = [*self._lines.hits(masked, self.explicit is None)] if self.declared else []
-        hits.extend(self._pattern_hits(masked))
-        for kind, value in hits:
-            self._line_findings.append(Finding(f"line {number}", kind, fingerprint(value)))
+    def lines(self, first: int, lines: list[str]) -> None:
+        """Search lines of the file (``first`` is the number of the first) for the declared
+        secrets and the patterns: one search of the block, line by line only on a hit."""
+        self.last_line = first + len(lines) - 1
+        if not self.declared and not self.patterns:
+            return
+        block = "".join(lines)
+        masked = self._masker.mask(block) if self.explicit else block
+        by_shape = self.explicit is None
+        if not any(self._lines.hits(masked, by_shape)) and not any(
+            pattern.search(masked) for pattern in self.patterns
+        ):
+            return
+        for number, line in enumerate(lines, start=first):
+            masked = self._masker.mask(line) if self.explicit else line
+            hits = [*self._lines.hits(masked, by_shape)] if self.declared else []
+            hits.extend(self._pattern_hits(masked))
+            for kind, value in hits:
+                self._line_findings.append(Finding(f"line {number}", kind, fingerprint(value)))
 
     def metadata(self, meta: Any) -> None:
         """The cassette's ``relaytokens`` key (its placeholder list)."""
@@ -587,12 +607,14 @@ class CassetteScanner:
             grouped.setdefault(label, []).append(leaf)
         searching = bool(self._wanted.secrets) or bool(self.patterns)
         by_shape = self.explicit is None  # verify: placeholders are told by their shape
+        # runs too short to hold a wanted secret are not decoded (patterns: every run)
+        minimum = 8 if self.patterns else base64_minimum(self._wanted.secrets)
         for label, leaves in grouped.items():
             if not searching:
                 break
             # one search per field: its leaves joined by a character no encoding produces
             joined = _SEPARATOR.join(leaves)
-            for text in _derived(self._masker.mask(joined)):
+            for text in _derived(self._masker.mask(joined), minimum):
                 for kind, value in self._wanted.hits(text, by_shape):
                     add(label, kind, value)
                 for kind, value in self._pattern_hits(text):
@@ -652,7 +674,7 @@ def _scan(
     scanner = CassetteScanner(secrets, patterns, placeholders, positions=positions)
     lines = text.splitlines(keepends=True)
     try:
-        for key, value in iter_cassette(lines, on_line=scanner.line):
+        for key, value in iter_cassette(lines, on_lines=scanner.lines):
             if isinstance(key, int):
                 scanner.interaction(key, value)
             elif key == "relaytokens":
@@ -661,8 +683,7 @@ def _scan(
         pass  # not a cassette: what was read is scanned, and the rest of the text by line
     else:
         return scanner.finish()
-    for number in range(scanner.last_line + 1, len(lines) + 1):
-        scanner.line(number, lines[number - 1])
+    scanner.lines(scanner.last_line + 1, lines[scanner.last_line :])
     return scanner.finish()
 
 

@@ -148,12 +148,19 @@ def resolve_cassette_path(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+_ANY: Any = object()
+
+
+def atomic_write_text(path: Path, text: str, *, expected: Any = _ANY) -> bool:
     """Write ``text`` to ``path`` through a synced temporary file in the same directory and
     ``os.replace``: readers see the old file or the new one, never a partial one. Stale
     temporary files of dead writers in that directory are removed first. A symlink is
     written through: its target is replaced (the temporary file sits next to the target)
-    and the link stays."""
+    and the link stays.
+
+    ``expected`` (the text the file held when read, None for no file) makes the write
+    conditional: False, and nothing written, when the file changed meanwhile (a missing
+    file is created with ``os.link``, which fails when another writer created it)."""
     path = resolve_cassette_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)
@@ -167,7 +174,21 @@ def atomic_write_text(path: Path, text: str) -> None:
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
         with contextlib.suppress(OSError):
             os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if expected is _ANY:
+            os.replace(tmp, path)
+        elif expected is None:
+            try:
+                os.link(tmp, path)  # atomic: fails when the file appeared meanwhile
+            except FileExistsError:
+                return False
+            finally:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        elif (_read(path) if path.is_file() else None) != expected:
+            tmp.unlink()
+            return False
+        else:
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -178,6 +199,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+    return True
 
 
 def _umask() -> int:
@@ -401,6 +423,8 @@ class CassetteStore:
     """
 
     redactor: ClassVar[Redactor | None] = None
+    _loaded: ClassVar[dict[str, tuple[tuple[int, int] | None, int]]] = {}
+    """cassette -> (what the file was when loaded, how many interactions it had)"""
     extra_patterns: ClassVar[tuple[str | re.Pattern[str], ...]] = ()
     clock: ClassVar[Clock | None] = None
     extra_secrets: ClassVar[tuple[str, ...]] = ()
@@ -415,7 +439,8 @@ class CassetteStore:
     ) -> type[CassetteStore]:
         """A subclass whose scans know ``redactor``'s secrets, ``extra_patterns`` and
         ``extra_secrets`` (values only scanned for, never redacted)."""
-        attrs = {
+        attrs: dict[str, Any] = {
+            "_loaded": {},
             "redactor": redactor,
             "extra_patterns": tuple(extra_patterns),
             "clock": clock,
@@ -429,6 +454,7 @@ class CassetteStore:
         from vcr.request import Request
 
         path = Path(cassette_path)
+        cls._loaded[_key(path)] = (None, 0)
         if not path.is_file():
             resolve_cassette_path(path)  # a directory, FIFO or loop is no missing cassette
             raise CassetteNotFoundError()
@@ -436,6 +462,7 @@ class CassetteStore:
         if not text.strip():
             raise CassetteNotFoundError()
         data = parse_cassette(text, path)
+        cls._loaded[_key(path)] = (_signature(text), len(data["interactions"]))
         if cls.redactor is not None:  # its placeholders are ours: keep them as they are
             cls.redactor.adopt_placeholders(cassette_placeholders(data))
         try:
@@ -469,13 +496,15 @@ class CassetteStore:
         cassette_dict: Mapping[str, Any],
         serializer: Any,
         previous: Mapping[str, Any] | None = None,
+        before: Iterable[Mapping[str, Any]] = (),
     ) -> str:
-        """The cassette text: vcrpy's layout plus our ``relaytokens`` metadata key."""
+        """The cassette text: vcrpy's layout plus our ``relaytokens`` metadata key;
+        ``before`` are interactions (as stored) written ahead of ``cassette_dict``'s."""
         import copy
 
         from vcr.serializers import compat
 
-        interactions = []
+        interactions = list(before)
         for hooked, response in zip(
             cassette_dict["requests"], cassette_dict["responses"], strict=True
         ):
@@ -538,10 +567,62 @@ class CassetteStore:
         serializer: Any,
     ) -> None:
         path = Path(cassette_path)
-        previous: Mapping[str, Any] | None = None
-        if path.is_file():
-            with contextlib.suppress(CassetteError, OSError):
-                previous = load_interactions(path).metadata
-        text = cls.serialize(cassette_dict, serializer, previous)
-        cls.check(path, text)
-        atomic_write_text(path, text)
+        for _ in range(5):  # another writer between reading and writing: read again
+            text = _read(path) if path.is_file() else None
+            loaded, count = cls._loaded.get(_key(path), (_UNREAD, 0))
+            previous: Mapping[str, Any] | None = None
+            before: list[Mapping[str, Any]] = []
+            ours = cassette_dict
+            if text is not None and loaded is not _UNREAD and _signature(text) != loaded:
+                # another process wrote this cassette since it was loaded here: keep its
+                # interactions and add only the ones recorded here (never a silent loss)
+                other = _merge_base(path, text)
+                before = other["interactions"]
+                ours = {
+                    **cassette_dict,
+                    "requests": list(cassette_dict["requests"])[count:],
+                    "responses": list(cassette_dict["responses"])[count:],
+                }
+                if cls.redactor is not None:  # its placeholders are the other recorder's
+                    cls.redactor.adopt_placeholders(cassette_placeholders(other))
+                meta = other.get(METADATA_KEY)
+                previous = meta if isinstance(meta, Mapping) else None
+            elif text is not None:
+                with contextlib.suppress(CassetteError):
+                    meta = parse_cassette(text, path).get(METADATA_KEY)
+                    previous = meta if isinstance(meta, Mapping) else None
+            new = cls.serialize(ours, serializer, previous, before)
+            cls.check(path, new)
+            if atomic_write_text(path, new, expected=text):
+                cls._loaded[_key(path)] = (_signature(new), len(before) + len(ours["requests"]))
+                return
+        raise CassetteError(
+            path, "other processes kept writing this cassette; nothing was written, record again"
+        )
+
+
+_UNREAD: Any = object()
+"""No load of this cassette was seen: it is written as it is, without a merge."""
+
+
+def _key(path: Path) -> str:
+    return str(resolve_cassette_path(path).absolute())
+
+
+def _signature(text: str) -> tuple[int, int]:
+    """What a cassette file held (its text's hash and length), to tell whether another
+    process wrote it since."""
+    return (hash(text), len(text))
+
+
+def _merge_base(path: Path, text: str) -> dict[str, Any]:
+    """The cassette another process wrote meanwhile; when it cannot be read, saving here
+    fails loudly instead of replacing it."""
+    try:
+        return parse_cassette(text, path)
+    except CassetteError as error:
+        raise CassetteError(
+            path,
+            "another process wrote this cassette while it was being recorded here, and its "
+            f"file cannot be merged ({error.problem}); nothing was written, record again",
+        ) from None

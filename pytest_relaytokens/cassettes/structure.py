@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus, urlsplit
@@ -29,6 +30,7 @@ __all__ = [
     "SECRET_WORDS",
     "attribute_is_secret",
     "auth_parts",
+    "base64_minimum",
     "basic_parts",
     "challenge_secret_values",
     "cookie_values",
@@ -36,7 +38,9 @@ __all__ = [
     "element_is_secret",
     "is_parsed",
     "is_secret_name",
+    "is_valid_json",
     "json_leaves",
+    "json_secret_spans",
     "jsonish_secret_values",
     "multipart_secret_parts",
     "parse_json_exact",
@@ -211,22 +215,31 @@ def rewrite_params(text: str, on_secret: ParamRewrite, depth: int = 0) -> str:
     headers and bodies included) whose name is secret, passed through ``on_secret``."""
     if "=" not in text and "/" not in text:
         return text
-    words = text.translate(_WORD_TABLE).split("\x00")  # the text between delimiters
-    rewritten: dict[int, str] = {}
-    for index in [i for i, word in enumerate(words) if "=" in word or "/" in word]:
-        new = _rewrite_word(words[index], on_secret, depth)
-        if new != words[index]:
-            rewritten[index] = new
-    if not rewritten:
+    masked = text.translate(_WORD_TABLE)  # delimiters as NUL: words are what is between
+    spans: list[tuple[int, int, str]] = []
+    starts: dict[int, int] = {}
+    for mark in ("=", "/"):  # only the words holding one are read (C-speed finds)
+        position = masked.find(mark)
+        while position >= 0:
+            start = masked.rfind("\x00", 0, position) + 1
+            end = masked.find("\x00", position)
+            end = len(masked) if end < 0 else end
+            starts[start] = end
+            position = masked.find(mark, end)
+    for start in sorted(starts):
+        word = text[start : starts[start]]
+        new = _rewrite_word(word, on_secret, depth)
+        if new != word:
+            spans.append((start, starts[start], new))
+    if not spans:
         return text
     out: list[str] = []
     position = 0
-    for index, word in enumerate(words):
-        end = position + len(word)
-        out.append(rewritten.get(index, word))
-        if end < len(text):
-            out.append(text[end])  # the delimiter, as it was
-        position = end + 1
+    for start, end, new in spans:
+        out.append(text[position:start])
+        out.append(new)
+        position = end
+    out.append(text[position:])
     return "".join(out)
 
 
@@ -383,8 +396,6 @@ def percent_forms(text: str) -> list[str]:
 
 
 # --- base64 runs ---------------------------------------------------------------------------
-_B64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_="
-_B64_TABLE = bytes(b if b in _B64_BYTES else 32 for b in range(256))
 
 
 @dataclass(frozen=True)
@@ -405,17 +416,38 @@ class Base64Run:
         return out if self.padded else out.rstrip(b"=")
 
 
+def base64_minimum(secrets: Iterable[str]) -> int:
+    """The shortest base64 run that can hold one of ``secrets`` (at any alignment, after
+    any prefix): shorter runs need not be decoded. At least 8."""
+    shortest = min((len(s.encode("utf-8", "surrogatepass")) for s in secrets), default=0)
+    if not shortest:
+        return 8
+    # the characters that encode only the secret's own bits, over the three alignments
+    core = min((8 * (k + shortest)) // 6 - -(-8 * k // 6) for k in range(3))
+    return max(8, core)
+
+
+_B64 = rb"A-Za-z0-9+/\-_="
+
+
+@functools.lru_cache(maxsize=64)
+def _long_runs(minimum: int) -> re.Pattern[bytes]:
+    """Short runs and what separates them are consumed possessively, in C, one step a
+    byte; each match ends in one run of ``minimum`` or more (group 1). Linear."""
+    short, b64 = minimum - 1, _B64
+    return re.compile(
+        rb"[^%s]*+(?:[%s]{1,%d}+[^%s]++)*+(?:([%s]{%d,})|[%s]{0,%d}+\Z)"
+        % (b64, b64, short, b64, b64, minimum, b64, short)
+    )
+
+
 def base64_runs(data: bytes, minimum: int = 8) -> Iterator[Base64Run]:
-    """Every run of 8+ base64/base64url characters of UTF-8 ``data`` that decodes to text."""
-    masked = data.translate(_B64_TABLE)
-    position = 0
-    for token_run in masked.split():
-        if len(token_run) < minimum:
-            continue
-        # the first occurrence from here is this run: shorter runs between cannot hold it
-        start = masked.find(token_run, position)
-        end = start + len(token_run)
-        position = end
+    """Every run of ``minimum``+ base64/base64url characters of UTF-8 ``data`` that
+    decodes to text."""
+    for found in _long_runs(max(2, minimum)).finditer(data):
+        start, end = found.span(1)
+        if start < 0:  # the end of the data, with no long run left
+            break
         run = data[start:end]
         token = run.rstrip(b"=")
         urlsafe = b"-" in token or b"_" in token
@@ -474,6 +506,85 @@ def parse_json_exact(text: str) -> Any:
         )
     except (ValueError, RecursionError):
         return _NOT_PARSED
+
+
+_ANCHORS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    *((word, (word,)) for word in ("token", "passw", "pwd", "passphrase", "secret")),
+    *(
+        (b, tuple(f"{a}{sep}{b}" for sep in ("", "-", "_", ".")))
+        for a, b in (("api", "key"), ("private", "key"), ("user", "name"))
+    ),
+)
+"""Every secret name (:func:`is_secret_name`, ``body``) holds one of these words,
+lower-cased; each group is looked for only when its guard word is in the text."""
+_VALUE_END = frozenset(",}] \t\r\n")
+
+
+def json_secret_spans(text: str) -> list[tuple[str, int, int]] | None:
+    """``(key, start, end)`` of the value of every secret-named key of a *valid* JSON
+    document, found from the secret words in C-speed passes instead of a walk of every
+    leaf (a string's span excludes its quotes); None when the document must be walked:
+    a ``\\u`` escape (a key may be spelt with one), an escaped quote (a JSON document
+    inside a string), or a secret name holding an array. The same values as
+    :func:`json_leaves` gives in a secret position, whose names hold an anchor word."""
+    if "\\u" in text or '\\"' in text:
+        return None
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a character whose lower case is longer: walk it
+        return None
+    found: dict[int, tuple[str, int, int]] = {}
+    anchors = [a for guard, group in _ANCHORS if guard in lowered for a in group]
+    for anchor in anchors:
+        position = lowered.find(anchor)
+        while position >= 0:
+            opening = text.rfind('"', max(0, position - 256), position)
+            closing = text.find('"', position + len(anchor))
+            if opening < 0 or closing < 0:  # a very long string: walk it
+                return None
+            if opening not in found:
+                colon = closing + 1
+                while colon < len(text) and text[colon] in " \t\r\n":
+                    colon += 1
+                key = text[opening + 1 : closing]
+                if text.startswith(":", colon) and is_secret_name(key, "body"):
+                    span = _json_value_span(text, colon + 1)
+                    if span is None:
+                        return None
+                    if span[0] >= 0:
+                        found[opening] = (key, *span)
+            position = lowered.find(anchor, position + 1)
+    return [found[k] for k in sorted(found)]
+
+
+def _json_value_span(text: str, position: int) -> tuple[int, int] | None:
+    """The span of the string or number value starting at ``position`` (after blanks);
+    ``(-1, -1)`` for a value that is no secret (an object, true, false, null); None for an
+    array (its strings are secret too: walk the document)."""
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    first = text[position : position + 1]
+    if first == '"':
+        return position + 1, text.find('"', position + 1)
+    if first == "[":
+        return None
+    if first and first in "-0123456789NI":
+        end = position
+        while end < len(text) and text[end] not in _VALUE_END:
+            end += 1
+        return position, end
+    return -1, -1
+
+
+def is_valid_json(text: str) -> bool:
+    """Is ``text`` one JSON object or array (the C parser, no hooks)?"""
+    stripped = text.lstrip()
+    if not stripped or stripped[0] not in "{[":
+        return False
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def is_parsed(node: Any) -> bool:

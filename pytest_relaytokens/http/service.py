@@ -335,6 +335,9 @@ class FakeService:
         self.log.append(exchange)
         return self.lifecycle.observe(exchange, semantics.encode(self, request, response))
 
+    #: the last ``Date`` value and the second of the clock it shows
+    _date: tuple[int, str] = (-(2**62), "")
+
     def server_now(self) -> _dt.datetime:
         """The server's clock (services add their policy's skew)."""
         return self.clock.now()
@@ -343,8 +346,13 @@ class FakeService:
         """``response`` with a ``Date`` (RFC 9110 §6.6.1) from :meth:`server_now`: one clock
         on every transport, so a client estimating skew from ``Date`` sees the test's."""
         dated = response.copy()
-        when = self.server_now().astimezone(_dt.timezone.utc)
-        dated.headers = [("Date", format_datetime(when, usegmt=True)), *response.headers]
+        when = self.server_now()
+        second = int(when.timestamp())
+        cached = self._date
+        if cached[0] != second:  # formatted once per second of the clock, as servers do
+            utc = when.astimezone(_dt.timezone.utc)
+            cached = self._date = (second, format_datetime(utc, usegmt=True))
+        dated.headers = [("Date", cached[1]), *response.headers]
         return dated
 
     # The routes a test adds ------------------------------------------------------------

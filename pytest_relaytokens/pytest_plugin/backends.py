@@ -35,6 +35,7 @@ from .markers import MarkedError
 from .strict import arm_errors, ucwa_client_answer
 
 if TYPE_CHECKING:
+    from ..cassettes.replay import ReplayOptions
     from ..cassettes.storage import Cassette
     from ..clock import Clock
     from ..http import TokenPolicy
@@ -116,6 +117,16 @@ class TestInputs:
     #: the fakes' CORS allowed origins (None: CORS off) and the UCWA online deployment
     cors_origins: tuple[str, ...] | None = None
     ucwa_online: bool = False
+    #: replay strictness and cassette age: ReplayOptions arguments (marker over ini/CLI)
+    replay: dict[str, Any] = field(default_factory=dict)
+    #: whether the ucwa_format / ucwa_quirks markers were given (replay re-renders for them)
+    marked_ucwa: tuple[bool, bool] = (False, False)
+
+    @functools.cached_property
+    def replay_options(self) -> ReplayOptions:
+        from ..cassettes.replay import ReplayOptions
+
+        return ReplayOptions.checked(**self.replay)
 
     @functools.cached_property
     def ucwa_format(self) -> str:
@@ -154,7 +165,35 @@ def make_backend(name: str, inputs: TestInputs) -> Backend:
         "replay": ReplayBackend,
         "live": LiveBackend,
     }
+    if name == "replay" and _re_record(inputs):
+        inputs.record_mode = "rewrite"
+        return LiveBackend(inputs)
     return kinds[name](inputs)
+
+
+def _re_record(inputs: TestInputs) -> bool:
+    """Whether an expired cassette is re-recorded (``on_expiry="re-record"``) on the live
+    backend, which must be configured (else a clear error naming what to set)."""
+    options = inputs.replay_options
+    if options.max_age is None or options.on_expiry != "re-record":
+        return False
+    if not inputs.cassette.is_file():
+        return False
+    from ..cassettes.age import age_problem
+    from ..cassettes.storage import load_interactions
+
+    problem = age_problem(
+        inputs.cassette, load_interactions(inputs.cassette).recorded_at, options.max_age
+    )
+    if problem is None:
+        return False
+    if not any(os.environ.get(api["url"]) for api in ENVIRONMENT.values()):
+        raise BackendError(
+            f"{inputs.nodeid}: {problem}, and on_expiry='re-record' needs a live backend: set "
+            f"{' or '.join(api['url'] for api in ENVIRONMENT.values())} with its credentials "
+            "(or use on_expiry='warn' or 'fail')"
+        )
+    return True
 
 
 # ---------------------------------------------------------------------------- fake
@@ -302,7 +341,8 @@ class ReplayBackend:
         self.inputs = inputs
         self.services: dict[str, FakeService] = {}
         self.used: list[Path] = []
-        self.played: dict[Any, int] = {}  # interactions the token fixtures used, by key
+        #: the recorded requests (by identity) the token fixtures answered from
+        self.played: set[int] = set()
         self._cassette: Cassette | None = None
         self._ucwa_response: FakeResponse | None = None
 
@@ -326,11 +366,35 @@ class ReplayBackend:
     def _own(self) -> Cassette:
         if self._cassette is None:
             self._cassette = self._load(self.inputs.cassette)
+            self._check_age(self._cassette)
             self._pin_clock(self._cassette)
         return self._cassette
 
+    def _check_age(self, cassette: Cassette) -> None:
+        """``max_age``: an older cassette warns or fails (re-record: see make_backend)."""
+        options = self.inputs.replay_options
+        if options.max_age is None:
+            return
+        from ..cassettes.age import CassetteExpiredWarning, ExpiredCassette, age_problem
+
+        problem = age_problem(cassette.path, cassette.recorded_at, options.max_age)
+        if problem is None:
+            return
+        advice = (
+            f"{problem}. Re-record it with `pytest --relaytokens-backend=live "
+            "--relaytokens-record-mode=rewrite`, check it with `relaytokens drift`, or raise "
+            "max_age (@pytest.mark.relaytokens_replay(max_age=...), --relaytokens-max-age)"
+        )
+        if options.on_expiry == "warn":
+            import warnings
+
+            warnings.warn(CassetteExpiredWarning(advice), stacklevel=2)
+            return
+        raise ExpiredCassette(f"{self.inputs.nodeid}: {advice}")
+
     def _own_or_library(self, scenario: str) -> Cassette:
-        if self.inputs.cassette.exists():  # a directory there is an error, not the library
+        # a named cassette (the marker) is never replaced by the library: missing, it fails
+        if self.inputs.cassette.exists() or self.inputs.shared:
             return self._own()
         from ..library import scenario_path
 
@@ -344,16 +408,12 @@ class ReplayBackend:
             self.inputs.clock.set(recorded)
 
     def _answer(self, cassette: Cassette, path_pattern: str, path: str) -> FakeResponse:
-        from ..cassettes.replay import _first, request_key
-
         inputs = self.inputs
         family = self.inputs.ucwa_format if "mediaRelay" in path_pattern else "json"
         request, recorded = _recorded(cassette, path_pattern, family)
         if cassette is self._cassette:
-            accept = _first(request.get("headers") or {}, "accept")
-            key = request_key(str(request["method"]), str(request["uri"]), accept)
-            self.played[key] = self.played.get(key, 0) + 1
-        return retime(
+            self.played.add(id(request))
+        timed = retime(
             recorded,
             path,
             inputs.clock.now(),
@@ -361,6 +421,7 @@ class ReplayBackend:
             inputs.policy,
             inputs.rebase,
         )
+        return rerender(timed, path, inputs)
 
     def ucwa_token_response(self) -> FakeResponse:
         if self._ucwa_response is None:
@@ -416,18 +477,19 @@ class ReplayBackend:
     def teardown_problems(self, allow_unplayed: bool) -> list[str]:
         if allow_unplayed or self._cassette is None or not self.services:
             return []  # token fixtures alone pick one answer; a conversation must be whole
-        from ..cassettes.replay import ReplayService
+        from ..cassettes.matching import recorded_shape
 
-        index: dict[Any, list[Any]] = getattr(ReplayService(self._cassette), "_index", {})
-        served: dict[Any, int] = dict(self.played)
+        played = set(self.played)
         for service in self.services.values():
-            for key, count in getattr(service, "_served", {}).items():
-                served[key] = served.get(key, 0) + count
+            for entry, count in zip(
+                getattr(service, "recorded", ()), getattr(service, "plays", ()), strict=True
+            ):
+                if count:
+                    played.add(id(entry.request))
         left = [
-            f"  {method} {path}" + (f" (Accept {family})" if family else "") + f" x{n}"
-            for key, responses in index.items()
-            for method, path, _query, family in [key]
-            if (n := len(responses) - served.get(key, 0)) > 0
+            f"  {recorded_shape(request).shown()}"
+            for request, _ in self._cassette.interactions
+            if id(request) not in played
         ]
         if not left:
             return []
@@ -459,11 +521,20 @@ def _replay_service(cassette: Cassette, base_url: str, inputs: TestInputs) -> Fa
                     inputs.policy,
                     inputs.rebase,
                 )
+                response = rerender(response, req.path, inputs)
                 if response.status >= 400 and response.error_id is None:
                     response.error_id = _catalogue_id(req.path, response)
             return response, credential, matched
 
-    service = TimeAwareReplay(cassette, base_url=base_url, clock=inputs.clock)
+    options = inputs.replay_options
+    service = TimeAwareReplay(
+        cassette,
+        base_url=base_url,
+        clock=inputs.clock,
+        allow_playback_repeats=options.allow_playback_repeats,
+        match_on=options.match_on,
+        matcher=options.matcher,
+    )
     service.credentials = LiveCredentials("replayed-user", "replayed-password")  # type: ignore[attr-defined]
     return service
 
@@ -500,7 +571,8 @@ def _recorded(
 ) -> tuple[dict[str, Any], FakeResponse]:
     """The recorded successful answer for a path: the first one whose request asked for
     ``family`` (what the token fixtures ask for), else the last one."""
-    from ..cassettes.replay import _first, recorded_response
+    from ..cassettes.matching import recorded_header as _first
+    from ..cassettes.replay import recorded_response
 
     found = [
         (request, response)
@@ -655,6 +727,56 @@ def retime(
         response.error_id,
         response.token,
     )
+
+
+def rerender(response: FakeResponse, path: str, inputs: TestInputs) -> FakeResponse:
+    """A replayed token answer as the test's markers ask: ``ucwa_format`` and ``ucwa_quirks``
+    re-render the recorded UCWA token, ``token_clock_skew`` moves its instants as a server
+    clock running that far ahead would; every other recorded byte is left alone."""
+    skew = inputs.policy.server_skew
+    fmt_marked, quirks_marked = inputs.marked_ucwa
+    if response.status >= 300 or not response.body:
+        return response
+    content_type = response.content_type
+    if path.endswith("mediaRelayAccessToken") and (fmt_marked or quirks_marked or skew):
+        from ..ucwa import wire
+
+        token, recorded_quirks, pretty = _parsed_ucwa(response.body, content_type)
+        recorded_fmt = "xml" if "xml" in content_type else "json"
+        fmt = inputs.ucwa_format if fmt_marked else recorded_fmt
+        if not (quirks_marked or fmt != recorded_fmt):  # skew alone: only validUntil moves
+            body = wire.retime(response.body, content_type, token.valid_until + skew)
+        else:
+            quirks = inputs.quirks if quirks_marked else recorded_quirks
+            token = token.model_copy(update={"valid_until": token.valid_until + skew})
+            if fmt == "xml":
+                body = wire.render_xml(token, quirks)
+            else:
+                body = wire.render_json(token, quirks, pretty=pretty)
+            content_type = UCWA_CONTENT_TYPES[fmt] if fmt != recorded_fmt else content_type
+    elif skew and re.search(_RELAY_TOKEN_PATH, path):
+        from ..relay import wire as relay_wire
+
+        relay_token = _parsed_relay(response.body)
+        expiry = relay_token.expiration_date
+        body = relay_wire.retime_token(
+            response.body,
+            relay_token.creation_date + skew,
+            None if expiry is None else expiry + skew,
+        )
+    else:
+        return response
+    if body == response.body:
+        return response
+    headers = [
+        (k, content_type if k.lower() == "content-type" else v)
+        for k, v in response.headers
+        if k.lower() != "content-length"
+    ]
+    headers.append(("Content-Length", str(len(body))))
+    answer = response.copy()
+    answer.headers, answer.body = headers, body
+    return answer
 
 
 # ---------------------------------------------------------------------------- live

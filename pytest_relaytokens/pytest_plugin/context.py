@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -139,6 +140,39 @@ def policy_for(settings: MarkerSettings, state: RunState) -> TokenPolicy:
     return policy
 
 
+#: The setting fixtures and what the plugin's own definition of each gives a test.
+DEFAULTS: dict[str, Callable[[pytest.Item], Any]] = {
+    "relaytokens_seed": default_seed,
+    "relaytokens_clock": default_clock,
+    "relaytokens_token_policy": default_policy,
+    "relaytokens_backend": default_backend,
+    "relaytokens_ucwa_format": default_format,
+    "relaytokens_ucwa_quirks": default_quirks,
+}
+
+PLUGIN_MODULE = "pytest_relaytokens.plugin"  # where the plugin's own fixtures are defined
+_DEFINES_KEY = pytest.StashKey[dict[str, bool]]()
+
+
+def plugin_defines(request: pytest.FixtureRequest, fixture: str) -> bool:
+    """Whether pytest would set ``fixture`` up for this test from the plugin's own definition
+    (no conftest, module, class or ``name=`` override). Asked of pytest's own fixture lookup,
+    ``FixtureManager.getfixturedefs``, through the private ``request._fixturemanager``:
+    pytest has no public way to ask which definition a test gets without setting it up, and
+    one set-up per setting would cost more than the token itself (docs/performance.md;
+    tests/test_plugin_overrides.py pins every spelling). Cached per module or class."""
+    item = request.node
+    known = item.parent.stash.setdefault(_DEFINES_KEY, {})
+    ours = known.get(fixture)
+    if ours is None:
+        where: Any = item if pytest.version_tuple >= (8, 1) else item.nodeid
+        found = request._fixturemanager.getfixturedefs(fixture, where)
+        ours = known[fixture] = bool(found) and getattr(
+            found[-1].func, "__module__", None
+        ) == PLUGIN_MODULE
+    return ours
+
+
 def cassette_name(item: pytest.Item) -> str:
     """``Class.test_name`` (nested classes joined by dots), or ``test_name``."""
     names = [node.name for node in item.listchain() if isinstance(node, pytest.Class)]
@@ -179,14 +213,26 @@ class SharedServer(NamedTuple):
     relay: Any
 
 
+CONTEXT_KEY = pytest.StashKey["TestContext"]()
+
+
+def context_for(request: pytest.FixtureRequest) -> TestContext:
+    """This test's context, made by the first plugin fixture that needs it; an item finalizer
+    (run in order with the fixtures' teardowns) stops its fakes and runs the strict checks."""
+    item = request.node
+    context = item.stash.get(CONTEXT_KEY, None)
+    if context is None:
+        context = item.stash[CONTEXT_KEY] = TestContext(request)
+        item.addfinalizer(context.finish)
+    return context
+
+
 class TestContext:
     """Everything the plugin resolved for one test (see the module docstring)."""
 
     __test__ = False  # not a test class
 
     # What most tests never set, read from the class until set (fewer stores per test).
-    _quirks: UcwaQuirks | None = None
-    _format: str | None = None
     _backend: Backend | None = None
     #: why the test's recording is not a complete one (None: its call phase passed)
     unfinished: str | None = None
@@ -195,27 +241,60 @@ class TestContext:
     server: FakeServers | None = None
     _unplug: Any = None  # the session server's router serving this test's fakes
 
-    def __init__(
-        self,
-        request: pytest.FixtureRequest,
-        seed: int,
-        clock: Clock,
-        policy: TokenPolicy,
-        backend: str,
-    ) -> None:
+    def __init__(self, request: pytest.FixtureRequest) -> None:
         item = request.node
         self.request = request
         self.item = item
         self.state = item.config.stash[STATE_KEY]
-        settings = self.settings = marker_settings(item)
-        self.seed = _checked("relaytokens_seed", seed, item)
-        self.clock = clock
-        self.policy = policy
-        self.backend_name = _checked("relaytokens_backend", settings.backend or backend, item)
+        self.settings = marker_settings(item)
         self.blocked: list[str] = []
         self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
         self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
+        self._defaults: dict[str, Any] = {}  # setting fixture -> the plugin's own value
         mark_item_used(item, item.config)
+
+    # --- settings: each one a fixture, resolved on first use ------------------------------------
+    def default(self, fixture: str) -> Any:
+        """What the plugin's own definition of setting ``fixture`` gives this test (its
+        parameter when a test parametrizes it indirectly), made once: the fixture and the
+        fakes share it (one clock)."""
+        found = self._defaults
+        if fixture not in found:
+            found[fixture] = given(self.request, fixture, DEFAULTS[fixture])
+        return found[fixture]
+
+    def setting(self, fixture: str) -> Any:
+        """Setting ``fixture`` for this test: computed here when pytest would pick the
+        plugin's own definition, else set up by pytest (an override however declared, or a
+        parametrization). A test pays for the settings it uses, not one fixture each."""
+        callspec = getattr(self.item, "callspec", None)
+        if (callspec is None or fixture not in callspec.params) and plugin_defines(
+            self.request, fixture
+        ):
+            return self.default(fixture)
+        return self.request.getfixturevalue(fixture)
+
+    @functools.cached_property
+    def seed(self) -> int:
+        value: int = _checked("relaytokens_seed", self.setting("relaytokens_seed"), self.item)
+        return value
+
+    @functools.cached_property
+    def clock(self) -> Clock:
+        clock: Clock = self.setting("relaytokens_clock")
+        return clock
+
+    @functools.cached_property
+    def policy(self) -> TokenPolicy:
+        policy: TokenPolicy = self.setting("relaytokens_token_policy")
+        return policy
+
+    @functools.cached_property
+    def backend_name(self) -> str:
+        """The ``relaytokens_backend`` marker, else ``relaytokens_backend``."""
+        value = self.settings.backend or self.setting("relaytokens_backend")
+        name: str = _checked("relaytokens_backend", value, self.item)
+        return name
 
     # --- lazily resolved parts ------------------------------------------------------------------
     @property
@@ -234,34 +313,19 @@ class TestContext:
     def allowed_hosts(self) -> tuple[str, ...]:
         return (*self.state.allow_hosts, *self.settings.allow.get("hosts", ()))
 
-    def with_ucwa(self, quirks: UcwaQuirks | None = None, fmt: str | None = None) -> TestContext:
-        """Take the UCWA settings a fixture resolved through pytest (the ``ucwa_format`` and
-        ``ucwa_quirks`` markers still win); returns the context."""
-        if quirks is not None and self._quirks is None:
-            marked = self.settings.ucwa_quirks
-            self._quirks = dataclasses.replace(quirks, **marked) if marked else quirks  # type: ignore[arg-type]
-        if fmt is not None and self._format is None:
-            value = self.settings.ucwa_format or fmt
-            self._format = _checked("relaytokens_ucwa_format", value, self.item)
-        return self
-
-    @property
+    @functools.cached_property
     def ucwa_format(self) -> str:
-        """The ``ucwa_format`` marker, else ``relaytokens_ucwa_format`` (asked of pytest on
-        first use when no fixture handed it over)."""
-        if self._format is None:
-            self.with_ucwa(fmt=self.request.getfixturevalue("relaytokens_ucwa_format"))
-        assert self._format is not None
-        return self._format
+        """The ``ucwa_format`` marker, else ``relaytokens_ucwa_format``."""
+        value = self.settings.ucwa_format or self.setting("relaytokens_ucwa_format")
+        fmt: str = _checked("relaytokens_ucwa_format", value, self.item)
+        return fmt
 
-    @property
+    @functools.cached_property
     def quirks(self) -> UcwaQuirks:
-        """``relaytokens_ucwa_quirks`` with the ``ucwa_quirks`` marker's keywords on top
-        (asked of pytest on first use when no fixture handed it over)."""
-        if self._quirks is None:
-            self.with_ucwa(quirks=self.request.getfixturevalue("relaytokens_ucwa_quirks"))
-        assert self._quirks is not None
-        return self._quirks
+        """``relaytokens_ucwa_quirks`` with the ``ucwa_quirks`` marker's keywords on top."""
+        quirks: UcwaQuirks = self.setting("relaytokens_ucwa_quirks")
+        marked = self.settings.ucwa_quirks
+        return dataclasses.replace(quirks, **marked) if marked else quirks  # type: ignore[arg-type]
 
     @property
     def cassette(self) -> Path:
@@ -296,14 +360,17 @@ class TestContext:
                 revoked=settings.revoked,
                 cors_origins=settings.cors_origins,
                 ucwa_online=settings.ucwa_online,
+                replay={**self.state.replay, **settings.replay},  # relaytokens_replay over ini
+                marked_ucwa=(settings.ucwa_format is not None, bool(settings.ucwa_quirks)),
             )
             backend = self._backend = make_backend(self.backend_name, inputs)
         return backend
 
     def finish(self) -> None:
-        """The context fixture's teardown: stop the fakes, record coverage, and fail the test
-        on what strict mode does not allow."""
+        """The context's teardown (an item finalizer): stop the fakes, record coverage, and
+        fail the test on what strict mode does not allow."""
         item = self.item
+        del item.stash[CONTEXT_KEY]
         state = self.state
         if state.passed_call != item.nodeid and self._backend is not None:
             self.unfinished = _why_unfinished(item, state.failed_call == item.nodeid)
@@ -545,6 +612,9 @@ class TestContext:
             f"  {e.request.method} {safe_url(e.request.url)} -> {e.response.status}"
             for e in unexpected
         )
+        explain = getattr(service, "miss_report", None)  # replay: the nearest recorded ones
+        if callable(explain) and (report := explain()):
+            listed += f"\n{report}"
         return [
             f"{fixture}: the fake received {len(unexpected)} request(s) it did not expect:\n"
             f"{listed}\nTo allow them mark the test @pytest.mark.relaytokens_allow(unexpected=True)"

@@ -70,6 +70,9 @@ MARKERS: dict[str, str] = {
     "or records (relative to the test module's folder); several tests may share one.",
     "relaytokens_allow": "relaytokens_allow(unexpected=True, unused_faults=True, unplayed=True, "
     'hosts=["example.com"]): relax the teardown checks or let requests reach these hosts.',
+    "relaytokens_replay": "relaytokens_replay(*, allow_playback_repeats=False, match_on=[...], "
+    'matcher=None, max_age="30d", on_expiry="warn"|"fail"|"re-record"): how strictly this '
+    "test replays its cassette (docs/cassettes.md, Replay).",
 }
 
 
@@ -107,6 +110,7 @@ class MarkerSettings:
         "lifetime",
         "never_expires",
         "relay_errors",
+        "replay",
         "revoked",
         "server_skew",
         "tls",
@@ -134,6 +138,7 @@ class MarkerSettings:
         cors_origins: tuple[str, ...] | None = None,
         ucwa_online: bool = False,
         tls: bool = False,
+        replay: dict[str, Any] | None = None,
     ) -> None:
         self.already_expired = already_expired
         self.lifetime = lifetime
@@ -154,6 +159,8 @@ class MarkerSettings:
         self.cors_origins = cors_origins
         self.ucwa_online = ucwa_online
         self.tls = tls
+        #: the ``relaytokens_replay`` marker's checked arguments (cassettes/replay.py)
+        self.replay: dict[str, Any] = {} if replay is None else replay
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
@@ -217,6 +224,14 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
         "hosts=None",
     ),
     "relaytokens_service_options": ("*", "cors_origins=None", "ucwa_online=None", "tls=None"),
+    "relaytokens_replay": (
+        "*",
+        "allow_playback_repeats=None",
+        "match_on=None",
+        "matcher=None",
+        "max_age=None",
+        "on_expiry=None",
+    ),
 }
 
 
@@ -563,6 +578,20 @@ def host_problem(host: str) -> str | None:
     return None
 
 
+def _replay(item: pytest.Item, settings: MarkerSettings) -> None:
+    mark = item.get_closest_marker("relaytokens_replay")
+    if mark is None:
+        return
+    from ..cassettes.replay import ReplayOptions  # only for tests carrying the marker
+
+    args = {k: v for k, v in _bind(item, mark).items() if v is not None}
+    try:
+        ReplayOptions.checked(**args)
+    except ValueError as exc:
+        raise _problem(item, mark.name, str(exc), f"{mark.name}{_signature(mark.name)}") from None
+    settings.replay = args
+
+
 _STEPS = (
     _expiry,
     _revoked,
@@ -574,6 +603,7 @@ _STEPS = (
     _cassette,
     _allow,
     _service_options,
+    _replay,
 )
 
 

@@ -125,6 +125,29 @@ OPTIONS: dict[str, tuple[str, str | None, tuple[str, ...] | None]] = {
         "false",
         _TRUE_FALSE,
     ),
+    # replay strictness and cassette age (docs/cassettes.md, Replay); the relaytokens_replay
+    # marker overrides each for one test
+    "allow_playback_repeats": (
+        "on replay, let one recorded interaction answer more than one request (true/false)",
+        "false",
+        _TRUE_FALSE,
+    ),
+    "match_on": (
+        "comma-separated request fields replay matches on (default: method, scheme, host, port, "
+        "path, query, accept, body)",
+        None,
+        None,
+    ),
+    "max_age": (
+        "the oldest a replayed cassette may be (e.g. 30d, 12h; default: no limit)",
+        None,
+        None,
+    ),
+    "on_expiry": (
+        "a cassette older than max_age: warn, fail (default) or re-record (live backend)",
+        "fail",
+        ("warn", "fail", "re-record"),
+    ),
     "unused_cassettes": (
         "report cassettes under the cassette folders that no selected test used (true/false)",
         "false",
@@ -180,6 +203,7 @@ def check_options(config: pytest.Config) -> None:
     except pytest.UsageError as exc:
         problems.append(str(exc).removeprefix("relaytokens: "))
     problems.extend(_pattern_problems(config))
+    problems.extend(_replay_problems(config))
     selectors = _raw_option(config, "errors")
     if selectors:
         from ..selection import select_errors
@@ -191,6 +215,49 @@ def check_options(config: pytest.Config) -> None:
     if problems:
         listed = "\n".join(f"  - {p}" for p in problems)
         raise pytest.UsageError(f"relaytokens: {len(problems)} configuration problem(s):\n{listed}")
+
+
+def _replay_problems(config: pytest.Config) -> list[str]:
+    """The replay and cassette-age options, checked (see :func:`replay_options`)."""
+    raw = {name: _raw_option(config, name) for name in ("match_on", "max_age")}
+    problems = []
+    for name, value in raw.items():
+        if value is None:
+            continue
+        from ..cassettes.replay import ReplayOptions  # only when the option is given
+
+        try:
+            ReplayOptions.checked(**{name: value})
+        except ValueError as exc:
+            problems.append(f"{_flag(name)} / ini relaytokens_{name}: {exc}")
+    if _raw_option(config, "on_expiry") == "re-record" and not live_configured():
+        problems.append(
+            f"{_flag('on_expiry')} / ini relaytokens_on_expiry: re-record needs a live backend; "
+            f"set {' or '.join(LIVE_URL_VARIABLES)} (with its credentials), or use warn or fail"
+        )
+    return problems
+
+
+#: The variables naming a live server (pytest_plugin/backends.py ENVIRONMENT reads them).
+LIVE_URL_VARIABLES = ("RELAYTOKENS_UCWA_URL", "RELAYTOKENS_RELAY_URL")
+
+
+def live_configured() -> bool:
+    """Whether a live backend is configured (one of its URL variables is set)."""
+    return any(os.environ.get(name) for name in LIVE_URL_VARIABLES)
+
+
+def replay_settings(config: pytest.Config) -> dict[str, object]:
+    """The ini/CLI replay options as :class:`~..cassettes.replay.ReplayOptions` arguments."""
+    found: dict[str, object] = {
+        "allow_playback_repeats": get_option(config, "allow_playback_repeats") == "true",
+        "on_expiry": get_option(config, "on_expiry") or "fail",
+    }
+    for name in ("match_on", "max_age"):
+        value = _raw_option(config, name)
+        if value is not None:
+            found[name] = value
+    return found
 
 
 def _raw_patterns(config: pytest.Config) -> list[str]:
@@ -278,6 +345,8 @@ class RunState:
         self.block_network = True
         self.allow_hosts: tuple[str, ...] = ()
         self.live_missing = "error"
+        #: ini/CLI replay options (the relaytokens_replay marker overrides them per test)
+        self.replay: dict[str, object] = {}
         self.run_id = ""  # the same in every xdist worker of one run
         #: what every test without a marker or override shares (immutable; made on first use)
         self.default_policy: TokenPolicy | None = None
@@ -319,6 +388,7 @@ class RunState:
                     f"{host!r} is {problem}"
                 )
         state.live_missing = get_option(config, "live_missing") or "error"
+        state.replay = replay_settings(config)
         worker_input = getattr(config, "workerinput", None) or {}
         state.run_id = str(
             worker_input.get("relaytokens_run_id")

@@ -1,8 +1,10 @@
 # ruff: noqa: E501  (the error table below keeps one entry per line)
 """Every documented Relay error (reference §3) plus the few inferred ones the fake needs.
 
-Each entry answers with the service-wide four-key envelope. Entries marked ``inferred`` are
-not in the documentation: their status, code, message or details were chosen by us. Inferred
+Each entry answers with the service-wide four-key envelope. Every entry names its ``source``;
+``inferred`` marks an entry whose status or code the documentation does not give, and
+``inferred_parts`` lists every part we chose (status, code, message, details, headers) with
+the reason. Documented messages are the S5 catalogue's example texts, verbatim. Inferred
 ``errorCode`` values are ``abs(Java String.hashCode(errorName))`` so they are deterministic
 and look like the documented hash-like codes (the documented codes are *not* computed this way).
 """
@@ -56,7 +58,13 @@ def json_headers(when: _dt.datetime | None = None) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class RelayErrorEntry:
-    """One error of the catalogue: its envelope, HTTP status and provenance."""
+    """One error of the catalogue: its envelope, HTTP status and provenance.
+
+    ``inferred``: the status or ``errorCode`` is not documented (the entry is ours).
+    ``source``: where the documented parts come from. ``inferred_parts``: every part the
+    documents do not give (``status``, ``errorCode``, ``message``, ``details``, ``headers``),
+    each with the reason for our choice.
+    """
 
     name: str
     status: int
@@ -64,13 +72,18 @@ class RelayErrorEntry:
     message: str
     details: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     inferred: bool = False
-    source: str = "reference §3 (S5)"
-    note: str = ""
+    source: str = "relay.md §3 (S5)"
+    inferred_parts: tuple[tuple[str, str], ...] = ()
     extra_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def id(self) -> str:
         return f"{self.status}-{self.name}"
+
+    @property
+    def note(self) -> str:
+        """The inferred parts and their reasons as one line ("" when all is documented)."""
+        return "; ".join(f"{part}: {why}" for part, why in self.inferred_parts)
 
     def body_model(
         self, *, message: str | None = None, details: dict[str, Any] | None = None
@@ -101,10 +114,12 @@ class RelayErrorEntry:
 
 
 _LISTENER = "527ca9e2776a7e02dd2e15fe"
-_ENDPOINT = "550c9289e4b0c0c6485f4cfa"
-
-
 _HASH = -1  # errorCode column: abs(Java hashCode) of the name (inferred codes)
+
+# Reasons shared by several rows (the "inferred parts" column).
+_VALUES = ("details", "keys documented (S5); the values are ours, consistent with the message")
+_CODE = ("errorCode", "not documented: abs(Java String.hashCode(errorName)), deterministic")
+_BODY = ("message", "not documented: a Spring-style sentence of ours")
 
 
 def _row(
@@ -115,33 +130,33 @@ def _row(
     source: str,
     message: str,
     details: dict[str, Any],
-    note: str,
+    inferred_parts: tuple[tuple[str, str], ...],
     extra_headers: tuple[tuple[str, str], ...] = (),
 ) -> RelayErrorEntry:
     """One row of the table below, in its column order."""
     code = java_hash_code(name) if error_code == _HASH else error_code
     return RelayErrorEntry(
-        name, status, code, message, details, inferred, source, note, extra_headers
+        name, status, code, message, details, inferred, source, inferred_parts, extra_headers
     )
 
 
 # fmt: off
 RELAY_ERRORS: tuple[RelayErrorEntry, ...] = (
-    # name, status, errorCode, inferred, source, message, errorDetails, note[, extra headers]
-    _row("AuthenticationFailed",    502, 1780355652, False, "reference §3 (S5)",         "Authentication failed from Board Room (10.20.30.40); check the Endpoint's username and password.", {"causes": ["HTTP 401 Unauthorized"], "command": "Invitation", "listenerServiceId": _LISTENER, "remoteAddress": "10.20.30.40", "remoteId": _ENDPOINT, "remoteName": "Board Room", "remoteRequest": "POST /putxml HTTP/1.1", "remoteResponse": "HTTP/1.1 401 Unauthorized"}, ""),
-    _row("BadCommand",              500, 47328961,   False, "reference §3 (S5)",         "The Listener Service rejected the command Dial.", {"commandName": "Dial", "causes": ["Unsupported command for TANDBERG_HTTP"], "listenerServiceId": _LISTENER}, ""),
-    _row("BadCredentialsException", 401, 1285563821, False, "reference §3 (S5)",         "Not Authorized.", {"errorMessage": "Not Authorized.", "errorCode": 1285563821}, "errorDetails values inferred (keys documented)"),
-    _row("CalendarServerException", 502, 187263818,  False, "reference §3 (S5)",         "The calendar server could not be reached.", {"calendarId": "board-room@corp.com", "message": "Calendar server answered 503 Service Unavailable"}, ""),
-    _row("CommandTimedOut",         504, 1331991805, False, "reference §3 (S5)",         "The Listener Service did not answer the command Dial in time.", {"commandName": "Dial", "causes": ["No response within 30000 ms"], "listenerServiceId": _LISTENER}, ""),
-    _row("DuplicateCalendarId",     400, 1782937294, False, "reference §3 (S5)",         "Another Endpoint already uses this calendar id.", {"message": "Calendar id board-room@corp.com is already in use", "causeMessage": "E11000 duplicate key error index: relay.endpoints.$calendarId_1"}, ""),
-    _row("ListenerOffline",         503, 208581637,  True,  "reference §3 (S11 README)", "The Listener Service is offline.", {"listenerServiceId": _LISTENER}, "HTTP status 503 inferred (only seen inside a Failure record)"),
-    _row("EncryptionUpdated",       409, _HASH,      True,  "inferred",                  "The Enterprise's encryption key was updated; re-encrypt Endpoint passwords.", {"enterpriseId": "53aa2cafe4b044cc59538612", "message": "Public key changed"}, "listed in S5 but cut off: status 409, code, message and details inferred"),
-    _row("AccessTokenNotFound",     404, _HASH,      True,  "inferred",                  "Access token not found.", {"accessToken": "i0gni52qmhtdsht5pvpu68dv96gqvil6"}, "auth.getAccessToken documents a 404 without its body"),
-    _row("TooManyRequests",         429, _HASH,      True,  "inferred",                  "Rate limit exceeded: keep below 2 requests per second.", {"limit": 2, "period": "1s"}, "429 documented (S6); name, code, body and Retry-After inferred", (("Retry-After", "1"),)),
-    _row("AccessDeniedException",   403, _HASH,      True,  "inferred",                  "Access is denied.", {"requiredRole": "ROLE_READWRITE", "roles": ["ROLE_READONLY"]}, "a 403 for too-weak roles is not documented"),
-    _row("InvalidParameter",        400, _HASH,      True,  "inferred",                  "Invalid value for parameter 'duration'.", {"parameter": "duration", "value": "-2"}, "validation of duration/roles/code is not documented"),
-    _row("ResourceNotFound",        404, _HASH,      True,  "inferred",                  "No resource at /api/unknown.", {"path": "/api/unknown"}, "the envelope for unknown paths is not documented"),
-    _row("MethodNotAllowed",        405, _HASH,      True,  "inferred",                  "Request method 'DELETE' not supported.", {"method": "DELETE", "path": "/api/auth/accesstokens"}, "the envelope for unsupported methods is not documented"),
+    # name, status, errorCode, inferred, source, message, errorDetails, inferred parts (part, why)[, extra headers]
+    _row("AuthenticationFailed",    502, 1780355652, False, "relay.md §3 (S5 example, all values)",                "Authentication failed from My Endpoint (1.2.3.4); it is probably provisioned incorrectly.", {"causes": ["HTTP 401 Unauthorized"], "command": "Invitation", "listenerServiceId": "123", "remoteAddress": "1.2.3.4", "remoteId": "abc", "remoteName": "My Endpoint", "remoteRequest": "GET http://1.2.3.4/ HTTP/1.1\nAuthorization: Basic [redacted]", "remoteResponse": "HTTP/1.1 401 Unauthorized"}, ()),
+    _row("BadCommand",              500, 47328961,   False, "relay.md §3 (S5 catalog)",                           "Listener Service could not parse the command; upgrade it to the latest version.", {"commandName": "Dial", "causes": ["Unrecognized command Dial"], "listenerServiceId": _LISTENER}, (_VALUES,)),
+    _row("BadCredentialsException", 401, 1285563821, False, "relay.md §3 (S5 catalog)",                           "Not Authorized.", {"errorMessage": "Not Authorized.", "errorCode": 1285563821}, (_VALUES,)),
+    _row("CalendarServerException", 502, 187263818,  False, "relay.md §3 (S5 catalog)",                           "Unable to retrieve details from calendar server for ID [unknown]: java.lang.RuntimeException (null)", {"calendarId": "[unknown]", "message": "java.lang.RuntimeException (null)"}, (_VALUES,)),
+    _row("CommandTimedOut",         504, 1331991805, False, "relay.md §3 (S5 catalog)",                           "Request timed out to Listener Service; it may be offline or an old version.", {"commandName": "Dial", "causes": ["No response within 30000 ms"], "listenerServiceId": _LISTENER}, (_VALUES,)),
+    _row("DuplicateCalendarId",     400, 1782937294, False, "relay.md §3 (S5 catalog)",                           "Duplicate calendarID!", {"message": "Duplicate calendarID!", "causeMessage": "E11000 duplicate key error index: relay.endpoints.$calendarId_1"}, (_VALUES,)),
+    _row("ListenerOffline",         503, 208581637,  True,  "relay.md §3 (S11 README: code, message, details keys)", "The Listener Service is offline.", {"listenerServiceId": _LISTENER}, (("status", "only seen inside a stored Failure record; 503 is what an offline backend gets"),)),
+    _row("EncryptionUpdated",       409, _HASH,      True,  "relay.md §3 (S5 catalog: name and message)",         "Public key for endpoint password encryption has been updated, deleted, or added. Re-enter Password!", {"enterpriseId": "53aa2cafe4b044cc59538612", "message": "Public key changed"}, (("status", "cut off in the stored S5 page; 409: the stored password conflicts with the new key"), _CODE, ("details", "cut off in the stored S5 page; keys and values are ours"))),
+    _row("AccessTokenNotFound",     404, _HASH,      True,  "relay.md §2.5 (S4: auth.getAccessToken answers 404)", "Access token not found.", {"accessToken": "i0gni52qmhtdsht5pvpu68dv96gqvil6"}, (("status", "404 documented (S4), the name is ours"), _CODE, _BODY, ("details", "the 404 body is not shown (S4)"))),
+    _row("TooManyRequests",         429, _HASH,      True,  "relay.md §1 (S6: keep below 2/s, else 429)",          "Rate limit exceeded: keep below 2 requests per second.", {"limit": 2, "period": "1s"}, (("status", "429 documented (S6), the name is ours"), _CODE, _BODY, ("details", "the 429 body is not documented"), ("headers", "Retry-After: 1 (one second, the documented window)")), (("Retry-After", "1"),)),
+    _row("AccessDeniedException",   403, _HASH,      True,  "relay.md §2.4 (S3: roles), Spring Security's name",   "Access is denied.", {"requiredRole": "ROLE_READWRITE", "roles": ["ROLE_READONLY"]}, (("status", "a 403 for too-weak roles is not documented; Spring Security's AccessDeniedException"), _CODE, ("message", "Spring Security's default text"), ("details", "ours"))),
+    _row("InvalidParameter",        400, _HASH,      True,  "relay.md §2.1 (S1: duration, roles, code inputs)",    "Invalid value for parameter 'duration'.", {"parameter": "duration", "value": "-2"}, (("status", "validation of duration/roles/code is not documented"), _CODE, _BODY, ("details", "ours"))),
+    _row("ResourceNotFound",        404, _HASH,      True,  "relay.md §3 (S5: the service-wide envelope)",         "No resource at /api/unknown.", {"path": "/api/unknown"}, (("status", "the envelope for unknown paths is not documented"), _CODE, _BODY, ("details", "ours"))),
+    _row("MethodNotAllowed",        405, _HASH,      True,  "relay.md §3 (S5: the service-wide envelope)",         "Request method 'DELETE' not supported.", {"method": "DELETE", "path": "/api/auth/accesstokens"}, (("status", "the envelope for unsupported methods is not documented"), _CODE, ("message", "Spring MVC's default text"), ("details", "ours"))),
 )
 # fmt: on
 

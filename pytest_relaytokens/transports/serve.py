@@ -107,6 +107,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve https with a throwaway CA (needs the tls extra) and print "
         "SSL_CERT_FILE, REQUESTS_CA_BUNDLE and NODE_EXTRA_CA_CERTS",
     )
+    parser.add_argument(
+        "--turn",
+        action="store_true",
+        help="run a real coturn (turnserver) on 127.0.0.1 beside the fakes: every mediaRelay "
+        "points at it, and it accepts exactly the live tokens the UCWA fake issued",
+    )
 
 
 def _port(value: str) -> int:
@@ -327,7 +333,9 @@ def _replay_problems(replay: Any, out: TextIO) -> int:
     return len(unexpected) + len(left)
 
 
-def _build(args: argparse.Namespace, url: str, origins: tuple[str, ...] | None) -> Any:
+def _build(
+    args: argparse.Namespace, url: str, origins: tuple[str, ...] | None, turn: Any = None
+) -> Any:
     """``build(clock)`` for :class:`~.control.ServeState`: the fakes (or the cassette)."""
     from ..clock import Clock
     from ..http import FakeService
@@ -350,6 +358,8 @@ def _build(args: argparse.Namespace, url: str, origins: tuple[str, ...] | None) 
             base_url=url, clock=clock, seed=args.seed, online=online, cors_origins=origins
         )
         ucwa.application_idle_lifetime = None  # the printed application id keeps working
+        if turn is not None:  # --turn: this fake's relays and live tokens, on coturn
+            turn.attach(ucwa.media_credentials)
         relay = RelayService(base_url=url, clock=clock, seed=args.seed, cors_origins=origins)
         return {"ucwa": ucwa, "relay": relay}
 
@@ -366,6 +376,21 @@ def _make_server(args: argparse.Namespace, target: Target, host: str) -> tuple[A
 
     ca = ThrowawayCA()
     return TlsLoopbackServer(target, ca, host, args.port), ca
+
+
+def _start_turn(args: argparse.Namespace) -> tuple[Any, str]:
+    """``--turn``: a started coturn (:class:`~..turn.sync.ServedTurn`), or what went wrong."""
+    if args.cassette is not None:
+        return None, "a replayed cassette issues no live tokens: use --turn with the fakes"
+    from ..errors import RelayTokensError
+    from ..turn.sync import ServedTurn
+
+    # the watchdog's bound: past --max-seconds, else a week (the owner's death ends it too)
+    bound = 7 * 86400.0 if args.max_seconds is None else args.max_seconds + 60.0
+    try:
+        return ServedTurn(max_seconds=bound).start(), ""
+    except RelayTokensError as error:
+        return None, str(error)
 
 
 class _Late:
@@ -406,6 +431,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 1
     stop = threading.Event()
     previous: list[tuple[int, object]] = []
+    turn: Any = None
     unmatched = 0
     try:
         # before the banner: a client may send SIGTERM as soon as it has read it
@@ -421,9 +447,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             tuple(dict.fromkeys(args.cors_origins)) if getattr(args, "cors_origins", None) else None
         )
         online = bool(getattr(args, "ucwa_online", False))
+        if getattr(args, "turn", False):
+            turn, problem = _start_turn(args)
+            if problem:
+                sys.stderr.write(f"relaytokens serve: --turn: {problem}\n")
+                return 2
         try:
             state = ServeState(
-                _build(args, server.url, origins),
+                _build(args, server.url, origins, turn),
                 PathRouter(),
                 server.url,
                 getattr(args, "routes", None),
@@ -449,6 +480,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 online,
             )
             stream.write(banner.removesuffix("Ctrl-C stops the server.\n"))
+        if turn is not None:
+            stream.write("\n".join(turn.banner()))
         stream.write("\n".join(_control_banner(server.url, token, ca and ca.ca_file)))
         stream.flush()
         if args.once_ready_file:
@@ -459,12 +492,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if remaining <= 0:
                 break
             stop.wait(remaining)
+            if turn is not None:
+                turn.tick()
         if args.cassette is not None:
             unmatched = _replay_problems(state.services["replay"], stream)
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+        if turn is not None:
+            turn.stop()
         if ca is not None:
             ca.close()
         for signum, handler in previous:

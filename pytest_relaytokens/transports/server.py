@@ -52,6 +52,8 @@ REQUEST_DEADLINE_FACTOR = 3.0
 _MAX_HEAD = MAX_REQUEST_LINE + MAX_HEADER_BYTES
 
 _STATUS_LINES: dict[int, bytes] = {}
+#: The seeded chaos kinds whose answer cannot arrive whole (http/chaos.py).
+_BROKEN = frozenset({"truncate", "reset", "bad_chunked"})
 _CONTENT_LENGTH_LINE = re.compile(rb"(?im)^content-length:[^\r\n]*\r\n")
 _SKIP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 
@@ -512,40 +514,43 @@ class LoopbackServer:
         if response.chaos == "slow_headers" and self._stopping.wait(SLOW_HEADERS_SECONDS):
             raise _Closed()
         answer = self._response_bytes(response, request.method, keep_alive, version)
-        if response.chaos not in (None, "slow_headers"):
-            self._send_chaos(peer, response.chaos, answer)
+        if response.chaos in _BROKEN:  # the answer cannot be whole: the connection ends
+            self._send_broken(peer, response.chaos, answer)
             return False
+        send = self._dribble if response.chaos == "dribble" else self._send
         if not keep_alive:
-            self._send(peer, answer)
+            send(peer, answer)
             return False
         peer.writing = True  # first: the cap never shuts down an answer being written
         self._idle[peer] = time.monotonic()  # evictable once the answer is out
         try:
-            self._send(peer, answer)
+            send(peer, answer)
         finally:
             peer.writing = False
         if peer not in self._idle:  # evicted while writing: close now
             raise _Closed()
         return True
 
-    def _send_chaos(self, peer: _Peer, kind: str, answer: bytes) -> None:
+    def _dribble(self, peer: _Peer, data: bytes) -> None:
+        """Write ``data`` a few bytes at a time (seeded chaos ``dribble``, http/chaos.py)."""
+        for start in range(0, len(data), DRIBBLE_PIECE):
+            self._send(peer, data[start : start + DRIBBLE_PIECE])
+            if self._stopping.wait(DRIBBLE_PAUSE_SECONDS):
+                raise _Closed()
+
+    def _send_broken(self, peer: _Peer, kind: str, answer: bytes) -> None:
         """Write ``answer`` broken as the seeded chaos ``kind`` says (http/chaos.py); the
         connection closes after it."""
         split = answer.find(b"\r\n\r\n") + 4
         head, body = answer[:split], answer[split:]
-        if kind == "dribble":
-            for start in range(0, len(answer), DRIBBLE_PIECE):
-                self._send(peer, answer[start : start + DRIBBLE_PIECE])
-                if self._stopping.wait(DRIBBLE_PAUSE_SECONDS):
-                    return
-        elif kind == "bad_chunked":  # RFC 9112 section 7.1: chunk-size is hex digits
+        if kind == "bad_chunked":  # RFC 9112 section 7.1: chunk-size is hex digits
             head = _CONTENT_LENGTH_LINE.sub(b"", head[:-2]) + b"Transfer-Encoding: chunked\r\n\r\n"
             self._send(peer, head + b"zz-not-hex\r\n" + body + b"\r\n0\r\n\r\n")
-        else:  # truncate or reset: half the body, then FIN or RST
-            self._send(peer, head + body[: truncated_length(len(body))])
-            if kind == "reset":  # SO_LINGER 0: close() sends RST, not FIN
-                peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                peer.sock.close()
+            return
+        self._send(peer, head + body[: truncated_length(len(body))])  # truncate, reset
+        if kind == "reset":  # SO_LINGER 0: close() sends RST, not FIN
+            peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            peer.sock.close()
 
     def _read_request(self, peer: _Peer, buffer: bytearray) -> tuple[FakeRequest, bool, str]:
         """One request (head and body) read by h11; whether the connection stays open after

@@ -4,6 +4,7 @@ certificate for 127.0.0.1, localhost and ``::1``; the CA file is what clients tr
 from __future__ import annotations
 
 import importlib.util
+import socket
 import ssl
 import tempfile
 from pathlib import Path
@@ -32,6 +33,16 @@ def tls_available() -> bool:
     return importlib.util.find_spec("trustme") is not None
 
 
+class _PeekableSSLSocket(ssl.SSLSocket):
+    """An ``SSLSocket`` whose ``recv`` with flags (the connection cap's ``MSG_PEEK``: is a
+    request waiting?) looks at the raw stream, where ``SSLSocket`` raises ``ValueError``."""
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        if flags:
+            return socket.socket.recv(self, buflen, flags)
+        return super().recv(buflen, flags)
+
+
 class ThrowawayCA:
     """A CA made for one run: ``ca_file`` (PEM, what clients trust) in ``directory``, and
     the server context for :data:`NAMES`. Raises ``RuntimeError`` (:data:`TLS_MISSING`)
@@ -49,6 +60,7 @@ class ThrowawayCA:
         self.ca.cert_pem.write_to_path(str(self.ca_file))
         leaf = self.ca.issue_cert(*NAMES)
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.sslsocket_class = _PeekableSSLSocket
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         leaf.configure_cert(self.context)
 

@@ -11,6 +11,7 @@ revoked, or the test's clock moved (``advance``, ``set``, ``freeze``). Time that
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from ..ucwa.credentials import IssuedCredentials
@@ -18,7 +19,7 @@ from ..ucwa.models import MediaRelayAccessToken
 from .coturn import CoturnServer
 from .userdb import TurnCredentialError, check_credentials
 
-__all__ = ["CredentialSync"]
+__all__ = ["CredentialSync", "ServedTurn"]
 
 
 class CredentialSync:
@@ -94,3 +95,49 @@ class CredentialSync:
             raise TurnCredentialError(
                 f"the TURN server cannot accept this token: {self.refused[token.user_name]}"
             )
+
+
+class ServedTurn:
+    """``relaytokens serve --turn``: one coturn for the server's life, synced with the UCWA
+    fake of the moment (a control-plane reset builds a new one: :meth:`attach` it)."""
+
+    #: How often (real seconds) :meth:`tick` re-reads the live credentials: the served clock
+    #: flows, so tokens expire without any event.
+    SYNC_EVERY = 1.0
+
+    def __init__(self, max_seconds: float) -> None:
+        self.server = CoturnServer(max_seconds=max_seconds)
+        self.current: CredentialSync | None = None
+        self._next = 0.0
+
+    def start(self) -> ServedTurn:
+        self.server.start()
+        return self
+
+    def attach(self, credentials: IssuedCredentials) -> None:
+        """Point ``credentials`` (a new fake's) at the server instead of the previous fake's."""
+        if self.current is not None:
+            self.current.detach()
+        self.current = CredentialSync(self.server, credentials).attach()
+
+    def tick(self) -> None:
+        """Sync when :data:`SYNC_EVERY` has passed since the last time."""
+        now = time.monotonic()
+        if self.current is not None and now >= self._next:
+            self._next = now + self.SYNC_EVERY
+            self.current.sync()
+
+    def banner(self) -> list[str]:
+        server = self.server
+        return [
+            f"TURN   coturn on {server.host}:{server.port} (UDP and TCP), realm {server.realm}",
+            "  every mediaRelay points here; it accepts exactly the live tokens the UCWA fake",
+            "  issued (401 for expired, revoked or unknown ones)",
+            "",
+        ]
+
+    def stop(self) -> None:
+        if self.current is not None and self.server.running:
+            self.current.detach()
+        self.current = None
+        self.server.stop()

@@ -22,12 +22,23 @@ __all__ = ["MAX_USERNAME_BYTES", "TurnCredentialError", "UserDb", "check_credent
 #: RFC 8489 §14.3: USERNAME is "less than 509 bytes" of UTF-8 (RFC 5389: less than 513);
 #: coturn's column is varchar(512). The stricter bound is kept.
 MAX_USERNAME_BYTES = 508
-#: What a credential must not hold, and why; the line breaks in the user name only.
+#: What a credential must not hold, and why; all but NUL in the user name only. coturn
+#: (4.6, ``is_secure_string``) drops, unanswered, a request whose user name holds a space,
+#: tab, quote, double quote, backslash, CR or LF: the client would only see a timeout.
 _FORBIDDEN = {
     "\0": "a NUL: coturn and C TURN clients read credentials as C strings and cut them there",
-    "\r": "a carriage return: coturn prints user names one per line (its log, its CLI)",
-    "\n": "a newline: coturn prints user names one per line (its log, its CLI)",
+    "\r": "a carriage return",
+    "\n": "a newline",
+    " ": "a space",
+    "\t": "a tab",
+    "'": "a quote (')",
+    '"': 'a double quote (")',
+    "\\": "a backslash",
 }
+_DROPPED = (
+    ": coturn drops, unanswered, a request whose user name holds one (the client sees a "
+    "timeout, not a 401)"
+)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS turnusers_lt (realm varchar(127) default '', name varchar(512),"
@@ -46,10 +57,11 @@ def hmac_key(name: str, realm: str, password: str) -> str:
 
 
 def check_credentials(name: str, password: str) -> None:
-    """Refuse, naming the field and why, a user name or password coturn cannot hold: not a
-    string, empty, over :data:`MAX_USERNAME_BYTES` bytes (user name), or holding NUL, CR or
-    LF. A ``:`` is fine: it only joins the key's input, as every TURN client does. The
-    password never reaches coturn (only the key does), but a client sends what it got."""
+    """Refuse, naming the field and why, credentials coturn cannot serve: not a string,
+    empty, not UTF-8, holding NUL; a user name over :data:`MAX_USERNAME_BYTES` bytes or with
+    a character coturn drops requests for (space, tab, quotes, backslash, CR, LF). A ``:``
+    is fine: it only joins the key's input, as every TURN client does. The password never
+    reaches coturn (only the key does)."""
     for field, value in (("userName", name), ("password", password)):
         if not isinstance(value, str) or not value:
             raise TurnCredentialError(
@@ -58,10 +70,17 @@ def check_credentials(name: str, password: str) -> None:
             )
         for char, why in _FORBIDDEN.items():
             if char in value and (field == "userName" or char == "\0"):
+                reason = why if char == "\0" else why + _DROPPED
                 raise TurnCredentialError(
-                    f"token {field} holds {why} (at index {value.index(char)}); the token "
+                    f"token {field} holds {reason} (at index {value.index(char)}); the token "
                     "factory must not produce it"
                 )
+        lowered = value.lower()
+        if field == "userName" and "union" in lowered and "select" in lowered:
+            raise TurnCredentialError(
+                "token userName holds both 'union' and 'select' (any case), which coturn takes "
+                "for SQL injection and drops unanswered; the token factory must not produce it"
+            )
         try:
             size = len(value.encode("utf-8"))
         except UnicodeEncodeError as exc:

@@ -11,6 +11,7 @@ application endings and the event channel's ``PGetReplaced``) and ``auth`` (the 
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -207,6 +208,14 @@ class UcwaErrorEntry:
     warning: str | None = None
     #: Whether the response also carries both ``WWW-Authenticate`` challenges.
     challenges: bool = False
+    #: Every part of the row the documents do not give, with the reason for our choice:
+    #: ``(part, why)``; parts are ``status``, ``code``, ``subcode``, ``message``, ``body``,
+    #: ``diagnostic``, ``headers``.
+    inferred_parts: tuple[tuple[str, str], ...] = ()
+    #: A WebTicket (OAuth token endpoint) error: 400 ``{"error": code, ...}``, not a UCWA body.
+    grant_error: bool = False
+    #: Extra keys of a grant error's JSON body, ``{fqdn}`` filled in (the passive grant's URI).
+    grant_body: tuple[tuple[str, str], ...] = ()
 
     @property
     def id(self) -> str:
@@ -216,6 +225,11 @@ class UcwaErrorEntry:
         if self.diagnostic is not None:
             parts.append(str(self.diagnostic[0]))
         return "-".join(parts)
+
+    @property
+    def note(self) -> str:
+        """The inferred parts and their reasons as one line ("" when all is documented)."""
+        return "; ".join(f"{part}: {why}" for part, why in self.inferred_parts)
 
     def body_model(self) -> UcwaErrorBody:
         from .models import UcwaErrorBody
@@ -236,6 +250,8 @@ class UcwaErrorEntry:
     ) -> FakeResponse:
         """The full HTTP response (the IIS 401 page for the ``auth`` entry); an entry with
         ``challenges`` carries SfB Online's pair, pointing at ``authorization_uri``."""
+        if self.grant_error:
+            return grant_error_response(self, fqdn)
         if self.group == "auth":
             response = unauthorized_response(fqdn=fqdn)
             response.error_id = self.id
@@ -258,6 +274,29 @@ class UcwaErrorEntry:
         return FakeResponse(
             self.status, headers, render_error(self.body_model(), fmt), error_id=self.id
         )
+
+
+def grant_error_response(entry: UcwaErrorEntry, fqdn: str = DEFAULT_FQDN) -> FakeResponse:
+    """A WebTicket token-endpoint error (AuthenticationInUCWA.md, "Error conditions"): 400,
+    ``Content-Type: application/json;charset=UTF-8``, ``Cache-Control: no-store``, ``Pragma:
+    no-cache`` and ``{"error":"<value>"}``; the passive grant's answer has its own documented
+    headers and ``ms_rtc_passiveauthuri`` (slashes escaped, as .NET writes them)."""
+    host = _host_only(fqdn)
+    if entry.grant_body:  # the passive grant's documented sample
+        headers = [("Content-Type", "application/json")]
+    else:
+        headers = [
+            ("Content-Type", "application/json;charset=UTF-8"),
+            ("Cache-Control", "no-store"),
+            ("Pragma", "no-cache"),
+        ]
+    if entry.diagnostic is not None:
+        number, reason = entry.diagnostic
+        headers.append(("X-Ms-diagnostics", diagnostics_header(number, host, reason)))
+    headers += [("X-MS-Server-Fqdn", host), ("X-Content-Type-Options", "nosniff")]
+    body = {"error": entry.code, **{k: v.format(fqdn=fqdn) for k, v in entry.grant_body}}
+    text = json.dumps(body, separators=(",", ":")).replace("/", "\\/")
+    return FakeResponse(entry.status, headers, text.encode("utf-8"), error_id=entry.id)
 
 
 def diagnostics_header(number: int, fqdn: str, reason: str) -> str:
@@ -296,6 +335,15 @@ def _e(
     )
 
 
+# Reasons shared by several rows (the ``inferred_parts`` column).
+_OUR_MESSAGE = ("message", "the documents give no text for it: ours, in the style of the documented bodies")
+_GONE = ("code", "410 is documented for it; the body code Gone is the ErrorCode that status maps to")
+_NO_STATUS = ("status", "an ErrorCode member with no documented HTTP status")
+_OUR_BODY = ("body", "status and X-Ms-diagnostics documented; the JSON body is ours")
+_GIST = ("diagnostic", "the reference gives the reason's gist, not its exact text")
+_GRANT_HEADERS = ("headers", "X-MS-Server-Fqdn and X-Content-Type-Options as on the documented passive answer")
+_DOCS_AUTH = "AuthenticationInUCWA.md, Error conditions (ucwa.md §6.1, S8)"
+
 _M: Group = "mediaRelayAccessToken"
 _G: Group = "generic"
 _R: Group = "resource"
@@ -305,66 +353,75 @@ _A: Group = "auth"
 UCWA_ERRORS: tuple[UcwaErrorEntry, ...] = (
     # name, status, code, subcode, group, inferred, message, description, source[, extras]
     # --- mediaRelayAccessToken page, reference §1.5 (5 rows) ---------------------------
-    _e("ServiceFailure",                   500, "ServiceFailure",         "InvalidExchangeServerVersion", _M, False, "Your Exchange mailbox has moved to a version that does not support this feature.", "Invalid Exchange server version: the mailbox moved to an unsupported version.", "ucwa.md §1.5"),
-    _e("Conflict",                         409, "Conflict",               "AlreadyExists",                _M, False, "The requested resource already exists. Please wait and try again.", "The resource already exists.", "ucwa.md §1.5, §4.2"),
-    _e("Conflict",                         409, "Conflict",               "TooManyGroups",                _M, False, "You have reached the maximum number of groups. Please remove a group and try again.", "Too many groups.", "ucwa.md §1.5"),
-    _e("Conflict",                         409, "Conflict",               None,                           _M, True,  "This service, resource or API is not supported.", "Unsupported service/resource/API (docs subcode 'None': subcode omitted on the wire).", "ucwa.md §1.5"),
-    _e("Gone",                             410, "Gone",                   "CannotRedirect",               _M, False, "The request cannot be redirected because no backup pool is configured.", "Cannot redirect: no backup pool configured.", "ucwa.md §1.5"),
+    _e("ServiceFailure",                   500, "ServiceFailure",         "InvalidExchangeServerVersion", _M, False, "Your Exchange mailbox has moved to a version that does not support this feature.", "Invalid Exchange server version: the mailbox moved to an unsupported version.", "ucwa.md §1.5", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Conflict",                         409, "Conflict",               "AlreadyExists",                _M, False, "The requested resource already exists. Please wait and try again.", "The resource already exists.", "ucwa.md §1.5, §4.2", inferred_parts=()),
+    _e("Conflict",                         409, "Conflict",               "TooManyGroups",                _M, False, "You have reached the maximum number of groups. Please remove a group and try again.", "Too many groups.", "ucwa.md §1.5", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Conflict",                         409, "Conflict",               None,                           _M, True,  "This service, resource or API is not supported.", "Unsupported service/resource/API (docs subcode 'None': subcode omitted on the wire).", "ucwa.md §1.5", inferred_parts=(("subcode", "the docs write None, not an ErrorSubcode member: omitted on the wire"), _OUR_MESSAGE,)),
+    _e("Gone",                             410, "Gone",                   "CannotRedirect",               _M, False, "The request cannot be redirected because no backup pool is configured.", "Cannot redirect: no backup pool configured.", "ucwa.md §1.5", inferred_parts=(_OUR_MESSAGE,)),
     # --- generic synchronous errors, reference §3.1/§3.3 (17 names) --------------------
-    _e("ApplicationNotFound",              404, "NotFound",               "ApplicationNotFound",          _G, False, _RETRY, "The application resource does not exist (expired or deleted).", "ucwa.md §3.3, §4.2"),
-    _e("BadRequest",                       400, "BadRequest",             None,                           _G, False, "The request is invalid. Please check what you entered and try again.", "The request as a whole is wrong (e.g. malformed JSON/XML).", "ucwa.md §3.3"),
-    _e("DeserializationFailure",           400, "BadRequest",             "DeserializationFailure",       _G, True,  "The request body could not be read. Please check its format and try again.", "The body could not be deserialized (bad format or invalid characters).", "ucwa.md §3.3"),
-    _e("EntityTooLarge",                   413, "EntityTooLarge",         None,                           _G, False, "The request is too large.", "The request entity is too large.", "ucwa.md §3.3"),
-    _e("ExchangeServiceFailure",           502, "ExchangeServiceFailure", None,                           _G, True,  "The Exchange service could not be reached. Please try again later.", "Exchange connectivity failure (slow or malformed Exchange reply).", "ucwa.md §3.3"),
-    _e("InactiveApplicationExpired",       410, "Gone",                   "InactiveApplicationExpired",   _G, True,  "Your application expired because it was inactive. Please sign in again.", "The application ended: no event-channel request or reportMyActivity for too long.", "ucwa-client-surface.md §3.4 (410 confirmed; body code Gone inferred)"),
-    _e("MethodNotAllowed",                 405, "MethodNotAllowed",       None,                           _G, False, "The requested method is not supported on this resource.", "HTTP method not supported on this resource.", "ucwa.md §3.3"),
-    _e("MobileApplicationNoLongerAllowed", 403, "Forbidden",              "UserAgentNotAllowed",          _G, True,  "You are no longer allowed to use mobile applications. Contact your support team.", "The user is no longer authorised to use mobile applications.", "ucwa.md §3.3"),
-    _e("ParameterValidationFailure",       400, "BadRequest",             "ParameterValidationFailure",   _G, False, "Please check what you entered and try again.", "A parameter value is invalid.", "ucwa.md §3.3, §4.2 (debugInfo as in the real SfB Online body)", debug_info=(("diagnosticsCode", "2"),)),
-    _e("PreconditionFailed",               412, "PreconditionFailed",     None,                           _G, True,  "The resource has changed since it was last read. Please refresh and try again.", "The If-Match precondition was not met (stale ETag).", "ucwa.md §3.3"),
-    _e("PreconditionRequired",             428, "PreconditionRequired",   None,                           _G, True,  "This operation requires an If-Match precondition.", "The operation needs an If-Match header.", "ucwa.md §3.3"),
-    _e("ResourceNotFound",                 404, "NotFound",               None,                           _G, True,  "The requested resource could not be found.", "The resource does not exist.", "ucwa.md §3.3"),
-    _e("ServiceFailure",                   500, "ServiceFailure",         None,                           _G, False, _RETRY, "Internal server error.", "ucwa.md §3.3"),
-    _e("ServiceTimeout",                   504, "Timeout",                None,                           _G, True,  "The operation timed out. Please try again.", "Internal server error: a remote service timed out.", "ucwa.md §3.3"),
-    _e("TooManyApplications",              410, "Gone",                   "TooManyApplications",          _G, True,  "You have too many applications signed in. Please sign out of one and try again.", "The application ended because the user registered too many applications.", "ucwa-client-surface.md §3.4 (410 confirmed; body code Gone inferred)"),
-    _e("UnsupportedMediaType",             415, "UnsupportedMediaType",   None,                           _G, False, "The content type of the request is not supported.", "The request's Content-Type is not supported.", "ucwa.md §3.3"),
-    _e("VersionNotSupported",              404, "NotFound",               "APIVersionNotSupported",       _G, False, "The requested version is not supported.", "The requested (minimum resource) version is not supported.", "ucwa.md §3.3 (Versioning)"),
+    _e("ApplicationNotFound",              404, "NotFound",               "ApplicationNotFound",          _G, False, _RETRY, "The application resource does not exist (expired or deleted).", "ucwa.md §3.3, §4.2", inferred_parts=()),
+    _e("BadRequest",                       400, "BadRequest",             None,                           _G, False, "The request is invalid. Please check what you entered and try again.", "The request as a whole is wrong (e.g. malformed JSON/XML).", "ucwa.md §3.3", inferred_parts=(_OUR_MESSAGE,)),
+    _e("DeserializationFailure",           400, "BadRequest",             "DeserializationFailure",       _G, True,  "The request body could not be read. Please check its format and try again.", "The body could not be deserialized (bad format or invalid characters).", "ucwa.md §3.3", inferred_parts=(("status", "400 BadRequest as its sibling ParameterValidationFailure; not documented"), _OUR_MESSAGE,)),
+    _e("EntityTooLarge",                   413, "EntityTooLarge",         None,                           _G, False, "The request is too large.", "The request entity is too large.", "ucwa.md §3.3", inferred_parts=(_OUR_MESSAGE,)),
+    _e("ExchangeServiceFailure",           502, "ExchangeServiceFailure", None,                           _G, True,  "The Exchange service could not be reached. Please try again later.", "Exchange connectivity failure (slow or malformed Exchange reply).", "ucwa.md §3.3", inferred_parts=(("status", "502: an upstream (Exchange) failure; not documented"), _OUR_MESSAGE,)),
+    _e("InactiveApplicationExpired",       410, "Gone",                   "InactiveApplicationExpired",   _G, True,  "Your application expired because it was inactive. Please sign in again.", "The application ended: no event-channel request or reportMyActivity for too long.", "ucwa-client-surface.md §3.4 (410 confirmed; body code Gone inferred)", inferred_parts=(_GONE, _OUR_MESSAGE,)),
+    _e("MethodNotAllowed",                 405, "MethodNotAllowed",       None,                           _G, False, "The requested method is not supported on this resource.", "HTTP method not supported on this resource.", "ucwa.md §3.3", inferred_parts=(_OUR_MESSAGE,)),
+    _e("MobileApplicationNoLongerAllowed", 403, "Forbidden",              "UserAgentNotAllowed",          _G, True,  "You are no longer allowed to use mobile applications. Contact your support team.", "The user is no longer authorised to use mobile applications.", "ucwa.md §3.3", inferred_parts=(("status", "in neither enum: 403 Forbidden/UserAgentNotAllowed, a subcode so its id differs from Forbidden/403/None"), _OUR_MESSAGE,)),
+    _e("ParameterValidationFailure",       400, "BadRequest",             "ParameterValidationFailure",   _G, False, "Please check what you entered and try again.", "A parameter value is invalid.", "ucwa.md §3.3, §4.2 (debugInfo as in the real SfB Online body)", debug_info=(("diagnosticsCode", "2"),), inferred_parts=()),
+    _e("PreconditionFailed",               412, "PreconditionFailed",     None,                           _G, True,  "The resource has changed since it was last read. Please refresh and try again.", "The If-Match precondition was not met (stale ETag).", "ucwa.md §3.3", inferred_parts=(("code", "the ErrorCode-enum spelling; the status table writes PreConditionFailed"), _OUR_MESSAGE,)),
+    _e("PreconditionRequired",             428, "PreconditionRequired",   None,                           _G, True,  "This operation requires an If-Match precondition.", "The operation needs an If-Match header.", "ucwa.md §3.3", inferred_parts=(("code", "the ErrorCode-enum spelling; the status table writes PreConditionRequired"), _OUR_MESSAGE,)),
+    _e("ResourceNotFound",                 404, "NotFound",               None,                           _G, True,  "The requested resource could not be found.", "The resource does not exist.", "ucwa.md §3.3", inferred_parts=(("subcode", "none: ResourceNotFound is not an ErrorSubcode member"), _OUR_MESSAGE,)),
+    _e("ServiceFailure",                   500, "ServiceFailure",         None,                           _G, False, _RETRY, "Internal server error.", "ucwa.md §3.3", inferred_parts=(_OUR_MESSAGE,)),
+    _e("ServiceTimeout",                   504, "Timeout",                None,                           _G, True,  "The operation timed out. Please try again.", "Internal server error: a remote service timed out.", "ucwa.md §3.3", inferred_parts=(("status", "504 Timeout, what the status table maps 504 to; not documented for this name"), _OUR_MESSAGE,)),
+    _e("TooManyApplications",              410, "Gone",                   "TooManyApplications",          _G, True,  "You have too many applications signed in. Please sign out of one and try again.", "The application ended because the user registered too many applications.", "ucwa-client-surface.md §3.4 (410 confirmed; body code Gone inferred)", inferred_parts=(_GONE, _OUR_MESSAGE,)),
+    _e("UnsupportedMediaType",             415, "UnsupportedMediaType",   None,                           _G, False, "The content type of the request is not supported.", "The request's Content-Type is not supported.", "ucwa.md §3.3", inferred_parts=(_OUR_MESSAGE,)),
+    _e("VersionNotSupported",              404, "NotFound",               "APIVersionNotSupported",       _G, False, "The requested version is not supported.", "The requested (minimum resource) version is not supported.", "ucwa.md §3.3 (Versioning)", inferred_parts=(_OUR_MESSAGE,)),
     # --- HTTP status table codes no row above covers, reference §3.2 ---------------------
-    _e("ClientTimeout",                    408, "ClientTimeout",          None,                           _G, False, "The request timed out before it was completely received.", "The client took too long to send the request.", "ucwa.md §3.2"),
-    _e("ServiceUnavailable",               503, "ServiceUnavailable",     None,                           _G, False, "The service is temporarily unavailable. Please try again later.", "The service is temporarily unavailable.", "ucwa.md §3.2"),
-    _e("NotAcceptable",                    406, "NotAcceptable",          None,                           _G, True,  "The requested representation is not available. Use application/json or application/xml.", "No representation matches the Accept header.", "ucwa.md §3.4 (ErrorCode enum)"),
+    _e("ClientTimeout",                    408, "ClientTimeout",          None,                           _G, False, "The request timed out before it was completely received.", "The client took too long to send the request.", "ucwa.md §3.2", inferred_parts=(_OUR_MESSAGE,)),
+    _e("ServiceUnavailable",               503, "ServiceUnavailable",     None,                           _G, False, "The service is temporarily unavailable. Please try again later.", "The service is temporarily unavailable.", "ucwa.md §3.2", inferred_parts=(_OUR_MESSAGE,)),
+    _e("NotAcceptable",                    406, "NotAcceptable",          None,                           _G, True,  "The requested representation is not available. Use application/json or application/xml.", "No representation matches the Accept header.", "ucwa.md §3.4 (ErrorCode enum)", inferred_parts=(("status", "406 for an Accept the fake cannot meet; an ErrorCode member with no documented status"), _OUR_MESSAGE,)),
     # --- remaining per-resource triples, reference §3.6 -----------------------------------
-    _e("BadRequest",                       400, "BadRequest",             "NormalizationFailed",          _R, False, "The phone number could not be normalized. Please check it and try again.", "Phone-number normalisation failed.", "ucwa.md §3.6"),
-    _e("Conflict",                         409, "Conflict",               "LimitExceeded",                _R, False, "You have reached the maximum number of contacts.", "Contact limit (default 250) exceeded.", "ucwa.md §3.6"),
-    _e("Conflict",                         409, "Conflict",               "MakeMeAvailableRequired",      _R, False, "You must be signed in for presence (makeMeAvailable) to do this.", "makeMeAvailable must be called first.", "ucwa.md §3.6"),
-    _e("Conflict",                         409, "Conflict",               "NoDelegatesConfigured",        _R, False, "No delegates are configured.", "No delegates configured.", "ucwa.md §3.6"),
-    _e("Conflict",                         409, "Conflict",               "NoTeamMembersConfigured",      _R, False, "No team members are configured.", "No team members configured.", "ucwa.md §3.6"),
-    _e("Conflict",                         409, "Conflict",               "TooManyOnlineMeetings",        _R, False, "You have reached the maximum number of meetings.", "Meeting limit reached.", "ucwa.md §3.6"),
-    _e("Forbidden",                        403, "Forbidden",              "AnonymousNotAllowed",          _R, False, "Anonymous users are not allowed to do this.", "Anonymous user can't do this.", "ucwa.md §3.6"),
-    _e("Forbidden",                        403, "Forbidden",              "LimitExceeded",                _R, False, "You have reached the maximum number of subscriptions.", "Subscription limit exceeded.", "ucwa.md §3.6"),
-    _e("Forbidden",                        403, "Forbidden",              "NoDelegatesConfigured",        _R, False, "No delegates are configured.", "No delegates configured.", "ucwa.md §3.6"),
-    _e("Forbidden",                        403, "Forbidden",              "NoTeamMembersConfigured",      _R, False, "No team members are configured.", "No team members configured.", "ucwa.md §3.6"),
-    _e("Forbidden",                        403, "Forbidden",              None,                           _R, False, "You don't have permission to do this.", "Not permitted.", "ucwa.md §3.6"),
-    _e("Forbidden",                        403, "Forbidden",              "OperationNotSupported",        _R, False, "This operation is not supported.", "Operation not supported (e.g. delegator group membership unavailable).", "ucwa.md §3.6"),
-    _e("Forbidden",                        403, "Forbidden",              "TooManyContacts",              _R, False, "The distribution group has too many members.", "Distribution group too large.", "ucwa.md §3.6"),
-    _e("GatewayTimeout",                   504, "GatewayTimeout",         None,                           _R, False, "The gateway timed out. Please try again.", "Gateway timeout.", "ucwa.md §3.6"),
-    _e("Gone",                             410, "Gone",                   None,                           _R, False, "The requested resource is no longer available.", "Gone.", "ucwa.md §3.6"),
-    _e("NotFound",                         404, "NotFound",               "DestinationNotFound",          _R, False, "The destination could not be found.", "Destination (e.g. meeting) not found.", "ucwa.md §3.6"),
-    _e("ServiceFailure",                   500, "ServiceFailure",         "CallbackChannelError",         _R, False, "The event channel could not be reached.", "Remote event channel unreachable.", "ucwa.md §3.6"),
-    _e("ServiceFailure",                   500, "ServiceFailure",         "MigrationInProgress",          _R, False, "Your contact list is being migrated. Please try again later.", "Contact-list migration in progress.", "ucwa.md §3.6"),
-    _e("ServiceFailure",                   500, "ServiceFailure",         "ProvisioningDataUnavailable",  _R, False, "Your policies could not be retrieved. Please try again later.", "Policies couldn't be fetched.", "ucwa.md §3.6"),
-    _e("TooManyRequests",                  429, "TooManyRequests",        None,                           _R, False, "There are too many outstanding requests. Please try again later.", "Too many outstanding HTTP operations.", "ucwa.md §3.6"),
+    _e("BadRequest",                       400, "BadRequest",             "NormalizationFailed",          _R, False, "The phone number could not be normalized. Please check it and try again.", "Phone-number normalisation failed.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Conflict",                         409, "Conflict",               "LimitExceeded",                _R, False, "You have reached the maximum number of contacts.", "Contact limit (default 250) exceeded.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Conflict",                         409, "Conflict",               "MakeMeAvailableRequired",      _R, False, "You must be signed in for presence (makeMeAvailable) to do this.", "makeMeAvailable must be called first.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Conflict",                         409, "Conflict",               "NoDelegatesConfigured",        _R, False, "No delegates are configured.", "No delegates configured.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Conflict",                         409, "Conflict",               "NoTeamMembersConfigured",      _R, False, "No team members are configured.", "No team members configured.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Conflict",                         409, "Conflict",               "TooManyOnlineMeetings",        _R, False, "You have reached the maximum number of meetings.", "Meeting limit reached.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Forbidden",                        403, "Forbidden",              "AnonymousNotAllowed",          _R, False, "Anonymous users are not allowed to do this.", "Anonymous user can't do this.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Forbidden",                        403, "Forbidden",              "LimitExceeded",                _R, False, "You have reached the maximum number of subscriptions.", "Subscription limit exceeded.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Forbidden",                        403, "Forbidden",              "NoDelegatesConfigured",        _R, False, "No delegates are configured.", "No delegates configured.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Forbidden",                        403, "Forbidden",              "NoTeamMembersConfigured",      _R, False, "No team members are configured.", "No team members configured.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Forbidden",                        403, "Forbidden",              None,                           _R, False, "You don't have permission to do this.", "Not permitted.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Forbidden",                        403, "Forbidden",              "OperationNotSupported",        _R, False, "This operation is not supported.", "Operation not supported (e.g. delegator group membership unavailable).", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Forbidden",                        403, "Forbidden",              "TooManyContacts",              _R, False, "The distribution group has too many members.", "Distribution group too large.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("GatewayTimeout",                   504, "GatewayTimeout",         None,                           _R, False, "The gateway timed out. Please try again.", "Gateway timeout.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Gone",                             410, "Gone",                   None,                           _R, False, "The requested resource is no longer available.", "Gone.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("NotFound",                         404, "NotFound",               "DestinationNotFound",          _R, False, "The destination could not be found.", "Destination (e.g. meeting) not found.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("ServiceFailure",                   500, "ServiceFailure",         "CallbackChannelError",         _R, False, "The event channel could not be reached.", "Remote event channel unreachable.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("ServiceFailure",                   500, "ServiceFailure",         "MigrationInProgress",          _R, False, "Your contact list is being migrated. Please try again later.", "Contact-list migration in progress.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("ServiceFailure",                   500, "ServiceFailure",         "ProvisioningDataUnavailable",  _R, False, "Your policies could not be retrieved. Please try again later.", "Policies couldn't be fetched.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
+    _e("TooManyRequests",                  429, "TooManyRequests",        None,                           _R, False, "There are too many outstanding requests. Please try again later.", "Too many outstanding HTTP operations.", "ucwa.md §3.6", inferred_parts=(_OUR_MESSAGE,)),
     # --- application endings, event channel, ErrorCode members without a row -------------
-    _e("UserAgentNotAllowed",              410, "Gone",                   "UserAgentNotAllowed",          _R, True,  "This application is no longer allowed to sign in. Contact your support team.", "The application ended because its user agent is no longer allowed.", "ucwa-client-surface.md §3.4 (410 confirmed; body code Gone inferred)"),
-    _e("PGetReplaced",                     409, "Conflict",               "PGetReplaced",                 _R, False, "The pending GET was replaced by a newer one.", "A second event-channel P-GET with the same ack released this one.", "ucwa.md §3.3 (S9); ucwa-client-surface.md §4.3"),
-    _e("Informational",                    409, "Informational",          None,                           _G, True,  "The operation did not complete.", "ErrorCode member with no documented HTTP status (event-channel reasons use it).", "ucwa.md §3.4 (ErrorCode enum; status inferred)"),
-    _e("LocalFailure",                     500, "LocalFailure",           None,                           _G, True,  "The operation failed on the server. Please try again.", "ErrorCode member with no documented HTTP status: a failure on the server side.", "ucwa.md §3.4 (ErrorCode enum; status inferred)"),
-    _e("RemoteFailure",                    502, "RemoteFailure",          None,                           _G, True,  "The remote party or service failed. Please try again.", "ErrorCode member with no documented HTTP status: a remote party or service failed.", "ucwa.md §3.4 (ErrorCode enum; status inferred)"),
+    _e("UserAgentNotAllowed",              410, "Gone",                   "UserAgentNotAllowed",          _R, True,  "This application is no longer allowed to sign in. Contact your support team.", "The application ended because its user agent is no longer allowed.", "ucwa-client-surface.md §3.4 (410 confirmed; body code Gone inferred)", inferred_parts=(_GONE, _OUR_MESSAGE,)),
+    _e("PGetReplaced",                     409, "Conflict",               "PGetReplaced",                 _R, False, "The pending GET was replaced by a newer one.", "A second event-channel P-GET with the same ack released this one.", "ucwa.md §3.3 (S9); ucwa-client-surface.md §4.3", inferred_parts=(_OUR_MESSAGE,)),
+    _e("Informational",                    409, "Informational",          None,                           _G, True,  "The operation did not complete.", "ErrorCode member with no documented HTTP status (event-channel reasons use it).", "ucwa.md §3.4 (ErrorCode enum; status inferred)", inferred_parts=(_NO_STATUS, _OUR_MESSAGE,)),
+    _e("LocalFailure",                     500, "LocalFailure",           None,                           _G, True,  "The operation failed on the server. Please try again.", "ErrorCode member with no documented HTTP status: a failure on the server side.", "ucwa.md §3.4 (ErrorCode enum; status inferred)", inferred_parts=(_NO_STATUS, _OUR_MESSAGE,)),
+    _e("RemoteFailure",                    502, "RemoteFailure",          None,                           _G, True,  "The remote party or service failed. Please try again.", "ErrorCode member with no documented HTTP status: a remote party or service failed.", "ucwa.md §3.4 (ErrorCode enum; status inferred)", inferred_parts=(_NO_STATUS, _OUR_MESSAGE,)),
     # --- X-Ms-diagnostics variants, reference §4.4 ---------------------------------------
-    _e("NoValidSecurityToken",             400, "BadRequest",             None,                           _G, True,  "No valid security token.", "WebTicket refused the request: no valid security token (X-Ms-diagnostics 28020).", "ucwa.md §4.4 (S8); body inferred", diagnostic=(28020, "No valid security token.")),
-    _e("WebTicketInvalid",                 500, "ServiceFailure",         None,                           _G, True,  _RETRY, "A web ticket from another pool was used (X-Ms-diagnostics 28032).", "ucwa.md §4.4, §6.1 (S20); body inferred", diagnostic=(28032, "The web ticket is invalid.")),
-    _e("InvalidOAuthToken",                403, "Forbidden",              None,                           _G, True,  "You don't have permission to do this.", "SfB Online rejected the OAuth token (X-Ms-diagnostics 28055, Warning InvalidToken).", "ucwa.md §4.4, §6.2 (S14 #347); body inferred", diagnostic=(28055, 'OAuth token is invalid.";faultcode="wsse:FailedAuthentication'), warning="InvalidToken", challenges=True),
+    _e("NoValidSecurityToken",             400, "BadRequest",             None,                           _G, True,  "No valid security token.", "WebTicket refused the request: no valid security token (X-Ms-diagnostics 28020).", "ucwa.md §4.4 (S8); body inferred", diagnostic=(28020, "No valid security token."), inferred_parts=(_OUR_BODY, _OUR_MESSAGE,)),
+    _e("WebTicketInvalid",                 500, "ServiceFailure",         None,                           _G, True,  _RETRY, "A web ticket from another pool was used (X-Ms-diagnostics 28032).", "ucwa.md §4.4, §6.1 (S20); body inferred", diagnostic=(28032, "The web ticket is invalid."), inferred_parts=(_OUR_BODY, _GIST, _OUR_MESSAGE,)),
+    _e("InvalidOAuthToken",                403, "Forbidden",              None,                           _G, True,  "You don't have permission to do this.", "SfB Online rejected the OAuth token (X-Ms-diagnostics 28055, Warning InvalidToken).", "ucwa.md §4.4, §6.2 (S14 #347); body inferred", diagnostic=(28055, 'OAuth token is invalid.";faultcode="wsse:FailedAuthentication'), warning="InvalidToken", challenges=True, inferred_parts=(_OUR_BODY, _GIST, _OUR_MESSAGE,)),
     # --- authentication, reference §6.1 / §6.3 ------------------------------------------
-    _e("Unauthorized",                     401, "Unauthorized",           None,                           _A, True,  "401 - Unauthorized: Access is denied due to invalid credentials.", "Missing, unknown or expired bearer token: IIS 401 with Bearer and MsRtcOAuth challenges.", "ucwa.md §6.1, §6.3"),
+    _e("Unauthorized",                     401, "Unauthorized",           None,                           _A, True,  "401 - Unauthorized: Access is denied due to invalid credentials.", "Missing, unknown or expired bearer token: IIS 401 with Bearer and MsRtcOAuth challenges.", "ucwa.md §6.1, §6.3", inferred_parts=(("status", "the expired-token answer is undocumented: 401 with both challenges, as for a missing token"),)),
+    # --- cross-domain refusal, ucwa-client-surface.md §5 ------------------------------------
+    _e("CrossDomainNotAllowed",            403, "Forbidden",              None,                           _G, True,  "You don't have permission to do this.", "The X-Ms-Origin is not in the pool's CrossDomainAuthorizationList (X-Ms-diagnostics 28070).", "ucwa-client-surface.md §5 (D15, B1)", diagnostic=(28070, "Service does not allow a cross domain request from this origin."), inferred_parts=(_OUR_BODY, _OUR_MESSAGE)),
+    # --- WebTicket token-endpoint errors, AuthenticationInUCWA.md (documented values) ------
+    _e("invalid_request",                  400, "invalid_request",        None,                           _A, False, "The request is missing a required parameter, includes an unsupported parameter value (other than grant type), or is otherwise malformed.", "Token request malformed or missing a parameter.", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
+    _e("invalid_grant",                    400, "invalid_grant",          None,                           _A, False, "The credentials provided could not be verified.", "Wrong user name, password or conference key.", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
+    _e("PassiveAuthRequired",              400, "invalid_grant",          None,                           _A, False, "No valid security token.", "The passive grant without a security token: go to ms_rtc_passiveauthuri (X-Ms-diagnostics 28020).", _DOCS_AUTH + " passive grant sample", grant_error=True, diagnostic=(28020, "No valid security token."), grant_body=(("ms_rtc_passiveauthuri", "https://{fqdn}/PassiveAuth/PassiveAuth.aspx"),)),
+    _e("unsupported_grant_type",           400, "unsupported_grant_type", None,                           _A, False, "The authorization grant type is not supported by the authorization server.", "A grant type the WebTicket does not take (X-Ms-diagnostics 28029).", _DOCS_AUTH + " sample", grant_error=True, diagnostic=(28029, "Authentication type not allowed."), inferred_parts=(_GRANT_HEADERS,)),
+    _e("invalid_scope",                    400, "invalid_scope",          None,                           _A, False, "The requested scope is invalid, unknown, or malformed.", "A scope other than all (the only supported value).", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
+    _e("server_error",                     400, "server_error",           None,                           _A, False, "There was an unexpected error on the server that prevented the request from being honored.", "The token endpoint failed.", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
 )
 # fmt: on
 
