@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_relaytokens.cassettes.normalise import UndecodableBodyError
@@ -212,3 +212,68 @@ def test_property_every_place_every_encoding(place: Place, secret: str) -> None:
 @given(place=st.sampled_from(PLACES), secret=_SECRET)
 def test_property_every_place_every_encoding_heavy(place: Place, secret: str) -> None:
     _property(place, secret)
+
+
+_KEYS = st.sampled_from(
+    [
+        "id",
+        "name",
+        "token",
+        "accessToken",
+        "user_name",
+        "api-key",
+        "Password",
+        "tokenType",
+        "note",
+        "private.key",
+        "secrets",
+        "x" * 300 + "password",
+    ]
+)
+_PLAIN = st.text(st.characters(min_codepoint=0x20, blacklist_characters='"\\'), max_size=12)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _PLAIN | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200 if _HEAVY else 60, deadline=None)
+@example(
+    document={
+        "accessToken": "T1",
+        "Password": 12345,
+        "user_name": "u",
+        "tokenType": "Bearer",
+        "nested": {"api-key": "k", "private.key": None, "token": {"password": "x"}},
+        "note": "password: y",
+    },
+    indent=2,
+    ascii_only=True,
+)
+@given(
+    document=st.dictionaries(_KEYS, _JSON, max_size=5),
+    indent=st.sampled_from([None, 2]),
+    ascii_only=st.booleans(),
+)
+def test_the_json_fast_path_finds_what_the_walk_finds(
+    document: object, indent: int | None, ascii_only: bool
+) -> None:
+    """Pins the fast path (secret-name words found in the text) to the walk of every leaf."""
+    import json
+
+    from pytest_relaytokens.cassettes.normalise import unescape_backslashes
+    from pytest_relaytokens.cassettes.structure import (
+        json_leaves,
+        json_secret_spans,
+        parse_json_exact,
+    )
+
+    text = json.dumps(document, indent=indent, ensure_ascii=ascii_only)
+    spans = json_secret_spans(text)
+    if spans is None:  # the walk is used
+        assert "\\u" in text or '\\"' in text or "[" in text or len(text) > 256
+        return
+    fast = sorted(unescape_backslashes(text[start:end]) for _, start, end in spans)
+    walked = sorted(v for secret, v in json_leaves(parse_json_exact(text)) if secret and v)
+    assert [v for v in fast if v] == walked

@@ -69,8 +69,72 @@ def test_documented_rows_are_not_marked_inferred_and_others_are() -> None:
         if entry.name in documented:
             assert not entry.inferred, entry.name
         elif entry.name not in {"ListenerOffline", "EncryptionUpdated"}:
-            assert entry.inferred and entry.source == "inferred", entry.name
+            assert entry.inferred and entry.source, entry.name
             assert entry.error_code == java_hash_code(entry.name)
+
+
+#: The S5 catalogue's example messages, verbatim (ListenerOffline's from S11's README).
+DOCUMENTED_MESSAGES = {
+    "AuthenticationFailed": "Authentication failed from My Endpoint (1.2.3.4); it is probably "
+    "provisioned incorrectly.",
+    "BadCommand": "Listener Service could not parse the command; upgrade it to the latest version.",
+    "BadCredentialsException": "Not Authorized.",
+    "CalendarServerException": "Unable to retrieve details from calendar server for ID "
+    "[unknown]: java.lang.RuntimeException (null)",
+    "CommandTimedOut": "Request timed out to Listener Service; it may be offline or an old "
+    "version.",
+    "DuplicateCalendarId": "Duplicate calendarID!",
+    "EncryptionUpdated": "Public key for endpoint password encryption has been updated, "
+    "deleted, or added. Re-enter Password!",
+    "ListenerOffline": "The Listener Service is offline.",
+}
+
+
+def provenance_problems(entry: RelayErrorEntry) -> list[str]:
+    """What the audit finds missing: a named source, and a label (with a reason) on every
+    part the documents do not give."""
+    parts = {part for part, why in entry.inferred_parts if why.strip()}
+    problems = [] if entry.source.strip() else ["no source"]
+    if DOCUMENTED_MESSAGES.get(entry.name) != entry.message and "message" not in parts:
+        problems.append("undocumented message not labelled")
+    if entry.inferred and not parts & {"status", "errorCode"}:
+        problems.append("inferred status/code without a reason")
+    if entry.error_code == java_hash_code(entry.name) and "errorCode" not in parts:
+        problems.append("hash errorCode not labelled")
+    if any(not why.strip() for _, why in entry.inferred_parts):
+        problems.append("a label without a reason")
+    return problems
+
+
+@pytest.mark.parametrize("entry", RELAY_ERRORS, ids=lambda e: e.id)
+def test_every_entry_names_its_source_and_labels_what_is_ours(entry: RelayErrorEntry) -> None:
+    assert provenance_problems(entry) == []
+
+
+def test_the_audit_fails_an_entry_with_neither_label_nor_source() -> None:
+    invented = RelayErrorEntry("Made", 400, java_hash_code("Made"), "Invented.", source="")
+    assert provenance_problems(invented) == [
+        "no source",
+        "undocumented message not labelled",
+        "hash errorCode not labelled",
+    ]
+    relabelled = RelayErrorEntry("DuplicateCalendarId", 400, 1782937294, "Another text.")
+    assert provenance_problems(relabelled) == ["undocumented message not labelled"]
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_MESSAGES))
+def test_documented_messages_are_verbatim_on_the_wire(name: str) -> None:
+    body = json.loads(lookup_relay_error(name).response().body)
+    assert body["errorMessage"] == DOCUMENTED_MESSAGES[name]
+
+
+def test_every_inferred_part_is_listed_in_the_docs() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "errors.md").read_text(encoding="utf-8")
+    for entry in RELAY_ERRORS:
+        if entry.inferred:
+            assert f"`{entry.name}`" in page, entry.name
 
 
 def test_inferred_entries_the_fake_needs_exist() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import pytest
 
@@ -11,6 +13,7 @@ from pytest_relaytokens.ucwa.catalogue import (
     ERROR_CODES,
     ERROR_SUBCODES,
     UCWA_ERRORS,
+    UcwaErrorEntry,
     lookup_ucwa_error,
     unauthorized_response,
 )
@@ -325,3 +328,124 @@ def test_x_ms_diagnostics_variants() -> None:
     assert schemes == ["Bearer", "MsRtcOAuth"]
     assert "authorization_uri=" in rejected.header_all("WWW-Authenticate")[0]
     assert lookup_ucwa_error("BadRequest").response().header("X-Ms-diagnostics") is None
+
+
+# --- provenance audit: every row names its source and labels what is ours -----------------
+#: The UCWA documents' error texts, verbatim: (entry id, message).
+DOCUMENTED_UCWA_MESSAGES = {
+    "409-Conflict-AlreadyExists": "The requested resource already exists. Please wait and try "
+    "again.",
+    "404-NotFound-ApplicationNotFound": "An error occurred. Please retry. If the problem "
+    "persists, contact your support team.",
+    "400-BadRequest-ParameterValidationFailure": "Please check what you entered and try again.",
+    "401-Unauthorized": "401 - Unauthorized: Access is denied due to invalid credentials.",
+}
+#: X-Ms-diagnostics reasons documented verbatim (AuthenticationInUCWA.md; client sheet §5).
+DOCUMENTED_REASONS = {
+    28020: "No valid security token.",
+    28029: "Authentication type not allowed.",
+    28070: "Service does not allow a cross domain request from this origin.",
+}
+
+
+def ucwa_provenance_problems(entry: UcwaErrorEntry) -> list[str]:
+    parts = {part for part, why in entry.inferred_parts if why.strip()}
+    problems = [] if entry.source.strip() else ["no source"]
+    message_documented = DOCUMENTED_UCWA_MESSAGES.get(entry.id) == entry.message
+    if not (entry.grant_error or message_documented or "message" in parts):
+        problems.append("undocumented message not labelled")
+    if entry.inferred and not parts & {"status", "code", "subcode", "body"}:
+        problems.append("inferred without a reason")
+    if entry.diagnostic is not None:
+        number, reason = entry.diagnostic
+        if DOCUMENTED_REASONS.get(number) != reason and "diagnostic" not in parts:
+            problems.append("undocumented diagnostic reason not labelled")
+    return problems
+
+
+@pytest.mark.parametrize("entry", UCWA_ERRORS, ids=lambda e: e.id)
+def test_every_ucwa_entry_names_its_source_and_labels_what_is_ours(entry: UcwaErrorEntry) -> None:
+    assert ucwa_provenance_problems(entry) == []
+
+
+def test_the_ucwa_audit_fails_an_entry_with_neither() -> None:
+    bare = UcwaErrorEntry("X", 409, "Conflict", None, "Ours.", "", "generic", True, "")
+    assert ucwa_provenance_problems(bare) == [
+        "no source",
+        "undocumented message not labelled",
+        "inferred without a reason",
+    ]
+    cut = lookup_ucwa_error("unsupported_grant_type")
+    short = UcwaErrorEntry(
+        **{**cut.__dict__, "diagnostic": (28029, "Authentication type not allowed")}
+    )
+    assert ucwa_provenance_problems(short) == ["undocumented diagnostic reason not labelled"]
+
+
+def test_28029_is_the_documented_answer_byte_for_byte() -> None:
+    answer = lookup_ucwa_error("unsupported_grant_type").response(fqdn="server.contoso.com")
+    headers = dict(answer.headers)
+    assert answer.status == 400 and answer.body == b'{"error":"unsupported_grant_type"}'
+    assert headers["Content-Type"] == "application/json;charset=UTF-8"
+    assert headers["Cache-Control"] == "no-store" and headers["Pragma"] == "no-cache"
+    assert headers["X-Ms-diagnostics"] == (
+        '28029;source="server.contoso.com";reason="Authentication type not allowed."'
+    )
+
+
+def test_the_passive_grant_answer_is_the_documented_sample() -> None:
+    answer = lookup_ucwa_error("PassiveAuthRequired").response(fqdn="server.contoso.com")
+    assert answer.status == 400 and answer.headers == [
+        ("Content-Type", "application/json"),
+        ("X-Ms-diagnostics", '28020;source="server.contoso.com";reason="No valid security token."'),
+        ("X-MS-Server-Fqdn", "server.contoso.com"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    assert answer.body == (
+        b'{"error":"invalid_grant","ms_rtc_passiveauthuri":'
+        b'"https:\\/\\/server.contoso.com\\/PassiveAuth\\/PassiveAuth.aspx"}'
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    ["invalid_request", "invalid_grant", "unsupported_grant_type", "invalid_scope", "server_error"],
+)
+def test_every_documented_token_endpoint_error_is_producible(error: str) -> None:
+    answer = lookup_ucwa_error(error).response()
+    assert answer.status == 400 and json.loads(answer.body) == {"error": error}
+
+
+def test_28070_refuses_a_cross_domain_origin() -> None:
+    answer = lookup_ucwa_error("403-Forbidden-28070").response()
+    assert answer.status == 403
+    assert dict(answer.headers)["X-Ms-diagnostics"].endswith(
+        'reason="Service does not allow a cross domain request from this origin."'
+    )
+
+
+def test_webticket_answers_the_passive_and_scope_errors_as_documented() -> None:
+    from pytest_relaytokens.clock import Clock
+    from pytest_relaytokens.http import FakeRequest
+    from pytest_relaytokens.ucwa.service import UcwaService
+
+    svc = UcwaService(base_url="https://fe1.contoso.com", clock=Clock(frozen=True), seed=1)
+
+    def post(form: str) -> Any:
+        request = FakeRequest(
+            "POST",
+            "https://fe1.contoso.com/WebTicket/oauthtoken",
+            (("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8"),),
+            form.encode(),
+        )
+        return svc.dispatch(request)[0]
+
+    passive = post("grant_type=urn:microsoft.rtc:passive")
+    assert passive.status == 400 and json.loads(passive.body)["error"] == "invalid_grant"
+    assert json.loads(passive.body)["ms_rtc_passiveauthuri"].endswith(
+        "/PassiveAuth/PassiveAuth.aspx"
+    )
+    user, password = svc.credentials.username, svc.credentials.password
+    scoped = post(f"grant_type=password&username={user}&password={password}&scope=read")
+    assert json.loads(scoped.body) == {"error": "invalid_scope"}
+    assert post(f"grant_type=password&username={user}&password={password}&scope=all").status == 200

@@ -549,3 +549,31 @@ def test_strict_parsers_still_take_every_legal_value() -> None:
     token = wire.parse(xml)
     assert token.duration == 31
     assert (token.media_relays[0].tcp_port, token.media_relays[0].udp_port) == (0, -1)
+
+
+# --- hrefs follow the request's prefix ------------------------------------------------------
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ucwa/v1/applications/{id}/mediaRelayAccessToken",
+        "/ucwa/oauth/v1/applications/{id}/communication/mediaRelayAccessToken",
+    ],
+)
+def test_token_and_relay_hrefs_follow_the_request_prefix(path: str) -> None:
+    from pytest_relaytokens.clock import Clock
+    from pytest_relaytokens.http import FakeRequest
+    from pytest_relaytokens.ucwa.service import UcwaService
+
+    svc = UcwaService(base_url="https://fe1.contoso.com", clock=Clock(frozen=True), seed=3)
+    app = svc.credentials.application_id
+    request = FakeRequest(
+        "GET",
+        "https://fe1.contoso.com" + path.format(id=app),
+        (("Authorization", "Bearer " + svc.credentials.bearer), ("Accept", "application/json")),
+    )
+    answer = svc.dispatch(request)[0]
+    assert answer.status == 200, answer.body
+    token = wire.parse(answer.body, "application/json")
+    head = path.split("/applications/")[0]
+    assert token.href == path.format(id=app)
+    assert token.media_relays[0].href == f"{head}/applications/{app}/communication/mediaRelay"

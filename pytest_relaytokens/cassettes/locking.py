@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from filelock import FileLock
 
-__all__ = ["cassette_lock", "lock_path_for"]
+from .storage import resolve_cassette_path
 
-_LOCKS: dict[str, FileLock] = {}
-"""One lock object per lock file in this process: filelock counts re-entries per object, so
-a save inside a held recording lock (a shared cassette) re-enters instead of waiting."""
-_GUARD = threading.Lock()
+__all__ = ["cassette_lock", "lock_path_for"]
 
 
 def lock_path_for(cassette: str | os.PathLike[str]) -> Path:
     """The lock file of ``cassette``: beside the file it stands for (a symlink's target)."""
-    where = Path(cassette)
-    target = Path(os.path.realpath(where)) if where.is_symlink() else where
+    target = resolve_cassette_path(cassette)
     return target.with_name(f".{target.name}.lock")
 
 
@@ -36,7 +31,5 @@ def cassette_lock(cassette: str | os.PathLike[str]) -> Iterator[Path]:
     yields the lock file's path."""
     path = lock_path_for(cassette)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _GUARD:
-        lock = _LOCKS.setdefault(str(path.absolute()), FileLock(str(path)))
-    with lock:
+    with FileLock(str(path)):
         yield path

@@ -487,6 +487,7 @@ class CassetteScanner:
         positions: bool = True,
     ) -> None:
         self.declared = _wanted(secrets)
+        self._declared = frozenset(self.declared)
         self.patterns = _compile(patterns)
         self.explicit = None if placeholders is None else frozenset(placeholders)
         self.explicit = self.explicit - set(self.declared) if self.explicit else self.explicit
@@ -495,7 +496,7 @@ class CassetteScanner:
         self._learned: set[str] = set()
         self._wanted = _Finder(list(self.declared))
         self._raw = _Finder(list(self.declared), raw_only=True)
-        self._lines = _Finder(list(self.declared))
+        self._lines = self._wanted  # the file's lines: the same index (learnt values too)
         self._masker = _Masker(self.explicit or ())
         self._deferred: dict[str, list[Any]] = {}
         """value -> [where of its first position, how many positions]: placeholder-shaped
@@ -508,7 +509,7 @@ class CassetteScanner:
     def _accepted(self, value: str) -> bool:
         if self.explicit is not None:
             return value in self.explicit
-        return value not in self.declared and trusted_placeholder(value)
+        return value not in self._declared and trusted_placeholder(value)
 
     def _learn(self, values: Iterable[str]) -> None:
         fresh = [
@@ -516,7 +517,7 @@ class CassetteScanner:
             for v in values
             if len(v) >= MIN_TRACKED_LENGTH
             and v not in self._learned
-            and v not in self.declared
+            and v not in self._declared
             and not self._accepted(v)
         ]
         if fresh:
@@ -538,7 +539,7 @@ class CassetteScanner:
         """Search lines of the file (``first`` is the number of the first) for the declared
         secrets and the patterns: one search of the block, line by line only on a hit."""
         self.last_line = first + len(lines) - 1
-        if not self.declared and not self.patterns:
+        if not self._wanted.secrets and not self.patterns:
             return
         block = "".join(lines)
         masked = self._masker.mask(block) if self.explicit else block
@@ -549,7 +550,7 @@ class CassetteScanner:
             return
         for number, line in enumerate(lines, start=first):
             masked = self._masker.mask(line) if self.explicit else line
-            hits = [*self._lines.hits(masked, by_shape)] if self.declared else []
+            hits = [*self._lines.hits(masked, by_shape)]
             hits.extend(self._pattern_hits(masked))
             for kind, value in hits:
                 self._line_findings.append(Finding(f"line {number}", kind, fingerprint(value)))

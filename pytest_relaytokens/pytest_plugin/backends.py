@@ -672,7 +672,7 @@ def retime(
     if not moves and policy.lifetime is None:
         return response
     if path.endswith("mediaRelayAccessToken"):
-        token, quirks, pretty = _parsed_ucwa(response.body, response.content_type)
+        token, _quirks, _pretty = _parsed_ucwa(response.body, response.content_type)
         issued = recorded_at or token.valid_until - _dt.timedelta(minutes=token.duration)
         changed, expiry = _new_expiry(now, token.valid_until - issued, policy, rebase)
         if not changed:

@@ -193,6 +193,8 @@ def generate_lifecycle(metafunc: pytest.Metafunc, base: Callable[[], TokenPolicy
     except ValueError as exc:
         raise pytest.UsageError(_marker_error(definition, "relaytokens_skews", str(exc))) from None
     policy = base()
+    if "relaytokens_token_policy" not in metafunc.fixturenames:  # read by the fakes lazily
+        metafunc.fixturenames.append("relaytokens_token_policy")
     metafunc.parametrize(
         "relaytokens_token_policy",
         [dataclasses.replace(policy, server_skew=skew) for skew in skews],

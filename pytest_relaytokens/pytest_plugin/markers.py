@@ -59,7 +59,8 @@ MARKERS: dict[str, str] = {
     "ucwa_format": 'ucwa_format("json" | "xml"): the UCWA representation fixtures use and the '
     "fake answers Accept: */* (or no Accept) with.",
     "ucwa_quirks": 'ucwa_quirks(uri_key="Uri"|"uri", timestamps="utc_ms"|"ms_offset"|"iso", '
-    'offset="-07:00", location="Internet"|"Intranet"|"All"): the UCWA wire quirks and the '
+    'offset="-07:00"|"Z"|"America/Los_Angeles", location="Internet"|"Intranet"|"All", '
+    'pretty=True|False): the UCWA wire quirks and the '
     "relays' location.",
     "relaytokens_errors": "relaytokens_errors(*selectors): keep only these rows in the "
     'ucwa_error / relay_error fan-out ("5xx", "409", "mediaRelayAccessToken", "generic", '
@@ -129,7 +130,7 @@ class MarkerSettings:
         ucwa_errors: list[MarkedError] | None = None,
         relay_errors: list[MarkedError] | None = None,
         ucwa_format: str | None = None,
-        ucwa_quirks: dict[str, str] | None = None,
+        ucwa_quirks: dict[str, Any] | None = None,
         error_selectors: tuple[str, ...] | None = None,
         backend: str | None = None,
         cassette: str | None = None,
@@ -148,7 +149,7 @@ class MarkerSettings:
         self.ucwa_errors: list[MarkedError] = [] if ucwa_errors is None else ucwa_errors
         self.relay_errors: list[MarkedError] = [] if relay_errors is None else relay_errors
         self.ucwa_format = ucwa_format
-        self.ucwa_quirks: dict[str, str] = {} if ucwa_quirks is None else ucwa_quirks
+        self.ucwa_quirks: dict[str, Any] = {} if ucwa_quirks is None else ucwa_quirks
         self.error_selectors = error_selectors
         self.backend = backend
         self.cassette = cassette
@@ -215,7 +216,14 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
     "relaytokens_backend": ("backend",),
     "relaytokens_cassette": ("path",),
     "relaytokens_errors": ("*selectors",),
-    "ucwa_quirks": ("*", "uri_key=None", "timestamps=None", "offset=None", "location=None"),
+    "ucwa_quirks": (
+        "*",
+        "uri_key=None",
+        "timestamps=None",
+        "offset=None",
+        "location=None",
+        "pretty=None",
+    ),
     "relaytokens_allow": (
         "*",
         "unexpected=None",
@@ -492,7 +500,9 @@ def _quirks(item: pytest.Item, settings: MarkerSettings) -> None:
         _check_offset(item, mark.name, args["offset"])
     if "location" in args:
         _choice(item, mark.name, "location", args["location"], RELAY_LOCATIONS)
-    settings.ucwa_quirks = {k: str(v) for k, v in args.items()}
+    if "pretty" in args and not isinstance(args["pretty"], bool):
+        raise _problem(item, mark.name, f"bad pretty {_shown(args['pretty'])}", "True or False")
+    settings.ucwa_quirks = {k: v if k == "pretty" else str(v) for k, v in args.items()}
 
 
 def _selectors(item: pytest.Item, settings: MarkerSettings) -> None:
@@ -608,8 +618,13 @@ _STEPS = (
 
 
 def _check_offset(item: pytest.Item, marker: str, value: Any) -> None:
-    valid = "'+hh:mm' or '-hh:mm' with hh <= 14 and mm < 60, e.g. '-07:00'"
+    valid = (
+        "'+hh:mm' or '-hh:mm' with hh <= 14 and mm < 60 (e.g. '-07:00'), 'Z', "
+        "or an IANA zone name (e.g. 'America/Los_Angeles')"
+    )
     text = value if isinstance(value, str) else ""
+    if text == "Z" or ("/" in text and _is_zone(text)):
+        return
     good = (
         len(text) == 6
         and text[0] in "+-"
@@ -623,6 +638,16 @@ def _check_offset(item: pytest.Item, marker: str, value: Any) -> None:
     )
     if not good:
         raise _problem(item, marker, f"bad offset {_shown(value)}", valid)
+
+
+def _is_zone(text: str) -> bool:
+    from ..ucwa.timestamps import zone
+
+    try:
+        zone(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _did_you_mean(value: Any, candidates: list[str]) -> str:

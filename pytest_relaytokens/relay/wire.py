@@ -217,5 +217,10 @@ def retime_token(
         count = len(pattern.findall(body))
         if count != 1:
             raise WireFormatError(f"expected one {key} to re-time, found {count}", field=key)
-        body = pattern.sub(lambda m, v=values[key]: m[1] + v, body, count=1)
+        value = values[key]
+
+        def replace(match: re.Match[bytes], value: bytes = value) -> bytes:
+            return match[1] + value
+
+        body = pattern.sub(replace, body, count=1)
     return body

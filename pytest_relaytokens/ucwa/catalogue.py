@@ -4,7 +4,8 @@
 Groups: ``mediaRelayAccessToken`` (the 5 rows of the token page), ``generic`` (the 17
 generic synchronous errors, the HTTP-status-table codes no other row covers and the
 ``X-Ms-diagnostics`` variants), ``resource`` (the remaining per-resource triples, the
-application endings and the event channel's ``PGetReplaced``) and ``auth`` (the bearer 401).
+application endings and the event channel's ``PGetReplaced``), ``auth`` (the bearer 401) and
+``webticket`` (the token endpoint's documented OAuth errors).
 ``inferred=True`` marks a status/code/subcode the reference could not confirm.
 """
 
@@ -31,7 +32,7 @@ __all__ = [
     "unauthorized_response",
 ]
 
-Group = Literal["mediaRelayAccessToken", "generic", "resource", "auth"]
+Group = Literal["mediaRelayAccessToken", "generic", "resource", "auth", "webticket"]
 
 #: ErrorCode enum, reference §3.4 (20 members).
 ERROR_CODES: frozenset[str] = frozenset(
@@ -348,6 +349,7 @@ _M: Group = "mediaRelayAccessToken"
 _G: Group = "generic"
 _R: Group = "resource"
 _A: Group = "auth"
+_W: Group = "webticket"
 
 # fmt: off
 UCWA_ERRORS: tuple[UcwaErrorEntry, ...] = (
@@ -416,12 +418,12 @@ UCWA_ERRORS: tuple[UcwaErrorEntry, ...] = (
     # --- cross-domain refusal, ucwa-client-surface.md §5 ------------------------------------
     _e("CrossDomainNotAllowed",            403, "Forbidden",              None,                           _G, True,  "You don't have permission to do this.", "The X-Ms-Origin is not in the pool's CrossDomainAuthorizationList (X-Ms-diagnostics 28070).", "ucwa-client-surface.md §5 (D15, B1)", diagnostic=(28070, "Service does not allow a cross domain request from this origin."), inferred_parts=(_OUR_BODY, _OUR_MESSAGE)),
     # --- WebTicket token-endpoint errors, AuthenticationInUCWA.md (documented values) ------
-    _e("invalid_request",                  400, "invalid_request",        None,                           _A, False, "The request is missing a required parameter, includes an unsupported parameter value (other than grant type), or is otherwise malformed.", "Token request malformed or missing a parameter.", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
-    _e("invalid_grant",                    400, "invalid_grant",          None,                           _A, False, "The credentials provided could not be verified.", "Wrong user name, password or conference key.", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
-    _e("PassiveAuthRequired",              400, "invalid_grant",          None,                           _A, False, "No valid security token.", "The passive grant without a security token: go to ms_rtc_passiveauthuri (X-Ms-diagnostics 28020).", _DOCS_AUTH + " passive grant sample", grant_error=True, diagnostic=(28020, "No valid security token."), grant_body=(("ms_rtc_passiveauthuri", "https://{fqdn}/PassiveAuth/PassiveAuth.aspx"),)),
-    _e("unsupported_grant_type",           400, "unsupported_grant_type", None,                           _A, False, "The authorization grant type is not supported by the authorization server.", "A grant type the WebTicket does not take (X-Ms-diagnostics 28029).", _DOCS_AUTH + " sample", grant_error=True, diagnostic=(28029, "Authentication type not allowed."), inferred_parts=(_GRANT_HEADERS,)),
-    _e("invalid_scope",                    400, "invalid_scope",          None,                           _A, False, "The requested scope is invalid, unknown, or malformed.", "A scope other than all (the only supported value).", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
-    _e("server_error",                     400, "server_error",           None,                           _A, False, "There was an unexpected error on the server that prevented the request from being honored.", "The token endpoint failed.", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
+    _e("invalid_request",                  400, "invalid_request",        None,                           _W, False, "The request is missing a required parameter, includes an unsupported parameter value (other than grant type), or is otherwise malformed.", "Token request malformed or missing a parameter.", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
+    _e("invalid_grant",                    400, "invalid_grant",          None,                           _W, False, "The credentials provided could not be verified.", "Wrong user name, password or conference key.", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
+    _e("PassiveAuthRequired",              400, "invalid_grant",          None,                           _W, False, "No valid security token.", "The passive grant without a security token: go to ms_rtc_passiveauthuri (X-Ms-diagnostics 28020).", _DOCS_AUTH + " passive grant sample", grant_error=True, diagnostic=(28020, "No valid security token."), grant_body=(("ms_rtc_passiveauthuri", "https://{fqdn}/PassiveAuth/PassiveAuth.aspx"),)),
+    _e("unsupported_grant_type",           400, "unsupported_grant_type", None,                           _W, False, "The authorization grant type is not supported by the authorization server.", "A grant type the WebTicket does not take (X-Ms-diagnostics 28029).", _DOCS_AUTH + " sample", grant_error=True, diagnostic=(28029, "Authentication type not allowed."), inferred_parts=(_GRANT_HEADERS,)),
+    _e("invalid_scope",                    400, "invalid_scope",          None,                           _W, False, "The requested scope is invalid, unknown, or malformed.", "A scope other than all (the only supported value).", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
+    _e("server_error",                     400, "server_error",           None,                           _W, False, "There was an unexpected error on the server that prevented the request from being honored.", "The token endpoint failed.", _DOCS_AUTH, grant_error=True, inferred_parts=(_GRANT_HEADERS,)),
 )
 # fmt: on
 
@@ -429,7 +431,7 @@ _BY_ID: dict[str, UcwaErrorEntry] = {e.id.lower(): e for e in UCWA_ERRORS}
 if len(_BY_ID) != len(UCWA_ERRORS):  # pragma: no cover - guarded by the tests
     raise RuntimeError("UCWA error ids are not unique")
 
-_GROUP_RANK = {"generic": 0, "mediaRelayAccessToken": 1, "resource": 2, "auth": 3}
+_GROUP_RANK = {"generic": 0, "mediaRelayAccessToken": 1, "resource": 2, "auth": 3, "webticket": 4}
 
 
 def _norm(value: str | None) -> str | None:

@@ -100,7 +100,7 @@ def _check(overrides: dict[str, Any], allowed: tuple[str, ...], what: str) -> No
 def _user_name(expiry: _dt.datetime, drawn: bytes) -> str:
     """The v2 blob (head, expiry in 100 ns ticks, 44 drawn bytes) in base64: 76 chars."""
     ticks = int(expiry.timestamp()) * 10_000_000
-    return base64.b64encode(_BLOB_HEAD + ticks.to_bytes(8, "little") + drawn).decode("ascii")
+    return base64.b64encode(_BLOB_HEAD + ticks.to_bytes(8, "little", signed=True) + drawn).decode("ascii")
 
 
 #: domain -> every Edge host name a relay can get there (pattern x number), made once
@@ -274,7 +274,7 @@ class UcwaTokenFactory(SeededFactory):
         first = _FIRST[int.from_bytes(drawn[8:12], "little") % len(_FIRST)]
         last = _LAST[int.from_bytes(drawn[12:16], "little") % len(_LAST)]
         ticks = int(valid_until.timestamp()) * 10_000_000
-        blob = _BLOB_HEAD + ticks.to_bytes(8, "little") + drawn[36:80]
+        blob = _BLOB_HEAD + ticks.to_bytes(8, "little", signed=True) + drawn[36:80]
         base = f"{_HREF_HEAD}{application}/communication"
         domain = self.domain
         hosts = _EDGE_HOSTS.get(domain)

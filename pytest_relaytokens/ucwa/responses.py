@@ -17,7 +17,7 @@ from .surface import origin_of
 from .urls import AAD_AUTHORIZE_PATH, WEBTICKET_PATH
 from .wire import dump_json, dump_xml
 
-__all__ = ["Format", "UcwaResponses"]
+__all__ = ["Format", "UcwaResponses", "application_base"]
 
 Format = Literal["json", "xml"]
 
@@ -87,6 +87,16 @@ def _negotiated(accept: str, formats: tuple[Format, ...]) -> tuple[Format, str] 
 
 #: Accept values this long or shorter are parsed once and remembered.
 _CACHED_ACCEPT_MAX = 300
+
+
+def application_base(path: str, fallback: str) -> str:
+    """``/ucwa/<prefix>/applications/<id>`` as the request ``path`` spells it, so hrefs in
+    an answer follow the request's prefix (``/ucwa/v1/`` or ``/ucwa/oauth/v1/``, as the docs
+    sample has both the token and its relay under ``/ucwa/v1/``); ``fallback`` otherwise."""
+    head, sep, rest = path.partition("/applications/")
+    if not sep or not head.startswith("/ucwa/"):
+        return fallback
+    return f"{head}/applications/{rest.split('/', 1)[0]}"
 
 
 class UcwaResponses:
@@ -184,15 +194,10 @@ class UcwaResponses:
             ("X-Powered-By", "ASP.NET"),
         ]
 
-    def _grant_error(
-        self, error: str, diagnostic: int | None = None, reason: str = ""
-    ) -> FakeResponse:
-        headers = self._grant_headers()[:4]
-        if diagnostic is not None:
-            headers.append(
-                ("X-Ms-diagnostics", f'{diagnostic};source="{self.fqdn}";reason="{reason}"')
-            )
-        return FakeResponse(400, headers, json.dumps({"error": error}).encode())
+    def _grant_error(self, error: str) -> FakeResponse:
+        """A WebTicket error from the catalogue's ``auth`` rows (``invalid_grant``,
+        ``PassiveAuthRequired``, ``unsupported_grant_type``...), as documented."""
+        return lookup_ucwa_error(error).response(fqdn=self.fqdn)
 
     def _aad_error(self, error: str, code: int, description: str) -> FakeResponse:
         body = {

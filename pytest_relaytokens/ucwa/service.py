@@ -53,7 +53,7 @@ from .models import (
     UcwaCredentials,
 )
 from .online import JwtClaims, aad_token_body, encode_jwt
-from .responses import UcwaResponses
+from .responses import UcwaResponses, application_base
 from .surface import (
     BLANK_PHOTO,
     XFRAME_HTML,
@@ -506,14 +506,12 @@ class UcwaService(UcwaResponses, FakeService):
             return self._grant_error("invalid_request"), "password-grant", True
         if grant == _ANON_GRANT:
             return self._anonymous_grant(form), "anonmeeting-grant", True
+        if form.get("scope", "all") != "all":  # "the only supported value is all" (D4)
+            return self._grant_error("invalid_scope"), "password-grant", True
+        if grant == "urn:microsoft.rtc:passive":  # no security token: the documented 28020
+            return self._grant_error("PassiveAuthRequired"), "password-grant", True
         if grant != "password" or self.online:
-            return (
-                self._grant_error(
-                    "unsupported_grant_type", 28029, "Authentication type not allowed"
-                ),
-                "password-grant",
-                True,
-            )
+            return self._grant_error("unsupported_grant_type"), "password-grant", True
         user, password = form.get("username", ""), form.get("password", "")
         valid_users = {
             self.credentials.username.lower(),
@@ -993,10 +991,10 @@ class UcwaService(UcwaResponses, FakeService):
 
     # --- token ---------------------------------------------------------------------------------
     @staticmethod
-    def _relays_for(app: Application) -> list[MediaRelay]:
-        """Copies of the application's relays linked under its base (what ``model_copy``
-        with a new ``href`` gives, without its generic machinery)."""
-        href = f"{app.base}/communication/mediaRelay"
+    def _relays_for(app: Application, path: str = "") -> list[MediaRelay]:
+        """Copies of the application's relays linked under its base as the request ``path``
+        spells it (what ``model_copy`` with a new ``href`` gives, without its machinery)."""
+        href = f"{application_base(path, app.base)}/communication/mediaRelay"
         return [_NEW_RELAY({**r.__dict__, "href": href}) for r in app.relays]
 
     def _token(self, request: FakeRequest, app: Application) -> FakeResponse:
@@ -1005,7 +1003,9 @@ class UcwaService(UcwaResponses, FakeService):
             return self._error(request, "NotAcceptable")
         fmt, media = chosen
         token = self.factory.build(
-            uri=self.credentials.sip_uri, href=request.path, media_relays=self._relays_for(app)
+            uri=self.credentials.sip_uri,
+            href=request.path,
+            media_relays=self._relays_for(app, request.path),
         )
         token = self.media_credentials.issue(token)
         if fmt == "xml":

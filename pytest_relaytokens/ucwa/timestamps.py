@@ -123,7 +123,10 @@ def parse_ms_date(
     ms = int(match.group(1))
     if not DOTNET_MIN_MS <= ms <= DOTNET_MAX_MS:
         raise _fail(
-            "/Date()/ milliseconds outside .NET DateTime's range (years 1-9999)", text, field, source
+            "/Date()/ milliseconds outside .NET DateTime's range (years 1-9999)",
+            text,
+            field,
+            source,
         )
     return _EPOCH + _dt.timedelta(milliseconds=ms)
 

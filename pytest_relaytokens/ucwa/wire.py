@@ -41,10 +41,10 @@ __all__ = [
     "parse_xml",
     "relay_resource",
     "render",
-    "retime",
     "render_error",
     "render_json",
     "render_xml",
+    "retime",
     "token_resource",
 ]
 
@@ -398,7 +398,9 @@ def retime(
     ``validUntil`` to replace.
     """
     xml = _sniff(body, content_type) == "xml"
-    stamp, number = (_XML_VALID_UNTIL, _XML_DURATION) if xml else (_JSON_VALID_UNTIL, _JSON_DURATION)
+    stamp, number = (
+        (_XML_VALID_UNTIL, _XML_DURATION) if xml else (_JSON_VALID_UNTIL, _JSON_DURATION)
+    )
     found = stamp.findall(body)
     if len(found) != 1:
         raise WireFormatError(
