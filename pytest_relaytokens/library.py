@@ -273,6 +273,12 @@ def _bearer_expired(rec: Recording) -> None:
 
 def _ucwa_error(entry_id: str, status: int, accept: str) -> Drive:
     def drive(rec: Recording) -> None:
+        if entry_id.split("-")[1].islower():  # a WebTicket (OAuth) error: answer the grant
+            rec.ucwa.arm_error(entry_id, path=WEBTICKET_PATH)
+            creds = rec.ucwa.credentials
+            form = {"grant_type": "password", "username": creds.username, "password": "x"}
+            rec.call("POST", rec.url + WEBTICKET_PATH, status, data=form)
+            return
         rec.ucwa.arm_error(entry_id)
         rec.ucwa_token(rec.ucwa.credentials.bearer, accept, status)
 
@@ -424,7 +430,16 @@ def _build() -> dict[str, Scenario]:
         ),
     ]
     token_get = "GET mediaRelayAccessToken"
-    items += [_error_scenario("ucwa/errors", e, token_get, " (JSON)", JSON) for e in UCWA_ERRORS]
+    items += [
+        _error_scenario(
+            "ucwa/errors",
+            e,
+            "POST WebTicket" if e.grant_error else token_get,
+            "" if e.grant_error else " (JSON)",
+            JSON,
+        )
+        for e in UCWA_ERRORS
+    ]
     items += [
         _error_scenario("ucwa/errors-xml", e, token_get, " (XML)", XML)
         for e in UCWA_ERRORS

@@ -42,7 +42,9 @@ EXPECTED = {
     "replay": ["replay:", "replay:", "limit:", "replay:", "replay:"],
     "loopback": ["loopback:"] * 4 + ["loopback, raw-socket"] * 2,
     "cassette_safety": [f"cassette safety, {kind}" for kind in ("realistic", "token-dense")]
-    + ["cassette safety, adversarial", "cassette safety, multipart"],
+    + ["cassette safety, adversarial", "cassette safety, multipart"]
+    + ["cassette safety, realistic"] * 2
+    + ["verify, "],
     "startup": ["start-up: the plugin module via -p"] + ["start-up, one venv, -p:"] * 4,
     "scale": ["scale:"] * 3
     + ["memory: peak RSS", "memory reference:", "scale: test-loop", "memory: pytest_relaytokens"]

@@ -282,3 +282,47 @@ def test_format_quirks_and_skew_markers_re_render_the_recorded_token(
     pytester.runpytest("--relaytokens-backend=replay", "-p", "no:randomly").assert_outcomes(
         passed=4
     )
+
+
+# --- method and path always match; a loopback request's diff names no origin ----------------
+@pytest.mark.parametrize("match_on", [[], ["query"], ["body", "accept"]])
+def test_method_and_path_are_always_matched(match_on: list[str]) -> None:
+    service = ReplayService(
+        write_cassette_tmp(TOKEN_POST), match_on=match_on, allow_playback_repeats=True
+    )
+    wrong_method = service.handle(FakeRequest.build("GET", f"{RELAY}/api/auth/accesstokens"))
+    assert wrong_method.status == 404
+    assert "method 'GET' (recorded 'POST')" in wrong_method.text()
+    wrong_path = service.handle(FakeRequest.build("POST", f"{RELAY}/api/enterprises/self"))
+    assert wrong_path.status == 404
+    assert "path '/api/enterprises/self' (recorded '/api/auth/accesstokens')" in (wrong_path.text())
+    ok = service.handle(FakeRequest.build("POST", f"{RELAY}/api/auth/accesstokens"))
+    assert ok.status == 200
+
+
+def test_empty_match_on_marker_still_matches_method_and_path(pytester: pytest.Pytester) -> None:
+    write_cassette(pytester.path / "cassettes" / "test_get" / "test_get.yaml", TOKEN_POST)
+    pytester.makepyfile(
+        test_get="""
+        import pytest, requests
+
+        @pytest.mark.relaytokens_replay(match_on=[])
+        def test_get(relay_api):
+            answer = requests.get("https://relay.bluejeans.com/api/enterprises/self")
+            assert answer.status_code == 404
+        """
+    )
+    result = pytester.runpytest("--relaytokens-backend=replay")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*differs in: method 'GET' (recorded 'POST'); path*"])
+
+
+def test_a_loopback_miss_names_no_origin_and_shows_paths_plainly() -> None:
+    service = ReplayService(write_cassette_tmp(TOKEN_POST), base_url="http://127.0.0.1:40209")
+    miss = service.handle(FakeRequest.build("GET", "http://127.0.0.1:40209/api/enterprises/self"))
+    assert miss.status == 404
+    differs = next(line for line in miss.text().splitlines() if "differs in:" in line)
+    assert differs.strip() == (
+        "differs in: method 'GET' (recorded 'POST'); "
+        "path '/api/enterprises/self' (recorded '/api/auth/accesstokens')"
+    )

@@ -85,8 +85,8 @@ def _ucwa_tokens() -> list[bytes]:
 
 UCWA_JSON = _ucwa_tokens()
 UCWA_XML = [ucwa_wire.render_xml(UcwaTokenFactory(s).build()) for s in range(3)]
-UCWA_ERR_JSON = [e.response("json").body for e in UCWA_ERRORS[::4]]
-UCWA_ERR_XML = [e.response("xml").body for e in UCWA_ERRORS[::4]]
+UCWA_ERR_JSON = [e.response("json").body for e in UCWA_ERRORS[::4] if not e.grant_error]
+UCWA_ERR_XML = [e.response("xml").body for e in UCWA_ERRORS[::4] if not e.grant_error]
 _RF = RelayTokenFactory(3)
 RELAY_TOKENS = [relay_wire.render_token(_RF.build()) for _ in range(3)]
 RELAY_ENTERPRISES = [relay_wire.render_enterprise(_RF.build_enterprise()) for _ in range(2)]

@@ -395,6 +395,6 @@ def test_bad_marker_arity_names_the_marker_signature(pytester: pytest.Pytester) 
             "valid values: relay_error(name, times=None, *, optional=None)",
             "*::test_b: @pytest.mark.ucwa_quirks: got an unexpected keyword argument 'colour'; "
             "valid values: ucwa_quirks(*, uri_key=None, timestamps=None, offset=None, "
-            "location=None)",
+            "location=None, pretty=None)",
         ]
     )

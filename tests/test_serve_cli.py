@@ -212,3 +212,27 @@ def test_serve_help_lists_the_new_options() -> None:
     )
     for option in ("--routes", "--cassette", "--tls"):
         assert option in done.stdout
+
+
+# --- relaytokens admin: a bad --url is one line, exit 2 -----------------------------------------
+@pytest.mark.parametrize(
+    "url", ["notaurl", "http://[::1", "ftp://127.0.0.1:1", "http://127.0.0.1:99999", "http://"]
+)
+def test_admin_bad_url_is_one_line_naming_the_option(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    status = main(["admin", "--url", url, "--token", "x" * 20, "reset"])
+    captured = capsys.readouterr()
+    assert status == 2, captured
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith("relaytokens admin reset: --url "), captured.err
+    assert "http://127.0.0.1:PORT" in captured.err
+
+
+def test_admin_bad_url_from_the_environment_names_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAYTOKENS_ADMIN_URL", "http://[::1")
+    monkeypatch.setenv("RELAYTOKENS_ADMIN_TOKEN", "x" * 20)
+    assert main(["admin", "clock"]) == 2
+    assert capsys.readouterr().err.startswith("relaytokens admin clock: RELAYTOKENS_ADMIN_URL ")

@@ -215,7 +215,7 @@ def test_relaytokens_admin_with_a_wrong_token_says_so(fresh: ServeProcess) -> No
         env=fresh.env(),
     )
     assert done.returncode == 1
-    assert "admin token" in done.stderr
+    assert "the admin token in the X-Relaytokens-Admin-Token header is wrong" in done.stderr
 
 
 # --- side by side, https --------------------------------------------------------------------------

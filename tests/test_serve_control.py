@@ -112,6 +112,10 @@ def test_no_token_no_control(served: Served, headers: dict[str, str]) -> None:
     )
     assert status == 401
     assert TOKEN_HEADER in doc["error"]
+    # a token given but wrong is called wrong, not missing
+    given = bool(headers.get(TOKEN_HEADER))
+    assert ("is wrong" in doc["error"]) is given, doc["error"]
+    assert ("needs the admin token" in doc["error"]) is not given, doc["error"]
     assert served.state.clock.now() - before < _dt.timedelta(hours=1)  # nothing moved
 
 

@@ -108,16 +108,11 @@ def test_a_client_using_the_wrong_field_or_a_stale_token_fails(pytester: pytest.
             """
         )
     )
-    result = pytester.runpytest("-p", "no:randomly", "-rf")
+    result = pytester.runpytest("-p", "no:randomly", "--tb=line")
     result.assert_outcomes(passed=1, failed=3)
-    refused = "STUN transaction failed (401 - Unauthorized)"
-    result.stdout.fnmatch_lines(
-        [
-            f"FAILED *::test_client_sends_the_uri_as_password - *{refused}",
-            f"FAILED *::test_client_keeps_a_stale_token - *{refused}",
-            f"FAILED *::test_client_ignores_valid_until - *{refused}",
-        ]
-    )
+    refused = "*aioice.stun.TransactionFailed: STUN transaction failed (401 - Unauthorized)"
+    result.stdout.fnmatch_lines([refused] * 3)
+    assert result.stdout.str().count("(401 - Unauthorized)") == 3
 
 
 @pytest.mark.turn

@@ -17,9 +17,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..http import FakeRequest
 from ..http.headers import media_type
-from .structure import is_secret_name, rewrite_params, safe_url
+from .structure import is_secret_name, rewrite_params
 
 __all__ = [
+    "ALWAYS_MATCHED",
     "MATCH_FIELDS",
     "Matcher",
     "Shape",
@@ -31,6 +32,8 @@ __all__ = [
 
 #: Every field a shape has, in the order a difference is reported.
 MATCH_FIELDS = ("method", "scheme", "host", "port", "path", "query", "accept", "body")
+#: The fields every match compares, whatever ``match_on`` says.
+ALWAYS_MATCHED = frozenset({"method", "path"})
 SECRET_MARK = "<secret>"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -60,7 +63,7 @@ class Shape(NamedTuple):
         """``METHOD /path?query (origin)``: secret query values are already masked."""
         query = "&".join(f"{k}={v}" for k, v in self.query)
         port = "" if self.port == _DEFAULT_PORTS.get(self.scheme) else f":{self.port}"
-        path = rewrite_params(self.path, lambda _name, _raw, _value: "<hidden>")
+        path = _shown_path(self.path)
         accept = f", Accept {self.accept}" if self.accept else ""
         return (
             f"{self.method} {path}{'?' + query if query else ''} "
@@ -69,12 +72,13 @@ class Shape(NamedTuple):
 
 
 def check_match_on(fields: Iterable[str]) -> tuple[str, ...]:
-    """``fields`` as a tuple, each one of :data:`MATCH_FIELDS` (ValueError names the bad one)."""
-    chosen = tuple(fields)
-    for name in chosen:
-        if name not in MATCH_FIELDS:
-            raise ValueError(f"unknown match field {name!r}; valid: {', '.join(MATCH_FIELDS)}")
-    return chosen
+    """The fields replay matches on: :data:`ALWAYS_MATCHED` plus ``fields``, in
+    :data:`MATCH_FIELDS` order (ValueError names an unknown one). ``match_on`` narrows only
+    the optional fields: a GET is never answered with a recorded POST."""
+    chosen = set(fields)
+    for name in sorted(chosen - set(MATCH_FIELDS)):
+        raise ValueError(f"unknown match field {name!r}; valid: {', '.join(MATCH_FIELDS)}")
+    return tuple(f for f in MATCH_FIELDS if f in chosen or f in ALWAYS_MATCHED)
 
 
 def _accept_family(accept: str | None) -> str:
@@ -189,6 +193,11 @@ def _pair_diff(label: str, got: Pairs, recorded: Pairs) -> str | None:
     return f"{label} fields " + "; ".join(parts or ["differ in repetition or order"])
 
 
+def _shown_path(path: str) -> str:
+    """A path fit for a message: a segment after a secret collection hidden."""
+    return rewrite_params(path, lambda _name, _raw, _value: "<hidden>")
+
+
 def differences(got: Shape, recorded: Shape, fields: Iterable[str] = MATCH_FIELDS) -> list[str]:
     """The fields in which ``got`` differs from ``recorded``: values for method, scheme, host,
     port, path and Accept; names only for query and body (never a value there)."""
@@ -200,17 +209,21 @@ def differences(got: Shape, recorded: Shape, fields: Iterable[str] = MATCH_FIELD
         if name in ("query", "body"):
             found.append(_pair_diff(name, mine, theirs) or name)
         elif name == "path":
-            found.append(f"path {safe_url(mine)!r} (recorded {safe_url(theirs)!r})")
+            found.append(f"path {_shown_path(mine)!r} (recorded {_shown_path(theirs)!r})")
         else:
             found.append(f"{name} {mine!r} (recorded {theirs!r})")
     return found
 
 
-def nearest(got: Shape, candidates: Iterable[Shape]) -> tuple[Shape, list[str]] | None:
-    """The candidate differing from ``got`` in the fewest fields, and those differences."""
+def nearest(
+    got: Shape, candidates: Iterable[Shape], fields: Iterable[str] = MATCH_FIELDS
+) -> tuple[Shape, list[str]] | None:
+    """The candidate differing from ``got`` in the fewest of ``fields``, and those
+    differences."""
+    compared = tuple(fields)
     best: tuple[Shape, list[str]] | None = None
     for candidate in candidates:
-        diff = differences(got, candidate)
+        diff = differences(got, candidate, compared)
         if best is None or len(diff) < len(best[1]):
             best = (candidate, diff)
     return best

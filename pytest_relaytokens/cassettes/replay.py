@@ -230,12 +230,13 @@ class ReplayService(FakeService):
         return numbers
 
     def _miss(self, shape: Shape, reason: str, among: list[int] | None = None) -> Miss:
+        # a request whose origin is not matched (serve, loopback) differs in no origin field
+        fields = [f for f in self.match_on if f not in _ORIGIN or self._origin_counts(shape)]
         pool = [self.recorded[n].shape for n in among] if among else None
-        found = nearest(shape, pool or [r.shape for r in self.recorded])
+        found = nearest(shape, pool or [r.shape for r in self.recorded], fields)
         if found is None:
             return Miss(shape, reason, None, [])
-        differing = differences(shape, found[0], self.match_on)
-        return Miss(shape, reason, found[0], differing)
+        return Miss(shape, reason, found[0], found[1])
 
     def dispatch(self, request: FakeRequest) -> tuple[FakeResponse, str | None, bool]:
         shape = request_shape(request)

@@ -163,14 +163,14 @@ def plugin_defines(request: pytest.FixtureRequest, fixture: str) -> bool:
     tests/test_plugin_overrides.py pins every spelling). Cached per module or class."""
     item = request.node
     known = item.parent.stash.setdefault(_DEFINES_KEY, {})
-    ours = known.get(fixture)
+    ours: bool | None = known.get(fixture)
     if ours is None:
         where: Any = item if pytest.version_tuple >= (8, 1) else item.nodeid
         found = request._fixturemanager.getfixturedefs(fixture, where)
-        ours = known[fixture] = bool(found) and getattr(
-            found[-1].func, "__module__", None
-        ) == PLUGIN_MODULE
-    return ours
+        last = found[-1] if found else None
+        module = getattr(getattr(last, "func", None), "__module__", None)
+        ours = known[fixture] = module == PLUGIN_MODULE
+    return bool(ours)
 
 
 def cassette_name(item: pytest.Item) -> str:
@@ -220,7 +220,7 @@ def context_for(request: pytest.FixtureRequest) -> TestContext:
     """This test's context, made by the first plugin fixture that needs it; an item finalizer
     (run in order with the fixtures' teardowns) stops its fakes and runs the strict checks."""
     item = request.node
-    context = item.stash.get(CONTEXT_KEY, None)
+    context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
     if context is None:
         context = item.stash[CONTEXT_KEY] = TestContext(request)
         item.addfinalizer(context.finish)
