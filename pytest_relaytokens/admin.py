@@ -16,6 +16,8 @@ import urllib.error
 import urllib.request
 from typing import Any, TextIO
 
+from .http.urls import http_url_problem
+
 __all__ = ["AdminClient", "AdminError", "add_arguments", "run"]
 
 PREFIX = "/__relaytokens/"
@@ -306,11 +308,20 @@ def _dispatch(client: AdminClient, args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """``relaytokens admin OPERATION``: prints the JSON answer; 1 when refused."""
+    """``relaytokens admin OPERATION``: prints the JSON answer; 1 when refused, 2 for a
+    bad ``--url``."""
     stream = out if out is not None else sys.stdout
     env = dict(os.environ)
     url = args.url or env.get("RELAYTOKENS_ADMIN_URL")
     token = args.token or env.get("RELAYTOKENS_ADMIN_TOKEN")
+    problem = http_url_problem(url) if url else None
+    if problem is not None:
+        given = "--url" if args.url else "RELAYTOKENS_ADMIN_URL"
+        sys.stderr.write(
+            f"relaytokens admin {args.operation}: {given} {url!r:.80}: {problem}; give serve's "
+            "base URL, e.g. http://127.0.0.1:PORT (serve prints it as RELAYTOKENS_ADMIN_URL)\n"
+        )
+        return 2
     try:
         if not url or not token:
             raise AdminError(0, "give --url and --token, or paste serve's export lines")

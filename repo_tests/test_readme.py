@@ -50,7 +50,14 @@ def test_snippet_runs(code: str) -> None:
     exec(compile(code, "snippet", "exec"), {"__name__": "snippet"})
 
 
-@pytest.mark.parametrize("code", [c for _, c in TESTS], ids=_ids(TESTS))
+def _marks(code: str) -> list[pytest.MarkDecorator]:
+    """A snippet that needs coturn runs in the turn cell, as the tests marked turn do."""
+    return [pytest.mark.turn] if "@pytest.mark.turn" in code else []
+
+
+@pytest.mark.parametrize(
+    "code", [pytest.param(c, marks=_marks(c)) for _, c in TESTS], ids=_ids(TESTS)
+)
 def test_snippet_passes_as_a_downstream_test(code: str, pytester: pytest.Pytester) -> None:
     if "tokenclient" in code:  # the example client of examples/, as a user's own client
         shutil.copytree(ROOT / "examples" / "tokenclient", pytester.path / "tokenclient")

@@ -130,3 +130,49 @@ def test_missing_or_empty_file_follows_vcrpy_protocol(tmp_path: Path) -> None:
         CassetteStore.load_cassette(tmp_path / "empty.yaml", None)
     with pytest.raises(CassetteError, match="no such cassette"):
         load_interactions(tmp_path / "nope.yaml")
+
+
+_GOOD_RESPONSE = "  response: {status: {code: 200}, body: {string: ''}}\n"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "response_text", "says"),
+    [
+        (
+            "{method: GET, uri: not a url}",
+            _GOOD_RESPONSE,
+            "interaction 0 request.uri must be an absolute http or https URL with a host",
+        ),
+        (
+            "{method: GET, uri: '/api/x'}",
+            _GOOD_RESPONSE,
+            "interaction 0 request.uri must be an absolute http or https URL with a host",
+        ),
+        (
+            "{method: GET, uri: 'http://x/', headers: x}",
+            _GOOD_RESPONSE,
+            "interaction 0 request.headers must be a mapping",
+        ),
+        (
+            "{method: GET, uri: 'http://x/'}",
+            "  response: {status: {code: 200}, body: {string: ''}, headers: [1]}\n",
+            "interaction 0 response.headers must be a mapping",
+        ),
+        (
+            "{method: GET, uri: 'http://x/'}",
+            "  response: {status: {code: 999}, body: {string: ''}}\n",
+            "interaction 0 response.status.code must be an integer from 100 to 599 (got 999)",
+        ),
+    ],
+)
+def test_a_bad_field_is_named_once_with_its_side(
+    tmp_path: Path, request_text: str, response_text: str, says: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(f"interactions:\n- request: {request_text}\n{response_text}")
+    with pytest.raises(CassetteError) as info:
+        load_interactions(path)
+    message = str(info.value)
+    assert message.startswith(f"cassette {path}: {says}"), message
+    assert message.count("interaction 0") == 1, message  # the field is named once
+    assert "not a url" not in message  # a URI may carry a token: never echoed

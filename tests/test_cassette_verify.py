@@ -183,3 +183,12 @@ def test_schema_messages_never_echo_a_body_value(tmp_path: Path) -> None:
     status, out = _run(str(path))
     assert status == 1 and "schema drift" in out and "field 'accessToken'" in out
     assert "12345678901" not in out and "sha256:" in out
+
+
+def test_a_uri_that_is_no_url_is_a_format_finding(tmp_path: Path) -> None:
+    path = _write(tmp_path / "c.yaml", [_interaction("not a url", RELAY_BODY, "Basic eDp5")])
+    status, out = _run(str(path))
+    assert status == 2
+    assert out.splitlines()[0].startswith(
+        f"{path}: interaction 0: format: request.uri must be an absolute http or https URL"
+    ), out

@@ -3,11 +3,10 @@ reproducible byte for byte."""
 
 from __future__ import annotations
 
-import json
-
 import argparse
 import datetime as _dt
 import io
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit

@@ -156,3 +156,38 @@ def test_marker_still_wins_over_an_override(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+
+
+def test_expiry_markers_win_over_a_policy_override(pytester: pytest.Pytester) -> None:
+    """A conftest ``relaytokens_token_policy`` keeps what no marker sets; the expiry markers
+    replace the rest (a one-hour override never silences token_expires_in/token_expired)."""
+    pytester.makeconftest(
+        """
+        import datetime as dt
+        import pytest
+        from pytest_relaytokens import TokenPolicy
+
+        @pytest.fixture
+        def relaytokens_token_policy():
+            return TokenPolicy(lifetime=dt.timedelta(hours=1))
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_override(relay_access_token):
+            life = relay_access_token.expiration_date - relay_access_token.creation_date
+            assert life.total_seconds() == 3600
+
+        @pytest.mark.token_expires_in(120)
+        def test_expires_in(relay_access_token):
+            life = relay_access_token.expiration_date - relay_access_token.creation_date
+            assert life.total_seconds() == 120
+
+        @pytest.mark.token_expired
+        def test_expired(relay_access_token):
+            assert relay_access_token.is_expired()
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)

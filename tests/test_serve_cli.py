@@ -62,6 +62,7 @@ def test_a_bad_argument_in_a_subprocess_has_no_traceback() -> None:
         (("--max-seconds", "nan"), "argument --max-seconds: must be a number of seconds > 0"),
         (("--seed", "1.5"), "argument --seed: not an integer: '1.5'"),
         (("--cassette", "/nonexistent.yaml"), "argument --cassette: /nonexistent.yaml: no such"),
+        (("--cassette", "/tmp"), "argument --cassette: /tmp: a directory, not a cassette file"),
         (("--host", "10.1.2.3"), "refusing to bind '10.1.2.3'"),
     ],
 )

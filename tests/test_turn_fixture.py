@@ -112,7 +112,13 @@ def test_a_client_using_the_wrong_field_or_a_stale_token_fails(pytester: pytest.
     result.assert_outcomes(passed=1, failed=3)
     refused = "*aioice.stun.TransactionFailed: STUN transaction failed (401 - Unauthorized)"
     result.stdout.fnmatch_lines([refused] * 3)
-    assert result.stdout.str().count("(401 - Unauthorized)") == 3
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED *::test_client_sends_the_uri_as_password",
+            "FAILED *::test_client_keeps_a_stale_token",
+            "FAILED *::test_client_ignores_valid_until",
+        ]
+    )
 
 
 @pytest.mark.turn

@@ -144,7 +144,7 @@ def test_codes_and_subcodes_are_documented_spellings() -> None:
     assert len(ERROR_CODES) == 20 and len(ERROR_SUBCODES) == 81
     extra_subcodes = {"CannotRedirect", "InvalidExchangeServerVersion", "CallbackChannelError"}
     for entry in UCWA_ERRORS:
-        if entry.group == "auth":
+        if entry.group in ("auth", "webticket"):  # OAuth's error values, not UCWA codes
             continue
         assert entry.code in ERROR_CODES | {"ClientTimeout"}, entry.id
         assert entry.subcode is None or entry.subcode in ERROR_SUBCODES | extra_subcodes
@@ -184,7 +184,9 @@ def test_unknown_lookup_lists_valid_values(args: tuple[str, ...]) -> None:
     assert "ApplicationNotFound" in str(info.value)
 
 
-@pytest.mark.parametrize("entry", [e for e in UCWA_ERRORS if e.group != "auth"], ids=lambda e: e.id)
+@pytest.mark.parametrize(
+    "entry", [e for e in UCWA_ERRORS if e.group not in ("auth", "webticket")], ids=lambda e: e.id
+)
 def test_every_entry_renders_both_formats(entry: object) -> None:
     from pytest_relaytokens.ucwa.catalogue import UcwaErrorEntry
 
@@ -412,8 +414,12 @@ def test_the_passive_grant_answer_is_the_documented_sample() -> None:
     ["invalid_request", "invalid_grant", "unsupported_grant_type", "invalid_scope", "server_error"],
 )
 def test_every_documented_token_endpoint_error_is_producible(error: str) -> None:
-    answer = lookup_ucwa_error(error).response()
-    assert answer.status == 400 and json.loads(answer.body) == {"error": error}
+    entry = lookup_ucwa_error(error)
+    assert entry.group == "webticket" and entry.grant_error and entry.code == error
+    for fmt in ("json", "xml"):  # OAuth errors are JSON whatever the Accept
+        answer = entry.response(fmt, fqdn="fe9.fabrikam.com")  # type: ignore[arg-type]
+        assert answer.status == 400 and json.loads(answer.body) == {"error": error}
+        assert answer.header("X-MS-Server-Fqdn") == "fe9.fabrikam.com"
 
 
 def test_28070_refuses_a_cross_domain_origin() -> None:

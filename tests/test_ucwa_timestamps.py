@@ -3,7 +3,6 @@ tokens: only the expiry fields change."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from typing import Any
@@ -206,7 +205,7 @@ def test_retiming_a_recorded_token_changes_its_expiry_and_nothing_else(
         assert token.duration == duration
         precision = dt.timedelta(milliseconds=1) if b"Date(" in body else dt.timedelta(0)
         assert abs(token.valid_until - moment) <= precision
-        assert dataclasses.replace(wire.detect_quirks(moved)[0]) == wire.detect_quirks(body)[0]
+        assert wire.detect_quirks(moved) == wire.detect_quirks(body)
         assert (
             token.model_copy(
                 update={"valid_until": before.valid_until, "duration": before.duration}

@@ -71,7 +71,7 @@ class CassetteError(RelayTokensError, ValueError):
         self.column = column
         self.field = field
         where = f"{self.path}:{line}:{column}" if line is not None else self.path
-        named = f" (field '{field}')" if field else ""
+        named = f" (field '{field}')" if field and field not in problem else ""
         super().__init__(f"cassette {where}: {problem}{named}")
 
 

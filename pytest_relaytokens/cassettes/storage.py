@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import yaml
 
 from ..clock import Clock
+from ..http.urls import http_url_problem
 from .loading import MAX_CASSETTE_BYTES, CassetteError, load_yaml
 from .normalise import MAX_BODY_BYTES, UndecodableBodyError, _decode_one, content_codings
 from .redaction import Redactor
@@ -271,10 +272,11 @@ def check_interaction(
                 f"{label} {side_name} is larger than {MAX_BODY_BYTES} bytes",
                 field=f"{label} {side_name}",
             )
-    for side in (request, response):
+    for side_name, side in (("request", request), ("response", response)):
         headers = side.get("headers") or {}
         if not isinstance(headers, Mapping):
-            raise CassetteError(where, f"{label} headers must be a mapping")
+            name = f"{label} {side_name}.headers"
+            raise CassetteError(where, f"{name} must be a mapping", field=name)
     _check_types(where, label, request, response, check_encodings)
 
 
@@ -305,6 +307,14 @@ def _check_types(
         raise _wrong(where, f"{label} request.method", "an HTTP method such as 'GET'", method)
     if not isinstance(request["uri"], str) or not request["uri"]:
         raise _wrong(where, f"{label} request.uri", "a URL string", request["uri"])
+    problem = http_url_problem(request["uri"])
+    if problem is not None:  # the value is not echoed: a URI may carry a token
+        name = f"{label} request.uri"
+        raise CassetteError(
+            where,
+            f"{name} must be an absolute http or https URL with a host ({problem})",
+            field=name,
+        )
     body = request.get("body")
     if body is not None and not isinstance(body, (str, bytes)):
         raise _wrong(where, f"{label} request.body", "a string, binary or null", body)

@@ -280,7 +280,12 @@ def check_cassette(
         problems.append(_unreadable(label, "file", f"cannot read: {error.strerror or error}"))
     except CassetteError as error:
         where = f" (line {error.line}, column {error.column})" if error.line is not None else ""
-        problems.append(_unreadable(label, "format", f"{error.problem}{where}"))
+        index, field = _split_where(error.field or "")
+        if index is not None:  # one interaction's field: named as the other findings are
+            problem = error.problem.removeprefix(f"interaction {index} ")
+            problems.append(Problem(label, index, "format", problem + where, "unreadable"))
+        else:
+            problems.append(_unreadable(label, "format", f"{error.problem}{where}"))
     problems.extend(_finding(label, finding) for finding in scanner.finish())
     return problems
 

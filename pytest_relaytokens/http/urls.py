@@ -6,7 +6,13 @@ import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_ORIGIN_LENGTH", "check_origin", "check_origins", "is_loopback"]
+__all__ = [
+    "MAX_ORIGIN_LENGTH",
+    "check_origin",
+    "check_origins",
+    "http_url_problem",
+    "is_loopback",
+]
 
 
 def is_loopback(host: str) -> bool:
@@ -79,3 +85,22 @@ def check_origins(values: Iterable[object]) -> tuple[str, ...]:
             f"CORS origins must be a list of origins, not the single string {values!r}"
         )
     return tuple(dict.fromkeys(check_origin(v) for v in values))
+
+
+def http_url_problem(value: object) -> str | None:
+    """Why ``value`` is not an absolute ``http``/``https`` URL with a host (RFC 9110 §4.2),
+    or None when it is one: ``"not an http(s) URL"``, ``"no host"``, ``"bad port"``..."""
+    if not isinstance(value, str) or not value:
+        return "not a URL string"
+    if not value.isascii() or not value.isprintable() or " " in value:
+        return "not a URL (spaces or control characters)"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as error:
+        return f"not a URL ({error})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http(s) URL (no http:// or https:// scheme)"
+    if not parts.hostname:
+        return "no host"
+    return None

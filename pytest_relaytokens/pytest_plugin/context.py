@@ -140,6 +140,20 @@ def policy_for(settings: MarkerSettings, state: RunState) -> TokenPolicy:
     return policy
 
 
+def marked_policy(policy: TokenPolicy, settings: MarkerSettings) -> TokenPolicy:
+    """``policy`` with what the expiry and skew markers of ``settings`` set replacing it."""
+    changes: dict[str, Any] = {}
+    if settings.already_expired or settings.lifetime is not None or settings.never_expires:
+        changes.update(
+            already_expired=settings.already_expired,
+            lifetime=settings.lifetime,
+            never_expires=settings.never_expires,
+        )
+    if settings.server_skew:
+        changes["server_skew"] = settings.server_skew
+    return dataclasses.replace(policy, **changes) if changes else policy
+
+
 #: The setting fixtures and what the plugin's own definition of each gives a test.
 DEFAULTS: dict[str, Callable[[pytest.Item], Any]] = {
     "relaytokens_seed": default_seed,
@@ -286,8 +300,10 @@ class TestContext:
 
     @functools.cached_property
     def policy(self) -> TokenPolicy:
+        """``relaytokens_token_policy`` with the expiry and skew markers on top (a marker wins
+        over an override, as ``ucwa_format`` does)."""
         policy: TokenPolicy = self.setting("relaytokens_token_policy")
-        return policy
+        return marked_policy(policy, self.settings)
 
     @functools.cached_property
     def backend_name(self) -> str:

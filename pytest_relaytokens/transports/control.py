@@ -575,13 +575,14 @@ class ControlPlane:
             return self.state.handle(request)
         given = (request.header(TOKEN_HEADER) or "").encode("utf-8", "replace")
         if not hmac.compare_digest(given, self._token):
-            return _answer(
-                401,
-                {
-                    "error": f"the control plane needs the admin token in the {TOKEN_HEADER} "
-                    "header (printed by relaytokens serve as RELAYTOKENS_ADMIN_TOKEN)"
-                },
+            problem = (
+                f"the admin token in the {TOKEN_HEADER} header is wrong (each serve start "
+                "prints a new one"
+                if given
+                else f"the control plane needs the admin token in the {TOKEN_HEADER} header "
+                "(printed by relaytokens serve"
             )
+            return _answer(401, {"error": f"{problem} as RELAYTOKENS_ADMIN_TOKEN)"})
         name = (
             path[len(CONTROL_PREFIX) :].strip("/").lower()
             if len(path) >= len(CONTROL_PREFIX)

@@ -163,6 +163,8 @@ def _routes_file(value: str) -> list[dict[str, Any]]:
 
 def _cassette(value: str) -> Path:
     path = Path(value)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: a directory, not a cassette file")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{value}: no such cassette file")
     return path

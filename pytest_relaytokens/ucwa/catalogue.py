@@ -337,12 +337,21 @@ def _e(
 
 
 # Reasons shared by several rows (the ``inferred_parts`` column).
-_OUR_MESSAGE = ("message", "the documents give no text for it: ours, in the style of the documented bodies")
-_GONE = ("code", "410 is documented for it; the body code Gone is the ErrorCode that status maps to")
+_OUR_MESSAGE = (
+    "message",
+    "the documents give no text for it: ours, in the style of the documented bodies",
+)
+_GONE = (
+    "code",
+    "410 is documented for it; the body code Gone is the ErrorCode that status maps to",
+)
 _NO_STATUS = ("status", "an ErrorCode member with no documented HTTP status")
 _OUR_BODY = ("body", "status and X-Ms-diagnostics documented; the JSON body is ours")
 _GIST = ("diagnostic", "the reference gives the reason's gist, not its exact text")
-_GRANT_HEADERS = ("headers", "X-MS-Server-Fqdn and X-Content-Type-Options as on the documented passive answer")
+_GRANT_HEADERS = (
+    "headers",
+    "X-MS-Server-Fqdn and X-Content-Type-Options as on the documented passive answer",
+)
 _DOCS_AUTH = "AuthenticationInUCWA.md, Error conditions (ucwa.md §6.1, S8)"
 
 _M: Group = "mediaRelayAccessToken"

@@ -100,7 +100,9 @@ def _check(overrides: dict[str, Any], allowed: tuple[str, ...], what: str) -> No
 def _user_name(expiry: _dt.datetime, drawn: bytes) -> str:
     """The v2 blob (head, expiry in 100 ns ticks, 44 drawn bytes) in base64: 76 chars."""
     ticks = int(expiry.timestamp()) * 10_000_000
-    return base64.b64encode(_BLOB_HEAD + ticks.to_bytes(8, "little", signed=True) + drawn).decode("ascii")
+    return base64.b64encode(_BLOB_HEAD + ticks.to_bytes(8, "little", signed=True) + drawn).decode(
+        "ascii"
+    )
 
 
 #: domain -> every Edge host name a relay can get there (pattern x number), made once
