@@ -114,7 +114,8 @@ class AdminClient:
 
     # faults ----------------------------------------------------------------------------------
     def arm_error(self, service: str, error_id: str, **where: Any) -> dict[str, Any]:
-        """``where``: ``times`` (None: always), ``path`` (regex), ``method``."""
+        """``where``: ``times`` (None: always), ``path`` (regex), ``method``, ``optional``
+        (True: no request need consume it; else an unconsumed fault fails serve's stop)."""
         return dict(self.call("POST", "errors", {"service": service, "id": error_id, **where}))
 
     def arm_delay(self, service: str, seconds: float, **where: Any) -> dict[str, Any]:
@@ -124,13 +125,22 @@ class AdminClient:
         return dict(self.call("POST", "drops", {"service": service, **where}))
 
     def arm_sequence(
-        self, service: str, steps: list[str | None], path: str | None = None
+        self,
+        service: str,
+        steps: list[str | None],
+        path: str | None = None,
+        optional: bool | None = None,
     ) -> list[Any]:
-        body = _given(service=service, steps=steps, path=path)
+        body = _given(service=service, steps=steps, path=path, optional=optional)
         return list(self.call("POST", "sequences", body))
 
     def faults(self) -> list[Any]:
+        """The armed faults, each with ``used`` (requests it answered) and ``optional``."""
         return list(self.call("GET", "faults"))
+
+    def unconsumed_faults(self) -> list[Any]:
+        """The faults serve's stop would fail on, each with ``why``."""
+        return list(self.call("GET", "faults/unconsumed"))
 
     def clear_faults(self) -> list[Any]:
         return list(self.call("DELETE", "faults"))
@@ -185,6 +195,15 @@ def _where(parser: argparse.ArgumentParser, times: bool = True) -> None:
         parser.add_argument("--times", type=_times, default=1, help="N requests, or 'always'")
     parser.add_argument("--path", default=None, help="regex searched in the request path")
     parser.add_argument("--method", default=None, help="only this HTTP method")
+    _optional(parser)
+
+
+def _optional(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--optional",
+        action="store_true",
+        help="no request need consume it (else serve's stop fails: exit status 1)",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -219,7 +238,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sequence.add_argument("service", choices=("ucwa", "relay"))
     sequence.add_argument("steps", nargs="+")
     sequence.add_argument("--path", default=None)
-    ops.add_parser("faults", help="list armed faults")
+    _optional(sequence)
+    ops.add_parser("faults", help="list armed faults and their uses")
+    ops.add_parser("unconsumed", help="the faults serve's stop would fail on, and why")
     ops.add_parser("clear-faults", help="disarm every fault")
     revoke = ops.add_parser("revoke", help="revoke a Relay token or a UCWA bearer")
     revoke.add_argument("token")
@@ -255,7 +276,11 @@ def _headers(pairs: list[str]) -> dict[str, str]:
 
 def _dispatch(client: AdminClient, args: argparse.Namespace) -> Any:
     op = args.operation
-    where = {k: getattr(args, k) for k in ("times", "path", "method") if getattr(args, k, None)}
+    where = {
+        k: getattr(args, k)
+        for k in ("times", "path", "method", "optional")
+        if getattr(args, k, None)
+    }
     if getattr(args, "times", 1) is None:
         where["times"] = None
     if op == "clock":
@@ -279,7 +304,7 @@ def _dispatch(client: AdminClient, args: argparse.Namespace) -> Any:
         return client.arm_drop(args.service, **where)
     if op == "sequence":
         steps = [None if s == "pass" else s for s in args.steps]
-        return client.arm_sequence(args.service, steps, args.path)
+        return client.arm_sequence(args.service, steps, args.path, args.optional or None)
     if op == "revoke":
         return client.revoke(args.token, args.service)
     if op == "route":
@@ -299,6 +324,7 @@ def _dispatch(client: AdminClient, args: argparse.Namespace) -> Any:
         return client.log(args.service)
     simple = {
         "faults": client.faults,
+        "unconsumed": client.unconsumed_faults,
         "clear-faults": client.clear_faults,
         "routes": client.routes,
         "reset": client.reset,

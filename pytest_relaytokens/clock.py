@@ -22,6 +22,8 @@ T = TypeVar("T")
 _BOUND_CLOCK = "_relaytokens_clock"
 
 UTC = _dt.timezone.utc
+#: The Unix epoch, aware UTC (both APIs count milliseconds from it).
+EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO = _dt.timedelta(0)
 
 

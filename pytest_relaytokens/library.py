@@ -29,7 +29,7 @@ from .http import FakeRequest, FakeResponse
 from .relay import DEFAULT_BASE_URL as RELAY_BASE
 from .relay.catalogue import RELAY_ERRORS, RelayErrorEntry
 from .ucwa import DEFAULT_BASE_URL as UCWA_BASE
-from .ucwa.catalogue import UCWA_ERRORS, UcwaErrorEntry
+from .ucwa.catalogue import UCWA_ERRORS, UcwaErrorEntry, lookup_ucwa_error
 from .ucwa.online import sign_in_to_token
 from .ucwa.urls import WEBTICKET_PATH
 from .ucwa.wire import UcwaQuirks
@@ -273,13 +273,12 @@ def _bearer_expired(rec: Recording) -> None:
 
 def _ucwa_error(entry_id: str, status: int, accept: str) -> Drive:
     def drive(rec: Recording) -> None:
-        if entry_id.split("-")[1].islower():  # a WebTicket (OAuth) error: answer the grant
-            rec.ucwa.arm_error(entry_id, path=WEBTICKET_PATH)
+        rec.ucwa.arm_error(entry_id)  # on the endpoint its row belongs to
+        if lookup_ucwa_error(entry_id).endpoint.method == "POST":  # a WebTicket (OAuth) error
             creds = rec.ucwa.credentials
             form = {"grant_type": "password", "username": creds.username, "password": "x"}
             rec.call("POST", rec.url + WEBTICKET_PATH, status, data=form)
             return
-        rec.ucwa.arm_error(entry_id)
         rec.ucwa_token(rec.ucwa.credentials.bearer, accept, status)
 
     return drive

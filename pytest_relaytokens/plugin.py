@@ -31,7 +31,12 @@ from .pytest_plugin.context import (
     context_for,
     policy_for,
 )
-from .pytest_plugin.lifecycle import LIFECYCLE_MARKERS, LifecycleView, generate_lifecycle
+from .pytest_plugin.lifecycle import (
+    LIFECYCLE_MARKERS,
+    LifecycleView,
+    generate_lifecycle,
+    marker_problems,
+)
 from .pytest_plugin.markers import MARKERS, read_markers
 from .pytest_plugin.options import OPTIONS, RunState, check_options, get_option
 from .pytest_plugin.turn import (  # noqa: F401  (fixtures: pytest finds them here)
@@ -128,7 +133,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not carries_our_markers(item, parents):
             continue
         settings, found = read_markers(item)
-        problems.extend((item, problem) for problem in found)
+        problems.extend((item, problem) for problem in [*found, *marker_problems(item)])
         item.stash[SETTINGS_KEY] = settings
         names = getattr(item, "fixturenames", None)
         if names is None:

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from .relay.catalogue import RELAY_ERRORS
-from .ucwa.catalogue import UCWA_ERRORS
+from .ucwa.catalogue import UCWA_ERRORS, UCWA_GROUPS
 
 __all__ = ["select_errors"]
 
 _STATUS_CLASS = re.compile(r"^[1-5]xx$", re.IGNORECASE)
 _STATUS = re.compile(r"^[1-5]\d\d$")
+#: The group selectors: the UCWA catalogue's groups, then the documented/inferred split.
+_GROUPS = (*UCWA_GROUPS, "documented", "inferred")
 
 
 def _entries(api: str) -> Sequence[Any]:
@@ -24,8 +26,8 @@ def select_errors(api: str, selectors: Sequence[str] | None) -> list[Any]:
 
     Selectors of one kind are alternatives (``"4xx", "5xx"``); kinds combine
     (``"5xx", "mediaRelayAccessToken"``: 5xx rows of that group). Kinds: a status class
-    (``5xx``), a status (``409``), a group (``mediaRelayAccessToken``, ``generic``,
-    ``resource``, ``auth``, ``documented``, ``inferred``), an error name, code or id.
+    (``5xx``), a status (``409``), a group (a UCWA group such as ``webticket``,
+    ``documented``, ``inferred``), an error name, code or id.
     A selector matching nothing in either catalogue is a :class:`LookupError`.
     """
     entries = list(_entries(api))
@@ -38,14 +40,7 @@ def select_errors(api: str, selectors: Sequence[str] | None) -> list[Any]:
         selector = raw.strip()
         if _STATUS_CLASS.match(selector) or _STATUS.match(selector):
             statuses.append(selector.lower())
-        elif selector in {
-            "mediaRelayAccessToken",
-            "generic",
-            "resource",
-            "auth",
-            "documented",
-            "inferred",
-        }:
+        elif selector in _GROUPS:
             groups.append(selector)
         else:
             names.append(selector)
@@ -53,9 +48,8 @@ def select_errors(api: str, selectors: Sequence[str] | None) -> list[Any]:
         if not any(_name_matches(e, name) for a in ("ucwa", "relay") for e in _entries(a)):
             raise LookupError(
                 f"relaytokens errors selector {name!r} matches no catalogued "
-                "error; use a status (409), a class (5xx), a group "
-                "(mediaRelayAccessToken, generic, resource, auth, documented, "
-                "inferred), an error name or an id"
+                f"error; use a status (409), a class (5xx), a group ({', '.join(_GROUPS)}), "
+                "an error name or an id"
             )
 
     def keep(entry: Any) -> bool:

@@ -216,6 +216,14 @@ def test_date(relay_api, relaytokens_clock):
             'relaytokens_date_skew("soon")',
             "*@pytest.mark.relaytokens_date_skew: a skew is seconds, a timedelta or text like*",
         ),
+        (
+            "relaytokens_refresh(token_requests=-1)",
+            "*@pytest.mark.relaytokens_refresh: token_requests must be >= 0, got -1",
+        ),
+        (
+            'relaytokens_chaos(truncate=0.1, path="(")',
+            "*@pytest.mark.relaytokens_chaos: path='(' is not a regular expression: missing )*",
+        ),
     ],
 )
 def test_bad_marker_arguments_are_named(
@@ -231,8 +239,8 @@ def test_marked(relay_api):
 """
     )
     result = pytester.runpytest("-p", "no:randomly")
-    assert result.ret != 0
-    result.stdout.fnmatch_lines([message])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # at collection, not at setup
+    result.stderr.fnmatch_lines([message])
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
@@ -247,8 +255,8 @@ def test_skew(relay_api):
 """
     )
     result = pytester.runpytest("-p", "no:randomly")
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
         ["*@pytest.mark.relaytokens_skews: a skew is seconds, a timedelta or text like*'tomorrow'*"]
     )
 
@@ -275,8 +283,8 @@ def test_lifecycle_markers_that_cannot_act_are_usage_errors(
 ) -> None:
     pytester.makepyfile(f"import pytest\n\n{markers}\ndef test_x({fixture}):\n    pass\n")
     result = pytester.runpytest("-p", "no:randomly")
-    assert result.ret != 0
-    result.stdout.fnmatch_lines([message])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
 
 
 def test_the_report_lists_the_scenarios_exercised(pytester: pytest.Pytester) -> None:
@@ -307,3 +315,39 @@ def test_dribble(relay_api):
             "chaos dribble * 1  test_*.py::test_dribble",
         ]
     )
+
+
+def test_bad_lifecycle_markers_are_listed_with_every_other_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    """A bad skew or chaos argument is one line of the collection usage error, beside the
+    other markers' problems: no traceback from pytest_generate_tests, no setup error."""
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.relaytokens_skews("abc")
+def test_skews(relay_api):
+    pass
+
+@pytest.mark.relaytokens_chaos(truncate=2)
+def test_chaos(relay_api):
+    pass
+
+@pytest.mark.ucwa_format("yaml")
+def test_format(ucwa_api):
+    pass
+"""
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*relaytokens: 3 problem(s) with markers or cassettes:",
+            "*test_skews: @pytest.mark.relaytokens_skews: a skew is seconds*got 'abc'",
+            "*test_chaos: @pytest.mark.relaytokens_chaos: chaos truncate= must be a probability*",
+            "*test_format: @pytest.mark.ucwa_format: unknown format 'yaml'*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert "_hooks.py" not in result.stdout.str()

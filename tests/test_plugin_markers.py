@@ -8,13 +8,13 @@ import pytest
 def test_markers_are_registered_with_help(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     for name in (
-        "token_expired:",
+        "token_expired(*, optional=False):",
         "token_expires_in(seconds)",
         "token_never_expires:",
         "token_clock_skew(seconds)",
         "ucwa_error(code, subcode=None, times=None, *, optional=False)",
         "relay_error(name, times=None, *, optional=False)",
-        "ucwa_format(",
+        "ucwa_format(\"json\" | \"xml\", *, optional=False)",
         "ucwa_quirks(",
         "relaytokens_errors(",
     ):

@@ -28,7 +28,7 @@ def test_both_apis_refuse_what_the_fixtures_handed_out(relay_api, ucwa_api, rela
     assert len(u.raw.headers.getlist("WWW-Authenticate")) == 2
     assert not relay_access_token.is_expired()  # revoked, not expired
 
-@pytest.mark.token_revoked
+@pytest.mark.token_revoked(optional=True)  # it never presents a revoked credential
 def test_a_client_that_signs_in_again_works(relay_api, ucwa_api):
     creds = relay_api.credentials
     fresh = requests.post(relay_api.token_url(), auth=(creds.username, creds.password))
@@ -172,8 +172,8 @@ def test_new_markers_are_listed_with_help(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
-            '@pytest.mark.token_revoked(api="ucwa" | "relay", default both):*401*',
-            "@pytest.mark.relaytokens_service_options(cors_origins=*ucwa_online=False):*",
+            '@pytest.mark.token_revoked(api="ucwa" | "relay", default both, *, optional=False):*401*',
+            "@pytest.mark.relaytokens_service_options(cors_origins=*ucwa_online=False*):*",
         ]
     )
 

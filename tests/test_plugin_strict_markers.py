@@ -299,3 +299,141 @@ def test_strict_over_the_loopback_and_shared_servers(pytester: pytest.Pytester) 
             "*GET http://127.0.0.1:*/ucwa/oauth/v1/applications -> 200",
         ]
     )
+
+
+def test_a_leftover_sequence_step_is_named_as_arm_sequence(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_one_of_two(relay_api):
+            relay_api.arm_sequence(["BadCommand", None])
+            requests.get(relay_api.base_url + "/api/enterprises/self")
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*arm_sequence step 2 of 2: pass on every path (1 use(s) left)*"])
+
+
+NEVER_PRESENTED = """
+import pytest, requests
+
+def relay_token(api):
+    creds = api.credentials
+    r = requests.post(api.base_url + "/api/auth/accesstokens", auth=(creds.username, creds.password))
+    return r.json()["accessToken"]
+
+def enterprise(api, token):
+    return requests.get(api.base_url + "/api/enterprises/self", headers={"X-Access-Token": token})
+
+@pytest.mark.token_expired
+def test_expired_never_presented(relay_access_token, relay_api):
+    assert relay_access_token.is_expired()  # the object says so; no client met it
+
+@pytest.mark.token_revoked(api="relay")
+def test_revoked_never_presented(relay_api):
+    assert enterprise(relay_api, relay_token(relay_api)).status_code == 200  # its own token
+
+@pytest.mark.ucwa_format("xml")
+def test_xml_declared_json_served(ucwa_api):
+    headers = {"Authorization": "Bearer " + ucwa_api.credentials.bearer,
+               "Accept": "application/json"}
+    assert requests.get(ucwa_api.token_url(), headers=headers).status_code == 200
+"""
+
+PRESENTED = """
+import pytest, requests
+
+def relay_token(api):
+    creds = api.credentials
+    r = requests.post(api.base_url + "/api/auth/accesstokens", auth=(creds.username, creds.password))
+    return r.json()["accessToken"]
+
+def enterprise(api, token):
+    return requests.get(api.base_url + "/api/enterprises/self", headers={"X-Access-Token": token})
+
+@pytest.mark.token_expired
+def test_expired_presented(relay_api):
+    assert enterprise(relay_api, relay_token(relay_api)).status_code == 401
+
+@pytest.mark.token_expired
+def test_expired_read_through_the_response_fixture(ucwa_api, ucwa_token_response):
+    assert ucwa_token_response.status == 401
+
+@pytest.mark.token_revoked(api="relay")
+def test_revoked_presented(relay_api):
+    assert enterprise(relay_api, relay_api.credentials.access_token).status_code == 401
+
+@pytest.mark.ucwa_format("xml")
+def test_xml_served(ucwa_api):
+    headers = {"Authorization": "Bearer " + ucwa_api.credentials.bearer}
+    assert "xml" in requests.get(ucwa_api.token_url(), headers=headers).headers["Content-Type"]
+
+@pytest.mark.ucwa_format("xml")
+def test_xml_read_through_the_response_fixture(ucwa_api, ucwa_token_response):
+    assert "xml" in ucwa_token_response.header("Content-Type")
+
+@pytest.mark.token_expired(optional=True)
+@pytest.mark.token_revoked(api="relay", optional=True)
+@pytest.mark.ucwa_format("xml", optional=True)
+def test_opted_out(relay_api, ucwa_api):
+    assert enterprise(relay_api, relay_token(relay_api)).status_code == 401
+"""
+
+
+def test_expiry_revocation_and_format_never_met_fail_at_teardown(
+    pytester: pytest.Pytester,
+) -> None:
+    """token_expired, token_revoked and ucwa_format are scenarios too: a client that never
+    met them fails its test, naming what it did and the opt-out."""
+    pytester.makepyfile(test_never=NEVER_PRESENTED)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3, errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*relay_api: declared @pytest.mark.token_expired but no request carried the expired "
+            "token (none was answered 401); the client did:",
+            "  (no request reached the fake)",
+            "*opt out with @pytest.mark.token_expired(optional=True).",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*relay_api: declared @pytest.mark.token_revoked(api='relay') but no request carried "
+            "a revoked relay credential*",
+            "  POST https://*/api/auth/accesstokens -> 200",
+            "  GET https://*/api/enterprises/self -> 200",
+            "*opt out with @pytest.mark.token_revoked(api='relay', optional=True).",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*ucwa_api: declared @pytest.mark.ucwa_format('xml') but no UCWA answer was served "
+            "as xml; the client did:",
+            "  GET https://*/mediaRelayAccessToken -> 200",
+            "*opt out with @pytest.mark.ucwa_format('xml', optional=True).",
+        ]
+    )
+
+
+def test_expiry_revocation_and_format_met_pass(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_met=PRESENTED)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=6)
+
+
+def test_bad_optional_on_strict_markers_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.token_expired(optional="yes")
+        def test_it(relay_api):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*@pytest.mark.token_expired: optional must be True or False, got 'yes'*"]
+    )

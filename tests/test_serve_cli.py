@@ -237,3 +237,49 @@ def test_admin_bad_url_from_the_environment_names_the_variable(
     monkeypatch.setenv("RELAYTOKENS_ADMIN_TOKEN", "x" * 20)
     assert main(["admin", "clock"]) == 2
     assert capsys.readouterr().err.startswith("relaytokens admin clock: RELAYTOKENS_ADMIN_URL ")
+
+
+# --- serve: a fault armed on the control plane and never consumed makes the exit status 1 ----
+def test_unconsumed_control_plane_faults_fail_the_stop() -> None:
+    from pytest_relaytokens.admin import AdminClient
+
+    served = start_serve()
+    admin = AdminClient(served.url, served.token)
+    admin.arm_error("relay", "401-BadCredentialsException")
+    admin.arm_error("relay", "429-TooManyRequests", times=None)
+    admin.arm_drop("ucwa", optional=True)
+    out = served.stop()
+    assert served.proc.returncode == 1, out
+    assert (
+        "relaytokens serve: 2 armed fault(s) were never consumed by a request:\n"
+        "  relay: 401-BadCredentialsException on every path (1 use(s) left)\n"
+        "  relay: 429-TooManyRequests on every path (never served; times=None means every "
+        "matching request, at least one)\n"
+    ) in out
+    assert '"optional": true' in out and "exit status 1" in out
+
+
+def test_consumed_or_optional_faults_stop_with_0() -> None:
+    from pytest_relaytokens.admin import AdminClient
+
+    served = start_serve()
+    admin = AdminClient(served.url, served.token)
+    admin.arm_error("relay", "429-TooManyRequests", times=None)
+    admin.arm_delay("relay", 0.01, optional=True)
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(served.url + "/api/enterprises/self", timeout=10)
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest_relaytokens.cli", "admin", "error", "ucwa", "503"),
+            *("--times", "always", "--optional"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=served.env(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["optional"] is True
+    out = served.stop()
+    assert served.proc.returncode == 0, out
+    assert "never consumed" not in out

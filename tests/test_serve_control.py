@@ -292,6 +292,40 @@ def test_sequence_answers_in_order(served: Served) -> None:
     assert statuses == [401, 200, 503, 200]
 
 
+def test_unconsumed_faults_are_listed_with_why_and_optional_ones_are_not(
+    served: Served,
+) -> None:
+    token = served.relay.credentials.access_token
+    served.admin.arm_error("relay", "401-BadCredentialsException", method="GET")
+    served.admin.arm_delay("relay", 0.01, times=None, optional=True)
+    served.admin.arm_sequence("relay", ["503-ListenerOffline", None], path="^/api/x$")
+    armed = served.admin.faults()
+    assert [(f["label"], f["used"], f["optional"]) for f in armed] == [
+        ("401-BadCredentialsException", 0, False),
+        ("delay 0.01s", 0, True),
+        ("arm_sequence step 1 of 2: 503-ListenerOffline", 0, False),
+        ("arm_sequence step 2 of 2: pass", 0, False),
+    ]
+    assert [f["why"] for f in served.admin.unconsumed_faults()] == [
+        "401-BadCredentialsException on GET every path (1 use(s) left)",
+        "arm_sequence step 1 of 2: 503-ListenerOffline on paths matching '^/api/x$' "
+        "(1 use(s) left)",
+        "arm_sequence step 2 of 2: pass on paths matching '^/api/x$' (1 use(s) left)",
+    ]
+    assert served.relay_get("/api/enterprises/self", token) == 401
+    assert served.relay_get("/api/enterprises/self", token) == 200  # the delay, optional
+    delay = served.admin.faults()[0]
+    assert (delay["label"], delay["used"]) == ("delay 0.01s", 1)
+    assert [f["label"][:17] for f in served.admin.unconsumed_faults()] == ["arm_sequence step"] * 2
+
+
+def test_optional_must_be_true_or_false(served: Served) -> None:
+    with pytest.raises(AdminError) as caught:
+        served.admin.call("POST", "drops", {"service": "relay", "optional": "yes"})
+    assert caught.value.message.startswith("optional: must be bool"), caught.value.message
+    assert served.admin.faults() == []
+
+
 def test_sequence_with_an_unknown_step_arms_nothing(served: Served) -> None:
     with pytest.raises(AdminError, match=r"steps\[1\]"):
         served.admin.arm_sequence("relay", [None, "Nope"])

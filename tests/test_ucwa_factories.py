@@ -16,6 +16,7 @@ from pytest_relaytokens.clock import Clock
 from pytest_relaytokens.http import TokenPolicy
 from pytest_relaytokens.ucwa import wire
 from pytest_relaytokens.ucwa.factories import UcwaTokenFactory
+from pytest_relaytokens.ucwa.timestamps import format_iso, truncate_ms
 
 UTC = dt.timezone.utc
 START = dt.datetime(2024, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
@@ -41,7 +42,7 @@ def test_realistic_values() -> None:
     factory = UcwaTokenFactory(1, frozen())
     token = factory.build()
     assert token.duration == 480
-    assert token.valid_until == START + dt.timedelta(minutes=480)
+    assert truncate_ms(token.valid_until) == START + dt.timedelta(minutes=480)
     assert len(token.user_name) == 76 and token.user_name.startswith("AgAAJ")
     assert token.user_name.endswith("=") and not token.user_name.endswith("==")
     raw = base64.b64decode(token.user_name)
@@ -65,7 +66,7 @@ def test_overrides_use_field_names_and_unknown_ones_are_rejected() -> None:
     factory = UcwaTokenFactory(2, frozen())
     token = factory.build(duration=10, uri=None, user_name="u")
     assert token.duration == 10 and token.uri is None and token.user_name == "u"
-    assert token.valid_until == START + dt.timedelta(minutes=10)
+    assert truncate_ms(token.valid_until) == START + dt.timedelta(minutes=10)
     assert factory.build_relay(location="Intranet", tcp_port=-1).tcp_port == -1
     with pytest.raises(TypeError, match="valid fields: duration"):
         factory.build(userName="x")
@@ -85,13 +86,36 @@ def test_overrides_use_field_names_and_unknown_ones_are_rejected() -> None:
 )
 def test_policy_sets_valid_until(policy: TokenPolicy, expected: dt.datetime) -> None:
     token = UcwaTokenFactory(3, frozen(), policy).build()
-    assert token.valid_until == expected
+    assert truncate_ms(token.valid_until) == expected  # the ms /Date(ms)/ carries
     assert token.is_expired(START) == (expected <= START)
 
 
 def test_remaining_may_be_negative() -> None:
     token = UcwaTokenFactory(3, frozen(), TokenPolicy(already_expired=True)).build()
-    assert token.remaining(START) == dt.timedelta(minutes=-1)
+    assert token.remaining(START) == dt.timedelta(minutes=-1)  # to validUntil's millisecond
+
+
+@pytest.mark.parametrize("policy", [TokenPolicy(), TokenPolicy(lifetime=dt.timedelta(minutes=9))])
+def test_xml_valid_until_carries_seeded_sub_millisecond_ticks(policy: TokenPolicy) -> None:
+    """A 100 ns server clock read within the test clock's millisecond: seven digits in XML,
+    the same for the same seed, whole milliseconds in JSON."""
+
+    def stamps(seed: int) -> list[str]:
+        factory = UcwaTokenFactory(seed, frozen(), policy)
+        return [
+            re.search(r'validUntil">[^<]*\.(\d{7})', wire.render_xml(factory.build()).decode())[1]  # type: ignore[index]
+            for _ in range(20)
+        ]
+
+    digits = stamps(4)
+    assert digits == stamps(4) and digits != stamps(5)
+    assert all(d.startswith("123") for d in digits)  # START's millisecond, then the ticks
+    assert len({d[3:] for d in digits}) > 15 and sum(d.endswith("0000") for d in digits) <= 1
+    token = UcwaTokenFactory(4, frozen(), policy).build()
+    ms = int(re.search(r"Date\((\d+)\)", wire.render_json(token).decode())[1])  # type: ignore[index]
+    assert dt.datetime.fromtimestamp(ms / 1000, UTC) == truncate_ms(token.valid_until)
+    explicit = START + dt.timedelta(minutes=3)  # an explicit validUntil is kept as given
+    assert UcwaTokenFactory(4, frozen(), policy).build(valid_until=explicit).valid_until == explicit
 
 
 @settings(max_examples=50, deadline=None)
@@ -110,13 +134,15 @@ def test_factory_output_round_trips_in_every_quirk(
     clock = Clock(dt.datetime.fromtimestamp(start_ms / 1000, UTC), frozen=True)
     token = UcwaTokenFactory(seed, clock).build()
     quirks = wire.UcwaQuirks(uri_key=uri_key, timestamps=stamps, offset=offset)  # type: ignore[arg-type]
+    sent = wire.at_wire_precision(token, fmt, quirks)  # type: ignore[arg-type]
     if fmt == "json":
         body = wire.render_json(token, quirks, pretty=pretty)
-        assert wire.parse(body, "application/json") == token
+        assert wire.parse(body, "application/json") == sent
     else:
         body = wire.render_xml(token, quirks)
-        assert wire.parse(body) == token
-    assert wire.parse(body, source="x") == token
+        assert wire.parse(body) == sent == token  # XML keeps the 100 ns tick
+    assert wire.parse(body, source="x") == sent
+    assert wire.render(wire.parse(body), fmt, quirks) == wire.render(token, fmt, quirks)  # type: ignore[arg-type]
 
 
 class _MethodsOnly(random.Random):
@@ -152,9 +178,11 @@ def test_default_build_is_what_validation_makes_of_it() -> None:
 
     factory = UcwaTokenFactory(11, frozen(), TokenPolicy(lifetime=dt.timedelta(minutes=7)))
     token = factory.build()
-    again = MediaRelayAccessToken.model_validate(token.model_dump())
+    values = token.model_dump()  # validUntil as the wire spells it, 100 ns digit included
+    values["valid_until"] = format_iso(token.valid_until, "Z", token.valid_until_ticks)
+    again = MediaRelayAccessToken.model_validate(values)
     assert token == again and token.model_fields_set == again.model_fields_set
-    assert token.valid_until.tzinfo is UTC and token.valid_until_ticks == 0
+    assert token.valid_until.tzinfo is UTC and again.valid_until_ticks == token.valid_until_ticks
     relay = factory.build_relay()
     assert relay == MediaRelay.model_validate(relay.model_dump())
     assert relay.model_fields_set == set(MediaRelay.model_fields)

@@ -26,7 +26,6 @@ from .matching import (
     Matcher,
     Shape,
     check_match_on,
-    differences,
     nearest,
     recorded_shape,
     request_shape,

@@ -280,7 +280,7 @@ def check_cassette(
         problems.append(_unreadable(label, "file", f"cannot read: {error.strerror or error}"))
     except CassetteError as error:
         where = f" (line {error.line}, column {error.column})" if error.line is not None else ""
-        index, field = _split_where(error.field or "")
+        index = _split_where(error.field or "")[0]
         if index is not None:  # one interaction's field: named as the other findings are
             problem = error.problem.removeprefix(f"interaction {index} ")
             problems.append(Problem(label, index, "format", problem + where, "unreadable"))

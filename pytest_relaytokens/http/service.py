@@ -177,6 +177,18 @@ class Fault:
             return False
         return self.used == 0 or (self.times is not None and self.times > 0)
 
+    def describe(self) -> str:
+        """One line: who armed it, where it waits, what is left of it (for the failures)."""
+        who = f"{self.label} from {self.origin}" if self.origin else self.label
+        where = f" on paths matching {self.path!r}" if self.path else " on every path"
+        if self.method:
+            where = f" on {self.method.upper()}{where.removeprefix(' on')}"
+        if self.times is None:
+            uses = "never served; times=None means every matching request, at least one"
+        else:
+            uses = f"{self.times} use(s) left"
+        return f"{who}{where} ({uses})"
+
     def matches(self, request: FakeRequest) -> bool:
         if self.method is not None and request.method != self.method.upper():
             return False
@@ -466,8 +478,9 @@ class FakeService:
         """One fault per request, in order. A step is a responder, a catalogue error id or name
         (``"401-BadCredentialsException"``), or ``None`` to answer normally; e.g. an expired
         token's 401 and then success, for a client's refresh flow."""
+        steps = list(steps)
         armed = []
-        for step in steps:
+        for number, step in enumerate(steps, 1):
             if step is None:
                 respond: Responder = lambda r: self.dispatch(r)[0]  # noqa: E731
                 label = "pass"
@@ -475,6 +488,7 @@ class FakeService:
                 respond, label = self.error_responder(step), step
             else:
                 respond, label = step, "fault"
+            label = f"arm_sequence step {number} of {len(steps)}: {label}"
             armed.append(self.arm(respond, times=1, path=path, label=label, optional=optional))
         return armed
 

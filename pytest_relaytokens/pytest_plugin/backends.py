@@ -208,6 +208,8 @@ class FakeBackend:
         self.services: dict[str, FakeService] = {}
         self._tokens: dict[str, Any] = {}
         self.rendered_errors: set[tuple[str, str]] = set()
+        #: every ucwa_token_response handed to the test (strict.py counts it as served)
+        self.rendered: list[FakeResponse] = []
 
     def api_service(self, api: str) -> FakeService:
         service = self.services.get(api)
@@ -292,8 +294,11 @@ class FakeBackend:
             if answer is not None:
                 if answer.error_id:  # the error-coverage report counts it as exercised
                     self.rendered_errors.add(("ucwa", answer.error_id))
+                self.rendered.append(answer)
                 return answer
-        return render_ucwa_response(self.ucwa_token(), inputs.ucwa_format, inputs.quirks)
+        rendered = render_ucwa_response(self.ucwa_token(), inputs.ucwa_format, inputs.quirks)
+        self.rendered.append(rendered)
+        return rendered
 
     def _issue_relay_token(self) -> RelayAccessToken:
         inputs = self.inputs

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from .context import SETTINGS_KEY, STATE_KEY, cassette_path
+from .lifecycle import LIFECYCLE_MARKERS
 from .markers import MARKERS
 from .options import get_option
 from .strict import fanout_conflicts
 
 __all__ = ["ProblemReporter", "carries_our_markers", "cassette_collisions", "fanout_problems"]
 
-_OUR_MARKERS = frozenset(MARKERS)
+_OUR_MARKERS = frozenset(MARKERS).union(LIFECYCLE_MARKERS)
 #: Fixtures that make a test use a cassette (for the same-file check at collection).
 CASSETTE_FIXTURES = frozenset(
     {

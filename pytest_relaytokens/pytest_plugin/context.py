@@ -21,7 +21,13 @@ from ..clock import Clock
 from .lifecycle import configure_service, lifecycle_problems
 from .markers import MarkerSettings
 from .options import RunState, derive_seed, get_option, secret_patterns
-from .strict import fanout_errors, unconsumed_faults
+from .strict import (
+    fanout_errors,
+    service_secrets,
+    shown_url,
+    unconsumed_faults,
+    unobserved_markers,
+)
 
 if TYPE_CHECKING:
     from ..http import FakeService, TokenPolicy
@@ -571,6 +577,11 @@ class TestContext:
             if not call_failed:
                 for api, service in services.items():
                     problems.extend(self._unused_faults(api, service))
+                if services and backend is not None and backend.name == "fake":
+                    rendered = getattr(backend, "rendered", ())
+                    problems.extend(
+                        unobserved_markers(self.settings, services, self.fixtures, rendered)
+                    )
                 if self._backend is not None:
                     problems.extend(self._backend.teardown_problems(self.allow_unplayed))
             for path in getattr(self._backend, "used", ()):
@@ -621,11 +632,10 @@ class TestContext:
             return []
         if self.allow_unexpected:
             return []
-        from ..cassettes.structure import safe_url
-
         fixture = self.fixtures.get(api, f"{api}_api")
+        secrets = service_secrets(service)
         listed = "\n".join(
-            f"  {e.request.method} {safe_url(e.request.url)} -> {e.response.status}"
+            f"  {e.request.method} {shown_url(e.request.url, secrets)} -> {e.response.status}"
             for e in unexpected
         )
         explain = getattr(service, "miss_report", None)  # replay: the nearest recorded ones

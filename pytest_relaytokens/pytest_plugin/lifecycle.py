@@ -31,6 +31,7 @@ __all__ = [
     "configure_service",
     "generate_lifecycle",
     "lifecycle_problems",
+    "marker_problems",
     "parse_skew",
     "skew_id",
 ]
@@ -100,17 +101,113 @@ def _marker_error(item: pytest.Item | None, marker: str, problem: str) -> str:
     return f"{where}@pytest.mark.{marker}: {problem}"
 
 
-def _bind(item: pytest.Item, mark: pytest.Mark) -> dict[str, Any]:
-    """``mark``'s arguments bound to its signature (the signature is the validation)."""
+def _arguments(mark: pytest.Mark) -> dict[str, Any]:
+    """``mark``'s arguments bound to its signature (the signature is the validation);
+    ValueError says what is wrong."""
     signature = _SIGNATURES[mark.name]
     try:
         bound = signature.bind(*mark.args, **mark.kwargs)
     except TypeError as exc:
-        problem = f"{exc}; valid: {mark.name}{_shown(signature)}"
-    else:
-        bound.apply_defaults()
-        return dict(bound.arguments)
-    pytest.fail(_marker_error(item, mark.name, problem), pytrace=False)
+        raise ValueError(f"{exc}; valid: {mark.name}{_shown(signature)}") from None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _bind(item: pytest.Item, mark: pytest.Mark) -> dict[str, Any]:
+    """:func:`_arguments`, or the test fails naming the marker."""
+    try:
+        return _arguments(mark)
+    except ValueError as exc:
+        pytest.fail(_marker_error(item, mark.name, str(exc)), pytrace=False)
+
+
+def _check_refresh(mark: pytest.Mark) -> None:
+    args = _arguments(mark)
+    for name in ("token_requests", "max_token_requests"):
+        value = args[name]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name} must be an int, got {value!r}")
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}")
+    if args["kind"] not in (None, "token", "sign-in"):
+        raise ValueError(f"kind must be 'token' or 'sign-in', got {args['kind']!r}")
+
+
+def _check_lifecycle(mark: pytest.Mark) -> None:
+    for name, value in _arguments(mark).items():
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def _check_date_skew(mark: pytest.Mark) -> None:
+    parse_skew(_arguments(mark)["seconds"])
+
+
+def chaos_plan(args: dict[str, Any], seed: int) -> Any:
+    """The :class:`~pytest_relaytokens.http.chaos.ChaosPlan` of the chaos marker's bound
+    ``args`` (ValueError: a wrong argument, named)."""
+    from ..http.chaos import ChaosPlan
+
+    args = dict(args)
+    path, chosen_seed = args.pop("path"), args.pop("seed")
+    if path is not None:
+        if not isinstance(path, str):
+            raise ValueError(f"path= must be a regular expression (a str), got {path!r}")
+        try:
+            re.compile(path)
+        except re.error as exc:
+            raise ValueError(f"path={path!r} is not a regular expression: {exc}") from None
+    if chosen_seed is not None and (isinstance(chosen_seed, bool) or not isinstance(chosen_seed, int)):
+        raise ValueError(f"seed= must be an int or None, got {chosen_seed!r}")
+    odds = {kind: p for kind, p in args.items() if p}
+    return ChaosPlan(chosen_seed if chosen_seed is not None else seed, odds, path)
+
+
+def _check_chaos(mark: pytest.Mark) -> None:
+    chaos_plan(_arguments(mark), 0)
+
+
+def _check_skews(item: pytest.Item, mark: pytest.Mark) -> list[_dt.timedelta]:
+    if mark.kwargs or not mark.args:
+        raise ValueError("give one or more skews, positionally")
+    if item.get_closest_marker("token_clock_skew") is not None:
+        raise ValueError("it sets the server skew of each run: drop @pytest.mark.token_clock_skew")
+    return [parse_skew(value) for value in mark.args]
+
+
+_CHECKS: dict[str, Callable[[pytest.Mark], None]] = {
+    "relaytokens_refresh": _check_refresh,
+    "relaytokens_lifecycle": _check_lifecycle,
+    "relaytokens_date_skew": _check_date_skew,
+    "relaytokens_chaos": _check_chaos,
+}
+
+
+def marker_problems(item: pytest.Item) -> list[str]:
+    """Every wrong lifecycle marker of ``item``, one line each (reported at collection with
+    the other marker problems)."""
+    problems: list[str] = []
+    names = getattr(item, "fixturenames", ())
+    ours = sorted({m.name for m in item.iter_markers() if m.name in _ON_THE_FAKES})
+    if ours and not any(name in names for name in _FAKE_FIXTURES):
+        problems.append(
+            f"{item.nodeid}: @pytest.mark.{ours[0]} acts on the test's fakes, but the test "
+            f"uses none: request {', '.join(_FAKE_FIXTURES)}"
+        )
+    for name, check in _CHECKS.items():
+        mark = item.get_closest_marker(name)
+        if mark is not None:
+            try:
+                check(mark)
+            except ValueError as exc:
+                problems.append(_marker_error(item, name, str(exc)))
+    mark = item.get_closest_marker("relaytokens_skews")
+    if mark is not None:
+        try:
+            _check_skews(item, mark)
+        except ValueError as exc:
+            problems.append(_marker_error(item, mark.name, str(exc)))
+    return problems
 
 
 def _shown(signature: inspect.Signature) -> str:
@@ -161,37 +258,17 @@ _FAKE_FIXTURES = ("relay_api", "ucwa_api", "relaytokens_server", "relaytokens_sh
 
 
 def generate_lifecycle(metafunc: pytest.Metafunc, base: Callable[[], TokenPolicy]) -> None:
-    """At collection: a lifecycle marker on a test without a fake is a usage error (it could
-    never be observed); ``relaytokens_skews(...)`` fans the test out over its skews, each
-    run getting the token policy ``base()`` with that server skew."""
+    """At collection, ``relaytokens_skews(...)`` fans the test out over its skews, each run
+    getting the token policy ``base()`` with that server skew (a wrong marker is left to
+    :func:`marker_problems`, listed with every other usage error)."""
     definition = metafunc.definition
-    ours = {m.name for m in definition.iter_markers() if m.name in _ON_THE_FAKES}
-    if not ours:
-        return
-    if not any(name in metafunc.fixturenames for name in _FAKE_FIXTURES):
-        raise pytest.UsageError(
-            f"{definition.nodeid}: @pytest.mark.{sorted(ours)[0]} acts on the test's fakes, "
-            f"but the test uses none: request {', '.join(_FAKE_FIXTURES)}"
-        )
     marker = definition.get_closest_marker("relaytokens_skews")
-    if marker is None:
+    if marker is None or not any(name in metafunc.fixturenames for name in _FAKE_FIXTURES):
         return
-    if marker.kwargs or not marker.args:
-        raise pytest.UsageError(
-            _marker_error(definition, "relaytokens_skews", "give one or more skews, positionally")
-        )
-    if definition.get_closest_marker("token_clock_skew") is not None:
-        raise pytest.UsageError(
-            _marker_error(
-                definition,
-                "relaytokens_skews",
-                "it sets the server skew of each run: drop @pytest.mark.token_clock_skew",
-            )
-        )
     try:
-        skews = [parse_skew(value) for value in marker.args]
-    except ValueError as exc:
-        raise pytest.UsageError(_marker_error(definition, "relaytokens_skews", str(exc))) from None
+        skews = _check_skews(definition, marker)
+    except ValueError:  # a usage error at collection (marker_problems), with the others
+        return
     policy = base()
     if "relaytokens_token_policy" not in metafunc.fixturenames:  # read by the fakes lazily
         metafunc.fixturenames.append("relaytokens_token_policy")
@@ -219,14 +296,9 @@ def configure_service(item: pytest.Item, service: FakeService, seed: int) -> Non
             pytest.fail(_marker_error(item, mark.name, str(exc)), pytrace=False)
     mark = item.get_closest_marker("relaytokens_chaos")
     if mark is not None:
-        from ..http.chaos import ChaosPlan
-
-        args = _bind(item, mark)
-        path, chosen_seed = args.pop("path"), args.pop("seed")
-        odds = {kind: p for kind, p in args.items() if p}
         try:
-            ledger.chaos = ChaosPlan(chosen_seed if chosen_seed is not None else seed, odds, path)
-        except (ValueError, re.error) as exc:
+            ledger.chaos = chaos_plan(_bind(item, mark), seed)
+        except ValueError as exc:
             pytest.fail(_marker_error(item, mark.name, str(exc)), pytrace=False)
 
 
@@ -333,19 +405,12 @@ def lifecycle_problems(item: pytest.Item, services: dict[str, Any]) -> list[str]
     problems: list[str] = []
     mark = item.get_closest_marker("relaytokens_refresh")
     if mark is not None:
+        try:  # checked at collection too (marker_problems): a usage error there
+            _check_refresh(mark)
+        except ValueError as exc:
+            pytest.fail(_marker_error(item, mark.name, str(exc)), pytrace=False)
         args = _bind(item, mark)
         exactly, at_most, kind = args["token_requests"], args["max_token_requests"], args["kind"]
-        for value, name in ((exactly, "token_requests"), (at_most, "max_token_requests")):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                pytest.fail(
-                    _marker_error(item, mark.name, f"{name} must be an int, got {value!r}"),
-                    pytrace=False,
-                )
-        if kind not in (None, "token", "sign-in"):
-            pytest.fail(
-                _marker_error(item, mark.name, f"kind must be 'token' or 'sign-in', got {kind!r}"),
-                pytrace=False,
-            )
         _note(item, "single-flight")
         problem = check_count(services, exactly, at_most, kind)
         if problem is not None:

@@ -36,15 +36,17 @@ APIS = ("ucwa", "relay")
 _NO_SKEW = _dt.timedelta(0)
 
 MARKERS: dict[str, str] = {
-    "token_expired": "token_expired: every token handed out or issued is already expired; "
-    "the fakes answer its use with the real expiry response.",
+    "token_expired": "token_expired(*, optional=False): every token handed out or issued is "
+    "already expired; the fakes answer its use with the real expiry response; strict: a "
+    "request must carry one (or ucwa_token_response be read), unless optional=True.",
     "token_expires_in": "token_expires_in(seconds): tokens are valid now and expire that many "
     "seconds after issue on relaytokens_clock (0 < seconds <= 10 years).",
     "token_never_expires": "token_never_expires: Relay tokens are issued with duration -1 "
     "(expirationDate: null).",
-    "token_revoked": 'token_revoked(api="ucwa" | "relay", default both): the credentials the '
-    "fixtures hand out (the UCWA bearer, the Relay access tokens) are revoked on the test's "
-    "fakes: a client presenting them gets the fake's real 401; tokens issued later work.",
+    "token_revoked": 'token_revoked(api="ucwa" | "relay", default both, *, optional=False): the '
+    "credentials the fixtures hand out (the UCWA bearer, the Relay access tokens) are revoked "
+    "on the test's fakes: a client presenting them gets the fake's real 401; tokens issued "
+    "later work; strict: a client must present one, unless optional=True.",
     "relaytokens_service_options": "relaytokens_service_options(cors_origins=[...], "
     "ucwa_online=False, tls=False): options of the test's fakes (CORS allowed origins or '*'; "
     "the UCWA Azure AD deployment; relaytokens_server over https with a throwaway CA).",
@@ -56,8 +58,9 @@ MARKERS: dict[str, str] = {
     "relay_error": "relay_error(name, times=None, *, optional=False): the Relay fake answers "
     "with that catalogued error (times=None: every request); strict: a client must receive it, "
     "unless optional=True.",
-    "ucwa_format": 'ucwa_format("json" | "xml"): the UCWA representation fixtures use and the '
-    "fake answers Accept: */* (or no Accept) with.",
+    "ucwa_format": 'ucwa_format("json" | "xml", *, optional=False): the UCWA representation '
+    "fixtures use and the fake answers Accept: */* (or no Accept) with; strict: a UCWA answer "
+    "in that format must be served, unless optional=True.",
     "ucwa_quirks": 'ucwa_quirks(uri_key="Uri"|"uri", timestamps="utc_ms"|"ms_offset"|"iso", '
     'offset="-07:00"|"Z"|"America/Los_Angeles", location="Internet"|"Intranet"|"All", '
     'pretty=True|False): the UCWA wire quirks and the '
@@ -110,6 +113,7 @@ class MarkerSettings:
         "error_selectors",
         "lifetime",
         "never_expires",
+        "optional",
         "relay_errors",
         "replay",
         "revoked",
@@ -140,6 +144,7 @@ class MarkerSettings:
         ucwa_online: bool = False,
         tls: bool = False,
         replay: dict[str, Any] | None = None,
+        optional: tuple[str, ...] = (),
     ) -> None:
         self.already_expired = already_expired
         self.lifetime = lifetime
@@ -162,6 +167,8 @@ class MarkerSettings:
         self.tls = tls
         #: the ``relaytokens_replay`` marker's checked arguments (cassettes/replay.py)
         self.replay: dict[str, Any] = {} if replay is None else replay
+        #: the strict markers (token_expired, token_revoked, ucwa_format) given optional=True
+        self.optional = optional
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
@@ -205,14 +212,14 @@ def _problem(item: pytest.Item, marker: str, problem: str, valid: str) -> Marker
 #: Each marker's parameters, as in a ``def``: binding a marker's arguments to its signature is
 #: the validation of their number and names (pytest_httpx style).
 _PARAMETERS: dict[str, tuple[str, ...]] = {
-    "token_expired": (),
+    "token_expired": ("*", "optional=None"),
     "token_never_expires": (),
     "token_expires_in": ("seconds",),
     "token_clock_skew": ("seconds",),
-    "token_revoked": ("api=None",),
+    "token_revoked": ("api=None", "*", "optional=None"),
     "ucwa_error": ("code", "subcode=None", "times=None", "*", "optional=None"),
     "relay_error": ("name", "times=None", "*", "optional=None"),
-    "ucwa_format": ("fmt",),
+    "ucwa_format": ("fmt", "*", "optional=None"),
     "relaytokens_backend": ("backend",),
     "relaytokens_cassette": ("path",),
     "relaytokens_errors": ("*selectors",),
@@ -352,17 +359,36 @@ def _expiry(item: pytest.Item, settings: MarkerSettings) -> None:
         seconds = _seconds(item, mark.name, value, allow_negative=False)
         settings.lifetime = _dt.timedelta(seconds=seconds)
         return
-    _bind(item, mark)
+    args = _bind(item, mark)
     if mark.name == "token_expired":
+        _optional(item, mark.name, args, settings)
         settings.already_expired = True
     else:
         settings.never_expires = True
 
 
+def _optional(item: pytest.Item, marker: str, args: dict[str, Any], settings: MarkerSettings) -> None:
+    """Note ``optional=True`` of a strict marker (checked: True or False)."""
+    optional = args.pop("optional", None)
+    if optional is None:
+        return
+    if not isinstance(optional, bool):
+        raise _problem(
+            item,
+            marker,
+            f"optional must be True or False, got {_shown(optional)}",
+            "optional=True (the scenario need not be observed) or False (the default)",
+        )
+    if optional:
+        settings.optional = (*settings.optional, marker)
+
+
 def _revoked(item: pytest.Item, settings: MarkerSettings) -> None:
     mark = item.get_closest_marker("token_revoked")
     if mark is not None:
-        api = _bind(item, mark).get("api")
+        args = _bind(item, mark)
+        _optional(item, mark.name, args, settings)
+        api = args.get("api")
         if api is None:
             settings.revoked = APIS
         else:
@@ -479,7 +505,9 @@ def _one_of(item: pytest.Item, settings: MarkerSettings) -> None:
         if mark is None:
             continue
         try:
-            (value,) = _bind(item, mark).values()
+            args = _bind(item, mark)
+            _optional(item, marker, args, settings)
+            value = next(iter(args.values()))
             setattr(settings, setting, _choice(item, marker, what, value, valid))
         except MarkerProblem as exc:
             problems.append(str(exc))

@@ -17,7 +17,8 @@ import pytest
 from .markers import MarkedError, MarkerSettings
 
 if TYPE_CHECKING:
-    from ..http import FakeResponse, FakeService, Fault
+    from ..http import FakeResponse, FakeService
+    from ..http.messages import Exchange
 
 __all__ = [
     "FANOUT_PATHS",
@@ -25,7 +26,9 @@ __all__ = [
     "fanout_conflicts",
     "fanout_errors",
     "ucwa_client_answer",
+    "shown_calls",
     "unconsumed_faults",
+    "unobserved_markers",
 ]
 
 #: Where each API's fan-out and error markers arm their error (None: the service's default,
@@ -118,18 +121,8 @@ def unconsumed_faults(fixture: str, service: FakeService) -> list[str]:
     left = service.faults.unconsumed
     if not left:
         return []
-    listed = "\n".join(f"  {_described(fault)}" for fault in left)
-    calls = list(service.log)
-    if calls:
-        from ..cassettes.structure import safe_url
-
-        shown = calls[-_SHOWN_CALLS:]
-        more = f"  ... and {len(calls) - len(shown)} earlier\n" if len(calls) > len(shown) else ""
-        called = more + "\n".join(
-            f"  {e.request.method} {safe_url(e.request.url)} -> {e.response.status}" for e in shown
-        )
-    else:
-        called = "  (no request reached the fake)"
+    listed = "\n".join(f"  {fault.describe()}" for fault in left)
+    called = shown_calls(list(service.log), service_secrets(service))
     return [
         f"{fixture}: {len(left)} armed error(s)/fault(s) were never consumed by a request:\n"
         f"{listed}\nWhat the client called instead:\n{called}\n"
@@ -140,23 +133,12 @@ def unconsumed_faults(fixture: str, service: FakeService) -> list[str]:
     ]
 
 
-def _described(fault: Fault) -> str:
-    who = f"{fault.label} from {fault.origin}" if fault.origin else fault.label
-    where = f" on paths matching {fault.path!r}" if fault.path else " on every path"
-    if fault.method:
-        where = f" on {fault.method.upper()}{where.removeprefix(' on')}"
-    if fault.times is None:
-        uses = "never served; times=None means every matching request, at least one"
-    else:
-        uses = f"{fault.times} use(s) left"
-    return f"{who}{where} ({uses})"
-
-
 def ucwa_client_answer(service: Any, fmt: str, bearer_dead: bool) -> FakeResponse | None:
     """What a client presenting the handed-out bearer gets for ``GET .../mediaRelayAccessToken``
     when it is not the test's token: an armed fault (one of its uses, as the client's GET
-    would take it), or (``bearer_dead``: expired or revoked) the 401 the fake answers; None
-    when it is the test's token."""
+    would take it; an error armed on the sign-in, a ``webticket`` row, as its password grant
+    would: the GET is never reached), or (``bearer_dead``: expired or revoked) the 401 the
+    fake answers; None when it is the test's token."""
     from ..http import FakeRequest
 
     accept = "xml" if fmt == "xml" else "json"
@@ -169,6 +151,11 @@ def ucwa_client_answer(service: Any, fmt: str, bearer_dead: bool) -> FakeRespons
         },
     )
     fault = service.faults.take(request)
+    if fault is None:
+        grant = service.password_grant_request()
+        first = next((f for f in service.faults.armed if f.matches(grant)), None)
+        if first is not None and first.respond is not None:
+            fault, request = service.faults.take(grant), grant
     if fault is not None and fault.respond is not None:
         answer: FakeResponse = fault.respond(request)
         return answer
@@ -176,3 +163,132 @@ def ucwa_client_answer(service: Any, fmt: str, bearer_dead: bool) -> FakeRespons
         return None
     response: FakeResponse = service.dispatch(request)[0]
     return response
+
+
+#: The credential fields whose values are secrets (the fakes' credentials dataclasses).
+_SECRET_FIELDS = (
+    "password",
+    "bearer",
+    "seam_token",
+    "access_token",
+    "readonly_access_token",
+    "pairing_code",
+    "conference_key",
+)
+#: Shorter values are not masked (they would hide ordinary text).
+_MIN_SECRET = 6
+
+
+def service_secrets(service: Any) -> set[str]:
+    """Every secret ``service`` handed out, issued or saw carried: its credentials, the tokens
+    it issued, the tokens requests carried."""
+    credentials = getattr(service, "credentials", None)
+    found = {getattr(credentials, name, None) for name in _SECRET_FIELDS}
+    for token in getattr(service, "issued_tokens", ()) or ():
+        found |= {getattr(token, name, None) for name in ("access_token", "password", "user_name")}
+    found |= {e.token for e in getattr(service, "log", ())}
+    found |= {o.issued for o in getattr(service, "lifecycle", ())}
+    return {v for v in found if isinstance(v, str) and len(v) >= _MIN_SECRET}
+
+
+def hide_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every encoded form of each of ``secrets`` (raw, percent-, base64-...
+    encoded: the cassettes' one list of forms) replaced by ``<hidden>``."""
+    from ..cassettes.redaction import encoded_variants
+
+    for secret in sorted(secrets, key=len, reverse=True):
+        for form in encoded_variants(secret):
+            if len(form) >= _MIN_SECRET and form in text:
+                text = text.replace(form, "<hidden>")
+    return text
+
+
+def shown_url(url: str, secrets: Iterable[str]) -> str:
+    """``url`` fit for a failure message: :func:`safe_url` (query values, user info hidden),
+    then every known secret hidden wherever it sits (a path segment too)."""
+    from ..cassettes.structure import safe_url
+
+    return hide_secrets(safe_url(url), secrets)
+
+
+def shown_calls(calls: Sequence[Exchange], secrets: Iterable[str] = ()) -> str:
+    """What the client called, newest first cut, one line each (URLs by :func:`shown_url`)."""
+    if not calls:
+        return "  (no request reached the fake)"
+    secrets = set(secrets)
+    shown = calls[-_SHOWN_CALLS:]
+    more = f"  ... and {len(calls) - len(shown)} earlier\n" if len(calls) > len(shown) else ""
+    return more + "\n".join(
+        f"  {e.request.method} {shown_url(e.request.url, secrets)} -> {e.response.status}"
+        for e in shown
+    )
+
+
+#: What a UCWA answer's media type ends with, per ``ucwa_format``.
+_FORMAT_SUFFIXES = {"json": ("+json", "/json"), "xml": ("+xml", "/xml")}
+
+
+def unobserved_markers(
+    settings: MarkerSettings,
+    services: dict[str, FakeService],
+    fixtures: dict[str, str],
+    rendered: Sequence[FakeResponse],
+) -> list[str]:
+    """The teardown failures of ``token_expired``, ``token_revoked`` and ``ucwa_format``
+    declared on a test whose client never met them (fake backend; ``rendered``: the
+    ``ucwa_token_response`` answers the test read, which count as served to it)."""
+    problems: list[str] = []
+
+    def dead(api: str) -> bool:  # a request carrying a known token, answered 401
+        log = services[api].log if api in services else ()
+        return any(e.response.status == 401 and e.token is not None for e in log) or (
+            api == "ucwa" and any(r.status == 401 for r in rendered)
+        )
+
+    def fail(marker: str, apis: Sequence[str], what: str, hint: str) -> None:
+        calls = [e for api in apis if api in services for e in services[api].log]
+        secrets = {s for api in apis if api in services for s in service_secrets(services[api])}
+        names = ", ".join(dict.fromkeys(fixtures.get(api, f"{api}_api") for api in apis))
+        args = marker.partition("(")[2].rstrip(")")
+        opt_out = f"{marker.partition('(')[0]}({args + ', ' if args else ''}optional=True)"
+        problems.append(
+            f"{names}: declared @pytest.mark.{marker} but {what}; the client did:\n"
+            f"{shown_calls(calls, secrets)}\n{hint} If the test need not observe it, opt out with "
+            f"@pytest.mark.{opt_out}."
+        )
+
+    if settings.already_expired and "token_expired" not in settings.optional:
+        apis = list(services)
+        if not any(dead(api) for api in apis):
+            fail(
+                "token_expired",
+                apis,
+                "no request carried the expired token (none was answered 401)",
+                "Send the token the fake handed out or issued (or read ucwa_token_response).",
+            )
+    revoked = settings.revoked
+    if revoked and "token_revoked" not in settings.optional:
+        # api="ucwa" or "relay": that API must see one; no api (both): either will do
+        apis = list(revoked) if len(revoked) == 1 else [a for a in revoked if a in services]
+        if not any(dead(api) for api in apis):
+            fixture = ", ".join(f"{fixtures.get(api, f'{api}_api')}.credentials" for api in apis)
+            fail(
+                f"token_revoked(api={revoked[0]!r})" if len(revoked) == 1 else "token_revoked",
+                apis,
+                f"no request carried a revoked {' or '.join(apis)} credential (none was "
+                "answered 401)",
+                f"Present a credential {fixture} hands out"
+                + (" (or read ucwa_token_response)." if "ucwa" in apis else "."),
+            )
+    fmt = settings.ucwa_format
+    if fmt is not None and "ucwa" in services and "ucwa_format" not in settings.optional:
+        answers = [e.response for e in services["ucwa"].log] + list(rendered)
+        if not any(r.content_type.endswith(_FORMAT_SUFFIXES[fmt]) for r in answers):
+            fail(
+                f"ucwa_format({fmt!r})",
+                ["ucwa"],
+                f"no UCWA answer was served as {fmt}",
+                f"Ask for it (Accept: application/vnd.microsoft.com.ucwa+{fmt}, */* or none) "
+                "or read ucwa_token_response.",
+            )
+    return problems

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from ..clock import bound_now
+from ..clock import EPOCH, UTC, bound_now
 from ..tokens import TokenModel
 
 __all__ = [
@@ -30,8 +30,6 @@ __all__ = [
     "datetime_to_ms",
 ]
 
-UTC = _dt.timezone.utc
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 ROLE_READONLY = "ROLE_READONLY"
 ROLE_READWRITE = "ROLE_READWRITE"
@@ -53,14 +51,14 @@ class ClientDeviceType(str, enum.Enum):
 
 def datetime_from_ms(ms: int) -> _dt.datetime:
     """Epoch milliseconds to an aware UTC datetime."""
-    return _EPOCH + _dt.timedelta(milliseconds=ms)
+    return EPOCH + _dt.timedelta(milliseconds=ms)
 
 
 def datetime_to_ms(when: _dt.datetime) -> int:
     """An aware (or naive = UTC) datetime to epoch milliseconds (floored)."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    delta = when - _EPOCH
+    delta = when - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 

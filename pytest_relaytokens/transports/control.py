@@ -20,11 +20,10 @@ from typing import Any
 
 from ..cassettes.structure import safe_url
 from ..clock import Clock
-from ..http import FakeRequest, FakeResponse, FakeService, TokenPolicy
+from ..http import FakeRequest, FakeResponse, FakeService, Fault, TokenPolicy
 from ..http.service import UserRoute
 from ..relay.catalogue import RELAY_ERRORS
-from ..ucwa.catalogue import UCWA_ERRORS
-from ..ucwa.urls import TOKEN_PATH_PATTERN
+from ..ucwa.catalogue import UCWA_ERRORS, lookup_ucwa_error
 from . import PathRouter
 
 __all__ = [
@@ -239,6 +238,16 @@ class ServeState:
         except (TypeError, ValueError) as error:
             raise BadInput(where + str(error).replace("route(): ", "")) from None
 
+    def every_service(self) -> list[tuple[str, FakeService]]:
+        """Each fake by name, the open routes last (``"open"``)."""
+        return [*self.services.items(), ("open", self.open)]
+
+    def unconsumed(self) -> list[tuple[str, Fault]]:
+        """The armed faults no request consumed as promised (strict: the stop fails on
+        them), by service; ``optional`` ones are not among them."""
+        with self.lock:
+            return [(n, f) for n, s in self.every_service() for f in s.faults.unconsumed]
+
     def handle(self, request: FakeRequest) -> FakeResponse:
         """Serve a request of the fakes (open routes first)."""
         if self.open.serves(request):
@@ -320,7 +329,7 @@ def _policy_set(state: ServeState, body: Body, _: FakeRequest) -> Body:
     return _policy_doc(state)
 
 
-def _fault_doc(service: str, fault: Any) -> Body:
+def _fault_doc(service: str, fault: Fault) -> Body:
     return {
         "service": service,
         "label": fault.label,
@@ -329,13 +338,16 @@ def _fault_doc(service: str, fault: Any) -> Body:
         "method": fault.method,
         "delay": fault.delay,
         "drop": fault.drop_connection,
+        "optional": fault.optional,
+        "used": fault.used,
     }
 
 
-_WHERE = ("service", "times", "path", "method")
+_WHERE = ("service", "times", "path", "method", "optional")
 
 
-def _where(body: Body) -> tuple[int | None, str | None, str | None]:
+def _where(body: Body) -> tuple[int | None, str | None, str | None, bool]:
+    """``times``, ``path``, ``method`` and ``optional`` (no request need consume it)."""
     path = _get(body, "path", "", (str,))
     if path is not None:
         try:
@@ -343,7 +355,8 @@ def _where(body: Body) -> tuple[int | None, str | None, str | None]:
         except re.error as error:
             raise BadInput(f"path: not a regular expression: {error}") from None
     method = _get(body, "method", "", (str,))
-    return _times(body, ""), path, None if method is None else method.upper()
+    optional = bool(_get(body, "optional", "", (bool,)))
+    return _times(body, ""), path, None if method is None else method.upper(), optional
 
 
 def _arm_error(state: ServeState, body: Body, _: FakeRequest) -> Body:
@@ -352,14 +365,17 @@ def _arm_error(state: ServeState, body: Body, _: FakeRequest) -> Body:
     name = _get(body, "id", "", (str,))
     if not name:
         raise BadInput("id: required, a catalogue error id or name (GET coverage lists them)")
-    times, path, method = _where(body)
+    times, path, method, optional = _where(body)
     try:
         respond = service.error_responder(name)
     except LookupError as error:
         raise BadInput(f"id: {error}") from None
-    if path is None and service.name == "ucwa":
-        path = TOKEN_PATH_PATTERN  # as UcwaService.arm_error(): the token resource
-    fault = service.arm(respond, times=times, path=path, method=method, label=name)
+    if path is None and service.name == "ucwa":  # as UcwaService.arm_error(): the row's endpoint
+        endpoint = lookup_ucwa_error(name).endpoint
+        path, method = endpoint.path, method or endpoint.method
+    fault = service.arm(
+        respond, times=times, path=path, method=method, label=name, optional=optional
+    )
     return _fault_doc(service.name, fault)
 
 
@@ -369,9 +385,15 @@ def _arm_delay(state: ServeState, body: Body, _: FakeRequest) -> Body:
     seconds = _seconds(body, "seconds", "", positive=True)
     if seconds is None or seconds > 600:
         raise BadInput("seconds: required, a delay > 0 and <= 600")
-    times, path, method = _where(body)
+    times, path, method, optional = _where(body)
     fault = service.arm(
-        None, times=times, path=path, method=method, delay=seconds, label=f"delay {seconds:g}s"
+        None,
+        times=times,
+        path=path,
+        method=method,
+        delay=seconds,
+        label=f"delay {seconds:g}s",
+        optional=optional,
     )
     return _fault_doc(service.name, fault)
 
@@ -379,15 +401,21 @@ def _arm_delay(state: ServeState, body: Body, _: FakeRequest) -> Body:
 def _arm_drop(state: ServeState, body: Body, _: FakeRequest) -> Body:
     _unknown(body, _WHERE, "")
     service = state.service(body.get("service"))
-    times, path, method = _where(body)
+    times, path, method, optional = _where(body)
     fault = service.arm(
-        None, times=times, path=path, method=method, drop_connection=True, label="drop"
+        None,
+        times=times,
+        path=path,
+        method=method,
+        drop_connection=True,
+        label="drop",
+        optional=optional,
     )
     return _fault_doc(service.name, fault)
 
 
 def _arm_sequence(state: ServeState, body: Body, _: FakeRequest) -> list[Body]:
-    _unknown(body, ("service", "path", "steps"), "")
+    _unknown(body, ("service", "path", "steps", "optional"), "")
     service = state.service(body.get("service"))
     steps = _get(body, "steps", "", (list,))
     if not steps:
@@ -400,8 +428,10 @@ def _arm_sequence(state: ServeState, body: Body, _: FakeRequest) -> list[Body]:
                 service.error_responder(step)
             except LookupError as error:
                 raise BadInput(f"steps[{index}]: {error}") from None
-    path = _where(body)[1]
-    return [_fault_doc(service.name, f) for f in service.arm_sequence(steps, path=path)]
+    where = _where(body)
+    path, optional = where[1], where[3]
+    armed = service.arm_sequence(steps, path=path, optional=optional)
+    return [_fault_doc(service.name, f) for f in armed]
 
 
 def _faults(state: ServeState, body: Body, request: FakeRequest) -> Any:
@@ -409,7 +439,11 @@ def _faults(state: ServeState, body: Body, request: FakeRequest) -> Any:
         for service in state.services.values():
             service.faults.clear()
         state.open.faults.clear()
-    return [_fault_doc(n, f) for n, s in state.services.items() for f in s.faults.armed]
+    return [_fault_doc(n, f) for n, s in state.every_service() for f in s.faults.armed]
+
+
+def _unconsumed(state: ServeState, body: Body, _: FakeRequest) -> list[Body]:
+    return [{**_fault_doc(n, f), "why": f.describe()} for n, f in state.unconsumed()]
 
 
 def _revoke(state: ServeState, body: Body, _: FakeRequest) -> Body:
@@ -538,11 +572,21 @@ OPERATIONS: dict[tuple[str, str], tuple[Op, str]] = {
         _policy_set,
         '{"expired": true | "expires_in": N | "never_expires": true, "skew": N}',
     ),
-    ("POST", "errors"): (_arm_error, '{"service", "id", "times", "path", "method"}'),
-    ("POST", "delays"): (_arm_delay, '{"service", "seconds", "times", "path", "method"}'),
-    ("POST", "drops"): (_arm_drop, '{"service", "times", "path", "method"}'),
-    ("POST", "sequences"): (_arm_sequence, '{"service", "steps": [id | null, ...], "path"}'),
-    ("GET", "faults"): (_faults, "the armed faults"),
+    ("POST", "errors"): (_arm_error, '{"service", "id", "times", "path", "method", "optional"}'),
+    ("POST", "delays"): (
+        _arm_delay,
+        '{"service", "seconds", "times", "path", "method", "optional"}',
+    ),
+    ("POST", "drops"): (_arm_drop, '{"service", "times", "path", "method", "optional"}'),
+    ("POST", "sequences"): (
+        _arm_sequence,
+        '{"service", "steps": [id | null, ...], "path", "optional"}',
+    ),
+    ("GET", "faults"): (_faults, "the armed faults, with their uses so far"),
+    ("GET", "faults/unconsumed"): (
+        _unconsumed,
+        "the faults no request consumed as promised (the stop fails on them), and why",
+    ),
     ("DELETE", "faults"): (_faults, "disarm every fault"),
     ("POST", "revoke"): (_revoke, '{"token", "service"}: revoke a token or bearer'),
     ("GET", "routes"): (_routes, "the user routes"),

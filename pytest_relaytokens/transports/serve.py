@@ -13,12 +13,15 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..cassettes.structure import safe_url
 from ..http import FakeRequest, FakeResponse
 from ..http.urls import check_origin, is_loopback
 from . import PathRouter, Target
+
+if TYPE_CHECKING:
+    from .control import ServeState
 
 __all__ = ["add_arguments", "run"]
 
@@ -434,7 +437,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stop = threading.Event()
     previous: list[tuple[int, object]] = []
     turn: Any = None
-    unmatched = 0
+    state: ServeState | None = None
     try:
         # before the banner: a client may send SIGTERM as soon as it has read it
         if threading.current_thread() is threading.main_thread():
@@ -496,8 +499,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             stop.wait(remaining)
             if turn is not None:
                 turn.tick()
-        if args.cassette is not None:
-            unmatched = _replay_problems(state.services["replay"], stream)
     except KeyboardInterrupt:
         pass
     finally:
@@ -508,11 +509,33 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             ca.close()
         for signum, handler in previous:
             signal.signal(signum, handler)  # type: ignore[arg-type]
-    if unmatched:
-        stream.write(
-            f"relaytokens serve: the cassette replay is incomplete ({unmatched} problem(s) "
-            "above); exit status 1\n"
-        )
+    problems = 0 if state is None else _stop_problems(state, args.cassette is not None, stream)
     stream.write("relaytokens serve: stopped\n")
     stream.flush()
-    return 1 if unmatched else 0
+    return 1 if problems else 0
+
+
+def _stop_problems(state: ServeState, replaying: bool, out: TextIO) -> int:
+    """Strict at the stop, as the plugin at teardown: print what was promised and did not
+    happen (requests replay could not answer, interactions never replayed, faults armed on
+    the control plane that no request consumed); the number of problems."""
+    from .control import CONTROL_PREFIX
+
+    problems = 0
+    if replaying:
+        problems = _replay_problems(state.services["replay"], out)
+        if problems:
+            out.write(
+                f"relaytokens serve: the cassette replay is incomplete ({problems} problem(s) "
+                "above); exit status 1\n"
+            )
+    left = state.unconsumed()
+    if left:
+        listed = "".join(f"  {name}: {fault.describe()}\n" for name, fault in left)
+        out.write(
+            f"relaytokens serve: {len(left)} armed fault(s) were never consumed by a request:\n"
+            f"{listed}An armed fault must reach a client; if it need not, arm it with "
+            '"optional": true (relaytokens admin ... --optional), or disarm it (DELETE '
+            f"{CONTROL_PREFIX}faults) before the stop; exit status 1\n"
+        )
+    return problems + len(left)

@@ -21,10 +21,10 @@ import struct
 import sys
 import threading
 import time
-from types import TracebackType
 
 import h11
 
+from .._background import Background
 from ..http import FakeRequest, FakeResponse, FakeService
 from ..http.chaos import (
     DRIBBLE_PAUSE_SECONDS,
@@ -160,7 +160,7 @@ def _request_waiting(sock: socket.socket) -> bool:
         return False  # reset by the client: nothing to lose
 
 
-class LoopbackServer:
+class LoopbackServer(Background):
     """Serve ``target`` over real HTTP/1.1 on ``host`` (default ``127.0.0.1``), ``port`` 0 =
     an ephemeral port. ``start()``/``stop()`` or use it as a context manager; ``url`` is
     ``http://127.0.0.1:PORT``.
@@ -304,17 +304,6 @@ class LoopbackServer:
                 sock.close()
         self._listener = self._wake_r = self._wake_w = None
         self._accept_thread = None
-
-    def __enter__(self) -> LoopbackServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def threads(self) -> list[threading.Thread]:

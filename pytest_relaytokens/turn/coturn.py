@@ -22,8 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
+from .._background import Background
 from ..errors import RelayTokensError
 from ..ucwa.credentials import RelayEndpoint
 from .userdb import UserDb
@@ -143,7 +143,7 @@ def _read_until(cli: socket.socket, prompt: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-class CoturnServer:
+class CoturnServer(Background):
     """One coturn on 127.0.0.1: ``start()``/``stop()`` or a ``with`` block.
 
     ``host``, ``port`` (UDP and TCP), ``realm``, ``relay_ports`` and ``users`` (its user
@@ -344,17 +344,6 @@ class CoturnServer:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
-
-    def __enter__(self) -> CoturnServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"127.0.0.1:{self.port}" if self.running else "stopped"

@@ -5,7 +5,9 @@ Groups: ``mediaRelayAccessToken`` (the 5 rows of the token page), ``generic`` (t
 generic synchronous errors, the HTTP-status-table codes no other row covers and the
 ``X-Ms-diagnostics`` variants), ``resource`` (the remaining per-resource triples, the
 application endings and the event channel's ``PGetReplaced``), ``auth`` (the bearer 401) and
-``webticket`` (the token endpoint's documented OAuth errors).
+``webticket`` (the token endpoint's documented OAuth errors). Each group is served on one
+endpoint (:data:`GROUP_ENDPOINTS`, a row's ``endpoint``): ``webticket`` rows on the sign-in
+``POST /WebTicket/oauthtoken``, every other row on ``mediaRelayAccessToken``.
 ``inferred=True`` marks a status/code/subcode the reference could not confirm.
 """
 
@@ -14,9 +16,10 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 from ..http import FakeResponse
+from .urls import TOKEN_PATH_PATTERN, WEBTICKET_PATH_PATTERN
 
 if TYPE_CHECKING:  # loaded on first use: the end-of-run report needs only the entries
     from .models import UcwaErrorBody
@@ -24,8 +27,11 @@ if TYPE_CHECKING:  # loaded on first use: the end-of-run report needs only the e
 __all__ = [
     "ERROR_CODES",
     "ERROR_SUBCODES",
+    "GROUP_ENDPOINTS",
     "HTTP_STATUS_CODES",
     "UCWA_ERRORS",
+    "UCWA_GROUPS",
+    "Endpoint",
     "UcwaErrorEntry",
     "lookup_ucwa_error",
     "ucwa_headers",
@@ -33,6 +39,26 @@ __all__ = [
 ]
 
 Group = Literal["mediaRelayAccessToken", "generic", "resource", "auth", "webticket"]
+#: The groups, in the catalogue's order (the fan-out's group selectors).
+UCWA_GROUPS: tuple[Group, ...] = get_args(Group)
+
+
+class Endpoint(NamedTuple):
+    """Where a row is answered: an HTTP method (None: any) and a regex searched in the path."""
+
+    method: str | None
+    path: str
+
+
+#: The endpoint each group's rows belong to: a WebTicket error is an answer of the OAuth token
+#: endpoint (the sign-in ``POST``), never of the token GET (AuthenticationInUCWA.md).
+GROUP_ENDPOINTS: dict[Group, Endpoint] = {
+    "mediaRelayAccessToken": Endpoint(None, TOKEN_PATH_PATTERN),
+    "generic": Endpoint(None, TOKEN_PATH_PATTERN),
+    "resource": Endpoint(None, TOKEN_PATH_PATTERN),
+    "auth": Endpoint(None, TOKEN_PATH_PATTERN),
+    "webticket": Endpoint("POST", WEBTICKET_PATH_PATTERN),
+}
 
 #: ErrorCode enum, reference §3.4 (20 members).
 ERROR_CODES: frozenset[str] = frozenset(
@@ -226,6 +252,11 @@ class UcwaErrorEntry:
         if self.diagnostic is not None:
             parts.append(str(self.diagnostic[0]))
         return "-".join(parts)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where the fake answers this row when armed (its group's :data:`GROUP_ENDPOINTS`)."""
+        return GROUP_ENDPOINTS[self.group]
 
     @property
     def note(self) -> str:

@@ -95,7 +95,7 @@ class IssuedCredentials:
             return {
                 t.user_name: t.password
                 for t in self.tokens
-                if t.user_name not in self.revoked and now < t.valid_until
+                if t.user_name not in self.revoked and not t.is_expired(now)
             }
 
     def observe(self, observer: CredentialObserver) -> Callable[[], None]:

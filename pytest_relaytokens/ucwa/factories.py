@@ -16,6 +16,7 @@ from .._prebuilt import Prebuilt
 from ..clock import bind_clock
 from ..tokens import SeededFactory
 from .models import MediaRelay, MediaRelayAccessToken
+from .timestamps import TICKS_PER_MS, within_ms
 
 __all__ = ["DEFAULT_DURATION", "NEVER_EXPIRES_LIFETIME", "UcwaTokenFactory"]
 
@@ -89,6 +90,12 @@ def remaining_minutes(valid_until: _dt.datetime, now: _dt.datetime) -> int:
     return max(0, int((valid_until - now).total_seconds() // 60))
 
 
+def _sub_ms(drawn: bytes) -> int:
+    """The 100 ns ticks (0-9999) a server's tick clock read within the millisecond the test
+    clock names, from the last two drawn MAC bytes: seeded, no extra draw (inferred)."""
+    return (drawn[78] | drawn[79] << 8) % TICKS_PER_MS
+
+
 def _check(overrides: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
     unknown = sorted(set(overrides) - set(allowed))
     if unknown:
@@ -135,9 +142,9 @@ class UcwaTokenFactory(SeededFactory):
 
     ``seed`` is an int (or str/bytes), drawn from through a :class:`SeededRandom`, or any
     :class:`random.Random` to draw from. ``valid_until`` is ``clock.now() + duration`` through
-    ``policy.expiry`` (so expiry markers apply); every token answers
-    ``is_expired()``/``remaining()`` on ``clock``. ``build(**overrides)`` takes model field
-    names (``user_name=``, ``duration=``...); overrides are validated as the model does.
+    ``policy.expiry`` (so expiry markers apply), plus seeded sub-millisecond ticks; every
+    token answers ``is_expired()``/``remaining()`` on ``clock``. ``build(**overrides)`` takes
+    model field names (``user_name=``, ``duration=``...); overrides are validated as the model does.
     """
 
     def _start(self) -> None:
@@ -231,15 +238,17 @@ class UcwaTokenFactory(SeededFactory):
             return self._build_default(now + _DEFAULT_LIFETIME)
         duration = overrides.get("duration")
         valid_until = overrides.get("valid_until")
-        if valid_until is None:
-            lifetime = _DEFAULT_LIFETIME if duration is None else _dt.timedelta(minutes=duration)
-            expiry = policy.expiry(now, lifetime)
-            valid_until = expiry if expiry is not None else now + NEVER_EXPIRES_LIFETIME
-        if duration is None:  # what is left of valid_until, in whole minutes rounded down
-            duration = remaining_minutes(valid_until, now)
         # One draw for every random part: application id (8 bytes), names (2 x 4), password
         # (20), user name (44), relay (8).
         drawn = self._take(_TOKEN_BYTES)
+        tick = 0
+        if valid_until is None:  # computed on the server's 100 ns clock: seeded sub-ms digits
+            lifetime = _DEFAULT_LIFETIME if duration is None else _dt.timedelta(minutes=duration)
+            expiry = policy.expiry(now, lifetime)
+            valid_until = expiry if expiry is not None else now + NEVER_EXPIRES_LIFETIME
+            valid_until, tick = within_ms(valid_until, _sub_ms(drawn))
+        if duration is None:  # what is left of valid_until, in whole minutes rounded down
+            duration = remaining_minutes(valid_until, now)
         application = 100_000_000_000 + int.from_bytes(drawn[0:8], "little") % 20_000_000_000
         first = _FIRST[int.from_bytes(drawn[8:12], "little") % len(_FIRST)]
         last = _LAST[int.from_bytes(drawn[12:16], "little") % len(_LAST)]
@@ -263,6 +272,8 @@ class UcwaTokenFactory(SeededFactory):
                 values["media_relays"] = [relay]
             values.update(overrides)
             token = MediaRelayAccessToken.model_validate(values)
+        if tick:
+            token._set_ticks(tick)
         bind_clock(token, self.clock)
         return token
 
@@ -272,6 +283,7 @@ class UcwaTokenFactory(SeededFactory):
         if valid_until.tzinfo is not _UTC:
             valid_until = valid_until.astimezone(_UTC)
         drawn = self._take(_TOKEN_BYTES)  # laid out as in build()
+        valid_until, tick = within_ms(valid_until, _sub_ms(drawn))
         application = 100_000_000_000 + int.from_bytes(drawn[0:8], "little") % 20_000_000_000
         first = _FIRST[int.from_bytes(drawn[8:12], "little") % len(_FIRST)]
         last = _LAST[int.from_bytes(drawn[12:16], "little") % len(_LAST)]
@@ -304,5 +316,7 @@ class UcwaTokenFactory(SeededFactory):
                 "media_relays": [relay],
             }
         )
+        if tick:
+            token._set_ticks(tick)
         bind_clock(token, self.clock)
         return token

@@ -25,7 +25,7 @@ from pydantic.functional_validators import ModelWrapValidatorHandler
 
 from ..clock import bound_now
 from ..tokens import TokenModel
-from .timestamps import parse_timestamp
+from .timestamps import parse_timestamp, truncate_ms
 
 __all__ = [
     "Application",
@@ -88,8 +88,8 @@ class MediaRelayAccessToken(TokenModel):
     """Credentials for the A/V media relay (TURN) handed out by UCWA.
 
     ``duration`` is in minutes; ``valid_until`` is when the credentials stop working.
-    ``valid_until_ticks`` keeps the 100 ns digit an XML timestamp may carry beyond the
-    microsecond, so a parsed document renders back byte for byte.
+    ``valid_until_ticks`` keeps the 100 ns digit an XML timestamp (or the factory) may carry
+    beyond the microsecond, so a parsed document renders back byte for byte.
     """
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
@@ -160,16 +160,18 @@ class MediaRelayAccessToken(TokenModel):
         return self.valid_until
 
     def is_expired(self, now: _dt.datetime | None = None) -> bool:
-        """True once ``now`` (default: the system clock) reaches ``valid_until``."""
+        """True once ``now`` (default: the bound clock, else the system's) reaches
+        ``valid_until``'s millisecond."""
         return self.remaining(now) <= _dt.timedelta(0)
 
     def remaining(self, now: _dt.datetime | None = None) -> _dt.timedelta:
-        """Time left until ``valid_until``; negative once expired (how long ago it expired)."""
+        """Time left until ``valid_until``'s millisecond (what ``/Date(ms)/`` and the test
+        clock resolve); negative once expired (how long ago it expired)."""
         if now is None:
             now = bound_now(self)
         elif now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
-        return self.valid_until - now
+        return truncate_ms(self.valid_until) - now
 
 
 class UcwaErrorBody(BaseModel):

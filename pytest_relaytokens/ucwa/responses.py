@@ -195,7 +195,7 @@ class UcwaResponses:
         ]
 
     def _grant_error(self, error: str) -> FakeResponse:
-        """A WebTicket error from the catalogue's ``auth`` rows (``invalid_grant``,
+        """A WebTicket error from the catalogue's ``webticket`` rows (``invalid_grant``,
         ``PassiveAuthRequired``, ``unsupported_grant_type``...), as documented."""
         return lookup_ucwa_error(error).response(fqdn=self.fqdn)
 

@@ -72,6 +72,7 @@ from .urls import (
     REPLACEABLE,
     SUBRESOURCES,
     TOKEN_PATH_PATTERN,
+    WEBTICKET_PATH,
     app_path,
     fixed_path,
     parse_path,
@@ -354,21 +355,38 @@ class UcwaService(UcwaResponses, FakeService):
         *,
         times: int | None = 1,
         path: str | None = None,
+        method: str | None = None,
         optional: bool = False,
     ) -> Fault:
         """Answer with a catalogue error in the format the request negotiated.
 
-        ``path`` is a regex searched in the request path; by default the error hits the
-        ``mediaRelayAccessToken`` resource only (``path=""`` hits every path). Strict: unless
-        ``optional``, a request must take it (``times=None``: at least one) by teardown.
+        By default the error hits the endpoint its row belongs to (``entry.endpoint``): the
+        ``mediaRelayAccessToken`` resource, or for a ``webticket`` row the sign-in ``POST
+        /WebTicket/oauthtoken``. ``path`` (a regex searched in the request path; ``""``: every
+        path) and ``method`` override it. Strict: unless ``optional``, a request must take it
+        (``times=None``: at least one) by teardown.
         """
         entry = lookup_ucwa_error(code_or_name, subcode)
+        if path is None:
+            path, method = entry.endpoint.path, method or entry.endpoint.method
         return self.arm(
             self.error_responder(entry.id),
             times=times,
-            path=TOKEN_PATH_PATTERN if path is None else path,
+            path=path,
+            method=method,
             label=f"ucwa {entry.id}",
             optional=optional,
+        )
+
+    def password_grant_request(self) -> FakeRequest:
+        """The sign-in a password-grant client posts (the test user's WebTicket grant)."""
+        form = {"grant_type": "password", "username": self.credentials.username}
+        form["password"] = self.credentials.password
+        return FakeRequest.build(
+            "POST",
+            self.base_url + WEBTICKET_PATH,
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            urlencode(form),
         )
 
     def error_responder(self, name: str, subcode: str | None = None) -> Responder:

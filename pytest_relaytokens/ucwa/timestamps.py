@@ -23,6 +23,7 @@ from ..errors import WireFormatError
 __all__ = [
     "DOTNET_MAX_MS",
     "DOTNET_MIN_MS",
+    "TICKS_PER_MS",
     "format_iso",
     "format_ms_date",
     "offset_at",
@@ -30,6 +31,8 @@ __all__ = [
     "parse_ms_date",
     "parse_offset",
     "parse_timestamp",
+    "truncate_ms",
+    "within_ms",
     "zone",
 ]
 
@@ -38,6 +41,8 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 #: ``/Date()/`` milliseconds of .NET ``DateTime.MinValue`` and ``MaxValue``.
 DOTNET_MIN_MS = -62_135_596_800_000
 DOTNET_MAX_MS = 253_402_300_799_999
+#: 100 ns ticks in a millisecond.
+TICKS_PER_MS = 10_000
 
 _MS_DATE = re.compile(r"\\?/Date\((-?\d{1,15})(?:([+-])(\d{2})(\d{2}))?\)\\?/")
 _ISO = re.compile(
@@ -107,6 +112,20 @@ def _to_utc_ms(value: _dt.datetime) -> int:
         value = value.replace(tzinfo=UTC)
     delta = value - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def truncate_ms(value: _dt.datetime) -> _dt.datetime:
+    """``value`` cut to its whole millisecond: what ``/Date(ms)/`` carries (.NET truncates)."""
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def within_ms(value: _dt.datetime, ticks: int) -> tuple[_dt.datetime, int]:
+    """``value``'s whole millisecond plus ``ticks`` (0-9999) 100 ns ticks, as a 100 ns tick
+    clock read within that millisecond gives it: (datetime to the µs, the 7th digit)."""
+    if not 0 <= ticks < TICKS_PER_MS:
+        raise ValueError(f"ticks must be 0-{TICKS_PER_MS - 1} within a millisecond, got {ticks!r}")
+    micro, digit = divmod(ticks, 10)
+    return truncate_ms(value) + _dt.timedelta(microseconds=micro), digit
 
 
 def parse_ms_date(

@@ -17,6 +17,7 @@ __all__ = [
     "SUBRESOURCES",
     "TOKEN_PATH_PATTERN",
     "WEBTICKET_PATH",
+    "WEBTICKET_PATH_PATTERN",
     "FixedPath",
     "app_path",
     "fixed_path",
@@ -34,6 +35,8 @@ AAD_AUTHORIZE_PATH = "/common/oauth2/authorize"
 AAD_TOKEN_PATH = "/common/oauth2/token"
 #: Where ``arm_error`` and ``arm_unauthorized`` hit by default.
 TOKEN_PATH_PATTERN = r"(?i)/mediaRelayAccessToken/?$"
+#: The WebTicket (OAuth token endpoint) path, where the ``webticket`` error rows are served.
+WEBTICKET_PATH_PATTERN = r"(?i)^/WebTicket/oauthtoken/?$"
 #: The ``/ucwa/<prefix>/applications`` prefixes served.
 PREFIXES = ("oauth/v1", "v1", "psanon/v1", "anonymous/v1")
 

@@ -25,13 +25,14 @@ from ..errors import WireFormatError
 from ..http.headers import media_type
 from ..tokens import load_json_text
 from .models import MediaRelay, MediaRelayAccessToken, UcwaErrorBody
-from .timestamps import format_iso, format_ms_date, parse_timestamp, zone
+from .timestamps import format_iso, format_ms_date, parse_timestamp, truncate_ms, zone
 
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_XML_DEPTH",
     "UCWA_NS",
     "UcwaQuirks",
+    "at_wire_precision",
     "dump_json",
     "dump_xml",
     "parse",
@@ -338,6 +339,18 @@ def _compact_token(token: MediaRelayAccessToken, quirks: UcwaQuirks) -> str:
 def render_xml(token: MediaRelayAccessToken, quirks: UcwaQuirks = _DEFAULT_QUIRKS) -> bytes:
     """The token as UCWA XML, laid out like the docs sample."""
     return dump_xml(token_resource(token, quirks, "xml"))
+
+
+def at_wire_precision(
+    token: MediaRelayAccessToken, fmt: Format = "json", quirks: UcwaQuirks = _DEFAULT_QUIRKS
+) -> MediaRelayAccessToken:
+    """``token`` as a client parsing it rendered in ``fmt`` gets it: ``/Date(ms)/`` keeps the
+    whole millisecond (.NET truncates), ISO 8601 (XML, ``timestamps="iso"``) the 100 ns tick."""
+    if fmt == "xml" or quirks.timestamps == "iso":
+        return token
+    copy = token.model_copy(update={"valid_until": truncate_ms(token.valid_until)})
+    copy._set_ticks(0)
+    return copy
 
 
 def render(
