@@ -300,16 +300,23 @@ def test_refresh(relay_api):
 @pytest.mark.relaytokens_chaos(dribble=1.0, path="^/api/endpoints$")
 def test_dribble(relay_api):
     assert endpoints(relay_api, token(relay_api)).status_code == 200
+
+@pytest.mark.token_revoked(api="relay")
+def test_dead_token(relay_api):
+    # a revoked token reaches the fake, then a fresh one: the reuse check had work to do
+    assert endpoints(relay_api, relay_api.credentials.access_token).status_code == 401
+    assert endpoints(relay_api, token(relay_api)).status_code == 200
 """
     )
     result = pytester.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
         [
             "*relaytokens lifecycle coverage*",
             "scenario * tests  exercised by",
             "single-flight * 1  test_*.py::test_refresh",
-            "dead-token reuse * 2  *",
+            # only the test whose client presented a dead token, not every test with a token
+            "dead-token reuse * 1  test_*.py::test_dead_token",
             "Retry-After * 0  never exercised",
             "chaos truncate * 0  never exercised",
             "chaos dribble * 1  test_*.py::test_dribble",
@@ -351,3 +358,30 @@ def test_format(ucwa_api):
     )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert "_hooks.py" not in result.stdout.str()
+
+
+def test_a_skew_sweep_needs_only_a_fake(pytester: pytest.Pytester) -> None:
+    """The docs' skew snippet requests relay_api (or ucwa_api) alone: no fixture name to add."""
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.relaytokens_skews("0s", "+15d")
+def test_relay(relay_api, relaytokens_clock):
+    assert relay_api.server_now() - relaytokens_clock.now() in {
+        __import__("datetime").timedelta(0), __import__("datetime").timedelta(days=15)}
+
+@pytest.mark.relaytokens_skews("-50s")
+def test_relay_alone(relay_api):
+    assert relay_api.base_url
+
+@pytest.mark.relaytokens_skews("-50s", "+2h")
+class TestUcwa:
+    def test_ucwa_alone(self, ucwa_api):
+        assert ucwa_api.base_url
+"""
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*test_relay_alone?skew=-50s? PASSED*"])
+    result.stdout.fnmatch_lines(["*test_ucwa_alone?skew=+2h? PASSED*"])

@@ -40,10 +40,14 @@ def test_error_fanout_runs_one_body_per_catalogued_error(pytester: pytest.Pytest
         from pytest_relaytokens import UCWA_ERRORS
 
         def test_ucwa(ucwa_api, ucwa_error):
-            r = requests.get(ucwa_api.token_url(),
-                             headers={"Authorization": "Bearer " + ucwa_api.credentials.bearer})
+            c = ucwa_api.credentials
+            if ucwa_error.grant_error:  # a WebTicket (OAuth) error row: the sign-in answers it
+                grant = {"grant_type": "password", "username": c.username, "password": c.password}
+                r = requests.post(ucwa_api.base_url + "/WebTicket/oauthtoken", data=grant)
+            else:
+                r = requests.get(ucwa_api.token_url(), headers={"Authorization": "Bearer " + c.bearer})
             assert r.status_code == ucwa_error.status
-            if ucwa_error.grant_error:  # a WebTicket (OAuth) error row
+            if ucwa_error.grant_error:
                 assert r.json()["error"] == ucwa_error.code
             elif ucwa_error.status != 401:
                 assert r.json()["code"] == ucwa_error.code

@@ -14,7 +14,7 @@ def test_markers_are_registered_with_help(pytester: pytest.Pytester) -> None:
         "token_clock_skew(seconds)",
         "ucwa_error(code, subcode=None, times=None, *, optional=False)",
         "relay_error(name, times=None, *, optional=False)",
-        "ucwa_format(\"json\" | \"xml\", *, optional=False)",
+        'ucwa_format("json" | "xml", *, optional=False)',
         "ucwa_quirks(",
         "relaytokens_errors(",
     ):
@@ -276,8 +276,11 @@ def test_two_expiry_markers_on_one_test_are_a_usage_error(pytester: pytest.Pytes
     ("hosts", "expected"),
     [
         ('["https://api.example.com/x"]', "'https://api.example.com/x' is a URL or path*"),
-        ('["*.example.com"]', "'*.example.com' is wildcards are not supported*"),
-        ('["api.example.com:99999"]', "'api.example.com:99999' is bad port '99999'*"),
+        (
+            '["*.example.com"]',
+            "'*.example.com' is a wildcard, which is not supported (name each host)*",
+        ),
+        ('["api.example.com:99999"]', "'api.example.com:99999' is a host with a bad port '99999'*"),
         ('["user@api.example.com"]', "'user@api.example.com' is not a host name*"),
     ],
 )
@@ -396,5 +399,48 @@ def test_bad_marker_arity_names_the_marker_signature(pytester: pytest.Pytester) 
             "*::test_b: @pytest.mark.ucwa_quirks: got an unexpected keyword argument 'colour'; "
             "valid values: ucwa_quirks(*, uri_key=None, timestamps=None, offset=None, "
             "location=None, pretty=None)",
+        ]
+    )
+
+
+def test_a_bad_selector_on_a_fanout_test_is_listed_once(pytester: pytest.Pytester) -> None:
+    """One wrong marker on a fan-out test is one line, not one per catalogued error id."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.relaytokens_errors("nosuchgroup")
+        def test_relay(relay_error):
+            pass
+
+        @pytest.mark.relaytokens_errors("nosuchgroup")
+        def test_ucwa(ucwa_error):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*relaytokens: 2 problem(s) with markers or cassettes:"])
+    lines = [line for line in result.stderr.lines if "@pytest.mark.relaytokens_errors" in line]
+    assert [line.split(": @")[0] for line in lines] == [
+        "test_a_bad_selector_on_a_fanout_test_is_listed_once.py::test_relay",
+        "test_a_bad_selector_on_a_fanout_test_is_listed_once.py::test_ucwa",
+    ]
+
+
+def test_a_bad_allow_hosts_option_is_listed_with_the_other_config_problems(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest(
+        "-p", "no:randomly", "--relaytokens-allow-hosts=*", "--relaytokens-seed=abc"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*relaytokens: 2 configuration problem(s):",
+            "*--relaytokens-seed / ini relaytokens_seed: 'abc' is not an integer",
+            "*--relaytokens-allow-hosts / ini relaytokens_allow_hosts: '*' is a wildcard, which is "
+            "not supported (name each host)",
         ]
     )

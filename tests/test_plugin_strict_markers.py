@@ -437,3 +437,43 @@ def test_bad_optional_on_strict_markers_is_a_usage_error(pytester: pytest.Pytest
     result.stderr.fnmatch_lines(
         ["*@pytest.mark.token_expired: optional must be True or False, got 'yes'*"]
     )
+
+
+def test_failure_messages_hide_known_secrets_in_every_url_part(pytester: pytest.Pytester) -> None:
+    """An issued or handed-out token in a path segment of an unexpected request (or of a
+    call listed by a strict failure) is hidden, on the terminal and in the junit XML."""
+    pytester.makepyfile(
+        """
+        import pathlib, pytest, requests
+
+        def test_leak(relay_api):
+            c = relay_api.credentials
+            pathlib.Path("secrets.txt").write_text(c.access_token + "\\n" + c.password)
+            requests.get(relay_api.base_url + f"/api/enterprises/{c.access_token}/x",
+                         headers={"X-Access-Token": c.access_token})
+            requests.get(relay_api.base_url + "/api/nope", params={"q": c.password})
+
+        @pytest.mark.relay_error("BadCredentialsException", times=2)  # one use left
+        def test_strict_listing(relay_api):
+            c = relay_api.credentials
+            pathlib.Path("secrets2.txt").write_text(c.readonly_access_token)
+            requests.get(relay_api.base_url + f"/api/{c.readonly_access_token}")
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*GET https://*/api/enterprises/<hidden>/x -> 404",
+            "*GET https://*/api/nope?q=<hidden> -> 404",
+            "*GET https://*/api/<hidden> -> 401",
+        ]
+    )
+    secrets = [
+        *(pytester.path / "secrets.txt").read_text().split("\n"),
+        (pytester.path / "secrets2.txt").read_text(),
+    ]
+    junit = (pytester.path / "junit.xml").read_text()
+    for secret in secrets:
+        assert secret not in result.stdout.str()
+        assert secret not in junit

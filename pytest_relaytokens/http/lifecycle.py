@@ -209,6 +209,13 @@ class Lifecycle:
                 found.append(DeadToken(entry, carried, fresh))
         return found
 
+    def dead_presented(self) -> list[Observed]:
+        """Requests that carried a known token the fake refused (401: expired or revoked),
+        with or without a fresher one issued: where dead-token reuse could be checked."""
+        return [
+            o for o in self if o.exchange.token is not None and o.exchange.response.status == 401
+        ]
+
     def early_retries(self) -> list[EarlyRetry]:
         """Retries (the next request with the same method and path) sent before the
         ``Retry-After`` of the answer before them allowed, on the test's clock."""

@@ -716,9 +716,7 @@ def retime(
         if body is None:
             from ..relay import wire as relay_wire
 
-            body = _remember(
-                _RENDERED, key, relay_wire.retime_token(response.body, now, expiry)
-            )
+            body = _remember(_RENDERED, key, relay_wire.retime_token(response.body, now, expiry))
     else:
         return response
     headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]

@@ -120,7 +120,7 @@ def default_quirks(item: pytest.Item) -> UcwaQuirks:
             location=state.relay_location,  # type: ignore[arg-type]
         )
     marked = marker_settings(item).ucwa_quirks
-    return dataclasses.replace(base, **marked) if marked else base  # type: ignore[arg-type]
+    return dataclasses.replace(base, **marked) if marked else base
 
 
 def default_policy(item: pytest.Item) -> TokenPolicy:
@@ -347,7 +347,7 @@ class TestContext:
         """``relaytokens_ucwa_quirks`` with the ``ucwa_quirks`` marker's keywords on top."""
         quirks: UcwaQuirks = self.setting("relaytokens_ucwa_quirks")
         marked = self.settings.ucwa_quirks
-        return dataclasses.replace(quirks, **marked) if marked else quirks  # type: ignore[arg-type]
+        return dataclasses.replace(quirks, **marked) if marked else quirks
 
     @property
     def cassette(self) -> Path:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from .markers import function_id
+
 if TYPE_CHECKING:  # the http core loads with the first fake, not with the plugin
     from ..http import FakeService, TokenPolicy
     from ..http.lifecycle import Observed
@@ -97,7 +99,7 @@ _MAX_SECONDS = 10 * 365 * 24 * 3600
 
 
 def _marker_error(item: pytest.Item | None, marker: str, problem: str) -> str:
-    where = f"{item.nodeid}: " if item is not None else ""
+    where = f"{function_id(item)}: " if item is not None else ""
     return f"{where}@pytest.mark.{marker}: {problem}"
 
 
@@ -157,7 +159,9 @@ def chaos_plan(args: dict[str, Any], seed: int) -> Any:
             re.compile(path)
         except re.error as exc:
             raise ValueError(f"path={path!r} is not a regular expression: {exc}") from None
-    if chosen_seed is not None and (isinstance(chosen_seed, bool) or not isinstance(chosen_seed, int)):
+    if chosen_seed is not None and (
+        isinstance(chosen_seed, bool) or not isinstance(chosen_seed, int)
+    ):
         raise ValueError(f"seed= must be an int or None, got {chosen_seed!r}")
     odds = {kind: p for kind, p in args.items() if p}
     return ChaosPlan(chosen_seed if chosen_seed is not None else seed, odds, path)
@@ -191,7 +195,7 @@ def marker_problems(item: pytest.Item) -> list[str]:
     ours = sorted({m.name for m in item.iter_markers() if m.name in _ON_THE_FAKES})
     if ours and not any(name in names for name in _FAKE_FIXTURES):
         problems.append(
-            f"{item.nodeid}: @pytest.mark.{ours[0]} acts on the test's fakes, but the test "
+            f"{function_id(item)}: @pytest.mark.{ours[0]} acts on the test's fakes, but the test "
             f"uses none: request {', '.join(_FAKE_FIXTURES)}"
         )
     for name, check in _CHECKS.items():
@@ -420,7 +424,7 @@ def lifecycle_problems(item: pytest.Item, services: dict[str, Any]) -> list[str]
     if mark is not None:
         opts = _bind(item, mark)
     for api, ledger in ledgers:
-        if any(o.issued for o in ledger):
+        if ledger.dead_presented():  # a dead token reached the fake: the check had work
             _note(item, "dead-token reuse")
         if ledger.retry_after_answers():
             _note(item, "Retry-After")

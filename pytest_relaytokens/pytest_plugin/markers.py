@@ -20,6 +20,7 @@ __all__ = [
     "MarkedError",
     "MarkerProblem",
     "MarkerSettings",
+    "function_id",
     "host_problem",
     "read_markers",
 ]
@@ -63,7 +64,7 @@ MARKERS: dict[str, str] = {
     "in that format must be served, unless optional=True.",
     "ucwa_quirks": 'ucwa_quirks(uri_key="Uri"|"uri", timestamps="utc_ms"|"ms_offset"|"iso", '
     'offset="-07:00"|"Z"|"America/Los_Angeles", location="Internet"|"Intranet"|"All", '
-    'pretty=True|False): the UCWA wire quirks and the '
+    "pretty=True|False): the UCWA wire quirks and the "
     "relays' location.",
     "relaytokens_errors": "relaytokens_errors(*selectors): keep only these rows in the "
     'ucwa_error / relay_error fan-out ("5xx", "409", "mediaRelayAccessToken", "generic", '
@@ -205,8 +206,16 @@ def _shown(value: object) -> str:
     return _REPR.repr(value)
 
 
+def function_id(item: pytest.Item) -> str:
+    """``item``'s node id without its parametrization: a marker applies to every id of a
+    test alike, so its problem is listed once per test function, not once per fan-out id."""
+    return item.nodeid.partition("[")[0]
+
+
 def _problem(item: pytest.Item, marker: str, problem: str, valid: str) -> MarkerProblem:
-    return MarkerProblem(f"{item.nodeid}: @pytest.mark.{marker}: {problem}; valid values: {valid}")
+    return MarkerProblem(
+        f"{function_id(item)}: @pytest.mark.{marker}: {problem}; valid values: {valid}"
+    )
 
 
 #: Each marker's parameters, as in a ``def``: binding a marker's arguments to its signature is
@@ -367,7 +376,9 @@ def _expiry(item: pytest.Item, settings: MarkerSettings) -> None:
         settings.never_expires = True
 
 
-def _optional(item: pytest.Item, marker: str, args: dict[str, Any], settings: MarkerSettings) -> None:
+def _optional(
+    item: pytest.Item, marker: str, args: dict[str, Any], settings: MarkerSettings
+) -> None:
     """Note ``optional=True`` of a strict marker (checked: True or False)."""
     optional = args.pop("optional", None)
     if optional is None:
@@ -594,25 +605,26 @@ _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 def host_problem(host: str) -> str | None:
     """What is wrong with ``host`` as an allowed host (a name or IP, ``[v6]`` in brackets, an
-    optional ``:port``), or None. A URL, a path or a wildcard would silently allow nothing."""
+    optional ``:port``), or None; it reads after "<host> is". A URL, a path or a wildcard
+    would silently allow nothing."""
     name, port = host, ""
     if host.startswith("["):
         name, bracket, port = host[1:].partition("]")
         if not bracket or not name or not set(name) <= set("0123456789abcdefABCDEF:."):
             return "not a bracketed IPv6 address"
         if port and not port.startswith(":"):
-            return "unexpected text after the IPv6 address"
+            return "an IPv6 address followed by unexpected text"
         port = port[1:] if port else ""
     elif ":" in host:
         name, _, port = host.rpartition(":")
     if "://" in host or "/" in host:
         return "a URL or path, not a host name (give only the host, e.g. 'api.example.com')"
     if "*" in host:
-        return "wildcards are not supported (name each host)"
+        return "a wildcard, which is not supported (name each host)"
     if not host.startswith("[") and (not name or not set(name) <= _HOST_CHARS):
         return "not a host name"
     if port and not (port.isdigit() and port.isascii() and int(port) <= 65535):
-        return f"bad port {_shown(port)}"
+        return f"a host with a bad port {_shown(port)}"
     return None
 
 

@@ -204,6 +204,7 @@ def check_options(config: pytest.Config) -> None:
         problems.append(str(exc).removeprefix("relaytokens: "))
     problems.extend(_pattern_problems(config))
     problems.extend(_replay_problems(config))
+    problems.extend(_host_problems(config))
     selectors = _raw_option(config, "errors")
     if selectors:
         from ..selection import select_errors
@@ -215,6 +216,23 @@ def check_options(config: pytest.Config) -> None:
     if problems:
         listed = "\n".join(f"  - {p}" for p in problems)
         raise pytest.UsageError(f"relaytokens: {len(problems)} configuration problem(s):\n{listed}")
+
+
+def allowed_hosts(config: pytest.Config) -> tuple[str, ...]:
+    """``--relaytokens-allow-hosts`` (ini ``relaytokens_allow_hosts``), split and lowered."""
+    hosts = get_option(config, "allow_hosts") or ""
+    return tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
+
+
+def _host_problems(config: pytest.Config) -> list[str]:
+    from .markers import host_problem
+
+    where = f"{_flag('allow_hosts')} / ini relaytokens_allow_hosts"
+    return [
+        f"{where}: {host!r} is {problem}"
+        for host in allowed_hosts(config)
+        if (problem := host_problem(host)) is not None
+    ]
 
 
 def _replay_problems(config: pytest.Config) -> list[str]:
@@ -376,17 +394,7 @@ class RunState:
         state.allow_unused_faults = get_option(config, "allow_unused_faults") == "true"
         state.allow_unplayed = get_option(config, "allow_unplayed") == "true"
         state.block_network = get_option(config, "block_network") == "true"
-        hosts = get_option(config, "allow_hosts") or ""
-        state.allow_hosts = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
-        for host in state.allow_hosts:
-            from .markers import host_problem
-
-            problem = host_problem(host)
-            if problem is not None:
-                raise pytest.UsageError(
-                    f"relaytokens: {_flag('allow_hosts')} / ini relaytokens_allow_hosts: "
-                    f"{host!r} is {problem}"
-                )
+        state.allow_hosts = allowed_hosts(config)  # checked by check_options
         state.live_missing = get_option(config, "live_missing") or "error"
         state.replay = replay_settings(config)
         worker_input = getattr(config, "workerinput", None) or {}

@@ -25,8 +25,11 @@ __all__ = [
     "arm_errors",
     "fanout_conflicts",
     "fanout_errors",
-    "ucwa_client_answer",
+    "hide_secrets",
+    "service_secrets",
     "shown_calls",
+    "shown_url",
+    "ucwa_client_answer",
     "unconsumed_faults",
     "unobserved_markers",
 ]
