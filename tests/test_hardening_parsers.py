@@ -44,7 +44,8 @@ FUZZ = settings(
 _LOCATION = re.compile(
     r"field '|line \d+|byte \d+|index \d+|interaction \d+|\bbody\b|JSON (object|array)|"
     r"root element|nested|unsafe XML|top level|'interactions'|cassette file|not UTF-8|"
-    r":\d+:\d+: |character \d+|^cassette \S+: (not a vcrpy|interaction \d+|'interactions')"
+    r":\d+:\d+: |character \d+|^cassette \S+: (not a vcrpy|interaction \d+|'interactions'|"
+    r"'?relaytokens\b)"
 )
 
 

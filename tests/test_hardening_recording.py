@@ -174,9 +174,9 @@ WORKER = textwrap.dedent(
     written = []
     real = storage.atomic_write_text
 
-    def spy(path, text):
+    def spy(path, text, **kwargs):
         written.append(str(path))
-        real(path, text)
+        return real(path, text, **kwargs)
 
     storage.atomic_write_text = spy
     module = Path(directory) / "test_parallel.py"

@@ -131,12 +131,15 @@ def test_any_client_over_a_real_socket(relaytokens_server):
 
 @pytest.mark.relaytokens_backend("replay")
 @pytest.mark.relaytokens_cassette("library:ucwa/full-flow")
+# The shipped recording was made by the library's own client, whose application body
+# (EndpointId, UserAgent) is not this client's: compare everything but the body.
+@pytest.mark.relaytokens_replay(match_on=["scheme", "host", "port", "query", "accept"])
 def test_the_same_client_against_a_recorded_server(ucwa_api, relaytokens_clock):
     """Replay: the shipped recording of a full sign-in and token fetch, offline, with the
     clock pinned to when it was recorded so the recorded token is still valid."""
     client = UcwaClient(
         ucwa_api.base_url + "/autodiscover/autodiscoverservice.svc/root",
-        "anyone",
+        "dan.harris@fabrikam.com",
         "anything",
         now=relaytokens_clock.now,
     )
