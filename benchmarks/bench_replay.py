@@ -83,6 +83,7 @@ def sides(cassette: Path, tag: str) -> dict[str, str]:
 @pytest.mark.relaytokens_backend("replay")
 @pytest.mark.relaytokens_cassette({quoted})
 @pytest.mark.relaytokens_allow(unplayed=True)  # as vcrpy: the sign-in steps are not replayed
+@pytest.mark.relaytokens_replay(allow_playback_repeats=True)  # as the peers below
 def {{test}}(ucwa_api):
 {CALLS}""",
         f"vcrpy{tag}": f"""

@@ -102,7 +102,7 @@ def _client_calls(url: str) -> list[Callable[[], object]]:
     return calls
 
 
-def test_real_clients_requests_reach_the_fake_as_h11_reads_them(
+def test_transport_real_clients_requests_reach_the_fake_as_h11_reads_them(
     recorder: tuple[_Recorder, LoopbackServer],
 ) -> None:
     capture = _Capture()
