@@ -88,14 +88,21 @@ def _yaml_error(path: str, error: yaml.YAMLError) -> CassetteError:
     return CassetteError(path, f"invalid YAML: {problem}")
 
 
-def _refused(event: Any, path: str) -> CassetteError:
+def _at_event(path: str, event: Any, message: str, **fields: Any) -> CassetteError:
+    """A CassetteError at where ``event`` starts in the file (1-based line and column)."""
     mark = event.start_mark
     return CassetteError(
         path,
-        "YAML anchors and aliases are not allowed in a cassette",
+        message,
         line=mark.line + 1 if mark else None,
         column=mark.column + 1 if mark else None,
-        field="yaml",
+        **fields,
+    )
+
+
+def _refused(event: Any, path: str) -> CassetteError:
+    return _at_event(
+        path, event, "YAML anchors and aliases are not allowed in a cassette", field="yaml"
     )
 
 
@@ -243,13 +250,8 @@ def iter_cassette(
         loader.get_event()  # mapping end
         loader.get_event()  # document end
         if not loader.check_event(yaml.StreamEndEvent):
-            event = loader.peek_event()
-            mark = event.start_mark
-            raise CassetteError(
-                where,
-                "invalid YAML: more than one document in a cassette",
-                line=mark.line + 1 if mark else None,
-                column=mark.column + 1 if mark else None,
+            raise _at_event(
+                where, loader.peek_event(), "invalid YAML: more than one document in a cassette"
             )
     except yaml.YAMLError as error:
         raise _yaml_error(where, error) from None

@@ -54,6 +54,7 @@ from .structure import (
     rewrite_json_exact,
     rewrite_params,
     semicolon_params,
+    splice,
     split_authorization,
     xml_leaves,
     xmlish_secret_values,
@@ -803,16 +804,7 @@ _FILLERS = "0123456789"
 def _splice(text: str, spans: list[tuple[int, int, str]], replace: Callable[[str], str]) -> str:
     """``text`` with each ``(start, end, value)`` span (in order, not overlapping)
     replaced by ``replace(value)``, built in one pass."""
-    if not spans:
-        return text
-    out: list[str] = []
-    position = 0
-    for start, end, value in spans:
-        out.append(text[position:start])
-        out.append(replace(value) if value else text[start:end])
-        position = end
-    out.append(text[position:])
-    return "".join(out)
+    return splice(text, [(s, e, replace(v) if v else text[s:e]) for s, e, v in spans])
 
 
 _MANY = 16

@@ -231,6 +231,12 @@ def rewrite_params(text: str, on_secret: ParamRewrite, depth: int = 0) -> str:
         new = _rewrite_word(word, on_secret, depth)
         if new != word:
             spans.append((start, starts[start], new))
+    return splice(text, spans)
+
+
+def splice(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """``text`` with each ``(start, end, new)`` span (in order, not overlapping) replaced by
+    ``new``, built in one pass."""
     if not spans:
         return text
     out: list[str] = []
