@@ -9,6 +9,8 @@ unaffected.
 from __future__ import annotations
 
 import datetime as _dt
+import math
+import re
 import threading
 import time as _time
 from collections.abc import Callable
@@ -186,3 +188,26 @@ def bound_now(token: object) -> _dt.datetime:
     """``now()`` of the clock bound to ``token``, else the system clock's (aware UTC)."""
     clock = getattr(token, "__dict__", {}).get(_BOUND_CLOCK)
     return clock.now() if clock is not None else _system_now()
+
+
+#: Seconds per unit of a duration written as text (``"90"``, ``"-50s"``, ``"+2h"``, ``"30d"``).
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION_TEXT = re.compile(r"([+-]?)(\d+(?:\.\d+)?)\s*([smhdw]?)")
+#: Ten years: the longest duration any option takes (a longer one is a typo).
+LONGEST_SECONDS = 10 * 365 * 86400
+
+
+def duration_seconds(value: object) -> float | None:
+    """Seconds from a timedelta, a number, or text such as ``"-50s"``, ``"+2h"``, ``"30d"``
+    (units s, m, h, d, w; none means seconds); None when ``value`` is none of these or is not
+    finite (the caller words the error for its own option)."""
+    if isinstance(value, _dt.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (found := _DURATION_TEXT.fullmatch(value.strip().lower())):
+        sign, number, unit = found.groups()
+        seconds = float(number) * DURATION_UNITS[unit or "s"] * (-1 if sign == "-" else 1)
+    else:
+        return None
+    return seconds if math.isfinite(seconds) else None

@@ -10,9 +10,9 @@ it cannot say how old the recording is).
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from pathlib import Path
 
+from ..clock import LONGEST_SECONDS, duration_seconds
 from ..errors import RelayTokensError
 
 __all__ = [
@@ -25,10 +25,6 @@ __all__ = [
 ]
 
 ON_EXPIRY = ("warn", "fail", "re-record")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
-#: Ten years: the longest max_age accepted (a longer one is a typo).
-_LONGEST = 10 * 365 * 86400
 
 
 class ExpiredCassette(RelayTokensError):
@@ -41,16 +37,8 @@ class CassetteExpiredWarning(UserWarning):
 
 def parse_max_age(value: object) -> _dt.timedelta:
     """``value`` as a positive duration; ValueError says what is accepted."""
-    seconds: float | None = None
-    if isinstance(value, _dt.timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        found = _DURATION.fullmatch(value.strip().lower())
-        if found is not None:
-            seconds = float(found.group(1)) * _UNITS[found.group(2) or "s"]
-    if seconds is None or not 0 < seconds <= _LONGEST:
+    seconds = duration_seconds(value)
+    if seconds is None or not 0 < seconds <= LONGEST_SECONDS:
         raise ValueError(
             f"max_age {value!r} is not a duration; valid: a positive number of seconds or "
             "'<n>s', '<n>m', '<n>h', '<n>d', '<n>w' (at most 10 years), e.g. '30d'"

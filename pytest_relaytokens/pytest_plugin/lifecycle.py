@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import inspect
-import math
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from ..clock import DURATION_UNITS, LONGEST_SECONDS, duration_seconds
 from .markers import function_id
 
 if TYPE_CHECKING:  # the http core loads with the first fake, not with the plugin
@@ -92,10 +92,6 @@ LIFECYCLE_MARKERS: dict[str, str] = {
     "relaytokens_chaos": f"relaytokens_chaos({_CHAOS_ARGS}, path=None, seed=None): break "
     "answers with those probabilities, drawn from the test's seed (same seed, same chaos).",
 }
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_SKEW_TEXT = re.compile(r"([+-]?)(\d+(?:\.\d+)?)([smhd]?)")
-_MAX_SECONDS = 10 * 365 * 24 * 3600
 
 
 def _marker_error(item: pytest.Item | None, marker: str, problem: str) -> str:
@@ -227,18 +223,12 @@ def _shown(signature: inspect.Signature) -> str:
 
 def parse_skew(value: object) -> _dt.timedelta:
     """A skew from seconds, a timedelta, or text (``"-50s"``, ``"+2h"``, ``"90"``, ``"0"``)."""
-    if isinstance(value, _dt.timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (found := _SKEW_TEXT.fullmatch(value.strip())):
-        sign, number, unit = found.groups()
-        seconds = float(number) * _UNITS[unit or "s"] * (-1 if sign == "-" else 1)
-    else:
+    seconds = duration_seconds(value)
+    if seconds is None:
         raise ValueError(
             f"a skew is seconds, a timedelta or text like '-50s', '+2h', got {value!r}"
         )
-    if not math.isfinite(seconds) or abs(seconds) > _MAX_SECONDS:
+    if abs(seconds) > LONGEST_SECONDS:
         raise ValueError(f"a skew must be finite and within 10 years, got {value!r}")
     return _dt.timedelta(seconds=seconds)
 
@@ -249,8 +239,8 @@ def skew_id(skew: _dt.timedelta) -> str:
     sign = "-" if seconds < 0 else "+" if seconds > 0 else ""
     size = abs(seconds)
     for unit in ("d", "h", "m"):
-        if size and size % _UNITS[unit] == 0:
-            return f"skew={sign}{size / _UNITS[unit]:g}{unit}"
+        if size and size % DURATION_UNITS[unit] == 0:
+            return f"skew={sign}{size / DURATION_UNITS[unit]:g}{unit}"
     return f"skew={sign}{size:g}s"
 
 
