@@ -577,3 +577,27 @@ def test_token_and_relay_hrefs_follow_the_request_prefix(path: str) -> None:
     head = path.split("/applications/")[0]
     assert token.href == path.format(id=app)
     assert token.media_relays[0].href == f"{head}/applications/{app}/communication/mediaRelay"
+
+
+def test_retime_moves_the_recorded_tick_digit_with_the_instant() -> None:
+    """Replay under ``token_clock_skew`` moves a recorded XML ``validUntil``; its seventh
+    fractional digit (100 ns) is recorded data and must survive the move."""
+    import datetime as _dt
+    import re as _re
+
+    from pytest_relaytokens.ucwa import wire as _wire
+    from pytest_relaytokens.ucwa.factories import UcwaTokenFactory as _Factory
+
+    body = _wire.render_xml(_Factory(3).build())
+    parsed = _wire.parse_xml(body)
+    moved = _wire.retime(
+        body,
+        "application/vnd.microsoft.com.ucwa+xml",
+        parsed.valid_until + _dt.timedelta(seconds=60),
+        ticks=parsed.valid_until_ticks,
+    )
+    (before,) = _re.findall(rb'validUntil">([^<]+)<', body)
+    (after,) = _re.findall(rb'validUntil">([^<]+)<', moved)
+    assert before[-13:-6] == after[-13:-6]  # the seven fractional digits
+    assert before != after
+    assert moved.replace(after, before) == body

@@ -748,7 +748,12 @@ def rerender(response: FakeResponse, path: str, inputs: TestInputs) -> FakeRespo
         recorded_fmt = "xml" if "xml" in content_type else "json"
         fmt = inputs.ucwa_format if fmt_marked else recorded_fmt
         if not (quirks_marked or fmt != recorded_fmt):  # skew alone: only validUntil moves
-            body = wire.retime(response.body, content_type, token.valid_until + skew)
+            body = wire.retime(
+                response.body,
+                content_type,
+                token.valid_until + skew,
+                ticks=token.valid_until_ticks,  # the recorded 100 ns digit moves with it
+            )
         else:
             quirks = inputs.quirks if quirks_marked else recorded_quirks
             token = token.model_copy(update={"valid_until": token.valid_until + skew})
