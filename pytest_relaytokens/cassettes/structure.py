@@ -438,13 +438,11 @@ _B64 = rb"A-Za-z0-9+/\-_="
 
 @functools.lru_cache(maxsize=64)
 def _long_runs(minimum: int) -> re.Pattern[bytes]:
-    """Short runs and what separates them are consumed possessively, in C, one step a
-    byte; each match ends in one run of ``minimum`` or more (group 1). Linear."""
-    short, b64 = minimum - 1, _B64
-    return re.compile(
-        rb"[^%s]*+(?:[%s]{1,%d}+[^%s]++)*+(?:([%s]{%d,})|[%s]{0,%d}+\Z)"
-        % (b64, b64, short, b64, b64, minimum, b64, short)
-    )
+    """Each whole run of ``minimum`` or more base64 characters (group 1). The lookbehind
+    lets a match start only where a run starts, so a short run is read once and the search
+    stays linear (no possessive quantifiers: Python 3.10 has none)."""
+    b64 = _B64
+    return re.compile(rb"(?<![%s])([%s]{%d,})" % (b64, b64, minimum))
 
 
 def base64_runs(data: bytes, minimum: int = 8) -> Iterator[Base64Run]:
@@ -452,9 +450,7 @@ def base64_runs(data: bytes, minimum: int = 8) -> Iterator[Base64Run]:
     decodes to text."""
     for found in _long_runs(max(2, minimum)).finditer(data):
         start, end = found.span(1)
-        if start < 0:  # the end of the data, with no long run left
-            break
-        run = data[start:end]
+        run = found[1]
         token = run.rstrip(b"=")
         urlsafe = b"-" in token or b"_" in token
         candidate = token.replace(b"-", b"+").replace(b"_", b"/") if urlsafe else token

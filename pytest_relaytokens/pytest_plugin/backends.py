@@ -121,6 +121,8 @@ class TestInputs:
     replay: dict[str, Any] = field(default_factory=dict)
     #: whether the ucwa_format / ucwa_quirks markers were given (replay re-renders for them)
     marked_ucwa: tuple[bool, bool] = (False, False)
+    #: api -> the token already handed to the test before its backend existed
+    tokens: dict[str, Any] = field(default_factory=dict)
 
     @functools.cached_property
     def replay_options(self) -> ReplayOptions:
@@ -197,6 +199,28 @@ def _re_record(inputs: TestInputs) -> bool:
 
 
 # ---------------------------------------------------------------------------- fake
+def factory_token(
+    api: str, seed: int, clock: Clock, policy: TokenPolicy, location: Callable[[], str | None]
+) -> Any:
+    """``api``'s token built by its factory, as a fake with no service issues it (the UCWA
+    relays at the quirks' ``location``): all a token-only test needs, no backend."""
+    if api == "relay":
+        from ..relay.factories import RelayTokenFactory
+
+        return RelayTokenFactory(seed, clock, policy).build()
+    from ..ucwa.factories import UcwaTokenFactory
+
+    return located(UcwaTokenFactory(seed, clock, policy).build(), location())
+
+
+def located(token: MediaRelayAccessToken, location: str | None) -> MediaRelayAccessToken:
+    """``token`` with its media relays at ``location`` (None: as built)."""
+    if location is None:
+        return token
+    relays = [r.model_copy(update={"location": location}) for r in token.media_relays]
+    return token.model_copy(update={"media_relays": relays})
+
+
 class FakeBackend:
     """The stateful fakes of one test: one UcwaService and one RelayService, created on
     first use, with the test's error markers armed; tokens are issued by them."""
@@ -206,7 +230,7 @@ class FakeBackend:
     def __init__(self, inputs: TestInputs) -> None:
         self.inputs = inputs
         self.services: dict[str, FakeService] = {}
-        self._tokens: dict[str, Any] = {}
+        self._tokens: dict[str, Any] = inputs.tokens
         self.rendered_errors: set[tuple[str, str]] = set()
         #: every ucwa_token_response handed to the test (strict.py counts it as served)
         self.rendered: list[FakeResponse] = []
@@ -267,20 +291,15 @@ class FakeBackend:
     def _issue_ucwa_token(self) -> MediaRelayAccessToken:
         inputs = self.inputs
         service: Any = self.services.get("ucwa")
-        if service is not None:
-            token: MediaRelayAccessToken = service.factory.build()
-        else:
-            from ..ucwa.factories import UcwaTokenFactory
-
-            token = UcwaTokenFactory(inputs.seed, inputs.clock, inputs.policy).build()
-        location = inputs.location()
-        if location is not None:
-            relays = [r.model_copy(update={"location": location}) for r in token.media_relays]
-            token = token.model_copy(update={"media_relays": relays})
-        if service is not None:  # its relays pointed at an attached TURN server
-            token = service.media_credentials.issue(token)
-            if "ucwa" in inputs.revoked:  # its TURN credential too
-                service.media_credentials.revoke(token)
+        if service is None:
+            built: MediaRelayAccessToken = factory_token(
+                "ucwa", inputs.seed, inputs.clock, inputs.policy, inputs.location
+            )
+            return built
+        token: MediaRelayAccessToken = located(service.factory.build(), inputs.location())
+        token = service.media_credentials.issue(token)  # relays at an attached TURN server
+        if "ucwa" in inputs.revoked:  # its TURN credential too
+            service.media_credentials.revoke(token)
         return token
 
     def ucwa_token_response(self) -> FakeResponse:
@@ -310,9 +329,10 @@ class FakeBackend:
             if "relay" in inputs.revoked:
                 service.revoke(token)
             return token
-        from ..relay.factories import RelayTokenFactory
-
-        return RelayTokenFactory(inputs.seed, inputs.clock, inputs.policy).build()
+        built: RelayAccessToken = factory_token(
+            "relay", inputs.seed, inputs.clock, inputs.policy, inputs.location
+        )
+        return built
 
     def teardown_problems(self, allow_unplayed: bool) -> list[str]:
         return []

@@ -79,37 +79,25 @@ def marker_settings(item: pytest.Item) -> MarkerSettings:
 
 
 # --- what the default setting fixtures return ------------------------------------------------
-def given(
-    request: pytest.FixtureRequest, fixture: str, default: Callable[[pytest.Item], Any]
-) -> Any:
-    """The value a test parametrizes ``fixture`` with (``indirect=True``: pytest hands it to
-    the fixture as its parameter), else ``default(item)``."""
-    item = request.node
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None and fixture in callspec.params:
-        return callspec.params[fixture]
-    return default(item)
+def default_seed(context: TestContext) -> int:
+    return derive_seed(context.state.run_seed, context.item.nodeid)
 
 
-def default_seed(item: pytest.Item) -> int:
-    return derive_seed(item.config.stash[STATE_KEY].run_seed, item.nodeid)
-
-
-def default_clock(item: pytest.Item) -> Clock:
+def default_clock(context: TestContext) -> Clock:
     """The test's own clock, frozen at the run's start instant."""
-    return Clock(item.config.stash[STATE_KEY].start, frozen=True)
+    return Clock(context.state.start, frozen=True)
 
 
-def default_backend(item: pytest.Item) -> str:
-    return marker_settings(item).backend or item.config.stash[STATE_KEY].backend
+def default_backend(context: TestContext) -> str:
+    return context.settings.backend or context.state.backend
 
 
-def default_format(item: pytest.Item) -> str:
-    return marker_settings(item).ucwa_format or item.config.stash[STATE_KEY].ucwa_format
+def default_format(context: TestContext) -> str:
+    return context.settings.ucwa_format or context.state.ucwa_format
 
 
-def default_quirks(item: pytest.Item) -> UcwaQuirks:
-    state = item.config.stash[STATE_KEY]
+def default_quirks(context: TestContext) -> UcwaQuirks:
+    state: RunState = context.state
     base = state.default_quirks
     if base is None:  # options and ini: the same for every test of the run, made once
         from ..ucwa.wire import UcwaQuirks
@@ -119,12 +107,12 @@ def default_quirks(item: pytest.Item) -> UcwaQuirks:
             timestamps=state.timestamps,  # type: ignore[arg-type]
             location=state.relay_location,  # type: ignore[arg-type]
         )
-    marked = marker_settings(item).ucwa_quirks
+    marked = context.settings.ucwa_quirks
     return dataclasses.replace(base, **marked) if marked else base
 
 
-def default_policy(item: pytest.Item) -> TokenPolicy:
-    return policy_for(marker_settings(item), item.config.stash[STATE_KEY])
+def default_policy(context: TestContext) -> TokenPolicy:
+    return policy_for(context.settings, context.state)
 
 
 def policy_for(settings: MarkerSettings, state: RunState) -> TokenPolicy:
@@ -161,7 +149,7 @@ def marked_policy(policy: TokenPolicy, settings: MarkerSettings) -> TokenPolicy:
 
 
 #: The setting fixtures and what the plugin's own definition of each gives a test.
-DEFAULTS: dict[str, Callable[[pytest.Item], Any]] = {
+DEFAULTS: dict[str, Callable[[TestContext], Any]] = {
     "relaytokens_seed": default_seed,
     "relaytokens_clock": default_clock,
     "relaytokens_token_policy": default_policy,
@@ -174,17 +162,17 @@ PLUGIN_MODULE = "pytest_relaytokens.plugin"  # where the plugin's own fixtures a
 _DEFINES_KEY = pytest.StashKey[dict[str, bool]]()
 
 
-def plugin_defines(request: pytest.FixtureRequest, fixture: str) -> bool:
+def plugin_defines(request: pytest.FixtureRequest, fixture: str, known: dict[str, bool]) -> bool:
     """Whether pytest would set ``fixture`` up for this test from the plugin's own definition
     (no conftest, module, class or ``name=`` override). Asked of pytest's own fixture lookup,
     ``FixtureManager.getfixturedefs``, through the private ``request._fixturemanager``:
     pytest has no public way to ask which definition a test gets without setting it up, and
     one set-up per setting would cost more than the token itself (docs/performance.md;
-    tests/test_plugin_overrides.py pins every spelling). Cached per module or class."""
-    item = request.node
-    known = item.parent.stash.setdefault(_DEFINES_KEY, {})
+    tests/test_plugin_overrides.py pins every spelling). ``known``: the answers cached for
+    the test's module or class (``parent.stash``)."""
     ours: bool | None = known.get(fixture)
     if ours is None:
+        item = request.node
         where: Any = item if pytest.version_tuple >= (8, 1) else item.nodeid
         found = request._fixturemanager.getfixturedefs(fixture, where)
         last = found[-1] if found else None
@@ -271,6 +259,11 @@ class TestContext:
         self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
         self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
         self._defaults: dict[str, Any] = {}  # setting fixture -> the plugin's own value
+        callspec = getattr(item, "callspec", None)
+        #: the fixtures this test parametrizes (directly or indirectly)
+        self._params: dict[str, Any] = {} if callspec is None else callspec.params
+        self._known: dict[str, bool] | None = None  # plugin_defines, cached per module/class
+        self._tokens: dict[str, Any] = {}  # api -> the token handed to the test
         mark_item_used(item, item.config)
 
     # --- settings: each one a fixture, resolved on first use ------------------------------------
@@ -280,17 +273,18 @@ class TestContext:
         fakes share it (one clock)."""
         found = self._defaults
         if fixture not in found:
-            found[fixture] = given(self.request, fixture, DEFAULTS[fixture])
+            params = self._params  # indirect parametrize: pytest hands it to the fixture
+            found[fixture] = params[fixture] if fixture in params else DEFAULTS[fixture](self)
         return found[fixture]
 
     def setting(self, fixture: str) -> Any:
         """Setting ``fixture`` for this test: computed here when pytest would pick the
         plugin's own definition, else set up by pytest (an override however declared, or a
         parametrization). A test pays for the settings it uses, not one fixture each."""
-        callspec = getattr(self.item, "callspec", None)
-        if (callspec is None or fixture not in callspec.params) and plugin_defines(
-            self.request, fixture
-        ):
+        known = self._known
+        if known is None:
+            known = self._known = self.item.parent.stash.setdefault(_DEFINES_KEY, {})
+        if fixture not in self._params and plugin_defines(self.request, fixture, known):
             return self.default(fixture)
         return self.request.getfixturevalue(fixture)
 
@@ -384,6 +378,7 @@ class TestContext:
                 ucwa_online=settings.ucwa_online,
                 replay={**self.state.replay, **settings.replay},  # relaytokens_replay over ini
                 marked_ucwa=(settings.ucwa_format is not None, bool(settings.ucwa_quirks)),
+                tokens=self._tokens,  # one token a test, also when issued before the backend
             )
             backend = self._backend = make_backend(self.backend_name, inputs)
         return backend
@@ -442,10 +437,20 @@ class TestContext:
         if self.backend_name == "fake":
             if self._wants_service(api):
                 self.service(api)
-            for turn in ("relaytokens_turn", "relaytokens_shared_turn"):
-                if api == "ucwa" and turn in self.item.fixturenames:  # its relays point there
-                    self.request.getfixturevalue(turn)
-            return self._issue(api)
+            if api == "ucwa":
+                for turn in ("relaytokens_turn", "relaytokens_shared_turn"):
+                    if turn in self.item.fixturenames:  # its relays point there
+                        self.request.getfixturevalue(turn)
+            if self._backend is not None:
+                return self._issue(api)
+            token = self._tokens.get(api)
+            if token is None:  # a token alone: built as the fake would, with no backend
+                from .backends import factory_token
+
+                token = self._tokens[api] = factory_token(
+                    api, self.seed, self.clock, self.policy, lambda: self.quirks.location
+                )
+            return token
         self._fake_only()
         with self._backend_errors():
             token = self._issue(api)

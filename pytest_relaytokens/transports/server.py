@@ -54,6 +54,15 @@ _MAX_HEAD = MAX_REQUEST_LINE + MAX_HEADER_BYTES
 _STATUS_LINES: dict[int, bytes] = {}
 #: The seeded chaos kinds whose answer cannot arrive whole (http/chaos.py).
 _BROKEN = frozenset({"truncate", "reset", "bad_chunked"})
+#: The request fields the server itself reads (the rest only reach the fake).
+_HOST_FIELD, _CONNECTION, _CONTENT_LENGTH, _TRANSFER_ENCODING, _EXPECT = range(5)
+_REQUEST_FIELDS = {
+    b"host": _HOST_FIELD,
+    b"connection": _CONNECTION,
+    b"content-length": _CONTENT_LENGTH,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"expect": _EXPECT,
+}
 _CONTENT_LENGTH_LINE = re.compile(rb"(?im)^content-length:[^\r\n]*\r\n")
 _SKIP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 
@@ -549,7 +558,7 @@ class LoopbackServer(Background):
         data = bytes(buffer)
         buffer.clear()
         deadline: float | None = None
-        head = bytearray()  # this request's bytes until h11 has read its head
+        head: bytes | bytearray = b""  # this request's bytes until h11 has read its head
         try:
             while True:
                 if not head:  # RFC 9112 section 2.2: blank lines before a request are ignored
@@ -558,7 +567,11 @@ class LoopbackServer(Background):
                         self._busy(peer)
                     data = data.lstrip(b"\r\n")
                 if data:
-                    head += data
+                    if not head:
+                        head = data  # the usual head comes in one read: no copy
+                    else:  # a head in pieces: append in place (linear in its size)
+                        head = bytearray(head) if isinstance(head, bytes) else head
+                        head += data
                     parser.receive_data(data)
                     event = parser.next_event()
                     if event is not h11.NEED_DATA:
@@ -571,40 +584,69 @@ class LoopbackServer(Background):
             _check_limits(head)
             if not isinstance(event, h11.Request):
                 raise _HttpError(400, "malformed request")
-            method, target, version, headers = _request_head(event)
-            url, keep_alive = self._request_from(target, version, headers)
+            method, version, framed, url, keep_alive, headers = self._request_head(event)
             if method != "HEAD" and parser.they_are_waiting_for_100_continue:
                 self._send(peer, b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = self._read_body(peer, parser, deadline)
+            # RFC 9112 section 6.3: a request with neither Content-Length nor
+            # Transfer-Encoding has no body (h11's next event would be its end).
+            body = self._read_body(peer, parser, deadline) if framed else b""
         except h11.RemoteProtocolError as error:
             _check_limits(head)  # a limit broken is named first, as a server checks them first
             raise _HttpError(error.error_status_hint, str(error) or "malformed request") from None
         leftover, _ = parser.trailing_data
-        buffer += leftover
-        return FakeRequest(method, url, tuple(headers), body), keep_alive, version
+        if leftover:
+            buffer += leftover
+        return FakeRequest(method, url, headers, body), keep_alive, version
 
-    def _request_from(
-        self, target: str, version: str, headers: list[tuple[str, str]]
-    ) -> tuple[str, bool]:
-        """What the server makes of a request head: the request's URL, and whether the
-        connection stays open after the answer."""
-        tokens: set[str] = set()
+    def _request_head(
+        self, event: h11.Request
+    ) -> tuple[str, str, bool, str, bool, tuple[tuple[str, str], ...]]:
+        """The request h11 read, in one pass over its headers: method, version, whether a
+        body is framed, the request's URL, whether the connection stays open after the answer,
+        the headers as text. Refused where h11 accepts what this server does not: a version
+        other than 1.0 and 1.1 (505), both ``Content-Length`` and ``Transfer-Encoding`` (400;
+        RFC 9112 section 6.1: a proxy in front may frame it by the other one, h11 frames it by
+        the chunks), an ``Expect`` other than 100-continue (417), a declared body over
+        ``max_body`` (413)."""
+        version = bytes(event.http_version).decode("ascii")
+        if version not in ("1.0", "1.1"):
+            raise _HttpError(505, "HTTP version not supported")
+        raw = event.headers.raw_items()
+        headers = tuple([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw])
+        framing = 0
+        connection = b""
         host_header = ""
-        for name, value in headers:
-            lname = name.lower()
-            if lname == "connection":
-                tokens.update(t.strip().lower() for t in value.split(","))
-            elif lname == "host":
-                host_header = value
-            elif lname == "expect" and value.strip().lower() != "100-continue":
-                raise _HttpError(417, "expectation failed")
-            elif lname == "content-length" and int(value) > self.max_body:
-                raise _HttpError(413, f"request body larger than {self.max_body} bytes")
+        refusal: _HttpError | None = None  # the first header refused, after the framing
+        for index, (name, value) in enumerate(raw):
+            field = _REQUEST_FIELDS.get(name.lower())
+            if field is None:
+                continue
+            if field == _HOST_FIELD:
+                host_header = headers[index][1]
+            elif field == _CONNECTION:
+                connection += b"," + value.lower()
+            elif field == _CONTENT_LENGTH:
+                framing |= 1
+                if refusal is None and int(value) > self.max_body:
+                    refusal = _HttpError(413, f"request body larger than {self.max_body} bytes")
+            elif field == _TRANSFER_ENCODING:
+                framing |= 2
+            elif value.strip().lower() != b"100-continue":  # Expect
+                refusal = refusal or _HttpError(417, "expectation failed")
+        if framing == 3:
+            raise _HttpError(
+                400, "both Content-Length and Transfer-Encoding (RFC 9112 section 6.1)"
+            )
+        if refusal is not None:
+            raise refusal
+        tokens = {t.strip() for t in connection.split(b",")} if connection else set()
         if version == "1.1":
-            keep_alive = "close" not in tokens
+            keep_alive = b"close" not in tokens
         else:  # HTTP/1.0 closes unless the client asks for keep-alive
-            keep_alive = "keep-alive" in tokens and "close" not in tokens
-        return self._request_url(target, host_header), keep_alive
+            keep_alive = b"keep-alive" in tokens and b"close" not in tokens
+        method = bytes(event.method).decode("ascii").upper()
+        url = self._request_url(bytes(event.target).decode("latin-1"), host_header)
+        return method, version, framing != 0, url, keep_alive, headers
 
     def _read_body(self, peer: _Peer, parser: h11.Connection, deadline: float | None) -> bytes:
         body = bytearray()
@@ -697,29 +739,6 @@ def _check_limits(head: bytes | bytearray) -> None:
             raise _HttpError(400, "obsolete line folding in a header")
     if len(head) > _MAX_HEAD:
         raise _HttpError(431, "request header fields too large")
-
-
-def _request_head(event: h11.Request) -> tuple[str, str, str, list[tuple[str, str]]]:
-    """The request h11 read as text (method, target, version, headers), refused where h11
-    accepts what this server does not: a version other than 1.0 and 1.1 (505), both
-    ``Content-Length`` and ``Transfer-Encoding`` (400; RFC 9112 section 6.1: a proxy in front
-    may frame it by the other one, h11 frames it by the chunks)."""
-    version = bytes(event.http_version).decode("ascii")
-    if version not in ("1.0", "1.1"):
-        raise _HttpError(505, "HTTP version not supported")
-    headers: list[tuple[str, str]] = []
-    framing = 0
-    for name, value in event.headers.raw_items():
-        lname = name.lower()
-        if lname == b"content-length":
-            framing |= 1
-        elif lname == b"transfer-encoding":
-            framing |= 2
-        headers.append((name.decode("latin-1"), value.decode("latin-1")))
-    if framing == 3:
-        raise _HttpError(400, "both Content-Length and Transfer-Encoding (RFC 9112 section 6.1)")
-    method = bytes(event.method).decode("ascii").upper()
-    return method, bytes(event.target).decode("latin-1"), version, headers
 
 
 def _plain(status: int, text: str) -> FakeResponse:
