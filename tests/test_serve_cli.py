@@ -14,8 +14,9 @@ import pytest
 from serve_process import ROOT, serve_command, start_serve
 
 from pytest_relaytokens.cli import main
+from pytest_relaytokens.library import library_root
 
-CASSETTE = ROOT / "cassettes" / "relay" / "enterprise-by-header.yaml"
+CASSETTE = library_root() / "relay" / "enterprise-by-header.yaml"  # the installed library
 
 
 def _fails(capsys: pytest.CaptureFixture[str], *args: str) -> str:
