@@ -114,9 +114,9 @@ def test_a_client_using_the_wrong_field_or_a_stale_token_fails(pytester: pytest.
     result.stdout.fnmatch_lines([refused] * 3)
     result.stdout.fnmatch_lines(
         [
-            "FAILED *::test_client_sends_the_uri_as_password",
-            "FAILED *::test_client_keeps_a_stale_token",
-            "FAILED *::test_client_ignores_valid_until",
+            "FAILED *::test_client_sends_the_uri_as_password*",
+            "FAILED *::test_client_keeps_a_stale_token*",
+            "FAILED *::test_client_ignores_valid_until*",
         ]
     )
 
