@@ -251,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare",
         metavar="JSON",
-        help=f"also print before (JSON of an earlier run) / after per row; flag >{WORSE:.0%} worse",
+        help="also print before (JSON of an earlier run) / after per row; flag >"
+        + f"{WORSE:.0%}".replace("%", "%%")
+        + " worse",
     )
     parser.add_argument(
         "--against",

@@ -103,6 +103,14 @@ def test_list_names_every_benchmark() -> None:
     assert done.stdout.split() == NAMES
 
 
+def test_help_lists_every_option() -> None:
+    done = harness("--help", timeout=60)
+    assert done.returncode == 0, done.stderr
+    for option in ("--quick", "--full", "--only", "--list", "--compare", "--against"):
+        assert option in done.stdout
+    assert "flag >10% worse" in done.stdout
+
+
 def test_unknown_benchmark_is_refused() -> None:
     done = harness("--only", "no_such_benchmark", timeout=60)
     assert done.returncode == 2
