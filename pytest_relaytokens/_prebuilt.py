@@ -53,21 +53,32 @@ class Prebuilt(Generic[M]):
             object.__new__ if model.__new__ is object.__new__ else model.__new__
         )
 
-    def whole(self, values: dict[str, Any], given: frozenset[str] | None = None) -> M:
+    def whole(
+        self,
+        values: dict[str, Any],
+        given: frozenset[str] | None = None,
+        private: dict[str, Any] | None = None,
+    ) -> M:
         """Like calling it with the fields named by ``given`` (default: all), for ``values``
         holding every field in the model's order, the others at their defaults (the
-        factories' own dicts): the instance takes ``values`` as its fields, unchecked."""
+        factories' own dicts): the instance takes ``values`` as its fields, unchecked.
+        ``private``: private attributes to set beside their defaults."""
         if self._trusted:
             instance = self._new(self.model)
             _set(instance, "__dict__", values)
             _set(instance, "__pydantic_fields_set__", set(values if given is None else given))
             _set(instance, "__pydantic_extra__", None)
-            private = self._private
-            _set(instance, "__pydantic_private__", None if private is None else private.copy())
+            defaults = self._private
+            if private:
+                private = private if defaults is None else {**defaults, **private}
+            else:
+                private = None if defaults is None else defaults.copy()
+            _set(instance, "__pydantic_private__", private)
             return instance
-        if given is None:
-            return self(values)
-        return self({name: values[name] for name in given})
+        made = self(values) if given is None else self({name: values[name] for name in given})
+        for name, value in (private or {}).items():
+            setattr(made, name, value)
+        return made
 
     def __call__(self, values: dict[str, Any]) -> M:
         if self._trusted:

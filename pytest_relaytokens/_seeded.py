@@ -68,7 +68,7 @@ class SeedStream:
         key, counter = self._key, self._counter
         while len(buf) < count:
             # the counter has a fixed width at the end, so (seed, counter) pairs never collide
-            buf += blake2b(key + counter.to_bytes(8, "little"), digest_size=_BLOCK_BYTES).digest()
+            buf += blake2b(key + counter.to_bytes(8, "little")).digest()  # 64 bytes: the default
             counter += 1
         self._counter = counter
         self._buf = buf

@@ -31,6 +31,7 @@ from ..errors import RelayTokensError
 from ..http import FakeRequest, FakeResponse, FakeService
 from ..http.messages import body_digest
 from ..ucwa.online import CREDENTIAL_HOSTS_VARIABLE, SignInError, sign_in_to_token
+from .factory_tokens import factory_token, located
 from .markers import MarkedError
 from .strict import arm_errors, ucwa_client_answer
 
@@ -199,28 +200,6 @@ def _re_record(inputs: TestInputs) -> bool:
 
 
 # ---------------------------------------------------------------------------- fake
-def factory_token(
-    api: str, seed: int, clock: Clock, policy: TokenPolicy, location: Callable[[], str | None]
-) -> Any:
-    """``api``'s token built by its factory, as a fake with no service issues it (the UCWA
-    relays at the quirks' ``location``): all a token-only test needs, no backend."""
-    if api == "relay":
-        from ..relay.factories import RelayTokenFactory
-
-        return RelayTokenFactory(seed, clock, policy).build()
-    from ..ucwa.factories import UcwaTokenFactory
-
-    return located(UcwaTokenFactory(seed, clock, policy).build(), location())
-
-
-def located(token: MediaRelayAccessToken, location: str | None) -> MediaRelayAccessToken:
-    """``token`` with its media relays at ``location`` (None: as built)."""
-    if location is None:
-        return token
-    relays = [r.model_copy(update={"location": location}) for r in token.media_relays]
-    return token.model_copy(update={"media_relays": relays})
-
-
 class FakeBackend:
     """The stateful fakes of one test: one UcwaService and one RelayService, created on
     first use, with the test's error markers armed; tokens are issued by them."""
@@ -293,7 +272,7 @@ class FakeBackend:
         service: Any = self.services.get("ucwa")
         if service is None:
             built: MediaRelayAccessToken = factory_token(
-                "ucwa", inputs.seed, inputs.clock, inputs.policy, inputs.location
+                "ucwa", inputs.seed, inputs.clock, inputs.policy, inputs.location()
             )
             return built
         token: MediaRelayAccessToken = located(service.factory.build(), inputs.location())
@@ -329,9 +308,7 @@ class FakeBackend:
             if "relay" in inputs.revoked:
                 service.revoke(token)
             return token
-        built: RelayAccessToken = factory_token(
-            "relay", inputs.seed, inputs.clock, inputs.policy, inputs.location
-        )
+        built: RelayAccessToken = factory_token("relay", inputs.seed, inputs.clock, inputs.policy)
         return built
 
     def teardown_problems(self, allow_unplayed: bool) -> list[str]:

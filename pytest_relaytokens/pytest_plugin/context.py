@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pytest
 
 from ..clock import Clock
+from .factory_tokens import factory_token
 from .lifecycle import configure_service, lifecycle_problems
 from .markers import MarkerSettings
 from .options import RunState, derive_seed, get_option, secret_patterns
@@ -75,7 +75,8 @@ def clear_errors() -> Iterator[None]:
 
 
 def marker_settings(item: pytest.Item) -> MarkerSettings:
-    return item.stash.get(SETTINGS_KEY, None) or _NO_MARKERS
+    stash = item.stash  # `in` first: Stash.get pays a KeyError for each test without markers
+    return stash[SETTINGS_KEY] if SETTINGS_KEY in stash else _NO_MARKERS  # noqa: SIM401
 
 
 # --- what the default setting fixtures return ------------------------------------------------
@@ -158,6 +159,7 @@ DEFAULTS: dict[str, Callable[[TestContext], Any]] = {
     "relaytokens_ucwa_quirks": default_quirks,
 }
 
+_UNSET: Any = object()
 PLUGIN_MODULE = "pytest_relaytokens.plugin"  # where the plugin's own fixtures are defined
 _DEFINES_KEY = pytest.StashKey[dict[str, bool]]()
 
@@ -228,10 +230,12 @@ def context_for(request: pytest.FixtureRequest) -> TestContext:
     """This test's context, made by the first plugin fixture that needs it; an item finalizer
     (run in order with the fixtures' teardowns) stops its fakes and runs the strict checks."""
     item = request.node
-    context: TestContext | None = item.stash.get(CONTEXT_KEY, None)
-    if context is None:
-        context = item.stash[CONTEXT_KEY] = TestContext(request)
-        item.addfinalizer(context.finish)
+    stash = item.stash  # `in` first: Stash.get pays a KeyError for each new test
+    if CONTEXT_KEY in stash:
+        found: TestContext = stash[CONTEXT_KEY]
+        return found
+    context = stash[CONTEXT_KEY] = TestContext(request, item)
+    item.addfinalizer(context.finish)
     return context
 
 
@@ -248,9 +252,17 @@ class TestContext:
     network: TestNetwork | None = None
     server: FakeServers | None = None
     _unplug: Any = None  # the session server's router serving this test's fakes
+    # the settings, once resolved (see the properties below)
+    _seed: int | None = None
+    _clock: Clock | None = None
+    _policy: TokenPolicy | None = None
+    _backend_name: str | None = None
+    _ucwa_format: str | None = None
+    _quirks: UcwaQuirks | None = None
 
-    def __init__(self, request: pytest.FixtureRequest) -> None:
-        item = request.node
+    def __init__(self, request: pytest.FixtureRequest, item: Any = None) -> None:
+        if item is None:
+            item = request.node
         self.request = request
         self.item = item
         self.state = item.config.stash[STATE_KEY]
@@ -264,7 +276,13 @@ class TestContext:
         self._params: dict[str, Any] = {} if callspec is None else callspec.params
         self._known: dict[str, bool] | None = None  # plugin_defines, cached per module/class
         self._tokens: dict[str, Any] = {}  # api -> the token handed to the test
-        mark_item_used(item, item.config)
+        # this test used the plugin: its failure report shows the seed, and the run's coverage
+        # report is printed (one report per process carries the flag to xdist's controller)
+        state = self.state
+        state.current_used = item.nodeid
+        if not state.flagged:
+            state.flagged = True
+            item.user_properties.append((USED_PROPERTY, True))
 
     # --- settings: each one a fixture, resolved on first use ------------------------------------
     def default(self, fixture: str) -> Any:
@@ -280,36 +298,57 @@ class TestContext:
     def setting(self, fixture: str) -> Any:
         """Setting ``fixture`` for this test: computed here when pytest would pick the
         plugin's own definition, else set up by pytest (an override however declared, or a
-        parametrization). A test pays for the settings it uses, not one fixture each."""
+        parametrization) and checked. A test pays for the settings it uses, not one fixture
+        each."""
         known = self._known
         if known is None:
             known = self._known = self.item.parent.stash.setdefault(_DEFINES_KEY, {})
-        if fixture not in self._params and plugin_defines(self.request, fixture, known):
-            return self.default(fixture)
-        return self.request.getfixturevalue(fixture)
+        ours = known.get(fixture)
+        if ours is None:
+            ours = plugin_defines(self.request, fixture, known)
+        if ours and fixture not in self._params:
+            found = self._defaults
+            value = found.get(fixture, _UNSET)
+            if value is _UNSET:
+                value = found[fixture] = DEFAULTS[fixture](self)
+            return value
+        value = self.request.getfixturevalue(fixture)
+        return _checked(fixture, value, self.item) if fixture in _VALID else value
 
-    @functools.cached_property
+    # Each resolved on first use and kept (plain properties: functools.cached_property takes
+    # a lock on every first access before Python 3.12, the larger part of a setting's cost).
+    @property
     def seed(self) -> int:
-        value: int = _checked("relaytokens_seed", self.setting("relaytokens_seed"), self.item)
-        return value
+        seed = self._seed
+        if seed is None:
+            seed = self._seed = self.setting("relaytokens_seed")
+        return seed
 
-    @functools.cached_property
+    @property
     def clock(self) -> Clock:
-        clock: Clock = self.setting("relaytokens_clock")
+        clock = self._clock
+        if clock is None:
+            clock = self._clock = self.setting("relaytokens_clock")
         return clock
 
-    @functools.cached_property
+    @property
     def policy(self) -> TokenPolicy:
         """``relaytokens_token_policy`` with the expiry and skew markers on top (a marker wins
         over an override, as ``ucwa_format`` does)."""
-        policy: TokenPolicy = self.setting("relaytokens_token_policy")
-        return marked_policy(policy, self.settings)
+        policy = self._policy
+        if policy is None:
+            policy = self.setting("relaytokens_token_policy")
+            if self.settings is not _NO_MARKERS:
+                policy = marked_policy(policy, self.settings)
+            self._policy = policy
+        return policy
 
-    @functools.cached_property
+    @property
     def backend_name(self) -> str:
         """The ``relaytokens_backend`` marker, else ``relaytokens_backend``."""
-        value = self.settings.backend or self.setting("relaytokens_backend")
-        name: str = _checked("relaytokens_backend", value, self.item)
+        name = self._backend_name
+        if name is None:
+            name = self._backend_name = self.settings.backend or self.setting("relaytokens_backend")
         return name
 
     # --- lazily resolved parts ------------------------------------------------------------------
@@ -329,19 +368,24 @@ class TestContext:
     def allowed_hosts(self) -> tuple[str, ...]:
         return (*self.state.allow_hosts, *self.settings.allow.get("hosts", ()))
 
-    @functools.cached_property
+    @property
     def ucwa_format(self) -> str:
         """The ``ucwa_format`` marker, else ``relaytokens_ucwa_format``."""
-        value = self.settings.ucwa_format or self.setting("relaytokens_ucwa_format")
-        fmt: str = _checked("relaytokens_ucwa_format", value, self.item)
+        fmt = self._ucwa_format
+        if fmt is None:
+            fmt = self.settings.ucwa_format or self.setting("relaytokens_ucwa_format")
+            self._ucwa_format = fmt
         return fmt
 
-    @functools.cached_property
+    @property
     def quirks(self) -> UcwaQuirks:
         """``relaytokens_ucwa_quirks`` with the ``ucwa_quirks`` marker's keywords on top."""
-        quirks: UcwaQuirks = self.setting("relaytokens_ucwa_quirks")
-        marked = self.settings.ucwa_quirks
-        return dataclasses.replace(quirks, **marked) if marked else quirks
+        quirks = self._quirks
+        if quirks is None:
+            quirks = self.setting("relaytokens_ucwa_quirks")
+            marked = self.settings.ucwa_quirks
+            quirks = self._quirks = dataclasses.replace(quirks, **marked) if marked else quirks
+        return quirks
 
     @property
     def cassette(self) -> Path:
@@ -435,20 +479,24 @@ class TestContext:
         test uses that fake too (the fakes bind the test's clock themselves), else read from
         the backend and bound to the test's clock."""
         if self.backend_name == "fake":
-            if self._wants_service(api):
+            names = self.item.fixturenames
+            if (
+                f"{api}_api" in names
+                or "relaytokens_server" in names
+                or "relaytokens_shared_server" in names
+            ):  # the test uses the fake: it issues the token
                 self.service(api)
             if api == "ucwa":
                 for turn in ("relaytokens_turn", "relaytokens_shared_turn"):
-                    if turn in self.item.fixturenames:  # its relays point there
+                    if turn in names:  # its relays point there
                         self.request.getfixturevalue(turn)
             if self._backend is not None:
                 return self._issue(api)
             token = self._tokens.get(api)
             if token is None:  # a token alone: built as the fake would, with no backend
-                from .backends import factory_token
-
+                location = self.quirks.location if api == "ucwa" else None
                 token = self._tokens[api] = factory_token(
-                    api, self.seed, self.clock, self.policy, lambda: self.quirks.location
+                    api, self.seed, self.clock, self.policy, location
                 )
             return token
         self._fake_only()
@@ -459,14 +507,6 @@ class TestContext:
     def _issue(self, api: str) -> Any:
         backend = self.backend
         return backend.ucwa_token() if api == "ucwa" else backend.relay_token()
-
-    def _wants_service(self, api: str) -> bool:
-        names = self.item.fixturenames
-        return (
-            f"{api}_api" in names
-            or "relaytokens_server" in names
-            or "relaytokens_shared_server" in names
-        )
 
     def ucwa_token_response(self) -> Any:
         with self._backend_errors():
@@ -690,14 +730,3 @@ _VALID = {
     "relaytokens_backend": ("fake", "replay", "live"),
     "relaytokens_ucwa_format": ("json", "xml"),
 }
-
-
-def mark_item_used(item: pytest.Item, config: pytest.Config) -> None:
-    """Note that this test used the plugin: its failure report shows the seed, and the run's
-    coverage report is printed (one report per process carries the flag to xdist's
-    controller)."""
-    state = config.stash[STATE_KEY]
-    state.current_used = item.nodeid
-    if not state.flagged:
-        state.flagged = True
-        item.user_properties.append((USED_PROPERTY, True))

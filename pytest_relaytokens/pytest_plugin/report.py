@@ -66,10 +66,11 @@ class ReportCollector:
     @pytest.hookimpl(tryfirst=True)  # before the terminal, junitxml and xdist read the report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.state
-        if report.when == "call" and report.passed:
+        when, outcome = report.when, report.outcome  # attributes: cheaper than .passed/.failed
+        if when == "call" and outcome == "passed":
             state.passed_call = report.nodeid
-        if report.failed:
-            if report.when == "call":
+        if outcome == "failed":
+            if when == "call":
                 state.failed_call = report.nodeid
             if state.current_used == report.nodeid:
                 from .options import derive_seed
@@ -82,7 +83,7 @@ class ReportCollector:
                         f"--relaytokens-seed={state.run_seed}",
                     )
                 )
-        if report.when != "teardown":
+        if when != "teardown":
             return
         state.current_used = state.failed_call = state.passed_call = None
         if state.deselected and not state.deselected_sent and self.worker:

@@ -314,9 +314,8 @@ class UcwaTokenFactory(SeededFactory):
                 "valid_until": valid_until,
                 "href": f"{base}/mediaRelayAccessToken",
                 "media_relays": [relay],
-            }
+            },
+            private={"_ticks": tick, "_ticks_for": valid_until} if tick else None,
         )
-        if tick:
-            token._set_ticks(tick)
         bind_clock(token, self.clock)
         return token

@@ -124,8 +124,9 @@ def within_ms(value: _dt.datetime, ticks: int) -> tuple[_dt.datetime, int]:
     clock read within that millisecond gives it: (datetime to the µs, the 7th digit)."""
     if not 0 <= ticks < TICKS_PER_MS:
         raise ValueError(f"ticks must be 0-{TICKS_PER_MS - 1} within a millisecond, got {ticks!r}")
-    micro, digit = divmod(ticks, 10)
-    return truncate_ms(value) + _dt.timedelta(microseconds=micro), digit
+    micro, digit = divmod(ticks, 10)  # micro < 1000: stays inside value's millisecond
+    # a positional timedelta: datetime.replace(microsecond=) parses keywords, at 3x the cost
+    return value + _dt.timedelta(0, 0, micro - value.microsecond % 1000), digit
 
 
 def parse_ms_date(
