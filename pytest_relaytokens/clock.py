@@ -68,7 +68,7 @@ class Clock:
                     start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
                 )
                 return
-        self._frozen_at = self._anchor_wall
+        self._frozen_at = _dt.datetime.fromtimestamp(self._anchor_wall_s, UTC)  # _anchor_wall
         if start is not None:
             self.set(start)
 

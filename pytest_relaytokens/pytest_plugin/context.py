@@ -159,7 +159,7 @@ DEFAULTS: dict[str, Callable[[TestContext], Any]] = {
     "relaytokens_ucwa_quirks": default_quirks,
 }
 
-_UNSET: Any = object()
+_API_FIXTURES = {"ucwa": "ucwa_api", "relay": "relay_api"}
 PLUGIN_MODULE = "pytest_relaytokens.plugin"  # where the plugin's own fixtures are defined
 _DEFINES_KEY = pytest.StashKey[dict[str, bool]]()
 
@@ -308,10 +308,9 @@ class TestContext:
             ours = plugin_defines(self.request, fixture, known)
         if ours and fixture not in self._params:
             found = self._defaults
-            value = found.get(fixture, _UNSET)
-            if value is _UNSET:
-                value = found[fixture] = DEFAULTS[fixture](self)
-            return value
+            if fixture not in found:
+                found[fixture] = DEFAULTS[fixture](self)
+            return found[fixture]
         value = self.request.getfixturevalue(fixture)
         return _checked(fixture, value, self.item) if fixture in _VALID else value
 
@@ -432,10 +431,13 @@ class TestContext:
         fail the test on what strict mode does not allow."""
         item = self.item
         del item.stash[CONTEXT_KEY]
+        if self._backend is None and self._nothing_to_check():
+            return  # a token fixture alone: nothing served, nothing to check
         state = self.state
+        call_failed = state.failed_call == item.nodeid
         if state.passed_call != item.nodeid and self._backend is not None:
-            self.unfinished = _why_unfinished(item, state.failed_call == item.nodeid)
-        problems = self.teardown(state.failed_call == item.nodeid)
+            self.unfinished = _why_unfinished(item, call_failed)
+        problems = self.teardown(call_failed)
         # --setup-only / --setup-plan run no test body: nothing was meant to be consumed
         if problems and not item.config.getoption("setuponly", False):
             pytest.fail("\n\n".join(problems), pytrace=False)
@@ -481,12 +483,14 @@ class TestContext:
         if self.backend_name == "fake":
             names = self.item.fixturenames
             if (
-                f"{api}_api" in names
+                _API_FIXTURES[api] in names
                 or "relaytokens_server" in names
                 or "relaytokens_shared_server" in names
             ):  # the test uses the fake: it issues the token
                 self.service(api)
-            if api == "ucwa":
+            if api == "ucwa" and (
+                "relaytokens_turn" in names or "relaytokens_shared_turn" in names
+            ):
                 for turn in ("relaytokens_turn", "relaytokens_shared_turn"):
                     if turn in names:  # its relays point there
                         self.request.getfixturevalue(turn)
@@ -598,16 +602,20 @@ class TestContext:
     def services(self) -> dict[str, FakeService]:
         return dict(getattr(self._backend, "services", {}) or {})
 
-    def teardown(self, call_failed: bool) -> list[str]:
-        """Stop what runs, record coverage, and return the teardown problems (strict mode)."""
-        backend = self._backend
-        if (
+    def _nothing_to_check(self) -> bool:
+        return (
             self.network is None
             and self.server is None
             and self._unplug is None
             and not self.blocked
-            and (backend is None or (backend.name == "fake" and not self.services()))
-        ):  # the fast path: a token fixture alone, nothing served, nothing to check
+        )
+
+    def teardown(self, call_failed: bool) -> list[str]:
+        """Stop what runs, record coverage, and return the teardown problems (strict mode)."""
+        backend = self._backend
+        if self._nothing_to_check() and (
+            backend is None or (backend.name == "fake" and not self.services())
+        ):  # a token fixture alone, nothing served, nothing to check
             self._backend = None
             return []
         problems: list[str] = []

@@ -65,8 +65,10 @@ class ReportCollector:
 
     @pytest.hookimpl(tryfirst=True)  # before the terminal, junitxml and xdist read the report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        state = self.state
         when, outcome = report.when, report.outcome  # attributes: cheaper than .passed/.failed
+        if when == "setup" and outcome == "passed":
+            return  # most reports: nothing to note
+        state = self.state
         if when == "call" and outcome == "passed":
             state.passed_call = report.nodeid
         if outcome == "failed":
