@@ -43,6 +43,8 @@ TOKEN_REQUESTS: dict[str, tuple[tuple[str | None, re.Pattern[str], str], ...]] =
         (None, re.compile(r"/mediaRelayAccessToken/?$", re.I), "token"),
     ),
 }
+#: How many (method, path) pairs a ledger remembers the token kind of (cleared when full).
+_MAX_KINDS = 256
 #: Where an issued credential sits in a token answer (JSON, or UCWA's XML ``<property>``).
 _ISSUED = re.compile(rb'"(?:accessToken|access_token)"\s*:\s*"([^"]+)"')
 
@@ -142,6 +144,8 @@ class Lifecycle:
     def __init__(self, service: str) -> None:
         self.service = service
         self._rules = TOKEN_REQUESTS.get(service, ())
+        #: what :meth:`token_kind` found, by method and path
+        self._kinds: dict[tuple[str, str], str | None] = {}
         self._observed: list[Observed] = []
         self._lock = threading.Lock()
         self.chaos: ChaosPlan | None = None
@@ -151,10 +155,20 @@ class Lifecycle:
 
     def token_kind(self, method: str, path: str) -> str | None:
         """``"sign-in"``, ``"token"`` or None for a request that asks for no token."""
+        key = (method, path)
+        try:  # a client asks the same few: each is matched once
+            return self._kinds[key]
+        except KeyError:
+            pass
+        found = None
         for wanted, pattern, kind in self._rules:
             if (wanted is None or wanted == method) and pattern.search(path) is not None:
-                return kind
-        return None
+                found = kind
+                break
+        if len(self._kinds) >= _MAX_KINDS:
+            self._kinds.clear()
+        self._kinds[key] = found
+        return found
 
     def observe(self, exchange: Exchange, sent: FakeResponse) -> FakeResponse:
         """Record ``exchange``; return ``sent`` (the answer going on the wire) with the

@@ -60,10 +60,13 @@ class FakeRequest:
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
-    # Built on first use (the request is immutable): headers by lower-cased name, URL parts.
-    _by_name: dict[str, list[str]] | None = field(
+    # Built on first use (the request is immutable): the first value of each header by
+    # lower-cased name, and whether a name repeats (strings only: a request the log keeps
+    # gives the garbage collector nothing to look at), the URL parts.
+    _first: dict[str, str] | None = field(
         default=None, init=False, repr=False, compare=False, hash=False
     )
+    _repeats: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
     _parts: SplitResult | None = field(
         default=None, init=False, repr=False, compare=False, hash=False
     )
@@ -80,27 +83,27 @@ class FakeRequest:
             body = body.encode("utf-8")
         return cls(method.upper(), url, _lower_pairs(headers), body or b"")
 
-    def _headers_by_name(self) -> dict[str, list[str]]:
-        found = self._by_name
+    def _first_values(self) -> dict[str, str]:
+        found = self._first
         if found is None:
             found = {}
             for key, value in self.headers:
-                lname = key.lower()
-                if lname in found:
-                    found[lname].append(value)
-                else:
-                    found[lname] = [value]
-            object.__setattr__(self, "_by_name", found)
+                found.setdefault(key.lower(), value)
+            object.__setattr__(self, "_repeats", len(found) != len(self.headers))
+            object.__setattr__(self, "_first", found)
         return found
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first header of that name (case-insensitive)."""
-        values = self._headers_by_name().get(name.lower())
-        return values[0] if values else default
+        return self._first_values().get(name.lower(), default)
 
     def header_all(self, name: str) -> list[str]:
         """Every header of that name, in order."""
-        return list(self._headers_by_name().get(name.lower(), ()))
+        found = self._first_values()
+        if self._repeats:
+            return _all_headers(self.headers, name)
+        lname = name.lower()
+        return [found[lname]] if lname in found else []
 
     @property
     def parts(self) -> SplitResult:

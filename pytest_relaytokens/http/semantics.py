@@ -17,6 +17,7 @@ service's own answer:
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Iterable
 from typing import Protocol
@@ -83,11 +84,25 @@ def accepts_gzip(request: FakeRequest) -> bool:
     values = request.header_all("Accept-Encoding")
     if not values:
         return False
-    accepted = dict(weighted(values))
+    # Repeated headers are one comma-separated list (§5.3): joined, the same items.
+    value = values[0] if len(values) == 1 else ",".join(values)
+    return _gzip_cached(value) if len(value) <= _CACHED_MAX else _gzip_accepted(value)
+
+
+#: ``Accept-Encoding`` values this long or shorter are decided once and remembered (clients
+#: send the same one or two on every request).
+_CACHED_MAX = 256
+
+
+def _gzip_accepted(value: str) -> bool:
+    accepted = dict(weighted(value))
     for coding in ("gzip", "x-gzip"):
         if coding in accepted:
             return accepted[coding] > 0
     return accepted.get("*", 0.0) > 0
+
+
+_gzip_cached = functools.lru_cache(maxsize=64)(_gzip_accepted)
 
 
 def gzip_bytes(body: bytes) -> bytes:
@@ -102,13 +117,40 @@ def gzip_bytes(body: bytes) -> bytes:
 def compress(response: FakeResponse) -> FakeResponse:
     """A copy of ``response`` with a gzip body (``Content-Encoding: gzip``, ``Vary``); a
     ``Content-Length`` it had gives the gzipped body's length."""
+    out = _compressed(response, unless_encoded=False)
+    assert out is not None  # only an encoded answer kept as it is gives None
+    return out
+
+
+def _compressed(response: FakeResponse, *, unless_encoded: bool) -> FakeResponse | None:
+    """:func:`compress` in one pass over the headers; with ``unless_encoded``, None (and no
+    gzip) when ``response`` already has a ``Content-Encoding``."""
+    headers: list[tuple[str, str]] = []
+    had_length = False
+    vary = -1  # where the first Vary is among the headers kept
+    for key, value in response.headers:
+        name = key.lower()
+        if name == "content-length":
+            had_length = True
+            continue
+        if name == "vary":
+            if vary < 0:
+                vary = len(headers)
+        elif name == "content-encoding" and unless_encoded:
+            return None
+        headers.append((key, value))
     out = response.copy()
     out.body = gzip_bytes(response.body)
-    out.headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
-    if len(out.headers) != len(response.headers):
-        out.headers.append(("Content-Length", str(len(out.body))))
-    out.headers.append(("Content-Encoding", "gzip"))
-    _add_vary(out, "Accept-Encoding")
+    if had_length:
+        headers.append(("Content-Length", str(len(out.body))))
+    headers.append(("Content-Encoding", "gzip"))
+    if vary < 0:
+        headers.append(("Vary", "Accept-Encoding"))
+    else:
+        key, value = headers[vary]
+        if "accept-encoding" not in {v.strip().lower() for v in value.split(",")}:
+            headers[vary] = (key, f"{value}, Accept-Encoding")
+    out.headers = headers
     return out
 
 
@@ -166,7 +208,10 @@ def prepare(
     service: SemanticService, request: FakeRequest
 ) -> tuple[FakeResponse | None, FakeRequest]:
     """Before faults and dispatch: the answer to an ``OPTIONS`` (or None), and the request
-    the service should answer (a ``HEAD`` becomes a ``GET`` where GET is served)."""
+    the service should answer (a ``HEAD`` becomes a ``GET`` where GET is served). Only
+    these two methods need the methods served at the path: any other goes on as it came."""
+    if request.method != "OPTIONS" and request.method != "HEAD":
+        return None, request
     methods = service.allowed_methods(request.path)
     if methods is None:
         return None, request
@@ -225,7 +270,6 @@ def encode(service: SemanticService, request: FakeRequest, response: FakeRespons
         and response.status not in _NO_BODY
         and not response.drop_connection
         and accepts_gzip(request)
-        and response.header("Content-Encoding") is None
     ):
-        return compress(response)
+        return _compressed(response, unless_encoded=True) or response
     return response

@@ -41,6 +41,7 @@ __all__ = [
 Responder = Callable[[FakeRequest], FakeResponse]
 #: A user route's handler: a full response, or a document sent as JSON.
 RouteHandler = Callable[[FakeRequest], "FakeResponse | dict[str, Any] | list[Any]"]
+_NO_METHODS: frozenset[str] = frozenset()
 _METHOD_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _JSON_TYPE = "application/json; charset=utf-8"
 _RAW_TYPE = "application/octet-stream"
@@ -415,6 +416,8 @@ class FakeService:
 
     def user_route(self, method: str, key: str) -> tuple[UserRoute | None, frozenset[str]]:
         """The route for ``method`` at ``key`` (None if none) and every method routed there."""
+        if not self.user_routes:  # most services never get one (a route replaces the list)
+            return None, _NO_METHODS
         with self._lock:
             at_key = [r for r in self.user_routes if r.path == key]
         chosen = next((r for r in at_key if r.method == method), None)

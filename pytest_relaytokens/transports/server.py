@@ -721,12 +721,22 @@ class LoopbackServer(Background):
         )
 
 
+#: A line that starts with a space or a tab (obsolete line folding, when in the head).
+_FOLDED = re.compile(rb"\n[ \t]")
+
+
 def _check_limits(head: bytes | bytearray) -> None:
     """Raise the :class:`_HttpError` for the first limit h11 leaves to its user that a request
     head (whole, or the part received) breaks: the request line over ``MAX_REQUEST_LINE``
     bytes (414), a header line over ``MAX_HEADER_LINE``, more than ``MAX_HEADERS`` fields or a
     head over ``_MAX_HEAD`` bytes (431), obsolete line folding (400; RFC 9112 section 5.2 lets
     a server reject it, and h11 would unfold it)."""
+    if (
+        len(head) < MAX_REQUEST_LINE  # no line, nor the head, can be too long
+        and head.count(b"\n") <= MAX_HEADERS  # nor can there be too many lines
+        and _FOLDED.search(head) is None  # and no line is folded
+    ):
+        return
     lines = head[:_MAX_HEAD].split(b"\n")
     if len(lines[0]) >= MAX_REQUEST_LINE:  # with its line end, over the limit
         raise _HttpError(414, "request line too long")
@@ -746,7 +756,9 @@ def _plain(status: int, text: str) -> FakeResponse:
 
 
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # a character class: no backtracking
-_CONTROL_NO_LINE_ENDS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Every byte but the control characters other than tab, CR and LF: deleting these from
+#: header lines leaves nothing unless they hold a control character.
+_PLAIN_BYTES = bytes(b for b in range(256) if b in (9, 10, 13) or 32 <= b != 127)
 
 
 #: Header names already found valid (fakes return the same few names on every answer), with
@@ -762,10 +774,32 @@ def _name_kind(name: str) -> int:
     return _SKIP if lname in _SKIP_HEADERS else _DATE if lname == "date" else _WRITE
 
 
+#: Header blocks :func:`_header_lines` built, by the headers they were built from: a fake
+#: answers with the same headers (the ``Date`` changes once a second), checked and encoded
+#: once. Cleared when full.
+_BLOCKS: dict[tuple[tuple[str, str], ...], tuple[bytes, bool]] = {}
+_MAX_BLOCKS = 256
+
+
 def _header_lines(headers: list[tuple[str, str]]) -> tuple[bytes, bool] | None:
     """The fast path: the header lines to write and whether they hold a ``Date``, when every
     name was found valid before and every value is plain text (checked all at once);
     otherwise None (then :func:`_first_bad_header` looks at each header)."""
+    try:
+        key = tuple(headers)
+        found = _BLOCKS.get(key)
+    except TypeError:  # an unhashable name or value: never written as it is
+        return None
+    if found is None:
+        found = _new_header_lines(key)
+        if found is not None:
+            if len(_BLOCKS) >= _MAX_BLOCKS:
+                _BLOCKS.clear()
+            _BLOCKS[key] = found
+    return found
+
+
+def _new_header_lines(headers: tuple[tuple[str, str], ...]) -> tuple[bytes, bool] | None:
     lines: list[str] = []
     skipped: list[str] = []
     has_date = False
@@ -781,20 +815,20 @@ def _header_lines(headers: list[tuple[str, str]]) -> tuple[bytes, bool] | None:
                 continue
             has_date = True
         lines.append(f"{name}: {value}\r\n")
-    text = "".join(lines)
+    try:
+        block = "".join(lines).encode("latin-1")
+    except UnicodeEncodeError:
+        return None
     # The only line ends are ours (one CR LF a line); no other control character anywhere.
-    if text.count("\n") != len(lines) or text.count("\r") != len(lines):
+    if block.count(b"\n") != len(lines) or block.count(b"\r") != len(lines):
         return None
     if skipped:  # framing values are not written, but are refused as the checked path does
         framing = "\t".join(skipped)
         if _CONTROL.search(framing) or (not framing.isascii() and max(framing) > "\xff"):
             return None
-    if _CONTROL_NO_LINE_ENDS.search(text):
+    if block.translate(None, _PLAIN_BYTES):  # what is left is a control character
         return None
-    try:
-        return text.encode("latin-1"), has_date
-    except UnicodeEncodeError:
-        return None
+    return block, has_date
 
 
 def _checked_header_lines(headers: list[tuple[str, str]]) -> tuple[bytes, bool]:

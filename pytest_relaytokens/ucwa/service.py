@@ -21,6 +21,7 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -153,6 +154,21 @@ def _parse_body(request: FakeRequest) -> dict[str, Any] | None:
         return parse_input(inner[:-1] + "}", content_type, "request body")
 
 
+def _server_clock(service: UcwaService) -> Callable[[], _dt.datetime]:
+    """``service.server_now`` for the credentials the service owns, without a reference to
+    the service: a bound method would close a cycle (service, credentials, method), so a
+    finished test's service and every exchange it logged would wait for the garbage
+    collector's full pass instead of going when the test lets go of them."""
+    alive = weakref.ref(service)
+    clock = service.clock
+
+    def now() -> _dt.datetime:
+        found = alive()
+        return clock.now() if found is None else found.server_now()
+
+    return now
+
+
 class UcwaService(UcwaResponses, FakeService):
     """The UCWA front end (``fe1.contoso.com``) as a stateful fake.
 
@@ -186,7 +202,9 @@ class UcwaService(UcwaResponses, FakeService):
         self.pretty = False
         self.issued_tokens: list[MediaRelayAccessToken] = []
         #: the TURN credentials issued (live or not) and where their relays point
-        self.media_credentials = IssuedCredentials(self.issued_tokens, self.server_now, self.clock)
+        self.media_credentials = IssuedCredentials(
+            self.issued_tokens, _server_clock(self), self.clock
+        )
         self._fqdn: tuple[str, str] = ("", "")
         self._events_changed = threading.Condition(self._lock)
         self._bearers: dict[str, Bearer] = {}
