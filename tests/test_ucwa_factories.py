@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import random
 import re
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -186,6 +187,44 @@ def test_default_build_is_what_validation_makes_of_it() -> None:
     relay = factory.build_relay()
     assert relay == MediaRelay.model_validate(relay.model_dump())
     assert relay.model_fields_set == set(MediaRelay.model_fields)
+
+
+class _Str(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"uri": "sip:ann@contoso.com", "href": "/ucwa/v1/applications/1/x"},
+        {"uri": None, "href": None, "media_relays": []},
+        {"uri": _Str("sip:x@y")},  # look-alikes of what a service passes: validated
+        {"media_relays": [{"location": "internet", "host": "h"}]},
+    ],
+    ids=["strings", "nones", "str-subclass", "relay-dicts"],
+)
+def test_service_overrides_build_what_validation_makes_of_them(overrides: dict[str, Any]) -> None:
+    """What a service overrides (``uri``, ``href``, relays it built) skips re-validation when
+    validation would keep it as it is: the token equals a validated one, fields set included,
+    and holds plain values; anything else is validated as before."""
+    from pytest_relaytokens.ucwa.models import MediaRelayAccessToken
+
+    factory = UcwaTokenFactory(11, frozen())
+    overrides = {
+        "media_relays": [factory.build_relay(), factory.build_relay(href="/r")],
+        **overrides,
+    }
+    token = UcwaTokenFactory(11, frozen()).build(**overrides)
+    again = MediaRelayAccessToken.model_validate({**token.model_dump(), **overrides})
+    again._set_ticks(token.valid_until_ticks)
+    assert token == again and token.model_fields_set == again.model_fields_set
+    assert type(token.uri) in (str, type(None)) and type(token.href) in (str, type(None))
+    assert all(type(relay).__name__ == "MediaRelay" for relay in token.media_relays)
+
+
+def test_a_bad_service_override_is_still_refused() -> None:
+    with pytest.raises(ValueError, match=r"media_relays|mediaRelay"):
+        UcwaTokenFactory(11, frozen()).build(href="/a", media_relays="relays")
 
 
 def test_user_name_layout() -> None:
