@@ -8,6 +8,7 @@ surrogate-pair escapes are written as one ``\\U`` escape (libyaml refuses a lone
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -86,6 +87,20 @@ def _yaml_error(path: str, error: yaml.YAMLError) -> CassetteError:
     if isinstance(position, int):
         return CassetteError(path, f"invalid YAML: {problem} (at character {position})")
     return CassetteError(path, f"invalid YAML: {problem}")
+
+
+@contextlib.contextmanager
+def _reading(loader: Any, where: str) -> Iterator[None]:
+    """What the YAML loader raises as our error naming the file (and line), never a traceback
+    from inside it; the loader freed however reading ends."""
+    try:
+        yield
+    except yaml.YAMLError as error:
+        raise _yaml_error(where, error) from None
+    except RecursionError:
+        raise CassetteError(where, "YAML nested too deeply", field="yaml") from None
+    finally:
+        loader.dispose()
 
 
 def _at_event(path: str, event: Any, message: str, **fields: Any) -> CassetteError:
@@ -208,7 +223,7 @@ def iter_cassette(
     as they are read. :class:`CassetteError` names the problem and the line."""
     where = str(path)
     loader = _LOADER(_LineReader(lines, on_lines, json))
-    try:
+    with _reading(loader, where):
         loader.get_event()  # stream start
         if loader.check_event(yaml.StreamEndEvent):
             return
@@ -253,12 +268,6 @@ def iter_cassette(
             raise _at_event(
                 where, loader.peek_event(), "invalid YAML: more than one document in a cassette"
             )
-    except yaml.YAMLError as error:
-        raise _yaml_error(where, error) from None
-    except RecursionError:
-        raise CassetteError(where, "YAML nested too deeply", field="yaml") from None
-    finally:
-        loader.dispose()
 
 
 def load_yaml(text: str, path: str | os.PathLike[str] = "<string>") -> Any:
@@ -268,7 +277,7 @@ def load_yaml(text: str, path: str | os.PathLike[str] = "<string>") -> Any:
     if len(text) > MAX_CASSETTE_BYTES:
         raise CassetteError(where, f"file is larger than {MAX_CASSETTE_BYTES} bytes", field="file")
     loader = _LOADER(text)
-    try:
+    with _reading(loader, where):
         loader.get_event()  # stream start
         if loader.check_event(yaml.StreamEndEvent):
             return None
@@ -284,9 +293,3 @@ def load_yaml(text: str, path: str | os.PathLike[str] = "<string>") -> Any:
                 column=mark.column + 1 if mark else None,
             )
         return loader.construct_document(node)
-    except yaml.YAMLError as error:
-        raise _yaml_error(where, error) from None
-    except RecursionError:
-        raise CassetteError(where, "YAML nested too deeply", field="yaml") from None
-    finally:
-        loader.dispose()

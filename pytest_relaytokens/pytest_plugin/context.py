@@ -252,9 +252,7 @@ class TestContext:
     network: TestNetwork | None = None
     server: FakeServers | None = None
     _unplug: Any = None  # the session server's router serving this test's fakes
-    # the settings, once resolved (see the properties below)
-    _seed: int | None = None
-    _clock: Clock | None = None
+    # the settings with markers on top, once resolved (see the properties below)
     _policy: TokenPolicy | None = None
     _backend_name: str | None = None
     _ucwa_format: str | None = None
@@ -271,6 +269,7 @@ class TestContext:
         self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
         self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
         self._defaults: dict[str, Any] = {}  # setting fixture -> the plugin's own value
+        self._resolved: dict[str, Any] = {}  # setting fixture -> what this test gets
         callspec = getattr(item, "callspec", None)
         #: the fixtures this test parametrizes (directly or indirectly)
         self._params: dict[str, Any] = {} if callspec is None else callspec.params
@@ -300,6 +299,9 @@ class TestContext:
         plugin's own definition, else set up by pytest (an override however declared, or a
         parametrization) and checked. A test pays for the settings it uses, not one fixture
         each."""
+        resolved = self._resolved
+        if fixture in resolved:
+            return resolved[fixture]
         known = self._known
         if known is None:
             known = self._known = self.item.parent.stash.setdefault(_DEFINES_KEY, {})
@@ -310,24 +312,24 @@ class TestContext:
             found = self._defaults
             if fixture not in found:
                 found[fixture] = DEFAULTS[fixture](self)
-            return found[fixture]
-        value = self.request.getfixturevalue(fixture)
-        return _checked(fixture, value, self.item) if fixture in _VALID else value
+            value = found[fixture]
+        else:
+            value = self.request.getfixturevalue(fixture)
+            if fixture in _VALID:
+                _checked(fixture, value, self.item)
+        resolved[fixture] = value
+        return value
 
     # Each resolved on first use and kept (plain properties: functools.cached_property takes
     # a lock on every first access before Python 3.12, the larger part of a setting's cost).
     @property
     def seed(self) -> int:
-        seed = self._seed
-        if seed is None:
-            seed = self._seed = self.setting("relaytokens_seed")
+        seed: int = self.setting("relaytokens_seed")
         return seed
 
     @property
     def clock(self) -> Clock:
-        clock = self._clock
-        if clock is None:
-            clock = self._clock = self.setting("relaytokens_clock")
+        clock: Clock = self.setting("relaytokens_clock")
         return clock
 
     @property
