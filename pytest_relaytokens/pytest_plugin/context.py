@@ -252,6 +252,8 @@ class TestContext:
     network: TestNetwork | None = None
     server: FakeServers | None = None
     _unplug: Any = None  # the session server's router serving this test's fakes
+    #: setting fixture -> an override's value (an override, or a parametrization), checked
+    _overridden: dict[str, Any] | None = None
     # the settings with markers on top, once resolved (see the properties below)
     _policy: TokenPolicy | None = None
     _backend_name: str | None = None
@@ -269,7 +271,6 @@ class TestContext:
         self.fixtures: dict[str, str] = {}  # api -> the fixture name that serves it
         self._home_hosts: dict[str, str] = {}  # api -> the host its service had at creation
         self._defaults: dict[str, Any] = {}  # setting fixture -> the plugin's own value
-        self._resolved: dict[str, Any] = {}  # setting fixture -> what this test gets
         callspec = getattr(item, "callspec", None)
         #: the fixtures this test parametrizes (directly or indirectly)
         self._params: dict[str, Any] = {} if callspec is None else callspec.params
@@ -299,9 +300,6 @@ class TestContext:
         plugin's own definition, else set up by pytest (an override however declared, or a
         parametrization) and checked. A test pays for the settings it uses, not one fixture
         each."""
-        resolved = self._resolved
-        if fixture in resolved:
-            return resolved[fixture]
         known = self._known
         if known is None:
             known = self._known = self.item.parent.stash.setdefault(_DEFINES_KEY, {})
@@ -312,13 +310,16 @@ class TestContext:
             found = self._defaults
             if fixture not in found:
                 found[fixture] = DEFAULTS[fixture](self)
-            value = found[fixture]
-        else:
+            return found[fixture]
+        overridden = self._overridden
+        if overridden is None:
+            overridden = self._overridden = {}
+        if fixture not in overridden:
             value = self.request.getfixturevalue(fixture)
             if fixture in _VALID:
                 _checked(fixture, value, self.item)
-        resolved[fixture] = value
-        return value
+            overridden[fixture] = value
+        return overridden[fixture]
 
     # Each resolved on first use and kept (plain properties: functools.cached_property takes
     # a lock on every first access before Python 3.12, the larger part of a setting's cost).
