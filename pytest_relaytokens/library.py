@@ -18,7 +18,7 @@ import random
 import re
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -32,7 +32,6 @@ from .ucwa import DEFAULT_BASE_URL as UCWA_BASE
 from .ucwa.catalogue import UCWA_ERRORS, UcwaErrorEntry, lookup_ucwa_error
 from .ucwa.online import sign_in_to_token
 from .ucwa.urls import WEBTICKET_PATH
-from .ucwa.wire import UcwaQuirks
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -230,7 +229,9 @@ class Scenario:
     name: str
     description: str
     drive: Drive
-    quirks: UcwaQuirks | None = None
+    #: ``UcwaQuirks`` keywords (made when the scenario is recorded: this module stays cheap
+    #: to import for the command line)
+    quirks: Mapping[str, Any] | None = None
 
 
 # --- UCWA scenarios ---------------------------------------------------------------------------
@@ -378,37 +379,37 @@ def _build() -> dict[str, Scenario]:
             "ucwa/token-json-uri",
             'As ucwa/token-json, the user URI under the lower-case "uri" key.',
             _token_flow(JSON),
-            UcwaQuirks(uri_key="uri"),
+            {"uri_key": "uri"},
         ),
         Scenario(
             "ucwa/token-json-ms_offset",
             "As ucwa/token-json, validUntil as /Date(ms-0700)/ (ms plus offset).",
             _token_flow(JSON),
-            UcwaQuirks(timestamps="ms_offset"),
+            {"timestamps": "ms_offset"},
         ),
         Scenario(
             "ucwa/token-json-iso",
             "As ucwa/token-json, validUntil as an ISO 8601 string.",
             _token_flow(JSON),
-            UcwaQuirks(timestamps="iso"),
+            {"timestamps": "iso"},
         ),
         Scenario(
             "ucwa/token-json-uri-ms_offset",
             'Both quirks: the lower-case "uri" key and /Date(ms-0700)/ timestamps.',
             _token_flow(JSON),
-            UcwaQuirks(uri_key="uri", timestamps="ms_offset"),
+            {"uri_key": "uri", "timestamps": "ms_offset"},
         ),
         Scenario(
             "ucwa/token-json-uri-iso",
             'Both quirks: the lower-case "uri" key and ISO 8601 timestamps.',
             _token_flow(JSON),
-            UcwaQuirks(uri_key="uri", timestamps="iso"),
+            {"uri_key": "uri", "timestamps": "iso"},
         ),
         Scenario(
             "ucwa/token-xml-uri",
             'As ucwa/token-xml, the user URI under the lower-case "uri" property.',
             _token_flow(XML),
-            UcwaQuirks(uri_key="uri"),
+            {"uri_key": "uri"},
         ),
         Scenario(
             "ucwa/full-flow",
@@ -560,6 +561,7 @@ def record_scenario(
     from .transports import PathRouter
     from .transports.server import LoopbackServer
     from .ucwa.service import UcwaService
+    from .ucwa.wire import UcwaQuirks
 
     if name not in SCENARIOS:
         scenario_path(name)  # raises the LookupError listing the names
@@ -567,7 +569,8 @@ def record_scenario(
     path = Path(out if out is not None else library_root()) / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     clock = Clock(RECORDED_AT, frozen=True)
-    ucwa = UcwaService(base_url=UCWA_BASE, clock=clock, seed=seed, quirks=scenario.quirks)
+    quirks = None if scenario.quirks is None else UcwaQuirks(**scenario.quirks)
+    ucwa = UcwaService(base_url=UCWA_BASE, clock=clock, seed=seed, quirks=quirks)
     relay = RelayService(base_url=RELAY_BASE, clock=clock, seed=seed)
     router = PathRouter([("/api/", relay)], default=ucwa)
     with LoopbackServer(_Dated(router, clock)) as server, requests.Session() as http:

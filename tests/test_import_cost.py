@@ -106,3 +106,17 @@ def test_plugin_as_installed_adds_nothing_heavy(tmp_path: Path) -> None:
 def test_heavy_module_is_detected(module: str) -> None:
     """The check itself sees a heavy module and its submodules (and no look-alike)."""
     assert heavy_in([module, module + ".sub", module + "_other"]) == [module, module + ".sub"]
+
+
+def test_the_command_line_loads_without_the_models() -> None:
+    """``relaytokens admin``/``serve``/``verify`` build their parser without pydantic or the
+    token models (the shipped library's scenarios keep their quirks as keywords)."""
+    code = (
+        "import sys, json, pytest_relaytokens.cli as cli; cli.build_parser(); "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = heavy_in(json.loads(done.stdout))
+    assert [m for m in loaded if m == "pydantic" or m.endswith(".models")] == []
