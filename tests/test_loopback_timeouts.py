@@ -189,17 +189,21 @@ def test_the_longest_timeout_accepted_serves() -> None:
 def test_a_keep_alive_request_costs_one_read_and_one_write(
     kernel: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No timeout is set again per request: one read, one write (one system call each with
-    kernel timeouts, whose SO_RCVTIMEO is set once per connection)."""
+    """No timeout is set again per request: a peek for the next request, one read, one write
+    (one system call each with kernel timeouts, whose SO_RCVTIMEO is set once per
+    connection). The peek leaves the request's bytes in the kernel until the thread has
+    claimed its connection, so the connection cap never evicts it mid-read."""
     from pytest_relaytokens.transports import server as module
 
     calls: list[str] = []
     for name in ("_receive", "_send"):
         real = getattr(module.LoopbackServer, name)
 
-        def counted(self: object, *args: object, _real: object = real, _name: str = name) -> object:
-            calls.append(_name)
-            return _real(self, *args)  # type: ignore[operator]
+        def counted(
+            self: object, *args: object, _real: object = real, _name: str = name, **kw: object
+        ) -> object:
+            calls.append(_name + ("-peek" if kw.get("peek") else ""))
+            return _real(self, *args, **kw)  # type: ignore[operator]
 
         monkeypatch.setattr(module.LoopbackServer, name, counted)
     real_timeout = module._Peer.set_read_timeout
@@ -218,5 +222,6 @@ def test_a_keep_alive_request_costs_one_read_and_one_write(
                 assert sock.recv(65536).endswith(b"\r\n\r\nok")
         assert _settle(lambda: len(srv.threads) == 1, timeout=2.0)
     assert calls.count("_send") == 5
-    assert calls.count("_receive") == 6  # the sixth read finds the client gone
+    assert calls.count("_receive") == 5
+    assert calls.count("_receive-peek") == 6  # the sixth peek finds the client gone
     assert calls.count("set_read_timeout") == (1 if kernel else 0)

@@ -451,9 +451,12 @@ class LoopbackServer(Background):
         if self._idle.pop(peer, None) is None:
             raise _Closed()
 
-    def _receive(self, peer: _Peer, deadline: float | None) -> bytes:
+    def _receive(self, peer: _Peer, deadline: float | None, peek: bool = False) -> bytes:
         """One read: b"" at end of stream. ``deadline`` None: waiting for a new request
-        (silence closes quietly); else the whole request must arrive by then (408)."""
+        (silence closes quietly); else the whole request must arrive by then (408).
+        ``peek``: wait for the first byte and leave it unread. A thread waiting for its next
+        request peeks, claims its peer, then reads: until it has claimed the peer the bytes
+        stay in the kernel, where the connection cap sees them and does not evict it."""
         if deadline is None:
             wait = self.timeout
         else:
@@ -468,7 +471,7 @@ class LoopbackServer(Background):
                 peer.sock.settimeout(wait)
                 peer.read_timeout = wait
         try:
-            return peer.sock.recv(65536)
+            return peer.sock.recv(1, socket.MSG_PEEK) if peek else peer.sock.recv(65536)
         except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO ran out
             if deadline is None:
                 raise _Closed() from None
@@ -587,6 +590,11 @@ class LoopbackServer(Background):
                     event = parser.next_event()
                     if event is not h11.NEED_DATA:
                         break
+                if deadline is None:  # between requests: claim the peer before reading
+                    if not self._receive(peer, None, peek=True):
+                        raise _Closed()  # the client closed its keep-alive connection
+                    deadline = time.monotonic() + self.request_deadline
+                    self._busy(peer)
                 data = self._receive(peer, deadline)
                 if not data:
                     if not head:  # nothing, or only blank lines: a quiet close
