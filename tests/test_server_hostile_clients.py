@@ -672,6 +672,37 @@ def test_connection_cap_closes_idle_keep_alive_before_refusing() -> None:
                 sock.close()
 
 
+def test_the_cap_never_evicts_a_connection_whose_request_arrived(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request that has arrived is never lost to the connection cap, however slowly its
+    thread claims the connection: the claim is made to wait 0.5 s while a newcomer hits the
+    cap, which must refuse the newcomer (503), not evict the connection and drop the request."""
+    relay = RelayService(seed=29)
+    token = relay.credentials.access_token.encode()
+    ask = b"GET /api/enterprises/self HTTP/1.1\r\nHost: x\r\nX-Access-Token: %s\r\n\r\n" % token
+    claims: list[float] = []
+    real_busy = LoopbackServer._busy
+
+    def slow_busy(self: LoopbackServer, peer: Any) -> None:
+        claims.append(time.monotonic())
+        if len(claims) == 2:  # the second request: a thread slow to claim its connection
+            time.sleep(0.5)
+        real_busy(self, peer)
+
+    monkeypatch.setattr(LoopbackServer, "_busy", slow_busy)
+    with LoopbackServer(relay, timeout=30.0, max_connections=1) as server:
+        address = ("127.0.0.1", server.port)
+        with socket.create_connection(address, timeout=5) as kept:
+            kept.sendall(ask)
+            assert _read_response(kept).startswith(b"HTTP/1.1 200")
+            kept.sendall(ask)  # its thread now takes 0.5 s to claim the connection
+            assert _settle(lambda: len(claims) == 2, timeout=5.0)
+            with socket.create_connection(address, timeout=5) as newcomer:
+                assert newcomer.recv(64).startswith(b"HTTP/1.1 503")
+            assert _read_response(kept).startswith(b"HTTP/1.1 200")
+
+
 def test_a_flood_of_blank_lines_before_a_request_is_skipped_quickly(stack: Stack) -> None:
     token = stack.relay.credentials.access_token.encode()
     payload = b"\r\n" * 500_000 + (
