@@ -658,10 +658,14 @@ def test_connection_cap_closes_idle_keep_alive_before_refusing() -> None:
         finally:
             for sock in idle:
                 sock.close()
+        # every client above is gone: only the accept loop is left
+        assert _settle(lambda: len(server.threads) == 1, timeout=10.0), server.threads
         # busy connections (mid-request) are not evicted: a newcomer is refused with 503
-        busy = [socket.create_connection(address, timeout=5) for _ in range(3)]
+        busy: list[socket.socket] = []
         try:
-            for sock in busy:
+            for _ in range(3):  # each mid-request before the next one connects
+                sock = socket.create_connection(address, timeout=5)
+                busy.append(sock)
                 sock.sendall(b"GET /api/enterprises/self HTTP/1.1\r\nHo")
             # only the accept loop and the three busy connections are left
             assert _settle(lambda: len(server.threads) == 4, timeout=10.0), server.threads

@@ -44,6 +44,8 @@ DEFAULT_REALM = "relaytokens"
 #: How long a server may live unless told otherwise: a bound for an owner that never stops it.
 DEFAULT_MAX_SECONDS = 3600.0
 START_TIMEOUT = 15.0
+#: How long cancel_sessions waits for coturn to drop the sessions it was told to end.
+CANCEL_SECONDS = 5.0
 _WATCHDOG = Path(__file__).with_name("_watchdog.py")
 #: Relay ports are drawn below every common ephemeral range (Linux 32768+, BSD/macOS 49152+),
 #: so they never collide with the listening port the kernel hands out.
@@ -222,6 +224,10 @@ class CoturnServer(Background):
         doomed = [sid for sid, user in self.sessions().items() if user in names]
         if doomed:
             self._cli([f"cs {sid}" for sid in doomed])
+            # coturn ends them on its relay thread after answering: wait until `ps` agrees
+            deadline = time.monotonic() + CANCEL_SECONDS
+            while set(doomed) & self.sessions().keys() and time.monotonic() < deadline:
+                time.sleep(0.02)
         return len(doomed)
 
     def _cli(self, commands: list[str]) -> str:
