@@ -570,9 +570,7 @@ class LoopbackServer(Background):
                     if data and deadline is None:  # blank lines too: they start the clock
                         deadline = time.monotonic() + self.request_deadline
                         self._busy(peer)
-                    blank = _BLANK_LINES.match(data)  # whole CRLF or LF lines: not a lone CR
-                    if blank is not None:
-                        data = data[blank.end() :]
+                    data = data.lstrip(b"\r\n")
                 if data:
                     if not head:
                         quick = quick_head(data)  # the usual head: whole, in one read
@@ -775,8 +773,6 @@ def _check_limits(head: bytes | bytearray) -> None:
         raise _HttpError(431, "request header fields too large")
 
 
-#: Empty lines before a request line (RFC 9112 section 2.2), as h11 skips them.
-_BLANK_LINES = re.compile(rb"(?:\r?\n)+")
 _NO_PARSER = h11.Connection(h11.SERVER)  # never fed: stands for "not made yet"
 #: The common request head, read without h11 (see :func:`quick_head`): RFC 9112 section 3
 #: request line with an origin-form target, section 5 field lines of ASCII token names and
