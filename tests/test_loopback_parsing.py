@@ -34,7 +34,9 @@ def _whole_head(data: bytes) -> bytes | None:
 def h11_reading(head: bytes) -> tuple[str, str, list[tuple[str, str]]] | None:
     """``head`` as h11 alone reads it (method, target, headers), or None if it refuses it."""
     parser = h11.Connection(h11.SERVER, max_incomplete_event_size=1 << 20)
-    parser.receive_data(head)
+    # the server skips CR and LF bytes before a request line (RFC 9112 section 2.2, leniently:
+    # a lone CR too), then hands the rest to h11
+    parser.receive_data(head.lstrip(b"\r\n"))
     try:
         event = parser.next_event()
     except H11_ERRORS:
